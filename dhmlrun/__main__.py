@@ -1,0 +1,5 @@
+"""Allow `python -m dhmlrun`."""
+
+from dhmlrun.cli import main
+
+main()

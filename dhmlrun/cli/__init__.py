@@ -1,0 +1,78 @@
+"""The `dhmlrun` command line: a thin click layer that parses, calls and renders.
+
+Commands are loaded lazily (each lives in its own module here) so `dhmlrun --help` and
+`dhmlrun validate` never import the platform, the SDK or mlrun.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from dhmlrun import __version__
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("dhmlrun.cli.validate", "validate"),
+    "schema": ("dhmlrun.cli.validate", "schema"),
+    "plan": ("dhmlrun.cli.plan", "plan"),
+    "apply": ("dhmlrun.cli.apply", "apply"),
+    "destroy": ("dhmlrun.cli.apply", "destroy"),
+    "show": ("dhmlrun.cli.show", "show"),
+    "logs": ("dhmlrun.cli.show", "logs"),
+    "core": ("dhmlrun.cli.core", "core"),
+}
+
+HELP = {
+    "validate": "Load, render and validate the declaration (no platform access).",
+    "schema": "Print the JSON Schema of the declaration (for editors).",
+    "plan": "Show what apply would change on the platform.",
+    "apply": "Create or update the declared entities and trigger the runs.",
+    "destroy": "Delete the managed entities (run history is kept).",
+    "show": "Show managed entities, versions, last run states and outputs.",
+    "logs": "Print a run's captured output.",
+    "core": "The embedded DHCore-compatible server.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when invoked (or when their help is asked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _) in COMMANDS.items() if _available(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[cmd_name]
+        if not _available(module_name):
+            return None
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands from the static table, so `--help` imports none of them."""
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(module_name: str) -> bool:
+    """True when the command's module exists (commands land one issue at a time)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dhmlrun")
+def cli() -> None:
+    """dhmlrun: DigitalHub and MLRun projects as code (validate, plan, apply)."""
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning any DhmlrunError into a clean message and exit 1."""
+    from dhmlrun.cli.output import run_cli
+
+    sys.exit(run_cli(cli))

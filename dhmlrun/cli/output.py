@@ -1,0 +1,58 @@
+"""Rendering at the CLI edge: errors once, in one format, to stderr; masking of secrets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+
+import click
+
+from dhmlrun.errors import DhmlrunError
+
+
+def run_cli(group: click.Group) -> int:
+    """Invoke the click group; a DhmlrunError becomes `error: ...` lines and exit code 1."""
+    try:
+        group.main(standalone_mode=False)
+    except DhmlrunError as exc:
+        print_problems(exc)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    return 0
+
+
+def print_problems(exc: DhmlrunError, as_json: bool = False) -> None:
+    """Print every problem of an error: one `error: file:line:col: path: message` line each."""
+    if as_json:
+        click.echo(json.dumps({"valid": False, "errors": [p.as_dict() for p in exc.problems]}, indent=2))
+        return
+    for problem in exc.problems:
+        click.echo(f"error: {problem.render()}", err=True)
+    count = len(exc.problems)
+    if count > 1:
+        click.echo(f"{count} errors.", err=True)
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of a sensitive value with `(sensitive)`; longest first."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "(sensitive)")
+    return text
+
+
+def use_color(no_color: bool = False) -> bool:
+    """Colour only on a TTY, and never when NO_COLOR or --no-color says so."""
+    import os
+
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()

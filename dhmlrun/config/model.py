@@ -1,0 +1,132 @@
+"""The Declaration: what the user declared, rendered, validated and normalised.
+
+This is the one value the config package hands to the rest of dhmlrun (plan, apply, show). It is
+plain data, already in a single canonical form, so that nothing downstream re-parses YAML or
+re-normalises the two input/output notations:
+
+- `dataitems.NAME`  spec: {kind, path, description?, labels?}; a local `path` is absolute
+  (resolved against the declaring file); URLs (http(s)://, s3://, store://) are kept as written.
+- `functions.NAME`  spec: {kind: "mlrun", source: {source|code|base64, handler?, lang?}, handler?,
+  image?, tag?, requirements?, description?, labels?}; a local `source.source` is absolute.
+- `runs.NAME`       spec: {function: "functions.X", action: "job", inputs: {key: ref},
+  outputs: {key: name}, parameters: {}, values: [], trigger, execution, and the task parameters
+  (node_selector, volumes, resources, affinity, tolerations, envs, secrets, backoff_limit,
+  schedule, replicas) when given}. `inputs` and `outputs` are always maps here, whatever form the
+  user wrote. An input ref is an address (`dataitems.X`, `runs.X.outputs.Y`) or a `store://` key.
+- `lifecycle` (e.g. {prevent_destroy: true}) is kept out of `spec`, in `Resource.lifecycle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dhmlrun.errors import Location
+
+ENTITY_TYPES: tuple[str, ...] = ("dataitems", "functions", "runs")
+"""Declared resource types, in the order they are applied when nothing else orders them."""
+
+SENSITIVE_MASK = "(sensitive)"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A pointer from one resource to another, parsed from strings like `runs.a.outputs.ds`."""
+
+    address: str
+    output: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Reference | None:
+        """Return the reference a string denotes, or None when it is not an address."""
+        parts = text.split(".")
+        if len(parts) == 2 and parts[0] in ENTITY_TYPES and parts[1]:
+            return cls(text)
+        if len(parts) == 4 and parts[0] == "runs" and parts[2] == "outputs" and parts[1] and parts[3]:
+            return cls(f"runs.{parts[1]}", parts[3])
+        return None
+
+    def __str__(self) -> str:
+        return self.address if self.output is None else f"{self.address}.outputs.{self.output}"
+
+
+@dataclass
+class Resource:
+    """One declared entity. `address` is `TYPE.NAME`, the identity used everywhere."""
+
+    type: str
+    name: str
+    spec: dict[str, Any]
+    location: Location
+    depends_on: tuple[str, ...] = ()
+    lifecycle: dict[str, Any] = field(default_factory=dict)
+    declared_in: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A resolved variable value and whether it must never be shown."""
+
+    name: str
+    value: Any
+    sensitive: bool = False
+
+
+@dataclass
+class Declaration:
+    """The whole rendered configuration of one project."""
+
+    root: Path
+    files: list[Path]
+    project: dict[str, Any]
+    variables: dict[str, Variable] = field(default_factory=dict)
+    environment: str | None = None
+    profile: str | None = None
+    resources: dict[str, Resource] = field(default_factory=dict)
+
+    @property
+    def project_name(self) -> str:
+        return str(self.project["name"])
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources.values())
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources.values() if r.type == type_]
+
+    def sensitive_values(self) -> set[str]:
+        """String forms of every sensitive variable's value, for masking in any output."""
+        return {str(v.value) for v in self.variables.values() if v.sensitive and str(v.value)}
+
+    def dependencies(self, address: str) -> set[str]:
+        """Every address `address` depends on, transitively (the config loader rejects cycles)."""
+        seen: set[str] = set()
+        stack = list(self.resources[address].depends_on)
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(self.resources[dep].depends_on)
+        return seen
+
+    def topological_order(self) -> list[str]:
+        """Addresses so that every resource comes after all it depends on (stable: type, then name)."""
+        rank = {t: i for i, t in enumerate(ENTITY_TYPES)}
+        pending = sorted(self.resources, key=lambda a: (rank[a.split(".")[0]], a))
+        done: list[str] = []
+        placed: set[str] = set()
+        while pending:
+            ready = [a for a in pending if set(self.resources[a].depends_on) <= placed]
+            if not ready:  # a cycle; the loader reports it, this only keeps us from looping forever
+                ready = pending[:1]
+            for a in ready:
+                done.append(a)
+                placed.add(a)
+            pending = [a for a in pending if a not in placed]
+        return done

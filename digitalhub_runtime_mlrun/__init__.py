@@ -1,0 +1,5 @@
+"""The mlrun runtime for the digitalhub SDK, discovered by the SDK by this module's name.
+
+The SDK scans top-level modules named `digitalhub_runtime_*` for `entity_builders` and
+`runtime_builders`; the implementation lives in `dhmlrun.runtime`.
+"""
