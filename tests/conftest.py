@@ -1,0 +1,1 @@
+"""Shared fixtures. The embedded-core fixture is added here by the core."""
