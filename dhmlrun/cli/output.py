@@ -14,7 +14,7 @@ from dhmlrun.errors import DhmlrunError
 def run_cli(group: click.Group) -> int:
     """Invoke the click group; a DhmlrunError becomes `error: ...` lines and exit code 1."""
     try:
-        group.main(standalone_mode=False)
+        code = group.main(standalone_mode=False)
     except DhmlrunError as exc:
         print_problems(exc)
         return 1
@@ -29,7 +29,8 @@ def run_cli(group: click.Group) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
-    return 0
+    # without standalone mode click returns (not raises) the code of `ctx.exit(n)`
+    return code if isinstance(code, int) else 0
 
 
 def print_problems(exc: DhmlrunError, as_json: bool = False) -> None:

@@ -1,0 +1,142 @@
+"""Step 6: turn the validated data into `Resource`s in the one canonical form of `model.py`.
+
+Here live the checks JSON Schema cannot express: a function's `source` URL scheme, that a local
+source file exists, that `base64` decodes, that `schedule` is a valid cron. Relative local paths
+become absolute against the directory of the file that declared the resource. `inputs` and
+`outputs` become maps whichever form was written; `env` becomes `envs`; `lifecycle` moves out
+of `spec`; the defaults (`trigger: on_change`, `execution: local`, empty parameters and values)
+are filled in so downstream code never has to know them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from dhmlrun.errors import Location
+
+from .cron import cron_problem
+from .document import Document
+from .model import Resource
+
+URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+SOURCE_SCHEMES = ("git+https", "zip+s3", "zip+https", "https", "s3")
+DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
+RUN_DEFAULTS: dict[str, Any] = {"trigger": "on_change", "execution": "local"}
+CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly"
+TASK_PARAMETERS = ("node_selector", "volumes", "resources", "affinity", "tolerations", "envs",
+                   "secrets", "backoff_limit", "schedule", "replicas")
+
+
+def local_path(text: str, declared_in: Path) -> Path:
+    """A path as written, made absolute against the declaring file's directory (symlinks kept)."""
+    path = Path(text).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else declared_in.parent / path))
+
+
+def normalise_resources(doc: Document) -> dict[str, Resource]:
+    """Every resource by address (`TYPE.NAME`).
+
+    Resources the schema already found problems in are still checked as far as their shape
+    allows, so one run reports every problem; the loader raises before any of them is used.
+    """
+    builders = {"dataitems": _dataitem, "functions": _function, "runs": _run}
+    resources: dict[str, Resource] = {}
+    for type_, build in builders.items():
+        entries = doc.data.get(type_)
+        if not isinstance(entries, dict):
+            continue
+        for name, body in entries.items():
+            if not isinstance(body, dict):
+                continue
+            spec = dict(body)
+            lifecycle = spec.pop("lifecycle", None) or {}
+            declared_in = doc.declared_in(type_, name)
+            try:
+                spec = build(doc, name, spec, declared_in)
+            except (KeyError, TypeError, AttributeError, ValueError):
+                if doc.is_flagged(type_, name):
+                    continue  # malformed, and already reported by the schema
+                raise
+            location = doc.locate((type_, name), key=True) or Location(str(declared_in))
+            resources[f"{type_}.{name}"] = Resource(type_, name, spec, location, (), lifecycle, declared_in)
+    return resources
+
+
+def _dataitem(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    if not URL.match(spec["path"]):
+        spec["path"] = str(local_path(spec["path"], declared_in))
+    return spec
+
+
+def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    source = dict(spec["source"])
+    path = ("functions", name, "source")
+    if "source" in source:
+        source["source"] = _checked_source(doc, path, source["source"], declared_in)
+    if "base64" in source:
+        try:
+            base64.b64decode(source["base64"], validate=True)
+        except (binascii.Error, ValueError):
+            doc.later_problem((*path, "base64"), "base64 does not decode: it must be standard base64 text "
+                        "(A-Z, a-z, 0-9, +, /, with = padding)")
+    spec["source"] = source
+    return spec
+
+
+def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in: Path) -> str:
+    match = URL.match(text)
+    if match:
+        if match.group(1).lower() not in SOURCE_SCHEMES:
+            doc.later_problem((*path, "source"), f"unsupported URL scheme {match.group(1)!r}",
+                        allowed=", ".join(f"{s}://" for s in SOURCE_SCHEMES) + ", or a local file path")
+        return text
+    resolved = local_path(text, declared_in)
+    try:
+        found, directory = resolved.is_file(), resolved.is_dir()
+    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
+        found = directory = False
+    if not found:
+        what = "is a directory, not a file" if directory else "does not exist"
+        doc.later_problem((*path, "source"), f"source file {text!r} {what} (looked for {resolved})")
+    return str(resolved)
+
+
+def bindings(doc: Document, path: tuple[str | int, ...], value: Any) -> dict[str, str]:
+    """`inputs`/`outputs` as one map, from the map form or the seed's list of one-key maps."""
+    if isinstance(value, dict):
+        return dict(value)
+    merged: dict[str, str] = {}
+    for index, item in enumerate(value or []):
+        for key, target in item.items():
+            if key in merged:
+                doc.later_problem((*path, index, key), f"key {key!r} is given twice", key=True)
+            merged[key] = target
+    return merged
+
+
+def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    path = ("runs", name)
+    function = spec["function"]
+    spec["function"] = function if function.startswith("functions.") else f"functions.{function}"
+    spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
+    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"))
+    spec.setdefault("parameters", {})
+    spec.setdefault("values", [])
+    for key, default in RUN_DEFAULTS.items():
+        spec.setdefault(key, default)
+    if "env" in spec:
+        if "envs" in spec:
+            doc.later_problem((*path, "env"), "give either env or envs, not both (they are the same)",
+                              key=True)
+        spec["envs"] = spec.pop("env")
+    if "schedule" in spec:
+        problem = cron_problem(spec["schedule"])
+        if problem:
+            doc.later_problem((*path, "schedule"), f"invalid cron schedule: {problem}",
+                        allowed=CRON_FORMS)
+    return spec

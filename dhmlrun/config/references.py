@@ -1,0 +1,148 @@
+"""Step 7: resolve references between resources into `depends_on`, and refuse cycles.
+
+Edges: a run depends on its function (`functions.X`) and on each input that is an address
+(`dataitems.X`, `runs.X.outputs.KEY`); `store://` keys point outside the declaration and add no
+edge. An unknown target is an error suggesting the nearest declared name; so is an output key the
+producing run does not declare. Cycles (a run feeding itself, or a ring of runs) are errors
+showing the whole cycle.
+"""
+
+from __future__ import annotations
+
+from .document import Document
+from .model import Reference, Resource
+from .suggest import did_you_mean, listing
+
+INPUT_FORMS = "dataitems.NAME, runs.NAME.outputs.KEY, or a store:// key"
+
+
+def resolve_references(doc: Document, resources: dict[str, Resource], declared: set[str]) -> None:
+    """Fill `depends_on` of every run; `declared` holds every declared address, broken or not."""
+    for resource in resources.values():
+        if resource.type == "runs":
+            try:
+                resource.depends_on = tuple(_run_edges(doc, resource, resources, declared))
+            except (KeyError, TypeError, AttributeError):
+                if not doc.is_flagged("runs", resource.name):
+                    raise  # a well-formed run must never fail here; malformed ones were reported
+    _check_broken_runs(doc, resources, declared)
+    _reject_cycles(doc, resources)
+
+
+def _check_broken_runs(doc: Document, resources: dict[str, Resource], declared: set[str]) -> None:
+    """A run with other problems still gets its `function` checked, so all errors come at once."""
+    runs = doc.data.get("runs")
+    for name, body in (runs.items() if isinstance(runs, dict) else ()):
+        function = body.get("function") if isinstance(body, dict) else None
+        if f"runs.{name}" in resources or not isinstance(function, str):
+            continue
+        address = function if function.startswith("functions.") else f"functions.{function}"
+        if address not in declared:
+            _unknown_function(doc, name, address, declared)
+
+
+def _run_edges(doc: Document, run: Resource, resources: dict[str, Resource], declared: set[str]) -> list[str]:
+    edges: list[str] = []
+    function = run.spec["function"]
+    if function in declared:
+        edges.append(function)
+    else:
+        _unknown_function(doc, run.name, function, declared)
+    for key, target in run.spec["inputs"].items():
+        edge = _input_edge(doc, run, key, target, resources, declared)
+        if edge and edge not in edges:
+            edges.append(edge)
+    return edges
+
+
+def _unknown_function(doc: Document, run: str, address: str, declared: set[str]) -> None:
+    functions = _of_type(declared, "functions")
+    doc.later_problem(("runs", run, "function"),
+                      f"unknown function {address!r}{_suggest(address, functions)}",
+                allowed=listing(functions) or "(no functions are declared)")
+
+
+def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: dict[str, Resource],
+                declared: set[str]) -> str | None:
+    path = ("runs", run.name, "inputs", key)
+    if not isinstance(target, str) or target.startswith("store://"):
+        return None
+    reference = Reference.parse(target)
+    if reference is None or reference.address.startswith("functions.") or (
+        reference.address.startswith("runs.") and reference.output is None
+    ):
+        hint = ""
+        for type_ in ("dataitems", "runs"):
+            if f"{type_}.{target}" in declared:
+                hint = f"; did you mean '{type_}.{target}'" + (".outputs.KEY'?" if type_ == "runs" else "?")
+        doc.later_problem(path, f"{target!r} is not a reference to a dataitem or a run output{hint}",
+                    allowed=INPUT_FORMS)
+        return None
+    if reference.address not in declared:
+        type_ = reference.address.split(".")[0]
+        doc.later_problem(path, f"unknown {type_[:-1]} {reference.address!r}"
+                    f"{_suggest(reference.address, _of_type(declared, type_))}",
+                    allowed=listing(_of_type(declared, type_)) or f"(no {type_} are declared)")
+        return None
+    producer = resources.get(reference.address)
+    if reference.output is None or producer is None:
+        return reference.address
+    outputs = list(producer.spec["outputs"])
+    if reference.output not in outputs:
+        doc.later_problem(path, f"run {producer.name!r} has no output {reference.output!r}"
+                    f"{did_you_mean(reference.output, outputs)}",
+                    allowed=listing(outputs) or "(it declares none)")
+    return reference.address
+
+
+def _suggest(address: str, candidates: list[str]) -> str:
+    """Compare names without their shared `TYPE.` prefix, which would make every address look close."""
+    import difflib
+
+    names = {c.split(".", 1)[1]: c for c in candidates}
+    match = difflib.get_close_matches(address.split(".", 1)[-1], list(names), n=1, cutoff=0.6)
+    return f"; did you mean {names[match[0]]!r}?" if match else ""
+
+
+def _of_type(addresses: set[str], type_: str) -> list[str]:
+    return sorted(a for a in addresses if a.startswith(type_ + "."))
+
+
+def _reject_cycles(doc: Document, resources: dict[str, Resource]) -> None:
+    """Iterative depth-first search (chains of thousands of runs must not hit the recursion limit);
+    each cycle is reported once, at the input that closes it."""
+    done: set[str] = set()
+    reported: set[frozenset[str]] = set()
+    for start in sorted(resources):
+        if start in done:
+            continue
+        trail: list[str] = [start]
+        on_trail = {start}
+        stack = [iter(resources[start].depends_on)]
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                stack.pop()
+                finished = trail.pop()
+                on_trail.discard(finished)
+                done.add(finished)
+                continue
+            if dep in on_trail:
+                cycle = [*trail[trail.index(dep):], dep]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    _report_cycle(doc, resources[trail[-1]], dep, cycle)
+            elif dep not in done and dep in resources:
+                trail.append(dep)
+                on_trail.add(dep)
+                stack.append(iter(resources[dep].depends_on))
+
+
+def _report_cycle(doc: Document, closing: Resource, target: str, cycle: list[str]) -> None:
+    path: tuple[str, ...] = (closing.type, closing.name, "inputs")
+    for key, value in closing.spec.get("inputs", {}).items():
+        reference = Reference.parse(value) if isinstance(value, str) else None
+        if reference is not None and reference.address == target:
+            path = (*path, key)
+            break
+    doc.later_problem(path, "dependency cycle (each feeds the next): " + " -> ".join(reversed(cycle)))
