@@ -1,0 +1,36 @@
+"""The mlrun runtime for the digitalhub SDK: kinds `mlrun`, `mlrun+job`, `mlrun+job:run`.
+
+The SDK imports `digitalhub_runtime_mlrun` (which re-exports these tuples) while it scans for
+runtimes, so importing this package stays cheap: mlrun is imported only when a run executes.
+"""
+
+from __future__ import annotations
+
+from digitalhub.runtimes.builder import RuntimeBuilder
+
+from dhmlrun.runtime.function import FunctionMlrunBuilder
+from dhmlrun.runtime.kinds import Kind
+from dhmlrun.runtime.run import RunMlrunJobBuilder
+from dhmlrun.runtime.runtime import RuntimeMlrunJob
+from dhmlrun.runtime.task import TaskMlrunJobBuilder
+
+
+class RuntimeMlrunJobBuilder(RuntimeBuilder):
+    """Builds the runtime that executes `mlrun+job:run` runs."""
+
+    RUNTIME_CLASS = RuntimeMlrunJob
+
+
+entity_builders = (
+    (Kind.FUNCTION.value, FunctionMlrunBuilder),
+    (Kind.TASK_JOB.value, TaskMlrunJobBuilder),
+    (Kind.RUN_JOB.value, RunMlrunJobBuilder),
+)
+
+runtime_builders = (
+    (Kind.FUNCTION.value, RuntimeMlrunJobBuilder),
+    (Kind.TASK_JOB.value, RuntimeMlrunJobBuilder),
+    (Kind.RUN_JOB.value, RuntimeMlrunJobBuilder),
+)
+
+__all__ = ["entity_builders", "runtime_builders"]

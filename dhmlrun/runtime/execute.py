@@ -1,0 +1,249 @@
+"""Build the mlrun project and function and run the handler with `local=True`; never hang.
+
+Offline (no `MLRUN_DBPATH`) the run is recorded in the in-memory run DB (`memdb`), which is how
+a failing handler is told apart from a successful one and how artifacts are found afterwards;
+nothing here calls `run.outputs`, which blocks forever without an API server. With
+`MLRUN_DBPATH` pointing at an MLRun service the function gets the task's k8s parameters
+(`k8s.apply_task_params`) and is submitted there instead.
+
+mlrun runs in one process are not isolated (environment, working directory, `sys.path`,
+module cache), so executions in one process are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dhmlrun.runtime.capture import captured_output
+from dhmlrun.runtime.errors import ExecutionError
+
+DEFAULT_IMAGE = "mlrun/mlrun"
+_EXECUTION_LOCK = threading.Lock()
+
+
+@dataclass
+class MlrunJob:
+    """Everything needed to run one handler with mlrun."""
+
+    project: str
+    name: str
+    code_file: Path
+    handler: str
+    source_root: Path
+    run_dir: Path
+    inputs: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    returns: list[str] = field(default_factory=list)
+    image: str | None = None
+    envs: dict[str, str] = field(default_factory=dict)
+    task_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output_path(self) -> Path:
+        return self.run_dir / "outputs"
+
+
+@dataclass
+class MlrunOutcome:
+    """What mlrun recorded: final state, error text, results, artifact dicts and captured output."""
+
+    state: str
+    error: str | None
+    results: dict[str, Any]
+    artifacts: list[dict]
+    logs: str
+    uid: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.state != "completed" or self.error is not None
+
+
+def mlrun_service_url() -> str | None:
+    """The MLRun API URL when `MLRUN_DBPATH` names a service (offline otherwise)."""
+    url = os.environ.get("MLRUN_DBPATH", "")
+    return url if "://" in url else None
+
+
+def mlrun_name(name: str) -> str:
+    """A DigitalHub name as a valid mlrun function name (lowercase, dashes, at most 63 chars)."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return (cleaned or "fn")[:63].rstrip("-")
+
+
+def run_job(job: MlrunJob) -> MlrunOutcome:
+    """Execute `job` with mlrun and report what happened; raises only `ExecutionError`.
+
+    mlrun must not have been imported in this process with another `MLRUN_DBPATH`: it reads it
+    at import time.
+    """
+    with _EXECUTION_LOCK:
+        if mlrun_service_url():
+            return _submit_to_service(job)
+        return _run_offline(job)
+
+
+def _import_mlrun() -> Any:
+    """Import mlrun (1.5 s) only when a run executes; with `MLRUN_DBPATH` set the import itself
+    contacts the service, so an unreachable service surfaces here."""
+    try:
+        import mlrun
+    except ImportError as exc:
+        raise ExecutionError(f"mlrun is not installed here: {exc}") from exc
+    except Exception as exc:
+        raise ExecutionError(f"cannot initialise mlrun (MLRUN_DBPATH={mlrun_service_url()}): {exc}") from exc
+    return mlrun
+
+
+def _run_offline(job: MlrunJob) -> MlrunOutcome:
+    mlrun = _import_mlrun()
+
+    from dhmlrun.runtime.memdb import install_memory_db
+
+    db = install_memory_db()
+    db.reset()
+    job.output_path.mkdir(parents=True, exist_ok=True)
+    work_dir = job.run_dir / "work"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    error: str | None = None
+    with (
+        captured_output(_mlrun_log_handlers(mlrun)) as buffer,
+        _isolated(work_dir, job.source_root, job.envs),
+    ):
+        try:
+            function = _build_function(mlrun, job)
+            function.run(
+                handler=job.handler,
+                inputs=job.inputs or None,
+                params=job.params or None,
+                returns=job.returns or None,
+                local=True,
+                output_path=str(job.output_path),
+            )
+        except Exception as exc:  # mlrun raises RunError or anything the handler's import raised
+            error = _error_text(exc)
+        except SystemExit as exc:  # mlrun catches Exception only; sys.exit() in a handler lands here
+            error = f"the handler called sys.exit({exc.code!r})"
+    return _outcome_from_db(db, error, buffer.getvalue())
+
+
+def _build_function(mlrun: Any, job: MlrunJob) -> Any:
+    mlrun.get_or_create_project(job.project, context=str(job.run_dir), save=False)
+    return mlrun.code_to_function(
+        name=mlrun_name(job.name),
+        project=job.project,
+        filename=str(job.code_file),
+        kind="job",
+        handler=job.handler,
+        image=job.image or DEFAULT_IMAGE,
+    )
+
+
+def _outcome_from_db(db: Any, error: str | None, logs: str) -> MlrunOutcome:
+    """Read the one run the in-memory DB holds (it is reset before every run)."""
+    records = [(key, run) for key, run in db.runs.items() if key[2] == 0]
+    if not records:
+        return MlrunOutcome("error", error or "mlrun did not start the run", {}, [], logs)
+    (_, uid, _), record = records[-1]
+    status = record.get("status", {})
+    state = status.get("state") or "error"
+    error = status.get("error") or error
+    if state != "completed" and error is None:
+        error = f"mlrun finished the run in state {state!r}"
+    return MlrunOutcome(
+        state=state if error is None else "error",
+        error=error,
+        results=dict(status.get("results") or {}),
+        artifacts=db.artifacts_of(uid),
+        logs=logs,
+        uid=uid,
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    """mlrun's message, with the underlying cause when mlrun wrapped it."""
+    text = str(exc) or type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text}: {cause}"
+    return text
+
+
+@contextlib.contextmanager
+def _isolated(work_dir: Path, source_root: Path, envs: dict[str, str]) -> Iterator[None]:
+    """Run in `work_dir`, with the source importable and the task's env set; restore all after.
+
+    mlrun also exports `MLRUN_*` variables for each run; they are restored too, so one run
+    cannot leak configuration into the next one in the same process.
+    """
+    old_cwd = os.getcwd()
+    old_env = dict(os.environ)
+    old_path = list(sys.path)
+    os.environ.update(envs)
+    sys.path.insert(0, str(source_root))
+    os.chdir(work_dir)
+    try:
+        yield
+    finally:
+        _remove_mlrun_tmpfile(old_env)
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+        for name in set(os.environ) - set(old_env):
+            del os.environ[name]
+        os.environ.update(old_env)
+
+
+def _remove_mlrun_tmpfile(old_env: dict[str, str]) -> None:
+    """mlrun leaves one temp JSON file per local run (`MLRUN_META_TMPFILE`); remove ours."""
+    tmpfile = os.environ.get("MLRUN_META_TMPFILE")
+    if tmpfile and tmpfile != old_env.get("MLRUN_META_TMPFILE"):
+        Path(tmpfile).unlink(missing_ok=True)
+
+
+def _submit_to_service(job: MlrunJob) -> MlrunOutcome:
+    """Submit the job to the MLRun service named by `MLRUN_DBPATH`, with the task's k8s parameters."""
+    mlrun = _import_mlrun()
+
+    from dhmlrun.runtime.k8s import apply_task_params, run_options
+
+    with captured_output(_mlrun_log_handlers(mlrun)) as buffer:
+        try:
+            function = _build_function(mlrun, job)
+            apply_task_params(function, job.task_params)
+            run = function.run(
+                handler=job.handler,
+                inputs=job.inputs or None,
+                params=job.params or None,
+                returns=job.returns or None,
+                watch=True,
+                **run_options(job.task_params),
+            )
+        except Exception as exc:
+            return MlrunOutcome("error", _error_text(exc), {}, [], buffer.getvalue())
+    status = run.status
+    state = status.state or "error"
+    error = status.error if state != "completed" else None
+    artifacts = [_service_artifact(uri) for uri in (status.artifact_uris or {}).values()]
+    return MlrunOutcome(
+        state, error, dict(status.results or {}), artifacts, buffer.getvalue(), run.metadata.uid
+    )
+
+
+def _service_artifact(uri: str) -> dict:
+    """An artifact the MLRun service recorded, as the same dict shape the offline DB keeps."""
+    from mlrun.datastore.store_resources import get_store_resource
+
+    return get_store_resource(uri).to_dict()
+
+
+def _mlrun_log_handlers(mlrun: Any) -> tuple[Any, ...]:
+    """mlrun's stream handlers (its "default" console handler), to capture what mlrun logs."""
+    return tuple(h for h in mlrun.utils.logger._logger.handlers if hasattr(h, "setStream"))
