@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("dhmlrun.cli.show", "show"),
     "logs": ("dhmlrun.cli.show", "logs"),
     "core": ("dhmlrun.cli.core", "core"),
+    "init": ("dhmlrun.cli.init", "init"),
 }
 
 HELP = {
@@ -33,6 +34,7 @@ HELP = {
     "show": "Show managed entities, versions, last run states and outputs.",
     "logs": "Print a run's captured output.",
     "core": "The embedded DHCore-compatible server.",
+    "init": "Scaffold a config repo (example declaration and CI workflow).",
 }
 
 
