@@ -1,0 +1,223 @@
+"""`dhmlrun apply` and `dhmlrun destroy`: make the platform match (or remove what dhmlrun made).
+
+Thin: take the project lock, load or build the plan, confirm, hand it to
+`dhmlrun.apply.Applier`, print the summary. A saved plan is applied exactly, or refused as stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dhmlrun.cli.options import declaration_options
+from dhmlrun.cli.output import use_color
+from dhmlrun.cli.plan import info, load, platform_options, stdin_is_tty
+from dhmlrun.errors import DhmlrunError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to apply, shared by every path through these commands."""
+
+    parallelism: int
+    lock_timeout: float
+    colour: bool
+    endpoint: str | None
+    profile: str | None
+
+
+def apply_options(func: Any) -> Any:
+    func = click.option(
+        "--lock-timeout",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(0),
+        metavar="SECONDS",
+        help="How long to wait for another apply's lock on the project.",
+    )(func)
+    func = click.option(
+        "--parallelism",
+        default=4,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="How many independent steps run at once.",
+    )(func)
+    return click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")(func)
+
+
+def confirm(auto_approve: bool, verb: str, what: str) -> None:
+    """Ask for `yes` on a TTY; without a TTY refuse unless --auto-approve."""
+    if auto_approve:
+        return
+    if not stdin_is_tty():
+        raise DhmlrunError.single(
+            f"refusing to {verb} without confirmation: no terminal to ask on. "
+            "Pass --auto-approve (or apply a saved plan made with `dhmlrun plan --out FILE`)."
+        )
+    answer = click.prompt(
+        f"Do you want to {verb} {what}? Only 'yes' will be accepted", default="", show_default=False, err=True
+    )
+    if answer.strip() != "yes":
+        raise DhmlrunError.single(f"{verb.capitalize()} cancelled: nothing was changed.")
+
+
+def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
+    """Apply `plan`, print the summary; the exit code (1 when anything failed)."""
+    from dhmlrun.apply import Applier
+    from dhmlrun.render import render_apply_summary
+
+    results = Applier(plan, platform, progress=info, secrets=secrets).apply(settings.parallelism)
+    click.echo(render_apply_summary(results, secrets, settings.colour))
+    return 1 if any(r.status != "done" for r in results) else 0
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path))
+@apply_options
+@click.option(
+    "--target", "targets", multiple=True, metavar="ADDR", help="Apply only ADDR and its dependencies."
+)
+@click.option("--rerun", "reruns", multiple=True, metavar="ADDR", help="Force the run ADDR (repeatable).")
+@declaration_options
+@platform_options
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    path: Path,
+    auto_approve: bool,
+    parallelism: int,
+    lock_timeout: float,
+    targets: tuple[str, ...],
+    reruns: tuple[str, ...],
+    variables: dict[str, str],
+    var_files: tuple[Path, ...],
+    environment: str | None,
+    endpoint: str | None,
+    profile: str | None,
+    no_color: bool,
+) -> None:
+    """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly."""
+    from dhmlrun.plan.saved import is_saved_plan
+
+    settings = Settings(parallelism, lock_timeout, use_color(no_color), endpoint, profile)
+    if is_saved_plan(path):
+        if targets or reruns:
+            raise DhmlrunError.single("--target and --rerun cannot change a saved plan; make a new plan")
+        ctx.exit(_apply_saved(path, settings, variables, var_files, environment))
+    declaration = load(path, variables, var_files, environment)
+    ctx.exit(_apply_declaration(declaration, settings, auto_approve, targets, reruns))
+
+
+def _apply_declaration(
+    declaration: Any,
+    settings: Settings,
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    reruns: tuple[str, ...],
+) -> int:
+    from dhmlrun.plan import build_plan
+    from dhmlrun.platform import open_platform
+    from dhmlrun.platform.lock import project_lock
+    from dhmlrun.render import render_plan
+
+    secrets = declaration.sensitive_values()
+    project = declaration.project_name
+    with open_platform(
+        declaration.root, settings.endpoint, settings.profile, declaration.profile
+    ) as platform:
+        info(f"Reading project {project} from {platform.endpoint}")
+        with project_lock(platform, project, settings.lock_timeout, info):
+            plan = build_plan(declaration, platform.read_state(project), targets=targets, reruns=reruns)
+            click.echo(render_plan(plan, secrets, colour=settings.colour))
+            if not plan.has_changes:
+                return 0
+            confirm(auto_approve, "apply", "these changes")
+            return execute(plan, platform, settings, secrets)
+
+
+def _apply_saved(
+    path: Path,
+    settings: Settings,
+    variables: dict[str, str],
+    var_files: tuple[Path, ...],
+    environment: str | None,
+) -> int:
+    """A saved plan was reviewed when it was made: apply exactly it, unless the platform moved."""
+    from dhmlrun.apply import check_not_stale
+    from dhmlrun.plan.saved import load_plan, load_plan_with_secrets
+    from dhmlrun.platform import EMBEDDED, check_same_platform, open_platform
+    from dhmlrun.platform.lock import project_lock
+    from dhmlrun.render import render_plan
+
+    masked, needed = load_plan(path)
+    embedded_only = masked.endpoint == EMBEDDED
+    values: dict[str, str] = {}
+    if needed:
+        declaration = load(Path(masked.root), variables, var_files, environment)
+        values = {n: str(declaration.variables[n].value) for n in needed if n in declaration.variables}
+    plan = load_plan_with_secrets(path, values)
+    secrets = set(values.values())
+    if embedded_only and settings.endpoint:
+        raise DhmlrunError.single(
+            f"the saved plan was made against the embedded core; it cannot be applied to {settings.endpoint}"
+        )
+    with open_platform(
+        Path(plan.root),
+        settings.endpoint,
+        settings.profile,
+        embedded_only=embedded_only,
+        fallback_endpoint=None if embedded_only else masked.endpoint,
+    ) as platform:
+        check_same_platform(masked.endpoint, platform)
+        info(f"Applying saved plan {path} to project {plan.project} on {platform.endpoint}")
+        with project_lock(platform, plan.project, settings.lock_timeout, info):
+            check_not_stale(plan, platform.read_state(plan.project))
+            click.echo(render_plan(plan, secrets, colour=settings.colour))
+            if not plan.has_changes:
+                return 0
+            return execute(plan, platform, settings, secrets)
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path))
+@apply_options
+@declaration_options
+@platform_options
+@click.pass_context
+def destroy(
+    ctx: click.Context,
+    path: Path,
+    auto_approve: bool,
+    parallelism: int,
+    lock_timeout: float,
+    variables: dict[str, str],
+    var_files: tuple[Path, ...],
+    environment: str | None,
+    endpoint: str | None,
+    profile: str | None,
+    no_color: bool,
+) -> None:
+    """Delete the entities dhmlrun manages in the project (run history is kept)."""
+    from dhmlrun.plan import build_destroy_plan
+    from dhmlrun.platform import open_platform
+    from dhmlrun.platform.lock import project_lock
+    from dhmlrun.render import render_plan
+
+    settings = Settings(parallelism, lock_timeout, use_color(no_color), endpoint, profile)
+    declaration = load(path, variables, var_files, environment)
+    secrets = declaration.sensitive_values()
+    project = declaration.project_name
+    with (
+        open_platform(declaration.root, endpoint, profile, declaration.profile) as platform,
+        project_lock(platform, project, settings.lock_timeout, info),
+    ):
+        plan = build_destroy_plan(platform.read_state(project), str(declaration.root), declaration)
+        click.echo(render_plan(plan, secrets, colour=settings.colour))
+        if not plan.has_changes:
+            ctx.exit(0)
+        confirm(auto_approve, "destroy", "these entities")
+        code = execute(plan, platform, settings, secrets)
+    ctx.exit(code)

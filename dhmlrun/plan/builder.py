@@ -1,0 +1,482 @@
+"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. Pure: no I/O
+other than reading the declared local files' content for their digests.
+
+Order of work: the project, then dataitems and functions (compared through the rules table),
+then deletions of managed entities no longer declared, then runs (fingerprints and triggers,
+in dependency order so a run whose upstream changes in this plan fires with that reason).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dhmlrun.config.model import Declaration, Reference, Resource
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
+from dhmlrun.plan.model import ABSENT, CREATE, DELETE, NOOP, RUN, UPDATE, Action, AttributeChange, Plan
+from dhmlrun.plan.rules import (
+    RULES,
+    KindRules,
+    LocalFile,
+    desired_view,
+    entity_body,
+    local_file,
+    remote_view,
+    store_key,
+    task_parameters,
+    view_digest,
+)
+from dhmlrun.platform import labels as L
+from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+
+PROJECT_ADDRESS = "project"
+TRIGGERS = ("on_change", "always", "once")
+
+
+def new_id() -> str:
+    """Client-generated ids (uuid4 hex, as the SDK does) make every create retry-safe."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class _Planned:
+    """What later steps need to know of an entity planned earlier in the same plan."""
+
+    address: str
+    action: str
+    entity_id: str | None
+    key: str | None
+    kind: str | None
+    view: dict[str, Any] = field(default_factory=dict)
+    local: LocalFile | None = None
+    fingerprint: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    declaration: Declaration
+    state: PlatformState
+    reruns: set[str]
+    id_factory: Callable[[], str]
+    planned: dict[str, _Planned] = field(default_factory=dict)
+
+
+def build_plan(
+    declaration: Declaration,
+    state: PlatformState,
+    *,
+    targets: Iterable[str] = (),
+    reruns: Iterable[str] = (),
+    id_factory: Callable[[], str] = new_id,
+) -> Plan:
+    """Compare the declaration with the platform state and return the Plan (see module doc)."""
+    targets, reruns = list(targets), set(reruns)
+    _check_addresses(declaration, state, targets, reruns)
+    ctx = _Context(declaration, state, reruns, id_factory)
+    plan = Plan(project=declaration.project_name, root=str(declaration.root), endpoint=state.endpoint)
+    plan.actions.append(_plan_project(declaration, state))
+    for address in declaration.topological_order():
+        resource = declaration.resources[address]
+        if resource.type in ("dataitems", "functions"):
+            plan.actions.append(_plan_entity(ctx, resource))
+    plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
+    for address in declaration.topological_order():
+        resource = declaration.resources[address]
+        if resource.type == "runs":
+            plan.actions.append(_plan_run(ctx, resource))
+    plan.seen_runs = {a: r.id for a, r in state.runs.items()}
+    if targets:
+        plan.actions = _restrict_to_targets(plan.actions, declaration, targets)
+    return plan
+
+
+def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration | None = None) -> Plan:
+    """Delete every managed entity of the project, except those protected by prevent_destroy."""
+    plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True)
+    for address, entity in sorted(state.managed().items(), key=lambda item: _delete_order(item[0])):
+        declared = declaration.resources.get(address) if declaration else None
+        protected = bool(declared and declared.lifecycle.get("prevent_destroy")) or (
+            entity.recorded.get(L.PREVENT_DESTROY) == "true"
+        )
+        if protected:
+            plan.warnings.append(f"{address} is kept: lifecycle.prevent_destroy is set")
+            continue
+        plan.actions.append(_delete_action(entity, "destroy"))
+    return plan
+
+
+def _delete_order(address: str) -> tuple[int, str]:
+    return (0 if address.startswith("functions.") else 1, address)
+
+
+def _check_addresses(
+    declaration: Declaration, state: PlatformState, targets: list[str], reruns: set[str]
+) -> None:
+    known = set(declaration.resources) | set(state.managed())
+    problems = [f"--target {t}: no such resource" for t in targets if t not in known]
+    problems += [
+        f"--rerun {r}: no such run"
+        for r in sorted(reruns)
+        if r not in declaration.resources or not r.startswith("runs.")
+    ]
+    if problems:
+        raise DhmlrunError.single("; ".join(problems), allowed=", ".join(sorted(known)) or None)
+
+
+def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
+    description = declaration.project.get("description")
+    body = {
+        "id": declaration.project_name,
+        "name": declaration.project_name,
+        "kind": "project",
+        "metadata": {"name": declaration.project_name, "description": description, "labels": [L.MANAGED]},
+        "spec": {},
+    }
+    if not state.project_exists:
+        return Action(
+            PROJECT_ADDRESS,
+            CREATE,
+            "not on the platform",
+            body=body,
+            seen=ABSENT,
+            diff=[AttributeChange("name", None, declaration.project_name)],
+        )
+    if (state.project_description or None) != (description or None):
+        return Action(
+            PROJECT_ADDRESS,
+            UPDATE,
+            "description changed",
+            body=body,
+            seen=declaration.project_name,
+            diff=[AttributeChange("description", state.project_description, description)],
+        )
+    return Action(PROJECT_ADDRESS, NOOP, "up to date", seen=declaration.project_name)
+
+
+def _plan_entity(ctx: _Context, resource: Resource) -> Action:
+    rules = RULES[resource.type]
+    project = ctx.declaration.project_name
+    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address)
+    view = desired_view(resource.spec, resource.lifecycle, rules, local)
+    remote = ctx.state.entities.get(resource.address)
+    kind = str(resource.spec.get("kind"))
+    action, reason, diff, drift = _compare(view, remote, rules, local)
+    if action == NOOP and remote is not None:
+        ctx.planned[resource.address] = _Planned(
+            resource.address,
+            NOOP,
+            remote.id,
+            remote.key or store_key(project, rules, remote.kind, remote.name, remote.id),
+            remote.kind,
+            view,
+            local,
+            spec=resource.spec,
+        )
+        return Action(resource.address, NOOP, reason, seen=remote.id)
+    entity_id = ctx.id_factory()
+    body = entity_body(
+        project=project,
+        name=resource.name,
+        entity_id=entity_id,
+        spec=resource.spec,
+        lifecycle=resource.lifecycle,
+        rules=rules,
+        local=local,
+        address=resource.address,
+        view=view,
+    )
+    ctx.planned[resource.address] = _Planned(
+        resource.address,
+        action,
+        entity_id,
+        store_key(project, rules, kind, resource.name, entity_id),
+        kind,
+        view,
+        local,
+        spec=resource.spec,
+    )
+    return Action(
+        resource.address,
+        action,
+        reason,
+        diff=diff,
+        body=body,
+        drift=drift,
+        seen=remote.id if remote else ABSENT,
+        depends_on=[PROJECT_ADDRESS],
+    )
+
+
+def _compare(
+    view: dict[str, Any], remote: RemoteEntity | None, rules: KindRules, local: LocalFile | None
+) -> tuple[str, str, list[AttributeChange], bool]:
+    """(action, reason, attribute diff, drift?) for one dataitem or function."""
+    if remote is None:
+        diff = [AttributeChange(k, None, v) for k, v in view.items() if v not in (None, [], False)]
+        return CREATE, "not on the platform", diff, False
+    before = remote_view(remote, rules)
+    diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
+    if not remote.managed:
+        reason = (
+            "drift: the latest version on the platform was not created by dhmlrun; "
+            "a new version restores the declared one"
+        )
+        return UPDATE, reason, diff, True
+    if not diff:
+        return NOOP, "up to date", [], False
+    if remote.recorded.get(L.DIGEST) != view_digest(before):
+        return UPDATE, "drift: the latest version was changed outside dhmlrun", diff, True
+    return UPDATE, _change_reason(diff, rules, local), diff, False
+
+
+def _change_reason(diff: list[AttributeChange], rules: KindRules, local: LocalFile | None) -> str:
+    changed = [c.path for c in diff]
+    if rules.content_key in changed and rules.local_path:
+        what = "code changed" if rules.inline_content else "content changed"
+        where = local.relpath if local else rules.local_path
+        rest = [p for p in changed if p != rules.content_key]
+        return f"{what}: {where}" + (f"; changed: {', '.join(rest)}" if rest else "")
+    return "changed: " + ", ".join(changed)
+
+
+def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: list[str]) -> list[Action]:
+    actions = []
+    for address, entity in sorted(state.managed().items(), key=lambda item: _delete_order(item[0])):
+        if address in declaration.resources:
+            continue
+        if entity.recorded.get(L.PREVENT_DESTROY) == "true":
+            warnings.append(
+                f"{address} was removed from the configuration but has lifecycle.prevent_destroy: "
+                "it is kept. To delete it, declare it again with prevent_destroy: false, apply, "
+                "then remove it."
+            )
+            continue
+        actions.append(_delete_action(entity, "removed from the configuration"))
+    return actions
+
+
+def _delete_action(entity: RemoteEntity, reason: str) -> Action:
+    return Action(
+        entity.address,
+        DELETE,
+        reason,
+        seen=entity.id,
+        body={"type": entity.type, "name": entity.name, "kind": entity.kind},
+        diff=[AttributeChange("name", entity.name, None)],
+    )
+
+
+# ---------------------------------------------------------------- runs
+
+
+def function_digest(view: dict[str, Any]) -> str:
+    """A function's content digest: its kind and spec (code digest, handler, image...), not its
+    description or labels, which do not change what a run computes."""
+    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
+
+
+def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
+    """The canonical rendered run spec: everything declared except dhmlrun's own switches."""
+    return {k: v for k, v in spec.items() if k not in RULES["runs"].planner_only}
+
+
+def _plan_run(ctx: _Context, resource: Resource) -> Action:
+    spec = resource.spec
+    function = ctx.planned.get(str(spec["function"]))
+    if function is None:
+        raise DhmlrunError.single(
+            f"function {spec['function']} is not declared", resource.location, f"{resource.address}.function"
+        )
+    inputs, input_versions, upstream = _resolve_inputs(ctx, resource)
+    fingerprint = fingerprint_run(
+        run_spec_for_fingerprint(spec),
+        function_digest(function.view),
+        function.spec.get("image"),
+        input_versions,
+    )
+    last = ctx.state.runs.get(resource.address)
+    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream)
+    run_id = ctx.id_factory() if fire else (last.id if last else None)
+    ctx.planned[resource.address] = _Planned(
+        resource.address, RUN if fire else NOOP, run_id, None, None, fingerprint=fingerprint.value, spec=spec
+    )
+    depends = [a for a in resource.depends_on if a in ctx.planned] + [function.address]
+    depends = sorted(set(depends) | {PROJECT_ADDRESS})
+    if not fire:
+        return Action(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
+    body = _run_body(ctx, resource, run_id or "", function, inputs, fingerprint)
+    if last is not None and not last.finished:
+        body["supersedes"] = last.id  # an orphaned run: apply marks it ERROR before starting anew
+    before = last.fingerprint if last else None
+    diff = [] if before == fingerprint.value else [AttributeChange("fingerprint", before, fingerprint.value)]
+    return Action(
+        resource.address,
+        RUN,
+        reason,
+        diff=diff,
+        body=body,
+        depends_on=depends,
+        seen=last.id if last else ABSENT,
+    )
+
+
+def _resolve_inputs(
+    ctx: _Context, resource: Resource
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref})."""
+    inputs: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    upstream: dict[str, str] = {}
+    for key, ref_text in sorted((resource.spec.get("inputs") or {}).items()):
+        ref = Reference.parse(str(ref_text))
+        if ref is None:
+            inputs[key] = {"ref": str(ref_text), "key": str(ref_text)}
+            versions[key] = str(ref_text)
+            continue
+        planned = ctx.planned.get(ref.address)
+        if planned is None:
+            raise DhmlrunError.single(
+                f"input {ref} is not declared", resource.location, f"{resource.address}.inputs.{key}"
+            )
+        upstream[ref.address] = str(ref)
+        if ref.output is None:
+            inputs[key] = {"ref": str(ref), "key": planned.key}
+            versions[key] = str(planned.entity_id)
+            continue
+        versions[key] = f"run:{planned.fingerprint}:{ref.output}"
+        inputs[key] = {
+            "ref": str(ref),
+            "run": ref.address,
+            "output": ref.output,
+            "key": None
+            if planned.action == RUN
+            else _last_output(ctx.state.runs.get(ref.address), ref.output),
+        }
+    return inputs, versions, upstream
+
+
+def _last_output(run: RemoteRun | None, output: str) -> str | None:
+    """The store key of an output of the last run (status.outputs holds keys or entity dicts)."""
+    if run is None:
+        return None
+    value = run.outputs.get(output)
+    if isinstance(value, dict):
+        return value.get("key") or value.get("id")
+    return None if value is None else str(value)
+
+
+def _decide_run(
+    ctx: _Context,
+    resource: Resource,
+    fingerprint: RunFingerprint,
+    last: RemoteRun | None,
+    function: _Planned,
+    upstream: dict[str, str],
+) -> tuple[bool, str]:
+    """Whether the run fires in this plan, and the one-line reason either way."""
+    trigger = str(resource.spec.get("trigger") or "on_change")
+    if last is not None and not last.finished:
+        if last.local_execution and not ctx.state.apply_running_elsewhere:
+            return True, f"last run was interrupted: left {last.state} by an apply that stopped"
+        return False, f"a run is already {last.state.lower()} ({last.id}); not duplicated"
+    if resource.address in ctx.reruns:
+        return True, "forced by --rerun"
+    if last is None:
+        return True, "never run"
+    if trigger == "once":
+        return False, "trigger: once, already run"
+    if trigger == "always":
+        return True, "trigger: always"
+    reasons = [
+        _upstream_reason(ctx.planned[address], ref)
+        for address, ref in upstream.items()
+        if ctx.planned[address].action in (CREATE, UPDATE, RUN)
+    ]
+    if function.action in (CREATE, UPDATE):
+        reasons.insert(0, _function_reason(function))
+    if reasons:
+        return True, "; ".join(reasons)
+    if last.fingerprint != fingerprint.value:
+        return True, _fingerprint_reason(last, fingerprint, function)
+    if last.failed:
+        return True, "last run failed"
+    return False, "up to date"
+
+
+def _upstream_reason(planned: _Planned, ref: str) -> str:
+    if planned.action == RUN:
+        return f"input {ref} is recomputed"
+    if planned.action == CREATE:
+        return f"input {ref} is created"
+    return f"input {ref} has a new version"
+
+
+def _function_reason(function: _Planned) -> str:
+    if function.local is not None:
+        return f"code changed: {function.local.relpath}"
+    return f"function {function.address} changed"
+
+
+def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: _Planned) -> str:
+    recorded = last.recorded
+    reasons = []
+    if recorded.get(L.FP_SPEC) != fingerprint.spec:
+        reasons.append("run spec changed")
+    if recorded.get(L.FP_FUNCTION) != fingerprint.function:
+        reasons.append(_function_reason(function))
+    if recorded.get(L.FP_INPUTS) != fingerprint.inputs:
+        reasons.append("an input has a new version")
+    return "; ".join(reasons) or "fingerprint changed"
+
+
+def _run_body(
+    ctx: _Context,
+    resource: Resource,
+    run_id: str,
+    function: _Planned,
+    inputs: dict[str, Any],
+    fingerprint: RunFingerprint,
+) -> dict[str, Any]:
+    """The request apply hands to a run worker: everything resolved except upstream outputs."""
+    spec = resource.spec
+    task_params = task_parameters(spec)
+    recorded = {
+        L.ADDRESS: resource.address,
+        L.FINGERPRINT: fingerprint.value,
+        L.FP_SPEC: fingerprint.spec,
+        L.FP_FUNCTION: fingerprint.function,
+        L.FP_INPUTS: fingerprint.inputs,
+    }
+    return {
+        "project": ctx.declaration.project_name,
+        "run_id": run_id,
+        "function": {
+            "address": function.address,
+            "id": function.entity_id,
+            "key": function.key,
+            "kind": function.kind,
+        },
+        "action": str(spec.get("action") or "job"),
+        "inputs": inputs,
+        "outputs": dict(spec.get("outputs") or {}),
+        "parameters": dict(spec.get("parameters") or {}),
+        "values": list(spec.get("values") or []),
+        "task": task_params,
+        "execution": str(spec.get("execution") or "local"),
+        "labels": L.encode(recorded, spec.get("labels") or ()),
+        "fingerprint": fingerprint.value,
+    }
+
+
+def _restrict_to_targets(actions: list[Action], declaration: Declaration, targets: list[str]) -> list[Action]:
+    """Keep the targeted addresses, everything they depend on, and the project."""
+    keep = {PROJECT_ADDRESS}
+    for target in targets:
+        keep.add(target)
+        if target in declaration.resources:
+            keep |= declaration.dependencies(target)
+    return [a for a in actions if a.address in keep]

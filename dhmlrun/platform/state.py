@@ -1,0 +1,144 @@
+"""What the platform holds for one project, as plain data: the input of the planner.
+
+`platform.Platform.read_state` fills this from one list request per entity type; the planner
+reads it and never talks to the platform itself, so plans are pure functions of
+(declaration, state) and can be unit-tested with hand-built states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from dhmlrun.platform import labels as L
+
+FINAL_RUN_STATES = frozenset({"COMPLETED", "ERROR", "STOPPED", "DELETED"})
+FAILED_RUN_STATES = frozenset({"ERROR", "STOPPED"})
+
+
+@dataclass(frozen=True)
+class RemoteEntity:
+    """The latest version of one named dataitem or function on the platform."""
+
+    type: str
+    name: str
+    id: str
+    kind: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    labels: tuple[str, ...] = ()
+    version: str | None = None
+    key: str | None = None
+    created: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+    @cached_property
+    def _decoded(self) -> tuple[bool, dict[str, str], list[str]]:
+        return L.decode(self.labels)
+
+    @property
+    def managed(self) -> bool:
+        return self._decoded[0]
+
+    @property
+    def recorded(self) -> dict[str, str]:
+        """dhmlrun's own bookkeeping labels (`dhmlrun/KEY=VALUE`) as a map."""
+        return self._decoded[1]
+
+    @property
+    def user_labels(self) -> list[str]:
+        return self._decoded[2]
+
+    @classmethod
+    def from_dto(cls, type_: str, dto: dict[str, Any]) -> RemoteEntity:
+        """Build from the JSON the platform returns (the DTO of dhcore-api.md §2)."""
+        metadata = dto.get("metadata") or {}
+        return cls(
+            type=type_,
+            name=str(dto.get("name")),
+            id=str(dto.get("id")),
+            kind=str(dto.get("kind")),
+            spec=dict(dto.get("spec") or {}),
+            description=metadata.get("description"),
+            labels=tuple(metadata.get("labels") or ()),
+            version=metadata.get("version"),
+            key=dto.get("key"),
+            created=metadata.get("created"),
+        )
+
+
+@dataclass(frozen=True)
+class RemoteRun:
+    """The most recent run dhmlrun started for one declared run address."""
+
+    id: str
+    address: str
+    state: str
+    labels: tuple[str, ...] = ()
+    created: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    key: str | None = None
+    local_execution: bool = True
+
+    @cached_property
+    def recorded(self) -> dict[str, str]:
+        return L.decode(self.labels)[1]
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.recorded.get(L.FINGERPRINT)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_RUN_STATES
+
+    @property
+    def failed(self) -> bool:
+        return self.state in FAILED_RUN_STATES
+
+    @classmethod
+    def from_dto(cls, dto: dict[str, Any]) -> RemoteRun | None:
+        """A managed run from its DTO, or None when it is not one of dhmlrun's runs."""
+        metadata = dto.get("metadata") or {}
+        labels = tuple(metadata.get("labels") or ())
+        managed, ours, _ = L.decode(labels)
+        if not managed or L.ADDRESS not in ours:
+            return None
+        status = dto.get("status") or {}
+        return cls(
+            id=str(dto.get("id")),
+            address=ours[L.ADDRESS],
+            state=str(status.get("state") or "CREATED"),
+            labels=labels,
+            created=metadata.get("created"),
+            outputs=dict(status.get("outputs") or {}),
+            results=dict(status.get("results") or {}),
+            message=status.get("message"),
+            key=dto.get("key"),
+            local_execution=bool((dto.get("spec") or {}).get("local_execution", True)),
+        )
+
+
+@dataclass
+class PlatformState:
+    """Everything the planner may know about the platform for one project."""
+
+    project: str
+    project_exists: bool = False
+    project_description: str | None = None
+    entities: dict[str, RemoteEntity] = field(default_factory=dict)
+    runs: dict[str, RemoteRun] = field(default_factory=dict)
+    endpoint: str | None = None
+    apply_running_elsewhere: bool = False
+    """Another live process holds the project's apply lock, so its local runs are really running
+    (without one, a local run left RUNNING was orphaned by an apply that was killed)."""
+
+    def managed(self) -> dict[str, RemoteEntity]:
+        """Entities dhmlrun created (their latest version carries the marker, or they are ours)."""
+        return {a: e for a, e in self.entities.items() if e.managed}

@@ -1,0 +1,145 @@
+"""Hand-built Declarations and platform states for the planner's unit tests (no config loader,
+no platform): the planner is a pure function of the two."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from dhmlrun.config.model import Declaration, Resource, Variable
+from dhmlrun.errors import Location
+from dhmlrun.plan.model import CREATE, UPDATE, Plan
+from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+
+PIPELINE = "def downloader(context, url):\n    return 1\n\n\ndef summarise(context, dataset):\n    return 2\n"
+
+
+def write_repo(root: Path) -> Path:
+    """A config repo with the two files the example declares."""
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "pipeline.py").write_text(PIPELINE)
+    (root / "data" / "employees.csv").write_text("id,department,salary,years\n1,a,10,3\n")
+    return root
+
+
+def declaration(
+    root: Path,
+    *,
+    project: str = "employees-dev",
+    secret: str | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
+    drop: tuple[str, ...] = (),
+    lifecycle: dict[str, dict[str, Any]] | None = None,
+) -> Declaration:
+    """The employees example as the config loader would hand it over (absolute local paths)."""
+    specs: dict[str, dict[str, Any]] = {
+        "dataitems.employees": {"kind": "table", "path": str(root / "data" / "employees.csv")},
+        "functions.downloader": {
+            "kind": "mlrun",
+            "source": {"source": str(root / "src" / "pipeline.py")},
+            "handler": "downloader",
+            "image": "mlrun/mlrun",
+        },
+        "functions.summarise": {
+            "kind": "mlrun",
+            "source": {"source": str(root / "src" / "pipeline.py")},
+            "handler": "summarise",
+            "image": "mlrun/mlrun",
+        },
+        "runs.download": {
+            "function": "functions.downloader",
+            "action": "job",
+            "inputs": {"url": "dataitems.employees"},
+            "outputs": {"dataset": "employees-clean"},
+            "parameters": {},
+            "values": ["rows"],
+            "trigger": "on_change",
+        },
+        "runs.summary": {
+            "function": "functions.summarise",
+            "action": "job",
+            "inputs": {"dataset": "runs.download.outputs.dataset"},
+            "outputs": {"dataset": "salary-summary"},
+            "parameters": {"min_years": 2},
+            "values": [],
+            "trigger": "on_change",
+        },
+    }
+    if secret is not None:
+        specs["runs.download"]["parameters"] = {"token": secret}
+    specs.update(copy.deepcopy(extra or {}))
+    resources = {}
+    for address, spec in specs.items():
+        if address in drop:
+            continue
+        type_, name = address.split(".", 1)
+        deps = []
+        if type_ == "runs":
+            deps.append(spec["function"])
+            for ref in spec.get("inputs", {}).values():
+                parts = ref.split(".")
+                deps.append(".".join(parts[:2]))
+        resources[address] = Resource(
+            type_,
+            name,
+            spec,
+            Location(str(root / "dhmlrun.yaml"), 1, 1),
+            depends_on=tuple(d for d in deps if d not in drop),
+            lifecycle=(lifecycle or {}).get(address, {}),
+        )
+    variables = {"env": Variable("env", "dev")}
+    if secret is not None:
+        variables["token"] = Variable("token", secret, sensitive=True)
+    return Declaration(
+        root=root,
+        files=[root / "dhmlrun.yaml"],
+        project={"name": project, "description": "d"},
+        variables=variables,
+        resources=resources,
+    )
+
+
+def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
+    """The state the platform would be in after applying `plan` faithfully (for re-plans)."""
+    state = PlatformState(project=plan.project, project_exists=True, project_description="d")
+    for action in plan.actions:
+        if action.action in (CREATE, UPDATE) and action.type in ("dataitems", "functions"):
+            body = action.body
+            state.entities[action.address] = RemoteEntity(
+                type=action.type,
+                name=body["name"],
+                id=body["id"],
+                kind=body["kind"],
+                spec=copy.deepcopy(body["spec"]),
+                description=body["metadata"].get("description"),
+                labels=tuple(body["metadata"]["labels"]),
+                version="v1",
+                key=f"store://{plan.project}/x/{body['kind']}/{body['name']}:{body['id']}",
+            )
+        if action.action == "run":
+            body = action.body
+            state.runs[action.address] = RemoteRun(
+                id=body["run_id"],
+                address=action.address,
+                state=run_state,
+                labels=tuple(body["labels"]),
+                created="2026-01-01T00:00:00.000Z",
+                outputs={
+                    k: f"store://{plan.project}/dataitem/table/{v}:out1" for k, v in body["outputs"].items()
+                },
+            )
+    return state
+
+
+def merged(base: PlatformState, newer: PlatformState) -> PlatformState:
+    state = copy.deepcopy(base)
+    state.entities.update(newer.entities)
+    state.runs.update(newer.runs)
+    return state
+
+
+def counter_ids() -> Any:
+    n = iter(range(1, 10_000))
+    return lambda: f"{next(n):032x}"

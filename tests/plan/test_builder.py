@@ -1,0 +1,256 @@
+"""The planner as a specification: declaration + platform state -> actions with reasons."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.plan import build_destroy_plan, build_plan
+from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from tests.plan.helpers import applied_state, counter_ids, declaration, merged, write_repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return write_repo(tmp_path / "repo")
+
+
+def actions(plan):
+    return {a.address: a for a in plan.actions}
+
+
+def first_apply(repo: Path):
+    decl = declaration(repo)
+    plan = build_plan(decl, PlatformState(project=decl.project_name), id_factory=counter_ids())
+    return decl, plan, applied_state(plan)
+
+
+def test_empty_platform_plans_every_create_and_every_run(repo: Path) -> None:
+    decl = declaration(repo)
+    plan = build_plan(decl, PlatformState(project=decl.project_name))
+    acts = actions(plan)
+    assert acts["project"].action == "create"
+    assert {
+        acts[a].action for a in ("dataitems.employees", "functions.downloader", "functions.summarise")
+    } == {"create"}
+    assert acts["runs.download"].action == "run"
+    assert acts["runs.download"].reason == "never run"
+    assert plan.counts() == {"create": 4, "update": 0, "delete": 0, "run": 2}
+    assert all(a.seen == "absent" for a in plan.actions)
+
+
+def test_replan_after_apply_is_clean(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    again = build_plan(decl, state)
+    assert not again.has_changes, [(a.address, a.action, a.reason) for a in again.changes()]
+
+
+def test_clone_in_another_directory_plans_nothing(repo: Path, tmp_path: Path) -> None:
+    _, _, state = first_apply(repo)
+    clone = tmp_path / "ci-clone"
+    shutil.copytree(repo, clone)
+    assert not build_plan(declaration(clone), state).has_changes
+
+
+def test_code_change_updates_the_function_and_reruns_with_the_reason(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    (repo / "src" / "pipeline.py").write_text("def downloader(context, url):\n    return 3\n")
+    acts = actions(build_plan(decl, state))
+    assert acts["functions.downloader"].action == "update"
+    assert acts["functions.downloader"].reason == "code changed: src/pipeline.py"
+    assert acts["runs.download"].action == "run"
+    assert acts["runs.download"].reason == "code changed: src/pipeline.py"
+    assert acts["runs.summary"].action == "run"
+    assert "runs.download.outputs.dataset" in acts["runs.summary"].reason
+
+
+def test_new_function_version_gets_a_new_id_and_runs_use_it(repo: Path) -> None:
+    decl, plan, state = first_apply(repo)
+    (repo / "src" / "pipeline.py").write_text("# changed\n")
+    again = actions(build_plan(decl, state))
+    new_id = again["functions.downloader"].body["id"]
+    assert new_id != actions(plan)["functions.downloader"].body["id"]
+    assert again["runs.download"].body["function"]["id"] == new_id
+
+
+def test_input_dataitem_change_refires_dependent_runs(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    (repo / "data" / "employees.csv").write_text("id,department,salary,years\n2,b,20,5\n")
+    acts = actions(build_plan(decl, state))
+    assert acts["dataitems.employees"].action == "update"
+    assert acts["dataitems.employees"].reason == "content changed: data/employees.csv"
+    assert acts["runs.download"].reason == "input dataitems.employees has a new version"
+    assert acts["functions.downloader"].action == "no-op"
+
+
+def test_parameter_change_fires_only_that_run(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    decl.resources["runs.summary"].spec["parameters"] = {"min_years": 5}
+    acts = actions(build_plan(decl, state))
+    assert acts["runs.summary"].action == "run"
+    assert acts["runs.summary"].reason == "run spec changed"
+    assert acts["runs.download"].action == "no-op"
+
+
+def test_removed_entity_is_planned_for_deletion(repo: Path) -> None:
+    _, _, state = first_apply(repo)
+    decl = declaration(repo, drop=("functions.summarise", "runs.summary"))
+    acts = actions(build_plan(decl, state))
+    assert acts["functions.summarise"].action == "delete"
+    assert acts["functions.summarise"].reason == "removed from the configuration"
+
+
+def test_prevent_destroy_keeps_a_removed_entity_with_a_warning(repo: Path) -> None:
+    decl = declaration(repo, lifecycle={"functions.summarise": {"prevent_destroy": True}})
+    state = applied_state(build_plan(decl, PlatformState(project=decl.project_name)))
+    plan = build_plan(declaration(repo, drop=("functions.summarise", "runs.summary")), state)
+    assert "functions.summarise" not in actions(plan)
+    assert any("prevent_destroy" in w and "functions.summarise" in w for w in plan.warnings)
+    destroy = build_destroy_plan(state, str(repo))
+    assert "functions.summarise" not in actions(destroy)
+    assert actions(destroy)["functions.downloader"].action == "delete"
+
+
+def test_unmanaged_outputs_are_never_deleted(repo: Path) -> None:
+    _, _, state = first_apply(repo)
+    state.entities["dataitems.employees-clean"] = RemoteEntity("dataitems", "employees-clean", "o1", "table")
+    assert "dataitems.employees-clean" not in actions(build_plan(declaration(repo), state))
+
+
+def test_latest_version_created_outside_dhmlrun_is_drift(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    mine = state.entities["functions.downloader"]
+    state.entities["functions.downloader"] = RemoteEntity(
+        "functions", "downloader", "x9", "mlrun", spec={"handler": "other"}
+    )
+    act = actions(build_plan(decl, state))["functions.downloader"]
+    assert act.action == "update" and act.drift
+    assert "drift" in act.reason
+    assert mine.id != act.body["id"]
+
+
+def test_failed_last_run_fires_again(repo: Path) -> None:
+    decl, plan, _ = first_apply(repo)
+    state = applied_state(plan, run_state="ERROR")
+    acts = actions(build_plan(decl, state))
+    assert acts["runs.download"].action == "run"
+    assert acts["runs.download"].reason == "last run failed"
+
+
+def test_running_run_is_never_duplicated_even_when_forced(repo: Path) -> None:
+    decl, plan, _ = first_apply(repo)
+    state = applied_state(plan, run_state="RUNNING")
+    state.apply_running_elsewhere = True  # the apply that started it still holds the lock
+    act = actions(build_plan(decl, state, reruns=["runs.download"]))["runs.download"]
+    assert act.action == "no-op"
+    assert "running" in act.reason
+
+
+def test_rerun_forces_a_run_with_the_reason(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    acts = actions(build_plan(decl, state, reruns=["runs.download"]))
+    assert acts["runs.download"].reason == "forced by --rerun"
+    assert acts["runs.summary"].action == "run"
+    assert acts["runs.summary"].reason == "input runs.download.outputs.dataset is recomputed"
+
+
+def test_trigger_always_and_once(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    decl.resources["runs.download"].spec["trigger"] = "always"
+    decl.resources["runs.summary"].spec["trigger"] = "once"
+    decl.resources["runs.summary"].spec["parameters"] = {"min_years": 9}
+    acts = actions(build_plan(decl, state))
+    assert acts["runs.download"].reason == "trigger: always"
+    assert acts["runs.summary"].action == "no-op"
+    assert acts["runs.summary"].reason == "trigger: once, already run"
+
+
+def test_changing_only_the_trigger_does_not_rerun(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    decl.resources["runs.download"].spec["trigger"] = "once"
+    assert not build_plan(decl, state).has_changes
+
+
+def test_target_includes_its_dependencies_only(repo: Path) -> None:
+    decl = declaration(repo)
+    plan = build_plan(decl, PlatformState(project=decl.project_name), targets=["runs.download"])
+    assert set(actions(plan)) == {"project", "dataitems.employees", "functions.downloader", "runs.download"}
+
+
+def test_unknown_target_or_rerun_is_an_error(repo: Path) -> None:
+    decl = declaration(repo)
+    with pytest.raises(DhmlrunError, match=r"--target runs\.nope"):
+        build_plan(decl, PlatformState(project=decl.project_name), targets=["runs.nope"])
+    with pytest.raises(DhmlrunError, match=r"--rerun functions\.downloader"):
+        build_plan(decl, PlatformState(project=decl.project_name), reruns=["functions.downloader"])
+
+
+def test_upstream_output_key_comes_from_the_last_run_when_upstream_does_not_fire(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    decl.resources["runs.summary"].spec["parameters"] = {"min_years": 1}
+    act = actions(build_plan(decl, state))["runs.summary"]
+    assert act.body["inputs"]["dataset"]["key"] == state.runs["runs.download"].outputs["dataset"]
+
+
+def test_run_body_records_the_fingerprint_as_labels(repo: Path) -> None:
+    decl = declaration(repo)
+    body = actions(build_plan(decl, PlatformState(project=decl.project_name)))["runs.download"].body
+    assert "dhmlrun" in body["labels"]
+    assert f"dhmlrun/fingerprint={body['fingerprint']}" in body["labels"]
+    assert "dhmlrun/address=runs.download" in body["labels"]
+
+
+def test_plan_is_deterministic_given_ids(repo: Path) -> None:
+    decl = declaration(repo)
+    state = PlatformState(project=decl.project_name)
+    one = build_plan(decl, state, id_factory=counter_ids()).as_dict()
+    two = build_plan(copy.deepcopy(decl), state, id_factory=counter_ids()).as_dict()
+    assert one == two
+
+
+def test_later_run_with_new_upstream_output_keeps_fingerprint_stable(repo: Path) -> None:
+    decl, _plan, state = first_apply(repo)
+    rerun = build_plan(decl, state, reruns=["runs.download"])
+    state2 = merged(state, applied_state(rerun))
+    assert not build_plan(decl, state2).has_changes
+
+
+def test_last_run_missing_fingerprint_labels_fires_with_a_reason(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    run = state.runs["runs.download"]
+    state.runs["runs.download"] = RemoteRun(
+        run.id, run.address, "COMPLETED", labels=("dhmlrun", "dhmlrun/address=runs.download")
+    )
+    act = actions(build_plan(decl, state))["runs.download"]
+    assert act.action == "run" and act.reason.startswith("run spec changed")
+
+
+def test_managed_version_edited_outside_dhmlrun_is_drift(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    mine = state.entities["dataitems.employees"]
+    state.entities["dataitems.employees"] = dataclasses.replace(mine, description="edited in the console")
+    act = actions(build_plan(decl, state))["dataitems.employees"]
+    assert act.action == "update" and act.drift
+    assert act.reason == "drift: the latest version was changed outside dhmlrun"
+    assert [(c.path, c.before) for c in act.diff] == [("description", "edited in the console")]
+
+
+def test_local_run_left_running_without_an_apply_holding_the_lock_is_rerun(repo: Path) -> None:
+    decl, plan, _ = first_apply(repo)
+    state = applied_state(plan, run_state="RUNNING")
+    act = actions(build_plan(decl, state))["runs.download"]
+    assert act.action == "run"
+    assert act.reason == "last run was interrupted: left RUNNING by an apply that stopped"
+    assert act.body["supersedes"] == state.runs["runs.download"].id
+
+
+def test_remote_run_still_running_is_left_alone(repo: Path) -> None:
+    decl, plan, _ = first_apply(repo)
+    state = applied_state(plan, run_state="RUNNING")
+    state.runs["runs.download"] = dataclasses.replace(state.runs["runs.download"], local_execution=False)
+    assert actions(build_plan(decl, state))["runs.download"].action == "no-op"

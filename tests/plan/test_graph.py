@@ -1,0 +1,105 @@
+"""Walking a plan's dependency graph (no platform): order, parallelism, failure propagation;
+staleness of saved plans; which endpoint a saved plan is applied to."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from dhmlrun.apply.executor import stale_reasons
+from dhmlrun.apply.graph import walk
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.plan import build_plan
+from dhmlrun.plan.model import Action
+from dhmlrun.platform import EMBEDDED, Platform, check_same_platform
+from dhmlrun.platform.state import PlatformState, RemoteEntity
+from dhmlrun.render import NodeResult
+from tests.plan.helpers import applied_state, declaration, write_repo
+
+
+def chain() -> list[Action]:
+    return [
+        Action("project", "create"),
+        Action("functions.f", "create", depends_on=["project"]),
+        Action("functions.g", "no-op", depends_on=["project"]),
+        Action("runs.a", "run", depends_on=["project", "functions.f"]),
+        Action("runs.b", "run", depends_on=["project", "runs.a"]),
+        Action("runs.c", "run", depends_on=["project", "runs.b"]),
+        Action("runs.sibling", "run", depends_on=["project", "functions.f"]),
+    ]
+
+
+def test_walk_runs_every_change_after_its_dependencies() -> None:
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def execute(action: Action) -> NodeResult:
+        with lock:
+            order.append(action.address)
+        return NodeResult(action.address, action.action, "done")
+
+    results = walk(chain(), execute, parallelism=4)
+    assert {r.address for r in results} == {
+        "project",
+        "functions.f",
+        "runs.a",
+        "runs.b",
+        "runs.c",
+        "runs.sibling",
+    }
+    assert all(r.status == "done" for r in results)
+    for before, after in [
+        ("project", "functions.f"),
+        ("functions.f", "runs.a"),
+        ("runs.a", "runs.b"),
+        ("runs.b", "runs.c"),
+        ("functions.f", "runs.sibling"),
+    ]:
+        assert order.index(before) < order.index(after)
+
+
+def test_failure_skips_dependents_transitively_but_not_siblings() -> None:
+    def execute(action: Action) -> NodeResult:
+        if action.address == "runs.a":
+            raise RuntimeError("boom")
+        return NodeResult(action.address, action.action, "done")
+
+    results = {r.address: r for r in walk(chain(), execute, parallelism=2)}
+    assert results["runs.a"].status == "failed" and results["runs.a"].message == "boom"
+    assert results["runs.b"].status == "skipped" and results["runs.b"].message == "runs.a failed"
+    assert results["runs.c"].status == "skipped" and results["runs.c"].message == "runs.b skipped"
+    assert results["runs.sibling"].status == "done"
+
+
+def test_independent_nodes_run_in_parallel() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+    actions = [Action("functions.x", "create"), Action("functions.y", "create")]
+
+    def execute(action: Action) -> NodeResult:
+        barrier.wait()  # both must be in flight at once, or this raises BrokenBarrierError
+        return NodeResult(action.address, action.action, "done")
+
+    assert [r.status for r in walk(actions, execute, parallelism=2)] == ["done", "done"]
+
+
+def test_stale_when_an_entity_appeared_or_moved_since_the_plan(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo")
+    decl = declaration(repo)
+    plan = build_plan(decl, PlatformState(project=decl.project_name))
+    assert stale_reasons(plan, PlatformState(project=decl.project_name)) == []
+    moved = PlatformState(project=decl.project_name)
+    moved.entities["dataitems.employees"] = RemoteEntity("dataitems", "employees", "abc", "table")
+    assert stale_reasons(plan, moved) == ["dataitems.employees was absent when planned, is now at abc"]
+    ran = applied_state(plan)
+    assert any("runs.download has run since" in r for r in stale_reasons(plan, ran))
+
+
+def test_saved_plan_goes_back_to_the_platform_it_was_made_on() -> None:
+    check_same_platform("http://core:8080", Platform("http://core:8080/"))
+    check_same_platform(EMBEDDED, Platform("http://127.0.0.1:5555", embedded=True))
+    with pytest.raises(DhmlrunError, match="made against http://core:8080"):
+        check_same_platform("http://core:8080", Platform("http://other:8080"))
+    with pytest.raises(DhmlrunError, match="embedded core"):
+        check_same_platform(EMBEDDED, Platform("http://other:8080"))
