@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
+_live: list[io.StringIO] = []
+
 
 class Tee(io.TextIOBase):
     """A text stream writing to a buffer and to the original stream."""
@@ -50,9 +52,16 @@ def captured_output(handlers: tuple[logging.StreamHandler, ...] = ()) -> Iterato
     saved = [(handler, handler.stream) for handler in handlers]
     for handler, _ in saved:
         handler.setStream(out)
+    _live.append(buffer)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             yield buffer
     finally:
+        _live.remove(buffer)
         for handler, stream in saved:
             handler.setStream(stream)
+
+
+def live_output() -> str:
+    """What the runs executing now have printed so far (a timed-out run's log keeps it)."""
+    return "".join(buffer.getvalue() for buffer in list(_live))

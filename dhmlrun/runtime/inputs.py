@@ -5,6 +5,10 @@ or a plain path/URL. Its data is then taken from its path: a local path is used 
 http(s) is streamed to the run directory in chunks, and anything else (s3, …) goes through
 the SDK's store for that scheme (configured by the SDK's own settings). A table dataitem on a
 store that cannot download (sql) is materialised as parquet through the SDK.
+
+A `.parquet` input is checked before the handler runs (its footer is read, which is cheap), so a
+truncated or corrupt file fails the run with a message naming the input instead of surfacing
+as an anonymous reader error inside the handler.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dhmlrun.runtime.download import download_url, url_file_name
 from dhmlrun.runtime.errors import ExecutionError
 
 STORE_PREFIX = "store://"
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def fetch_inputs(inputs: dict[str, str], dest: Path) -> dict[str, str]:
@@ -30,10 +35,38 @@ def fetch_input(name: str, ref: str, dest: Path) -> str:
     path = entity.spec.path if entity is not None else ref
     scheme = urlparse(path).scheme.lower()
     if scheme in ("", "file") or len(scheme) == 1:
-        return _local(name, path)
-    if scheme in ("http", "https"):
-        return str(download_url(path, dest / url_file_name(path)))
-    return _through_sdk(name, entity, path, dest)
+        local = _local(name, path)
+    elif scheme in ("http", "https"):
+        local = _download(name, path, dest)
+    else:
+        local = _through_sdk(name, entity, path, dest)
+    check_parquet(name, path, Path(local))
+    return local
+
+
+def _download(name: str, url: str, dest: Path) -> str:
+    try:
+        return str(download_url(url, dest / url_file_name(url)))
+    except ExecutionError as exc:
+        raise ExecutionError(f"input {name!r}: {exc}") from exc
+
+
+def check_parquet(name: str, path: str, local: Path) -> None:
+    """Refuse a `.parquet` file whose footer cannot be read (truncated, corrupt, not parquet).
+
+    Only the footer (schema and row groups) is read; a file with a valid footer but damaged
+    pages still reaches the handler, whose reader error then becomes the run's message.
+    """
+    if local.suffix.lower() not in PARQUET_SUFFIXES or not local.is_file():
+        return
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # no pyarrow here: the handler's own reader decides
+        return
+    try:
+        pq.ParquetFile(local).close()
+    except Exception as exc:
+        raise ExecutionError(f"input {name!r}: {path} is not a readable parquet file: {exc}") from exc
 
 
 def _read_entity(name: str, key: str) -> Any:

@@ -74,19 +74,87 @@ def select_results(results: dict[str, Any], values: list[str], returns: list[str
 def register_outputs(
     project: str, run_key: str, files: list[ProducedFile], outputs: dict[str, str]
 ) -> dict[str, str]:
-    """Create one entity per produced file; return mlrun key → entity key for `status.outputs`."""
+    """Create one entity per produced file; return mlrun key → entity key for `status.outputs`.
+
+    All or nothing: each entity gets a client-generated id before it is created, so its key is
+    known even when the create (or the upload, or the save that marks it produced and READY)
+    fails half-way; on any failure every entity of this call, the failing one included, is
+    deleted before the error is raised, and the run then fails with no output left behind.
+    """
     upload = files_store_configured(project)
     produced_by = f"{run_key}:{run_key.rsplit('/', 1)[-1]}"
-    registered = {}
+    registered: dict[str, str] = {}
+    attempted: list[str] = []
     for produced in files:
         name = outputs.get(produced.key, produced.key)
+        uuid = new_entity_id()
+        attempted.append(entity_key(project, produced, name, uuid))
         try:
-            entity = _log(project, name, produced) if upload else _register_local(project, name, produced)
+            register = _log if upload else _register_local
+            entity = register(project, name, produced, uuid)
             _mark_produced(entity, produced_by, set_ready=not upload)
         except Exception as exc:
-            raise ExecutionError(f"cannot register output {produced.key!r} as {name!r}: {exc}") from exc
+            message = f"cannot register output {produced.key!r} as {name!r}: {_short(exc)}"
+            left = discard_entities(attempted)
+            if left:
+                message += f"; could not remove the outputs already registered: {', '.join(left)}"
+            raise ExecutionError(message) from exc
         registered[produced.key] = entity.key
     return registered
+
+
+def new_entity_id() -> str:
+    """A fresh entity id, in the SDK's format (32 hex digits)."""
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def entity_key(project: str, produced: ProducedFile, name: str, uuid: str) -> str:
+    """The key the entity registered for `produced` will have: `store://p/type/kind/name:id`."""
+    return f"store://{project}/{produced.entity_type}/{produced.entity_kind}/{name}:{uuid}"
+
+
+def discard_entities(keys: list[str]) -> list[str]:
+    """Delete the entities with these keys (absent ones are fine); return the keys still present."""
+    from digitalhub.entities._commons.utils import get_entity_type_from_key
+    from digitalhub.entities.artifact.crud import delete_artifact
+    from digitalhub.entities.dataitem.crud import delete_dataitem
+    from digitalhub.entities.model.crud import delete_model
+
+    deleters = {"dataitem": delete_dataitem, "artifact": delete_artifact, "model": delete_model}
+    left = []
+    for key in keys:
+        try:
+            deleters[get_entity_type_from_key(key)](key)
+        except Exception:
+            if _exists(key):
+                left.append(key)
+    return left
+
+
+def _exists(key: str) -> bool:
+    """True when the entity can be read, or when the platform cannot say (assume the worst)."""
+    from digitalhub.utils.exceptions import BackendError, EntityNotExistsError
+
+    from dhmlrun.runtime.run import read_material_entity
+
+    try:
+        read_material_entity(key)
+    except EntityNotExistsError:
+        return False
+    except BackendError as exc:
+        return "not found" not in str(exc).lower()
+    except Exception:
+        return True
+    return True
+
+
+def _short(exc: Exception) -> str:
+    """An error on one line (pydantic's validation errors run over several: keep the first three)."""
+    text = str(exc).strip() or type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines[:3])
 
 
 def files_store_configured(project: str) -> bool:
@@ -99,27 +167,54 @@ def files_store_configured(project: str) -> bool:
         return False
 
 
-def _log(project: str, name: str, produced: ProducedFile) -> Any:
-    """Create the entity and upload the file(s) to the files store, through the SDK."""
-    from digitalhub import log_generic_artifact, log_generic_model, log_table
+def _log(project: str, name: str, produced: ProducedFile, uuid: str) -> Any:
+    """Create the entity at the files-store path the SDK would choose, then upload the file(s).
 
-    loggers = {"dataitem": log_table, "model": log_generic_model, "artifact": log_generic_artifact}
-    return loggers[produced.entity_type](project=project, name=name, source=produced.path)
+    Done in two public steps rather than with the SDK's `log_*` helpers, because those generate
+    the id themselves (and `log_table` drops a given path), while rollback needs the id known
+    before the create. `upload()` moves the entity UPLOADING → READY, or ERROR and raises.
+    """
+    from digitalhub.entities._commons.utils import build_log_path_from_source
+
+    path = build_log_path_from_source(project, produced.entity_type, name, uuid, produced.path)
+    extra = _table_details(produced.path) if produced.entity_type == "dataitem" else {}
+    entity = _create(project, name, produced, path, uuid, schema=extra.get("schema"))
+    entity.upload(produced.path)
+    if extra.get("preview") is not None:
+        entity.status.preview = extra["preview"]
+    return entity
 
 
-def _register_local(project: str, name: str, produced: ProducedFile) -> Any:
-    """Create the entity pointing at the file in the run directory (no files store)."""
-    if produced.entity_type == "dataitem":
-        from digitalhub.entities.dataitem.crud import new_dataitem
+def _table_details(path: str) -> dict[str, Any]:
+    """Schema and preview of a table (what the SDK's `log_table` records); empty when unreadable:
+    they describe the data, and a table the SDK cannot sample is still a valid output."""
+    try:
+        from digitalhub.entities.dataitem.table.utils import read_data_sample
+        from digitalhub.stores.readers.data.api import get_reader_by_object
 
-        return new_dataitem(project=project, name=name, kind=produced.entity_kind, path=produced.path)
-    if produced.entity_type == "model":
-        from digitalhub.entities.model.crud import new_model
+        data = read_data_sample(path, engine="pandas")
+        reader = get_reader_by_object(data)
+        return {"schema": reader.get_schema(data), "preview": reader.get_preview(data)}
+    except Exception:
+        return {}
 
-        return new_model(project=project, name=name, kind=produced.entity_kind, path=produced.path)
+
+def _create(project: str, name: str, produced: ProducedFile, path: str, uuid: str, **spec: Any) -> Any:
+    """Create the entity of `produced` with this id and path (and extra spec fields that are set)."""
     from digitalhub.entities.artifact.crud import new_artifact
+    from digitalhub.entities.dataitem.crud import new_dataitem
+    from digitalhub.entities.model.crud import new_model
 
-    return new_artifact(project=project, name=name, kind=produced.entity_kind, path=produced.path)
+    creators = {"dataitem": new_dataitem, "model": new_model, "artifact": new_artifact}
+    fields = {key: value for key, value in spec.items() if value is not None}
+    return creators[produced.entity_type](
+        project=project, name=name, kind=produced.entity_kind, path=path, uuid=uuid, **fields
+    )
+
+
+def _register_local(project: str, name: str, produced: ProducedFile, uuid: str) -> Any:
+    """Create the entity pointing at the file in the run directory (no files store)."""
+    return _create(project, name, produced, produced.path, uuid)
 
 
 def _mark_produced(entity: Any, run_key: str, set_ready: bool) -> None:

@@ -36,7 +36,9 @@ class RuntimeMlrunJob(Runtime):
 
     def run(self, run: dict) -> dict:
         """Execute the run and return its new status; never raises."""
-        transcript: list[str] = []
+        from dhmlrun.runtime import deadline
+
+        transcript: list[str] = [_timeout_note(run.get("spec", {}))]
         try:
             status = self._execute(run, transcript)
         except ExecutionError as exc:
@@ -45,6 +47,9 @@ class RuntimeMlrunJob(Runtime):
             log.exception("mlrun runtime failed")
             status = _failed(f"{type(exc).__name__}: {exc}")
             transcript.append(traceback.format_exc())
+        timed_out = deadline.handler_finished()  # failed before the handler ran, as the watchdog fired
+        if timed_out:
+            status = _failed(timed_out)
         if status["state"] == State.ERROR.value:
             transcript.append(f"run failed: {status['message']}")
         self._store_logs(run, transcript)
@@ -61,6 +66,7 @@ class RuntimeMlrunJob(Runtime):
         outputs = dict(spec.get("outputs") or {})
         outcome = run_job(self._job(run, spec, run_dir, outputs))
         transcript.append(outcome.logs)
+        _stop_deadline()
         if outcome.failed:
             return _failed(outcome.error or "the handler failed")
         files = produced_files(outcome.artifacts)
@@ -116,6 +122,29 @@ def _inputs_and_params(spec: dict) -> tuple[dict[str, str], dict[str, Any]]:
     if not isinstance(extra, dict):
         raise ExecutionError("parameters.inputs must be a mapping of input name to path or entity key")
     return {**{name: str(ref) for name, ref in extra.items()}, **(spec.get("inputs") or {})}, params
+
+
+def _stop_deadline() -> None:
+    """The handler returned: stop the run's watchdog before anything is registered, or give up
+    the run when the watchdog already fired (it marks the run timed out and ends the process)."""
+    from dhmlrun.runtime import deadline
+
+    timed_out = deadline.handler_finished()
+    if timed_out:
+        raise ExecutionError(timed_out)
+
+
+def _timeout_note(spec: dict) -> str:
+    """A log line when the run has a timeout that this process does not enforce."""
+    from dhmlrun.runtime import deadline
+
+    timeout = spec.get("timeout")
+    if timeout is None or deadline.active() is not None:
+        return ""
+    return (
+        f"note: timeout {timeout:g} s is not enforced in the caller's process; "
+        "it applies to runs executed by a worker (created without local_execution)"
+    )
 
 
 def _values(results: dict[str, Any], spec: dict, outputs: dict[str, str]) -> dict[str, Any]:

@@ -85,6 +85,8 @@ class TaskParams(BaseModel):
     schedule: str | None = None
     replicas: int | None = Field(default=None, ge=1)
     profile: str | None = None
+    timeout: int | float | None = Field(default=None, gt=0)
+    "Seconds a run may execute (inputs, source, handler) before it is ended as ERROR; worker runs only."
 
     @field_validator("node_selector", mode="before")
     @classmethod

@@ -5,21 +5,31 @@ job with `PROJECT_NAME` and `RUN_ID`). The run is still CREATED; the worker driv
 the SDK exactly as local execution would (build → BUILT, READY, RUNNING, COMPLETED/ERROR, with
 results, outputs and logs), in its own process so runs are isolated from each other.
 
+A run with a `timeout` (task or run spec, seconds) is watched from the moment it is built: if
+the handler has not returned by then, a watchdog thread marks the run ERROR ("timed out after
+N s"), stores its log, and ends this process (see `deadline.py`).
+
 Exit codes: 0 when the run reached a final state (a failing handler is a normal ERROR run),
 1 when the platform could not be used (unreachable core, unknown run, wrong state), 2 for bad
-arguments.
+arguments, 3 when the run timed out (it was marked ERROR before the exit).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 
 log = logging.getLogger("dhmlrun.runtime.worker")
 
 EXIT_OK = 0
 EXIT_INFRASTRUCTURE = 1
 EXIT_USAGE = 2
+EXIT_TIMED_OUT = 3
+FINAL_STATES = ("COMPLETED", "ERROR", "STOPPED")
+MARK_ATTEMPTS = 3
+MARK_RECHECK_SECONDS = 0.5
 
 
 def execute_run(project: str, run_id: str) -> int:
@@ -41,11 +51,64 @@ def execute_run(project: str, run_id: str) -> int:
     run.executes_here = True
     try:
         run.build()
+        _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
         run.run()
     except Exception as exc:  # the runtime never raises: this is the platform failing under us
         print(f"dhmlrun worker: run {run_id} could not be executed: {exc}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
     return EXIT_OK
+
+
+def _arm_deadline(project: str, run_id: str, timeout: float | None) -> None:
+    """Watch the run for `timeout` seconds (nothing to do without one)."""
+    if not timeout:
+        return
+    from dhmlrun.runtime import deadline
+
+    deadline.arm(float(timeout), lambda: end_timed_out_run(project, run_id, float(timeout)))
+
+
+def end_timed_out_run(project: str, run_id: str, seconds: float) -> None:
+    """The watchdog fired: mark the run ERROR, keep what it printed as its log, end the process.
+
+    The handler cannot be interrupted in its thread, so the process ends (`os._exit`: no
+    cleanup of the handler's state is possible or wanted). Nothing was registered yet: the
+    runtime registers outputs only after stopping the watchdog.
+    """
+    from dhmlrun.runtime.capture import live_output
+    from dhmlrun.runtime.deadline import timeout_message
+    from dhmlrun.runtime.logs import store_run_log
+
+    message = timeout_message(seconds)
+    try:
+        if mark_run_error(project, run_id, message):
+            store_run_log(project, run_id, f"{live_output().rstrip()}\nrun failed: {message}\n".lstrip())
+        print(f"dhmlrun worker: run {run_id} {message}", file=sys.stderr)
+    except BaseException as exc:  # the process must end whatever happens here
+        print(f"dhmlrun worker: run {run_id} {message}; could not mark it ERROR: {exc}", file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_TIMED_OUT)
+
+
+def mark_run_error(project: str, run_id: str, message: str) -> bool:
+    """Set the run ERROR with `message` unless it already ended; False when it had.
+
+    The executing thread may have a state update in flight (RUNNING, say) that lands after
+    ours, so the state is read back and set again if it was overwritten.
+    """
+    import digitalhub as dh
+
+    for _ in range(MARK_ATTEMPTS):
+        run = dh.get_run(run_id, project=project)
+        if run.status.state in FINAL_STATES:
+            return run.status.state == "ERROR" and run.status.message == message
+        run.status.state = "ERROR"
+        run.status.message = message
+        run.save(update=True)
+        time.sleep(MARK_RECHECK_SECONDS)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,14 +1,17 @@
-"""Fixtures of the runtime tests: a loopback HTTP file server, git repos served over it, an SDK
-project on the session's embedded core, and a private runs directory."""
+"""Fixtures of the runtime tests: a loopback HTTP file server, git repos served over it, a raw
+HTTP server for misbehaving responses, an SDK project on the session's embedded core, and a
+private runs directory."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
+import socket
 import subprocess
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,69 @@ def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileServer
     finally:
         server.shutdown()
         server.server_close()
+
+
+Responder = Callable[[socket.socket], None]
+
+
+@dataclass
+class RawServer:
+    """An HTTP server on 127.0.0.1 that answers each path by writing raw bytes to the socket, then
+    closes the connection: for responses a well-behaved server never sends (truncated bodies)."""
+
+    base: str
+    routes: dict[str, Responder]
+
+    def serve(self, path: str, respond: Responder | bytes) -> str:
+        """Answer `path` with these raw bytes (or by calling `respond(socket)`); return its URL."""
+        if isinstance(respond, bytes):
+            payload = respond
+            self.routes[path] = lambda conn: conn.sendall(payload)
+        else:
+            self.routes[path] = respond
+        return f"{self.base}{path}"
+
+
+def _answer(conn: socket.socket, routes: dict[str, Responder]) -> None:
+    with conn:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            data = conn.recv(65536)
+            if not data:
+                return
+            request += data
+        path = request.split(b" ", 2)[1].decode()
+        respond = routes.get(path)
+        try:
+            if respond is None:
+                conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            else:
+                respond(conn)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:  # the client went away: nothing to answer
+            return
+
+
+@pytest.fixture(scope="session")
+def raw_server() -> Iterator[RawServer]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    routes: dict[str, Responder] = {}
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed at teardown
+                return
+            threading.Thread(target=_answer, args=(conn, routes), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield RawServer(f"http://127.0.0.1:{listener.getsockname()[1]}", routes)
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
 
 
 def git(*args: str, cwd: Path | None = None) -> str:

@@ -1,6 +1,6 @@
 """S3 paths, against moto's in-process S3 (in a child process, so its patching and the files-store
 settings stay out of this one): an s3 input, a `zip+s3://` source, and outputs uploaded to
-`DHCORE_DEFAULT_FILES_STORE` instead of being registered by local path."""
+`DHCORE_DEFAULT_FILES_STORE` instead of being registered by local path, all or nothing."""
 
 from __future__ import annotations
 
@@ -60,7 +60,24 @@ with mock_aws():
     report = {"state": run.status.state, "message": run.status.message}
     if run.status.state == "COMPLETED":
         report["paths"] = {name: entity.spec.path for name, entity in run.outputs().items()}
-        report["b"] = run.output("dataset").as_df()["b"].tolist()
+        dataset = run.output("dataset")
+        report["b"] = dataset.as_df()["b"].tolist()
+        report["schema"] = [field["name"] for field in dataset.spec.schema["fields"]]
+        report["preview"] = bool(dataset.status.preview)
+        report["state_of_outputs"] = sorted({entity.status.state for entity in run.outputs().values()})
+
+    def names():
+        return sorted(e.name for e in dh.list_dataitems(project.name) + dh.list_models(project.name)
+                      + dh.list_artifacts(project.name))
+
+    before = names()
+    refused = function.run(  # 'notes@' is refused by the platform after other outputs were uploaded
+        "job",
+        inputs={"table": table.key},
+        outputs={"dataset": "doubled-again", "model": "model-again", "notes": "notes@"},
+        local_execution=True,
+    )
+    report["refused"] = [refused.status.state, refused.status.message, names() == before]
     print("REPORT " + json.dumps(report))
 """
 
@@ -80,3 +97,10 @@ def test_s3_input_zip_source_and_uploaded_outputs(core: object) -> None:
     assert report["b"] == [2, 4]
     assert set(report["paths"]) == {"dataset", "model", "notes"}
     assert all(path.startswith("s3://bucket/files/") for path in report["paths"].values()), report["paths"]
+    assert report["schema"] == ["a", "b"]
+    assert report["preview"]
+    assert report["state_of_outputs"] == ["READY"]
+    state, message, nothing_left = report["refused"]
+    assert state == "ERROR"
+    assert "cannot register output 'notes' as 'notes@'" in message
+    assert nothing_left  # the outputs uploaded before the refused one were deleted again

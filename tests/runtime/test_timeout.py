@@ -1,0 +1,124 @@
+"""Run timeouts: a worker-executed run still running after `timeout` seconds is marked ERROR
+("timed out after N s") and its worker process ends; in the caller's process the timeout is
+recorded but not enforced."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from dhmlrun.runtime.deadline import RunDeadline, timeout_message
+from dhmlrun.runtime.taskparams import TaskParams
+from dhmlrun.runtime.worker import EXIT_TIMED_OUT
+from tests.runtime.test_bad_data import materials
+from tests.runtime.test_local_execution import log_text
+from tests.runtime.test_worker import follow
+
+SLEEPS_FOREVER = """
+import time
+
+import pandas as pd
+
+
+def sleep(context):
+    print("going to sleep", flush=True)
+    while True:
+        time.sleep(3600)
+    context.log_dataset("never", df=pd.DataFrame({"a": [1]}))
+"""
+
+QUICK = """
+import pandas as pd
+
+
+def quick(context):
+    context.log_dataset("dataset", df=pd.DataFrame({"a": [1, 2]}))
+"""
+
+
+def test_the_watchdog_fires_once_unless_the_work_finished_first() -> None:
+    fired = threading.Event()
+    calls: list[int] = []
+
+    def expire() -> None:
+        calls.append(1)
+        fired.set()
+
+    late = RunDeadline(0.05, expire).start()
+    assert fired.wait(30)
+    assert late.expired
+    assert late.finish() is False  # too late: the watchdog owns the run
+    assert calls == [1]
+
+    fired.clear()
+    early = RunDeadline(3600, expire).start()
+    assert early.finish() is True
+    early._timer.join(30)  # cancelled: the timer thread ends without calling back
+    assert not early._timer.is_alive()
+    assert not early.expired
+    assert calls == [1]
+
+
+def test_timeout_must_be_a_positive_number_of_seconds() -> None:
+    assert TaskParams(timeout=2).timeout == 2
+    assert TaskParams(timeout=0.5).timeout == 0.5
+    for bad in (0, -1, "soon"):
+        with pytest.raises(ValidationError, match="timeout"):
+            TaskParams(timeout=bad)
+    assert timeout_message(2) == "timed out after 2 s"
+    assert timeout_message(2.5) == "timed out after 2.5 s"
+
+
+@pytest.mark.slow
+def test_a_worker_ends_a_run_that_exceeds_its_timeout(project: Any) -> None:
+    function = project.new_function(
+        name="sleeper-direct", kind="mlrun", source={"code": SLEEPS_FOREVER}, handler="sleep"
+    )
+    task = function.new_task("job")
+    # local_execution keeps the core from dispatching it: this test starts the worker itself
+    run = task.run("mlrun+job:run", local_execution=True, timeout=2, outputs={"never": "never"})
+    assert run.status.state == "CREATED"
+    before = materials(project)
+    worker = subprocess.run(
+        [sys.executable, "-m", "dhmlrun.runtime.worker", project.name, run.id],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert worker.returncode == EXIT_TIMED_OUT, worker.stderr[-3000:]
+    run.refresh()
+    assert run.status.state == "ERROR"
+    assert run.status.message == "timed out after 2 s"
+    assert not run.status.outputs
+    assert "run failed: timed out after 2 s" in log_text(run)
+    assert materials(project) == before
+
+
+@pytest.mark.slow
+def test_core_dispatched_runs_honour_run_and_task_timeouts(project: Any) -> None:
+    sleeper = project.new_function(
+        name="sleeper", kind="mlrun", source={"code": SLEEPS_FOREVER}, handler="sleep"
+    )
+    quick = project.new_function(name="quick", kind="mlrun", source={"code": QUICK}, handler="quick")
+    quick.new_task("job", timeout=120)
+    stuck = sleeper.run("job", timeout=2)
+    done = quick.run("job", outputs={"dataset": "quick-out"})
+    assert follow(stuck)[-1] == "ERROR"
+    assert stuck.status.message == "timed out after 2 s"
+    assert follow(done)[-1] == "COMPLETED", done.status.message
+    assert done.spec.timeout == 120  # the task's timeout reached the run
+    assert done.output("dataset").as_df()["a"].tolist() == [1, 2]
+
+
+@pytest.mark.slow
+def test_in_the_callers_process_the_timeout_is_noted_not_enforced(project: Any) -> None:
+    quick = project.new_function(name="quick-local", kind="mlrun", source={"code": QUICK}, handler="quick")
+    run = quick.run("job", timeout=30, local_execution=True)
+    assert run.status.state == "COMPLETED", run.status.message
+    assert "timeout 30 s is not enforced in the caller's process" in log_text(run)
