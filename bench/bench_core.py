@@ -1,0 +1,241 @@
+"""Benchmark of the embedded core: HTTP requests per second, and what WAL and the indexes buy.
+
+Run: `/work/venv/bin/python bench/bench_core.py [--quick]`. Prints numbers and ratios; asserts
+nothing (timings depend on the machine). Measures, in one run:
+
+1. GET by id and list of 1,000 entities (page size 1000), over HTTP with one keep-alive client,
+   on Starlette/uvicorn (what the core ships) and on the standard library's ThreadingHTTPServer
+   serving the same `Core` (the alternative the issue asked to compare).
+2. Writes (creates) with WAL vs the rollback journal, in one process and with 4 processes at once.
+3. Latest-version listing, get-by-name and runs-of-a-task with vs without the secondary indexes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dhmlrun.core.errors import ApiError
+from dhmlrun.core.listing import Params
+from dhmlrun.core.server import CoreServer
+from dhmlrun.core.service import Core
+from dhmlrun.core.store import Store
+
+PROJECT = "bench"
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Operations per second of `fn` over `repeat` calls (after one warm-up call)."""
+    fn()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return repeat / (time.perf_counter() - start)
+
+
+def seed(core: Core, count: int) -> list[str]:
+    """A project with `count` dataitems; returns their ids."""
+    core.create_project({"name": PROJECT})
+    return [
+        core.create_entity(
+            PROJECT, "dataitem", {"name": f"d{i}", "kind": "table", "spec": {"path": f"s3://b/{i}"}}
+        )["id"]
+        for i in range(count)
+    ]
+
+
+# 1. HTTP stacks -------------------------------------------------------------------------------
+
+
+def stdlib_server(core: Core) -> tuple[ThreadingHTTPServer, int]:
+    """The same two endpoints on http.server, for comparison only (not part of the product)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # as uvicorn (asyncio) does; else each answer waits ~40 ms
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            parts = url.path.strip("/").split("/")
+            try:
+                if len(parts) == 6:
+                    entity = core.get_entity(parts[3], "dataitem", parts[5])
+                    data = json.dumps(entity, sort_keys=True, separators=(",", ":")).encode()
+                else:
+                    data = core.list_entities(parts[3], "dataitem", Params(parse_qsl(url.query))).render()
+                status = 200
+            except ApiError as exc:
+                data, status = json.dumps(exc.body()).encode(), exc.status
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Api-Level", "15")
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
+    import socket
+
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get(path: str) -> None:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+
+    by_id = timed(lambda: get(f"/api/v1/-/{PROJECT}/dataitems/{entity_id}"), repeat)
+    listing = timed(lambda: get(f"/api/v1/-/{PROJECT}/dataitems?size=1000"), max(5, repeat // 20))
+    conn.close()
+    return by_id, listing
+
+
+def sdk_style_rate(port: int, entity_id: str, repeat: int) -> float:
+    """GET by id the way the SDK sends requests: `requests.request`, a new connection each time."""
+    import requests
+
+    url = f"http://127.0.0.1:{port}/api/v1/-/{PROJECT}/dataitems/{entity_id}"
+    return timed(lambda: requests.get(url, timeout=30).raise_for_status(), repeat)
+
+
+def bench_http(tmp: Path, repeat: int) -> None:
+    server = CoreServer(tmp / "http.db")
+    ids = seed(server.core, 1000)
+    server.start()
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    uv_get, uv_list = http_rates(port, ids[500], repeat)
+    uv_sdk = sdk_style_rate(port, ids[500], repeat // 4)
+    std, std_port = stdlib_server(server.core)
+    std_get, std_list = http_rates(std_port, ids[500], repeat)
+    std_sdk = sdk_style_rate(std_port, ids[500], repeat // 4)
+    std.shutdown()
+    server.stop()
+    print("HTTP, one client (requests/s)")
+    rows = (
+        ("GET by id", uv_get, std_get),
+        ("list 1000 (page)", uv_list, std_list),
+        ("GET by id, SDK-like", uv_sdk, std_sdk),
+    )
+    for label, uv, std_rate in rows:
+        print(
+            f"  {label:18} starlette+uvicorn {uv:8.1f}   stdlib {std_rate:8.1f}   ratio {uv / std_rate:.2f}"
+        )
+
+
+# 2. WAL ---------------------------------------------------------------------------------------
+
+
+def _writer(db_path: str, wal: bool, worker: int, count: int) -> None:
+    core = Core(Store(db_path, wal=wal))
+    for i in range(count):
+        core.create_entity(
+            PROJECT, "artifact", {"name": f"w{worker}-{i}", "kind": "artifact", "spec": {"path": "x"}}
+        )
+
+
+def bench_wal(tmp: Path, count: int) -> None:
+    print(f"Writes: creates per second ({count} per process)")
+    results = {}
+    for wal in (True, False):
+        path = str(tmp / f"wal-{wal}.db")
+        core = Core(Store(path, wal=wal))
+        core.create_project({"name": PROJECT})
+        start = time.perf_counter()
+        _writer(path, wal, 0, count)
+        single = count / (time.perf_counter() - start)
+        ctx = multiprocessing.get_context("fork")
+        procs = [ctx.Process(target=_writer, args=(path, wal, n + 1, count)) for n in range(4)]
+        start = time.perf_counter()
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        multi = 4 * count / (time.perf_counter() - start)
+        results[wal] = (single, multi)
+    (ws, wm), (rs, rm) = results[True], results[False]
+    print(f"  1 process          WAL {ws:8.0f}   rollback journal {rs:8.0f}   ratio {ws / rs:.2f}")
+    print(f"  4 processes        WAL {wm:8.0f}   rollback journal {rm:8.0f}   ratio {wm / rm:.2f}")
+
+
+# 3. Indexes -----------------------------------------------------------------------------------
+
+
+def _seed_versions(core: Core, names: int, versions: int) -> str:
+    """`versions` versions of `names` functions, one task and one run each; returns the last task."""
+    core.create_project({"name": PROJECT})
+    task_string = ""
+    for _ in range(versions):
+        for n in range(names):
+            body = {"name": f"f{n}", "kind": "mlrun", "spec": {"source": {"code": "x"}}}
+            function = core.create_entity(PROJECT, "function", body)
+            executable = f"mlrun://{PROJECT}/f{n}:{function['id']}"
+            task = core.create_entity(
+                PROJECT, "task", {"kind": "mlrun+job", "spec": {"function": executable}}
+            )
+            task_string = f"mlrun+job://{PROJECT}/{task['id']}"
+            run = {"kind": "mlrun+job:run", "spec": {"task": task_string, "local_execution": True}}
+            core.create_entity(PROJECT, "run", run)
+    return task_string
+
+
+def _index_rates(core: Core, names: int, task_string: str, repeat: int) -> tuple[float, float, float]:
+    latest = Params.from_mapping({"size": "1000"})
+    by_name = Params.from_mapping({"name": f"f{names // 2}"})
+    of_task = Params.from_mapping({"task": task_string})
+    return (
+        timed(lambda: core.list_entities(PROJECT, "function", latest), max(3, repeat // 50)),
+        timed(lambda: core.list_entities(PROJECT, "function", by_name), repeat),
+        timed(lambda: core.list_entities(PROJECT, "run", of_task), max(3, repeat // 4)),
+    )
+
+
+def bench_indexes(tmp: Path, names: int, versions: int, repeat: int) -> None:
+    print(f"Indexes: {names} names x {versions} versions of functions, one task and run each (queries/s)")
+    rates = {}
+    for indexes in (True, False):
+        core = Core(Store(tmp / f"ix-{indexes}.db", indexes=indexes))
+        task_string = _seed_versions(core, names, versions)
+        rates[indexes] = _index_rates(core, names, task_string, repeat if indexes else max(3, repeat // 20))
+    labels = ("list latest (1000)", "get by name", "runs of a task")
+    for label, with_ix, without in zip(labels, rates[True], rates[False], strict=True):
+        print(
+            f"  {label:18} indexed {with_ix:8.1f}   no index {without:8.1f}   ratio {with_ix / without:.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    args = parser.parse_args()
+    repeat = 200 if args.quick else 2000
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        bench_http(tmp, repeat)
+        bench_wal(tmp, 100 if args.quick else 500)
+        bench_indexes(tmp, 1000, 2 if args.quick else 5, repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Remote runs on the embedded core: one worker process per run, a few at a time.
+
+A run created without `spec.local_execution` is handed here after its create commits. A pool of
+threads takes runs from a queue and, for each, starts
+`python -m dhmlrun.runtime.worker PROJECT RUN_ID` with `DHCORE_ENDPOINT` (and the token) set. The
+worker does the whole execution through the SDK, exactly like local execution, so the core never
+imports mlrun. The core's only duty afterwards is honesty: if the worker exits without leaving
+the run in a final state, the run is set ERROR with a message naming the exit code, and what the
+worker printed is stored as the run's log.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import logging
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from dhmlrun.core.errors import ApiError
+from dhmlrun.core.lifecycle import RUN_FINAL_STATES
+from dhmlrun.core.service import Core
+
+log = logging.getLogger("dhmlrun.core.executor")
+
+WORKER_MODULE = "dhmlrun.runtime.worker"
+# SDK credential variables: a process pointed at this core must not carry (or try to refresh)
+# credentials meant for another DHCore; the core's own token is set explicitly instead.
+SDK_CREDENTIAL_ENV = (
+    "DHCORE_ACCESS_TOKEN",
+    "DHCORE_REFRESH_TOKEN",
+    "DHCORE_PERSONAL_ACCESS_TOKEN",
+    "DHCORE_ID_TOKEN",
+    "DHCORE_EXPIRES_IN",
+    "DHCORE_USER",
+    "DHCORE_PASSWORD",
+    "DHCORE_ISSUER",
+    "DHCORE_CLIENT_ID",
+    "OAUTH2_TOKEN_ENDPOINT",
+)
+DEFAULT_MAX_WORKERS = 2
+_OUTPUT_TAIL = 4000
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run waiting for a worker."""
+
+    project: str
+    run_id: str
+    kind: str
+
+
+class Executor:
+    """Bounded pool of worker processes for remote runs."""
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        token: str | None = None,
+        worker_module: str = WORKER_MODULE,
+    ) -> None:
+        self.core = core
+        self.max_workers = max(1, max_workers)
+        self.endpoint: str | None = None
+        self._token = token
+        self._worker_module = worker_module
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def start(self, endpoint: str) -> None:
+        """Begin taking runs; `endpoint` is what workers are told to talk to."""
+        self.endpoint = endpoint
+        for index in range(self.max_workers):
+            thread = threading.Thread(target=self._loop, name=f"dhmlrun-executor-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, project: str, run_id: str, run: dict[str, Any]) -> None:
+        """Queue a run (called by `Core` right after the create committed)."""
+        self._queue.put(Job(project, run_id, str(run.get("kind", ""))))
+
+    def stop_run(self, project: str, run_id: str) -> None:
+        """A client asked to stop a run: end its worker (if we run it) and mark it STOPPED."""
+        with self._lock:
+            process = self._processes.get(run_id)
+            if process is None:
+                return
+            self._stopped.add(run_id)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        self._set_state(project, run_id, "STOPPED", None)
+
+    def running(self) -> list[str]:
+        """Ids of the runs whose worker process is alive right now."""
+        with self._lock:
+            return list(self._processes)
+
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Runs were deleted: end their workers (there is no state left to set)."""
+        for run_id in run_ids:
+            with self._lock:
+                process = self._processes.get(run_id)
+                if process is None:
+                    continue
+                self._stopped.add(run_id)
+            process.kill()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop taking runs; end running workers after `timeout` and mark their runs ERROR."""
+        self._stopping.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        with self._lock:
+            running = list(self._processes.values())
+        for process in running:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._threads.clear()
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._set_state(job.project, job.run_id, "ERROR", "the core stopped before the run started")
+
+    # internals --------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._stopping.is_set():
+                self._set_state(job.project, job.run_id, "ERROR", "the core stopped before the run started")
+                continue
+            try:
+                self._execute(job)
+            except Exception:  # a broken job must not kill the pool
+                log.exception("executor failed on run %s", job.run_id)
+                self._set_state(job.project, job.run_id, "ERROR", "the executor failed to start the worker")
+
+    def _execute(self, job: Job) -> None:
+        if self.core.run_state(job.run_id) != "CREATED":
+            return  # deleted or already taken over by a client while queued
+        if importlib.util.find_spec(self._worker_module.rsplit(".", 1)[0]) is None or (
+            importlib.util.find_spec(self._worker_module) is None
+        ):
+            self._set_state(job.project, job.run_id, "ERROR", f"no executor for kind {job.kind}")
+            return
+        with tempfile.TemporaryFile() as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", self._worker_module, job.project, job.run_id],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=self._worker_env(),
+            )
+            with self._lock:
+                self._processes[job.run_id] = process
+            try:
+                code = process.wait()
+            finally:
+                with self._lock:
+                    self._processes.pop(job.run_id, None)
+                    stopped_on_purpose = job.run_id in self._stopped
+                    self._stopped.discard(job.run_id)
+            if stopped_on_purpose:
+                return
+            state = self.core.run_state(job.run_id)
+            if state is None or state in RUN_FINAL_STATES:
+                return
+            output.seek(0)
+            printed = output.read().decode(errors="replace")
+        self._store_output(job, printed)
+        tail = printed[-_OUTPUT_TAIL:].strip()
+        message = f"worker exited with code {code} without a final state (run was {state})"
+        self._set_state(job.project, job.run_id, "ERROR", f"{message}: {tail}" if tail else message)
+
+    def _worker_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        assert self.endpoint is not None
+        env["DHCORE_ENDPOINT"] = self.endpoint
+        for key in SDK_CREDENTIAL_ENV:
+            env.pop(key, None)
+        if self._token:
+            env["DHCORE_ACCESS_TOKEN"] = self._token
+        return env
+
+    def _store_output(self, job: Job, printed: str) -> None:
+        """Keep what a failed worker printed as a Log of the run (`content` base64, as core)."""
+        if not printed:
+            return
+        body = {
+            "kind": "log",
+            "spec": {"run": job.run_id},
+            "content": base64.b64encode(printed.encode()).decode(),
+            "metadata": {"labels": ["executor"]},
+        }
+        try:
+            self.core.create_entity(job.project, "log", body)
+        except ApiError:
+            log.warning("could not store the worker output of run %s", job.run_id)
+
+    def _set_state(self, project: str, run_id: str, state: str, message: str | None) -> None:
+        try:
+            self.core.set_run_state(project, run_id, state, message=message)
+        except ApiError:
+            log.info("run %s could not move to %s (it moved on)", run_id, state)

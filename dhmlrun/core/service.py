@@ -1,0 +1,442 @@
+"""What the core does with a request, independent of HTTP: the rules of the contract §5–§9.
+
+Routes parse and render; `Core` decides: reference checks on create, the per-type update rules,
+lifecycle transitions, cascades, project embedding. Each public method is one short transaction
+(plus, for runs, a hand-off to the executor after commit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from dhmlrun.core import entities as dto
+from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
+from dhmlrun.core.lifecycle import next_state
+from dhmlrun.core.listing import Page, Params, build_query, page_envelope
+from dhmlrun.core.specs import validate_spec
+from dhmlrun.core.store import DuplicateError, Row, Store, Tx
+
+RunHook = Callable[[str, str, dict[str, Any]], None]
+StopHook = Callable[[str, str], None]
+DeletedHook = Callable[[list[str]], None]
+
+
+def _public(row: Row) -> dict[str, Any]:
+    """The DTO as served (the store keeps `status.state` equal to its state column)."""
+    return row.body
+
+
+class Core:
+    """The operations of the DHCore API over one store."""
+
+    def __init__(self, store: Store, *, user: str = "anonymous") -> None:
+        self.store = store
+        self.user = user
+        # Set by the executor: remote runs start after their create commits, stop ends a worker.
+        self.on_run_created: RunHook | None = None
+        self.on_run_stop: StopHook | None = None
+        self.on_runs_deleted: DeletedHook | None = None
+
+    # projects ---------------------------------------------------------------------------------
+
+    def create_project(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /projects: 400 `Duplicated entity project:<name>.` when the name exists."""
+        project = dto.new_project(body, user=self.user, now=dto.now_ms())
+        try:
+            with self.store.write() as tx:
+                tx.insert(
+                    "project",
+                    project,
+                    state=project["status"]["state"],
+                    created=dto.parse_iso_ms(project["metadata"]["created"]),
+                    ref=None,
+                )
+        except DuplicateError as exc:
+            raise duplicated("project", project["id"]) from exc
+        return project
+
+    def get_project(self, name: str, endpoint: str) -> dict[str, Any]:
+        """GET /projects/{name}, with the latest entities embedded in its spec (contract §6)."""
+        with self.store.read() as tx:
+            row = tx.get("project", name)
+            if row is None:
+                raise not_found("project")
+            project = _public(row)
+            spec = dict(project.get("spec", {}))
+            for entity_type in dto.EMBEDDED_IN_PROJECT:
+                spec[f"{entity_type}s"] = [
+                    self._embedded_entry(entity_type, r, endpoint) for r in tx.latest(entity_type, name)
+                ]
+        project["spec"] = spec
+        return project
+
+    @staticmethod
+    def _embedded_entry(entity_type: str, row: Row, endpoint: str) -> dict[str, Any]:
+        ref = f"{endpoint}/api/v1/-/{row.project}/{entity_type}s/{row.id}"
+        body = _public(row)
+        if body.get("metadata", {}).get("embedded") is True:
+            return {**body, "metadata": {**body["metadata"], "ref": ref}}
+        return dto.project_summary(body, ref)
+
+    def list_projects(self, params: Params) -> Page:
+        """GET /projects: a page of projects without embedded entities."""
+        return self._page("project", None, params)
+
+    def update_project(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT /projects/{name}: spec, metadata and status replaced."""
+        with self.store.write() as tx:
+            row = tx.get("project", name)
+            if row is None:
+                raise not_found("project")
+            updated = dto.updated_project(row.body, body, user=self.user, now=dto.now_ms())
+            tx.replace(
+                "project",
+                name,
+                updated,
+                state=updated["status"]["state"],
+                updated=dto.parse_iso_ms(updated["metadata"]["updated"]),
+            )
+        return updated
+
+    def delete_project(self, name: str, *, cascade: bool) -> None:
+        """DELETE /projects/{name}: 200 even when missing; cascade removes everything in it."""
+        with self.store.write() as tx:
+            runs = [row.id for row in tx.find("run", name)] if cascade else []
+            if cascade:
+                tx.delete_project_contents(name)
+            else:
+                tx.delete("project", name)
+        self._runs_deleted(runs)
+
+    def share_project(self, name: str, user: str) -> dict[str, Any]:
+        """POST /projects/{name}/share?user=u: a share record (single-user server: bookkeeping only)."""
+        share_id, issued = uuid.uuid4().hex, dto.now_ms()
+        with self.store.write() as tx:
+            if tx.get("project", name) is None:
+                raise not_found("project")
+            tx.add_share(share_id, name, user, self.user, issued)
+        return _share_record(share_id, name, user, self.user, issued)
+
+    def list_shares(self, name: str) -> list[dict[str, Any]]:
+        """GET /projects/{name}/share."""
+        with self.store.read() as tx:
+            return [
+                _share_record(sid, name, user, owner, issued) for sid, user, owner, issued in tx.shares(name)
+            ]
+
+    def unshare_project(self, name: str, share_id: str) -> None:
+        """DELETE /projects/{name}/share?id=…; 404 when no such share."""
+        with self.store.write() as tx:
+            if not tx.delete_share(name, share_id):
+                raise not_found("share")
+
+    # context entities: create -----------------------------------------------------------------
+
+    def create_entity(self, project: str, entity_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /-/{p}/{type}s: validate, store CREATED, then apply the requested state."""
+        now = dto.now_ms()
+        entity = dto.new_context_entity(entity_type, project, body, user=self.user, now=now)
+        validate_spec(entity_type, entity.get("kind", ""), entity["spec"])
+        target = dto.requested_state(body)
+        try:
+            with self.store.write() as tx:
+                if tx.get("project", project) is None:
+                    raise not_found("project")
+                ref = self._check_references(tx, entity_type, project, entity)
+                state = next_state(entity_type, "CREATED", target)
+                tx.insert(entity_type, entity, state=state, ref=ref, created=now)
+        except DuplicateError as exc:
+            raise duplicated(entity_type, entity["id"]) from exc
+        created = dto.with_state(entity, state)
+        if entity_type == "run" and not entity["spec"].get("local_execution") and self.on_run_created:
+            self.on_run_created(project, entity["id"], created)
+        return created
+
+    def _check_references(self, tx: Tx, entity_type: str, project: str, entity: dict[str, Any]) -> str | None:
+        """Reference checks of §5; returns the link string stored in the `ref` column."""
+        spec = entity["spec"]
+        if entity_type == "run":
+            return self._check_task_reference(tx, project, spec)
+        if entity_type == "task":
+            return self._check_executable_reference(tx, project, spec)
+        if entity_type == "trigger":
+            if not isinstance(spec.get("task"), str):
+                raise bad_request("spec: missing task")
+            if not isinstance(spec.get("function") or spec.get("workflow"), str):
+                raise bad_request("spec: missing function or workflow")
+            return spec["task"]
+        if entity_type == "secret":
+            if spec.get("path") != f"secret://{entity['name']}":
+                raise bad_request(f"spec.path: must be secret://{entity['name']}")
+            if tx.find("secret", project, name=entity["name"]):
+                raise duplicated("secret", entity["id"])
+            return None
+        if entity_type == "log":
+            run = spec.get("run")
+            if not isinstance(run, str) or not run:
+                raise bad_request("spec: missing run")
+            return run
+        if entity_type in dto.MATERIAL_TYPES:
+            path = spec.get("path")
+            if not isinstance(path, str) or not path.strip():
+                raise bad_request("spec.path: must not be blank")
+        return None
+
+    @staticmethod
+    def _check_task_reference(tx: Tx, project: str, spec: dict[str, Any]) -> str:
+        task = spec.get("task")
+        if not isinstance(task, str) or not task:
+            raise bad_request("spec: missing task")
+        parsed = dto.parse_reference(task)
+        if parsed is None:
+            raise bad_request("invalid task")
+        _, task_project, task_id = parsed
+        if task_project != project:
+            raise bad_request("project mismatch")
+        row = tx.get("task", task_id)
+        if row is None:
+            raise bad_request("invalid task")
+        if row.project != project:
+            raise bad_request("project mismatch")
+        return task
+
+    @staticmethod
+    def _check_executable_reference(tx: Tx, project: str, spec: dict[str, Any]) -> str:
+        for executable_type in ("function", "workflow"):
+            ref = spec.get(executable_type)
+            if ref is None:
+                continue
+            parsed = dto.parse_reference(ref) if isinstance(ref, str) else None
+            if parsed is None or ":" not in parsed[2]:
+                raise bad_request("invalid executable entity")
+            executable_id = parsed[2].rsplit(":", 1)[1]
+            row = tx.get(executable_type, executable_id)
+            if row is None or row.project != project:
+                raise bad_request("invalid executable entity")
+            return ref
+        raise bad_request("spec: missing function")
+
+    # context entities: read, list, update -----------------------------------------------------
+
+    def get_entity(self, project: str, entity_type: str, entity_id: str) -> dict[str, Any]:
+        """GET /-/{p}/{type}s/{id}: 404 `No such <type>.`, 400 `invalid project` across projects."""
+        with self.store.read() as tx:
+            return _public(self._owned(tx, project, entity_type, entity_id))
+
+    @staticmethod
+    def _owned(tx: Tx, project: str, entity_type: str, entity_id: str) -> Row:
+        row = tx.get(entity_type, entity_id)
+        if row is None:
+            raise not_found(entity_type)
+        if row.project != project:
+            raise bad_request("invalid project")
+        return row
+
+    def list_entities(self, project: str, entity_type: str, params: Params) -> Page:
+        """GET /-/{p}/{type}s: filters after latest, sort, page."""
+        return self._page(entity_type, project, params)
+
+    def _page(self, entity_type: str, project: str | None, params: Params) -> Page:
+        query = build_query(entity_type, project, params)
+        with self.store.read() as tx:
+            rows = tx.select(query)
+            total = tx.count(query)
+        size = query.limit
+        envelope = page_envelope(
+            len(rows), total=total, page=query.offset // size, size=size, order=query.order
+        )
+        return Page([r.raw for r in rows], envelope)
+
+    def update_entity(
+        self, project: str, entity_type: str, entity_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PUT /-/{p}/{type}s/{id}: per-type spec rule, one lifecycle edge at most."""
+        with self.store.write() as tx:
+            row = self._owned(tx, project, entity_type, entity_id)
+            spec_mutable = entity_type in ("task", "secret") or (
+                entity_type == "run" and row.state == "CREATED"
+            )
+            updated = dto.updated_context_entity(
+                entity_type, row.body, body, spec_mutable=spec_mutable, user=self.user, now=dto.now_ms()
+            )
+            if spec_mutable:
+                validate_spec(entity_type, row.kind, updated["spec"])
+            state = (
+                next_state(entity_type, row.state, dto.requested_state(body))
+                if "status" in updated
+                else row.state
+            )
+            tx.replace(entity_type, entity_id, updated, state=state, updated=dto.now_ms())
+        return dto.with_state(updated, state)
+
+    def set_run_state(
+        self, project: str, run_id: str, target: str, *, message: str | None = None
+    ) -> dict[str, Any] | None:
+        """Move a run along one edge from the server side (executor, stop); None when it is gone."""
+        with self.store.write() as tx:
+            row = tx.get("run", run_id)
+            if row is None or row.project != project:
+                return None
+            state = next_state("run", row.state, target)
+            body = dict(row.body)
+            status = {**body.get("status", {}), "state": state}
+            if message is not None:
+                status["message"] = message
+            body["status"] = status
+            tx.replace("run", run_id, body, state=state, updated=dto.now_ms())
+        return dto.with_state(body, state)
+
+    def run_state(self, run_id: str) -> str | None:
+        """The stored state of a run (None when deleted)."""
+        with self.store.read() as tx:
+            row = tx.get("run", run_id)
+        return row.state if row else None
+
+    # deletion ---------------------------------------------------------------------------------
+
+    def delete_entity(
+        self, project: str, entity_type: str, entity_id: str, *, cascade: bool
+    ) -> dict[str, Any] | None:
+        """DELETE /-/{p}/{type}s/{id}: hard delete; runs answer with themselves in DELETING."""
+        runs: list[str] = []
+        with self.store.write() as tx:
+            row = self._owned(tx, project, entity_type, entity_id)
+            self._delete_row(tx, row, cascade=cascade or entity_type == "run", runs=runs)
+        self._runs_deleted(runs)
+        if entity_type == "run":
+            return dto.with_state(row.body, "DELETING")
+        return None
+
+    def delete_by_name(self, project: str, entity_type: str, name: str, *, cascade: bool) -> None:
+        """DELETE /-/{p}/{type}s?name=…: every version; executables always cascade."""
+        cascade = cascade or entity_type in dto.EXECUTABLE_TYPES
+        runs: list[str] = []
+        with self.store.write() as tx:
+            for row in tx.find(entity_type, project, name=name):
+                self._delete_row(tx, row, cascade=cascade, runs=runs)
+        self._runs_deleted(runs)
+
+    def _runs_deleted(self, run_ids: list[str]) -> None:
+        """After commit: let the executor end the workers of runs that no longer exist."""
+        if run_ids and self.on_runs_deleted is not None:
+            self.on_runs_deleted(run_ids)
+
+    def _delete_row(self, tx: Tx, row: Row, *, cascade: bool, runs: list[str]) -> None:
+        """Delete one row and, when cascading, what hangs off it (§8 chains); collects run ids."""
+        if cascade:
+            for child_type, link in self._children(row):
+                for child in tx.find(child_type, row.project, ref=link):
+                    self._delete_row(tx, child, cascade=True, runs=runs)
+        if row.type == "run":
+            runs.append(row.id)
+        if row.type == "secret":
+            tx.delete_secret_value(row.project, row.name)
+        tx.delete(row.type, row.id)
+
+    @staticmethod
+    def _children(row: Row) -> list[tuple[str, str]]:
+        """(child type, link string) pairs: function → tasks → runs → logs."""
+        if row.type in dto.EXECUTABLE_TYPES:
+            return [("task", dto.executable_string(row.kind, row.project, row.name, row.id))]
+        if row.type == "task":
+            link = dto.task_string(row.kind, row.project, row.id)
+            return [("run", link), ("trigger", link)]
+        if row.type == "run":
+            return [("log", row.id)]
+        return []
+
+    # run actions, logs, metrics, files, secrets -----------------------------------------------
+
+    def run_action(self, project: str, entity_type: str, entity_id: str, action: str) -> dict[str, Any]:
+        """POST …/runs/{id}/stop|resume (triggers: run|stop): one transition, 400 when invalid."""
+        targets = {
+            ("run", "stop"): "STOP",
+            ("run", "resume"): "RESUME",
+            ("trigger", "run"): "RUNNING",
+            ("trigger", "stop"): "STOPPED",
+        }
+        target = targets.get((entity_type, action))
+        if target is None:
+            raise ApiError(404, f"No such action {action}.")
+        with self.store.write() as tx:
+            row = self._owned(tx, project, entity_type, entity_id)
+            state = next_state(entity_type, row.state, target)
+            tx.replace(entity_type, entity_id, row.body, state=state, updated=dto.now_ms())
+        if (entity_type, action) == ("run", "stop") and self.on_run_stop is not None:
+            self.on_run_stop(project, entity_id)
+            return self.get_entity(project, entity_type, entity_id)
+        return dto.with_state(row.body, state)
+
+    def run_logs(self, project: str, run_id: str) -> list[dict[str, Any]]:
+        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64."""
+        with self.store.read() as tx:
+            self._owned(tx, project, "run", run_id)
+            return [_public(r) for r in tx.find("log", project, ref=run_id)]
+
+    def metrics(self, project: str, entity_type: str, entity_id: str) -> dict[str, Any]:
+        """GET …/{runs|models}/{id}/metrics."""
+        with self.store.read() as tx:
+            self._owned(tx, project, entity_type, entity_id)
+            return tx.metrics(entity_type, entity_id)
+
+    def put_metric(self, project: str, entity_type: str, entity_id: str, name: str, value: Any) -> None:
+        """PUT …/metrics/{name}: replaces the stored value."""
+        if not _is_metric_value(value):
+            raise bad_request("metric value must be a number or a list of numbers")
+        with self.store.write() as tx:
+            self._owned(tx, project, entity_type, entity_id)
+            tx.put_metric(project, entity_type, entity_id, name, value)
+
+    def files_info(self, project: str, entity_type: str, entity_id: str) -> list[Any]:
+        """GET …/files/info: a JSON list (0.15.x)."""
+        with self.store.read() as tx:
+            self._owned(tx, project, entity_type, entity_id)
+            return tx.files_info(entity_type, entity_id)
+
+    def put_files_info(self, project: str, entity_type: str, entity_id: str, files: Any) -> list[Any]:
+        """PUT …/files/info with a list of FileInfo objects."""
+        if not isinstance(files, list):
+            raise bad_request("files info must be a list")
+        with self.store.write() as tx:
+            self._owned(tx, project, entity_type, entity_id)
+            tx.put_files_info(project, entity_type, entity_id, files)
+        return files
+
+    def secret_data(self, project: str, names: list[str]) -> dict[str, str]:
+        """GET /-/{p}/secrets/data?keys=…: values of existing secrets (unknown names omitted)."""
+        if not names:
+            return {}
+        with self.store.read() as tx:
+            return tx.secret_values(project, names)
+
+    def put_secret_data(self, project: str, data: Any) -> None:
+        """PUT /-/{p}/secrets/data: every name needs a Secret entity first."""
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise bad_request("secret data must be an object of strings")
+        with self.store.write() as tx:
+            missing = [name for name in data if not tx.find("secret", project, name=name)]
+            if missing:
+                raise bad_request(f"missing secrets for {', '.join(sorted(missing))}")
+            for name, value in data.items():
+                tx.put_secret_value(project, name, value)
+
+
+def _is_metric_value(value: Any) -> bool:
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    return number(value) or (isinstance(value, list) and all(number(v) for v in value))
+
+
+def _share_record(share_id: str, project: str, user: str, owner: str, issued: int) -> dict[str, Any]:
+    return {
+        "id": share_id,
+        "project": project,
+        "entity": "project",
+        "entityId": project,
+        "user": user,
+        "owner": owner,
+        "issuedTime": dto.iso_ms(issued),
+    }

@@ -1,0 +1,379 @@
+"""SQLite persistence for the embedded core: one file, several processes, nothing lost on kill -9.
+
+All entity types share one `entities` table with a `type` column; the identity rule of core (ids
+unique per type) is a UNIQUE(type, id) constraint, so duplicate detection is atomic even when two
+processes insert at once. The database runs in WAL mode with `synchronous=NORMAL` (a committed
+transaction survives the death of any process; only an OS crash can lose the last ones), writes
+take the lock up front (`BEGIN IMMEDIATE`) so two writers queue on `busy_timeout` instead of
+deadlocking on a lock upgrade, and every transaction is one short request.
+
+This module knows SQL and rows only; the meaning of the rows lives in `service.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    ref TEXT,
+    body TEXT NOT NULL,
+    UNIQUE (type, id)
+);
+CREATE TABLE IF NOT EXISTS secret_values (
+    project TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    project TEXT NOT NULL, type TEXT NOT NULL, entity_id TEXT NOT NULL, name TEXT NOT NULL,
+    value TEXT NOT NULL, PRIMARY KEY (type, entity_id, name)
+);
+CREATE TABLE IF NOT EXISTS files_info (
+    project TEXT NOT NULL, type TEXT NOT NULL, entity_id TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (type, entity_id)
+);
+CREATE TABLE IF NOT EXISTS shares (
+    id TEXT PRIMARY KEY, project TEXT NOT NULL, user TEXT NOT NULL, owner TEXT NOT NULL,
+    issued INTEGER NOT NULL
+);
+"""
+
+# The indexes behind "latest per name", the default `created,DESC` listing and reference lookups
+# (tasks of a function, runs of a task, logs of a run). `bench/bench_core.py` measures them.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS ix_entities_name ON entities (project, type, name, created, seq);
+CREATE INDEX IF NOT EXISTS ix_entities_created ON entities (project, type, created, seq);
+CREATE INDEX IF NOT EXISTS ix_entities_ref ON entities (project, type, ref);
+CREATE INDEX IF NOT EXISTS ix_metrics_project ON metrics (project);
+CREATE INDEX IF NOT EXISTS ix_files_project ON files_info (project);
+"""
+
+_COLUMNS = "seq, type, id, project, name, kind, state, created_by, created, updated, ref, body"
+
+
+class DuplicateError(Exception):
+    """An insert hit UNIQUE(type, id): the caller turns it into core's `Duplicated entity`."""
+
+
+def canonical_json(body: dict[str, Any], state: str) -> str:
+    """The stored form of a DTO: its state merged into `status`, keys sorted, compact.
+
+    Storing exactly what is served lets a list answer splice stored bodies into the page without
+    parsing them (a 1,000-entity page is mostly `json.loads` + `json.dumps` otherwise).
+    """
+    if isinstance(body.get("status"), dict):
+        body = {**body, "status": {**body["status"], "state": state}}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class Row:
+    """One stored entity: indexed columns plus the DTO as served (`raw`, parsed lazily as `body`)."""
+
+    seq: int
+    type: str
+    id: str
+    project: str
+    name: str
+    kind: str
+    state: str
+    created_by: str
+    created: int
+    updated: int
+    ref: str | None
+    raw: str
+
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        """The DTO (its `status.state` equals the `state` column)."""
+        return json.loads(self.raw)
+
+
+@dataclass
+class Query:
+    """A list request in SQL terms: WHERE fragments with their parameters, order, page window."""
+
+    entity_type: str
+    project: str | None
+    latest_only: bool = False
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    order: list[tuple[str, bool]] = field(default_factory=lambda: [("created", False)])
+    limit: int = 25
+    offset: int = 0
+
+
+def _row(values: tuple[Any, ...]) -> Row:
+    return Row(*values)
+
+
+class Tx:
+    """The operations of one transaction on one connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # entities ---------------------------------------------------------------------------------
+
+    def insert(
+        self, entity_type: str, body: dict[str, Any], *, state: str, created: int, ref: str | None
+    ) -> None:
+        """Insert a DTO; raises DuplicateError when (type, id) exists."""
+        try:
+            self.conn.execute(
+                "INSERT INTO entities (type, id, project, name, kind, state, created_by, created, updated,"
+                " ref, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entity_type,
+                    body["id"],
+                    body["project"],
+                    body["name"],
+                    body.get("kind", entity_type),
+                    state,
+                    body.get("user", ""),
+                    created,
+                    created,
+                    ref,
+                    canonical_json(body, state),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(f"{entity_type}:{body['id']}") from exc
+
+    def replace(
+        self, entity_type: str, entity_id: str, body: dict[str, Any], *, state: str, updated: int
+    ) -> None:
+        """Overwrite a stored DTO and its state (identity columns never change)."""
+        self.conn.execute(
+            "UPDATE entities SET body = ?, state = ?, updated = ? WHERE type = ? AND id = ?",
+            (canonical_json(body, state), state, updated, entity_type, entity_id),
+        )
+
+    def get(self, entity_type: str, entity_id: str) -> Row | None:
+        """One entity by type and id."""
+        found = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM entities WHERE type = ? AND id = ?", (entity_type, entity_id)
+        ).fetchone()
+        return _row(found) if found else None
+
+    def find(
+        self, entity_type: str, project: str, *, name: str | None = None, ref: str | None = None
+    ) -> list[Row]:
+        """All rows of a type in a project with this name and/or reference string."""
+        sql = f"SELECT {_COLUMNS} FROM entities WHERE project = ? AND type = ?"
+        params: list[Any] = [project, entity_type]
+        if name is not None:
+            sql += " AND name = ?"
+            params.append(name)
+        if ref is not None:
+            sql += " AND ref = ?"
+            params.append(ref)
+        return [_row(r) for r in self.conn.execute(sql + " ORDER BY seq", params)]
+
+    def latest(self, entity_type: str, project: str) -> list[Row]:
+        """The latest version of every name of a type in a project (greatest created, then seq)."""
+        query = Query(entity_type, project, latest_only=True, order=[("name", True)], limit=-1)
+        return self.select(query)
+
+    def delete(self, entity_type: str, entity_id: str) -> None:
+        """Remove one entity and the side data keyed by it (metrics, files info)."""
+        self.conn.execute("DELETE FROM entities WHERE type = ? AND id = ?", (entity_type, entity_id))
+        self.conn.execute("DELETE FROM metrics WHERE type = ? AND entity_id = ?", (entity_type, entity_id))
+        self.conn.execute("DELETE FROM files_info WHERE type = ? AND entity_id = ?", (entity_type, entity_id))
+
+    def delete_project_contents(self, project: str) -> None:
+        """Remove everything a project owns, the project row included."""
+        for table in ("entities", "secret_values", "metrics", "files_info", "shares"):
+            self.conn.execute(f"DELETE FROM {table} WHERE project = ?", (project,))
+
+    def _where(self, query: Query) -> tuple[str, list[Any]]:
+        clauses = ["e.type = ?"]
+        params: list[Any] = [query.entity_type]
+        if query.project is not None:
+            clauses.append("e.project = ?")
+            params.append(query.project)
+        if query.latest_only:
+            clauses.append(
+                "e.seq = (SELECT l.seq FROM entities l WHERE l.project = e.project AND l.type = e.type"
+                " AND l.name = e.name ORDER BY l.created DESC, l.seq DESC LIMIT 1)"
+            )
+        clauses.extend(query.where)
+        params.extend(query.params)
+        return " AND ".join(clauses), params
+
+    def select(self, query: Query) -> list[Row]:
+        """One page of a list query (filters apply after the latest-version step)."""
+        where, params = self._where(query)
+        order = ", ".join(f"e.{col} {'ASC' if asc else 'DESC'}" for col, asc in query.order)
+        tie = "ASC" if query.order[0][1] else "DESC"
+        sql = (
+            f"SELECT {_COLUMNS} FROM entities e WHERE {where} ORDER BY {order}, e.seq {tie} LIMIT ? OFFSET ?"
+        )
+        return [_row(r) for r in self.conn.execute(sql, [*params, query.limit, query.offset])]
+
+    def count(self, query: Query) -> int:
+        """How many rows match a list query in total (for `totalElements`/`totalPages`)."""
+        where, params = self._where(query)
+        return self.conn.execute(f"SELECT COUNT(*) FROM entities e WHERE {where}", params).fetchone()[0]
+
+    # secrets, metrics, files, shares ----------------------------------------------------------
+
+    def secret_values(self, project: str, names: list[str]) -> dict[str, str]:
+        """Stored values for these secret names (unknown names omitted)."""
+        marks = ",".join("?" * len(names))
+        rows = self.conn.execute(
+            f"SELECT name, value FROM secret_values WHERE project = ? AND name IN ({marks})",
+            [project, *names],
+        )
+        return dict(rows.fetchall())
+
+    def put_secret_value(self, project: str, name: str, value: str) -> None:
+        """Insert or replace one secret value."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO secret_values (project, name, value) VALUES (?, ?, ?)",
+            (project, name, value),
+        )
+
+    def delete_secret_value(self, project: str, name: str) -> None:
+        """Forget a secret's value (its entity went away)."""
+        self.conn.execute("DELETE FROM secret_values WHERE project = ? AND name = ?", (project, name))
+
+    def metrics(self, entity_type: str, entity_id: str) -> dict[str, Any]:
+        """All metrics of a run or model."""
+        rows = self.conn.execute(
+            "SELECT name, value FROM metrics WHERE type = ? AND entity_id = ? ORDER BY name",
+            (entity_type, entity_id),
+        )
+        return {name: json.loads(value) for name, value in rows}
+
+    def put_metric(self, project: str, entity_type: str, entity_id: str, name: str, value: Any) -> None:
+        """Replace one metric's value (the SDK sends the full merged list)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO metrics (project, type, entity_id, name, value) VALUES (?, ?, ?, ?, ?)",
+            (project, entity_type, entity_id, name, json.dumps(value)),
+        )
+
+    def files_info(self, entity_type: str, entity_id: str) -> list[Any]:
+        """The stored file list of a material ([] when none)."""
+        found = self.conn.execute(
+            "SELECT body FROM files_info WHERE type = ? AND entity_id = ?", (entity_type, entity_id)
+        ).fetchone()
+        return json.loads(found[0]) if found else []
+
+    def put_files_info(self, project: str, entity_type: str, entity_id: str, files: list[Any]) -> None:
+        """Replace the file list of a material."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO files_info (project, type, entity_id, body) VALUES (?, ?, ?, ?)",
+            (project, entity_type, entity_id, json.dumps(files)),
+        )
+
+    def shares(self, project: str) -> list[tuple[str, str, str, int]]:
+        """(id, user, owner, issued) of every share of a project."""
+        return self.conn.execute(
+            "SELECT id, user, owner, issued FROM shares WHERE project = ? ORDER BY issued", (project,)
+        ).fetchall()
+
+    def add_share(self, share_id: str, project: str, user: str, owner: str, issued: int) -> None:
+        """Record that `user` may see `project`."""
+        self.conn.execute(
+            "INSERT INTO shares (id, project, user, owner, issued) VALUES (?, ?, ?, ?, ?)",
+            (share_id, project, user, owner, issued),
+        )
+
+    def delete_share(self, project: str, share_id: str) -> int:
+        """Remove a share; returns how many rows went."""
+        return self.conn.execute(
+            "DELETE FROM shares WHERE project = ? AND id = ?", (project, share_id)
+        ).rowcount
+
+
+class Store:
+    """The database file: one connection per thread, opened on first use."""
+
+    def __init__(self, path: Path | str, *, wal: bool = True, indexes: bool = True) -> None:
+        self.path = str(path)
+        self.wal = wal
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connection()
+        with self._immediate(conn):
+            # executescript() would commit on its own; statements one by one stay in this transaction.
+            for statement in (_SCHEMA + (_INDEXES if indexes else "")).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.wal:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            else:
+                conn.execute("PRAGMA journal_mode = DELETE")
+                conn.execute("PRAGMA synchronous = FULL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @staticmethod
+    @contextmanager
+    def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A short write transaction holding the database write lock from its first statement."""
+        conn = self._connection()
+        with self._immediate(conn):
+            yield Tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction: several queries (a page and its count) see one snapshot."""
+        conn = self._connection()
+        conn.execute("BEGIN")
+        try:
+            yield Tx(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this store opened (any thread)."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
