@@ -7,6 +7,11 @@ worker does the whole execution through the SDK, exactly like local execution, s
 imports mlrun. The core's only duty afterwards is honesty: if the worker exits without leaving
 the run in a final state, the run is set ERROR with a message naming the exit code, and what the
 worker printed is stored as the run's log.
+
+Queued and running runs live in this process's memory, so each one is also *claimed* in the
+database (`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay
+CREATED/RUNNING forever and block reruns; so whenever an executor starts on the same file, it
+sets ERROR on the unfinished runs of claims whose process is gone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,14 +89,31 @@ class Executor:
     def start(self, endpoint: str) -> None:
         """Begin taking runs; `endpoint` is what workers are told to talk to."""
         self.endpoint = endpoint
+        self.recover_orphans()
         for index in range(self.max_workers):
             thread = threading.Thread(target=self._loop, name=f"dhmlrun-executor-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def submit(self, project: str, run_id: str, run: dict[str, Any]) -> None:
-        """Queue a run (called by `Core` right after the create committed)."""
+        """Claim and queue a run (called by `Core` right after the create committed)."""
+        with self.core.store.write() as tx:
+            tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
         self._queue.put(Job(project, run_id, str(run.get("kind", ""))))
+
+    def recover_orphans(self) -> None:
+        """Fail the unfinished runs claimed by executors whose process no longer exists."""
+        with self.core.store.read() as tx:
+            claims = tx.claims()
+        for run_id, project, owner in claims:
+            if owner == os.getpid() or _process_alive(owner):
+                continue
+            state = self.core.run_state(run_id)
+            if state is not None and state not in RUN_FINAL_STATES:
+                self._set_state(
+                    project, run_id, "ERROR", f"the core process ({owner}) executing this run ended"
+                )
+            self._release(run_id)
 
     def stop_run(self, project: str, run_id: str) -> None:
         """A client asked to stop a run: end its worker (if we run it) and mark it STOPPED."""
@@ -143,6 +166,7 @@ class Executor:
                 break
             if job is not None:
                 self._set_state(job.project, job.run_id, "ERROR", "the core stopped before the run started")
+                self._release(job.run_id)
 
     # internals --------------------------------------------------------------------------------
 
@@ -151,14 +175,18 @@ class Executor:
             job = self._queue.get()
             if job is None:
                 return
-            if self._stopping.is_set():
-                self._set_state(job.project, job.run_id, "ERROR", "the core stopped before the run started")
-                continue
             try:
-                self._execute(job)
+                if self._stopping.is_set():
+                    self._set_state(
+                        job.project, job.run_id, "ERROR", "the core stopped before the run started"
+                    )
+                else:
+                    self._execute(job)
             except Exception:  # a broken job must not kill the pool
                 log.exception("executor failed on run %s", job.run_id)
                 self._set_state(job.project, job.run_id, "ERROR", "the executor failed to start the worker")
+            finally:
+                self._release(job.run_id)
 
     def _execute(self, job: Job) -> None:
         if self.core.run_state(job.run_id) != "CREATED":
@@ -222,8 +250,26 @@ class Executor:
         except ApiError:
             log.warning("could not store the worker output of run %s", job.run_id)
 
+    def _release(self, run_id: str) -> None:
+        try:
+            with self.core.store.write() as tx:
+                tx.release(run_id)
+        except Exception:  # the database going away must not kill the pool; recovery cleans up
+            log.warning("could not release the claim on run %s", run_id)
+
     def _set_state(self, project: str, run_id: str, state: str, message: str | None) -> None:
         try:
             self.core.set_run_state(project, run_id, state, message=message)
         except ApiError:
             log.info("run %s could not move to %s (it moved on)", run_id, state)
+
+
+def _process_alive(pid: int) -> bool:
+    """True when a process with this pid exists (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

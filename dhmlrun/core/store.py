@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS files_info (
     project TEXT NOT NULL, type TEXT NOT NULL, entity_id TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (type, entity_id)
 );
+CREATE TABLE IF NOT EXISTS run_claims (
+    run_id TEXT PRIMARY KEY, project TEXT NOT NULL, owner_pid INTEGER NOT NULL, claimed INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS shares (
     id TEXT PRIMARY KEY, project TEXT NOT NULL, user TEXT NOT NULL, owner TEXT NOT NULL,
     issued INTEGER NOT NULL
@@ -202,7 +205,7 @@ class Tx:
 
     def delete_project_contents(self, project: str) -> None:
         """Remove everything a project owns, the project row included."""
-        for table in ("entities", "secret_values", "metrics", "files_info", "shares"):
+        for table in ("entities", "secret_values", "metrics", "files_info", "shares", "run_claims"):
             self.conn.execute(f"DELETE FROM {table} WHERE project = ?", (project,))
 
     def _where(self, query: Query) -> tuple[str, list[Any]]:
@@ -304,6 +307,25 @@ class Tx:
         return self.conn.execute(
             "DELETE FROM shares WHERE project = ? AND id = ?", (project, share_id)
         ).rowcount
+
+    # run claims (see executor.py) ------------------------------------------------------------
+
+    def claim(self, run_id: str, project: str, owner_pid: int, claimed: int) -> None:
+        """Record that process `owner_pid` will execute `run_id`."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO run_claims (run_id, project, owner_pid, claimed) VALUES (?, ?, ?, ?)",
+            (run_id, project, owner_pid, claimed),
+        )
+
+    def release(self, run_id: str) -> None:
+        """The run is done with (final, deleted, or handed back)."""
+        self.conn.execute("DELETE FROM run_claims WHERE run_id = ?", (run_id,))
+
+    def claims(self) -> list[tuple[str, str, int]]:
+        """(run id, project, owner pid) of every claim."""
+        return self.conn.execute(
+            "SELECT run_id, project, owner_pid FROM run_claims ORDER BY claimed"
+        ).fetchall()
 
 
 class Store:

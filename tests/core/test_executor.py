@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from dhmlrun.core.server import CoreServer
+from dhmlrun.core.service import Core
+from dhmlrun.core.store import Store
 from tests.conftest import unique_project_name
 from tests.core.conftest import Api
 
@@ -126,3 +130,36 @@ def test_deleting_a_running_run_ends_its_worker(serve, monkeypatch: pytest.Monke
     while server.executor.running():
         assert time.monotonic() < deadline, "the worker of a deleted run is still alive"
         time.sleep(0.05)
+
+
+def test_runs_of_a_killed_core_are_failed_by_the_next_one(tmp_path: Path):
+    db_path = tmp_path / "orphans.db"
+    core = Core(Store(db_path))
+    core.create_project({"name": "orphans"})
+    function = core.create_entity(
+        "orphans", "function", {"name": "f", "kind": "mlrun", "spec": {"source": {"code": "x"}}}
+    )
+    executable = f"mlrun://orphans/f:{function['id']}"
+    task = core.create_entity("orphans", "task", {"kind": "mlrun+job", "spec": {"function": executable}})
+    spec = {"task": f"mlrun+job://orphans/{task['id']}"}
+    orphan = core.create_entity("orphans", "run", {"kind": "mlrun+job:run", "spec": spec})
+    finished = core.create_entity(
+        "orphans", "run", {"kind": "mlrun+job:run", "spec": spec, "status": {"state": "ERROR"}}
+    )
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with core.store.write() as tx:
+        for run in (orphan, finished):
+            tx.claim(run["id"], "orphans", int(dead.stdout), 0)
+    server = CoreServer(db_path, worker_module="tests.core.workers.completes")
+    server.start()
+    try:
+        recovered = server.core.get_entity("orphans", "run", orphan["id"])["status"]
+        assert recovered["state"] == "ERROR"
+        assert f"the core process ({int(dead.stdout)}) executing this run ended" == recovered["message"]
+        assert server.core.get_entity("orphans", "run", finished["id"])["status"] == {"state": "ERROR"}
+        with server.store.read() as tx:
+            assert tx.claims() == []
+    finally:
+        server.stop()
