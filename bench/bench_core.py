@@ -1,7 +1,9 @@
 """Benchmark of the embedded core: HTTP requests per second, and what WAL and the indexes buy.
 
-Run: `/work/venv/bin/python bench/bench_core.py [--quick]`. Prints numbers and ratios; asserts
-nothing (timings depend on the machine). Measures, in one run:
+Run: `/work/venv/bin/python bench/bench_core.py [--quick] [--all]`. Prints numbers and ratios;
+asserts nothing (timings depend on the machine). `run()` (for `run_all.py`) measures GET by id and
+listing the latest of 1,000 entities over HTTP with the shipped settings (WAL + indexes) against
+each one turned off, and creates from 4 processes with WAL vs the rollback journal. `--all` adds:
 
 1. GET by id and list of 1,000 entities (page size 1000), over HTTP with one keep-alive client,
    on Starlette/uvicorn (what the core ships) and on the standard library's ThreadingHTTPServer
@@ -23,9 +25,13 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Result
 
 from dhmlrun.core.errors import ApiError
 from dhmlrun.core.listing import Params
@@ -107,7 +113,9 @@ def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
         assert response.status == 200, response.status
 
     by_id = timed(lambda: get(f"/api/v1/-/{PROJECT}/dataitems/{entity_id}"), repeat)
-    listing = timed(lambda: get(f"/api/v1/-/{PROJECT}/dataitems?size=1000"), max(5, repeat // 20))
+    listing = timed(
+        lambda: get(f"/api/v1/-/{PROJECT}/dataitems?size=1000&versions=latest"), max(5, repeat // 20)
+    )
     conn.close()
     return by_id, listing
 
@@ -155,7 +163,7 @@ def _writer(db_path: str, wal: bool, worker: int, count: int) -> None:
         )
 
 
-def bench_wal(tmp: Path, count: int) -> None:
+def bench_wal(tmp: Path, count: int) -> dict[bool, tuple[float, float]]:
     print(f"Writes: creates per second ({count} per process)")
     results = {}
     for wal in (True, False):
@@ -177,6 +185,7 @@ def bench_wal(tmp: Path, count: int) -> None:
     (ws, wm), (rs, rm) = results[True], results[False]
     print(f"  1 process          WAL {ws:8.0f}   rollback journal {rs:8.0f}   ratio {ws / rs:.2f}")
     print(f"  4 processes        WAL {wm:8.0f}   rollback journal {rm:8.0f}   ratio {wm / rm:.2f}")
+    return results
 
 
 # 3. Indexes -----------------------------------------------------------------------------------
@@ -225,16 +234,146 @@ def bench_indexes(tmp: Path, names: int, versions: int, repeat: int) -> None:
         )
 
 
+# 4. The shipped settings over HTTP (what `run_all.py` reports) -------------------------------
+
+CONFIGS = (("WAL + indexes", True, True), ("no WAL", False, True), ("no indexes", True, False))
+
+
+def serve(core: Core) -> tuple[Any, threading.Thread, int]:
+    """`core` on uvicorn in a thread, exactly as `CoreServer` serves it (TCP_NODELAY listener)."""
+    import socket
+
+    import uvicorn
+
+    from dhmlrun.core.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    config = uvicorn.Config(create_app(core), log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, thread, sock.getsockname()[1]
+
+
+def rate_within(fn: Callable[[], object], count: int, budget: float) -> float:
+    """Calls per second over `count` calls or `budget` seconds, whichever ends first (a slow
+    configuration must not take minutes to prove it is slow)."""
+    fn()
+    start = time.perf_counter()
+    done = 0
+    while done < count and (done == 0 or time.perf_counter() - start < budget):
+        fn()
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def budgeted_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
+    """(GET by id, list latest 1,000) requests per second on one keep-alive connection."""
+    import socket
+
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get(path: str) -> None:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+
+    base = f"/api/v1/-/{PROJECT}/dataitems"
+    by_id = rate_within(lambda: get(f"{base}/{entity_id}"), repeat, 5.0)
+    listing = rate_within(lambda: get(f"{base}?size=1000&versions=latest"), max(5, repeat // 20), 5.0)
+    conn.close()
+    return by_id, listing
+
+
+def http_settings(tmp: Path, versions: int, repeat: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """GET-by-id and list-latest-1,000 rates over HTTP for each SQLite configuration, on 1,000
+    dataitems with `versions` versions each (the latest-per-name listing is what plan reads).
+
+    The configurations are measured in turns, `rounds` times, keeping each one's best: other load
+    on the machine then hits them alike instead of whichever happened to run during it."""
+    served = {}
+    for label, wal, indexes in CONFIGS:
+        core = Core(Store(tmp / f"http-{wal}-{indexes}.db", wal=wal, indexes=indexes))
+        core.create_project({"name": PROJECT})
+        ids = []
+        for _ in range(versions):
+            ids = [
+                core.create_entity(
+                    PROJECT, "dataitem", {"name": f"d{i}", "kind": "table", "spec": {"path": f"s3://b/{i}"}}
+                )["id"]
+                for i in range(1000)
+            ]
+        served[label] = (*serve(core), ids[500])
+    best: dict[str, tuple[float, float]] = {label: (0.0, 0.0) for label in served}
+    for _ in range(rounds):
+        for label, (_, _, port, entity_id) in served.items():
+            by_id, listing = budgeted_rates(port, entity_id, repeat)
+            best[label] = (max(best[label][0], by_id), max(best[label][1], listing))
+    for server, thread, _, _ in served.values():
+        server.should_exit = True
+        thread.join(timeout=10)
+    return best
+
+
+def run(quick: bool = False) -> list[Result]:
+    """Benchmark (7): the shipped core (WAL + indexes) vs each setting turned off, over HTTP."""
+    repeat = 300 if quick else 1000
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        rounds = 2 if quick else 3
+        rates = http_settings(tmp, 2 if quick else 3, repeat, rounds)
+        wal = bench_wal(tmp, 100 if quick else 300)
+    shipped = rates["WAL + indexes"]
+    results = []
+    for index, what in ((0, "GET by id"), (1, "list 1,000 (latest)")):
+        for other in ("no WAL", "no indexes"):
+            ratio = shipped[index] / rates[other][index]
+            # where a setting is what makes the path fast it must win; elsewhere it must cost
+            # nothing beyond this machine's noise (about +-20% between rounds here)
+            pays = index == 1 and other == "no indexes"
+            results.append(Result(
+                f"7. core {what}, WAL+indexes vs {other}",
+                f"{shipped[index]:.1f} req/s",
+                f"{rates[other][index]:.1f} req/s",
+                ratio,
+                ">= 2x (what the index is for)" if pays else ">= 0.8x (no cost beyond noise)",
+                ratio >= (2.0 if pays else 0.8),
+                f"HTTP keep-alive; best of {rounds} rounds (configs interleaved)",
+            ))
+    (_, wal_multi), (_, rollback_multi) = wal[True], wal[False]
+    results.append(Result(
+        "7. core creates, 4 writer processes, WAL vs rollback journal",
+        f"{wal_multi:.0f} /s",
+        f"{rollback_multi:.0f} /s",
+        wal_multi / rollback_multi,
+        ">= 2x (what WAL is for)",
+        wal_multi >= 2 * rollback_multi,
+        "one run each",
+        [f"1 process: WAL {wal[True][0]:.0f}/s vs rollback {wal[False][0]:.0f}/s"],
+    ))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--all", action="store_true", help="also the stdlib-server and index detail runs")
     args = parser.parse_args()
     repeat = 200 if args.quick else 2000
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        bench_http(tmp, repeat)
-        bench_wal(tmp, 100 if args.quick else 500)
-        bench_indexes(tmp, 1000, 2 if args.quick else 5, repeat)
+    if args.all:
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir)
+            bench_http(tmp, repeat)
+            bench_indexes(tmp, 1000, 2 if args.quick else 5, repeat)
+    for result in run(args.quick):
+        print(f"{result.name}: {result.measured} vs {result.baseline}, ratio {result.ratio:.2f}")
 
 
 if __name__ == "__main__":

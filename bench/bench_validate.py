@@ -1,9 +1,11 @@
 """Benchmark: `dhmlrun validate` as a whole process on a generated 1,000-resource declaration.
 
-Prints the best of 3 wall-clock times, the ratio to the 0.5 s goal (below 1.0 meets it) and the
-ratio to a 10-resource declaration (how much of the time is start-up vs per-resource work).
+Reports the best of N wall-clock times against the 0.5 s goal, and the ratio to a 10-resource
+declaration (how much of the time is start-up vs per-resource work).
 
-    python bench/bench_validate.py [--resources 1000] [--repeat 3]
+    python bench/bench_validate.py [--quick]
+
+Also checks, with `-X importtime`, that validate imports neither mlrun nor digitalhub.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PYTHON, Result, best_of, seconds, time_process
 
 GOAL_SECONDS = 0.5
 
@@ -69,35 +74,61 @@ def generate(directory: Path, resources: int) -> Path:
 
 def time_validate(directory: Path, repeat: int) -> float:
     """Best wall-clock seconds of `python -m dhmlrun validate DIR` (it must succeed)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "dhmlrun", "validate", str(directory)], capture_output=True, text=True
+    argv = [PYTHON, "-m", "dhmlrun", "validate", str(directory)]
+    return best_of(lambda: time_process(argv), repeat)
+
+
+def heavy_imports(directory: Path) -> list[str]:
+    """Modules of mlrun or digitalhub that `dhmlrun validate` imports (`-X importtime`); want none."""
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-m", "dhmlrun", "validate", str(directory)],
+        capture_output=True, text=True, check=True,
+    )
+    found = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        module = line.rsplit("|", 1)[1].strip()
+        if module.split(".")[0] in ("mlrun", "digitalhub"):
+            found.append(module)
+    return found
+
+
+def run(quick: bool = False) -> list[Result]:
+    """Benchmark (1): validate on 1,000 resources (best of N), vs 10 resources as the baseline."""
+    repeat = 3 if quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        big = generate(Path(tmp) / "big", 1000)
+        small = generate(Path(tmp) / "small", 10)
+        big_seconds = time_validate(big, repeat)
+        small_seconds = time_validate(small, repeat)
+        imported = heavy_imports(big)
+    notes = [
+        "imports neither mlrun nor digitalhub (-X importtime)"
+        if not imported
+        else f"IMPORTS {len(imported)} heavy modules, e.g. {', '.join(imported[:5])}"
+    ]
+    return [
+        Result(
+            "1. validate, 1,000 resources (whole process)",
+            seconds(big_seconds),
+            f"{seconds(small_seconds)} (10 resources)",
+            big_seconds / small_seconds,
+            f"<= {GOAL_SECONDS} s, no mlrun/digitalhub import",
+            big_seconds <= GOAL_SECONDS and not imported,
+            f"best of {repeat}",
+            notes,
         )
-        elapsed = time.perf_counter() - start
-        if result.returncode != 0:
-            raise SystemExit(f"validate failed:\n{result.stdout}{result.stderr}")
-        best = min(best, elapsed)
-    return best
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resources", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        big = generate(Path(tmp) / "big", args.resources)
-        small = generate(Path(tmp) / "small", 10)
-        big_seconds = time_validate(big, args.repeat)
-        small_seconds = time_validate(small, args.repeat)
-    print(f"validate, {args.resources} resources: {big_seconds:.3f} s (best of {args.repeat})")
-    print(f"ratio to the {GOAL_SECONDS} s goal: {big_seconds / GOAL_SECONDS:.2f} (below 1.00 meets it)")
-    print(
-        f"validate, 10 resources: {small_seconds:.3f} s; {args.resources}/10 ratio: "
-        f"{big_seconds / small_seconds:.2f}"
-    )
+    for result in run(args.quick):
+        print(f"{result.name}: {result.measured} (baseline {result.baseline}, ratio {result.ratio:.2f}); "
+              f"goal {result.goal}: {'met' if result.met else 'NOT met'}; {'; '.join(result.notes)}")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,21 @@ from typing import Any
 
 import click
 
-from dhmlrun.plan.model import CREATE, DELETE, FORMAT_VERSION, NOOP, RUN, SYMBOLS, UPDATE, Action, Plan
+from dhmlrun.plan.model import (
+    ADOPT,
+    CREATE,
+    DELETE,
+    FORMAT_VERSION,
+    NOOP,
+    RUN,
+    SYMBOLS,
+    UPDATE,
+    Action,
+    Plan,
+)
 
 SENSITIVE = "(sensitive)"
-COLOURS = {CREATE: "green", UPDATE: "yellow", DELETE: "red", RUN: "cyan", NOOP: None}
+COLOURS = {CREATE: "green", UPDATE: "yellow", DELETE: "red", RUN: "cyan", ADOPT: "magenta", NOOP: None}
 NO_CHANGES = "No changes. The platform matches the configuration."
 
 
@@ -46,7 +57,9 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return NO_CHANGES
     c = plan.counts()
-    return f"Plan: {c[CREATE]} to create, {c[UPDATE]} to update, {c[DELETE]} to delete, {c[RUN]} to run."
+    adopt = f"{c[ADOPT]} to adopt, " if c.get(ADOPT) else ""
+    rest = f"{c[CREATE]} to create, {c[UPDATE]} to update, {c[DELETE]} to delete, {c[RUN]} to run."
+    return f"Plan: {adopt}{rest}"
 
 
 def _show(value: Any) -> str:
@@ -97,7 +110,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """The documented JSON plan (format_version "1", schema: dhmlrun/plan/plan.schema.json): one
     object per action, no request bodies.
 
-    {format_version, project, destroy, changes: bool, summary: {create, update, delete, run},
+    {format_version, project, destroy, changes: bool, summary: {create, update, delete, run[, adopt]},
      warnings: [str], actions: [{address, action, reason, drift, depends_on,
      diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
     """

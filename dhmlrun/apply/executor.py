@@ -1,8 +1,9 @@
 """Apply: execute the Plan it is given, exactly; never re-plan, never re-decide.
 
 Platform writes go through `dhmlrun.platform.Platform` from a thread pool; each run executes
-in its own worker process (`python -m dhmlrun.apply.run_worker`), so mlrun's process-global
-state cannot leak between runs and this process never imports mlrun. Outputs of a run feed
+in its own worker process (running `dhmlrun.apply.run_worker`: forked by the warm run server
+when apply started one, else a fresh interpreter), so mlrun's process-global state cannot leak
+between runs and this process never imports mlrun. Outputs of a run feed
 the inputs of later runs (`runs.X.outputs.Y`) once it completes.
 """
 
@@ -20,14 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.apply.graph import walk
+from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.plan.model import ABSENT, CREATE, DELETE, RUN, UPDATE, Action, Plan
+from dhmlrun.plan.model import ABSENT, ADOPT, CREATE, DELETE, RUN, UPDATE, Action, Plan
 from dhmlrun.platform import RUNS_DIR_ENV
 from dhmlrun.platform.client import Platform
 from dhmlrun.platform.state import PlatformState
 from dhmlrun.render import NodeResult, mask_value
 
 Progress = Callable[[str], None]
+Events = Callable[[str, str, str, float, str], None]
+"""A structured progress hook: (address, action, status, elapsed seconds, message), status one of
+started | done | failed (the live display of `dhmlrun.progress` draws from these)."""
 
 
 def stale_reasons(plan: Plan, state: PlatformState) -> list[str]:
@@ -80,8 +85,12 @@ class Applier:
         progress: Progress,
         secrets: Iterable[str] = (),
         log_dir: Path | None = None,
+        events: Events | None = None,
+        run_server: RunServer | None = None,
     ) -> None:
         self.plan = plan
+        self.run_server = run_server
+        self.events = events
         self.platform = platform
         self.progress = progress
         self.secrets = list(secrets)
@@ -96,9 +105,17 @@ class Applier:
         stamp = time.strftime("%H:%M:%S")
         self.progress(str(mask_value(f"[{stamp}] {text}", self.secrets)))
 
+    def _event(self, action: Action, status: str, elapsed: float = 0.0, message: str = "") -> None:
+        if self.events is not None:
+            masked = str(mask_value(message, self.secrets))
+            self.events(action.address, action.action, status, elapsed, masked)
+
     def _execute(self, action: Action) -> NodeResult:
-        verb = {CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running"}[action.action]
+        verb = {
+            CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running", ADOPT: "adopting"
+        }[action.action]
         self._say(f"{action.address}: {verb}…")
+        self._event(action, "started")
         started = time.monotonic()
         try:
             result = self._dispatch(action)
@@ -106,8 +123,10 @@ class Applier:
             elapsed = time.monotonic() - started
             message = str(exc) or type(exc).__name__
             self._say(f"{action.address}: failed ({elapsed:.1f}s): {message}")
+            self._event(action, "failed", elapsed, message)
             return NodeResult(action.address, action.action, "failed", message, elapsed)
         result.elapsed = time.monotonic() - started
+        self._event(action, result.status, result.elapsed, result.message)
         self._say(
             f"{action.address}: {result.status} ({result.elapsed:.1f}s)"
             + (f": {result.message}" if result.status != "done" and result.message else "")
@@ -123,6 +142,9 @@ class Applier:
             return NodeResult(action.address, action.action, "done")
         if action.action == RUN:
             return self._run(action)
+        if action.in_place:
+            self.platform.adopt_in_place(action.type, action.body)
+            return NodeResult(action.address, action.action, "done", entity_id=action.seen)
         created = self.platform.create_entity(action.type, action.body)
         return NodeResult(action.address, action.action, "done", entity_id=str(created.get("id")))
 
@@ -133,11 +155,12 @@ class Applier:
             self.platform.fail_run(
                 self.plan.project,
                 str(action.body["supersedes"]),
-                f"interrupted: the apply running it stopped; superseded by run {action.body['run_id']}",
+                f"executor lost: the process executing it stopped renewing its lease; "
+                f"superseded by run {action.body['run_id']}",
             )
         request = dict(action.body)
         request["inputs"] = self._resolve_inputs(action)
-        result = run_in_worker(request, self.log_dir, action.address)
+        result = run_in_worker(request, self.log_dir, action.address, self.run_server)
         outputs = dict(result.get("outputs") or {})
         with self._lock:
             self._outputs[action.address] = outputs
@@ -177,8 +200,14 @@ def output_key(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def run_in_worker(request: dict[str, Any], log_dir: Path, address: str) -> dict[str, Any]:
-    """Execute one run in a fresh `python -m dhmlrun.apply.run_worker` process; its result dict.
+def run_in_worker(
+    request: dict[str, Any], log_dir: Path, address: str, server: RunServer | None = None
+) -> dict[str, Any]:
+    """Execute one run in its own process, running `dhmlrun.apply.run_worker`; its result dict.
+
+    The process is a child forked by the warm `server` when there is one that can take the run
+    (mlrun and digitalhub already imported: see `run_server.py`), else a fresh
+    `python -m dhmlrun.apply.run_worker`.
 
     The worker's output files (datasets registered by local path) must outlive it, so unless
     the user chose `DHMLRUN_RUNS_DIR` they go next to the logs, in the config's `.dhmlrun/runs`.
@@ -191,20 +220,35 @@ def run_in_worker(request: dict[str, Any], log_dir: Path, address: str) -> dict[
         request_file = Path(tmp) / "request.json"
         result_file = Path(tmp) / "result.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
-        with log_file.open("w", encoding="utf-8") as log:
-            proc = subprocess.run(
-                [sys.executable, "-m", "dhmlrun.apply.run_worker", str(request_file), str(result_file)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=tmp,
-                check=False,
-            )
+        argv = [str(request_file), str(result_file)]
+        returncode = _in_server(server, argv, log_file, env, tmp)
+        if returncode is None:
+            with log_file.open("w", encoding="utf-8") as log:
+                returncode = subprocess.run(
+                    [sys.executable, "-m", "dhmlrun.apply.run_worker", *argv],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=tmp,
+                    check=False,
+                ).returncode
         if result_file.is_file():
             return json.loads(result_file.read_text(encoding="utf-8"))
     tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
     return {
         "id": request.get("run_id"),
         "state": "ERROR",
-        "message": f"run worker exited with code {proc.returncode}: " + " | ".join(tail),
+        "message": f"run worker exited with code {returncode}: " + " | ".join(tail),
     }
+
+
+def _in_server(
+    server: RunServer | None, argv: list[str], log_file: Path, env: dict[str, str], cwd: str
+) -> int | None:
+    """The exit code of the run forked by `server`, or None when it could not take the run."""
+    if server is None:
+        return None
+    try:
+        return server.execute(argv, log_file, env, cwd)
+    except RunServerUnavailable:
+        return None

@@ -25,10 +25,21 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Create and execute the run the request describes; return its final state and outputs."""
     import digitalhub as dh
 
+    from dhmlrun.platform import http
+    from dhmlrun.platform.lease import RunLease
+
+    http.install()  # timeouts, retries, idempotent creates for this process's SDK calls too
     function = dh.get_function(request["function"]["key"])
     remote = request.get("execution") == "remote"
     kwargs = dict(request.get("task") or {})
-    run = _start_or_adopt(function, request, kwargs, remote)
+    # a local run executes in this process: hold its lease from its create on, so that if this
+    # process dies the next apply sees "executor lost" (a remote run's executor holds its own)
+    lease = None if remote else RunLease(request["project"], request["run_id"]).start()
+    try:
+        run = _start_or_adopt(function, request, kwargs, remote)
+    finally:
+        if lease is not None:
+            lease.stop()
     while str(run.status.state) not in FINAL:
         time.sleep(POLL_SECONDS)
         run.refresh()

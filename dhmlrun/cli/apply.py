@@ -6,7 +6,7 @@ Thin: take the project lock, load or build the plan, confirm, hand it to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ class Settings:
     colour: bool
     endpoint: str | None
     profile: str | None
+    run_server: Any = None
+    """The warm `dhmlrun.apply.run_server.RunServer` runs are forked from (None: fresh workers)."""
 
 
 def apply_options(func: Any) -> Any:
@@ -36,7 +38,8 @@ def apply_options(func: Any) -> Any:
         show_default=True,
         type=click.FloatRange(0),
         metavar="SECONDS",
-        help="How long to wait for another apply's lock on the project.",
+        help="How long to wait for another apply's lock on the project "
+        "(0: fail at once, naming the holder and the `force-unlock` that removes it).",
     )(func)
     func = click.option(
         "--parallelism",
@@ -66,10 +69,23 @@ def confirm(auto_approve: bool, verb: str, what: str) -> None:
 
 def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
     """Apply `plan`, print the summary; the exit code (1 when anything failed)."""
+    import sys
+
     from dhmlrun.apply import Applier
+    from dhmlrun.progress import progress_display
     from dhmlrun.render import render_apply_summary
 
-    results = Applier(plan, platform, progress=info, secrets=secrets).apply(settings.parallelism)
+    with progress_display(plan.actions, sys.stderr, info) as display:
+        applier = Applier(
+            plan,
+            platform,
+            progress=display.lines,
+            events=display.events,
+            secrets=secrets,
+            run_server=settings.run_server,
+        )
+        results = applier.apply(settings.parallelism)
+        display.finish(results)
     click.echo(render_apply_summary(results, secrets, settings.colour))
     return 1 if any(r.status != "done" for r in results) else 0
 
@@ -100,15 +116,30 @@ def apply(
     no_color: bool,
 ) -> None:
     """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly."""
+    from dhmlrun.apply.run_server import warm_run_server
     from dhmlrun.plan.saved import is_saved_plan
 
     settings = Settings(parallelism, lock_timeout, use_color(no_color), endpoint, profile)
     if is_saved_plan(path):
         if targets or reruns:
             raise DhmlrunError.single("--target and --rerun cannot change a saved plan; make a new plan")
-        ctx.exit(_apply_saved(path, settings, variables, var_files, environment))
+        with warm_run_server(_saved_plan_runs(path)) as server:
+            code = _apply_saved(path, replace(settings, run_server=server), variables, var_files, environment)
+        ctx.exit(code)
     declaration = load(path, variables, var_files, environment)
-    ctx.exit(_apply_declaration(declaration, settings, auto_approve, targets, reruns))
+    # started now, so mlrun's and digitalhub's imports in the server overlap planning here
+    with warm_run_server(bool(declaration.of_type("runs"))) as server:
+        settings = replace(settings, run_server=server)
+        code = _apply_declaration(declaration, settings, auto_approve, targets, reruns)
+    ctx.exit(code)
+
+
+def _saved_plan_runs(path: Path) -> bool:
+    """Whether the saved plan runs anything (then a warm run server is worth starting now)."""
+    from dhmlrun.plan.model import RUN
+    from dhmlrun.plan.saved import load_plan
+
+    return any(action.action == RUN for action in load_plan(path)[0].actions)
 
 
 def _apply_declaration(
@@ -118,6 +149,7 @@ def _apply_declaration(
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
 ) -> int:
+    from dhmlrun.apply.executor import stale_reasons
     from dhmlrun.plan import build_plan
     from dhmlrun.platform import open_platform
     from dhmlrun.platform.lock import project_lock
@@ -129,13 +161,38 @@ def _apply_declaration(
         declaration.root, settings.endpoint, settings.profile, declaration.profile
     ) as platform:
         info(f"Reading project {project} from {platform.endpoint}")
-        with project_lock(platform, project, settings.lock_timeout, info):
-            plan = build_plan(declaration, platform.read_state(project), targets=targets, reruns=reruns)
+        first = None
+        if not platform.project_exists(project):
+            # a first deploy: the lock lives in the project, so plan and confirm first, then
+            # create the project (idempotently), lock it, and re-plan if anything moved meanwhile
+            first = build_plan(declaration, platform.read_state(project), targets=targets, reruns=reruns)
+            click.echo(render_plan(first, secrets, colour=settings.colour))
+            if not first.has_changes:
+                return 0
+            confirm(auto_approve, "apply", "these changes")
+        create = _project_create_body(first) if first is not None else None
+        with project_lock(platform, project, settings.lock_timeout, info, create_project=create) as held:
+            state = platform.read_state(project)
+            if first is not None and not stale_reasons(first, _as_before_lock(state, held)):
+                return execute(first, platform, settings, secrets)
+            plan = build_plan(declaration, state, targets=targets, reruns=reruns)
             click.echo(render_plan(plan, secrets, colour=settings.colour))
             if not plan.has_changes:
                 return 0
             confirm(auto_approve, "apply", "these changes")
             return execute(plan, platform, settings, secrets)
+
+
+def _project_create_body(plan: Any) -> dict[str, Any] | None:
+    """The body of the plan's project create (what a first deploy creates before locking)."""
+    return next((a.body for a in plan.actions if a.address == "project" and a.action == "create"), None)
+
+
+def _as_before_lock(state: Any, held: Any) -> Any:
+    """The state as the plan saw it: a project this apply created just to lock it was absent."""
+    import dataclasses
+
+    return dataclasses.replace(state, project_exists=False) if held.created_project else state
 
 
 def _apply_saved(
@@ -173,8 +230,9 @@ def _apply_saved(
     ) as platform:
         check_same_platform(masked.endpoint, platform)
         info(f"Applying saved plan {path} to project {plan.project} on {platform.endpoint}")
-        with project_lock(platform, plan.project, settings.lock_timeout, info):
-            check_not_stale(plan, platform.read_state(plan.project))
+        create = _project_create_body(plan)
+        with project_lock(platform, plan.project, settings.lock_timeout, info, create_project=create) as held:
+            check_not_stale(plan, _as_before_lock(platform.read_state(plan.project), held))
             click.echo(render_plan(plan, secrets, colour=settings.colour))
             if not plan.has_changes:
                 return 0
@@ -212,7 +270,7 @@ def destroy(
     project = declaration.project_name
     with (
         open_platform(declaration.root, endpoint, profile, declaration.profile) as platform,
-        project_lock(platform, project, settings.lock_timeout, info),
+        project_lock(platform, project, settings.lock_timeout, info, operation="destroy"),
     ):
         plan = build_destroy_plan(platform.read_state(project), str(declaration.root), declaration)
         click.echo(render_plan(plan, secrets, colour=settings.colour))

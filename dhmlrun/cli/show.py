@@ -1,18 +1,55 @@
-"""`dhmlrun show` (managed entities, versions, last runs, outputs) and `dhmlrun logs RUN_ADDR`."""
+"""`dhmlrun show`, `dhmlrun logs RUN_ADDR [--follow]` and `dhmlrun outputs RUN_ADDR`: day-two
+reading of what dhmlrun manages. Read-only; results to stdout, notes to stderr.
+
+All three find the configuration the same way: `--path DIR` (default `.`), because their
+positional argument is an address, not a directory. `show DIR` is accepted too, since users
+type it by analogy with `plan DIR`.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from dhmlrun.cli.options import declaration_options
-from dhmlrun.cli.plan import load, platform_options
+from dhmlrun.cli.plan import info, load, platform_options
 from dhmlrun.errors import DhmlrunError
 
-COLUMNS = ("ADDRESS", "KIND", "ID", "VERSION", "VERSIONS", "STATE", "OUTPUTS")
+F = TypeVar("F", bound=Callable[..., Any])
+COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
+FINAL_STATES = ("COMPLETED", "ERROR", "STOPPED", "DELETED")
+ENTITY_TYPES = {"dataitem": "dataitems", "artifact": "artifacts", "model": "models"}
+
+
+def path_option(func: F) -> F:
+    """`--path DIR`: the config directory, shared by show, logs and outputs."""
+    return click.option(
+        "--path",
+        "path",
+        default=".",
+        show_default=True,
+        metavar="DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The config directory (where dhmlrun.yaml is).",
+    )(func)
+
+
+def run_address(address: str) -> str:
+    """`download` and `runs.download` both name the run declared as runs.download."""
+    return address if address.startswith("runs.") else f"runs.{address}"
+
+
+# ---------------------------------------------------------------- show
+
+
+def _when(timestamp: str | None) -> str | None:
+    """`2026-11-27T08:01:33.839Z` -> `2026-11-27 08:01:33` (as dhcli list shows it)."""
+    return timestamp.replace("T", " ")[:19] if timestamp else None
 
 
 def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
@@ -25,9 +62,10 @@ def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]
                 "id": entity.id,
                 "version": entity.version,
                 "versions": counts.get(entity.type, {}).get(entity.name, 1),
-                "state": None,
+                "state": entity.state,
                 "outputs": {},
                 "created": entity.created,
+                "updated": entity.updated or entity.created,
             }
         )
     for address, run in sorted(state.runs.items()):
@@ -43,23 +81,28 @@ def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]
                 "results": run.results,
                 "message": run.message,
                 "created": run.created,
+                "updated": run.updated or run.created,
             }
         )
     return rows
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
-    value = row.get(column.lower())
     if column == "OUTPUTS":
-        outputs = {**(row.get("outputs") or {}), **(row.get("results") or {})}
-        return ", ".join(f"{k}={_short(v)}" for k, v in outputs.items()) or "-"
+        outputs = {k: _entity_name(v) for k, v in (row.get("outputs") or {}).items()}
+        outputs.update(row.get("results") or {})
+        return ", ".join(f"{k}={v}" for k, v in outputs.items()) or "-"
+    if column == "UPDATED":
+        return _when(row.get("updated")) or "-"
+    value = row.get(column.lower())
     return "-" if value is None else str(value)
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        value = value.get("key") or value.get("id") or value
-    return str(value)
+def _entity_name(value: Any) -> str:
+    """An output entity by name (`employees-clean`), not its long store key."""
+    key = _output_key(value)
+    parsed = parse_key(key) if key else None
+    return parsed["name"] if parsed else str(key)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -71,10 +114,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def _show_target(address: str | None, path: Path) -> tuple[str | None, Path]:
+    """`show DIR` means `show --path DIR` (addresses never name a directory)."""
+    if address and str(path) == "." and Path(address).is_dir():
+        return None, Path(address)
+    return address, path
+
+
 @click.command()
 @click.argument("address", required=False)
-@click.option("--path", "path", default=".", type=click.Path(path_type=Path), help="The config directory.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@path_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON (every field, ids included).")
 @declaration_options
 @platform_options
 def show(
@@ -88,10 +138,11 @@ def show(
     profile: str | None,
     no_color: bool,
 ) -> None:
-    """Show the managed entities (or ADDRESS only): versions, last run states and outputs."""
+    """Show the managed entities (or ADDRESS only): versions, states, last runs and outputs."""
     from dhmlrun.platform import open_platform
     from dhmlrun.render import mask_value
 
+    address, path = _show_target(address, path)
     declaration = load(path, variables, var_files, environment)
     with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
         state = platform.read_state(declaration.project_name)
@@ -116,14 +167,81 @@ def show(
         click.echo(table(rows))
 
 
+# ---------------------------------------------------------------- logs
+
+
+def _last_run(platform: Any, declaration: Any, address: str) -> Any:
+    run = platform.read_state(declaration.project_name).runs.get(address)
+    if run is None:
+        known = ", ".join(sorted(a for a in declaration.resources if a.startswith("runs."))) or None
+        raise DhmlrunError.single(
+            f"{address} has never run in project {declaration.project_name}", allowed=known
+        )
+    return run
+
+
+def _log_text(platform: Any, project: str, run_id: str, local: Path) -> str:
+    """The run's log: the platform's copy, else the local file apply is writing."""
+    texts = platform.run_logs(project, run_id)
+    if texts:
+        return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+    return local.read_text(encoding="utf-8", errors="replace") if local.is_file() else ""
+
+
+def _run_state(platform: Any, project: str, run_id: str) -> tuple[str, str | None]:
+    dto = platform.read_entity(project, "runs", run_id) or {}
+    status = dto.get("status") or {}
+    return str(status.get("state") or "DELETED"), status.get("message")
+
+
+def follow(
+    read_text: Callable[[], str],
+    read_state: Callable[[], tuple[str, str | None]],
+    echo: Callable[[str], None],
+    *,
+    interval: float,
+    timeout: float,
+) -> tuple[str, str | None]:
+    """Print new log text until the run reaches a final state (or `timeout` passes).
+
+    Polls; prints only what was not printed yet (the whole text again if it was rewritten).
+    Returns the run's last (state, message)."""
+    printed = ""
+    deadline = time.monotonic() + timeout
+    while True:
+        state, message = read_state()
+        text = read_text()  # after the state: a final state's logs are complete
+        if text != printed:
+            echo(text[len(printed):] if text.startswith(printed) else text)
+            printed = text
+        if state in FINAL_STATES or time.monotonic() >= deadline:
+            return state, message
+        time.sleep(interval)
+
+
 @click.command()
-@click.argument("run_address")
-@click.option("--path", "path", default=".", type=click.Path(path_type=Path), help="The config directory.")
+@click.argument("run_addr", metavar="RUN_ADDR")
+@path_option
+@click.option("-f", "--follow", "follow_", is_flag=True, help="Keep printing until the run finishes.")
+@click.option(
+    "--timeout",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="With --follow: stop waiting after this long.",
+)
+@click.option("--interval", default=1.0, type=click.FloatRange(0.05), hidden=True)
 @declaration_options
 @platform_options
+@click.pass_context
 def logs(
-    run_address: str,
+    ctx: click.Context,
+    run_addr: str,
     path: Path,
+    follow_: bool,
+    timeout: float,
+    interval: float,
     variables: dict[str, str],
     var_files: tuple[Path, ...],
     environment: str | None,
@@ -131,22 +249,150 @@ def logs(
     profile: str | None,
     no_color: bool,
 ) -> None:
-    """Print the captured output of the last run of RUN_ADDRESS (e.g. runs.download)."""
+    """Print the captured output of the last run of RUN_ADDR (e.g. runs.download).
+
+    With --follow, keep printing until the run reaches a final state; the exit code is then 1
+    when it ended in ERROR (or the wait timed out), so CI can wait on a run.
+    """
     from dhmlrun.platform import open_platform
     from dhmlrun.render import mask_value
 
+    address = run_address(run_addr)
+    declaration = load(path, variables, var_files, environment)
+    project = declaration.project_name
+    secrets = declaration.sensitive_values()
+    local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
+
+    def echo(text: str) -> None:
+        click.echo(mask_value(text, secrets), nl=False)
+
+    with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
+        run = _last_run(platform, declaration, address)
+        if follow_:
+            state, message = follow(
+                lambda: _log_text(platform, project, run.id, local),
+                lambda: _run_state(platform, project, run.id),
+                echo,
+                interval=interval,
+                timeout=timeout,
+            )
+            ctx.exit(_followed(address, run.id, state, message, timeout))
+        text = _log_text(platform, project, run.id, local)
+    if not text:
+        raise DhmlrunError.single(f"no logs recorded for {address} (run {run.id}, {run.state})")
+    echo(text)
+
+
+def _followed(address: str, run_id: str, state: str, message: str | None, timeout: float) -> int:
+    if state not in FINAL_STATES:
+        info(f"{address}: still {state} after {timeout:g}s (run {run_id}); stopped following")
+        return 1
+    info(f"{address}: {state}" + (f": {message}" if message and state != "COMPLETED" else ""))
+    return 0 if state == "COMPLETED" else 1
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def parse_key(key: str) -> dict[str, str] | None:
+    """`store://PROJECT/TYPE/KIND/NAME:ID` -> its parts; None for anything else."""
+    if not key.startswith("store://"):
+        return None
+    parts = key[len("store://"):].split("/")
+    if len(parts) != 4:
+        return None
+    project, type_, kind, rest = parts
+    name, _, entity_id = rest.partition(":")
+    return {"project": project, "type": type_, "kind": kind, "name": name, "id": entity_id}
+
+
+def _output_key(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("key") or value.get("id")
+    return None if value is None else str(value)
+
+
+def describe_outputs(platform: Any, project: str, run: Any) -> dict[str, Any]:
+    """The run's outputs (entity key, type, kind, name, path) and results, as plain data."""
+    outputs: dict[str, Any] = {}
+    for name, value in sorted(run.outputs.items()):
+        key = _output_key(value)
+        parsed = parse_key(key) if key else None
+        entry: dict[str, Any] = {"key": key, "type": None, "kind": None, "name": None, "path": None}
+        if parsed:
+            entry.update(type=parsed["type"], kind=parsed["kind"], name=parsed["name"])
+            type_ = ENTITY_TYPES.get(parsed["type"], f"{parsed['type']}s")
+            dto = platform.read_entity(parsed["project"], type_, parsed["id"]) or {}
+            entry["path"] = (dto.get("spec") or {}).get("path")
+        outputs[name] = entry
+    return {
+        "address": run.address,
+        "run": run.id,
+        "state": run.state,
+        "message": run.message,
+        "outputs": outputs,
+        "results": dict(run.results),
+    }
+
+
+def outputs_text(data: dict[str, Any]) -> str:
+    """Two small tables: OUTPUT KIND NAME PATH KEY, then RESULT VALUE."""
+    lines = []
+    if data["outputs"]:
+        rows = [("OUTPUT", "KIND", "NAME", "PATH", "KEY")] + [
+            (n, o["kind"] or "-", o["name"] or "-", o["path"] or "-", o["key"] or "-")
+            for n, o in data["outputs"].items()
+        ]
+        lines.extend(_aligned(rows))
+    if data["results"]:
+        if lines:
+            lines.append("")
+        rows = [("RESULT", "VALUE")] + [
+            (k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in data["results"].items()
+        ]
+        lines.extend(_aligned(rows))
+    return "\n".join(lines)
+
+
+def _aligned(rows: list[tuple[Any, ...]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+@click.command()
+@click.argument("run_addr", metavar="RUN_ADDR")
+@path_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@declaration_options
+@platform_options
+def outputs(
+    run_addr: str,
+    path: Path,
+    as_json: bool,
+    variables: dict[str, str],
+    var_files: tuple[Path, ...],
+    environment: str | None,
+    endpoint: str | None,
+    profile: str | None,
+    no_color: bool,
+) -> None:
+    """Print the outputs (entity keys, kinds, paths) and results of RUN_ADDR's last run."""
+    from dhmlrun.platform import open_platform
+    from dhmlrun.render import mask_value
+
+    address = run_address(run_addr)
     declaration = load(path, variables, var_files, environment)
     with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
-        state = platform.read_state(declaration.project_name)
-        run = state.runs.get(run_address)
-        if run is None:
-            raise DhmlrunError.single(f"{run_address} has never run in project {declaration.project_name}")
-        texts = platform.run_logs(declaration.project_name, run.id)
-    if not texts:
-        local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{run_address}.log"
-        texts = [local.read_text(encoding="utf-8", errors="replace")] if local.is_file() else []
-    if not texts:
-        raise DhmlrunError.single(f"no logs recorded for {run_address} (run {run.id}, {run.state})")
-    secrets = declaration.sensitive_values()
-    for text in texts:
-        click.echo(mask_value(text, secrets).rstrip("\n"))
+        run = _last_run(platform, declaration, address)
+        data = describe_outputs(platform, declaration.project_name, run)
+    data = mask_value(data, declaration.sensitive_values())
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    message = f": {data['message']}" if data["message"] else ""
+    info(f"{address}: last run {data['run']}, {data['state']}{message}")
+    text = outputs_text(data)
+    if text:
+        click.echo(text)
+    else:
+        info("(no outputs or results)")

@@ -22,6 +22,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.errors import DhmlrunError
+
 BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA = """
@@ -339,12 +341,20 @@ class Store:
         self._lock = threading.Lock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connection()
-        with self._immediate(conn):
-            # executescript() would commit on its own; statements one by one stay in this transaction.
-            for statement in (_SCHEMA + (_INDEXES if indexes else "")).split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        try:
+            conn = self._connection()
+            with self._immediate(conn):
+                # executescript() would commit on its own; statements one by one stay in this
+                # transaction.
+                for statement in (_SCHEMA + (_INDEXES if indexes else "")).split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+        except sqlite3.DatabaseError as exc:  # a damaged file, or not SQLite at all: say which
+            self.close()
+            raise DhmlrunError.single(
+                f"{self.path} is not a usable embedded-core database ({exc}); move it away "
+                "(with its -wal and -shm files) to start with an empty one"
+            ) from exc
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

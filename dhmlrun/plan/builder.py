@@ -16,7 +16,18 @@ from typing import Any
 from dhmlrun.config.model import Declaration, Reference, Resource
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
-from dhmlrun.plan.model import ABSENT, CREATE, DELETE, NOOP, RUN, UPDATE, Action, AttributeChange, Plan
+from dhmlrun.plan.model import (
+    ABSENT,
+    ADOPT,
+    CREATE,
+    DELETE,
+    NOOP,
+    RUN,
+    UPDATE,
+    Action,
+    AttributeChange,
+    Plan,
+)
 from dhmlrun.plan.rules import (
     RULES,
     KindRules,
@@ -24,6 +35,7 @@ from dhmlrun.plan.rules import (
     desired_view,
     entity_body,
     local_file,
+    local_source_matches,
     remote_view,
     store_key,
     task_parameters,
@@ -74,7 +86,8 @@ def build_plan(
     id_factory: Callable[[], str] = new_id,
 ) -> Plan:
     """Compare the declaration with the platform state and return the Plan (see module doc)."""
-    targets, reruns = list(targets), set(reruns)
+    targets = [_full_address(declaration, a) for a in targets]
+    reruns = {_full_address(declaration, a, "runs") for a in reruns}
     _check_addresses(declaration, state, targets, reruns)
     ctx = _Context(declaration, state, reruns, id_factory)
     plan = Plan(project=declaration.project_name, root=str(declaration.root), endpoint=state.endpoint)
@@ -111,6 +124,14 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
 
 def _delete_order(address: str) -> tuple[int, str]:
     return (0 if address.startswith("functions.") else 1, address)
+
+
+def _full_address(declaration: Declaration, text: str, type_: str | None = None) -> str:
+    """`download` as `runs.download`: a bare name stands for the one declared resource so named."""
+    if "." in text:
+        return text
+    matches = [r.address for r in declaration if r.name == text and type_ in (None, r.type)]
+    return matches[0] if len(matches) == 1 else text
 
 
 def _check_addresses(
@@ -164,6 +185,8 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     view = desired_view(resource.spec, resource.lifecycle, rules, local)
     remote = ctx.state.entities.get(resource.address)
     kind = str(resource.spec.get("kind"))
+    if remote is not None and resource.address in ctx.state.adoptable:
+        return _plan_adopt(ctx, resource, rules, local, view, remote)
     action, reason, diff, drift = _compare(view, remote, rules, local)
     if action == NOOP and remote is not None:
         ctx.planned[resource.address] = _Planned(
@@ -207,6 +230,63 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         body=body,
         drift=drift,
         seen=remote.id if remote else ABSENT,
+        depends_on=[PROJECT_ADDRESS],
+    )
+
+
+def _plan_adopt(
+    ctx: _Context,
+    resource: Resource,
+    rules: KindRules,
+    local: LocalFile | None,
+    view: dict[str, Any],
+    remote: RemoteEntity,
+) -> Action:
+    """Adopt an entity never managed by dhmlrun that has a declared name (e.g. after `dhmlrun
+    import`): relabel its latest version in place when kind and spec match (metadata is all a
+    PUT may change), else create a new version from the declaration."""
+    project = ctx.declaration.project_name
+    before = remote_view(remote, rules)
+    diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
+    if local_source_matches(remote, rules, local, before):
+        diff = [c for c in diff if c.path not in (f"spec.{rules.local_path}", rules.content_key)]
+    in_place = not any(c.path == "kind" or c.path.startswith("spec.") for c in diff)
+    entity_id = remote.id if in_place else ctx.id_factory()
+    body = entity_body(
+        project=project,
+        name=resource.name,
+        entity_id=entity_id,
+        spec=resource.spec,
+        lifecycle=resource.lifecycle,
+        rules=rules,
+        local=local,
+        address=resource.address,
+        view=view,
+    )
+    if in_place:
+        reason = "made outside dhmlrun: adopted as it is, labelled as managed"
+        key = remote.key or store_key(project, rules, remote.kind, remote.name, remote.id)
+    else:
+        changed = ", ".join(c.path for c in diff)
+        reason = f"made outside dhmlrun: adopted with a new version; changed: {changed}"
+        key = store_key(project, rules, str(resource.spec.get("kind")), resource.name, entity_id)
+    ctx.planned[resource.address] = _Planned(
+        resource.address,
+        NOOP if in_place else UPDATE,
+        entity_id,
+        key,
+        remote.kind if in_place else str(resource.spec.get("kind")),
+        view,
+        local,
+        spec=resource.spec,
+    )
+    return Action(
+        resource.address,
+        ADOPT,
+        reason,
+        diff=diff,
+        body=body,
+        seen=remote.id,
         depends_on=[PROJECT_ADDRESS],
     )
 
@@ -310,7 +390,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         return Action(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
     body = _run_body(ctx, resource, run_id or "", function, inputs, fingerprint)
     if last is not None and not last.finished:
-        body["supersedes"] = last.id  # an orphaned run: apply marks it ERROR before starting anew
+        body["supersedes"] = last.id  # executor lost: apply marks it ERROR before starting anew
     before = last.fingerprint if last else None
     diff = [] if before == fingerprint.value else [AttributeChange("fingerprint", before, fingerprint.value)]
     return Action(
@@ -380,9 +460,12 @@ def _decide_run(
     """Whether the run fires in this plan, and the one-line reason either way."""
     trigger = str(resource.spec.get("trigger") or "on_change")
     if last is not None and not last.finished:
-        if last.local_execution and not ctx.state.apply_running_elsewhere:
-            return True, f"last run was interrupted: left {last.state} by an apply that stopped"
+        if last.executor_lost:  # its executor stopped renewing its lease (platform/lease.py)
+            return True, f"executor lost: last run {last.id} was left {last.state} by a process that died"
         return False, f"a run is already {last.state.lower()} ({last.id}); not duplicated"
+    waiting = _upstream_in_progress(ctx, upstream)
+    if waiting:
+        return False, waiting
     if resource.address in ctx.reruns:
         return True, "forced by --rerun"
     if last is None:
@@ -405,6 +488,22 @@ def _decide_run(
     if last.failed:
         return True, "last run failed"
     return False, "up to date"
+
+
+def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None:
+    """Why a run must wait: an input comes from a run still executing elsewhere (its lease alive).
+
+    Firing now would either read the previous output or none at all; apply again once that run
+    has finished and this run is planned with the new input.
+    """
+    for address, ref in upstream.items():
+        if ctx.planned[address].action == RUN:
+            continue
+        run = ctx.state.runs.get(address)
+        if run is not None and not run.finished and not run.executor_lost:
+            state = run.state.lower()
+            return f"waits for input {ref}: run {run.id} is still {state}; apply again when it ends"
+    return None
 
 
 def _upstream_reason(planned: _Planned, ref: str) -> str:

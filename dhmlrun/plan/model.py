@@ -15,8 +15,11 @@ UPDATE = "update"
 DELETE = "delete"
 RUN = "run"
 NOOP = "no-op"
+ADOPT = "adopt"
+"""Take over an entity made outside dhmlrun that has a declared name: label it as managed, in
+place when its spec already matches (`body["id"] == seen`), else with a new version."""
 
-SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", RUN: ">", NOOP: " "}
+SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", RUN: ">", ADOPT: "@", NOOP: " "}
 FORMAT_VERSION = "1"
 ABSENT = "absent"
 
@@ -61,6 +64,11 @@ class Action:
     def changes(self) -> bool:
         return self.action != NOOP
 
+    @property
+    def in_place(self) -> bool:
+        """An adopt that only relabels the existing version (no new version is created)."""
+        return self.action == ADOPT and self.body.get("id") == self.seen
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -94,10 +102,13 @@ class Plan:
         return any(a.changes for a in self.actions)
 
     def counts(self) -> dict[str, int]:
-        counts = {CREATE: 0, UPDATE: 0, DELETE: 0, RUN: 0}
+        """Actions per kind; `adopt` only when there is one (as Terraform shows `to import`)."""
+        counts = {CREATE: 0, UPDATE: 0, DELETE: 0, RUN: 0, ADOPT: 0}
         for action in self.actions:
             if action.action in counts:
                 counts[action.action] += 1
+        if not counts[ADOPT]:
+            del counts[ADOPT]
         return counts
 
     def as_dict(self) -> dict[str, Any]:

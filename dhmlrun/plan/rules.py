@@ -210,6 +210,20 @@ def remote_view(entity: RemoteEntity, rules: KindRules) -> dict[str, Any]:
     return view
 
 
+def local_source_matches(
+    entity: RemoteEntity, rules: KindRules, local: LocalFile | None, before: Mapping[str, Any]
+) -> bool:
+    """True when a remote entity holds the declared local file's content (same digest) or points
+    at that very file: then only the config-relative path differs, which is dhmlrun's own
+    bookkeeping (recorded in labels), not a change to the entity. Used when adopting."""
+    if local is None or rules.local_path is None:
+        return False
+    if rules.content_key and before.get(rules.content_key) == local.sha256:
+        return True
+    raw = get_path(entity.spec, rules.local_path)
+    return is_local_path(raw) and Path(str(raw)).resolve() == Path(local.absolute).resolve()
+
+
 def view_digest(view: Mapping[str, Any]) -> str:
     return digest(dict(view))
 

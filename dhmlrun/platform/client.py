@@ -14,7 +14,7 @@ from typing import Any
 
 from dhmlrun.errors import PlatformError, Problem
 from dhmlrun.platform import labels as L
-from dhmlrun.platform.lock import LOCK_TYPE, held_by_another_live_process, lock_id
+from dhmlrun.platform.lock import LOCK_TYPE, lock_id
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 
 API = "/api/v1"
@@ -25,6 +25,9 @@ VERSIONED_TYPES = ("dataitems", "functions")
 def _sdk_client() -> Any:
     from digitalhub.stores.client.base.factory import get_client
 
+    from dhmlrun.platform import http
+
+    http.install()  # timeouts, retries with backoff, idempotent creates (platform/http.py)
     return get_client()
 
 
@@ -88,12 +91,23 @@ class Platform:
         for type_ in VERSIONED_TYPES:
             for dto in self._call("LIST", f"{API}/-/{project}/{type_}", params={"versions": "latest"}):
                 if dto.get("id") == lock_id(project) and type_ == LOCK_TYPE:
-                    state.apply_running_elsewhere = held_by_another_live_process(dto)
-                    continue
+                    continue  # the apply lock, not a declared entity
                 entity = RemoteEntity.from_dto(type_, dto)
                 state.entities[entity.address] = entity
+            state.adoptable |= self._never_managed(project, type_, state)
         state.runs = self._last_runs(project)
         return state
+
+    def _never_managed(self, project: str, type_: str, state: PlatformState) -> set[str]:
+        """Addresses of `type_` whose latest version is unmanaged and no version ever was managed
+        (one more list request, only when such a latest version exists; run outputs never count)."""
+        unmanaged = {
+            a for a, e in state.entities.items() if e.type == type_ and not e.managed and not e.produced_by
+        }
+        if not unmanaged:
+            return set()
+        managed_names = set(self.version_counts(project, type_))
+        return {a for a in unmanaged if state.entities[a].name not in managed_names}
 
     def _last_runs(self, project: str) -> dict[str, RemoteRun]:
         runs: dict[str, RemoteRun] = {}
@@ -130,6 +144,15 @@ class Platform:
             counts[str(dto.get("name"))] = counts.get(str(dto.get("name")), 0) + 1
         return counts
 
+    def list_latest(self, project: str, type_: str) -> list[dict[str, Any]]:
+        """The latest version of every entity of `type_`, as the platform returns them (one
+        list request, paginated); `dhmlrun import` reads projects through this."""
+        return self._call("LIST", f"{API}/-/{project}/{type_}", params={"versions": "latest"})
+
+    def project_description(self, project: str) -> str | None:
+        found = self._find_project(project)
+        return None if found is None else (found.get("metadata") or {}).get("description")
+
     def list_versions(self, project: str, type_: str, name: str) -> list[dict[str, Any]]:
         return self._call("LIST", f"{API}/-/{project}/{type_}", params={"name": name, "versions": "all"})
 
@@ -163,6 +186,18 @@ class Platform:
                 raise
             return self._call("GET", f"{API}/-/{project}/{type_}/{body['id']}")
 
+    def adopt_in_place(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Mark an existing version as managed by replacing its metadata (labels, description).
+
+        DHCore ignores `spec` on PUT for versioned types but replaces `metadata`, so adopting a
+        version whose spec already matches needs no new version."""
+        project, entity_id = body["project"], body["id"]
+        current = self._call("GET", f"{API}/-/{project}/{type_}/{entity_id}")
+        metadata = dict(current.get("metadata") or {})
+        metadata.update(body.get("metadata") or {})
+        current["metadata"] = metadata
+        return self._call("PUT", f"{API}/-/{project}/{type_}/{entity_id}", body=current)
+
     def create_only(self, type_: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """POST an entity that must not exist yet; None when it already does (a held lock)."""
         try:
@@ -171,6 +206,12 @@ class Platform:
             if _duplicate(exc.cause):
                 return None
             raise
+
+    def replace_entity(
+        self, project: str, type_: str, entity_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PUT a whole entity back (DHCore replaces `metadata` and `status`); the lock's lease."""
+        return self._call("PUT", f"{API}/-/{project}/{type_}/{entity_id}", body=body)
 
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
         try:

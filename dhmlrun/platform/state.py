@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from dhmlrun.platform import labels as L
+from dhmlrun.platform.lease import lease_expired
 
 FINAL_RUN_STATES = frozenset({"COMPLETED", "ERROR", "STOPPED", "DELETED"})
 FAILED_RUN_STATES = frozenset({"ERROR", "STOPPED"})
@@ -31,6 +32,10 @@ class RemoteEntity:
     version: str | None = None
     key: str | None = None
     created: str | None = None
+    updated: str | None = None
+    state: str | None = None
+    produced_by: str | None = None
+    """The key of the run that produced this version (a run output), from its relationships."""
 
     @property
     def address(self) -> str:
@@ -68,6 +73,16 @@ class RemoteEntity:
             version=metadata.get("version"),
             key=dto.get("key"),
             created=metadata.get("created"),
+            updated=metadata.get("updated"),
+            state=(dto.get("status") or {}).get("state"),
+            produced_by=next(
+                (
+                    str(r.get("dest"))
+                    for r in metadata.get("relationships") or ()
+                    if isinstance(r, dict) and r.get("type") == "produced_by"
+                ),
+                None,
+            ),
         )
 
 
@@ -85,6 +100,10 @@ class RemoteRun:
     message: str | None = None
     key: str | None = None
     local_execution: bool = True
+    updated: str | None = None
+    executor_lost: bool = False
+    """Unfinished, and the lease its executing process kept renewing ran out (`platform/lease.py`):
+    that process is gone, so the run will never finish by itself."""
 
     @cached_property
     def recorded(self) -> dict[str, str]:
@@ -122,6 +141,8 @@ class RemoteRun:
             message=status.get("message"),
             key=dto.get("key"),
             local_execution=bool((dto.get("spec") or {}).get("local_execution", True)),
+            updated=metadata.get("updated"),
+            executor_lost=str(status.get("state")) not in FINAL_RUN_STATES and lease_expired(status),
         )
 
 
@@ -135,9 +156,9 @@ class PlatformState:
     entities: dict[str, RemoteEntity] = field(default_factory=dict)
     runs: dict[str, RemoteRun] = field(default_factory=dict)
     endpoint: str | None = None
-    apply_running_elsewhere: bool = False
-    """Another live process holds the project's apply lock, so its local runs are really running
-    (without one, a local run left RUNNING was orphaned by an apply that was killed)."""
+    adoptable: set[str] = field(default_factory=set)
+    """Addresses whose every version was made outside dhmlrun (never managed): the planner
+    adopts these by name instead of treating the latest version as drift."""
 
     def managed(self) -> dict[str, RemoteEntity]:
         """Entities dhmlrun created (their latest version carries the marker, or they are ours)."""

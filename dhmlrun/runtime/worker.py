@@ -37,6 +37,10 @@ def execute_run(project: str, run_id: str) -> int:
     import digitalhub as dh
     from digitalhub.entities._commons.enums import State
 
+    from dhmlrun.platform import http
+    from dhmlrun.platform.lease import RunLease
+
+    http.install()  # timeouts, retries with backoff, idempotent creates (platform/http.py)
     try:
         run = dh.get_run(run_id, project=project)
     except Exception as exc:
@@ -49,6 +53,7 @@ def execute_run(project: str, run_id: str) -> int:
         )
         return EXIT_INFRASTRUCTURE
     run.executes_here = True
+    RunLease(project, run_id).start()  # "executor lost" if this process dies (platform/lease.py)
     try:
         run.build()
         _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))

@@ -79,3 +79,13 @@ def test_exit_stops_the_server(core, tmp_path: Path):
         assert requests.get(endpoint + "/api/auth", timeout=10).ok
     with pytest.raises(requests.ConnectionError):
         requests.get(endpoint + "/api/auth", timeout=10)
+
+
+def test_a_file_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:
+    from dhmlrun.core.store import Store
+    from dhmlrun.errors import DhmlrunError
+
+    bad = tmp_path / "core.db"
+    bad.write_text("not sqlite at all\n" * 100)
+    with pytest.raises(DhmlrunError, match="not a usable embedded-core database"):
+        Store(bad)

@@ -144,8 +144,7 @@ def test_failed_last_run_fires_again(repo: Path) -> None:
 
 def test_running_run_is_never_duplicated_even_when_forced(repo: Path) -> None:
     decl, plan, _ = first_apply(repo)
-    state = applied_state(plan, run_state="RUNNING")
-    state.apply_running_elsewhere = True  # the apply that started it still holds the lock
+    state = applied_state(plan, run_state="RUNNING")  # its executor's lease is alive
     act = actions(build_plan(decl, state, reruns=["runs.download"]))["runs.download"]
     assert act.action == "no-op"
     assert "running" in act.reason
@@ -240,12 +239,14 @@ def test_managed_version_edited_outside_dhmlrun_is_drift(repo: Path) -> None:
     assert [(c.path, c.before) for c in act.diff] == [("description", "edited in the console")]
 
 
-def test_local_run_left_running_without_an_apply_holding_the_lock_is_rerun(repo: Path) -> None:
+def test_run_left_running_by_an_executor_whose_lease_expired_is_rerun(repo: Path) -> None:
     decl, plan, _ = first_apply(repo)
     state = applied_state(plan, run_state="RUNNING")
+    lost = dataclasses.replace(state.runs["runs.download"], executor_lost=True)
+    state.runs["runs.download"] = lost
     act = actions(build_plan(decl, state))["runs.download"]
     assert act.action == "run"
-    assert act.reason == "last run was interrupted: left RUNNING by an apply that stopped"
+    assert act.reason.startswith("executor lost: last run")
     assert act.body["supersedes"] == state.runs["runs.download"].id
 
 
@@ -254,3 +255,19 @@ def test_remote_run_still_running_is_left_alone(repo: Path) -> None:
     state = applied_state(plan, run_state="RUNNING")
     state.runs["runs.download"] = dataclasses.replace(state.runs["runs.download"], local_execution=False)
     assert actions(build_plan(decl, state))["runs.download"].action == "no-op"
+
+
+def test_run_waits_while_its_upstream_run_is_still_running_elsewhere(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    state.runs["runs.download"] = dataclasses.replace(state.runs["runs.download"], state="RUNNING")
+    del state.runs["runs.summary"]  # never run: it would fire, but its input is still being made
+    act = actions(build_plan(decl, state))["runs.summary"]
+    assert act.action == "no-op"
+    assert act.reason.startswith("waits for input runs.download.outputs.dataset: run ")
+
+
+def test_bare_names_stand_for_the_declared_address(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    acts = actions(build_plan(decl, state, reruns=["download"], targets=["download"]))
+    assert acts["runs.download"].reason == "forced by --rerun"
+    assert set(acts) == {"project", "dataitems.employees", "functions.downloader", "runs.download"}

@@ -1,0 +1,55 @@
+"""What every benchmark returns, and the timing helpers they share.
+
+The machine is shared and noisy, so a benchmark never reports one number alone: each `Result`
+holds the measurement, its baseline measured in the same run, their ratio and the goal. Timings
+are the best of N (the least disturbed run; said in `how`) unless a result says otherwise.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+@dataclass
+class Result:
+    """One row of the results table.
+
+    `ratio` is measured / baseline. `goal` says what meets it in words; `met` is decided by the
+    benchmark (some goals are on the ratio, some on the absolute measurement)."""
+
+    name: str
+    measured: str
+    baseline: str
+    ratio: float | None
+    goal: str
+    met: bool
+    how: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def best_of(fn: Callable[[], float], repeat: int) -> float:
+    """The smallest of `repeat` measurements (the one least disturbed by other load)."""
+    return min(fn() for _ in range(max(1, repeat)))
+
+
+def time_process(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 ok: Sequence[int] = (0,)) -> float:
+    """Wall seconds of one whole process; fails loudly when it exits with an unexpected code."""
+    start = time.perf_counter()
+    done = subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"

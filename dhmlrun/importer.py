@@ -1,0 +1,291 @@
+"""`dhmlrun import`: a declaration written from a live platform project, so a team can adopt
+dhmlrun on a project it already runs.
+
+Follows what the SDK's own `project.export()` carries (the project, then the latest version of
+each function and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
+function's code, decoded from the platform's base64 spec into `src/`, so the code is reviewed
+and diffed as files. Entities dhmlrun cannot declare are listed as comments, never dropped
+silently: functions of other kinds, dataitems a run produced (outputs are never declared), and
+runs (declare them by hand; importing one would re-run it).
+
+`build_import` is pure (DTOs in, text and files out); `read_project` reads a live project,
+`read_export` the YAML files `project.export()` wrote; `write_import` writes, refusing to
+overwrite files unless forced.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.platform import labels as L
+
+FUNCTION_KINDS = ("mlrun",)
+DATAITEM_KINDS = ("table", "dataitem")
+SOURCE_DIR = "src"
+URL_PREFIXES = ("git+", "zip+", "http://", "https://", "s3://", "store://")
+RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
+
+
+@dataclass
+class ProjectExport:
+    """What was read from the platform: the project and its latest function/dataitem DTOs."""
+
+    project: str
+    description: str | None
+    endpoint: str
+    functions: list[dict[str, Any]] = field(default_factory=list)
+    dataitems: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    """The files to write (relative path -> bytes) and what was left out, with why."""
+
+    project: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    imported: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    managed: list[str] = field(default_factory=list)
+    """Imported addresses dhmlrun already manages (the rest will plan as `adopt`)."""
+
+    @property
+    def to_adopt(self) -> list[str]:
+        return [a for a in self.imported if a not in self.managed]
+
+
+def read_project(platform: Any, project: str) -> ProjectExport:
+    """Read the project through the Platform interface (three list requests)."""
+    if not platform.project_exists(project):
+        hint = (
+            " (no endpoint is configured, so this looked in the embedded core of the output "
+            "directory: pass --endpoint URL or --profile NAME)"
+            if platform.embedded
+            else ""
+        )
+        raise DhmlrunError.single(f"project {project} not found on {platform.endpoint}{hint}")
+    return ProjectExport(
+        project=project,
+        description=platform.project_description(project),
+        endpoint=platform.endpoint,
+        functions=sorted(platform.list_latest(project, "functions"), key=_name),
+        dataitems=sorted(platform.list_latest(project, "dataitems"), key=_name),
+    )
+
+
+def read_export(path: Path) -> ProjectExport:
+    """Read the YAML the SDK's `project.export()` writes (`projects-NAME.yaml`), whose entity
+    entries are embedded or point by `metadata.ref` at the entity's own exported YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DhmlrunError.single(f"cannot read the project export {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("kind") != "project" or not data.get("name"):
+        raise DhmlrunError.single(f"{path} is not a project export (written by the SDK's project.export())")
+    spec = data.get("spec") or {}
+    return ProjectExport(
+        project=str(data["name"]),
+        description=(data.get("metadata") or {}).get("description"),
+        endpoint=f"the export {path.name}",
+        functions=sorted(_exported(path, spec.get("functions")), key=_name),
+        dataitems=sorted(_exported(path, spec.get("dataitems")), key=_name),
+    )
+
+
+def _exported(project_file: Path, entries: Any) -> list[dict[str, Any]]:
+    """Each entity entry in full: embedded (it has a spec) or loaded from its `ref` file, which
+    the SDK writes next to the project file (or relative to where it ran)."""
+    found = []
+    for entry in entries or ():
+        if not isinstance(entry, dict):
+            continue
+        ref = (entry.get("metadata") or {}).get("ref")
+        if "spec" not in entry and isinstance(ref, str) and "://" not in ref:
+            candidates = [project_file.parent / ref, Path(ref)]
+            target = next((c for c in candidates if c.is_file()), None)
+            if target is None:
+                raise DhmlrunError.single(f"{project_file}: {_name(entry)} refers to {ref}, which is missing")
+            entry = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+        found.append(entry)
+    return found
+
+
+def _name(dto: dict[str, Any]) -> str:
+    return str(dto.get("name"))
+
+
+def build_import(export: ProjectExport) -> ImportResult:
+    """The declaration and source files for `export` (pure)."""
+    result = ImportResult(project=export.project)
+    functions: dict[str, Any] = {}
+    for dto in export.functions:
+        declared = _function(dto, result)
+        if declared is not None:
+            functions[_name(dto)] = declared
+            _record(result, f"functions.{_name(dto)}", dto)
+    dataitems: dict[str, Any] = {}
+    for dto in export.dataitems:
+        declared = _dataitem(dto, result)
+        if declared is not None:
+            dataitems[_name(dto)] = declared
+            _record(result, f"dataitems.{_name(dto)}", dto)
+    document: dict[str, Any] = {"version": 1, "project": {"name": export.project}}
+    if export.description:
+        document["project"]["description"] = export.description
+    if dataitems:
+        document["dataitems"] = dataitems
+    if functions:
+        document["functions"] = functions
+    result.files["dhmlrun.yaml"] = _yaml_text(export, document, result).encode("utf-8")
+    return result
+
+
+def _record(result: ImportResult, address: str, dto: dict[str, Any]) -> None:
+    result.imported.append(address)
+    if L.decode((dto.get("metadata") or {}).get("labels"))[0]:
+        result.managed.append(address)
+
+
+def _metadata(dto: dict[str, Any]) -> dict[str, Any]:
+    """Description and the user's own labels (dhmlrun's bookkeeping labels are not declared)."""
+    metadata = dto.get("metadata") or {}
+    out: dict[str, Any] = {}
+    if metadata.get("description"):
+        out["description"] = str(metadata["description"])
+    user_labels = L.decode(metadata.get("labels"))[2]
+    if user_labels:
+        out["labels"] = user_labels
+    return out
+
+
+def _function(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+    name, kind = _name(dto), str(dto.get("kind"))
+    if kind not in FUNCTION_KINDS:
+        result.skipped.append(f"functions.{name}: kind {kind} (dhmlrun declares {', '.join(FUNCTION_KINDS)})")
+        return None
+    spec = dto.get("spec") or {}
+    source = dict(spec.get("source") or {})
+    declared_source = _function_source(dto, source, result)
+    if declared_source is None:
+        result.skipped.append(f"functions.{name}: no code in its spec (source, code or base64)")
+        return None
+    declared: dict[str, Any] = {"kind": kind, "source": declared_source}
+    if source.get("handler"):
+        declared["source"]["handler"] = str(source["handler"])
+    for key in ("handler", "image", "tag"):
+        if spec.get(key):
+            declared[key] = str(spec[key])
+    if spec.get("requirements"):
+        declared["requirements"] = [str(r) for r in spec["requirements"]]
+    declared.update(_metadata(dto))
+    return declared
+
+
+def _function_source(
+    dto: dict[str, Any], source: dict[str, Any], result: ImportResult
+) -> dict[str, Any] | None:
+    """`{source: src/FILE}` for code the platform holds (base64 or inline), else the URL."""
+    content: bytes | None = None
+    if source.get("base64"):
+        try:
+            content = base64.b64decode(str(source["base64"]), validate=False)
+        except (binascii.Error, ValueError):
+            content = None
+    if content is None and source.get("code"):
+        content = str(source["code"]).encode("utf-8")
+    if content is not None:
+        return {"source": _place_file(_file_name(dto, source), content, result)}
+    remote = str(source.get("source") or "")
+    if remote.startswith(URL_PREFIXES):
+        return {"source": remote}
+    return None
+
+
+def _file_name(dto: dict[str, Any], source: dict[str, Any]) -> str:
+    """The code's original file name when it is a plain `.py` name, else `<function>.py`."""
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_SOURCE)
+    original = PurePosixPath(str(recorded or source.get("source") or "").replace("\\", "/")).name
+    if re.fullmatch(r"[A-Za-z0-9_.-]+\.py", original or ""):
+        return original
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', _name(dto))}.py"
+
+
+def _place_file(file_name: str, content: bytes, result: ImportResult) -> str:
+    """`src/NAME`, shared by functions with the same code, renamed when the code differs."""
+    stem, suffix = file_name[: -len(".py")], ".py"
+    candidate, n = f"{SOURCE_DIR}/{file_name}", 1
+    while candidate in result.files and result.files[candidate] != content:
+        n += 1
+        candidate = f"{SOURCE_DIR}/{stem}_{n}{suffix}"
+    result.files[candidate] = content
+    return candidate
+
+
+def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+    name, kind = _name(dto), str(dto.get("kind"))
+    metadata = dto.get("metadata") or {}
+    produced_by = [
+        r.get("dest") for r in metadata.get("relationships") or () if r.get("type") == "produced_by"
+    ]
+    if produced_by:
+        result.skipped.append(f"dataitems.{name}: an output of run {_run_id(produced_by[0])}")
+        return None
+    if kind not in DATAITEM_KINDS:
+        result.skipped.append(f"dataitems.{name}: kind {kind} (dhmlrun declares {', '.join(DATAITEM_KINDS)})")
+        return None
+    path = (dto.get("spec") or {}).get("path")
+    if not path:
+        result.skipped.append(f"dataitems.{name}: no path in its spec")
+        return None
+    return {"kind": kind, "path": str(path), **_metadata(dto)}
+
+
+def _run_id(key: Any) -> str:
+    return str(key).rsplit(":", 1)[-1] if key else "?"
+
+
+def _yaml_text(export: ProjectExport, document: dict[str, Any], result: ImportResult) -> str:
+    header = [
+        "# yaml-language-server: $schema=.dhmlrun/schema.json",
+        f"# Imported by `dhmlrun import` from project {export.project} on {export.endpoint}.",
+        "# `dhmlrun plan` shows these entities as `adopt`: the first apply labels them as managed by",
+        "# dhmlrun (in place when nothing differs). Runs are not imported: declare them under `runs:`.",
+    ]
+    if result.skipped:
+        header.append("# Not imported:")
+        header.extend(f"#   {line}" for line in result.skipped)
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return "\n".join(header) + "\n" + body
+
+
+def write_import(result: ImportResult, out: Path, *, force: bool = False) -> list[str]:
+    """Write the files under `out` (plus the editor schema and .gitignore); the paths written.
+
+    Refuses, before writing anything, when a file exists and differs, unless `force`."""
+    from dhmlrun.scaffold import SCHEMA_FILE, schema_text
+
+    files = dict(result.files)
+    files[SCHEMA_FILE] = schema_text().encode("utf-8")
+    if not (out / ".gitignore").exists():
+        files[".gitignore"] = b".dhmlrun/\n"
+    clashes = [
+        rel for rel, content in files.items()
+        if rel != SCHEMA_FILE and (out / rel).exists() and (out / rel).read_bytes() != content
+    ]
+    if clashes and not force:
+        raise DhmlrunError.single(
+            f"refusing to overwrite {', '.join(sorted(clashes))} in {out}: "
+            "choose another --out directory or pass --force"
+        )
+    for rel, content in files.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return sorted(files)
