@@ -39,7 +39,8 @@ def _code_blocks(text: str) -> list[str]:
 
 def test_every_command_the_readme_names_exists() -> None:
     code = "\n".join(_code_blocks(README))
-    named = set(re.findall(r"`dhmlrun ([a-z]+)", README)) | set(re.findall(r"\bdhmlrun ([a-z]+)", code))
+    command = r"dhmlrun ([a-z][a-z-]*)"
+    named = set(re.findall("`" + command, README)) | set(re.findall(r"\b" + command, code))
     assert {"plan", "apply", "logs", "outputs", "import", "show", "init"} <= named
     for name in named:
         assert name in COMMANDS, name
@@ -47,7 +48,7 @@ def test_every_command_the_readme_names_exists() -> None:
 
 
 def test_every_option_in_the_cli_table_belongs_to_its_command() -> None:
-    rows = re.findall(r"^\| `dhmlrun ([a-z]+)([^`]*)` \|", README, re.M)
+    rows = re.findall(r"^\| `dhmlrun ([a-z][a-z-]*)([^`]*)` \|", README, re.M)
     assert len(rows) >= 10
     for name, usage in rows:
         command = _command(name)
