@@ -12,9 +12,8 @@ from typing import Any
 
 import click
 
-from dhmlrun.cli.options import declaration_options
-from dhmlrun.cli.output import use_color
-from dhmlrun.cli.plan import info, load, platform_options, stdin_is_tty
+from dhmlrun.cli.options import ProjectOptions, project_options
+from dhmlrun.cli.output import info, stdin_is_tty
 from dhmlrun.errors import DhmlrunError
 
 
@@ -24,11 +23,13 @@ class Settings:
 
     parallelism: int
     lock_timeout: float
-    colour: bool
-    endpoint: str | None
-    profile: str | None
+    options: ProjectOptions
     run_server: Any = None
     """The warm `dhmlrun.apply.run_server.RunServer` runs are forked from (None: fresh workers)."""
+
+    @property
+    def colour(self) -> bool:
+        return self.options.colour
 
 
 def apply_options(func: Any) -> Any:
@@ -97,8 +98,7 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
     "--target", "targets", multiple=True, metavar="ADDR", help="Apply only ADDR and its dependencies."
 )
 @click.option("--rerun", "reruns", multiple=True, metavar="ADDR", help="Force the run ADDR (repeatable).")
-@declaration_options
-@platform_options
+@project_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -108,25 +108,20 @@ def apply(
     lock_timeout: float,
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly."""
     from dhmlrun.apply.run_server import warm_run_server
     from dhmlrun.plan.saved import is_saved_plan
 
-    settings = Settings(parallelism, lock_timeout, use_color(no_color), endpoint, profile)
+    settings = Settings(parallelism, lock_timeout, options)
     if is_saved_plan(path):
         if targets or reruns:
             raise DhmlrunError.single("--target and --rerun cannot change a saved plan; make a new plan")
         with warm_run_server(_saved_plan_runs(path)) as server:
-            code = _apply_saved(path, replace(settings, run_server=server), variables, var_files, environment)
+            code = _apply_saved(path, replace(settings, run_server=server))
         ctx.exit(code)
-    declaration = load(path, variables, var_files, environment)
+    declaration = options.load(path)
     # started now, so mlrun's and digitalhub's imports in the server overlap planning here
     with warm_run_server(bool(declaration.of_type("runs"))) as server:
         settings = replace(settings, run_server=server)
@@ -151,15 +146,12 @@ def _apply_declaration(
 ) -> int:
     from dhmlrun.apply.executor import stale_reasons
     from dhmlrun.plan import build_plan
-    from dhmlrun.platform import open_platform
     from dhmlrun.platform.lock import project_lock
     from dhmlrun.render import render_plan
 
     secrets = declaration.sensitive_values()
     project = declaration.project_name
-    with open_platform(
-        declaration.root, settings.endpoint, settings.profile, declaration.profile
-    ) as platform:
+    with settings.options.open_platform(declaration) as platform:
         info(f"Reading project {project} from {platform.endpoint}")
         first = None
         if not platform.project_exists(project):
@@ -195,13 +187,7 @@ def _as_before_lock(state: Any, held: Any) -> Any:
     return dataclasses.replace(state, project_exists=False) if held.created_project else state
 
 
-def _apply_saved(
-    path: Path,
-    settings: Settings,
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-) -> int:
+def _apply_saved(path: Path, settings: Settings) -> int:
     """A saved plan was reviewed when it was made: apply exactly it, unless the platform moved."""
     from dhmlrun.apply import check_not_stale
     from dhmlrun.plan.saved import load_plan, load_plan_with_secrets
@@ -213,18 +199,19 @@ def _apply_saved(
     embedded_only = masked.endpoint == EMBEDDED
     values: dict[str, str] = {}
     if needed:
-        declaration = load(Path(masked.root), variables, var_files, environment)
+        declaration = settings.options.load(Path(masked.root))
         values = {n: str(declaration.variables[n].value) for n in needed if n in declaration.variables}
     plan = load_plan_with_secrets(path, values)
     secrets = set(values.values())
-    if embedded_only and settings.endpoint:
+    endpoint = settings.options.endpoint
+    if embedded_only and endpoint:
         raise DhmlrunError.single(
-            f"the saved plan was made against the embedded core; it cannot be applied to {settings.endpoint}"
+            f"the saved plan was made against the embedded core; it cannot be applied to {endpoint}"
         )
     with open_platform(
         Path(plan.root),
-        settings.endpoint,
-        settings.profile,
+        endpoint,
+        settings.options.profile,
         embedded_only=embedded_only,
         fallback_endpoint=None if embedded_only else masked.endpoint,
     ) as platform:
@@ -242,8 +229,7 @@ def _apply_saved(
 @click.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @apply_options
-@declaration_options
-@platform_options
+@project_options
 @click.pass_context
 def destroy(
     ctx: click.Context,
@@ -251,25 +237,19 @@ def destroy(
     auto_approve: bool,
     parallelism: int,
     lock_timeout: float,
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Delete the entities dhmlrun manages in the project (run history is kept)."""
     from dhmlrun.plan import build_destroy_plan
-    from dhmlrun.platform import open_platform
     from dhmlrun.platform.lock import project_lock
     from dhmlrun.render import render_plan
 
-    settings = Settings(parallelism, lock_timeout, use_color(no_color), endpoint, profile)
-    declaration = load(path, variables, var_files, environment)
+    settings = Settings(parallelism, lock_timeout, options)
+    declaration = options.load(path)
     secrets = declaration.sensitive_values()
     project = declaration.project_name
     with (
-        open_platform(declaration.root, endpoint, profile, declaration.profile) as platform,
+        options.open_platform(declaration) as platform,
         project_lock(platform, project, settings.lock_timeout, info, operation="destroy"),
     ):
         plan = build_destroy_plan(platform.read_state(project), str(declaration.root), declaration)

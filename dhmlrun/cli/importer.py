@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from dhmlrun.cli.plan import info, platform_options
+from dhmlrun.cli.options import platform_options
+from dhmlrun.cli.output import info
 
 
 @click.command(name="import")

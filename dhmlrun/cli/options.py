@@ -1,21 +1,35 @@
-"""Click options shared by every command that loads the declaration (validate, plan, apply, ...).
+"""Click options shared by the commands: the declaration's, the platform's, and both at once.
 
-Usage::
+Every command that reads the platform finds the declaration and the endpoint the same way, so
+they take `@project_options` and receive one `ProjectOptions` value::
 
     @click.command()
     @click.argument("path", default=".")
-    @declaration_options
-    def plan(path, variables, var_files, environment): ...
-        declaration = load_declaration(path, **declaration_kwargs(variables, var_files, environment))
+    @project_options
+    def plan(path, options: ProjectOptions):
+        declaration = options.load(path)
+        with options.open_platform(declaration) as platform: ...
+
+`validate` takes only `@declaration_options` (it never reaches a platform), `import` only
+`@platform_options` (it has no declaration yet).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from dhmlrun.cli.output import use_color
+
+if TYPE_CHECKING:
+    from dhmlrun.config.model import Declaration
+    from dhmlrun.platform import Platform
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,3 +63,62 @@ def declaration_kwargs(
 ) -> dict[str, Any]:
     """The keyword arguments of `load_declaration` from the shared options' values."""
     return {"cli_vars": dict(variables), "var_files": list(var_files), "environment": environment}
+
+
+def platform_options(func: F) -> F:
+    """`--endpoint`, `--profile` and `--no-color`, shared by every command that reads the platform."""
+    func = click.option("--no-color", is_flag=True, help="Never colour the output.")(func)
+    func = click.option(
+        "--profile", default=None, metavar="NAME", help="The ~/.dhcore.ini profile to deploy to."
+    )(func)
+    func = click.option(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        envvar=None,
+        help="DHCore endpoint (default: DHCORE_ENDPOINT, the ~/.dhcore.ini profile, "
+        "else the embedded core in PATH/.dhmlrun/core.db).",
+    )(func)
+    return func
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """What `@project_options` parsed: how to load the declaration and reach its platform."""
+
+    variables: dict[str, str]
+    var_files: tuple[Path, ...]
+    environment: str | None
+    endpoint: str | None
+    profile: str | None
+    no_color: bool
+
+    @property
+    def colour(self) -> bool:
+        return use_color(self.no_color)
+
+    def load(self, path: Path) -> Declaration:
+        """The declaration at `path`, rendered with these variables and environment."""
+        from dhmlrun.config import load_declaration
+
+        return load_declaration(path, **declaration_kwargs(self.variables, self.var_files, self.environment))
+
+    def open_platform(self, declaration: Declaration) -> AbstractContextManager[Platform]:
+        """The platform the declaration deploys to (--endpoint, profiles, else its embedded core)."""
+        from dhmlrun.platform import open_platform
+
+        return open_platform(declaration.root, self.endpoint, self.profile, declaration.profile)
+
+
+_PROJECT_OPTION_NAMES = tuple(f.name for f in fields(ProjectOptions))
+
+
+def project_options(func: F) -> F:
+    """The declaration's and the platform's options, handed to the command as `options`."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        options = ProjectOptions(**{name: kwargs.pop(name) for name in _PROJECT_OPTION_NAMES})
+        return func(*args, options=options, **kwargs)
+
+    return declaration_options(platform_options(command))  # type: ignore[return-value]

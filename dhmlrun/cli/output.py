@@ -57,3 +57,13 @@ def use_color(no_color: bool = False) -> bool:
     import os
 
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def info(text: str) -> None:
+    """Progress and logs go to stderr; results to stdout."""
+    click.echo(text, err=True)
+
+
+def stdin_is_tty() -> bool:
+    """Whether a person can answer a prompt (apply and destroy ask only then)."""
+    return sys.stdin.isatty()

@@ -1,51 +1,15 @@
-"""`dhmlrun plan`: load the declaration, read the platform, print what apply would do.
-
-Also home of the options and steps `apply`, `destroy`, `show` and `logs` share (the platform
-options, loading the declaration, masking), so every command resolves the endpoint one way.
-"""
+"""`dhmlrun plan`: load the declaration, read the platform, print what apply would do."""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from dhmlrun.cli.options import declaration_kwargs, declaration_options
-from dhmlrun.cli.output import use_color
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def platform_options(func: F) -> F:
-    """`--endpoint`, `--profile` and `--no-color`, shared by every command that reads the platform."""
-    func = click.option("--no-color", is_flag=True, help="Never colour the output.")(func)
-    func = click.option(
-        "--profile", default=None, metavar="NAME", help="The ~/.dhcore.ini profile to deploy to."
-    )(func)
-    func = click.option(
-        "--endpoint",
-        default=None,
-        metavar="URL",
-        envvar=None,
-        help="DHCore endpoint (default: DHCORE_ENDPOINT, the ~/.dhcore.ini profile, "
-        "else the embedded core in PATH/.dhmlrun/core.db).",
-    )(func)
-    return func
-
-
-def info(text: str) -> None:
-    """Progress and logs go to stderr; results to stdout."""
-    click.echo(text, err=True)
-
-
-def load(path: Path, variables: dict[str, str], var_files: tuple[Path, ...], environment: str | None) -> Any:
-    from dhmlrun.config import load_declaration
-
-    return load_declaration(path, **declaration_kwargs(variables, var_files, environment))
+from dhmlrun.cli.options import ProjectOptions, project_options
+from dhmlrun.cli.output import info
 
 
 def sensitive_by_name(declaration: Any) -> dict[str, str]:
@@ -72,8 +36,7 @@ def sensitive_by_name(declaration: Any) -> dict[str, str]:
     help="Plan only ADDR and what it depends on (repeatable).",
 )
 @click.option("--rerun", "reruns", multiple=True, metavar="ADDR", help="Force the run ADDR (repeatable).")
-@declaration_options
-@platform_options
+@project_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -83,21 +46,16 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Show what `dhmlrun apply` would change on the platform for the declaration at PATH."""
     from dhmlrun.plan import build_plan
     from dhmlrun.plan.saved import save_plan
-    from dhmlrun.platform import open_platform, recorded_endpoint
+    from dhmlrun.platform import recorded_endpoint
     from dhmlrun.render import plan_json, render_plan
 
-    declaration = load(path, variables, var_files, environment)
-    with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
+    declaration = options.load(path)
+    with options.open_platform(declaration) as platform:
         info(f"Reading project {declaration.project_name} from {platform.endpoint}")
         state = platform.read_state(declaration.project_name)
         where = recorded_endpoint(platform)
@@ -110,10 +68,7 @@ def plan(
     if as_json:
         click.echo(json.dumps(plan_json(result, secrets), indent=2, ensure_ascii=False))
     else:
-        click.echo(render_plan(result, secrets, colour=use_color(no_color)))
+        click.echo(render_plan(result, secrets, colour=options.colour))
     if detailed_exitcode and result.has_changes:
         ctx.exit(2)
 
-
-def stdin_is_tty() -> bool:
-    return sys.stdin.isatty()

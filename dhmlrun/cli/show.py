@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from dhmlrun.cli.options import declaration_options
-from dhmlrun.cli.plan import info, load, platform_options
+from dhmlrun.cli.options import ProjectOptions, project_options
+from dhmlrun.cli.output import info
 from dhmlrun.errors import DhmlrunError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -125,26 +125,19 @@ def _show_target(address: str | None, path: Path) -> tuple[str | None, Path]:
 @click.argument("address", required=False)
 @path_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON (every field, ids included).")
-@declaration_options
-@platform_options
+@project_options
 def show(
     address: str | None,
     path: Path,
     as_json: bool,
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Show the managed entities (or ADDRESS only): versions, states, last runs and outputs."""
-    from dhmlrun.platform import open_platform
     from dhmlrun.render import mask_value
 
     address, path = _show_target(address, path)
-    declaration = load(path, variables, var_files, environment)
-    with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
+    declaration = options.load(path)
+    with options.open_platform(declaration) as platform:
         state = platform.read_state(declaration.project_name)
         counts = (
             {t: platform.version_counts(declaration.project_name, t) for t in ("dataitems", "functions")}
@@ -232,8 +225,7 @@ def follow(
     help="With --follow: stop waiting after this long.",
 )
 @click.option("--interval", default=1.0, type=click.FloatRange(0.05), hidden=True)
-@declaration_options
-@platform_options
+@project_options
 @click.pass_context
 def logs(
     ctx: click.Context,
@@ -242,23 +234,17 @@ def logs(
     follow_: bool,
     timeout: float,
     interval: float,
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Print the captured output of the last run of RUN_ADDR (e.g. runs.download).
 
     With --follow, keep printing until the run reaches a final state; the exit code is then 1
     when it ended in ERROR (or the wait timed out), so CI can wait on a run.
     """
-    from dhmlrun.platform import open_platform
     from dhmlrun.render import mask_value
 
     address = run_address(run_addr)
-    declaration = load(path, variables, var_files, environment)
+    declaration = options.load(path)
     project = declaration.project_name
     secrets = declaration.sensitive_values()
     local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
@@ -266,7 +252,7 @@ def logs(
     def echo(text: str) -> None:
         click.echo(mask_value(text, secrets), nl=False)
 
-    with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
+    with options.open_platform(declaration) as platform:
         run = _last_run(platform, declaration, address)
         if follow_:
             state, message = follow(
@@ -363,26 +349,19 @@ def _aligned(rows: list[tuple[Any, ...]]) -> list[str]:
 @click.argument("run_addr", metavar="RUN_ADDR")
 @path_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@declaration_options
-@platform_options
+@project_options
 def outputs(
     run_addr: str,
     path: Path,
     as_json: bool,
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Print the outputs (entity keys, kinds, paths) and results of RUN_ADDR's last run."""
-    from dhmlrun.platform import open_platform
     from dhmlrun.render import mask_value
 
     address = run_address(run_addr)
-    declaration = load(path, variables, var_files, environment)
-    with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
+    declaration = options.load(path)
+    with options.open_platform(declaration) as platform:
         run = _last_run(platform, declaration, address)
         data = describe_outputs(platform, declaration.project_name, run)
     data = mask_value(data, declaration.sensitive_values())

@@ -11,32 +11,25 @@ from pathlib import Path
 
 import click
 
-from dhmlrun.cli.options import declaration_options
-from dhmlrun.cli.plan import info, load, platform_options
+from dhmlrun.cli.options import ProjectOptions, project_options
+from dhmlrun.cli.output import info
 
 
 @click.command("force-unlock")
 @click.argument("lock_id")
 @click.argument("path", default=".", type=click.Path(path_type=Path))
-@declaration_options
-@platform_options
+@project_options
 def force_unlock(
     lock_id: str,
     path: Path,
-    variables: dict[str, str],
-    var_files: tuple[Path, ...],
-    environment: str | None,
-    endpoint: str | None,
-    profile: str | None,
-    no_color: bool,
+    options: ProjectOptions,
 ) -> None:
     """Remove the apply lock LOCK_ID of the project declared at PATH (only if it still holds it)."""
-    from dhmlrun.platform import open_platform
     from dhmlrun.platform.lock import describe
     from dhmlrun.platform.lock import force_unlock as unlock
 
-    declaration = load(path, variables, var_files, environment)
+    declaration = options.load(path)
     project = declaration.project_name
-    with open_platform(declaration.root, endpoint, profile, declaration.profile) as platform:
+    with options.open_platform(declaration) as platform:
         who = unlock(platform, project, lock_id)
     info(f"Removed the lock of project {project} ({describe(who)}).")
