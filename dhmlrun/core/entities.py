@@ -288,20 +288,28 @@ def new_project(body: dict[str, Any], *, user: str, now: int) -> dict[str, Any]:
     return omit_nulls(dto)
 
 
-def updated_project(stored: dict[str, Any], body: dict[str, Any], *, user: str, now: int) -> dict[str, Any]:
-    """PUT on a project: spec, metadata and status replaced; id, name and audit creation kept."""
-    dto = dict(stored)
+def _updated_metadata(
+    stored: dict[str, Any], body: dict[str, Any], *, project: str, user: str, now: int, version: str | None
+) -> dict[str, Any]:
+    """Metadata of a PUT: the client's map, with creation audit kept and update audit set."""
     old = stored.get("metadata", {})
-    dto["metadata"] = _server_metadata(
+    return _server_metadata(
         _as_map(body, "metadata"),
-        project=stored["name"],
+        project=project,
         name=stored["name"],
         created=parse_iso_ms(old["created"]),
         updated=now,
         created_by=old.get("created_by", stored.get("user", "")),
         updated_by=user,
-        version=None,
+        version=version,
     )
+
+
+def updated_project(stored: dict[str, Any], body: dict[str, Any], *, user: str, now: int) -> dict[str, Any]:
+    """PUT on a project: spec, metadata and status replaced; id, name and audit creation kept."""
+    dto = dict(stored)
+    name = stored["name"]
+    dto["metadata"] = _updated_metadata(stored, body, project=name, user=user, now=now, version=None)
     dto["spec"] = _project_spec(body)
     status = _as_map(body, "status")
     status.setdefault("state", stored.get("status", {}).get("state", "CREATED"))
@@ -378,16 +386,9 @@ def updated_context_entity(
     """
     dto = dict(stored)
     if entity_type != "task":
-        old = stored.get("metadata", {})
-        dto["metadata"] = _server_metadata(
-            _as_map(body, "metadata"),
-            project=stored["project"],
-            name=stored["name"],
-            created=parse_iso_ms(old["created"]),
-            updated=now,
-            created_by=old.get("created_by", stored.get("user", "")),
-            updated_by=user,
-            version=old.get("version"),
+        version = stored.get("metadata", {}).get("version")
+        dto["metadata"] = _updated_metadata(
+            stored, body, project=stored["project"], user=user, now=now, version=version
         )
         status = _as_map(body, "status")
         status["state"] = stored.get("status", {}).get("state", "CREATED")

@@ -201,17 +201,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         )
         return Action(resource.address, NOOP, reason, seen=remote.id)
     entity_id = ctx.id_factory()
-    body = entity_body(
-        project=project,
-        name=resource.name,
-        entity_id=entity_id,
-        spec=resource.spec,
-        lifecycle=resource.lifecycle,
-        rules=rules,
-        local=local,
-        address=resource.address,
-        view=view,
-    )
+    body = _declared_body(ctx, resource, rules, local, view, entity_id)
     ctx.planned[resource.address] = _Planned(
         resource.address,
         action,
@@ -234,6 +224,28 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     )
 
 
+def _declared_body(
+    ctx: _Context,
+    resource: Resource,
+    rules: KindRules,
+    local: LocalFile | None,
+    view: dict[str, Any],
+    entity_id: str,
+) -> dict[str, Any]:
+    """The create request for the declared entity under `entity_id` (a create, update or adopt)."""
+    return entity_body(
+        project=ctx.declaration.project_name,
+        name=resource.name,
+        entity_id=entity_id,
+        spec=resource.spec,
+        lifecycle=resource.lifecycle,
+        rules=rules,
+        local=local,
+        address=resource.address,
+        view=view,
+    )
+
+
 def _plan_adopt(
     ctx: _Context,
     resource: Resource,
@@ -252,17 +264,7 @@ def _plan_adopt(
         diff = [c for c in diff if c.path not in (f"spec.{rules.local_path}", rules.content_key)]
     in_place = not any(c.path == "kind" or c.path.startswith("spec.") for c in diff)
     entity_id = remote.id if in_place else ctx.id_factory()
-    body = entity_body(
-        project=project,
-        name=resource.name,
-        entity_id=entity_id,
-        spec=resource.spec,
-        lifecycle=resource.lifecycle,
-        rules=rules,
-        local=local,
-        address=resource.address,
-        view=view,
-    )
+    body = _declared_body(ctx, resource, rules, local, view, entity_id)
     if in_place:
         reason = "made outside dhmlrun: adopted as it is, labelled as managed"
         key = remote.key or store_key(project, rules, remote.kind, remote.name, remote.id)

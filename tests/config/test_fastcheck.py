@@ -14,6 +14,8 @@ from referencing import Registry, Resource
 from dhmlrun.config.fastcheck import Unsupported, compile_check, json_equal
 from dhmlrun.config.schema import ROOT_SCHEMA, bundled_schema, load_schemas
 
+from .test_fuzz import _paths
+
 FULL: dict[str, Any] = {
     "version": 1,
     "include": ["more/*.yaml"],
@@ -42,17 +44,6 @@ values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3),
     st.dictionaries(st.sampled_from(["name", "value", "key", "source", "code", "base64", "x", "kind"]),
                     inner, max_size=3)), max_leaves=6)
-
-
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.extend(_paths(value, (*prefix, index)))
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,9 @@ from .conftest import EXAMPLE
 
 EXAMPLE_TEXT = (EXAMPLE / "dhmlrun.yaml").read_text()
 EXAMPLE_DATA = yaml.safe_load(EXAMPLE_TEXT)
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 800 cases per test, 2,400 in all (issue 6 asks for a few thousand); about 20 s on this machine.
+FUZZ = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+pytestmark = pytest.mark.slow
 
 yaml_alphabet = st.sampled_from([*"abcxyz019 -:{}[],&*!|>'\"#%@`\t\n.?=<~", "{{", "}}", "{%", "\r\n"])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),
