@@ -232,13 +232,34 @@ class RunServer:
 def warm_run_server(wanted: bool) -> Iterator[RunServer | None]:
     """A run server for the block when `wanted` (the apply may run something) and not turned off
     by `DHMLRUN_RUN_SERVER=0`; None otherwise. Start it as early as possible: its imports
-    overlap whatever the caller does before the first run."""
+    overlap whatever the caller does before the first run. A process that used a server is
+    about to end: it also skips the interpreter's final collections (`skip_collections_at_exit`)."""
     server = RunServer.start(wanted)
     try:
         yield server
     finally:
         if server is not None:
             server.close()
+            skip_collections_at_exit()
+
+
+_skipping_collections = False
+
+
+def skip_collections_at_exit() -> None:
+    """Spare this process the interpreter's final garbage collections when it exits.
+
+    Why: apply ends soon after its runs, holding the SDK, pydantic, uvicorn and the platform
+    state; Python's teardown runs full collections over all of it, ~0.3 s measured on the
+    critical path of every apply that ran something. Freezing the heap at exit (the last atexit
+    handler to be registered runs first) moves everything out of the collector's reach; every
+    other exit step still runs: atexit handlers, flushing and closing of files and streams,
+    module teardown. Only the finalizers of objects in reference cycles still alive at exit are
+    skipped, which Python does not promise to run at exit anyway."""
+    global _skipping_collections
+    if not _skipping_collections:
+        atexit.register(gc.freeze)
+        _skipping_collections = True
 
 
 # ------------------------------------------------------------------------------ server side

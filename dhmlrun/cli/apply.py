@@ -121,9 +121,12 @@ def apply(
         with warm_run_server(_saved_plan_runs(path)) as server:
             code = _apply_saved(path, replace(settings, run_server=server))
         ctx.exit(code)
-    declaration = options.load(path)
-    # started now, so mlrun's and digitalhub's imports in the server overlap planning here
-    with warm_run_server(bool(declaration.of_type("runs"))) as server:
+    # started first, so mlrun's and digitalhub's imports in the server overlap loading and planning
+    with warm_run_server(True) as server:
+        declaration = options.load(path)
+        if server is not None and not declaration.of_type("runs"):
+            server.close()  # nothing will run: stop it importing
+            server = None
         settings = replace(settings, run_server=server)
         code = _apply_declaration(declaration, settings, auto_approve, targets, reruns)
     ctx.exit(code)

@@ -15,7 +15,11 @@ so that is the narrowest point to wrap: `install()` replaces it (idempotent, per
   earlier attempt did the work, so the existing entity is read back and returned as the reply;
 - treats 404 on a retried DELETE as done (an earlier attempt deleted it);
 - lets `dhmlrun.platform.lease` stamp the run this process executes on every write of that run,
-  under one lock, so the lease heartbeat never clobbers the runtime's own status updates.
+  under one lock, so the lease heartbeat never clobbers the runtime's own status updates;
+- keeps connections alive: the SDK's `requests.request` builds a new session, and so a new TCP
+  connection, for every call (a run sends ~17); `session()` keeps one per thread instead. It is
+  keyed on the process id too, so a forked child (every run of the warm run server is one)
+  never writes to a connection its parent is using.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:  # imported where used: this module is on apply's path to starting the run server
+    import requests
 
 DEFAULT_ATTEMPTS = 5
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -49,6 +54,7 @@ write_lock = threading.RLock()
 """Held around every write of a run that has a body hook (and by the lease heartbeat)."""
 _run_hooks: dict[str, BodyHook] = {}
 _installed = False
+_local = threading.local()
 
 
 def attempts() -> int:
@@ -66,6 +72,21 @@ def backoff(attempt: int) -> float:
     (half fixed, half random) so retrying clients do not hit the platform in lockstep."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def session() -> requests.Session:
+    """This thread's HTTP session in this process (made on first use, then kept alive).
+
+    Per thread because `requests.Session` is not documented as thread-safe (apply writes from a
+    thread pool); per process because a forked child inherits its parent's thread-locals, and
+    two processes on one socket would read each other's replies."""
+    import requests
+
+    current: requests.Session | None = getattr(_local, "session", None)
+    if current is None or _local.pid != os.getpid():
+        current = requests.Session()
+        _local.session, _local.pid = current, os.getpid()
+    return current
 
 
 def install() -> None:
@@ -107,12 +128,14 @@ def request(method: str, url: str, **kwargs: Any) -> requests.Response:
 
 
 def _send(method: str, url: str, path: str, body: dict[str, Any] | None, kwargs: dict[str, Any]) -> Any:
+    import requests
+
     kwargs.pop("timeout", None)  # ours: a connect and a read timeout
     total = attempts()
     retried = False
     for attempt in range(1, total + 1):
         try:
-            response = requests.request(method, url, timeout=timeouts(), **kwargs)
+            response = session().request(method, url, timeout=timeouts(), **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             if attempt == total:
                 raise _sdk_transport_error(exc, attempt) from exc
@@ -190,6 +213,8 @@ def _hooked_run(method: str, path: str, body: dict[str, Any] | None) -> str | No
 
 def _sdk_transport_error(exc: Exception, tries: int) -> Exception:
     """The exception the SDK's own transport would raise (callers already handle these)."""
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return TimeoutError(f"Request to DHCore backend timed out ({tries} attempts).")
     return ConnectionError(f"Unable to connect to DHCore backend ({tries} attempts): {exc}")

@@ -137,3 +137,27 @@ def test_a_child_reads_the_sdk_configuration_of_its_own_environment(
         env = {**os.environ, "DH_CONFIG": str(tmp_path / "private.ini")}
         assert warm.execute([str(out)], tmp_path / "log", env, str(tmp_path), f"{TARGETS}:sdk_config") == 0
     assert out.read_text() == str(tmp_path / "private.ini")
+
+
+def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path) -> None:
+    """The apply process freezes its heap at exit; its atexit handlers and output still happen."""
+    import subprocess
+
+    script = (
+        "import atexit, gc, sys\n"
+        "from dhmlrun.apply.run_server import skip_collections_at_exit\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "sys.stdout.write('unflushed output\\n')\n"
+        "skip_collections_at_exit()\n"
+        "skip_collections_at_exit()\n"
+        "print('frozen before exit:', gc.get_freeze_count() > 0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "unflushed output",
+        "frozen before exit: False",
+        "frozen at exit: True",
+    ]
