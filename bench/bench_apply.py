@@ -12,7 +12,7 @@ measured with the warm run server turned off (`DHMLRUN_RUN_SERVER=0`: one fresh
 and "after" come from the same run of this benchmark. Timings are the best of N, the variants
 measured in turns.
 
-    /work/venv/bin/python bench/bench_apply.py [--quick]
+    python bench/bench_apply.py [--quick]
 """
 
 from __future__ import annotations

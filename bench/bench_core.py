@@ -1,6 +1,6 @@
 """Benchmark of the embedded core: HTTP requests per second, and what WAL and the indexes buy.
 
-Run: `/work/venv/bin/python bench/bench_core.py [--quick] [--all]`. Prints numbers and ratios;
+Run: `python bench/bench_core.py [--quick] [--all]`. Prints numbers and ratios;
 asserts nothing (timings depend on the machine). `run()` (for `run_all.py`) measures GET by id and
 listing the latest of 1,000 entities over HTTP with the shipped settings (WAL + indexes) against
 each one turned off, and creates from 4 processes with WAL vs the rollback journal. `--all` adds:

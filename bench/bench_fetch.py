@@ -6,7 +6,7 @@ and is deleted afterwards. The fetch runs in a fresh subprocess that reports its
 (`VmHWM` from /proc/self/status) after its imports and after the fetch: the growth is what
 fetching costs in memory (goal: at most 200 MB, i.e. the body is streamed, not held).
 
-    /work/venv/bin/python bench/bench_fetch.py [--quick]     (--quick: 200 MB)
+    python bench/bench_fetch.py [--quick]     (--quick: 200 MB)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Plan time and HTTP requests at 10, 100 and 1,000 managed entities, on the embedded core.
 
-    /work/venv/bin/python bench/bench_plan.py [--quick]
+    python bench/bench_plan.py [--quick]
 
 For 10 and 1,000 entities: a project with N managed entities (half dataitems, half functions) is created
 through `Platform.create_entity` from a plan of an N-entity declaration, so re-planning it is a

@@ -6,7 +6,7 @@ Both sides are whole processes (`python -c`), so imports count as a user would f
 - bare: `mlrun.code_to_function(...).run(local=True)` on the same handler.
 Also the warm cost of a second run inside each process (imports paid). Prints medians and ratios.
 
-    /work/venv/bin/python bench/bench_runtime.py [--repeat 3]
+    python bench/bench_runtime.py [--repeat 3]
 """
 
 from __future__ import annotations

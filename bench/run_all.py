@@ -1,6 +1,6 @@
 """Run every dhmlrun benchmark and print one table (name, measured, baseline, ratio, goal, met?).
 
-    /work/venv/bin/python bench/run_all.py [--quick] [--write] [--only N[,N...]]
+    python bench/run_all.py [--quick] [--write] [--only N[,N...]]
 
 `--quick` uses smaller sizes and fewer repeats (a smoke run, a few minutes); `--write` also
 writes the table, with the machine's core count, the date and the load average, to
