@@ -99,11 +99,12 @@ def stdlib_server(core: Core) -> tuple[ThreadingHTTPServer, int]:
     return server, server.server_address[1]
 
 
-def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    conn.connect()
+def keepalive_get(port: int) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """(get, close): GETs on one kept-alive connection (TCP_NODELAY) asserting 200, for the rates."""
     import socket
 
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def get(path: str) -> None:
@@ -112,11 +113,16 @@ def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
         response.read()
         assert response.status == 200, response.status
 
+    return get, conn.close
+
+
+def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
+    get, close = keepalive_get(port)
     by_id = timed(lambda: get(f"/api/v1/-/{PROJECT}/dataitems/{entity_id}"), repeat)
     listing = timed(
         lambda: get(f"/api/v1/-/{PROJECT}/dataitems?size=1000&versions=latest"), max(5, repeat // 20)
     )
-    conn.close()
+    close()
     return by_id, listing
 
 
@@ -273,22 +279,11 @@ def rate_within(fn: Callable[[], object], count: int, budget: float) -> float:
 
 def budgeted_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
     """(GET by id, list latest 1,000) requests per second on one keep-alive connection."""
-    import socket
-
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def get(path: str) -> None:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, response.status
-
+    get, close = keepalive_get(port)
     base = f"/api/v1/-/{PROJECT}/dataitems"
     by_id = rate_within(lambda: get(f"{base}/{entity_id}"), repeat, 5.0)
     listing = rate_within(lambda: get(f"{base}?size=1000&versions=latest"), max(5, repeat // 20), 5.0)
-    conn.close()
+    close()
     return by_id, listing
 
 

@@ -262,16 +262,7 @@ def new_project(body: dict[str, Any], *, user: str, now: int) -> dict[str, Any]:
         raise bad_request("invalid project name: must match ^[a-z0-9-]+$, 2-38 characters")
     if body.get("id") not in (None, name):
         raise bad_request("project id must match name")
-    metadata = _server_metadata(
-        _as_map(body, "metadata"),
-        project=name,
-        name=name,
-        created=now,
-        updated=now,
-        created_by=user,
-        updated_by=user,
-        version=None,
-    )
+    metadata = _created_metadata(_as_map(body, "metadata"), project=name, name=name, user=user, now=now)
     status = _as_map(body, "status")
     status.setdefault("state", "CREATED")
     dto = {
@@ -286,6 +277,22 @@ def new_project(body: dict[str, Any], *, user: str, now: int) -> dict[str, Any]:
         "status": status,
     }
     return omit_nulls(dto)
+
+
+def _created_metadata(
+    metadata: dict[str, Any], *, project: str, name: str, user: str, now: int, version: str | None = None
+) -> dict[str, Any]:
+    """Metadata of a create: the client's map with every audit field set by the server clock."""
+    return _server_metadata(
+        metadata,
+        project=project,
+        name=name,
+        created=now,
+        updated=now,
+        created_by=user,
+        updated_by=user,
+        version=version,
+    )
 
 
 def _updated_metadata(
@@ -346,15 +353,8 @@ def new_context_entity(
         version = metadata.get("version")
         if not version or version == entity_id:
             version = version_word()
-        dto["metadata"] = _server_metadata(
-            metadata,
-            project=project,
-            name=name,
-            created=now,
-            updated=now,
-            created_by=user,
-            updated_by=user,
-            version=version,
+        dto["metadata"] = _created_metadata(
+            metadata, project=project, name=name, user=user, now=now, version=version
         )
         status = _as_map(body, "status")
         status["state"] = "CREATED"
