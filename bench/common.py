@@ -23,16 +23,22 @@ class Result:
     """One row of the results table.
 
     `ratio` is measured / baseline. `goal` says what meets it in words; `met` is decided by the
-    benchmark (some goals are on the ratio, some on the absolute measurement)."""
+    benchmark (some goals are on the ratio, some on the absolute measurement), None for a row
+    reported for context, with no goal of its own."""
 
     name: str
     measured: str
     baseline: str
     ratio: float | None
     goal: str
-    met: bool
+    met: bool | None
     how: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+def verdict(met: bool | None) -> str:
+    """How the table says whether a goal is met."""
+    return "-" if met is None else "yes" if met else "NO"
 
 
 def best_of(fn: Callable[[], float], repeat: int) -> float:

@@ -31,7 +31,7 @@ import bench_core
 import bench_fetch
 import bench_plan
 import bench_validate
-from common import Result
+from common import Result, verdict
 
 BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("1", bench_validate.run),
@@ -54,7 +54,7 @@ def table(results: list[Result]) -> str:
             r.baseline,
             "-" if r.ratio is None else f"{r.ratio:.3g}",
             r.goal,
-            "yes" if r.met else "NO",
+            verdict(r.met),
         )
         for r in results
     ]

@@ -228,13 +228,46 @@ class RunServer:
         shutil.rmtree(self._home, ignore_errors=True)
 
 
+_early: RunServer | None = None
+"""The server `start_early` started and no `warm_run_server` has taken yet."""
+
+
+def start_early(preload: Sequence[str] = PRELOAD) -> None:
+    """Start the run server now, at process start, for a command that is about to apply.
+
+    Why: the server's imports (mlrun and digitalhub, ~2 s) are on the critical path of every
+    apply that runs something; the CLI calls this before it even imports the command's
+    module (~0.1 s earlier than the command could). `warm_run_server` then takes this server
+    instead of starting one; one nobody took is stopped at exit."""
+    global _early
+    if _early is None and enabled():
+        with contextlib.suppress(OSError):
+            _early = RunServer(preload)
+        if _early is not None:
+            atexit.register(_close_early)
+
+
+def _close_early() -> None:
+    global _early
+    server, _early = _early, None
+    if server is not None:
+        server.close()
+
+
 @contextmanager
 def warm_run_server(wanted: bool) -> Iterator[RunServer | None]:
     """A run server for the block when `wanted` (the apply may run something) and not turned off
     by `DHMLRUN_RUN_SERVER=0`; None otherwise. Start it as early as possible: its imports
-    overlap whatever the caller does before the first run. A process that used a server is
-    about to end: it also skips the interpreter's final collections (`skip_collections_at_exit`)."""
-    server = RunServer.start(wanted)
+    overlap whatever the caller does before the first run (the one `start_early` started, if
+    any, is taken over). A process that used a server is about to end: it also skips the
+    interpreter's final collections (`skip_collections_at_exit`)."""
+    global _early
+    server, _early = _early, None
+    if server is not None and not wanted:
+        server.close()
+        server = None
+    elif server is None:
+        server = RunServer.start(wanted)
     try:
         yield server
     finally:

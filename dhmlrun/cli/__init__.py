@@ -81,6 +81,15 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point: run the CLI, turning any DhmlrunError into a clean message and exit 1."""
+    if _is_apply(sys.argv[1:]):
+        from dhmlrun.apply.run_server import start_early
+
+        start_early()
     from dhmlrun.cli.output import run_cli
 
     sys.exit(run_cli(cli))
+
+
+def _is_apply(args: list[str]) -> bool:
+    """Whether the command line asks for an apply (not its help): its run server starts first."""
+    return bool(args) and args[0] == "apply" and not {"-h", "--help"} & set(args)

@@ -161,3 +161,73 @@ def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path
         "frozen before exit: False",
         "frozen at exit: True",
     ]
+
+
+def test_a_server_started_early_is_taken_over_by_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dhmlrun.apply import run_server
+
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    run_server.start_early(("json",))
+    early = run_server._early
+    assert early is not None
+    with warm_run_server(True) as server:
+        assert server is early
+        assert run_server._early is None
+        server._wait_ready()
+    assert early._proc.poll() is not None
+
+
+def test_a_server_started_early_stops_when_nothing_will_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dhmlrun.apply import run_server
+
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    run_server.start_early(("json",))
+    early = run_server._early
+    assert early is not None
+    with warm_run_server(False) as server:
+        assert server is None
+    assert early._proc.poll() is not None
+
+
+@pytest.mark.parametrize(
+    ("argv", "early"),
+    [
+        (["apply", "."], True),
+        (["apply"], True),
+        (["apply", "--help"], False),
+        (["plan", "."], False),
+        ([], False),
+    ],
+)
+def test_only_an_apply_starts_its_run_server_at_process_start(argv: list[str], early: bool) -> None:
+    from dhmlrun.cli import _is_apply
+
+    assert _is_apply(argv) is early
+
+
+def test_an_apply_that_fails_before_running_leaves_no_server_behind(tmp_path: Path) -> None:
+    """The CLI starts the server before parsing; a bad command line must not leave it running."""
+    import subprocess
+    import uuid
+
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "DHMLRUN_TEST_MARK": mark}
+    env.pop(SERVER_ENV, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dhmlrun", "apply", "--no-such-option", str(tmp_path)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no such option" in done.stderr.lower()
+    assert not _pids_with_environ(f"DHMLRUN_TEST_MARK={mark}")
+
+
+def _pids_with_environ(entry: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and entry.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
