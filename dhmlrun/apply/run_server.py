@@ -2,9 +2,9 @@
 
 Why: every run executes in its own process (mlrun's process-global state must not leak between
 runs, and apply itself must not import mlrun), but a fresh `python -m dhmlrun.apply.run_worker`
-pays `import mlrun` + `import digitalhub` (about 2.5 s here) before doing anything. Apply starts
-this server as soon as it knows the plan may run something, so the imports overlap its own
-work (loading, the embedded core, planning); each run is then an `os.fork()` of the warm
+pays `import mlrun` + `import digitalhub` (about 2 s here) before doing anything. Apply starts
+this server first thing (`start_early`; stopped once apply knows nothing will run), so the
+imports overlap its own work (loading, the embedded core, planning); each run is an `os.fork()` of the warm
 process, a child that is exactly as isolated as a fresh worker (own memory, environment,
 working directory, file descriptors) and that runs the same `run_worker.main`.
 
