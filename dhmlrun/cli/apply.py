@@ -73,9 +73,14 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
     import sys
 
     from dhmlrun.apply import Applier
+    from dhmlrun.plan.model import RUN
     from dhmlrun.progress import progress_display
     from dhmlrun.render import render_apply_summary
 
+    run_server = settings.run_server
+    if run_server is not None and not any(action.action == RUN for action in plan.actions):
+        run_server.close()  # this plan runs nothing: give its CPU and memory back now
+        run_server = None
     with progress_display(plan.actions, sys.stderr, info) as display:
         applier = Applier(
             plan,
@@ -83,7 +88,7 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
             progress=display.lines,
             events=display.events,
             secrets=secrets,
-            run_server=settings.run_server,
+            run_server=run_server,
         )
         results = applier.apply(settings.parallelism)
         display.finish(results)

@@ -28,8 +28,6 @@ SOURCE_SCHEMES = ("git+https", "zip+s3", "zip+https", "https", "s3")
 DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
 RUN_DEFAULTS: dict[str, Any] = {"trigger": "on_change", "execution": "local"}
 CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly"
-TASK_PARAMETERS = ("node_selector", "volumes", "resources", "affinity", "tolerations", "envs",
-                   "secrets", "backoff_limit", "schedule", "replicas")
 
 
 def local_path(text: str, declared_in: Path) -> Path:

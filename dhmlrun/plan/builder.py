@@ -101,6 +101,8 @@ def build_plan(
         resource = declaration.resources[address]
         if resource.type == "runs":
             plan.actions.append(_plan_run(ctx, resource))
+            if resource.spec.get("replicas") is not None:
+                plan.warnings.append(f"{address}: replicas is ignored: an mlrun job runs as one process")
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     if targets:
         plan.actions = _restrict_to_targets(plan.actions, declaration, targets)

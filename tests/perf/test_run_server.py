@@ -231,3 +231,22 @@ def _pids_with_environ(entry: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def test_an_apply_whose_plan_runs_nothing_stops_the_server_before_applying(tmp_path: Path) -> None:
+    """Nothing will be forked: the server's memory and CPU (it may still be importing) go back
+    at once, not when apply exits."""
+    from dhmlrun.cli.apply import Settings, execute
+    from dhmlrun.cli.options import ProjectOptions
+    from dhmlrun.plan.model import Plan
+
+    class Server:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    server = Server()
+    options = ProjectOptions({}, (), None, None, None, no_color=True)
+    assert execute(Plan(project="p", root=str(tmp_path)), None, Settings(1, 0.0, options, server), set()) == 0
+    assert server.closed

@@ -116,6 +116,15 @@ def test_prevent_destroy_keeps_a_removed_entity_with_a_warning(repo: Path) -> No
     assert actions(destroy)["functions.downloader"].action == "delete"
 
 
+def test_replicas_on_a_run_is_planned_with_a_warning_that_it_is_ignored(repo: Path) -> None:
+    base = declaration(repo)
+    empty = PlatformState(project=base.project_name)
+    spec = {**base.resources["runs.download"].spec, "replicas": 3}
+    plan = build_plan(declaration(repo, extra={"runs.download": spec}), empty)
+    assert plan.warnings == ["runs.download: replicas is ignored: an mlrun job runs as one process"]
+    assert build_plan(base, empty).warnings == []
+
+
 def test_unmanaged_outputs_are_never_deleted(repo: Path) -> None:
     _, _, state = first_apply(repo)
     state.entities["dataitems.employees-clean"] = RemoteEntity("dataitems", "employees-clean", "o1", "table")
