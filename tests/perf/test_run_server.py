@@ -163,29 +163,20 @@ def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path
     ]
 
 
-def test_a_server_started_early_is_taken_over_by_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("wanted", [True, False])
+def test_an_early_server_is_taken_over_or_stopped(monkeypatch: pytest.MonkeyPatch, wanted: bool) -> None:
+    """apply takes the server the CLI started at process start, or stops it when nothing runs."""
     from dhmlrun.apply import run_server
 
     monkeypatch.delenv(SERVER_ENV, raising=False)
     run_server.start_early(("json",))
     early = run_server._early
     assert early is not None
-    with warm_run_server(True) as server:
-        assert server is early
+    with warm_run_server(wanted) as server:
         assert run_server._early is None
-        server._wait_ready()
-    assert early._proc.poll() is not None
-
-
-def test_a_server_started_early_stops_when_nothing_will_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dhmlrun.apply import run_server
-
-    monkeypatch.delenv(SERVER_ENV, raising=False)
-    run_server.start_early(("json",))
-    early = run_server._early
-    assert early is not None
-    with warm_run_server(False) as server:
-        assert server is None
+        assert server is (early if wanted else None)
+        if server is not None:
+            server._wait_ready()
     assert early._proc.poll() is not None
 
 
