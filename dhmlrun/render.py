@@ -149,7 +149,9 @@ class NodeResult:
     outputs: dict[str, Any] | None = None
 
 
-def render_apply_summary(results: list[NodeResult], secrets: Iterable[str] = (), colour: bool = False) -> str:
+def render_apply_summary(
+    results: list[NodeResult], secrets: Iterable[str] = (), colour: bool = False, interrupted: bool = False
+) -> str:
     """`Apply complete: N done, M failed, K skipped.` plus one line per failure or skip."""
     done = [r for r in results if r.status == "done"]
     failed = [r for r in results if r.status == "failed"]
@@ -161,6 +163,6 @@ def render_apply_summary(results: list[NodeResult], secrets: Iterable[str] = (),
         )
     for result in skipped:
         lines.append(f"  skipped: {result.address} ({result.action}): {result.message}")
-    head = "Apply failed" if failed else "Apply complete"
+    head = "Apply interrupted" if interrupted else "Apply failed" if failed else "Apply complete"
     lines.append(f"{head}: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped.")
     return str(mask_value("\n".join(lines), secrets))

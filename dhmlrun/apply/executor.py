@@ -97,9 +97,15 @@ class Applier:
         self.log_dir = log_dir or Path(plan.root) / ".dhmlrun" / "logs"
         self._outputs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.stop = threading.Event()
+        """Set when apply was interrupted: nothing more starts (`graph.walk`)."""
 
     def apply(self, parallelism: int = 4) -> list[NodeResult]:
-        return walk(self.plan.actions, self._execute, parallelism)
+        return walk(self.plan.actions, self._execute, parallelism, self.stop)
+
+    def signal_runs(self, signum: int) -> None:
+        """Forward a signal to the runs executing now (their workers end them: `run_worker.py`)."""
+        signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -223,15 +229,7 @@ def run_in_worker(
         argv = [str(request_file), str(result_file)]
         returncode = _in_server(server, argv, log_file, env, tmp)
         if returncode is None:
-            with log_file.open("w", encoding="utf-8") as log:
-                returncode = subprocess.run(
-                    [sys.executable, "-m", "dhmlrun.apply.run_worker", *argv],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=tmp,
-                    check=False,
-                ).returncode
+            returncode = _in_fresh_worker(argv, log_file, env, tmp)
         if result_file.is_file():
             return json.loads(result_file.read_text(encoding="utf-8"))
     tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
@@ -240,6 +238,40 @@ def run_in_worker(
         "state": "ERROR",
         "message": f"run worker exited with code {returncode}: " + " | ".join(tail),
     }
+
+
+_fresh_workers: set[subprocess.Popen[bytes]] = set()
+_fresh_workers_lock = threading.Lock()
+
+
+def _in_fresh_worker(argv: list[str], log_file: Path, env: dict[str, str], cwd: str) -> int:
+    """The exit code of a new `python -m dhmlrun.apply.run_worker` process running the run."""
+    with log_file.open("w", encoding="utf-8") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dhmlrun.apply.run_worker", *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+        )
+        with _fresh_workers_lock:
+            _fresh_workers.add(worker)
+        try:
+            return worker.wait()
+        finally:
+            with _fresh_workers_lock:
+                _fresh_workers.discard(worker)
+
+
+def signal_runs(server: RunServer | None, signum: int) -> None:
+    """Send `signum` to every run worker executing now (forked by `server` or started fresh)."""
+    if server is not None:
+        server.signal_children(signum)
+    with _fresh_workers_lock:
+        workers = list(_fresh_workers)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signum)
 
 
 def _in_server(

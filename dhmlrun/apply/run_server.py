@@ -121,6 +121,7 @@ class RunServer:
         self._alive = True
         self._next_id = 0
         self._exits: dict[int, int] = {}
+        self._pids: dict[int, int] = {}  # request id -> pid of its child, while it runs
         self._used = False
         self._reader = threading.Thread(target=self._read, name="dhmlrun-run-server", daemon=True)
         self._reader.start()
@@ -156,6 +157,9 @@ class RunServer:
                     self._failed = list(message.get("failed") or ())
                 elif "exit" in message:
                     self._exits[int(message["id"])] = int(message["exit"])
+                    self._pids.pop(int(message["id"]), None)
+                elif "pid" in message:
+                    self._pids[int(message["id"])] = int(message["pid"])
                 self._state.notify_all()
         with self._state:
             self._alive = False
@@ -206,6 +210,14 @@ class RunServer:
             if run_id in self._exits:
                 return self._exits.pop(run_id)
         return -1  # the server died under a running child: its result file decides
+
+    def signal_children(self, signum: int) -> None:
+        """Send `signum` to every run this server is executing (apply was interrupted)."""
+        with self._state:
+            pids = [pid for run_id, pid in self._pids.items() if run_id not in self._exits]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def close(self) -> None:
         """Stop the server: at once when it never ran anything (it may still be importing),

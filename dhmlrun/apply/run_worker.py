@@ -6,12 +6,20 @@ goes through the SDK exactly as a user's `function.run("job", ..., local_executi
 with `execution: remote` the run is created for the platform's executor and polled until it ends.
 The result file gets {id, state, message, outputs, results}; the exit code is 0 whenever a
 result could be written (a failed run is a result, not a crash).
+
+Interrupted (SIGINT, as from Ctrl-C, or SIGTERM, both forwarded by apply), the worker ends its
+run instead of leaving it behind: a local run still executing is marked ERROR ("interrupted")
+with its log kept, and the process ends at once without waiting for the handler; one whose
+handler already returned is left to finish registering. A remote run is asked to stop.
+Either way the result file says what became of the run.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -19,9 +27,10 @@ from typing import Any
 
 FINAL = {"COMPLETED", "ERROR", "STOPPED", "DELETED"}
 POLL_SECONDS = 0.5
+INTERRUPTED = "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed"
 
 
-def execute(request: dict[str, Any]) -> dict[str, Any]:
+def execute(request: dict[str, Any], result_file: Path | None = None) -> dict[str, Any]:
     """Create and execute the run the request describes; return its final state and outputs."""
     import digitalhub as dh
 
@@ -36,6 +45,8 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     # process dies the next apply sees "executor lost" (a remote run's executor holds its own)
     lease = None if remote else RunLease(request["project"], request["run_id"]).start()
     try:
+        if not remote:
+            _guard_against_interrupts(request, result_file)
         run = _start_or_adopt(function, request, kwargs, remote)
     finally:
         if lease is not None:
@@ -43,6 +54,10 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     while str(run.status.state) not in FINAL:
         time.sleep(POLL_SECONDS)
         run.refresh()
+    return _result_of(run)
+
+
+def _result_of(run: Any) -> dict[str, Any]:
     status = run.status.to_dict() if hasattr(run.status, "to_dict") else dict(vars(run.status))
     return {
         "id": run.id,
@@ -51,6 +66,70 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
         "outputs": status.get("outputs") or {},
         "results": status.get("results") or {},
     }
+
+
+# ------------------------------------------------------------------------------ interrupts
+
+_interrupted = threading.Event()
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT/SIGTERM: end the run (once; apply forwards the signal a terminal also sent).
+
+    While the run's guard is armed, a thread ends the run (it talks to the platform, which
+    this signal may have interrupted mid-request in this thread); before it is armed, the
+    worker unwinds with KeyboardInterrupt and `main` ends the run."""
+    if _interrupted.is_set():
+        return
+    _interrupted.set()
+    from dhmlrun.runtime import deadline
+
+    guard = deadline.active()
+    if guard is None:
+        raise KeyboardInterrupt
+    threading.Thread(target=guard.interrupt, args=(INTERRUPTED,), name="dhmlrun-interrupt").start()
+
+
+def _guard_against_interrupts(request: dict[str, Any], result_file: Path | None) -> None:
+    """From here on, an interrupt marks the local run ERROR and ends this process at once."""
+    from dhmlrun.runtime import deadline
+    from dhmlrun.runtime.worker import end_run_now
+
+    def last_words() -> None:
+        if result_file is not None:
+            _write(result_file, {"id": request["run_id"], "state": "ERROR", "message": INTERRUPTED})
+
+    project, run_id = request["project"], request["run_id"]
+    deadline.arm(None, lambda message: end_run_now(project, run_id, message, 0, last_words))
+
+
+def _end_interrupted(request: dict[str, Any]) -> dict[str, Any]:
+    """Interrupted before the guard took over (or a remote run): stop or fail the run, say how."""
+    import digitalhub as dh
+    from digitalhub.utils.exceptions import EntityNotExistsError
+
+    from dhmlrun.runtime.worker import mark_run_error
+
+    try:
+        run = dh.get_run(request["run_id"], project=request["project"])
+    except EntityNotExistsError:
+        message = f"{INTERRUPTED} (before it was created)"
+        return {"id": request["run_id"], "state": "ERROR", "message": message}
+    if str(run.status.state) not in FINAL and request.get("execution") == "remote":
+        run.stop()  # the platform's executor ends it and marks it STOPPED
+    elif str(run.status.state) not in FINAL:
+        mark_run_error(request["project"], request["run_id"], INTERRUPTED)
+    run.refresh()
+    result = _result_of(run)
+    if result["state"] not in FINAL:  # stop is asynchronous: what matters is that it was asked
+        result["state"] = "STOPPED"
+    if result["state"] != "COMPLETED":
+        result["message"] = INTERRUPTED
+    return result
+
+
+def _write(result_file: Path, result: dict[str, Any]) -> None:
+    result_file.write_text(json.dumps(result, default=str), encoding="utf-8")
 
 
 def _start_or_adopt(function: Any, request: dict[str, Any], kwargs: dict[str, Any], remote: bool) -> Any:
@@ -77,12 +156,21 @@ def _start_or_adopt(function: Any, request: dict[str, Any], kwargs: dict[str, An
 def main(argv: list[str]) -> int:
     request_file, result_file = Path(argv[0]), Path(argv[1])
     request = json.loads(request_file.read_text(encoding="utf-8"))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_interrupt)
     try:
-        result = execute(request)
+        result = execute(request, result_file)
+    except KeyboardInterrupt:
+        print(f"dhmlrun worker: run {request.get('run_id')} {INTERRUPTED}", file=sys.stderr)
+        try:
+            result = _end_interrupted(request)
+        except Exception as exc:
+            traceback.print_exc()
+            result = {"id": request.get("run_id"), "state": "ERROR", "message": f"{INTERRUPTED}; {exc}"}
     except Exception as exc:  # reported as the run's failure, with the traceback in the log
         traceback.print_exc()
         result = {"id": request.get("run_id"), "state": "ERROR", "message": f"{type(exc).__name__}: {exc}"}
-    result_file.write_text(json.dumps(result, default=str), encoding="utf-8")
+    _write(result_file, result)
     return 0
 
 

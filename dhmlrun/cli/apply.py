@@ -73,6 +73,7 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
     import sys
 
     from dhmlrun.apply import Applier
+    from dhmlrun.apply.interrupt import EXIT_INTERRUPTED, interruptible
     from dhmlrun.plan.model import RUN
     from dhmlrun.progress import progress_display
     from dhmlrun.render import render_apply_summary
@@ -90,9 +91,13 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
             secrets=secrets,
             run_server=run_server,
         )
-        results = applier.apply(settings.parallelism)
+        with interruptible(applier):
+            results = applier.apply(settings.parallelism)
         display.finish(results)
-    click.echo(render_apply_summary(results, secrets, settings.colour))
+    interrupted = applier.stop.is_set()
+    click.echo(render_apply_summary(results, secrets, settings.colour, interrupted=interrupted))
+    if interrupted:
+        return EXIT_INTERRUPTED
     return 1 if any(r.status != "done" for r in results) else 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterable
 
@@ -12,13 +13,20 @@ from dhmlrun.errors import DhmlrunError
 
 
 def run_cli(group: click.Group) -> int:
-    """Invoke the click group; a DhmlrunError becomes `error: ...` lines and exit code 1."""
+    """Invoke the click group; a DhmlrunError becomes `error: ...` lines and exit code 1.
+
+    SIGTERM (how CI cancels a job) is turned into KeyboardInterrupt, as Ctrl-C is, so that every
+    command unwinds the same way: locks released, the embedded core stopped, exit 130."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = group.main(standalone_mode=False)
     except DhmlrunError as exc:
         print_problems(exc)
         return 1
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("Interrupted.", err=True)
+            return 130
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:
@@ -31,6 +39,10 @@ def run_cli(group: click.Group) -> int:
         return 130
     # without standalone mode click returns (not raises) the code of `ctx.exit(n)`
     return code if isinstance(code, int) else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def print_problems(exc: DhmlrunError, as_json: bool = False) -> None:

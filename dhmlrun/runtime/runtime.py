@@ -139,7 +139,8 @@ def _timeout_note(spec: dict) -> str:
     from dhmlrun.runtime import deadline
 
     timeout = spec.get("timeout")
-    if timeout is None or deadline.active() is not None:
+    guard = deadline.active()
+    if timeout is None or (guard is not None and guard.seconds is not None):
         return ""
     return (
         f"note: timeout {timeout:g} s is not enforced in the caller's process; "

@@ -20,6 +20,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import NoReturn
 
 log = logging.getLogger("dhmlrun.runtime.worker")
 
@@ -70,21 +72,23 @@ def _arm_deadline(project: str, run_id: str, timeout: float | None) -> None:
         return
     from dhmlrun.runtime import deadline
 
-    deadline.arm(float(timeout), lambda: end_timed_out_run(project, run_id, float(timeout)))
+    deadline.arm(float(timeout), lambda message: end_run_now(project, run_id, message, EXIT_TIMED_OUT))
 
 
-def end_timed_out_run(project: str, run_id: str, seconds: float) -> None:
-    """The watchdog fired: mark the run ERROR, keep what it printed as its log, end the process.
+def end_run_now(
+    project: str, run_id: str, message: str, exit_code: int, last_words: Callable[[], None] | None = None
+) -> NoReturn:
+    """The run's deadline fired (timed out, or interrupted): mark the run ERROR with `message`,
+    keep what it printed as its log, call `last_words` (apply's worker writes its result
+    there), end the process.
 
     The handler cannot be interrupted in its thread, so the process ends (`os._exit`: no
     cleanup of the handler's state is possible or wanted). Nothing was registered yet: the
-    runtime registers outputs only after stopping the watchdog.
+    runtime registers outputs only after stopping the deadline.
     """
     from dhmlrun.runtime.capture import live_output
-    from dhmlrun.runtime.deadline import timeout_message
     from dhmlrun.runtime.logs import store_run_log
 
-    message = timeout_message(seconds)
     try:
         if mark_run_error(project, run_id, message):
             store_run_log(project, run_id, f"{live_output().rstrip()}\nrun failed: {message}\n".lstrip())
@@ -92,9 +96,13 @@ def end_timed_out_run(project: str, run_id: str, seconds: float) -> None:
     except BaseException as exc:  # the process must end whatever happens here
         print(f"dhmlrun worker: run {run_id} {message}; could not mark it ERROR: {exc}", file=sys.stderr)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_TIMED_OUT)
+        try:
+            if last_words is not None:
+                last_words()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit_code)
 
 
 def mark_run_error(project: str, run_id: str, message: str) -> bool:
@@ -104,9 +112,13 @@ def mark_run_error(project: str, run_id: str, message: str) -> bool:
     ours, so the state is read back and set again if it was overwritten.
     """
     import digitalhub as dh
+    from digitalhub.utils.exceptions import EntityNotExistsError
 
     for _ in range(MARK_ATTEMPTS):
-        run = dh.get_run(run_id, project=project)
+        try:
+            run = dh.get_run(run_id, project=project)
+        except EntityNotExistsError:  # ended before it was created: nothing to mark
+            return False
         if run.status.state in FINAL_STATES:
             return run.status.state == "ERROR" and run.status.message == message
         run.status.state = "ERROR"

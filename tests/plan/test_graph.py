@@ -31,6 +31,25 @@ def chain() -> list[Action]:
     ]
 
 
+def test_once_stopped_the_walk_starts_nothing_more_and_lets_running_nodes_end() -> None:
+    """Interrupted during runs.a: runs queued in the pool or still waiting are skipped."""
+    stop = threading.Event()
+    started: list[str] = []
+
+    def execute(action: Action) -> NodeResult:
+        started.append(action.address)
+        if action.address == "runs.a":
+            stop.set()
+            return NodeResult(action.address, action.action, "failed", "interrupted")
+        return NodeResult(action.address, action.action, "done")
+
+    results = {r.address: r for r in walk(chain(), execute, parallelism=1, stop=stop)}
+    assert started == ["project", "functions.f", "runs.a"]
+    assert results["runs.a"].status == "failed"
+    for address in ("runs.b", "runs.c", "runs.sibling"):
+        assert (results[address].status, results[address].message) == ("skipped", "apply was interrupted")
+
+
 def test_walk_runs_every_change_after_its_dependencies() -> None:
     order: list[str] = []
     lock = threading.Lock()

@@ -45,7 +45,8 @@ def test_the_watchdog_fires_once_unless_the_work_finished_first() -> None:
     fired = threading.Event()
     calls: list[int] = []
 
-    def expire() -> None:
+    def expire(message: str) -> None:
+        assert message == timeout_message(0.05)
         calls.append(1)
         fired.set()
 
@@ -62,6 +63,20 @@ def test_the_watchdog_fires_once_unless_the_work_finished_first() -> None:
     assert not early._timer.is_alive()
     assert not early.expired
     assert calls == [1]
+
+
+def test_an_interrupt_ends_the_run_at_once_unless_the_handler_returned() -> None:
+    ended: list[str] = []
+    guard = RunDeadline(None, ended.append).start()
+    assert guard.interrupt("interrupted") is True
+    assert guard.interrupt("again") is False  # ended once
+    assert guard.finish() is False  # the handler returned too late: nothing is registered
+    assert (ended, guard.message) == (["interrupted"], "interrupted")
+
+    done = RunDeadline(None, ended.append).start()
+    assert done.finish() is True
+    assert done.interrupt("interrupted") is False  # registering: the run is left to complete
+    assert ended == ["interrupted"]
 
 
 def test_timeout_must_be_a_positive_number_of_seconds() -> None:
