@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from dhmlrun.core.embedded import embedded_core
 from dhmlrun.core.server import CoreServer
+
+
+def pids_with_environ(name: str, value: str) -> list[int]:
+    """Live processes whose environment has `name=value`: how a test finds the children a
+    command left behind (give the command a unique marker variable; children inherit it)."""
+    entry = f"{name}={value}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and entry in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
 
 
 def unique_project_name(prefix: str = "t") -> str:

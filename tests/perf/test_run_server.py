@@ -18,6 +18,7 @@ import pytest
 
 from dhmlrun.apply.executor import run_in_worker
 from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
+from tests.conftest import pids_with_environ
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = "tests.perf.targets"
@@ -210,34 +211,5 @@ def test_an_apply_that_fails_before_running_leaves_no_server_behind(tmp_path: Pa
     )
     assert done.returncode == 2
     assert "no such option" in done.stderr.lower()
-    assert not _pids_with_environ(f"DHMLRUN_TEST_MARK={mark}")
+    assert not pids_with_environ("DHMLRUN_TEST_MARK", mark)
 
-
-def _pids_with_environ(entry: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and entry.encode() in (proc / "environ").read_bytes().split(b"\0"):
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
-
-
-def test_an_apply_whose_plan_runs_nothing_stops_the_server_before_applying(tmp_path: Path) -> None:
-    """Nothing will be forked: the server's memory and CPU (it may still be importing) go back
-    at once, not when apply exits."""
-    from dhmlrun.cli.apply import Settings, execute
-    from dhmlrun.cli.options import ProjectOptions
-    from dhmlrun.plan.model import Plan
-
-    class Server:
-        closed = False
-
-        def close(self) -> None:
-            self.closed = True
-
-    server = Server()
-    options = ProjectOptions({}, (), None, None, None, no_color=True)
-    assert execute(Plan(project="p", root=str(tmp_path)), None, Settings(1, 0.0, options, server), set()) == 0
-    assert server.closed

@@ -9,12 +9,16 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dhmlrun.platform.lock import LOCK_NAME
+from tests.conftest import pids_with_environ
 from tests.reliability.conftest import Truth, cli, cli_env, start_cli, write_config
 
 pytestmark = pytest.mark.slow
@@ -22,28 +26,54 @@ pytestmark = pytest.mark.slow
 EXIT_INTERRUPTED = 130
 PROMPT_SECONDS = 20.0
 """How long an interrupted apply may take to end its runs and exit (it takes about a second)."""
+MARK = "DHMLRUN_TEST_MARK"
 
 
-def _interrupt(process: subprocess.Popen[bytes], signum: int, whole_group: bool) -> int:
-    """Signal the apply (or its whole process group, as a terminal's Ctrl-C does); its exit code."""
-    if whole_group:
-        os.killpg(process.pid, signum)
-    else:
-        process.send_signal(signum)
-    return process.wait(timeout=PROMPT_SECONDS)
+@dataclass
+class Apply:
+    """An apply started in the background, its first run executing (its handler sleeping)."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    args: tuple[str, ...]
+    truth: Truth
+    root: Path
+    project: str
+    mark: str
+
+    def interrupt(self, signum: int, whole_group: bool = False) -> int:
+        """Signal the apply (or its process group, as a terminal's Ctrl-C does); its exit code."""
+        if whole_group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+        return self.process.wait(timeout=PROMPT_SECONDS)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def children(self) -> list[int]:
+        """The processes it started that are still alive (its environment's marker)."""
+        return pids_with_environ(MARK, self.mark)
 
 
-def _pids_marked(mark: str) -> list[int]:
-    """Processes whose environment carries `DHMLRUN_TEST_MARK=mark` (the apply's children)."""
-    entry = f"DHMLRUN_TEST_MARK={mark}".encode()
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and entry in (proc / "environ").read_bytes().split(b"\0"):
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
+@contextmanager
+def running_apply(core: Any, tmp_path: Path, name: str = "apply") -> Iterator[Apply]:
+    """`dhmlrun apply` of the reliability config with a slow first run; killed if still alive."""
+    root, project = write_config(tmp_path / name)
+    truth = Truth(core.endpoint, project)
+    args = ("apply", root, "--var", f"project={project}", "--endpoint", core.endpoint, "--auto-approve")
+    mark = uuid.uuid4().hex
+    log = tmp_path / f"{name}.log"
+    process = start_cli(*args, env=cli_env(DHMLRUN_TEST_SLEEP="300", **{MARK: mark}), log=log)
+    try:
+        truth.wait_for_state("runs.load", "RUNNING")
+        yield Apply(process, log, args, truth, root, project, mark)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.mark.parametrize(
@@ -52,40 +82,29 @@ def _pids_marked(mark: str) -> list[int]:
 def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
     core: Any, tmp_path: Path, signum: int, whole_group: bool
 ) -> None:
-    root, project = write_config(tmp_path)
-    truth = Truth(core.endpoint, project)
-    args = ("apply", root, "--var", f"project={project}", "--endpoint", core.endpoint, "--auto-approve")
-    mark = uuid.uuid4().hex
-    log = tmp_path / "first.log"
-    first = start_cli(*args, env=cli_env(DHMLRUN_TEST_SLEEP="300", DHMLRUN_TEST_MARK=mark), log=log)
-    try:
-        truth.wait_for_state("runs.load", "RUNNING")
+    with running_apply(core, tmp_path) as first:
         time.sleep(0.5)  # into the handler's sleep
         started = time.monotonic()
-        code = _interrupt(first, signum, whole_group)
+        code = first.interrupt(signum, whole_group)
         took = time.monotonic() - started
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
-    output = log.read_text(encoding="utf-8", errors="replace")
-    assert code == EXIT_INTERRUPTED, output
+    assert code == EXIT_INTERRUPTED, first.output
     assert took < PROMPT_SECONDS
-    assert "Apply interrupted: 4 done, 1 failed, 1 skipped." in output
-    assert "skipped: runs.total (run): apply was interrupted" in output
-    assert not _pids_marked(mark), "a run worker outlived the apply"
+    assert "Apply interrupted: 4 done, 1 failed, 1 skipped." in first.output
+    assert "skipped: runs.total (run): apply was interrupted" in first.output
+    assert not first.children(), "a run worker outlived the apply"
 
+    truth = first.truth
     [interrupted] = truth.runs_of("runs.load")
     assert interrupted["status"]["state"] == "ERROR"
     assert interrupted["status"]["message"].startswith("interrupted")
     assert truth.runs_of("runs.total") == []
     assert "numbers-clean" not in truth.versions("dataitems")  # the interrupted run registered nothing
     assert [d for d in truth.list("dataitems") if d["name"] == LOCK_NAME] == []  # lock released
-    where = ("--path", root, "--var", f"project={project}", "--endpoint", core.endpoint)
+    where = ("--path", first.root, "--var", f"project={first.project}", "--endpoint", core.endpoint)
     logs = cli("logs", "runs.load", *where)
     assert "load: sleeping 300" in logs.stdout and "interrupted" in logs.stdout, logs.stdout
 
-    second = cli(*args)
+    second = cli(*first.args)
     assert second.returncode == 0, (second.stdout[-2000:], second.stderr[-3000:])
     assert "Plan: 0 to create, 0 to update, 0 to delete, 2 to run." in second.stdout
     assert truth.states("runs.load") == {"ERROR": 1, "COMPLETED": 1}
@@ -93,49 +112,30 @@ def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
 
 
 def test_a_second_interrupt_exits_at_once(core: Any, tmp_path: Path) -> None:
-    root, project = write_config(tmp_path)
-    truth = Truth(core.endpoint, project)
-    args = ("apply", root, "--var", f"project={project}", "--endpoint", core.endpoint, "--auto-approve")
-    mark = uuid.uuid4().hex
-    log = tmp_path / "first.log"
-    first = start_cli(*args, env=cli_env(DHMLRUN_TEST_SLEEP="300", DHMLRUN_TEST_MARK=mark), log=log)
-    try:
-        truth.wait_for_state("runs.load", "RUNNING")
-        first.send_signal(signal.SIGINT)
+    with running_apply(core, tmp_path) as first:
+        first.process.send_signal(signal.SIGINT)
         time.sleep(0.05)
-        code = _interrupt(first, signal.SIGINT, whole_group=False)
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
-    output = log.read_text(encoding="utf-8", errors="replace")
-    assert code == EXIT_INTERRUPTED, output
-    assert "Interrupted again" in output
+        code = first.interrupt(signal.SIGINT)
+    assert code == EXIT_INTERRUPTED, first.output
+    assert "Interrupted again" in first.output
     deadline = time.monotonic() + PROMPT_SECONDS
-    while _pids_marked(mark) and time.monotonic() < deadline:  # killed: gone once reaped
+    while first.children() and time.monotonic() < deadline:  # killed: gone once reaped
         time.sleep(0.2)
-    assert not _pids_marked(mark), "a run worker outlived the apply"
+    assert not first.children(), "a run worker outlived the apply"
 
 
 def test_an_apply_interrupted_while_waiting_for_the_lock_says_so_and_exits_130(
     core: Any, tmp_path: Path
 ) -> None:
-    root, project = write_config(tmp_path)
-    truth = Truth(core.endpoint, project)
-    args = ("apply", root, "--var", f"project={project}", "--endpoint", core.endpoint, "--auto-approve")
-    holder = start_cli(*args, env=cli_env(DHMLRUN_TEST_SLEEP="300"), log=tmp_path / "holder.log")
-    try:
-        truth.wait_for_state("runs.load", "RUNNING")
-        waiter = start_cli(*args, "--lock-timeout", "300", log=tmp_path / "waiter.log")
+    with running_apply(core, tmp_path) as holder:
+        waiter = start_cli(*holder.args, "--lock-timeout", "300", log=tmp_path / "waiter.log")
         deadline = time.monotonic() + 120
         waiting = lambda: "Waiting for the lock" in (tmp_path / "waiter.log").read_text()  # noqa: E731
         while not waiting() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _interrupt(waiter, signal.SIGTERM, whole_group=False) == EXIT_INTERRUPTED
+        waiter.send_signal(signal.SIGTERM)
+        assert waiter.wait(timeout=PROMPT_SECONDS) == EXIT_INTERRUPTED
         assert "Interrupted." in (tmp_path / "waiter.log").read_text()
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)
-        holder.wait()
 
 
 def test_an_interrupted_apply_stops_its_remote_runs_through_the_platform(core: Any, tmp_path: Path) -> None:
@@ -154,7 +154,8 @@ def test_an_interrupted_apply_stops_its_remote_runs_through_the_platform(core: A
     first = start_cli("apply", root, "--endpoint", core.endpoint, "--auto-approve", log=log)
     try:
         truth.wait_for_state("runs.nap", "RUNNING")
-        code = _interrupt(first, signal.SIGTERM, whole_group=False)
+        first.send_signal(signal.SIGTERM)
+        code = first.wait(timeout=PROMPT_SECONDS)
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
