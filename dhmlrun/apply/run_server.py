@@ -21,8 +21,9 @@ A child takes the request's environment and working directory, writes stdout and
 the run's log, and exits like a worker process would (exit handlers, then its exit code). The
 server is single-threaded (forking a threaded process is unsafe): it multiplexes its stdin and
 one pidfd per child with `selectors`. A child that crashes, however hard, is only a non-zero
-exit code; the server carries on (Ctrl-C too: it ignores SIGINT, its children do not). When
-its stdin closes (apply finished, or died) it waits for the children it still has and exits.
+exit code; the server carries on (Ctrl-C too: it ignores SIGINT and SIGTERM, its children do
+not). When its stdin closes (apply finished, or died) it waits for the children it still has
+and exits.
 
 apply falls back to a fresh worker for a run when the server cannot take it: turned off with
 `DHMLRUN_RUN_SERVER=0`, mlrun or digitalhub failed to import, the server is gone, or the run's
@@ -341,6 +342,7 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
     try:
         gc.enable()
         signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops a run, as before
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for fd in server_fds:
             os.close(fd)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -464,6 +466,7 @@ def main() -> None:
     gc.freeze()
     # Ctrl-C reaches the whole process group: the runs stop, the server stays to report how
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a group's SIGTERM too (it ends with its stdin)
     server = _Server(answers)
     server.say({"ready": True, "failed": failed})
     server.serve()
