@@ -20,7 +20,10 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dhmlrun.apply.executor import Applier
 
 EXIT_INTERRUPTED = 130
 FORWARD_EVERY_SECONDS = 1.0
@@ -32,8 +35,8 @@ SECOND = "Interrupted again: killing the runs and exiting now. The project's loc
 
 
 @contextmanager
-def interruptible(applier: Any) -> Iterator[None]:
-    """Handle SIGINT and SIGTERM as above while `applier` (an `Applier`) walks its plan.
+def interruptible(applier: Applier) -> Iterator[None]:
+    """Handle SIGINT and SIGTERM as above while `applier` walks its plan.
 
     Signal handlers can only be set from the main thread; elsewhere this does nothing."""
     if threading.current_thread() is not threading.main_thread():
