@@ -490,8 +490,17 @@ def _decide_run(
     if last.fingerprint != fingerprint.value:
         return True, _fingerprint_reason(last, fingerprint, function)
     if last.failed:
-        return True, "last run failed"
+        return True, _failed_reason(last)
     return False, "up to date"
+
+
+def _failed_reason(last: RemoteRun) -> str:
+    """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
+    if last.state == "STOPPED":
+        return "last run was stopped"
+    if (last.message or "").startswith("interrupted"):  # apply/run_worker.py's INTERRUPTED
+        return "last run was interrupted"
+    return "last run failed"
 
 
 def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None:

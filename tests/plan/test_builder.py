@@ -151,6 +151,24 @@ def test_failed_last_run_fires_again(repo: Path) -> None:
     assert acts["runs.download"].reason == "last run failed"
 
 
+@pytest.mark.parametrize(
+    ("state", "message", "reason"),
+    [
+        ("STOPPED", None, "last run was stopped"),
+        ("ERROR", "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed",
+         "last run was interrupted"),
+        ("ERROR", "refusing token s3cr3t", "last run failed"),
+    ],
+)
+def test_the_reason_a_failed_run_fires_again_says_how_it_ended(
+    repo: Path, state: str, message: str | None, reason: str
+) -> None:
+    decl, plan, _ = first_apply(repo)
+    after = applied_state(plan, run_state=state)
+    after.runs["runs.download"] = dataclasses.replace(after.runs["runs.download"], message=message)
+    assert actions(build_plan(decl, after))["runs.download"].reason == reason
+
+
 def test_running_run_is_never_duplicated_even_when_forced(repo: Path) -> None:
     decl, plan, _ = first_apply(repo)
     state = applied_state(plan, run_state="RUNNING")  # its executor's lease is alive

@@ -107,6 +107,7 @@ def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
     second = cli(*first.args)
     assert second.returncode == 0, (second.stdout[-2000:], second.stderr[-3000:])
     assert "Plan: 0 to create, 0 to update, 0 to delete, 2 to run." in second.stdout
+    assert "runs.load  (last run was interrupted)" in second.stdout
     assert truth.states("runs.load") == {"ERROR": 1, "COMPLETED": 1}
     assert truth.states("runs.total") == {"COMPLETED": 1}
 
