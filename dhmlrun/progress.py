@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -68,6 +69,8 @@ class LiveProgress:
     clock: Callable[[], float] = time.monotonic
     width: int | None = None
     interval: float = 0.2
+    notices: list[str] = field(default_factory=list)
+    """Lines said to the user while the board is up (an interrupt), drawn under it."""
     _drawn: int = 0
     _frame: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,6 +97,12 @@ class LiveProgress:
                 node.started = self.clock()
             else:
                 node.elapsed = elapsed
+
+    def notice(self, text: str) -> None:
+        """Say `text` under the board (a line written outside it would be drawn over)."""
+        with self._lock:
+            self.notices.append(text)
+        self.draw()
 
     def finish(self, results: Iterable[Any]) -> None:
         """Mark what the walk skipped (it never started those) and draw the final board."""
@@ -129,6 +138,8 @@ class LiveProgress:
             if node.message and node.status in ("failed", "skipped"):
                 line += f"  {node.message}"
             lines.append(line.rstrip()[: max(20, width - 1)])
+        for notice in self.notices:  # wrapped, not cut: every word of it matters
+            lines.extend(textwrap.wrap(notice, max(20, width - 1)))
         return lines
 
     def draw(self) -> None:
@@ -177,6 +188,13 @@ class Display:
     lines: Callable[[str], None]
     events: Callable[[str, str, str, float, str], None] | None
     live: LiveProgress | None
+
+    def notice(self, text: str) -> None:
+        """Tell the user something now (under the live board, or as a plain line)."""
+        if self.live is not None:
+            self.live.notice(text)
+        else:
+            self.lines(text)
 
     def finish(self, results: Iterable[Any]) -> None:
         if self.live is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +35,12 @@ SECOND = "Interrupted again: killing the runs and exiting now. The project's loc
 
 
 @contextmanager
-def interruptible(applier: Applier) -> Iterator[None]:
-    """Handle SIGINT and SIGTERM as above while `applier` walks its plan.
+def interruptible(applier: Applier, say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Handle SIGINT and SIGTERM as above while `applier` walks its plan; `say` tells the user
+    (the progress display's `notice`: a line written past a live board would be drawn over).
 
-    Signal handlers can only be set from the main thread; elsewhere this does nothing."""
+    Signal handlers can only be set from the main thread; elsewhere this does nothing. During
+    the walk the main thread only waits, so the handler may write and take the display's lock."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -55,7 +57,7 @@ def interruptible(applier: Applier) -> Iterator[None]:
         nonlocal received
         received += 1
         if received == 1:
-            _say(FIRST)
+            (say or _say)(FIRST)
             applier.stop.set()
             threading.Thread(target=forward, name="dhmlrun-interrupt", daemon=True).start()
             return
@@ -73,5 +75,5 @@ def interruptible(applier: Applier) -> Iterator[None]:
 
 
 def _say(text: str) -> None:
-    """Write straight to fd 2: a signal handler must not re-enter a buffered stream's write."""
+    """Write straight to fd 2 (no buffered stream to re-enter, nothing to wait for)."""
     os.write(2, f"\n{text}\n".encode())

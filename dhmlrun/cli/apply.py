@@ -91,7 +91,7 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
             secrets=secrets,
             run_server=run_server,
         )
-        with interruptible(applier):
+        with interruptible(applier, display.notice):
             results = applier.apply(settings.parallelism)
         display.finish(results)
     interrupted = applier.stop.is_set()

@@ -84,6 +84,20 @@ def test_redraw_moves_up_over_the_previous_board_and_clears_each_line() -> None:
     assert "✓ functions.maker" in second
 
 
+def test_a_notice_is_drawn_under_the_board_and_redrawn_with_it() -> None:
+    """An interrupt's message: written past the board it would be drawn over at the next tick."""
+    stream = Terminal()
+    live, _ = _board(stream)
+    live.draw()
+    live.notice("Interrupted: starting nothing more. " + "Interrupt again to exit at once. " * 3)
+    notice = live.render()[3:]
+    assert len(notice) == 2 and all(len(line) <= 79 for line in notice)  # wrapped to the width
+    assert " ".join(notice).endswith("Interrupt again to exit at once.")
+    live.draw()
+    last = stream.getvalue().rsplit("\x1b[5A\r", 1)[-1]  # the board is 5 lines high now
+    assert ANSI.sub("", last).splitlines()[-2:] == notice
+
+
 def test_lines_are_cut_to_the_terminal_width() -> None:
     live, _ = _board()
     live.event("runs.make", "run", "failed", 1.0, "x" * 500)

@@ -1,0 +1,5 @@
+import time
+
+
+def nap(context):
+    time.sleep(300)
