@@ -157,7 +157,7 @@ def time_cli(directory: Path, endpoint: str, repeat: int) -> tuple[float, int]:
 
 
 def point_sdk_at(endpoint: str) -> None:
-    from dhmlrun.core.embedded import reset_sdk_client
+    from dhmlrun.platform.sdk_client import reset_sdk_client
 
     os.environ["DHCORE_ENDPOINT"] = endpoint
     reset_sdk_client()

@@ -81,7 +81,7 @@ READ_AT_IMPORT_PREFIXES = ("MLRUN_", "DHCORE_LOG_")
 """Variables mlrun and digitalhub read when imported: a child cannot change what the server
 already read, so a run whose values differ goes to a fresh worker instead. (`DH_CONFIG`, which
 apply sets for the SDK after the server started, is read at import too, but only into the SDK's
-client config, which each child rebuilds: `_fresh_sdk_state`.)"""
+client config, which each child rebuilds: `reset_sdk_client(reread_config=True)`.)"""
 CLOSE_GRACE_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 120.0
 
@@ -357,7 +357,10 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        _fresh_sdk_state()
+        # the SDK reads its configuration as a new process would, from this run's environment
+        from dhmlrun.platform.sdk_client import reset_sdk_client
+
+        reset_sdk_client(reread_config=True)
         import importlib
 
         module, _, function = str(request.get("target") or WORKER).partition(":")
@@ -375,22 +378,6 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
-
-
-def _fresh_sdk_state() -> None:
-    """Make the SDK read its configuration from this child's environment, as in a new process:
-    its client config (the ini path from `DH_CONFIG`) is built at import, its clients and
-    project contexts on first use."""
-    if "digitalhub" not in sys.modules:
-        return
-    from digitalhub.context.builder import context_builder
-    from digitalhub.stores.client.base.factory import client_factory
-    from digitalhub.stores.client.common.config import ClientConfig, set_client_config
-
-    set_client_config(ClientConfig())
-    client_factory.reset()
-    for name in list(getattr(context_builder, "_instances", {})):
-        context_builder.remove(name)
 
 
 class _Server:

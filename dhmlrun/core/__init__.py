@@ -15,6 +15,6 @@ Beyond DHCore (which fills logs from Kubernetes), a run's logs are written with
 `POST /api/v1/-/{project}/logs` and body `{"spec": {"run": RUN_ID, "timestamp": MS}, "content":
 BASE64}`; `GET …/runs/{id}/logs` returns them oldest first, `PUT …/logs/{id}` replaces one.
 
-Nothing here imports digitalhub or mlrun (except `embedded.reset_sdk_client`, and only when the
-SDK is already loaded).
+Nothing here imports digitalhub or mlrun (`embedded` resets the SDK's client only when the SDK is
+already loaded).
 """

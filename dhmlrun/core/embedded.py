@@ -1,40 +1,22 @@
 """`embedded_core`: the core in this process, with the digitalhub SDK pointed at it.
 
-The SDK caches its HTTP client (with the endpoint read at build time) in a module-level factory,
-and every project context holds that client too. Setting `DHCORE_ENDPOINT` alone therefore does
-nothing once the SDK has talked to another endpoint in this process. So on entry and on exit we
-reset the client factory and drop the cached project contexts; the next SDK call builds a client
-from the environment again. digitalhub is only touched if something already imported it.
+The SDK caches its HTTP client (with the endpoint read at build time), so setting
+`DHCORE_ENDPOINT` alone does nothing once it has talked to another endpoint in this process: on
+entry and on exit the cached client is dropped (`dhmlrun.platform.sdk_client`).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from dhmlrun.core.executor import DEFAULT_MAX_WORKERS, SDK_CREDENTIAL_ENV
 from dhmlrun.core.server import CoreServer
+from dhmlrun.platform.sdk_client import reset_sdk_client
 
 _ENV_KEYS = ("DHCORE_ENDPOINT", *SDK_CREDENTIAL_ENV)
-
-
-def reset_sdk_client() -> None:
-    """Forget the SDK's cached client and project contexts so it re-reads its configuration.
-
-    Safe to call when digitalhub was never imported (then nothing is cached and nothing is imported).
-    """
-    if "digitalhub" not in sys.modules:
-        return
-    from digitalhub.context.builder import context_builder
-    from digitalhub.stores.client.base.factory import client_factory
-
-    client_factory.reset()
-    # ContextBuilder has `remove(name)` but no way to list names; its registry is this dict.
-    for name in list(getattr(context_builder, "_instances", {})):
-        context_builder.remove(name)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dhmlrun.platform.client import Platform
+from dhmlrun.platform.sdk_client import reset_sdk_client
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 
 __all__ = [
@@ -58,20 +59,6 @@ def check_same_platform(recorded: str | None, platform: Platform) -> None:
 def embedded_db_path(root: Path) -> Path:
     """Where the embedded core keeps a config repo's platform state."""
     return Path(root) / ".dhmlrun" / "core.db"
-
-
-def _reset_sdk_client() -> None:
-    """Make the SDK build its client again (it caches one for the first endpoint it saw)."""
-    import sys
-
-    if "digitalhub" not in sys.modules:
-        return
-    from digitalhub.context.builder import context_builder
-    from digitalhub.stores.client.base.factory import client_factory
-
-    client_factory.reset()
-    for name in list(getattr(context_builder, "_instances", {})):
-        context_builder.remove(name)
 
 
 @contextmanager
@@ -125,11 +112,11 @@ def open_platform(
             )
     if connection is not None:
         with _environment(connection.sdk_environ()):
-            _reset_sdk_client()
+            reset_sdk_client()
             try:
                 yield Platform(connection.endpoint.rstrip("/"))
             finally:
-                _reset_sdk_client()
+                reset_sdk_client()
         return
     from dhmlrun.core.embedded import embedded_core
 

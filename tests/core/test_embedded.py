@@ -10,7 +10,8 @@ import pytest
 import requests
 from digitalhub.utils.exceptions import ForbiddenError
 
-from dhmlrun.core.embedded import embedded_core, reset_sdk_client
+from dhmlrun.core.embedded import embedded_core
+from dhmlrun.platform.sdk_client import reset_sdk_client
 from tests.conftest import unique_project_name
 
 
