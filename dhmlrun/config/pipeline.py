@@ -52,7 +52,12 @@ def load_declaration(
     environment: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Declaration:
-    """Load, render, validate and normalise the declaration at `path` (a directory or the file)."""
+    """Load, render, validate and normalise the declaration at `path`.
+
+    `path` is the config directory (holding `dhmlrun.yaml`) or the root file itself. Raises
+    `DhmlrunError` listing every problem found. `environ` defaults to `os.environ` (read for
+    `DHMLRUN_VAR_<name>`). Variable precedence is documented in `dhmlrun.config.variables`.
+    """
     with _collector_paused():
         return _load(path, cli_vars, var_files, environment, environ)
 
