@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,3 +183,21 @@ def project(core: object) -> object:
     import digitalhub as dh
 
     return dh.get_or_create_project(unique_project_name("rt"))
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
+
+
+def seed_downloader(project: Any, dataitem_name: str) -> tuple[Any, Any]:
+    """The seed snippet's dataitem (the example's CSV) and mlrun function: (dataitem, function)."""
+    dataitem = project.new_dataitem(
+        name=dataitem_name, kind="table", path=str(EXAMPLE / "data" / "employees.csv")
+    )
+    function = project.new_function(
+        name="mlrun-downloader",
+        kind="mlrun",
+        source={"source": str(EXAMPLE / "src" / "pipeline.py")},
+        handler="downloader",
+        image="mlrun/mlrun",
+    )
+    return dataitem, function

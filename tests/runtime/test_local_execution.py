@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.runtime.conftest import FileServer, GitRepo, write_zip
+from tests.runtime.conftest import FileServer, GitRepo, seed_downloader, write_zip
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
 
 PRODUCER = """
 import mlrun
@@ -39,16 +38,7 @@ def log_text(run: Any) -> str:
 
 
 def test_the_seed_snippet_runs_the_example_downloader(project: Any, runs_dir: Path) -> None:
-    dataitem = project.new_dataitem(
-        name="employees", kind="table", path=str(EXAMPLE / "data" / "employees.csv")
-    )
-    function = project.new_function(
-        name="mlrun-downloader",
-        kind="mlrun",
-        source={"source": str(EXAMPLE / "src" / "pipeline.py")},
-        handler="downloader",
-        image="mlrun/mlrun",
-    )
+    dataitem, function = seed_downloader(project, "employees")
     run = function.run(
         "job", inputs=[{"url": dataitem.key}], outputs=[{"dataset": "dataset"}], local_execution=True
     )

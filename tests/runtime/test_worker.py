@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dhmlrun.runtime.worker import EXIT_INFRASTRUCTURE, EXIT_USAGE, execute_run, main
+from tests.runtime.conftest import seed_downloader
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
 FINAL = ("COMPLETED", "ERROR", "STOPPED")
 LIFECYCLE = ["CREATED", "BUILT", "READY", "RUNNING", "COMPLETED"]
 DEADLINE_SECONDS = 120
@@ -33,16 +32,7 @@ def follow(run: Any) -> list[str]:
 
 @pytest.mark.slow
 def test_the_seed_snippet_without_local_execution_completes_remotely(project: Any) -> None:
-    dataitem = project.new_dataitem(
-        name="url-dataitem", kind="table", path=str(EXAMPLE / "data" / "employees.csv")
-    )
-    function = project.new_function(
-        name="mlrun-downloader",
-        kind="mlrun",
-        source={"source": str(EXAMPLE / "src" / "pipeline.py")},
-        handler="downloader",
-        image="mlrun/mlrun",
-    )
+    dataitem, function = seed_downloader(project, "url-dataitem")
     run = function.run("job", inputs=[{"url": dataitem.key}], outputs=[{"dataset": "dataset"}])
     assert run.status.state == "CREATED"
     seen = follow(run)
