@@ -11,19 +11,13 @@ from pathlib import Path
 import requests
 
 
+def serve_command(port: int, db: Path) -> list[str]:
+    return [sys.executable, "-m", "dhmlrun", "core", "serve", "--port", str(port), "--db", str(db)]
+
+
 def test_serve_prints_endpoint_and_enforces_token(tmp_path: Path):
     env = {**os.environ, "DHMLRUN_CORE_TOKEN": "sup3r-secret"}
-    command = [
-        sys.executable,
-        "-m",
-        "dhmlrun",
-        "core",
-        "serve",
-        "--port",
-        "0",
-        "--db",
-        str(tmp_path / "c.db"),
-    ]
+    command = serve_command(0, tmp_path / "c.db")
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stdout is not None
@@ -51,17 +45,7 @@ def test_serve_reports_a_busy_port_without_traceback(tmp_path: Path):
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dhmlrun",
-                "core",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                str(tmp_path / "c.db"),
-            ],
+            serve_command(port, tmp_path / "c.db"),
             capture_output=True,
             text=True,
             timeout=60,
