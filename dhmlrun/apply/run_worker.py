@@ -27,6 +27,8 @@ from typing import Any
 
 FINAL = {"COMPLETED", "ERROR", "STOPPED", "DELETED"}
 POLL_SECONDS = 0.5
+EXIT_RESULT_WRITTEN = 0
+"""The exit code whenever the result file was written, whatever became of the run."""
 INTERRUPTED = "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed"
 
 
@@ -100,7 +102,7 @@ def _guard_against_interrupts(request: dict[str, Any], result_file: Path | None)
             _write(result_file, {"id": request["run_id"], "state": "ERROR", "message": INTERRUPTED})
 
     project, run_id = request["project"], request["run_id"]
-    deadline.arm(None, lambda message: end_run_now(project, run_id, message, 0, last_words))
+    deadline.arm(None, lambda message: end_run_now(project, run_id, message, EXIT_RESULT_WRITTEN, last_words))
 
 
 def _end_interrupted(request: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +173,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         result = {"id": request.get("run_id"), "state": "ERROR", "message": f"{type(exc).__name__}: {exc}"}
     _write(result_file, result)
-    return 0
+    return EXIT_RESULT_WRITTEN
 
 
 if __name__ == "__main__":
