@@ -26,11 +26,11 @@ import yaml
 
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform import labels as L
+from dhmlrun.vocabulary import urls
 
 FUNCTION_KINDS = ("mlrun",)
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
-URL_PREFIXES = ("git+", "zip+", "http://", "https://", "s3://", "store://")
 RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
 
 
@@ -203,7 +203,7 @@ def _function_source(
     if content is not None:
         return {"source": _place_file(_file_name(dto, source), content, result)}
     remote = str(source.get("source") or "")
-    if remote.startswith(URL_PREFIXES):
+    if urls.is_url(remote):
         return {"source": remote}
     return None
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from dhmlrun.connection import PRECEDENCE
+from dhmlrun.platform.connection import PRECEDENCE
 
 Schema = dict[str, Any]
 Row = tuple[str, str, str, str, str, str]

@@ -6,14 +6,18 @@ Tests share one server, so each test makes its own project with `unique_project_
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from dhmlrun.core.embedded import embedded_core
-from dhmlrun.core.server import CoreServer
+from dhmlrun.core.server import EmbeddedCore
+from dhmlrun.platform import Platform
+from dhmlrun.platform.rest import RestClient
+from dhmlrun.platform.worker_env import embedded_connection
 
 
 def pids_with_environ(name: str, value: str) -> list[int]:
@@ -35,12 +39,53 @@ def unique_project_name(prefix: str = "t") -> str:
     return f"{prefix[:24]}-{uuid.uuid4().hex[:12]}"
 
 
+SDK_CONNECTION = ("DHCORE_ENDPOINT", "DHCORE_ACCESS_TOKEN", "DH_CONFIG")
+
+
+@contextmanager
+def served_core(db_path: Path, **kwargs: object) -> Iterator[EmbeddedCore]:
+    """An embedded core served over HTTP on loopback (behind its token) for the block, with the
+    digitalhub SDK of this process pointed at it (tests use the SDK as a user would)."""
+    core = EmbeddedCore(db_path, **kwargs)  # type: ignore[arg-type]
+    saved = {key: os.environ.get(key) for key in SDK_CONNECTION}
+    try:
+        endpoint, token = core.serve()
+        os.environ.update(embedded_connection(endpoint, token))
+        _forget_sdk_client()
+        yield core
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _forget_sdk_client()
+        core.close()
+
+
+def _forget_sdk_client() -> None:
+    """The SDK builds its client once per process: have it read the environment again."""
+    from dhmlrun.platform.sdk import configure_sdk
+
+    configure_sdk()
+
+
+def platform_of(core: EmbeddedCore) -> Platform:
+    """dhmlrun's own view of a core (in-process), to check what a command left on it."""
+    return Platform(RestClient(core.transport()), embedded=True)
+
+
+def auth_headers(core: EmbeddedCore) -> dict[str, str]:
+    """What a client of the served core must send."""
+    return {"Authorization": f"Bearer {core.token}"}
+
+
 @pytest.fixture(scope="session")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreServer]:
-    """The embedded core for the whole session; `DHCORE_ENDPOINT` points at it while it runs."""
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCore]:
+    """The embedded core for the whole session, served over HTTP; the SDK points at it."""
     db_path = tmp_path_factory.mktemp("core") / "core.db"
-    with embedded_core(db_path) as server:
-        yield server
+    with served_core(db_path) as served:
+        yield served
 
 
 @pytest.fixture

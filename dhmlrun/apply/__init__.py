@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Applier", "check_not_stale", "stale_reasons"]
+__all__ = ["Applier"]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,8 +3,9 @@
 Platform writes go through `dhmlrun.platform.Platform` from a thread pool; each run executes
 in its own worker process (running `dhmlrun.apply.run_worker`: forked by the warm run server
 when apply started one, else a fresh interpreter), so mlrun's process-global state cannot leak
-between runs and this process never imports mlrun. Outputs of a run feed
-the inputs of later runs (`runs.X.outputs.Y`) once it completes.
+between runs and this process never imports mlrun or the digitalhub SDK. A worker is given its
+connection to the platform explicitly, in its environment (`platform/worker_env.py`). Outputs
+of a run feed the inputs of later runs (`runs.X.outputs.Y`) once it completes.
 """
 
 from __future__ import annotations
@@ -16,62 +17,38 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from dhmlrun.apply.graph import walk
+from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.plan.model import ABSENT, ADOPT, CREATE, DELETE, RUN, UPDATE, Action, Plan
-from dhmlrun.platform import RUNS_DIR_ENV
-from dhmlrun.platform.client import Platform
-from dhmlrun.platform.state import PlatformState
-from dhmlrun.render import NodeResult, mask_value
+from dhmlrun.plan.model import (
+    ADOPT,
+    CREATE,
+    DELETE,
+    RUN,
+    UPDATE,
+    Action,
+    EntityAdopt,
+    EntityDelete,
+    EntityWrite,
+    Plan,
+    ProjectChange,
+    RunRequest,
+    RunStart,
+)
+from dhmlrun.platform.dhcore import Platform
+from dhmlrun.platform.worker_env import local_run_environment
+from dhmlrun.private import private_dir, private_file
+from dhmlrun.vocabulary import keys, states
+from dhmlrun.vocabulary.mask import mask_text
+from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 
-Progress = Callable[[str], None]
-Events = Callable[[str, str, str, float, str], None]
-"""A structured progress hook: (address, action, status, elapsed seconds, message), status one of
-started | done | failed (the live display of `dhmlrun.progress` draws from these)."""
-
-
-def stale_reasons(plan: Plan, state: PlatformState) -> list[str]:
-    """What moved on the platform since `plan` was made (empty when it still applies)."""
-    reasons = []
-    for action in plan.actions:
-        now = _seen_now(action, state)
-        if now != action.seen:
-            was = "absent" if action.seen == ABSENT else f"at {action.seen}"
-            is_ = "absent" if now == ABSENT else f"at {now}"
-            reasons.append(f"{action.address} was {was} when planned, is now {is_}")
-    for address, run_id in sorted(plan.seen_runs.items()):
-        now_run = state.runs.get(address)
-        if now_run is None or now_run.id != run_id:
-            reasons.append(f"{address} has run since the plan was made")
-    for address, run in sorted(state.runs.items()):
-        if address not in plan.seen_runs:
-            reasons.append(f"{address} has run since the plan was made ({run.id})")
-    return reasons
-
-
-def _seen_now(action: Action, state: PlatformState) -> str:
-    if action.address == "project":
-        return state.project if state.project_exists else ABSENT
-    if action.type == "runs":
-        run = state.runs.get(action.address)
-        return run.id if run else ABSENT
-    entity = state.entities.get(action.address)
-    return entity.id if entity else ABSENT
-
-
-def check_not_stale(plan: Plan, state: PlatformState) -> None:
-    reasons = stale_reasons(plan, state)
-    if reasons:
-        raise DhmlrunError.single(
-            "the saved plan is stale: the platform changed since it was made ("
-            + "; ".join(reasons)
-            + "). Run `dhmlrun plan` again."
-        )
+VERBS = {CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running", ADOPT: "adopting"}
 
 
 class Applier:
@@ -82,21 +59,23 @@ class Applier:
         plan: Plan,
         platform: Platform,
         *,
-        progress: Progress,
-        secrets: Iterable[str] = (),
-        log_dir: Path | None = None,
-        events: Events | None = None,
+        root: Path,
+        observer: Observer | None = None,
+        secrets: frozenset[str] | set[str] = frozenset(),
         run_server: RunServer | None = None,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.plan = plan
-        self.run_server = run_server
-        self.events = events
         self.platform = platform
-        self.progress = progress
-        self.secrets = list(secrets)
-        self.log_dir = log_dir or Path(plan.root) / ".dhmlrun" / "logs"
+        self.root = Path(root)
+        self.observer = observer or Silent()
+        self.secrets = set(secrets)
+        self.run_server = run_server
+        self.environ = environ
+        self.log_dir = self.root / ".dhmlrun" / "logs"
         self._outputs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._worker_env: dict[str, str] | None = None
         self.stop = threading.Event()
         """Set when apply was interrupted: nothing more starts (`graph.walk`)."""
 
@@ -108,20 +87,14 @@ class Applier:
         signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        self.progress(str(mask_value(f"[{stamp}] {text}", self.secrets)))
+        self.observer.line(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets))
 
     def _event(self, action: Action, status: str, elapsed: float = 0.0, message: str = "") -> None:
-        if self.events is not None:
-            masked = str(mask_value(message, self.secrets))
-            self.events(action.address, action.action, status, elapsed, masked)
+        self.observer.event(action.address, action.action, status, elapsed, mask_text(message, self.secrets))
 
     def _execute(self, action: Action) -> NodeResult:
-        verb = {
-            CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running", ADOPT: "adopting"
-        }[action.action]
-        self._say(f"{action.address}: {verb}…")
-        self._event(action, "started")
+        self._say(f"{action.address}: {VERBS[action.action]}…")
+        self._event(action, STARTED)
         started = time.monotonic()
         try:
             result = self._dispatch(action)
@@ -129,113 +102,119 @@ class Applier:
             elapsed = time.monotonic() - started
             message = str(exc) or type(exc).__name__
             self._say(f"{action.address}: failed ({elapsed:.1f}s): {message}")
-            self._event(action, "failed", elapsed, message)
-            return NodeResult(action.address, action.action, "failed", message, elapsed)
+            self._event(action, FAILED, elapsed, message)
+            return NodeResult(action.address, action.action, FAILED, message, elapsed)
         result.elapsed = time.monotonic() - started
         self._event(action, result.status, result.elapsed, result.message)
         self._say(
             f"{action.address}: {result.status} ({result.elapsed:.1f}s)"
-            + (f": {result.message}" if result.status != "done" and result.message else "")
+            + (f": {result.message}" if result.status != DONE and result.message else "")
         )
         return result
 
     def _dispatch(self, action: Action) -> NodeResult:
-        if action.address == "project":
-            self.platform.ensure_project(action.body, update=action.action == UPDATE)
-            return NodeResult(action.address, action.action, "done", entity_id=self.plan.project)
-        if action.action == DELETE:
-            self.platform.delete_entity(self.plan.project, action.type, action.name)
-            return NodeResult(action.address, action.action, "done")
-        if action.action == RUN:
-            return self._run(action)
-        if action.in_place:
-            self.platform.adopt_in_place(action.type, action.body)
-            return NodeResult(action.address, action.action, "done", entity_id=action.seen)
-        created = self.platform.create_entity(action.type, action.body)
-        return NodeResult(action.address, action.action, "done", entity_id=str(created.get("id")))
+        project = self.plan.project
+        match action:
+            case ProjectChange():
+                self.platform.ensure_project(action.body, update=action.action == UPDATE)
+                return NodeResult(action.address, action.action, DONE, entity_id=project)
+            case EntityDelete():
+                self.platform.delete_entity(project, action.type, action.name)
+                return NodeResult(action.address, action.action, DONE)
+            case RunStart(request=RunRequest() as request):
+                return self._run(action, request)
+            case EntityAdopt() if action.in_place:
+                self.platform.adopt_in_place(action.type, action.body)
+                return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
+            case EntityAdopt() | EntityWrite():
+                created = self.platform.create_entity(action.type, action.body)
+                return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))
+        raise DhmlrunError.single(f"{action.address}: nothing to apply for a {type(action).__name__}")
 
     # ---------------------------------------------------------------- runs
 
-    def _run(self, action: Action) -> NodeResult:
-        if action.body.get("supersedes"):
+    def _run(self, action: RunStart, request: RunRequest) -> NodeResult:
+        if request.supersedes:
             self.platform.fail_run(
-                self.plan.project,
-                str(action.body["supersedes"]),
+                request.project,
+                request.supersedes,
                 f"executor lost: the process executing it stopped renewing its lease; "
-                f"superseded by run {action.body['run_id']}",
+                f"superseded by run {request.run_id}",
             )
-        request = dict(action.body)
-        request["inputs"] = self._resolve_inputs(action)
-        result = run_in_worker(request, self.log_dir, action.address, self.run_server)
+        worker_request = {**asdict(request), "inputs": self._resolve_inputs(request)}
+        result = run_in_worker(
+            worker_request, self.log_dir, action.address, self._environment(), self.run_server
+        )
         outputs = dict(result.get("outputs") or {})
         with self._lock:
             self._outputs[action.address] = outputs
-        state = str(result.get("state") or "ERROR")
-        if state != "COMPLETED":
+        state = str(result.get("state") or states.ERROR)
+        if state != states.COMPLETED:
             message = result.get("message") or f"run ended in state {state}"
             try:
-                self.platform.fail_run(self.plan.project, str(action.body["run_id"]), str(message))
+                self.platform.fail_run(request.project, request.run_id, str(message))
             except DhmlrunError as exc:  # the run's own failure is the one to report
                 message = f"{message} (and it could not be marked ERROR: {exc})"
-            return NodeResult(action.address, RUN, "failed", str(message), entity_id=result.get("id"))
-        return NodeResult(action.address, RUN, "done", entity_id=result.get("id"), outputs=outputs)
+            return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.get("id"))
+        return NodeResult(action.address, RUN, DONE, entity_id=result.get("id"), outputs=outputs)
 
-    def _resolve_inputs(self, action: Action) -> dict[str, str]:
+    def _environment(self) -> dict[str, str]:
+        """The environment of every run worker of this apply (built once: for the embedded core
+        this is when it starts serving HTTP, behind its token)."""
+        with self._lock:
+            if self._worker_env is None:
+                env = local_run_environment(self.environ, self.platform.sdk_environment())
+                env.setdefault(RUNS_DIR_ENV, str((self.root / ".dhmlrun" / "runs").resolve()))
+                self._worker_env = env
+            return self._worker_env
+
+    def _resolve_inputs(self, request: RunRequest) -> dict[str, str]:
         """Input keys for the worker; outputs of upstream runs of this apply are filled in now."""
         resolved = {}
-        for key, binding in (action.body.get("inputs") or {}).items():
-            value = binding.get("key")
-            if binding.get("run"):
+        for key, binding in request.inputs.items():
+            value = binding.key
+            if binding.run:
                 with self._lock:
-                    upstream = self._outputs.get(binding["run"])
-                if upstream is not None:
-                    value = output_key(upstream.get(binding["output"]))
+                    upstream = self._outputs.get(binding.run)
+                if upstream is not None and binding.output is not None:
+                    value = keys.output_key(upstream.get(binding.output))
             if not value:
                 raise DhmlrunError.single(
-                    f"input {key}: {binding.get('ref')} has no value "
-                    "(the upstream run produced no such output)"
+                    f"input {key}: {binding.ref} has no value (the upstream run produced no such output)"
                 )
             resolved[key] = str(value)
         return resolved
 
 
-def output_key(value: Any) -> str | None:
-    """A run output as the store key of the entity it produced (status.outputs form varies)."""
-    if isinstance(value, dict):
-        return value.get("key") or value.get("id")
-    return None if value is None else str(value)
-
-
 def run_in_worker(
-    request: dict[str, Any], log_dir: Path, address: str, server: RunServer | None = None
+    request: dict[str, Any],
+    log_dir: Path,
+    address: str,
+    env: Mapping[str, str],
+    server: RunServer | None = None,
 ) -> dict[str, Any]:
     """Execute one run in its own process, running `dhmlrun.apply.run_worker`; its result dict.
 
     The process is a child forked by the warm `server` when there is one that can take the run
     (mlrun and digitalhub already imported: see `run_server.py`), else a fresh
     `python -m dhmlrun.apply.run_worker`.
-
-    The worker's output files (datasets registered by local path) must outlive it, so unless
-    the user chose `DHMLRUN_RUNS_DIR` they go next to the logs, in the config's `.dhmlrun/runs`.
     """
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / f"{address}.log"
-    env = dict(os.environ)
-    env.setdefault(RUNS_DIR_ENV, str((log_dir.parent / "runs").resolve()))
+    private_dir(log_dir)
+    log_file = private_file(log_dir / f"{address}.log")
     with tempfile.TemporaryDirectory(prefix="dhmlrun-run-") as tmp:
         request_file = Path(tmp) / "request.json"
         result_file = Path(tmp) / "result.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
         argv = [str(request_file), str(result_file)]
-        returncode = _in_server(server, argv, log_file, env, tmp)
+        returncode = _in_server(server, argv, log_file, dict(env), tmp)
         if returncode is None:
-            returncode = _in_fresh_worker(argv, log_file, env, tmp)
+            returncode = _in_fresh_worker(argv, log_file, dict(env), tmp)
         if result_file.is_file():
             return json.loads(result_file.read_text(encoding="utf-8"))
     tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
     return {
         "id": request.get("run_id"),
-        "state": "ERROR",
+        "state": states.ERROR,
         "message": f"run worker exited with code {returncode}: " + " | ".join(tail),
     }
 

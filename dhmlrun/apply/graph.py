@@ -1,10 +1,10 @@
 """The dependency graph of a plan's changing actions, walked N at a time.
 
 Generic over what a node does: `walk` calls `execute(action)` in a thread pool as soon as every
-changing dependency of the action is done, and marks the transitive dependents of a failed node
-as skipped (its siblings carry on). No-op actions are already satisfied. Once `stop` is set
-(apply was interrupted) nothing more starts: every node not started yet is skipped, and the walk
-returns when the running ones have ended.
+changing dependency of the action is done (`graphlib.TopologicalSorter` in its parallel mode),
+and marks the transitive dependents of a failed node as skipped (its siblings carry on). No-op
+actions are already satisfied. Once `stop` is set (apply was interrupted) nothing more starts:
+every node not started yet is skipped, and the walk returns when the running ones have ended.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from graphlib import CycleError, TopologicalSorter
 
+from dhmlrun.apply.results import DONE, FAILED, SKIPPED, NodeResult
 from dhmlrun.plan.model import Action
-from dhmlrun.render import NodeResult
 
 INTERRUPTED = "apply was interrupted"
 STOP_POLL_SECONDS = 0.2
@@ -36,70 +37,58 @@ def walk(
 ) -> list[NodeResult]:
     """Run every changing action in dependency order, independent ones in parallel."""
     by_address = {a.address: a for a in actions if a.changes}
-    waiting = dependencies(actions)
+    graph = TopologicalSorter(dependencies(actions))
+    try:
+        graph.prepare()
+    except CycleError:  # the planner never builds one; refuse rather than guess an order
+        return [NodeResult(a, by_address[a].action, SKIPPED, "dependency cycle") for a in by_address]
     results: dict[str, NodeResult] = {}
     running: dict[Future[NodeResult], str] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        submit = lambda action: pool.submit(_guarded, execute, action, stop)  # noqa: E731
-        while waiting or running:
+        while graph.is_active():
             if stop is not None and stop.is_set():
-                _skip_unstarted(waiting, running, results, by_address)
-            _schedule(waiting, results, running, by_address, submit)
-            if not running:
-                for address in list(waiting):  # only left with a dependency cycle: refuse, never spin
+                _skip_unstarted(by_address, running, results)
+                _drain(running, results)
+                break
+            for address in graph.get_ready():
+                action = by_address[address]
+                blocked = next(
+                    (d for d in sorted(action.depends_on) if d in results and results[d].status != DONE), None
+                )
+                if blocked is not None:
                     results[address] = NodeResult(
-                        address, by_address[address].action, "skipped", "dependency cycle"
+                        address, action.action, SKIPPED, f"{blocked} {results[blocked].status}"
                     )
-                waiting.clear()
+                    graph.done(address)
+                else:
+                    running[pool.submit(_guarded, execute, action, stop)] = address
+            if not running:
                 continue
             timeout = None if stop is None else STOP_POLL_SECONDS
-            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                results[running.pop(future)] = future.result()
+            finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in finished:
+                address = running.pop(future)
+                results[address] = future.result()
+                graph.done(address)
     return [results[a.address] for a in actions if a.address in results]
 
 
 def _skip_unstarted(
-    waiting: dict[str, set[str]],
-    running: dict[Future[NodeResult], str],
-    results: dict[str, NodeResult],
-    by_address: dict[str, Action],
+    by_address: dict[str, Action], running: dict[Future[NodeResult], str], results: dict[str, NodeResult]
 ) -> None:
     """Interrupted: skip every node not started yet, those still queued in the pool included."""
-    unstarted = list(waiting)
-    waiting.clear()
     for future in [f for f in running if f.cancel()]:  # queued, never started
-        unstarted.append(running.pop(future))
-    for address in unstarted:
-        results[address] = NodeResult(address, by_address[address].action, "skipped", INTERRUPTED)
+        address = running.pop(future)
+        results[address] = NodeResult(address, by_address[address].action, SKIPPED, INTERRUPTED)
+    for address, action in by_address.items():
+        if address not in results and address not in running.values():
+            results[address] = NodeResult(address, action.action, SKIPPED, INTERRUPTED)
 
 
-def _schedule(
-    waiting: dict[str, set[str]],
-    results: dict[str, NodeResult],
-    running: dict[Future[NodeResult], str],
-    by_address: dict[str, Action],
-    submit: Callable[[Action], Future[NodeResult]],
-) -> None:
-    """Start every ready node; skip (repeatedly, transitively) those behind a failure."""
-    progressed = True
-    while progressed:
-        progressed = False
-        for address in _ready(waiting, results):
-            del waiting[address]
-            action = by_address[address]
-            blocked = [d for d in sorted(action.depends_on) if d in results and results[d].status != "done"]
-            if blocked:
-                results[address] = NodeResult(
-                    address, action.action, "skipped", f"{blocked[0]} {results[blocked[0]].status}"
-                )
-                progressed = True
-            else:
-                running[submit(action)] = address
-
-
-def _ready(waiting: dict[str, set[str]], results: dict[str, NodeResult]) -> list[str]:
-    return [address for address, deps in waiting.items() if deps <= set(results)]
+def _drain(running: dict[Future[NodeResult], str], results: dict[str, NodeResult]) -> None:
+    """Wait for the nodes already running (each ends its own work)."""
+    for future, address in list(running.items()):
+        results[address] = future.result()
 
 
 def _guarded(
@@ -108,8 +97,8 @@ def _guarded(
     """A node that raises is a failed node, never a crashed apply; one whose turn in the pool
     comes after the walk was stopped does not start."""
     if stop is not None and stop.is_set():
-        return NodeResult(action.address, action.action, "skipped", INTERRUPTED)
+        return NodeResult(action.address, action.action, SKIPPED, INTERRUPTED)
     try:
         return execute(action)
     except Exception as exc:  # every failure of one node is reported, the walk goes on
-        return NodeResult(action.address, action.action, "failed", str(exc) or type(exc).__name__)
+        return NodeResult(action.address, action.action, FAILED, str(exc) or type(exc).__name__)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -63,8 +64,7 @@ PRELOAD = (
     "dhmlrun.runtime.logs",
     "dhmlrun.runtime.memdb",
     "dhmlrun.runtime.deadline",
-    "dhmlrun.platform.http",
-    "dhmlrun.platform.lease",
+    "dhmlrun.platform.sdk",
     # what mlrun imports lazily during a local run (measured: sys.modules before/after one run)
     "mlrun.package.context_handler",
     "mlrun.package.packagers.numpy_packagers",
@@ -77,11 +77,13 @@ WORKER = "dhmlrun.apply.run_worker:main"
 """What a child runs: `main(argv) -> exit code`, as `python -m dhmlrun.apply.run_worker` would."""
 REQUIRED = ("digitalhub", "mlrun")
 """Without these the server is no warmer than a fresh worker, so apply does not use it."""
+WARM_KIND = "mlrun+job:run"
+"""A kind whose lookup makes the SDK register every installed runtime."""
 READ_AT_IMPORT_PREFIXES = ("MLRUN_", "DHCORE_LOG_")
 """Variables mlrun and digitalhub read when imported: a child cannot change what the server
 already read, so a run whose values differ goes to a fresh worker instead. (`DH_CONFIG`, which
 apply sets for the SDK after the server started, is read at import too, but only into the SDK's
-client config, which each child rebuilds: `reset_sdk_client(reread_config=True)`.)"""
+client config, which each child rebuilds: `dhmlrun.platform.sdk.configure_sdk`.)"""
 CLOSE_GRACE_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 120.0
 
@@ -91,7 +93,22 @@ class RunServerUnavailable(Exception):
 
 
 def enabled(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get(SERVER_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    """On unless `DHMLRUN_RUN_SERVER=0`, and only where the OS can fork and watch children
+    through pidfds (Linux 5.3+); elsewhere every run gets a fresh worker process."""
+    if environ.get(SERVER_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return fork_supported()
+
+
+@functools.cache
+def fork_supported() -> bool:
+    if not (hasattr(os, "fork") and hasattr(os, "pidfd_open")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # an older kernel
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------ parent side
@@ -196,7 +213,12 @@ class RunServer:
             self._next_id += 1
             run_id = self._next_id
         request = {
-            "id": run_id, "argv": argv, "log": str(log_file), "env": dict(env), "cwd": cwd, "target": target
+            "id": run_id,
+            "argv": argv,
+            "log": str(log_file),
+            "env": dict(env),
+            "cwd": cwd,
+            "target": target,
         }
         try:
             with self._write_lock:
@@ -328,12 +350,12 @@ def preload(modules: Sequence[str]) -> list[str]:
 
 
 def _register_sdk_runtimes() -> None:
-    """The SDK scans for runtimes on first use; do it once here rather than in every child."""
+    """The SDK scans for runtimes on first use (asking its registry for any runtime kind does
+    it); do it once here rather than in every child."""
     if "digitalhub" in sys.modules:
         from digitalhub.factory.registry import registry
 
-        registry._ensure_entities_registered()
-        registry._ensure_runtimes_registered()
+        registry.get_runtime_builder(WARM_KIND)
 
 
 def _child(request: dict[str, Any], server_fds: set[int]) -> None:
@@ -348,7 +370,7 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
@@ -358,9 +380,9 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         # the SDK reads its configuration as a new process would, from this run's environment
-        from dhmlrun.platform.sdk_client import reset_sdk_client
+        from dhmlrun.platform.sdk import configure_sdk
 
-        reset_sdk_client(reread_config=True)
+        configure_sdk()
         import importlib
 
         module, _, function = str(request.get("target") or WORKER).partition(":")

@@ -12,6 +12,10 @@ run instead of leaving it behind: a local run still executing is marked ERROR ("
 with its log kept, and the process ends at once without waiting for the handler; one whose
 handler already returned is left to finish registering. A remote run is asked to stop.
 Either way the result file says what became of the run.
+
+The worker's SDK is configured by its environment (apply builds it: the platform's endpoint and
+credentials) and talks through a relay that retries, recovers lost creates and keeps the run's
+lease (`dhmlrun.platform.sdk`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-FINAL = {"COMPLETED", "ERROR", "STOPPED", "DELETED"}
+from dhmlrun.vocabulary import states
+
 POLL_SECONDS = 0.5
 EXIT_RESULT_WRITTEN = 0
 """The exit code whenever the result file was written, whatever became of the run."""
@@ -36,27 +41,35 @@ def execute(request: dict[str, Any], result_file: Path | None = None) -> dict[st
     """Create and execute the run the request describes; return its final state and outputs."""
     import digitalhub as dh
 
-    from dhmlrun.platform import http
-    from dhmlrun.platform.lease import RunLease
-
-    http.install()  # timeouts, retries, idempotent creates for this process's SDK calls too
     function = dh.get_function(request["function"]["key"])
     remote = request.get("execution") == "remote"
     kwargs = dict(request.get("task") or {})
-    # a local run executes in this process: hold its lease from its create on, so that if this
-    # process dies the next apply sees "executor lost" (a remote run's executor holds its own)
-    lease = None if remote else RunLease(request["project"], request["run_id"]).start()
-    try:
-        if not remote:
-            _guard_against_interrupts(request, result_file)
-        run = _start_or_adopt(function, request, kwargs, remote)
-    finally:
-        if lease is not None:
-            lease.stop()
-    while str(run.status.state) not in FINAL:
+    if not remote:
+        _guard_against_interrupts(request, result_file)
+    run = _start_or_adopt(function, request, kwargs, remote)
+    while not states.is_final(str(run.status.state)):
         time.sleep(POLL_SECONDS)
         run.refresh()
     return _result_of(run)
+
+
+def _execute_connected(request: dict[str, Any], result_file: Path) -> dict[str, Any]:
+    """`execute` with the SDK connected through the relay; a local run executes in this process,
+    which holds its lease from its create on, so that if this process dies the next apply sees
+    "executor lost" (a remote run's executor holds its own)."""
+    from dhmlrun.platform.sdk import sdk_session
+
+    leased = request.get("execution") != "remote"
+    with sdk_session(request["project"], request["run_id"], leased=leased):
+        try:
+            return execute(request, result_file)
+        except KeyboardInterrupt:
+            print(f"dhmlrun worker: run {request.get('run_id')} {INTERRUPTED}", file=sys.stderr)
+            try:
+                return _end_interrupted(request)
+            except Exception as exc:
+                traceback.print_exc()
+                return _failure(request, f"{INTERRUPTED}; {exc}")
 
 
 def _result_of(run: Any) -> dict[str, Any]:
@@ -94,12 +107,12 @@ def _on_interrupt(signum: int, frame: Any) -> None:
 
 def _guard_against_interrupts(request: dict[str, Any], result_file: Path | None) -> None:
     """From here on, an interrupt marks the local run ERROR and ends this process at once."""
+    from dhmlrun.core.job_worker import end_run_now
     from dhmlrun.runtime import deadline
-    from dhmlrun.runtime.worker import end_run_now
 
     def last_words() -> None:
         if result_file is not None:
-            _write(result_file, {"id": request["run_id"], "state": "ERROR", "message": INTERRUPTED})
+            _write(result_file, {"id": request["run_id"], "state": states.ERROR, "message": INTERRUPTED})
 
     project, run_id = request["project"], request["run_id"]
     deadline.arm(None, lambda message: end_run_now(project, run_id, message, EXIT_RESULT_WRITTEN, last_words))
@@ -110,22 +123,22 @@ def _end_interrupted(request: dict[str, Any]) -> dict[str, Any]:
     import digitalhub as dh
     from digitalhub.utils.exceptions import EntityNotExistsError
 
-    from dhmlrun.runtime.worker import mark_run_error
+    from dhmlrun.core.job_worker import mark_run_error
 
     try:
         run = dh.get_run(request["run_id"], project=request["project"])
     except EntityNotExistsError:
         message = f"{INTERRUPTED} (before it was created)"
-        return {"id": request["run_id"], "state": "ERROR", "message": message}
-    if str(run.status.state) not in FINAL and request.get("execution") == "remote":
+        return {"id": request["run_id"], "state": states.ERROR, "message": message}
+    if not states.is_final(str(run.status.state)) and request.get("execution") == "remote":
         run.stop()  # the platform's executor ends it and marks it STOPPED
-    elif str(run.status.state) not in FINAL:
+    elif not states.is_final(str(run.status.state)):
         mark_run_error(request["project"], request["run_id"], INTERRUPTED)
     run.refresh()
     result = _result_of(run)
-    if result["state"] not in FINAL:  # stop is asynchronous: what matters is that it was asked
-        result["state"] = "STOPPED"
-    if result["state"] != "COMPLETED":
+    if not states.is_final(result["state"]):  # stop is asynchronous: what matters is that it was asked
+        result["state"] = states.STOPPED
+    if result["state"] != states.COMPLETED:
         result["message"] = INTERRUPTED
     return result
 
@@ -161,19 +174,18 @@ def main(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_interrupt)
     try:
-        result = execute(request, result_file)
-    except KeyboardInterrupt:
-        print(f"dhmlrun worker: run {request.get('run_id')} {INTERRUPTED}", file=sys.stderr)
-        try:
-            result = _end_interrupted(request)
-        except Exception as exc:
-            traceback.print_exc()
-            result = {"id": request.get("run_id"), "state": "ERROR", "message": f"{INTERRUPTED}; {exc}"}
+        result = _execute_connected(request, result_file)
+    except KeyboardInterrupt:  # before the worker could reach the platform: nothing was started
+        result = _failure(request, f"{INTERRUPTED} (before it was created)")
     except Exception as exc:  # reported as the run's failure, with the traceback in the log
         traceback.print_exc()
-        result = {"id": request.get("run_id"), "state": "ERROR", "message": f"{type(exc).__name__}: {exc}"}
+        result = _failure(request, f"{type(exc).__name__}: {exc}")
     _write(result_file, result)
     return EXIT_RESULT_WRITTEN
+
+
+def _failure(request: dict[str, Any], message: str) -> dict[str, Any]:
+    return {"id": request.get("run_id"), "state": states.ERROR, "message": message}
 
 
 if __name__ == "__main__":

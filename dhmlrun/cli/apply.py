@@ -1,12 +1,13 @@
 """`dhmlrun apply` and `dhmlrun destroy`: make the platform match (or remove what dhmlrun made).
 
-Thin: take the project lock, load or build the plan, confirm, hand it to
-`dhmlrun.apply.Applier`, print the summary. A saved plan is applied exactly, or refused as stale.
+Thin: parse the options, hand them to the Python API (`dhmlrun.api.Project`, where the lock,
+the re-plan under the lock and the staleness check live), show the plan and ask before
+anything changes, show progress, print the summary.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +16,6 @@ import click
 from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info, stdin_is_tty
 from dhmlrun.errors import DhmlrunError
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How to apply, shared by every path through these commands."""
-
-    parallelism: int
-    lock_timeout: float
-    options: ProjectOptions
-    run_server: Any = None
-    """The warm `dhmlrun.apply.run_server.RunServer` runs are forked from (None: fresh workers)."""
-
-    @property
-    def colour(self) -> bool:
-        return self.options.colour
 
 
 def apply_options(func: Any) -> Any:
@@ -52,14 +38,14 @@ def apply_options(func: Any) -> Any:
     return click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")(func)
 
 
-def confirm(auto_approve: bool, verb: str, what: str) -> None:
+def confirm(auto_approve: bool, verb: str, what: str, saved_hint: bool = True) -> None:
     """Ask for `yes` on a TTY; without a TTY refuse unless --auto-approve."""
     if auto_approve:
         return
     if not stdin_is_tty():
+        hint = " (or apply a saved plan made with `dhmlrun plan --out FILE`)" if saved_hint else ""
         raise DhmlrunError.single(
-            f"refusing to {verb} without confirmation: no terminal to ask on. "
-            "Pass --auto-approve (or apply a saved plan made with `dhmlrun plan --out FILE`)."
+            f"refusing to {verb} without confirmation: no terminal to ask on. Pass --auto-approve{hint}."
         )
     answer = click.prompt(
         f"Do you want to {verb} {what}? Only 'yes' will be accepted", default="", show_default=False, err=True
@@ -68,37 +54,40 @@ def confirm(auto_approve: bool, verb: str, what: str) -> None:
         raise DhmlrunError.single(f"{verb.capitalize()} cancelled: nothing was changed.")
 
 
-def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
-    """Apply `plan`, print the summary; the exit code (1 when anything failed)."""
-    import sys
+class Reviewer:
+    """Shows each plan apply is about to execute, asks for `yes` when it changes something,
+    then puts it on the progress display."""
 
-    from dhmlrun.apply import Applier
-    from dhmlrun.apply.interrupt import EXIT_INTERRUPTED, interruptible
-    from dhmlrun.plan.model import RUN
-    from dhmlrun.progress import progress_display
-    from dhmlrun.render import render_apply_summary
+    def __init__(
+        self,
+        project: Any,
+        colour: bool,
+        display: Any,
+        *,
+        ask: bool,
+        verb: str,
+        what: str,
+        saved_hint: bool = True,
+    ) -> None:
+        self.project, self.colour, self.display = project, colour, display
+        self.ask, self.verb, self.what, self.saved_hint = ask, verb, what, saved_hint
 
-    run_server = settings.run_server
-    if run_server is not None and not any(action.action == RUN for action in plan.actions):
-        run_server.close()  # this plan runs nothing: give its CPU and memory back now
-        run_server = None
-    with progress_display(plan.actions, sys.stderr, info) as display:
-        applier = Applier(
-            plan,
-            platform,
-            progress=display.lines,
-            events=display.events,
-            secrets=secrets,
-            run_server=run_server,
-        )
-        with interruptible(applier, display.notice):
-            results = applier.apply(settings.parallelism)
-        display.finish(results)
-    interrupted = applier.stop.is_set()
-    click.echo(render_apply_summary(results, secrets, settings.colour, interrupted=interrupted))
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return 1 if any(r.status != "done" for r in results) else 0
+    def __call__(self, plan: Any) -> None:
+        from dhmlrun.views.plan import render_plan
+
+        click.echo(render_plan(plan, self.project.secrets, colour=self.colour))
+        if plan.has_changes:
+            if self.ask:
+                confirm(False, self.verb, self.what, self.saved_hint)
+            self.display.begin(plan.actions)
+
+
+def _finish(ctx: click.Context, project: Any, outcome: Any, colour: bool) -> None:
+    from dhmlrun.views.apply import render_apply_summary
+
+    if outcome.results or outcome.interrupted:
+        click.echo(render_apply_summary(outcome, project.secrets, colour))
+    ctx.exit(outcome.exit_code)
 
 
 @click.command()
@@ -108,6 +97,15 @@ def execute(plan: Any, platform: Any, settings: Settings, secrets: Any) -> int:
     "--target", "targets", multiple=True, metavar="ADDR", help="Apply only ADDR and its dependencies."
 )
 @click.option("--rerun", "reruns", multiple=True, metavar="ADDR", help="Force the run ADDR (repeatable).")
+@click.option(
+    "--path",
+    "config",
+    default=".",
+    show_default=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With a PLANFILE: the config directory it was made for.",
+)
 @project_options
 @click.pass_context
 def apply(
@@ -118,125 +116,54 @@ def apply(
     lock_timeout: float,
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
+    config: Path,
     options: ProjectOptions,
 ) -> None:
-    """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly."""
-    from dhmlrun.apply.run_server import warm_run_server
-    from dhmlrun.plan.saved import is_saved_plan
+    """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly
+    (made with `dhmlrun plan --out`) to the configuration in the current directory (or --path)."""
+    from dhmlrun.plan.saved import is_saved_plan, load_saved_plan
+    from dhmlrun.views.progress import Display
 
-    settings = Settings(parallelism, lock_timeout, options)
+    display = Display(sys.stderr, info)
+    plan = None
     if is_saved_plan(path):
         if targets or reruns:
             raise DhmlrunError.single("--target and --rerun cannot change a saved plan; make a new plan")
-        with warm_run_server(_saved_plan_runs(path)) as server:
-            code = _apply_saved(path, replace(settings, run_server=server))
-        ctx.exit(code)
-    # started first, so mlrun's and digitalhub's imports in the server overlap loading and planning
-    with warm_run_server(True) as server:
-        declaration = options.load(path)
-        if server is not None and not declaration.of_type("runs"):
-            server.close()  # nothing will run: stop it importing
-            server = None
-        settings = replace(settings, run_server=server)
-        code = _apply_declaration(declaration, settings, auto_approve, targets, reruns)
-    ctx.exit(code)
-
-
-def _saved_plan_runs(path: Path) -> bool:
-    """Whether the saved plan runs anything (then a warm run server is worth starting now)."""
-    from dhmlrun.plan.model import RUN
-    from dhmlrun.plan.saved import load_plan
-
-    return any(action.action == RUN for action in load_plan(path)[0].actions)
-
-
-def _apply_declaration(
-    declaration: Any,
-    settings: Settings,
-    auto_approve: bool,
-    targets: tuple[str, ...],
-    reruns: tuple[str, ...],
-) -> int:
-    from dhmlrun.apply.executor import stale_reasons
-    from dhmlrun.plan import build_plan
-    from dhmlrun.platform.lock import project_lock
-    from dhmlrun.render import render_plan
-
-    secrets = declaration.sensitive_values()
-    project = declaration.project_name
-    with settings.options.open_platform(declaration) as platform:
-        info(f"Reading project {project} from {platform.endpoint}")
-        first = None
-        if not platform.project_exists(project):
-            # a first deploy: the lock lives in the project, so plan and confirm first, then
-            # create the project (idempotently), lock it, and re-plan if anything moved meanwhile
-            first = build_plan(declaration, platform.read_state(project), targets=targets, reruns=reruns)
-            click.echo(render_plan(first, secrets, colour=settings.colour))
-            if not first.has_changes:
-                return 0
-            confirm(auto_approve, "apply", "these changes")
-        create = _project_create_body(first) if first is not None else None
-        with project_lock(platform, project, settings.lock_timeout, info, create_project=create) as held:
-            state = platform.read_state(project)
-            if first is not None and not stale_reasons(first, _as_before_lock(state, held)):
-                return execute(first, platform, settings, secrets)
-            plan = build_plan(declaration, state, targets=targets, reruns=reruns)
-            click.echo(render_plan(plan, secrets, colour=settings.colour))
-            if not plan.has_changes:
-                return 0
-            confirm(auto_approve, "apply", "these changes")
-            return execute(plan, platform, settings, secrets)
-
-
-def _project_create_body(plan: Any) -> dict[str, Any] | None:
-    """The body of the plan's project create (what a first deploy creates before locking)."""
-    return next((a.body for a in plan.actions if a.address == "project" and a.action == "create"), None)
-
-
-def _as_before_lock(state: Any, held: Any) -> Any:
-    """The state as the plan saw it: a project this apply created just to lock it was absent."""
-    import dataclasses
-
-    return dataclasses.replace(state, project_exists=False) if held.created_project else state
-
-
-def _apply_saved(path: Path, settings: Settings) -> int:
-    """A saved plan was reviewed when it was made: apply exactly it, unless the platform moved."""
-    from dhmlrun.apply import check_not_stale
-    from dhmlrun.plan.saved import load_plan, load_plan_with_secrets
-    from dhmlrun.platform import EMBEDDED, check_same_platform, open_platform
-    from dhmlrun.platform.lock import project_lock
-    from dhmlrun.render import render_plan
-
-    masked, needed = load_plan(path)
-    embedded_only = masked.endpoint == EMBEDDED
-    values: dict[str, str] = {}
-    if needed:
-        declaration = settings.options.load(Path(masked.root))
-        values = {n: str(declaration.variables[n].value) for n in needed if n in declaration.variables}
-    plan = load_plan_with_secrets(path, values)
-    secrets = set(values.values())
-    endpoint = settings.options.endpoint
-    if embedded_only and endpoint:
-        raise DhmlrunError.single(
-            f"the saved plan was made against the embedded core; it cannot be applied to {endpoint}"
+        saved = load_saved_plan(path)
+        # the configuration is the one apply is pointed at, never a directory the file names
+        if not (config / "dhmlrun.yaml").is_file():
+            raise DhmlrunError.single(
+                f"no dhmlrun.yaml in {config}: apply a saved plan to the configuration it was made for, "
+                f"from its directory or with --path DIR (this plan names {saved.data.get('root')!s})"
+            )
+        project = options.project(config, environment=saved.environment, variables=saved.variables)
+        plan = saved.restore(project)
+    else:
+        project = options.project(path)
+    # a saved plan was reviewed when it was made: it is shown, never asked about again
+    review = Reviewer(
+        project,
+        options.colour,
+        display,
+        ask=not auto_approve and plan is None,
+        verb="apply",
+        what="these changes",
+    )
+    try:
+        outcome = project.apply(
+            plan,
+            targets=targets,
+            reruns=reruns,
+            parallelism=parallelism,
+            lock_timeout=lock_timeout,
+            review=review,
+            observer=display,
+            say=info,
         )
-    with open_platform(
-        Path(plan.root),
-        endpoint,
-        settings.options.profile,
-        embedded_only=embedded_only,
-        fallback_endpoint=None if embedded_only else masked.endpoint,
-    ) as platform:
-        check_same_platform(masked.endpoint, platform)
-        info(f"Applying saved plan {path} to project {plan.project} on {platform.endpoint}")
-        create = _project_create_body(plan)
-        with project_lock(platform, plan.project, settings.lock_timeout, info, create_project=create) as held:
-            check_not_stale(plan, _as_before_lock(platform.read_state(plan.project), held))
-            click.echo(render_plan(plan, secrets, colour=settings.colour))
-            if not plan.has_changes:
-                return 0
-            return execute(plan, platform, settings, secrets)
+        display.finish(outcome.results)
+    finally:
+        display.finish()
+    _finish(ctx, project, outcome, options.colour)
 
 
 @click.command()
@@ -253,22 +180,24 @@ def destroy(
     options: ProjectOptions,
 ) -> None:
     """Delete the entities dhmlrun manages in the project (run history is kept)."""
-    from dhmlrun.plan import build_destroy_plan
-    from dhmlrun.platform.lock import project_lock
-    from dhmlrun.render import render_plan
+    from dhmlrun.views.progress import Display
 
-    settings = Settings(parallelism, lock_timeout, options)
-    declaration = options.load(path)
-    secrets = declaration.sensitive_values()
-    project = declaration.project_name
-    with (
-        options.open_platform(declaration) as platform,
-        project_lock(platform, project, settings.lock_timeout, info, operation="destroy"),
-    ):
-        plan = build_destroy_plan(platform.read_state(project), str(declaration.root), declaration)
-        click.echo(render_plan(plan, secrets, colour=settings.colour))
-        if not plan.has_changes:
-            ctx.exit(0)
-        confirm(auto_approve, "destroy", "these entities")
-        code = execute(plan, platform, settings, secrets)
-    ctx.exit(code)
+    display = Display(sys.stderr, info)
+    project = options.project(path)
+    review = Reviewer(
+        project,
+        options.colour,
+        display,
+        ask=not auto_approve,
+        verb="destroy",
+        what="these entities",
+        saved_hint=False,
+    )
+    try:
+        outcome = project.destroy(
+            parallelism=parallelism, lock_timeout=lock_timeout, review=review, observer=display, say=info
+        )
+        display.finish(outcome.results)
+    finally:
+        display.finish()
+    _finish(ctx, project, outcome, options.colour)

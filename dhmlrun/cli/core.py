@@ -1,21 +1,51 @@
 """`dhmlrun core serve`: the embedded core as a standalone server (for sharing or debugging).
 
-Binds loopback unless told otherwise; a bearer token (`--token` or `DHMLRUN_CORE_TOKEN`) makes
-every request without it a 403. The token is never printed.
+Binds loopback unless told otherwise, and always requires a bearer token: from
+`DHMLRUN_CORE_TOKEN`, else from `--token-file FILE`, else a new random one, printed only when
+stdout is a terminal (a token in a log or in the process list is a token for everyone). Every
+request without it is refused with 403.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
 
 from dhmlrun.errors import DhmlrunError
 
+TOKEN_ENV = "DHMLRUN_CORE_TOKEN"
+
 
 @click.group("core")
 def core() -> None:
     """The embedded DHCore-compatible server."""
+
+
+def _token(token_file: Path | None) -> tuple[str, bool]:
+    """(token, generated?) from the environment, the file, or new (on a terminal only)."""
+    from dhmlrun.core.server import new_token
+
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV], False
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise DhmlrunError.single(
+                f"cannot read the token file {token_file}: {exc.strerror or exc}"
+            ) from exc
+        if not token:
+            raise DhmlrunError.single(f"the token file {token_file} is empty")
+        return token, False
+    if not sys.stdout.isatty():
+        raise DhmlrunError.single(
+            f"no token: set {TOKEN_ENV} or pass --token-file FILE (a new token is generated and "
+            "printed only on a terminal)"
+        )
+    return new_token(), True
 
 
 @core.command("serve")
@@ -29,13 +59,13 @@ def core() -> None:
     default=".dhmlrun/core.db",
     show_default=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite database file (created if missing).",
+    help="SQLite database file (created if missing, with its folder, private to you).",
 )
 @click.option(
-    "--token",
-    envvar="DHMLRUN_CORE_TOKEN",
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Require this bearer token (env DHMLRUN_CORE_TOKEN).",
+    help=f"Read the bearer token from FILE (else {TOKEN_ENV}, else a new one, shown on a terminal).",
 )
 @click.option(
     "--workers",
@@ -44,17 +74,27 @@ def core() -> None:
     type=click.IntRange(1, 64),
     help="Remote runs executed at once.",
 )
-def serve(host: str, port: int, db_path: Path, token: str | None, workers: int) -> None:
+def serve(host: str, port: int, db_path: Path, token_file: Path | None, workers: int) -> None:
     """Serve the DHCore REST API on HOST:PORT from the database DB until interrupted."""
-    from dhmlrun.core.server import CoreServer
+    from dhmlrun.core.server import EmbeddedCore
 
+    token, generated = _token(token_file)
+    embedded = EmbeddedCore(db_path, max_workers=workers)
     try:
-        server = CoreServer(db_path, host=host, port=port, token=token or None, max_workers=workers)
+        http = embedded.bind(host, port, token)
     except OSError as exc:
+        embedded.close()
         raise DhmlrunError.single(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    auth = "bearer token required" if token else "no authentication"
-    click.echo(f"dhmlrun core serving {server.endpoint} (database {db_path}, {auth})")
-    click.echo(f"export DHCORE_ENDPOINT={server.endpoint}")
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        click.echo("warning: listening beyond loopback without a token", err=True)
-    server.serve_forever()
+    click.echo(f"dhmlrun core serving {http.endpoint} (database {db_path}, bearer token required)")
+    click.echo(f"export DHCORE_ENDPOINT={http.endpoint}")
+    if generated:
+        click.echo(
+            f"export DHCORE_ACCESS_TOKEN={token}   # generated for this start; shown on this terminal only"
+        )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            "warning: listening beyond loopback: anyone who can reach it and has the token has the "
+            "platform (use TLS in front of it)",
+            err=True,
+        )
+    embedded.serve_forever(http, token)

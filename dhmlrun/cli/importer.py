@@ -42,7 +42,7 @@ def import_project(
         from dhmlrun.platform import open_platform
 
         with open_platform(out, endpoint, profile) as platform:
-            info(f"Reading project {project} from {platform.endpoint}")
+            info(f"Reading project {project} from {platform.shown}")
             export = read_project(platform, project)
     result = build_import(export)
     written = write_import(result, out, force=force)

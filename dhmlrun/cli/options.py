@@ -1,14 +1,15 @@
 """Click options shared by the commands: the declaration's, the platform's, and both at once.
 
 Every command that reads the platform finds the declaration and the endpoint the same way, so
-they take `@project_options` and receive one `ProjectOptions` value::
+they take `@project_options` and receive one `ProjectOptions` value, which makes the Python
+API's `Project`::
 
     @click.command()
     @click.argument("path", default=".")
     @project_options
     def plan(path, options: ProjectOptions):
-        declaration = options.load(path)
-        with options.open_platform(declaration) as platform: ...
+        project = options.project(path)
+        plan = project.plan()
 
 `validate` takes only `@declaration_options` (it never reaches a platform), `import` only
 `@platform_options` (it has no declaration yet).
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,8 +28,7 @@ import click
 from dhmlrun.cli.output import use_color
 
 if TYPE_CHECKING:
-    from dhmlrun.config.model import Declaration
-    from dhmlrun.platform import Platform
+    from dhmlrun.api import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,13 +47,30 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 def declaration_options(func: F) -> F:
     """Add `--var NAME=VALUE`, `--var-file FILE` and `-e/--env NAME` (as `variables`, `var_files`,
     `environment` keyword arguments)."""
-    func = click.option("-e", "--env", "environment", metavar="NAME", default=None,
-                        help="Declaration environment (environments.NAME) to use.")(func)
-    func = click.option("--var-file", "var_files", multiple=True, metavar="FILE",
-                        type=click.Path(dir_okay=False, path_type=Path),
-                        help="YAML file of variable values (repeatable; later files win).")(func)
-    func = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_parse_vars,
-                        help="Set a variable (repeatable); overrides every other source.")(func)
+    func = click.option(
+        "-e",
+        "--env",
+        "environment",
+        metavar="NAME",
+        default=None,
+        help="Declaration environment (environments.NAME) to use.",
+    )(func)
+    func = click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        metavar="FILE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="YAML file of variable values (repeatable; later files win).",
+    )(func)
+    func = click.option(
+        "--var",
+        "variables",
+        multiple=True,
+        metavar="NAME=VALUE",
+        callback=_parse_vars,
+        help="Set a variable (repeatable); overrides every other source.",
+    )(func)
     return func
 
 
@@ -97,17 +113,34 @@ class ProjectOptions:
     def colour(self) -> bool:
         return use_color(self.no_color)
 
-    def load(self, path: Path) -> Declaration:
-        """The declaration at `path`, rendered with these variables and environment."""
-        from dhmlrun.config import load_declaration
+    def project(
+        self, path: Path, *, environment: str | None = None, variables: dict[str, str] | None = None
+    ) -> Project:
+        """The config repo at `path`, rendered with these variables and environment, deploying
+        to the platform these options choose. `environment` and `variables` are those a saved
+        plan was made with: the options may repeat them, never contradict them."""
+        from dhmlrun.api import Project
+        from dhmlrun.errors import DhmlrunError
 
-        return load_declaration(path, **declaration_kwargs(self.variables, self.var_files, self.environment))
-
-    def open_platform(self, declaration: Declaration) -> AbstractContextManager[Platform]:
-        """The platform the declaration deploys to (--endpoint, profiles, else its embedded core)."""
-        from dhmlrun.platform import open_platform
-
-        return open_platform(declaration.root, self.endpoint, self.profile, declaration.profile)
+        if environment is not None and self.environment not in (None, environment):
+            raise DhmlrunError.single(
+                f"the saved plan was made with -e {environment}; "
+                f"it cannot be applied with -e {self.environment}"
+            )
+        recorded = dict(variables or {})
+        clashes = sorted(n for n, v in self.variables.items() if n in recorded and recorded[n] != v)
+        if clashes:
+            raise DhmlrunError.single(
+                f"the saved plan was made with other values of {', '.join(clashes)}; make a new plan"
+            )
+        return Project(
+            path,
+            env=self.environment or environment,
+            variables={**recorded, **self.variables},
+            var_files=self.var_files,
+            endpoint=self.endpoint,
+            profile=self.profile,
+        )
 
 
 _PROJECT_OPTION_NAMES = tuple(f.name for f in fields(ProjectOptions))

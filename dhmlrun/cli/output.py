@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterable
 
 import click
 
@@ -55,13 +54,6 @@ def print_problems(exc: DhmlrunError, as_json: bool = False) -> None:
     count = len(exc.problems)
     if count > 1:
         click.echo(f"{count} errors.", err=True)
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of a sensitive value with `(sensitive)`; longest first."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "(sensitive)")
-    return text
 
 
 def use_color(no_color: bool = False) -> bool:

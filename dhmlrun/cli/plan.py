@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
-
-
-def sensitive_by_name(declaration: Any) -> dict[str, str]:
-    """Sensitive variables (name -> value), for masking saved plans reversibly."""
-    return {n: str(v.value) for n, v in declaration.variables.items() if v.sensitive and str(v.value)}
 
 
 @click.command()
@@ -49,26 +43,19 @@ def plan(
     options: ProjectOptions,
 ) -> None:
     """Show what `dhmlrun apply` would change on the platform for the declaration at PATH."""
-    from dhmlrun.plan import build_plan
     from dhmlrun.plan.saved import save_plan
-    from dhmlrun.platform import recorded_endpoint
-    from dhmlrun.render import plan_json, render_plan
+    from dhmlrun.views.plan import plan_json, render_plan
 
-    declaration = options.load(path)
-    with options.open_platform(declaration) as platform:
-        info(f"Reading project {declaration.project_name} from {platform.endpoint}")
-        state = platform.read_state(declaration.project_name)
-        where = recorded_endpoint(platform)
-    result = build_plan(declaration, state, targets=targets, reruns=reruns)
-    result.endpoint = where
-    secrets = declaration.sensitive_values()
+    project = options.project(path)
+    with project.connect() as platform:
+        info(f"Reading project {project.declaration.project_name} from {platform.shown}")
+        result = project.plan(targets=targets, reruns=reruns, platform=platform)
     if out is not None:
-        save_plan(result, out, sensitive_by_name(declaration))
+        save_plan(result, out, project.declaration)
         info(f"Saved the plan to {out}; apply it with: dhmlrun apply {out}")
     if as_json:
-        click.echo(json.dumps(plan_json(result, secrets), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(plan_json(result, project.secrets), indent=2, ensure_ascii=False))
     else:
-        click.echo(render_plan(result, secrets, colour=options.colour))
+        click.echo(render_plan(result, project.secrets, colour=options.colour))
     if detailed_exitcode and result.has_changes:
         ctx.exit(2)
-

@@ -19,11 +19,11 @@ import click
 from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.vocabulary import keys, states, times
+from dhmlrun.vocabulary.mask import mask_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
-FINAL_STATES = ("COMPLETED", "ERROR", "STOPPED", "DELETED")
-ENTITY_TYPES = {"dataitem": "dataitems", "artifact": "artifacts", "model": "models"}
 
 
 def path_option(func: F) -> F:
@@ -45,11 +45,6 @@ def run_address(address: str) -> str:
 
 
 # ---------------------------------------------------------------- show
-
-
-def _when(timestamp: str | None) -> str | None:
-    """`2026-11-27T08:01:33.839Z` -> `2026-11-27 08:01:33` (as dhcli list shows it)."""
-    return timestamp.replace("T", " ")[:19] if timestamp else None
 
 
 def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
@@ -93,16 +88,16 @@ def _cell(row: dict[str, Any], column: str) -> str:
         outputs.update(row.get("results") or {})
         return ", ".join(f"{k}={v}" for k, v in outputs.items()) or "-"
     if column == "UPDATED":
-        return _when(row.get("updated")) or "-"
+        return times.short(row.get("updated")) or "-"
     value = row.get(column.lower())
     return "-" if value is None else str(value)
 
 
 def _entity_name(value: Any) -> str:
     """An output entity by name (`employees-clean`), not its long store key."""
-    key = _output_key(value)
-    parsed = parse_key(key) if key else None
-    return parsed["name"] if parsed else str(key)
+    key = keys.output_key(value)
+    parsed = keys.parse_key(key)
+    return parsed.name if parsed else str(key)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -133,12 +128,11 @@ def show(
     options: ProjectOptions,
 ) -> None:
     """Show the managed entities (or ADDRESS only): versions, states, last runs and outputs."""
-    from dhmlrun.render import mask_value
-
     address, path = _show_target(address, path)
-    declaration = options.load(path)
-    with options.open_platform(declaration) as platform:
-        state = platform.read_state(declaration.project_name)
+    project = options.project(path)
+    declaration = project.declaration
+    with project.connect() as platform:
+        state = project.read_state(platform)
         counts = (
             {t: platform.version_counts(declaration.project_name, t) for t in ("dataitems", "functions")}
             if state.project_exists
@@ -207,7 +201,7 @@ def follow(
         if text != printed:
             echo(text[len(printed):] if text.startswith(printed) else text)
             printed = text
-        if state in FINAL_STATES or time.monotonic() >= deadline:
+        if states.is_final(state) or time.monotonic() >= deadline:
             return state, message
         time.sleep(interval)
 
@@ -241,10 +235,9 @@ def logs(
     With --follow, keep printing until the run reaches a final state; the exit code is then 1
     when it ended in ERROR (or the wait timed out), so CI can wait on a run.
     """
-    from dhmlrun.render import mask_value
-
     address = run_address(run_addr)
-    declaration = options.load(path)
+    configured = options.project(path)
+    declaration = configured.declaration
     project = declaration.project_name
     secrets = declaration.sensitive_values()
     local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
@@ -252,7 +245,7 @@ def logs(
     def echo(text: str) -> None:
         click.echo(mask_value(text, secrets), nl=False)
 
-    with options.open_platform(declaration) as platform:
+    with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
         if follow_:
             state, message = follow(
@@ -270,7 +263,7 @@ def logs(
 
 
 def _followed(address: str, run_id: str, state: str, message: str | None, timeout: float) -> int:
-    if state not in FINAL_STATES:
+    if not states.is_final(state):
         info(f"{address}: still {state} after {timeout:g}s (run {run_id}); stopped following")
         return 1
     info(f"{address}: {state}" + (f": {message}" if message and state != "COMPLETED" else ""))
@@ -280,35 +273,16 @@ def _followed(address: str, run_id: str, state: str, message: str | None, timeou
 # ---------------------------------------------------------------- outputs
 
 
-def parse_key(key: str) -> dict[str, str] | None:
-    """`store://PROJECT/TYPE/KIND/NAME:ID` -> its parts; None for anything else."""
-    if not key.startswith("store://"):
-        return None
-    parts = key[len("store://"):].split("/")
-    if len(parts) != 4:
-        return None
-    project, type_, kind, rest = parts
-    name, _, entity_id = rest.partition(":")
-    return {"project": project, "type": type_, "kind": kind, "name": name, "id": entity_id}
-
-
-def _output_key(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return value.get("key") or value.get("id")
-    return None if value is None else str(value)
-
-
 def describe_outputs(platform: Any, project: str, run: Any) -> dict[str, Any]:
     """The run's outputs (entity key, type, kind, name, path) and results, as plain data."""
     outputs: dict[str, Any] = {}
     for name, value in sorted(run.outputs.items()):
-        key = _output_key(value)
-        parsed = parse_key(key) if key else None
+        key = keys.output_key(value)
+        parsed = keys.parse_key(key)
         entry: dict[str, Any] = {"key": key, "type": None, "kind": None, "name": None, "path": None}
         if parsed:
-            entry.update(type=parsed["type"], kind=parsed["kind"], name=parsed["name"])
-            type_ = ENTITY_TYPES.get(parsed["type"], f"{parsed['type']}s")
-            dto = platform.read_entity(parsed["project"], type_, parsed["id"]) or {}
+            entry.update(type=parsed.type, kind=parsed.kind, name=parsed.name)
+            dto = platform.read_entity(parsed.project, parsed.collection, parsed.id) or {}
             entry["path"] = (dto.get("spec") or {}).get("path")
         outputs[name] = entry
     return {
@@ -357,11 +331,10 @@ def outputs(
     options: ProjectOptions,
 ) -> None:
     """Print the outputs (entity keys, kinds, paths) and results of RUN_ADDR's last run."""
-    from dhmlrun.render import mask_value
-
     address = run_address(run_addr)
-    declaration = options.load(path)
-    with options.open_platform(declaration) as platform:
+    project = options.project(path)
+    declaration = project.declaration
+    with project.connect() as platform:
         run = _last_run(platform, declaration, address)
         data = describe_outputs(platform, declaration.project_name, run)
     data = mask_value(data, declaration.sensitive_values())

@@ -28,8 +28,8 @@ def force_unlock(
     from dhmlrun.platform.lock import describe
     from dhmlrun.platform.lock import force_unlock as unlock
 
-    declaration = options.load(path)
-    project = declaration.project_name
-    with options.open_platform(declaration) as platform:
+    configured = options.project(path)
+    project = configured.declaration.project_name
+    with configured.connect() as platform:
         who = unlock(platform, project, lock_id)
     info(f"Removed the lock of project {project} ({describe(who)}).")

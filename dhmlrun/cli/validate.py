@@ -10,6 +10,7 @@ import click
 
 from dhmlrun.cli.options import declaration_kwargs, declaration_options
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.vocabulary.mask import MASK, mask_value
 
 
 @click.command()
@@ -72,27 +73,12 @@ def _json_result(declaration: Any) -> dict[str, Any]:
         "environment": declaration.environment,
         "profile": declaration.profile,
         "variables": {
-            name: {"value": "(sensitive)" if v.sensitive else v.value, "sensitive": v.sensitive}
+            name: {"value": MASK if v.sensitive else v.value, "sensitive": v.sensitive}
             for name, v in declaration.variables.items()
         },
         "resources": resources,
     }
-    return mask_data(result, secrets)
-
-
-def mask_data(value: Any, secrets: set[str]) -> Any:
-    """A copy of `value` with every sensitive value inside its strings replaced by `(sensitive)`."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        from dhmlrun.cli.output import mask
-
-        return mask(value, secrets)
-    if isinstance(value, dict):
-        return {mask_data(k, secrets): mask_data(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_data(v, secrets) for v in value]
-    return value
+    return mask_value(result, secrets)
 
 
 @click.command()

@@ -28,8 +28,6 @@ from dhmlrun.errors import Location
 ENTITY_TYPES: tuple[str, ...] = ("dataitems", "functions", "runs")
 """Declared resource types, in the order they are applied when nothing else orders them."""
 
-SENSITIVE_MASK = "(sensitive)"
-
 
 @dataclass(frozen=True)
 class Reference:

@@ -29,11 +29,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dhmlrun.errors import DhmlrunError, Problem
+from dhmlrun.vocabulary.mask import mask_text
 
 from . import schema
 from .document import Document, FieldPath
 from .includes import find_root_file, load_files
-from .model import ENTITY_TYPES, SENSITIVE_MASK, Declaration, Variable
+from .model import ENTITY_TYPES, Declaration, Variable
 from .normalise import normalise_resources
 from .references import resolve_references
 from .render import Renderer, render_document
@@ -115,8 +116,7 @@ def _under(path: FieldPath, roots: set[FieldPath]) -> bool:
 
 def _raise(doc: Document, variables: dict[str, Variable]) -> None:
     """Raise every problem, with sensitive values masked out of messages."""
-    secrets = sorted({str(v.value) for v in variables.values() if v.sensitive and str(v.value)}, key=len,
-                     reverse=True)
+    secrets = {str(v.value) for v in variables.values() if v.sensitive and str(v.value)}
     problems = [_masked(p, secrets) for p in doc.problems] if secrets else list(doc.problems)
     raise DhmlrunError(sorted(problems, key=_reading_order))
 
@@ -129,12 +129,6 @@ def _reading_order(problem: Problem) -> tuple[int, str, int, int]:
     return (1, location.file, location.line or 0, location.column or 0)
 
 
-def _masked(problem: Problem, secrets: list[str]) -> Problem:
-    def mask(text: str | None) -> str | None:
-        if text is None:
-            return None
-        for secret in secrets:
-            text = text.replace(secret, SENSITIVE_MASK)
-        return text
-
-    return Problem(mask(problem.message) or "", problem.location, problem.path, mask(problem.allowed))
+def _masked(problem: Problem, secrets: set[str]) -> Problem:
+    allowed = None if problem.allowed is None else mask_text(problem.allowed, secrets)
+    return Problem(mask_text(problem.message, secrets), problem.location, problem.path, allowed)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dhmlrun.core.errors import bad_request
+from dhmlrun.vocabulary import keys
 
 CONTEXT_TYPES: tuple[str, ...] = (
     "function",
@@ -164,24 +165,14 @@ def version_word() -> str:
 def build_key(entity_type: str, project: str, kind: str, name: str, entity_id: str) -> str:
     """The `key` core returns (the SDK forms some of its own keys differently; see the contract §3)."""
     if entity_type == "project":
-        return f"store://{name}"
+        return f"{keys.PREFIX}{name}"
     if entity_type == "secret":
-        return f"store://{project}/secret/{kind}/{name}"
+        return f"{keys.PREFIX}{project}/secret/{kind}/{name}"
     if entity_type in ("task", "log"):
-        return f"store://{project}/{entity_type}/{kind}/{entity_id}"
+        return f"{keys.PREFIX}{project}/{entity_type}/{kind}/{entity_id}"
     if entity_type == "run":
-        return f"store://{project}/run/{kind}/{entity_id}:{entity_id}"
-    return f"store://{project}/{entity_type}/{kind}/{name}:{entity_id}"
-
-
-def executable_string(kind: str, project: str, name: str, entity_id: str) -> str:
-    """`python://p/f1:abc`: how tasks point at a function or workflow version."""
-    return f"{kind}://{project}/{name}:{entity_id}"
-
-
-def task_string(kind: str, project: str, task_id: str) -> str:
-    """`python+job://p/9f…`: how runs and triggers point at a task."""
-    return f"{kind}://{project}/{task_id}"
+        return f"{keys.PREFIX}{project}/run/{kind}/{entity_id}:{entity_id}"
+    return keys.entity_key(project, entity_type, kind, name, entity_id)
 
 
 def parse_reference(ref: str) -> tuple[str, str, str] | None:

@@ -1,32 +1,50 @@
 """The state machines of runs and materials (contract §9), as data.
 
-Core moves a stored entity through exactly one edge per update; any other change is refused with
-`Invalid transition from state X to state Y.` Types without a table store the state as sent.
+Core moves a stored entity through at most one edge per update. Types without a table store the
+state as sent. A state change with no edge is refused with `Invalid transition from state X to
+state Y.` where DHCore refuses it (run actions, server-side moves); in a PUT, DHCore 0.15 keeps
+the stored state and saves the rest of the update (`BaseLifecycleManager` catches the
+`InvalidTransitionException`), and so does this core (`lenient=True`).
 """
 
 from __future__ import annotations
 
 from dhmlrun.core.errors import invalid_transition
+from dhmlrun.vocabulary.states import (
+    BUILT,
+    COMPLETED,
+    CREATED,
+    DELETED,
+    DELETING,
+    ERROR,
+    PENDING,
+    READY,
+    RESUME,
+    RUNNING,
+    STOP,
+    STOPPED,
+    UPLOADING,
+)
 
 MATERIAL_EDGES: dict[str, frozenset[str]] = {
-    "CREATED": frozenset({"UPLOADING", "READY", "ERROR", "DELETED"}),
-    "UPLOADING": frozenset({"READY", "ERROR", "DELETED"}),
-    "READY": frozenset({"READY", "ERROR", "DELETED"}),
-    "ERROR": frozenset({"UPLOADING", "READY", "ERROR", "DELETED"}),
+    CREATED: frozenset({UPLOADING, READY, ERROR, DELETED}),
+    UPLOADING: frozenset({READY, ERROR, DELETED}),
+    READY: frozenset({READY, ERROR, DELETED}),
+    ERROR: frozenset({UPLOADING, READY, ERROR, DELETED}),
 }
 
 RUN_EDGES: dict[str, frozenset[str]] = {
-    "CREATED": frozenset({"BUILT", "ERROR", "DELETING"}),
-    "BUILT": frozenset({"READY", "ERROR", "DELETING"}),
-    "READY": frozenset({"PENDING", "RUNNING", "ERROR", "DELETING"}),
-    "PENDING": frozenset({"PENDING", "RUNNING", "COMPLETED", "ERROR", "DELETING"}),
-    "RUNNING": frozenset({"RUNNING", "COMPLETED", "ERROR", "STOP", "DELETING"}),
-    "STOP": frozenset({"STOPPED", "ERROR", "DELETING"}),
-    "STOPPED": frozenset({"RESUME", "ERROR", "DELETING"}),
-    "RESUME": frozenset({"RUNNING", "ERROR", "DELETING"}),
-    "COMPLETED": frozenset({"DELETING"}),
-    "ERROR": frozenset({"DELETING"}),
-    "DELETING": frozenset({"DELETED"}),
+    CREATED: frozenset({BUILT, ERROR, DELETING}),
+    BUILT: frozenset({READY, ERROR, DELETING}),
+    READY: frozenset({PENDING, RUNNING, ERROR, DELETING}),
+    PENDING: frozenset({PENDING, RUNNING, COMPLETED, ERROR, DELETING}),
+    RUNNING: frozenset({RUNNING, COMPLETED, ERROR, STOP, DELETING}),
+    STOP: frozenset({STOPPED, ERROR, DELETING}),
+    STOPPED: frozenset({RESUME, ERROR, DELETING}),
+    RESUME: frozenset({RUNNING, ERROR, DELETING}),
+    COMPLETED: frozenset({DELETING}),
+    ERROR: frozenset({DELETING}),
+    DELETING: frozenset({DELETED}),
 }
 
 LIFECYCLES: dict[str, dict[str, frozenset[str]]] = {
@@ -36,19 +54,12 @@ LIFECYCLES: dict[str, dict[str, frozenset[str]]] = {
     "model": MATERIAL_EDGES,
 }
 
-# Run states after which nothing runs any more (the executor's "did the worker finish?" test).
-RUN_FINAL_STATES = frozenset({"COMPLETED", "ERROR", "STOPPED", "DELETING", "DELETED"})
 
-
-def has_lifecycle(entity_type: str) -> bool:
-    """True when state changes of this type are checked against an FSM."""
-    return entity_type in LIFECYCLES
-
-
-def next_state(entity_type: str, current: str, target: str | None) -> str:
+def next_state(entity_type: str, current: str, target: str | None, *, lenient: bool = False) -> str:
     """The state to store after a client asked for `target` (None or same state: unchanged).
 
-    Raises the contract's 400 when the type has a lifecycle and no edge leads there.
+    A target with no edge from `current` raises the contract's 400, or with `lenient` (a PUT)
+    leaves the state as it is.
     """
     if target is None or target == current:
         return current
@@ -56,5 +67,7 @@ def next_state(entity_type: str, current: str, target: str | None) -> str:
     if edges is None:
         return target
     if target not in edges.get(current, frozenset()):
+        if lenient:
+            return current
         raise invalid_transition(current, target)
     return target

@@ -1,153 +1,111 @@
-"""Running the core: store + service + executor + ASGI app on uvicorn, in a thread or in front.
+"""The embedded core as a process-local service that serves HTTP only when something needs it.
 
-`CoreServer` is the one place that wires the parts together, so `embedded_core` (tests, the CLI
-with no endpoint configured) and `dhmlrun core serve` run exactly the same server.
+`EmbeddedCore` wires the parts: store, service (`Core`), API, and the job runner for remote runs.
+In this process it answers through `transport()` (no socket). `serve()` starts an HTTP server on
+loopback behind a fresh random bearer token, for what runs in other processes (run workers, the
+core's own job workers); the token reaches them through their environment and is never printed.
+`dhmlrun core serve` runs the same thing in the foreground (`serve_forever`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
+import secrets
 import threading
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
-
-from dhmlrun.core.app import create_app
-from dhmlrun.core.executor import DEFAULT_MAX_WORKERS, WORKER_MODULE, Executor
+from dhmlrun.core.api import CoreApi
+from dhmlrun.core.inprocess import InProcessTransport
+from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
 
-STARTUP_TIMEOUT_S = 20.0
-SHUTDOWN_POLL_S = 0.005
+if TYPE_CHECKING:
+    from dhmlrun.core.http_server import HttpServer
 
 
-class PromptServer(uvicorn.Server):
-    """uvicorn's server, stopping as soon as it is told to.
-
-    uvicorn notices `should_exit` on its next 0.1 s tick, then sleeps a fixed 0.1 s and waits for
-    open connections in 0.1 s steps: 0.15-0.2 s at the end of every apply that started the
-    embedded core (measured), all of it on the command's critical path. Here `request_exit()`
-    wakes the loop at once, and shutdown waits for the same things (connections to finish their
-    replies, request tasks, bounded by `timeout_graceful_shutdown`) in 5 ms steps.
-    """
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-
-    def request_exit(self) -> None:
-        """Stop serving (from any thread): the loop wakes now rather than on its next tick."""
-        self.should_exit = True
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(wake.set)
-
-    async def main_loop(self) -> None:
-        self._wake = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        counter = 0
-        should_exit = await self.on_tick(counter)
-        while not should_exit:
-            counter = (counter + 1) % 864000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.1)
-            should_exit = await self.on_tick(counter)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()  # idle ones close now, busy ones after their reply
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.config.timeout_graceful_shutdown or 0)
-        state = self.server_state
-        while (state.connections or state.tasks) and not self.force_exit and loop.time() < deadline:
-            await asyncio.sleep(SHUTDOWN_POLL_S)
-        for task in state.tasks:
-            task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
-        for server in self.servers:
-            await server.wait_closed()
-        if not self.force_exit:
-            await self.lifespan.shutdown()
+def new_token() -> str:
+    """A bearer token for one start of the core: 256 random bits."""
+    return secrets.token_urlsafe(32)
 
 
-class CoreServer:
-    """A core on one database, bound to one socket; `start()` serves it in a background thread."""
+class EmbeddedCore:
+    """A core on one database file (see the module docstring)."""
 
     def __init__(
         self,
         db_path: Path | str,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        token: str | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
         worker_module: str = WORKER_MODULE,
     ) -> None:
         self.db_path = Path(db_path)
         self.store = Store(self.db_path)
         self.core = Core(self.store)
-        self.executor = Executor(self.core, max_workers=max_workers, token=token, worker_module=worker_module)
-        self.core.on_run_created = self.executor.submit
-        self.core.on_run_stop = self.executor.stop_run
-        self.core.on_runs_deleted = self.executor.forget_runs
-        self.token = token
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
-        # listening socket says TCP explicitly; with proto 0 every keep-alive request waits ~40 ms
-        # for a delayed ACK (measured: 43 ms vs 0.7 ms per request).
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self._socket.listen(128)
-        bound_host, bound_port = self._socket.getsockname()[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self.endpoint = f"http://{shown}:{bound_port}"
-        config = uvicorn.Config(
-            create_app(self.core, token=token),
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=5,
+        self.api = CoreApi(self.core)
+        self.jobs = Jobs(
+            self.core,
+            max_workers=max_workers,
+            worker_module=worker_module,
+            runs_dir=self.db_path.parent / "runs",
         )
-        self._server = PromptServer(config)
-        self._thread: threading.Thread | None = None
+        self.core.on_run_created = self._run_created
+        self.core.on_run_stop = self.jobs.stop_run
+        self.core.on_runs_deleted = self.jobs.forget_runs
+        self.endpoint: str | None = None
+        self.token: str | None = None
+        self._http: HttpServer | None = None
+        self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Serve in a daemon thread and return once the socket answers requests."""
-        self.executor.start(self.endpoint)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="dhmlrun-core", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the embedded core did not start on {self.endpoint}")
-            time.sleep(0.005)
+    def transport(self) -> InProcessTransport:
+        """Requests from this process, answered without a socket."""
+        return InProcessTransport(self.api)
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (uvicorn handles SIGINT/SIGTERM)."""
-        self.executor.start(self.endpoint)
+    def serve(self) -> tuple[str, str]:
+        """Serve HTTP on loopback behind a new token (once); returns (endpoint, token)."""
+        with self._lock:
+            if self._http is None:
+                from dhmlrun.core.http_server import HttpServer
+
+                token = new_token()
+                http = HttpServer(self._app(token))
+                http.start()
+                self._http, self.endpoint, self.token = http, http.endpoint, token
+                self.jobs.start(http.endpoint, token)
+        assert self.endpoint is not None and self.token is not None
+        return self.endpoint, self.token
+
+    def bind(self, host: str, port: int, token: str) -> HttpServer:
+        """An HTTP server for `serve_forever`, bound now: a port in use fails before anything runs."""
+        from dhmlrun.core.http_server import HttpServer
+
+        return HttpServer(self._app(token), host, port)
+
+    def serve_forever(self, http: HttpServer, token: str) -> None:
+        """`dhmlrun core serve`: serve `http` (from `bind`) in this thread until interrupted."""
+        with self._lock:
+            self._http, self.endpoint, self.token = http, http.endpoint, token
+        self.jobs.start(http.endpoint, token)
         try:
-            self._server.run(sockets=[self._socket])
+            http.run()
         finally:
-            self.executor.shutdown()
-            self.store.close()
-            self._socket.close()
+            self.close()
 
-    def stop(self) -> None:
+    def _app(self, token: str) -> object:
+        from dhmlrun.core.asgi import CoreApp
+
+        return CoreApp(self.api, token=token)
+
+    def _run_created(self, project: str, run_id: str, run: dict) -> None:
+        """A run for the core's own executor: its workers need the HTTP server."""
+        self.serve()
+        self.jobs.submit(project, run_id, run)
+
+    def close(self) -> None:
         """Stop serving, let workers finish (bounded), close the database."""
-        self._server.request_exit()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.executor.shutdown()
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.stop()
+        self.jobs.shutdown()
         self.store.close()
-        self._socket.close()

@@ -17,6 +17,7 @@ from dhmlrun.core.lifecycle import next_state
 from dhmlrun.core.listing import Page, Params, build_query, page_envelope
 from dhmlrun.core.specs import validate_spec
 from dhmlrun.core.store import DuplicateError, Row, Store, Tx
+from dhmlrun.vocabulary import keys
 
 RunHook = Callable[[str, str, dict[str, Any]], None]
 StopHook = Callable[[str, str], None]
@@ -264,7 +265,7 @@ class Core:
             if spec_mutable:
                 validate_spec(entity_type, row.kind, updated["spec"])
             state = (
-                next_state(entity_type, row.state, dto.requested_state(body))
+                next_state(entity_type, row.state, dto.requested_state(body), lenient=True)
                 if "status" in updated
                 else row.state
             )
@@ -339,9 +340,9 @@ class Core:
     def _children(row: Row) -> list[tuple[str, str]]:
         """(child type, link string) pairs: function → tasks → runs → logs."""
         if row.type in dto.EXECUTABLE_TYPES:
-            return [("task", dto.executable_string(row.kind, row.project, row.name, row.id))]
+            return [("task", keys.executable_ref(row.kind, row.project, row.name, row.id))]
         if row.type == "task":
-            link = dto.task_string(row.kind, row.project, row.id)
+            link = keys.task_ref(row.kind, row.project, row.id)
             return [("run", link), ("trigger", link)]
         if row.type == "run":
             return [("log", row.id)]

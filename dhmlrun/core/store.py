@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.private import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -79,7 +80,7 @@ class DuplicateError(Exception):
     """An insert hit UNIQUE(type, id): the caller turns it into core's `Duplicated entity`."""
 
 
-def canonical_json(body: dict[str, Any], state: str) -> str:
+def stored_json(body: dict[str, Any], state: str) -> str:
     """The stored form of a DTO: its state merged into `status`, keys sorted, compact.
 
     Storing exactly what is served lets a list answer splice stored bodies into the page without
@@ -158,7 +159,7 @@ class Tx:
                     created,
                     created,
                     ref,
-                    canonical_json(body, state),
+                    stored_json(body, state),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -170,7 +171,7 @@ class Tx:
         """Overwrite a stored DTO and its state (identity columns never change)."""
         self.conn.execute(
             "UPDATE entities SET body = ?, state = ?, updated = ? WHERE type = ? AND id = ?",
-            (canonical_json(body, state), state, updated, entity_type, entity_id),
+            (stored_json(body, state), state, updated, entity_type, entity_id),
         )
 
     def get(self, entity_type: str, entity_id: str) -> Row | None:
@@ -340,7 +341,13 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # the database holds the whole project: its folder and files are the user's only
+            # (SQLite gives the -wal and -shm files the main file's permissions)
+            private_dir(Path(self.path).parent)
+            private_file(Path(self.path))
+            for companion in ("-wal", "-shm"):
+                if Path(self.path + companion).exists():
+                    private_file(Path(self.path + companion))
         try:
             conn = self._connection()
             with self._immediate(conn):

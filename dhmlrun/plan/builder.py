@@ -22,11 +22,21 @@ from dhmlrun.plan.model import (
     CREATE,
     DELETE,
     NOOP,
+    PROJECT_ADDRESS,
     RUN,
     UPDATE,
     Action,
     AttributeChange,
+    EntityAdopt,
+    EntityDelete,
+    EntityWrite,
+    FunctionRef,
+    InputBinding,
+    NoChange,
     Plan,
+    ProjectChange,
+    RunRequest,
+    RunStart,
 )
 from dhmlrun.plan.rules import (
     RULES,
@@ -43,9 +53,7 @@ from dhmlrun.plan.rules import (
 )
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-
-PROJECT_ADDRESS = "project"
-TRIGGERS = ("on_change", "always", "once")
+from dhmlrun.vocabulary import defaults, keys, states
 
 
 def new_id() -> str:
@@ -160,7 +168,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
         "spec": {},
     }
     if not state.project_exists:
-        return Action(
+        return ProjectChange(
             PROJECT_ADDRESS,
             CREATE,
             "not on the platform",
@@ -169,7 +177,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
             diff=[AttributeChange("name", None, declaration.project_name)],
         )
     if (state.project_description or None) != (description or None):
-        return Action(
+        return ProjectChange(
             PROJECT_ADDRESS,
             UPDATE,
             "description changed",
@@ -177,7 +185,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
             seen=declaration.project_name,
             diff=[AttributeChange("description", state.project_description, description)],
         )
-    return Action(PROJECT_ADDRESS, NOOP, "up to date", seen=declaration.project_name)
+    return NoChange(PROJECT_ADDRESS, NOOP, "up to date", seen=declaration.project_name)
 
 
 def _plan_entity(ctx: _Context, resource: Resource) -> Action:
@@ -201,7 +209,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
             local,
             spec=resource.spec,
         )
-        return Action(resource.address, NOOP, reason, seen=remote.id)
+        return NoChange(resource.address, NOOP, reason, seen=remote.id)
     entity_id = ctx.id_factory()
     body = _declared_body(ctx, resource, rules, local, view, entity_id)
     ctx.planned[resource.address] = _Planned(
@@ -214,7 +222,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         local,
         spec=resource.spec,
     )
-    return Action(
+    return EntityWrite(
         resource.address,
         action,
         reason,
@@ -284,7 +292,7 @@ def _plan_adopt(
         local,
         spec=resource.spec,
     )
-    return Action(
+    return EntityAdopt(
         resource.address,
         ADOPT,
         reason,
@@ -343,13 +351,13 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
     return actions
 
 
-def _delete_action(entity: RemoteEntity, reason: str) -> Action:
-    return Action(
+def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
+    return EntityDelete(
         entity.address,
         DELETE,
         reason,
         seen=entity.id,
-        body={"type": entity.type, "name": entity.name, "kind": entity.kind},
+        entity_kind=entity.kind,
         diff=[AttributeChange("name", entity.name, None)],
     )
 
@@ -391,18 +399,18 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     depends = [a for a in resource.depends_on if a in ctx.planned] + [function.address]
     depends = sorted(set(depends) | {PROJECT_ADDRESS})
     if not fire:
-        return Action(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
-    body = _run_body(ctx, resource, run_id or "", function, inputs, fingerprint)
+        return NoChange(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
+    request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
     if last is not None and not last.finished:
-        body["supersedes"] = last.id  # executor lost: apply marks it ERROR before starting anew
+        request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
     before = last.fingerprint if last else None
     diff = [] if before == fingerprint.value else [AttributeChange("fingerprint", before, fingerprint.value)]
-    return Action(
+    return RunStart(
         resource.address,
         RUN,
         reason,
         diff=diff,
-        body=body,
+        request=request,
         depends_on=depends,
         seen=last.id if last else ABSENT,
     )
@@ -410,15 +418,15 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
 
 def _resolve_inputs(
     ctx: _Context, resource: Resource
-) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str]]:
     """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref})."""
-    inputs: dict[str, Any] = {}
+    inputs: dict[str, InputBinding] = {}
     versions: dict[str, str] = {}
     upstream: dict[str, str] = {}
     for key, ref_text in sorted((resource.spec.get("inputs") or {}).items()):
         ref = Reference.parse(str(ref_text))
         if ref is None:
-            inputs[key] = {"ref": str(ref_text), "key": str(ref_text)}
+            inputs[key] = InputBinding(str(ref_text), key=str(ref_text))
             versions[key] = str(ref_text)
             continue
         planned = ctx.planned.get(ref.address)
@@ -428,29 +436,20 @@ def _resolve_inputs(
             )
         upstream[ref.address] = str(ref)
         if ref.output is None:
-            inputs[key] = {"ref": str(ref), "key": planned.key}
+            inputs[key] = InputBinding(str(ref), key=planned.key)
             versions[key] = str(planned.entity_id)
             continue
         versions[key] = f"run:{planned.fingerprint}:{ref.output}"
-        inputs[key] = {
-            "ref": str(ref),
-            "run": ref.address,
-            "output": ref.output,
-            "key": None
-            if planned.action == RUN
-            else _last_output(ctx.state.runs.get(ref.address), ref.output),
-        }
+        produced = (
+            None if planned.action == RUN else _last_output(ctx.state.runs.get(ref.address), ref.output)
+        )
+        inputs[key] = InputBinding(str(ref), key=produced, run=ref.address, output=ref.output)
     return inputs, versions, upstream
 
 
 def _last_output(run: RemoteRun | None, output: str) -> str | None:
     """The store key of an output of the last run (status.outputs holds keys or entity dicts)."""
-    if run is None:
-        return None
-    value = run.outputs.get(output)
-    if isinstance(value, dict):
-        return value.get("key") or value.get("id")
-    return None if value is None else str(value)
+    return None if run is None else keys.output_key(run.outputs.get(output))
 
 
 def _decide_run(
@@ -462,7 +461,7 @@ def _decide_run(
     upstream: dict[str, str],
 ) -> tuple[bool, str]:
     """Whether the run fires in this plan, and the one-line reason either way."""
-    trigger = str(resource.spec.get("trigger") or "on_change")
+    trigger = resource.spec["trigger"]
     if last is not None and not last.finished:
         if last.executor_lost:  # its executor stopped renewing its lease (platform/lease.py)
             return True, f"executor lost: last run {last.id} was left {last.state} by a process that died"
@@ -474,9 +473,9 @@ def _decide_run(
         return True, "forced by --rerun"
     if last is None:
         return True, "never run"
-    if trigger == "once":
+    if trigger == defaults.ONCE:
         return False, "trigger: once, already run"
-    if trigger == "always":
+    if trigger == defaults.ALWAYS:
         return True, "trigger: always"
     reasons = [
         _upstream_reason(ctx.planned[address], ref)
@@ -496,7 +495,7 @@ def _decide_run(
 
 def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
-    if last.state == "STOPPED":
+    if last.state == states.STOPPED:
         return "last run was stopped"
     if (last.message or "").startswith("interrupted"):  # apply/run_worker.py's INTERRUPTED
         return "last run was interrupted"
@@ -545,17 +544,16 @@ def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: 
     return "; ".join(reasons) or "fingerprint changed"
 
 
-def _run_body(
+def _run_request(
     ctx: _Context,
     resource: Resource,
     run_id: str,
     function: _Planned,
-    inputs: dict[str, Any],
+    inputs: dict[str, InputBinding],
     fingerprint: RunFingerprint,
-) -> dict[str, Any]:
-    """The request apply hands to a run worker: everything resolved except upstream outputs."""
+) -> RunRequest:
+    """What apply hands to a run worker: everything resolved except upstream outputs."""
     spec = resource.spec
-    task_params = task_parameters(spec)
     recorded = {
         L.ADDRESS: resource.address,
         L.FINGERPRINT: fingerprint.value,
@@ -563,25 +561,22 @@ def _run_body(
         L.FP_FUNCTION: fingerprint.function,
         L.FP_INPUTS: fingerprint.inputs,
     }
-    return {
-        "project": ctx.declaration.project_name,
-        "run_id": run_id,
-        "function": {
-            "address": function.address,
-            "id": function.entity_id,
-            "key": function.key,
-            "kind": function.kind,
-        },
-        "action": str(spec.get("action") or "job"),
-        "inputs": inputs,
-        "outputs": dict(spec.get("outputs") or {}),
-        "parameters": dict(spec.get("parameters") or {}),
-        "values": list(spec.get("values") or []),
-        "task": task_params,
-        "execution": str(spec.get("execution") or "local"),
-        "labels": L.encode(recorded, spec.get("labels") or ()),
-        "fingerprint": fingerprint.value,
-    }
+    return RunRequest(
+        project=ctx.declaration.project_name,
+        run_id=run_id,
+        function=FunctionRef(
+            function.address, str(function.entity_id), str(function.key), str(function.kind)
+        ),
+        action=str(spec["action"]),
+        inputs=inputs,
+        outputs=dict(spec["outputs"]),
+        parameters=dict(spec["parameters"]),
+        values=list(spec["values"]),
+        task=task_parameters(spec),
+        execution=str(spec["execution"]),
+        labels=L.encode(recorded, spec.get("labels") or ()),
+        fingerprint=fingerprint.value,
+    )
 
 
 def _restrict_to_targets(actions: list[Action], declaration: Declaration, targets: list[str]) -> list[Action]:

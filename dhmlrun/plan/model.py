@@ -1,14 +1,17 @@
-"""The Plan: a list of actions with before/after and a reason, plus what the planner saw.
+"""The Plan: a list of typed actions with before/after and a reason, plus what the planner saw.
 
-A Plan is data. It is built by `plan.builder`, shown by `dhmlrun.render`, saved by `plan.saved`
-and executed by `dhmlrun.apply`; none of those re-decide anything. Every action carries the
-exact request body apply will send (`body`), so a saved plan applies exactly what was shown.
+A Plan is data. It is built by `plan.builder`, shown by `dhmlrun.views`, saved by `plan.saved`
+and executed by `dhmlrun.apply`; none of those re-decide anything. Each shape of change has its
+own type, carrying exactly what apply sends: the project to create or update, an entity version
+to create (the first, or a new one), an entity to adopt, an entity to delete, a run to start.
+Every id is chosen at plan time, so a saved plan applies exactly what was shown and a retried
+apply adopts instead of duplicating.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
 
 CREATE = "create"
 UPDATE = "update"
@@ -16,12 +19,11 @@ DELETE = "delete"
 RUN = "run"
 NOOP = "no-op"
 ADOPT = "adopt"
-"""Take over an entity made outside dhmlrun that has a declared name: label it as managed, in
-place when its spec already matches (`body["id"] == seen`), else with a new version."""
 
 SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", RUN: ">", ADOPT: "@", NOOP: " "}
 FORMAT_VERSION = "1"
 ABSENT = "absent"
+PROJECT_ADDRESS = "project"
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,17 @@ class AttributeChange:
 class Action:
     """One thing apply will do (or, for no-op, knowingly not do) to one address.
 
-    `body` is what apply sends: for create/update the entity to POST (its id chosen now, so a
-    retried apply adopts instead of duplicating); for runs the run request; for delete the name.
     `seen` is the platform's state of that address when planned (an id, or "absent"), used to
     refuse a stale saved plan. `depends_on` lists addresses of other actions of this plan.
     """
 
+    SHAPE: ClassVar[str] = "no-op"
+
     address: str
-    action: str
+    action: str = NOOP
     reason: str = ""
     diff: list[AttributeChange] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
-    body: dict[str, Any] = field(default_factory=dict)
     seen: str = ABSENT
     drift: bool = False
 
@@ -64,19 +65,134 @@ class Action:
     def changes(self) -> bool:
         return self.action != NOOP
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"shape": self.SHAPE, **asdict(self)}
+
+
+@dataclass
+class NoChange(Action):
+    """Nothing to do: the address is up to date (or must wait); `reason` says which."""
+
+
+@dataclass
+class ProjectChange(Action):
+    """Create the project, or update its description (`action` says which)."""
+
+    SHAPE: ClassVar[str] = "project"
+
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EntityWrite(Action):
+    """POST a version of a dataitem or function: the first one (create) or a new one (update),
+    with its id chosen at plan time."""
+
+    SHAPE: ClassVar[str] = "entity"
+
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EntityAdopt(Action):
+    """Take over an entity made outside dhmlrun that has a declared name: label its latest
+    version as managed, in place when its spec already matches (`in_place`), else with a new
+    version."""
+
+    SHAPE: ClassVar[str] = "adopt"
+
+    body: dict[str, Any] = field(default_factory=dict)
+
     @property
     def in_place(self) -> bool:
-        """An adopt that only relabels the existing version (no new version is created)."""
-        return self.action == ADOPT and self.body.get("id") == self.seen
+        return self.body.get("id") == self.seen
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+@dataclass
+class EntityDelete(Action):
+    """Delete every version of a managed entity (runs' history and user files stay)."""
+
+    SHAPE: ClassVar[str] = "delete"
+
+    entity_kind: str = ""
+
+
+@dataclass
+class FunctionRef:
+    """The function version a run executes."""
+
+    address: str
+    id: str
+    key: str
+    kind: str
+
+
+@dataclass
+class InputBinding:
+    """One run input: as declared (`ref`), and the store key it resolves to. An input produced
+    by a run of the same apply has no key yet: apply fills it from that run's `output`."""
+
+    ref: str
+    key: str | None = None
+    run: str | None = None
+    output: str | None = None
+
+
+@dataclass
+class RunRequest:
+    """Everything a run worker needs to start the run, resolved at plan time except the outputs
+    of upstream runs of the same apply."""
+
+    project: str
+    run_id: str
+    function: FunctionRef
+    action: str
+    inputs: dict[str, InputBinding] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    values: list[str] = field(default_factory=list)
+    task: dict[str, Any] = field(default_factory=dict)
+    execution: str = "local"
+    labels: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    supersedes: str | None = None
+    """An unfinished run of the same address whose executor was lost: apply marks it ERROR
+    before starting this one."""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Action:
+    def from_dict(cls, data: dict[str, Any]) -> RunRequest:
         data = dict(data)
-        data["diff"] = [AttributeChange(**d) for d in data.get("diff") or ()]
+        data["function"] = FunctionRef(**data["function"])
+        data["inputs"] = {k: InputBinding(**v) for k, v in (data.get("inputs") or {}).items()}
         return cls(**data)
+
+
+@dataclass
+class RunStart(Action):
+    """Start a run of a function (`request`), in a worker or on the platform's executor."""
+
+    SHAPE: ClassVar[str] = "run"
+
+    request: RunRequest | None = None
+
+
+SHAPES: dict[str, type[Action]] = {
+    c.SHAPE: c for c in (NoChange, ProjectChange, EntityWrite, EntityAdopt, EntityDelete, RunStart)
+}
+
+
+def action_from_dict(data: dict[str, Any]) -> Action:
+    """The typed action a dict from `Action.as_dict` describes."""
+    data = dict(data)
+    cls = SHAPES.get(str(data.pop("shape", NoChange.SHAPE)))
+    if cls is None:
+        raise ValueError(f"unknown action shape {data!r}")
+    known = {f.name for f in fields(cls)}
+    data = {k: v for k, v in data.items() if k in known}
+    data["diff"] = [AttributeChange(**d) for d in data.get("diff") or ()]
+    if cls is RunStart and data.get("request") is not None:
+        data["request"] = RunRequest.from_dict(data["request"])
+    return cls(**data)
 
 
 @dataclass
@@ -100,6 +216,14 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(a.changes for a in self.actions)
+
+    @property
+    def runs_something(self) -> bool:
+        return any(isinstance(a, RunStart) for a in self.actions)
+
+    def project_create(self) -> ProjectChange | None:
+        """The project this plan creates (a first deploy creates it before locking it)."""
+        return next((a for a in self.actions if isinstance(a, ProjectChange) and a.action == CREATE), None)
 
     def counts(self) -> dict[str, int]:
         """Actions per kind; `adopt` only when there is one (as Terraform shows `to import`)."""
@@ -128,7 +252,7 @@ class Plan:
         return cls(
             project=data["project"],
             root=data["root"],
-            actions=[Action.from_dict(a) for a in data.get("actions") or ()],
+            actions=[action_from_dict(a) for a in data.get("actions") or ()],
             warnings=list(data.get("warnings") or ()),
             seen_runs=dict(data.get("seen_runs") or {}),
             endpoint=data.get("endpoint"),

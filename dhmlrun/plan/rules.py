@@ -21,9 +21,9 @@ from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.fingerprint import digest, sha256_base64, sha256_file, sha256_text
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import RemoteEntity
+from dhmlrun.vocabulary import keys, urls
 
 METADATA_KEYS = ("kind", "description", "labels")
-URL_SCHEMES = ("http://", "https://", "s3://", "store://", "git+", "zip+", "ftp://", "sql://")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def pop_path(data: dict[str, Any], dotted: str) -> None:
 
 def is_local_path(value: Any) -> bool:
     """A local path (made absolute by the config loader), not a URL or store key."""
-    return isinstance(value, str) and bool(value) and not value.startswith(URL_SCHEMES) and "://" not in value
+    return isinstance(value, str) and bool(value) and not urls.is_url(value)
 
 
 def relative_to_root(path: str, root: Path) -> str:
@@ -274,4 +274,4 @@ def entity_body(
 
 def store_key(project: str, rules: KindRules, kind: str, name: str, entity_id: str) -> str:
     """The `store://` key of an entity version, as the SDK builds it (dhcore-api.md §3)."""
-    return f"store://{project}/{rules.entity_type}/{kind}/{name}:{entity_id}"
+    return keys.entity_key(project, rules.entity_type, kind, name, entity_id)

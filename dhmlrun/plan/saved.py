@@ -1,10 +1,16 @@
 """Saved plans (`plan --out FILE`, `apply FILE`): the Plan value serialised, secrets masked.
 
-The file is JSON, written with mode 0600. Sensitive values never reach it: each string that
-held one is stored masked as `(sensitive)`, and a "hole" records where it was and which
-variables to put back (`{"path": [...], "template": ["Bearer ", {"var": "token"}]}`) plus the
-SHA-256 of each value. `apply FILE` asks the declaration for those variables again (from
-`--var`, the environment, defaults) and refuses if they are missing or differ.
+The file is JSON, written with mode 0600. It records the declaration environment the plan was
+made with (`-e`), so apply renders the same declaration without being told again. Sensitive
+values never reach it: each string that held one is stored masked as `(sensitive)`, and a
+"hole" records where it was and which variables to put back (`{"path": [...], "template":
+["Bearer ", {"var": "token"}]}`) plus the SHA-256 of each value. `apply FILE` takes those
+variables from the declaration again (from `--var`, the environment, defaults) and refuses if
+one is missing or differs.
+
+A saved plan is input like any other: it is checked for shape before anything of it is used
+(a malformed file is a clear error), and apply uses the configuration where it runs, never a
+directory the file names.
 """
 
 from __future__ import annotations
@@ -12,79 +18,194 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.fingerprint import sha256_text
 from dhmlrun.plan.model import Plan
+from dhmlrun.vocabulary.mask import MASK
+
+if TYPE_CHECKING:
+    from dhmlrun.api import Project
+    from dhmlrun.config.model import Declaration
 
 FILE_KIND = "dhmlrun-plan"
-MASK = "(sensitive)"
+SAVED_FORMAT = 2
+"""The layout of the file (typed actions); a file of another layout is refused, not guessed."""
+MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 
-def save_plan(plan: Plan, path: Path, sensitive: Mapping[str, str]) -> None:
-    """Write `plan` to `path` (0600), masking every value of `sensitive` (variable -> value)."""
-    secrets = {name: str(value) for name, value in sensitive.items() if str(value)}
+def sensitive_by_name(declaration: Declaration) -> dict[str, str]:
+    """Sensitive variables (name -> value), for masking saved plans reversibly."""
+    return {n: str(v.value) for n, v in declaration.variables.items() if v.sensitive and str(v.value)}
+
+
+def save_plan(plan: Plan, path: Path, declaration: Declaration) -> None:
+    """Write `plan` to `path` (0600), masking the declaration's sensitive values."""
+    secrets = sensitive_by_name(declaration)
     holes: list[dict[str, Any]] = []
     data = _mask(plan.as_dict(), secrets, [], holes)
     used = sorted({seg["var"] for hole in holes for seg in hole["template"] if isinstance(seg, dict)})
     data["kind"] = FILE_KIND
+    data["saved_format"] = SAVED_FORMAT
+    data["environment"] = declaration.environment
+    data["variables"] = {
+        n: _plain(v.value) for n, v in sorted(declaration.variables.items()) if not v.sensitive
+    }
     data["sensitive"] = {"holes": holes, "sha256": {name: sha256_text(secrets[name]) for name in used}}
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
-    path = Path(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(Path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(text)
 
 
 def is_saved_plan(path: Path) -> bool:
-    """True when `path` is a file written by `plan --out` (apply's PATH|PLANFILE argument)."""
+    """True when `path` is a JSON file, which apply's PATH|PLANFILE argument takes for a saved
+    plan (a declaration is a directory or YAML); `load_saved_plan` then checks it is one."""
     path = Path(path)
     if not path.is_file():
         return False
     try:
-        with path.open(encoding="utf-8") as handle:
-            head = handle.read(1)
-            if head != "{":
-                return False
-            handle.seek(0)
-            return json.load(handle).get("kind") == FILE_KIND
-    except (OSError, ValueError):
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError:
         return False
+    return head.lstrip().startswith(b"{")
 
 
-def load_plan(path: Path) -> tuple[Plan, list[str]]:
-    """Read a saved plan; returns it (still masked) and the sensitive variables it needs."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DhmlrunError.single(f"cannot read saved plan {path}: {exc}") from exc
+@dataclass
+class SavedPlan:
+    """A saved plan as read: the masked plan data, the environment it was made with, and what
+    is needed to put its sensitive values back."""
+
+    path: Path
+    data: dict[str, Any]
+    environment: str | None
+    variables: dict[str, str]
+    """The values of the non-sensitive variables the plan was rendered with: apply renders the
+    declaration with the same ones (given again differently, they are refused)."""
+    digests: dict[str, str]
+    holes: list[dict[str, Any]]
+
+    @property
+    def needed(self) -> list[str]:
+        return sorted(self.digests)
+
+    def restore(self, project: Project) -> Plan:
+        """The plan with its sensitive values put back from `project`'s declaration."""
+        declaration = project.declaration
+        values = {
+            n: str(declaration.variables[n].value)
+            for n in self.needed
+            if n in declaration.variables and str(declaration.variables[n].value)
+        }
+        return self.plan_with(values)
+
+    def plan_with(self, values: Mapping[str, str]) -> Plan:
+        problems = []
+        for name, digest in sorted(self.digests.items()):
+            if name not in values:
+                problems.append(
+                    f"the sensitive variable {name!r} is missing: the saved plan needs it; pass it again "
+                    f"(--var {name}=... or DHMLRUN_VAR_{name.upper()})"
+                )
+            elif sha256_text(str(values[name])) != digest:
+                problems.append(
+                    f"the sensitive variable {name!r} differs from the one the plan was made with"
+                )
+        if problems:
+            raise DhmlrunError.single("; ".join(problems))
+        data = json.loads(json.dumps(self.data))
+        for hole in self.holes:
+            text = "".join(
+                seg if isinstance(seg, str) else str(values[seg["var"]]) for seg in hole["template"]
+            )
+            _assign(data, hole["path"], text)
+        return _plan_from(data, self.path)
+
+
+def load_saved_plan(path: Path) -> SavedPlan:
+    """Read and check a saved plan; a malformed one is a `DhmlrunError` naming the file."""
+    path = Path(path)
+    data = _read(path)
     if data.get("kind") != FILE_KIND:
         raise DhmlrunError.single(f"{path} is not a plan saved by `dhmlrun plan --out`")
-    return Plan.from_dict(data), sorted(data.get("sensitive", {}).get("sha256", {}))
-
-
-def load_plan_with_secrets(path: Path, values: Mapping[str, str]) -> Plan:
-    """Read a saved plan and put the sensitive values back (checked against their digests)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("saved_format") != SAVED_FORMAT:
+        raise DhmlrunError.single(
+            f"{path} was saved by another version of dhmlrun (format {data.get('saved_format')!r}, "
+            f"this one reads {SAVED_FORMAT}); make a new plan"
+        )
     sensitive = data.get("sensitive") or {}
-    problems = []
-    for name, digest in (sensitive.get("sha256") or {}).items():
-        if name not in values:
-            problems.append(
-                f"the saved plan needs the sensitive variable {name!r}: pass it again "
-                f"(--var {name}=... or DHMLRUN_VAR_{name})"
-            )
-        elif sha256_text(str(values[name])) != digest:
-            problems.append(f"the sensitive variable {name!r} differs from the one the plan was made with")
-    if problems:
-        raise DhmlrunError.single("; ".join(problems))
-    for hole in sensitive.get("holes") or ():
-        text = "".join(seg if isinstance(seg, str) else str(values[seg["var"]]) for seg in hole["template"])
-        _assign(data, hole["path"], text)
-    return Plan.from_dict(data)
+    holes, digests = sensitive.get("holes") or [], sensitive.get("sha256") or {}
+    environment, variables = data.get("environment"), data.get("variables") or {}
+    if not (
+        isinstance(holes, list)
+        and all(_is_hole(h) for h in holes)
+        and isinstance(digests, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in digests.items())
+        and (environment is None or isinstance(environment, str))
+        and isinstance(variables, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items())
+    ):
+        raise _malformed(
+            path, "its sensitive, environment or variables section is not as `plan --out` writes it"
+        )
+    _plan_from(data, path)  # the shape of the plan itself
+    return SavedPlan(path, data, environment, dict(variables), dict(digests), list(holes))
+
+
+def load_plan(path: Path) -> Plan:
+    """The saved plan as written (sensitive values still masked): for reading, not applying."""
+    saved = load_saved_plan(path)
+    return _plan_from(saved.data, saved.path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            raise _malformed(path, f"it is larger than {MAX_PLAN_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DhmlrunError.single(f"cannot read saved plan {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _malformed(path, "it is not a JSON object")
+    return data
+
+
+def _plan_from(data: dict[str, Any], path: Path) -> Plan:
+    try:
+        plan = Plan.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _malformed(path, f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(plan.project, str) or not all(isinstance(a.address, str) for a in plan.actions):
+        raise _malformed(path, "its project or an action address is not a string")
+    return plan
+
+
+def _plain(value: Any) -> str:
+    """A variable value as `--var` would give it (rendering parses it back to its type)."""
+    return json.dumps(value) if isinstance(value, bool | int | float) or value is None else str(value)
+
+
+def _is_hole(hole: Any) -> bool:
+    return (
+        isinstance(hole, dict)
+        and isinstance(hole.get("path"), list)
+        and isinstance(hole.get("template"), list)
+        and all(
+            isinstance(s, str) or (isinstance(s, dict) and isinstance(s.get("var"), str))
+            for s in hole["template"]
+        )
+    )
+
+
+def _malformed(path: Path, why: str) -> DhmlrunError:
+    return DhmlrunError.single(
+        f"{path} is not a well-formed saved plan ({why}); make a new one with `dhmlrun plan --out FILE`"
+    )
 
 
 def _mask(value: Any, secrets: Mapping[str, str], path: list[Any], holes: list[dict[str, Any]]) -> Any:
@@ -122,6 +243,11 @@ def _template(text: str, secrets: Mapping[str, str]) -> list[Any] | None:
 
 
 def _assign(data: Any, path: list[Any], value: Any) -> None:
-    for step in path[:-1]:
-        data = data[step]
-    data[path[-1]] = value
+    try:
+        for step in path[:-1]:
+            data = data[step]
+        data[path[-1]] = value
+    except (KeyError, IndexError, TypeError) as exc:
+        raise DhmlrunError.single(
+            f"a sensitive value of the saved plan points nowhere ({path}): make a new plan"
+        ) from exc

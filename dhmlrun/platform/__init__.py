@@ -1,19 +1,21 @@
 """Platform access: which DHCore to talk to, and the narrow `Platform` interface to it.
 
-Endpoint resolution (design §3): `--endpoint`, else `DHCORE_ENDPOINT`, else the SDK's own
-`~/.dhcore.ini` profile, else the embedded core on `<config dir>/.dhmlrun/core.db`, started in
-this process. The SDK and the core are imported only when a platform is actually opened.
+Endpoint resolution (design §3, `connection.resolve_connection`): `--endpoint`, a profile,
+`DHCORE_ENDPOINT`, the SDK's current ini profile; else the embedded core on
+`<config dir>/.dhmlrun/core.db`, answered in this process without a socket (and served over
+HTTP, behind a fresh token, only when a run worker needs to reach it). Nothing here imports the
+digitalhub SDK or mlrun; HTTP code is imported only for a remote endpoint.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from dhmlrun.platform.client import Platform
-from dhmlrun.platform.sdk_client import reset_sdk_client
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 
 __all__ = [
@@ -28,30 +30,25 @@ __all__ = [
     "recorded_endpoint",
 ]
 
-RUNS_DIR_ENV = "DHMLRUN_RUNS_DIR"
-"""Where the mlrun runtime keeps run directories (outputs registered by local path live there)."""
-
 EMBEDDED = "embedded"
 """What a saved plan records as its endpoint when it was made against the embedded core."""
 
 
 def recorded_endpoint(platform: Platform) -> str:
-    """The endpoint to record in a saved plan (the embedded core's port changes every time)."""
+    """The endpoint to record in a saved plan (the embedded core has no lasting URL)."""
     return EMBEDDED if platform.embedded else platform.endpoint
 
 
 def check_same_platform(recorded: str | None, platform: Platform) -> None:
     """Refuse to apply a saved plan to another platform than the one it was made against."""
-    from dhmlrun.errors import DhmlrunError
-
     if recorded is None or recorded_endpoint(platform).rstrip("/") == recorded.rstrip("/"):
         return
     if recorded == EMBEDDED:
         raise DhmlrunError.single(
-            f"the saved plan was made against the embedded core; it cannot be applied to {platform.endpoint}"
+            f"the saved plan was made against the embedded core; it cannot be applied to {platform.shown}"
         )
     raise DhmlrunError.single(
-        f"the saved plan was made against {recorded}, but this apply would go to {platform.endpoint}; "
+        f"the saved plan was made against {recorded}, but this apply would go to {platform.shown}; "
         f"apply it where it was made (--endpoint {recorded})"
     )
 
@@ -59,21 +56,6 @@ def check_same_platform(recorded: str | None, platform: Platform) -> None:
 def embedded_db_path(root: Path) -> Path:
     """Where the embedded core keeps a config repo's platform state."""
     return Path(root) / ".dhmlrun" / "core.db"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (the SDK and run workers read them), then restore."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager
@@ -85,18 +67,15 @@ def open_platform(
     *,
     embedded_only: bool = False,
     fallback_endpoint: str | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> Iterator[Platform]:
-    """Yield a Platform for the resolved endpoint; starts (and stops) the embedded core if needed.
+    """Yield the Platform for the resolved connection (module docstring).
 
-    Resolution is `dhmlrun.connection.resolve_connection` (--endpoint, --profile or the
-    environment's profile, DHCORE_ENDPOINT, the SDK's current ini profile), else the embedded
-    core. The chosen connection's variables are set for the block, so the SDK in this process
-    and the run workers apply starts all talk to the same platform with the same credentials.
-    `embedded_only` skips resolution: a saved plan made on the embedded core is applied there;
-    `fallback_endpoint` replaces the embedded core when nothing else resolves (a saved plan
-    goes back to the platform it was made against).
+    `embedded_only` skips resolution (a saved plan made on the embedded core is applied there);
+    `fallback_endpoint` replaces the embedded core when nothing else resolves (a saved plan goes
+    back to the platform it was made against).
     """
-    from dhmlrun.connection import resolve_connection
+    from dhmlrun.platform.connection import resolve_connection
 
     connection = None
     if not embedded_only:
@@ -104,25 +83,55 @@ def open_platform(
             endpoint=endpoint or None,
             profile=profile,
             environment_profile=environment_profile,
-            environ=os.environ,
+            environ=environ,
         )
         if connection is None and fallback_endpoint:
             connection = resolve_connection(
-                endpoint=fallback_endpoint, profile=None, environment_profile=None, environ=os.environ
+                endpoint=fallback_endpoint, profile=None, environment_profile=None, environ=environ
             )
     if connection is not None:
-        with _environment(connection.sdk_environ()):
-            reset_sdk_client()
-            try:
-                yield Platform(connection.endpoint.rstrip("/"))
-            finally:
-                reset_sdk_client()
+        yield remote_platform(connection, environ)
         return
-    from dhmlrun.core.embedded import embedded_core
+    with embedded_platform(root) as platform:
+        yield platform
+
+
+def remote_platform(connection: object, environ: Mapping[str, str] = os.environ) -> Platform:
+    """A DHCore reached over HTTP with the connection's credentials."""
+    from dhmlrun.platform.auth import Credentials
+    from dhmlrun.platform.connection import Connection
+    from dhmlrun.platform.rest import RestClient
+    from dhmlrun.platform.transport import HttpTransport
+
+    assert isinstance(connection, Connection)
+    client = RestClient(HttpTransport(connection.endpoint, environ), Credentials(connection.variables))
+    return Platform(client, shown=connection.endpoint, sdk_environment=connection.sdk_environ)
+
+
+@contextmanager
+def embedded_platform(root: Path) -> Iterator[Platform]:
+    """The embedded core of the config repo at `root`, in this process, for the block."""
+    from dhmlrun.core.server import EmbeddedCore
+    from dhmlrun.platform.rest import RestClient
+    from dhmlrun.platform.worker_env import embedded_connection
 
     db = embedded_db_path(root)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    # the embedded core's own workers (execution: remote) keep outputs next to its db
-    runs_dir = os.environ.get(RUNS_DIR_ENV) or str(db.parent.resolve() / "runs")
-    with _environment({RUNS_DIR_ENV: runs_dir}), embedded_core(db) as core:
-        yield Platform(core.endpoint, embedded=True)
+    core = EmbeddedCore(db)
+    try:
+        shown = f"the embedded core ({_display(db)})"
+        yield Platform(
+            RestClient(core.transport()),
+            embedded=True,
+            shown=shown,
+            sdk_environment=lambda: embedded_connection(*core.serve()),
+        )
+    finally:
+        core.close()
+
+
+def _display(path: Path) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative

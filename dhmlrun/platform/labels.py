@@ -13,6 +13,10 @@ from collections.abc import Iterable, Mapping
 MANAGED = "dhmlrun"
 PREFIX = "dhmlrun/"
 
+LOCK_NAME = "dhmlrun-lock"
+LOCK_TYPE = "dataitems"
+"""The apply lock is a marker dataitem (`platform/lock.py`), never a declared entity."""
+
 ADDRESS = "address"
 DIGEST = "digest"
 LOCAL_PATH = "path"
@@ -49,3 +53,9 @@ def decode(labels: Iterable[str] | None) -> tuple[bool, dict[str, str], list[str
         else:
             user.append(text)
     return managed, ours, user
+
+
+def lock_id(project: str) -> str:
+    """The lock marker's entity id. Ids are unique per entity type across projects, so the
+    project is part of it. (The *lock id* users see is the holder's own id, recorded inside.)"""
+    return f"{LOCK_NAME}-{project}"

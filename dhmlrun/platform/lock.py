@@ -32,35 +32,27 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.platform.labels import LOCK_NAME, LOCK_TYPE, lock_id
+from dhmlrun.vocabulary import times
+from dhmlrun.vocabulary.processes import process_alive
 
 if TYPE_CHECKING:
-    from dhmlrun.platform.client import Platform
+    from dhmlrun.platform.dhcore import Platform
 
 log = logging.getLogger("dhmlrun.lock")
 
-LOCK_NAME = "dhmlrun-lock"
-LOCK_TYPE = "dataitems"
 POLL_SECONDS = 1.0
 LEASE_ENV = "DHMLRUN_LOCK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 60.0
-
-
-def lock_id(project: str) -> str:
-    """The marker's entity id. Ids are unique per entity type across projects, so the project is
-    part of it. (The *lock id* users see is the holder's own id, recorded inside.)"""
-    return f"{LOCK_NAME}-{project}"
+__all__ = ["LOCK_NAME", "LOCK_TYPE", "HeldLock", "force_unlock", "lock_id", "project_lock"]
 
 
 def lease_seconds() -> float:
     return max(1.0, float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user() -> str:
@@ -72,15 +64,15 @@ def _user() -> str:
 
 def holder(operation: str = "apply", seconds: float | None = None) -> dict[str, Any]:
     """A fresh holder record: who is taking the lock, and until when (the lease)."""
-    now = datetime.now(UTC)
+    now = times.now()
     return {
         "id": uuid.uuid4().hex[:16],
         "operation": operation,
         "user": _user(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "since": _iso(now),
-        "expires": _iso(now + timedelta(seconds=seconds or lease_seconds())),
+        "since": times.iso(now),
+        "expires": times.iso_in(seconds or lease_seconds(), now),
     }
 
 
@@ -110,25 +102,14 @@ def recorded_holder(dto: dict[str, Any] | None) -> dict[str, Any]:
 
 def stale_reason(who: dict[str, Any], now: datetime | None = None) -> str | None:
     """Why a recorded holder no longer holds anything (None while it may be alive)."""
-    expires = _parse(who.get("expires"))
-    if expires is not None and expires < (now or datetime.now(UTC)):
+    expires = times.parse(who.get("expires"))
+    if expires is not None and expires < (now or times.now()):
         return f"its lease expired at {who.get('expires')}"
     if who.get("host") != socket.gethostname() or not isinstance(who.get("pid"), int):
         return None
-    try:
-        os.kill(who["pid"], 0)
-    except ProcessLookupError:
+    if not process_alive(who["pid"]):
         return f"process {who['pid']} is gone"
-    except PermissionError:
-        return None
     return None
-
-
-def _parse(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
 
 
 def describe(who: dict[str, Any]) -> str:
@@ -185,8 +166,10 @@ def project_lock(
         try:
             release(platform, project, held.who.get("id"))
         except DhmlrunError as exc:  # never hide the apply's own outcome behind this
-            say(f"Could not remove the lock of project {project} ({exc}); its lease ends at "
-                f"{held.who.get('expires')}, then the next apply takes it over.")
+            say(
+                f"Could not remove the lock of project {project} ({exc}); its lease ends at "
+                f"{held.who.get('expires')}, then the next apply takes it over."
+            )
 
 
 def _acquire(
@@ -240,8 +223,7 @@ def _renew_loop(platform: Platform, project: str, held: HeldLock, stop: threadin
             if recorded_holder(current).get("id") != held.who.get("id"):
                 log.warning("the lock of project %s was removed or taken over; not renewing it", project)
                 return
-            now = datetime.now(UTC)
-            held.who = {**held.who, "expires": _iso(now + timedelta(seconds=seconds))}
+            held.who = {**held.who, "expires": times.iso_in(seconds)}
             assert current is not None
             current.setdefault("metadata", {})["description"] = json.dumps(held.who, sort_keys=True)
             platform.replace_entity(project, LOCK_TYPE, lock_id(project), current)

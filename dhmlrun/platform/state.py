@@ -13,9 +13,7 @@ from typing import Any
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.lease import lease_expired
-
-FINAL_RUN_STATES = frozenset({"COMPLETED", "ERROR", "STOPPED", "DELETED"})
-FAILED_RUN_STATES = frozenset({"ERROR", "STOPPED"})
+from dhmlrun.vocabulary import states
 
 
 @dataclass(frozen=True)
@@ -115,11 +113,11 @@ class RemoteRun:
 
     @property
     def finished(self) -> bool:
-        return self.state in FINAL_RUN_STATES
+        return self.state in states.FINAL
 
     @property
     def failed(self) -> bool:
-        return self.state in FAILED_RUN_STATES
+        return self.state in states.FAILED
 
     @classmethod
     def from_dto(cls, dto: dict[str, Any]) -> RemoteRun | None:
@@ -133,7 +131,7 @@ class RemoteRun:
         return cls(
             id=str(dto.get("id")),
             address=ours[L.ADDRESS],
-            state=str(status.get("state") or "CREATED"),
+            state=str(status.get("state") or states.CREATED),
             labels=labels,
             created=metadata.get("created"),
             outputs=dict(status.get("outputs") or {}),
@@ -142,7 +140,7 @@ class RemoteRun:
             key=dto.get("key"),
             local_execution=bool((dto.get("spec") or {}).get("local_execution", True)),
             updated=metadata.get("updated"),
-            executor_lost=str(status.get("state")) not in FINAL_RUN_STATES and lease_expired(status),
+            executor_lost=not states.is_final(status.get("state")) and lease_expired(status),
         )
 
 

@@ -2,8 +2,9 @@
 
 The SDK can read run logs but has no call to write one, so this POSTs a Log entity
 (`spec.run`, `content` base64, as DHCore returns them) through the SDK's HTTP client, which
-carries the configured endpoint and credentials. Best effort: a platform that does not accept
-logs must not turn a successful run into a failed one.
+carries the configured endpoint and credentials. The log gets a client-generated id, as every
+create dhmlrun sends, so a retry after a lost reply cannot store it twice. Best effort: a platform
+that does not accept logs must not turn a successful run into a failed one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+import uuid
 
 log = logging.getLogger("dhmlrun.runtime")
 
@@ -22,6 +24,7 @@ def store_run_log(project: str, run_id: str, text: str) -> bool:
     from digitalhub.stores.client.base.factory import get_client
 
     body = {
+        "id": uuid.uuid4().hex,
         "kind": "log",
         "project": project,
         "spec": {"run": run_id, "timestamp": int(time.time() * 1000)},

@@ -89,16 +89,10 @@ class RunStatusMlrunJob(RunStatus):
 
 
 class RunMlrunJob(Run):
-    """A run of an `mlrun` function.
-
-    `executes_here` is set by the worker that executes a run created without local execution,
-    so the SDK's local-execution path (state transitions, error status) applies in that process.
-    """
-
-    executes_here: bool = False
+    """A run of an `mlrun` function."""
 
     def local_execution(self) -> bool:
-        return bool(self.spec.local_execution) or self.executes_here
+        return bool(self.spec.local_execution)
 
     def _setup_execution(self) -> None:
         """Record what the run consumes; inputs are resolved by the runtime, where failures become ERROR."""

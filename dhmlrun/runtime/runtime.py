@@ -22,7 +22,6 @@ from dhmlrun.runtime.errors import ExecutionError
 
 log = logging.getLogger("dhmlrun.runtime")
 
-RUNS_DIR_ENV = "DHMLRUN_RUNS_DIR"
 DEFAULT_RETURN = "return"
 """mlrun key of a handler's return value when no outputs are declared (mlrun's own default name);
 declaring it lets mlrun log a returned DataFrame as a dataset instead of failing on it."""
@@ -155,20 +154,15 @@ def _values(results: dict[str, Any], spec: dict, outputs: dict[str, str]) -> dic
 
 
 def runs_root(project: str) -> Path:
-    """Where run directories live: `$DHMLRUN_RUNS_DIR`, else `<SDK context root>/runtime_mlrun`.
+    """Where run directories live: `$DHMLRUN_RUNS_DIR` (apply and the embedded core set it),
+    else the user's data directory (`settings.default_runs_dir`), never the current directory.
 
     Outputs registered by local path stay here, so the directory must outlive the run.
     """
-    configured = os.environ.get(RUNS_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser().resolve()
-    try:
-        from digitalhub.context.api import get_context
+    from dhmlrun.vocabulary.settings import RUNS_DIR_ENV, default_runs_dir
 
-        root = Path(get_context(project).root)
-    except Exception:
-        root = Path.cwd() / "context"
-    return (root / "runtime_mlrun").resolve()
+    configured = os.environ.get(RUNS_DIR_ENV)
+    return (Path(configured).expanduser() if configured else default_runs_dir()).resolve()
 
 
 def _function_name(function: str | None, run_id: str) -> str:

@@ -7,15 +7,17 @@ from typing import Any
 import pytest
 import requests
 
-from dhmlrun.core.server import CoreServer
+from dhmlrun.core.server import EmbeddedCore
+from tests.conftest import auth_headers
 
 
 class Api:
     """A tiny REST client rooted at `/api/v1` of the core under test."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
         self.base = endpoint + "/api/v1"
         self.session = requests.Session()
+        self.session.headers.update(headers or {})
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, self.base + path, timeout=30, **kwargs)
@@ -45,8 +47,8 @@ class Api:
 
 
 @pytest.fixture
-def api(core: CoreServer) -> Api:
-    return Api(core.endpoint)
+def api(core: EmbeddedCore) -> Api:
+    return Api(str(core.endpoint), auth_headers(core))
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""`dhmlrun core serve`: prints its endpoint (never the token), enforces the token, binds loopback."""
+"""`dhmlrun core serve`: prints its endpoint (never the token), always enforces a token (from the
+environment or a file; without either and without a terminal it refuses to start), binds
+loopback."""
 
 from __future__ import annotations
 
@@ -49,7 +51,36 @@ def test_serve_reports_a_busy_port_without_traceback(tmp_path: Path):
             capture_output=True,
             text=True,
             timeout=60,
+            env={**os.environ, "DHMLRUN_CORE_TOKEN": "t"},
         )
     assert result.returncode == 1
     assert "cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_reads_the_token_from_a_file_and_keeps_it_off_the_command_line(tmp_path: Path):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-a-file\n")
+    env = {k: v for k, v in os.environ.items() if k != "DHMLRUN_CORE_TOKEN"}
+    command = [*serve_command(0, tmp_path / "c.db"), "--token-file", str(token_file)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().split()[3]
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert b"from-a-file" not in cmdline
+        ok = requests.get(endpoint + "/api/auth", headers={"Authorization": "Bearer from-a-file"}, timeout=10)
+        assert ok.status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    assert "from-a-file" not in out + err
+
+
+def test_serve_without_a_token_and_without_a_terminal_refuses_to_start(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k != "DHMLRUN_CORE_TOKEN"}
+    result = subprocess.run(serve_command(0, tmp_path / "c.db"), capture_output=True, text=True, timeout=60,
+                            env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "no token: set DHMLRUN_CORE_TOKEN or pass --token-file FILE" in result.stderr
+    assert not (tmp_path / "c.db").exists()

@@ -31,8 +31,9 @@ def _create_directly(db_path: str, project: str, worker: int) -> None:
         )
 
 
-def _create_over_http(endpoint: str, project: str, worker: int) -> None:
+def _create_over_http(endpoint: str, token: str, project: str, worker: int) -> None:
     session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
     for i in range(CREATES):
         body = {"name": f"h{worker}-{i}", "kind": "artifact", "spec": {"path": "s3://x"}}
         session.post(f"{endpoint}/api/v1/-/{project}/artifacts", json=body, timeout=60).raise_for_status()
@@ -61,7 +62,7 @@ def test_processes_writing_the_same_file_lose_nothing(tmp_path: Path):
 
 @pytest.mark.slow
 def test_concurrent_http_clients_lose_nothing(core, api: Api, project):
-    _run_all(_create_over_http, core.endpoint, project)
+    _run_all(_create_over_http, core.endpoint, core.token, project)
     page = api.ok("GET", f"/-/{project}/artifacts", params={"size": 1000})
     assert page["totalElements"] == PROCESSES * CREATES
 

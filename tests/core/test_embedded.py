@@ -1,8 +1,10 @@
-"""`embedded_core`: endpoint switching inside one process, environment restore, bearer token."""
+"""`EmbeddedCore`: answered in-process without a socket, served over HTTP only behind a fresh
+token, private files, a damaged database is a clean error."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import digitalhub as dh
@@ -10,76 +12,84 @@ import pytest
 import requests
 from digitalhub.utils.exceptions import ForbiddenError
 
-from dhmlrun.core.embedded import embedded_core
-from dhmlrun.platform.sdk_client import reset_sdk_client
-from tests.conftest import unique_project_name
+from dhmlrun.core.server import EmbeddedCore
+from dhmlrun.platform.rest import RestClient, project_path
+from tests.conftest import served_core, unique_project_name
 
 
-def test_sdk_follows_a_second_embedded_core_and_back(core, tmp_path: Path):
-    outer = unique_project_name("outer")
-    dh.new_project(outer)
-    inner = unique_project_name("inner")
-    with embedded_core(tmp_path / "other.db") as other:
-        assert os.environ["DHCORE_ENDPOINT"] == other.endpoint != core.endpoint
-        dh.new_project(inner)
-        names = [p.name for p in dh.list_projects()]
-        assert inner in names and outer not in names
-    assert os.environ["DHCORE_ENDPOINT"] == core.endpoint
-    names = [p.name for p in dh.list_projects()]
-    assert outer in names and inner not in names
-
-
-def test_cached_project_context_is_dropped_when_switching(core, tmp_path: Path):
-    name = unique_project_name("ctx")
-    dh.new_project(name).new_dataitem("d", kind="table", path="s3://x/outer")
-    with embedded_core(tmp_path / "ctx.db"):
-        dh.new_project(name).new_dataitem("d", kind="table", path="s3://x/inner")
-        assert dh.get_dataitem("d", project=name).spec.path == "s3://x/inner"
-    assert dh.get_dataitem("d", project=name).spec.path == "s3://x/outer"
-
-
-def test_token_is_required_when_set(core, tmp_path: Path):
-    with embedded_core(tmp_path / "tok.db", token="t0ken") as secured:
-        plain = requests.get(secured.endpoint + "/api/v1/projects", timeout=10)
-        assert plain.status_code == 403
-        assert "t0ken" not in plain.text
-        wrong = requests.get(
-            secured.endpoint + "/api/auth", headers={"Authorization": "Bearer nope"}, timeout=10
-        )
-        assert wrong.status_code == 403
-        name = unique_project_name("tok")
-        dh.new_project(name)  # the SDK picked up DHCORE_ACCESS_TOKEN
-        assert dh.get_project(name).name == name
-    assert "DHCORE_ACCESS_TOKEN" not in os.environ
-
-
-def test_sdk_without_token_is_forbidden(core, tmp_path: Path):
-    with embedded_core(tmp_path / "tok2.db", token="t0ken"):
-        del os.environ["DHCORE_ACCESS_TOKEN"]  # embedded_core restores the environment on exit
-        reset_sdk_client()
-        with pytest.raises(ForbiddenError):
-            dh.list_projects()
-
-
-def test_foreign_credentials_are_hidden_and_restored(core, tmp_path: Path):
-    os.environ["DHCORE_PERSONAL_ACCESS_TOKEN"] = "pat-for-another-core"
+def test_in_process_requests_need_no_server(tmp_path: Path) -> None:
+    core = EmbeddedCore(tmp_path / "core.db")
     try:
-        with embedded_core(tmp_path / "pat.db"):
-            assert "DHCORE_PERSONAL_ACCESS_TOKEN" not in os.environ
-            name = unique_project_name("pat")
-            assert dh.new_project(name).name == name  # no PAT exchange attempted against this core
-        assert os.environ["DHCORE_PERSONAL_ACCESS_TOKEN"] == "pat-for-another-core"
+        client = RestClient(core.transport())
+        name = unique_project_name("inproc")
+        client.post(project_path(), {"name": name, "kind": "project"})
+        assert [p["name"] for p in client.list(project_path())] == [name]
+        assert core.endpoint is None  # nothing listens
     finally:
-        del os.environ["DHCORE_PERSONAL_ACCESS_TOKEN"]
-        reset_sdk_client()
+        core.close()
 
 
-def test_exit_stops_the_server(core, tmp_path: Path):
-    with embedded_core(tmp_path / "stop.db") as stopped:
-        endpoint = stopped.endpoint
-        assert requests.get(endpoint + "/api/auth", timeout=10).ok
+def test_serving_requires_the_token_it_made(tmp_path: Path) -> None:
+    core = EmbeddedCore(tmp_path / "tok.db")
+    try:
+        endpoint, token = core.serve()
+        assert len(token) >= 32
+        plain = requests.get(endpoint + "/api/v1/projects", timeout=10)
+        wrong = requests.get(endpoint + "/api/auth", headers={"Authorization": "Bearer nope"}, timeout=10)
+        right = requests.get(endpoint + "/api/auth", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert (plain.status_code, wrong.status_code, right.status_code) == (403, 403, 200)
+        assert token not in plain.text + wrong.text
+        assert core.serve() == (endpoint, token)  # served once
+    finally:
+        core.close()
+
+
+def test_a_request_without_the_token_creates_and_runs_nothing(tmp_path: Path) -> None:
+    core = EmbeddedCore(tmp_path / "attack.db")
+    try:
+        endpoint, _ = core.serve()
+        name = unique_project_name("attack")
+        refused = requests.post(endpoint + "/api/v1/projects", json={"name": name}, timeout=10)
+        assert refused.status_code == 403
+        assert RestClient(core.transport()).list(project_path()) == []
+    finally:
+        core.close()
+
+
+def test_the_sdk_with_the_token_works_and_without_it_is_forbidden(tmp_path: Path) -> None:
+    with served_core(tmp_path / "sdk.db"):
+        name = unique_project_name("sdk")
+        dh.new_project(name)
+        assert dh.get_project(name).name == name
+        token = os.environ.pop("DHCORE_ACCESS_TOKEN")
+        try:
+            from dhmlrun.platform.sdk import configure_sdk
+
+            configure_sdk()
+            with pytest.raises(ForbiddenError):
+                dh.list_projects()
+        finally:
+            os.environ["DHCORE_ACCESS_TOKEN"] = token
+
+
+def test_close_stops_the_server(tmp_path: Path) -> None:
+    core = EmbeddedCore(tmp_path / "stop.db")
+    endpoint, token = core.serve()
+    core.close()
     with pytest.raises(requests.ConnectionError):
-        requests.get(endpoint + "/api/auth", timeout=10)
+        requests.get(endpoint + "/api/auth", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def test_database_folder_and_files_are_private(tmp_path: Path) -> None:
+    db = tmp_path / "private" / "core.db"
+    core = EmbeddedCore(db)
+    try:
+        RestClient(core.transport()).post(project_path(), {"name": unique_project_name("p")})
+    finally:
+        core.close()
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    for path in db.parent.glob("core.db*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_a_file_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:

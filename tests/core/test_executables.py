@@ -77,18 +77,25 @@ def test_run_follows_the_local_execution_sequence(api: Api, project):
         assert response.json()["status"]["state"] == state
 
 
-def test_invalid_run_transitions_are_refused(api: Api, project):
+def test_an_impossible_transition_in_a_put_keeps_the_state_and_saves_the_rest(api: Api, project):
+    """As DHCore 0.15's `BaseLifecycleManager`: the InvalidTransitionException is swallowed."""
     run = api.run(project, api.task(project, api.function(project)))
-    response = _put_state(api, project, run, "RUNNING")
-    assert response.status_code == 400
-    assert response.json() == {
-        "status": 400,
-        "message": "Invalid transition from state CREATED to state RUNNING.",
-        "errorCode": None,
-    }
+    path = RUN_PATH.format(project=project, run_id=run["id"])
+    response = api.request("PUT", path, json={**run, "status": {"state": "RUNNING", "message": "kept"}})
+    assert response.status_code == 200
+    assert response.json()["status"] == {"state": "CREATED", "message": "kept"}
     for state in ("BUILT", "READY", "RUNNING", "COMPLETED"):
         _put_state(api, project, run, state)
-    assert _put_state(api, project, run, "RUNNING").status_code == 400
+    again = _put_state(api, project, run, "CREATED")
+    assert (again.status_code, again.json()["status"]["state"]) == (200, "COMPLETED")
+
+
+def test_an_sdk_update_right_after_create_never_fails(api: Api, project):
+    """`run.save(update=True)` carrying CREATED while the run is already BUILT: 200, still BUILT."""
+    run = api.run(project, api.task(project, api.function(project)))
+    _put_state(api, project, run, "BUILT")
+    response = _put_state(api, project, run, "CREATED")
+    assert (response.status_code, response.json()["status"]["state"]) == (200, "BUILT")
 
 
 def test_run_spec_is_frozen_after_created(api: Api, project):

@@ -116,9 +116,8 @@ def test_material_lifecycle_allows_upload_then_ready(api: Api, sdk_project):
     path = f"/-/{sdk_project.name}/artifacts/{item['id']}"
     for state in ("UPLOADING", "READY", "READY"):
         assert api.ok("PUT", path, json={**item, "status": {"state": state}})["status"]["state"] == state
-    refused = api.request("PUT", path, json={**item, "status": {"state": "UPLOADING"}})
-    assert refused.status_code == 400
-    assert refused.json()["message"] == "Invalid transition from state READY to state UPLOADING."
+    kept = api.request("PUT", path, json={**item, "status": {"state": "UPLOADING"}})  # no such edge
+    assert (kept.status_code, kept.json()["status"]["state"]) == (200, "READY")
 
 
 def test_created_with_a_requested_state_applies_the_transition(api: Api, sdk_project):

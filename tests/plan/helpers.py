@@ -9,8 +9,9 @@ from typing import Any
 
 from dhmlrun.config.model import Declaration, Resource, Variable
 from dhmlrun.errors import Location
-from dhmlrun.plan.model import CREATE, UPDATE, Plan
+from dhmlrun.plan.model import EntityWrite, Plan, RunStart
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
 
 PIPELINE = "def downloader(context, url):\n    return 1\n\n\ndef summarise(context, dataset):\n    return 2\n"
 
@@ -75,6 +76,8 @@ def declaration(
         if address in drop:
             continue
         type_, name = address.split(".", 1)
+        if type_ == "runs":  # as the normaliser hands them over: every default filled in
+            spec = {**RUN_DEFAULTS, "inputs": {}, "outputs": {}, **spec}
         deps = []
         if type_ == "runs":
             deps.append(spec["function"])
@@ -105,7 +108,7 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
     """The state the platform would be in after applying `plan` faithfully (for re-plans)."""
     state = PlatformState(project=plan.project, project_exists=True, project_description="d")
     for action in plan.actions:
-        if action.action in (CREATE, UPDATE) and action.type in ("dataitems", "functions"):
+        if isinstance(action, EntityWrite):
             body = action.body
             state.entities[action.address] = RemoteEntity(
                 type=action.type,
@@ -118,16 +121,16 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
                 version="v1",
                 key=f"store://{plan.project}/x/{body['kind']}/{body['name']}:{body['id']}",
             )
-        if action.action == "run":
-            body = action.body
+        if isinstance(action, RunStart) and action.request is not None:
+            request = action.request
             state.runs[action.address] = RemoteRun(
-                id=body["run_id"],
+                id=request.run_id,
                 address=action.address,
                 state=run_state,
-                labels=tuple(body["labels"]),
+                labels=tuple(request.labels),
                 created="2026-01-01T00:00:00.000Z",
                 outputs={
-                    k: f"store://{plan.project}/dataitem/table/{v}:out1" for k, v in body["outputs"].items()
+                    k: f"store://{plan.project}/dataitem/table/{v}:out1" for k, v in request.outputs.items()
                 },
             )
     return state

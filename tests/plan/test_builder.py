@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_new_function_version_gets_a_new_id_and_runs_use_it(repo: Path) -> None:
     again = actions(build_plan(decl, state))
     new_id = again["functions.downloader"].body["id"]
     assert new_id != actions(plan)["functions.downloader"].body["id"]
-    assert again["runs.download"].body["function"]["id"] == new_id
+    assert again["runs.download"].request.function.id == new_id
 
 
 def test_input_dataitem_change_refires_dependent_runs(repo: Path) -> None:
@@ -220,12 +221,13 @@ def test_upstream_output_key_comes_from_the_last_run_when_upstream_does_not_fire
     decl, _, state = first_apply(repo)
     decl.resources["runs.summary"].spec["parameters"] = {"min_years": 1}
     act = actions(build_plan(decl, state))["runs.summary"]
-    assert act.body["inputs"]["dataset"]["key"] == state.runs["runs.download"].outputs["dataset"]
+    assert act.request.inputs["dataset"].key == state.runs["runs.download"].outputs["dataset"]
 
 
 def test_run_body_records_the_fingerprint_as_labels(repo: Path) -> None:
     decl = declaration(repo)
-    body = actions(build_plan(decl, PlatformState(project=decl.project_name)))["runs.download"].body
+    action = actions(build_plan(decl, PlatformState(project=decl.project_name)))["runs.download"]
+    body = asdict(action.request)
     assert "dhmlrun" in body["labels"]
     assert f"dhmlrun/fingerprint={body['fingerprint']}" in body["labels"]
     assert "dhmlrun/address=runs.download" in body["labels"]
@@ -274,7 +276,7 @@ def test_run_left_running_by_an_executor_whose_lease_expired_is_rerun(repo: Path
     act = actions(build_plan(decl, state))["runs.download"]
     assert act.action == "run"
     assert act.reason.startswith("executor lost: last run")
-    assert act.body["supersedes"] == state.runs["runs.download"].id
+    assert act.request.supersedes == state.runs["runs.download"].id
 
 
 def test_remote_run_still_running_is_left_alone(repo: Path) -> None:

@@ -137,7 +137,7 @@ def test_stale_saved_plan_is_refused_on_first_deploy(core: Any, tmp_path: Path) 
         "apply", other, "--var", f"env={env}", "--auto-approve", "--target", "dataitems.employees"
     )
     assert result.exit_code == 0, (result.stdout, result.exception)
-    result = dhmlrun("apply", saved)
+    result = dhmlrun("apply", saved, "--path", root)
     assert result.exit_code == 1
     assert "stale" in str(result.exception)
 
@@ -153,13 +153,13 @@ def test_saved_plan_applies_exactly_then_goes_stale(core: Any, tmp_path: Path) -
         == 0
     )
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
-    result = dhmlrun("apply", saved)
+    result = dhmlrun("apply", saved, "--path", root)
     assert result.exit_code == 0, (result.stdout, result.exception)
     assert "Apply complete: 2 done, 0 failed, 0 skipped." in result.stdout
     with open_platform(root) as platform:
         state = platform.read_state(f"employees-{env}")
     assert set(state.managed()) == {"dataitems.employees"}
-    again = dhmlrun("apply", saved)
+    again = dhmlrun("apply", saved, "--path", root)
     assert again.exit_code == 1 and "stale" in str(again.exception)
 
 
@@ -191,8 +191,8 @@ def test_secrets_are_masked_in_plan_json_and_saved_plans(core: Any, tmp_path: Pa
     for text in (human.stdout, human.stderr, machine.stdout, saved.read_text()):
         assert SECRET not in text
     assert "(sensitive)" in saved.read_text()
-    refused = dhmlrun("apply", saved, "--var", f"env={env}")
-    assert refused.exit_code == 1 and "token" in str(refused.exception)
+    refused = dhmlrun("apply", saved, "--path", tmp_path, "--var", f"env={env}")
+    assert refused.exit_code == 1 and "'token' is missing" in str(refused.exception)
 
 
 FAILING_CODE = """
@@ -289,3 +289,25 @@ def test_plan_never_imports_mlrun(core: Any, tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_saved_plan_is_applied_to_the_config_apply_is_pointed_at_not_the_one_it_names(
+    core: Any, tmp_path: Path
+) -> None:
+    """A plan file's `root` is never trusted: set to /etc, apply still works in the directory it
+    is given (and writes nothing under /etc)."""
+    root = copy_example(tmp_path)
+    env = unique_env()
+    saved = tmp_path / "forged.plan"
+    made = dhmlrun("plan", root, "--var", f"env={env}", "--target", "dataitems.employees", "--out", saved)
+    assert made.exit_code == 0
+    data = json.loads(saved.read_text())
+    data["root"] = "/etc"
+    saved.write_text(json.dumps(data))
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    refused = dhmlrun("apply", saved, "--path", elsewhere)
+    assert refused.exit_code == 1 and "no dhmlrun.yaml in" in str(refused.exception)
+    applied = dhmlrun("apply", saved, "--path", root)
+    assert applied.exit_code == 0, (applied.stdout, applied.exception)
+    assert not Path("/etc/.dhmlrun").exists()

@@ -9,8 +9,9 @@ import requests
 
 project, run_id = sys.argv[1], sys.argv[2]
 base = f"{os.environ['DHCORE_ENDPOINT']}/api/v1/-/{project}/runs/{run_id}"
-run = requests.get(base, timeout=30).json()
+headers = {"Authorization": f"Bearer {os.environ['DHCORE_ACCESS_TOKEN']}"}
+run = requests.get(base, headers=headers, timeout=30).json()
 for state in ("BUILT", "READY", "RUNNING"):
-    run = requests.put(base, json={**run, "status": {"state": state}}, timeout=30).json()
+    run = requests.put(base, json={**run, "status": {"state": state}}, headers=headers, timeout=30).json()
 print("boom: the handler exploded", file=sys.stderr)
 sys.exit(3)

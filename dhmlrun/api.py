@@ -1,0 +1,312 @@
+"""dhmlrun as a Python library: load a config repo, plan, apply, destroy.
+
+    from dhmlrun import Project
+
+    project = Project("examples/employees", env="dev")
+    plan = project.plan()            # reads the platform, writes nothing
+    result = project.apply(plan)     # lock, staleness check, execute; result.exit_code
+
+The workflow every apply follows lives here (SQLMesh's `Context`), so the CLI only parses and
+prints: resolve the platform (connection precedence, else the embedded core), take the
+project's lock (creating the project first on a first deploy), plan under the lock (or check a
+given plan is not stale), let the caller review it, execute it with the warm run server, and
+release the lock. Nothing here imports click, the views, the digitalhub SDK or mlrun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dhmlrun.apply.results import ApplyResult, Observer, Silent
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.plan.model import Plan
+
+if TYPE_CHECKING:
+    from dhmlrun.config.model import Declaration
+    from dhmlrun.platform import Platform, PlatformState
+    from dhmlrun.platform.lock import HeldLock
+
+Review = Callable[[Plan], None]
+"""Called with each plan just before it is applied, under the lock (show it, ask for
+confirmation); raising cancels the apply. Not called for a plan without changes."""
+
+
+def _no_review(plan: Plan) -> None:
+    return
+
+
+class Project:
+    """A config repository and the platform it deploys to (see the module docstring).
+
+    `path` is the config directory (or its `dhmlrun.yaml`); `env`, `variables` and `var_files`
+    render the declaration as `-e`, `--var` and `--var-file` do; `endpoint` and `profile` choose
+    the platform as `--endpoint` and `--profile` do (else `DHCORE_ENDPOINT`, the SDK's profile,
+    or the embedded core in `PATH/.dhmlrun/`).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ".",
+        *,
+        env: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        var_files: Sequence[Path] = (),
+        allow_outside: Sequence[Path] = (),
+        endpoint: str | None = None,
+        profile: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.env = env
+        self.variables = dict(variables or {})
+        self.var_files = list(var_files)
+        self.allow_outside = list(allow_outside)
+        self.endpoint = endpoint
+        self.profile = profile
+        self.environ = os.environ if environ is None else environ
+
+    @cached_property
+    def declaration(self) -> Declaration:
+        """The rendered, validated declaration (loaded once)."""
+        from dhmlrun.config import load_declaration
+
+        confinement = {"allow_outside": self.allow_outside} if self.allow_outside else {}
+        return load_declaration(
+            self.path,
+            cli_vars=self.variables,
+            var_files=self.var_files,
+            environment=self.env,
+            environ=self.environ,
+            **confinement,
+        )
+
+    @property
+    def root(self) -> Path:
+        return self.declaration.root
+
+    @property
+    def secrets(self) -> set[str]:
+        """Values to mask in anything shown (the sensitive variables')."""
+        return self.declaration.sensitive_values()
+
+    # ------------------------------------------------------------------ platform
+
+    @contextmanager
+    def connect(
+        self, *, embedded_only: bool = False, fallback_endpoint: str | None = None
+    ) -> Iterator[Platform]:
+        """The platform this project deploys to, for the block."""
+        from dhmlrun.platform import open_platform
+
+        with open_platform(
+            self.root,
+            self.endpoint,
+            self.profile,
+            self.declaration.profile,
+            embedded_only=embedded_only,
+            fallback_endpoint=fallback_endpoint,
+            environ=self.environ,
+        ) as platform:
+            yield platform
+
+    def read_state(self, platform: Platform) -> PlatformState:
+        return platform.read_state(self.declaration.project_name)
+
+    # ------------------------------------------------------------------ planning
+
+    def plan(
+        self, *, targets: Sequence[str] = (), reruns: Sequence[str] = (), platform: Platform | None = None
+    ) -> Plan:
+        """What apply would do now (reads the platform, writes nothing)."""
+        if platform is None:
+            with self.connect() as opened:
+                return self.plan(targets=targets, reruns=reruns, platform=opened)
+        return self._plan(self.read_state(platform), platform, targets, reruns)
+
+    def _plan(
+        self, state: PlatformState, platform: Platform, targets: Sequence[str], reruns: Sequence[str]
+    ) -> Plan:
+        from dhmlrun.plan import build_plan
+        from dhmlrun.platform import recorded_endpoint
+
+        plan = build_plan(self.declaration, state, targets=targets, reruns=reruns)
+        plan.endpoint = recorded_endpoint(platform)
+        return plan
+
+    def destroy_plan(self, *, platform: Platform | None = None) -> Plan:
+        """What destroy would delete now."""
+        if platform is None:
+            with self.connect() as opened:
+                return self.destroy_plan(platform=opened)
+        from dhmlrun.plan import build_destroy_plan
+        from dhmlrun.platform import recorded_endpoint
+
+        plan = build_destroy_plan(self.read_state(platform), str(self.root), self.declaration)
+        plan.endpoint = recorded_endpoint(platform)
+        return plan
+
+    # ------------------------------------------------------------------ applying
+
+    def apply(
+        self,
+        plan: Plan | None = None,
+        *,
+        targets: Sequence[str] = (),
+        reruns: Sequence[str] = (),
+        parallelism: int = 4,
+        lock_timeout: float = 0.0,
+        review: Review = _no_review,
+        observer: Observer | None = None,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> ApplyResult:
+        """Make the platform match: plan under the project's lock and apply that plan, or apply
+        the given `plan` exactly (refused when the platform moved since it was made).
+
+        `review` sees the plan before anything changes (module docstring); `observer` watches
+        the steps; `say` receives notes (the platform read, lock waits).
+        """
+        from dhmlrun.apply.run_server import warm_run_server
+
+        wanted = plan.runs_something if plan is not None else bool(self.declaration.of_type("runs"))
+        with warm_run_server(wanted) as server:
+            if plan is not None:
+                return self._apply_given(plan, parallelism, lock_timeout, review, observer, say, server)
+            return self._apply_planned(
+                targets, reruns, parallelism, lock_timeout, review, observer, say, server
+            )
+
+    def destroy(
+        self,
+        *,
+        parallelism: int = 4,
+        lock_timeout: float = 0.0,
+        review: Review = _no_review,
+        observer: Observer | None = None,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> ApplyResult:
+        """Delete every entity dhmlrun manages in the project (run history and produced data stay),
+        except those with `lifecycle.prevent_destroy`."""
+        from dhmlrun.platform.lock import project_lock
+
+        project = self.declaration.project_name
+        with self.connect() as platform:
+            say(f"Reading project {project} from {platform.shown}")
+            with project_lock(platform, project, lock_timeout, say, operation="destroy"):
+                plan = self.destroy_plan(platform=platform)
+                return self._execute(plan, platform, parallelism, review, observer, None)
+
+    def _apply_planned(
+        self,
+        targets: Sequence[str],
+        reruns: Sequence[str],
+        parallelism: int,
+        lock_timeout: float,
+        review: Review,
+        observer: Observer | None,
+        say: Callable[[str], None],
+        server: object,
+    ) -> ApplyResult:
+        from dhmlrun.plan.staleness import stale_reasons
+        from dhmlrun.platform.lock import project_lock
+
+        project = self.declaration.project_name
+        with self.connect() as platform:
+            say(f"Reading project {project} from {platform.shown}")
+            first = None
+            if not platform.project_exists(project):
+                # a first deploy: the lock lives in the project, so plan and review first, then
+                # create the project (idempotently), lock it, and re-plan if anything moved
+                first = self._plan(self.read_state(platform), platform, targets, reruns)
+                review(first)
+                if not first.has_changes:
+                    return ApplyResult()
+            create = first.project_create() if first is not None else None
+            body = create.body if create is not None else None
+            with project_lock(platform, project, lock_timeout, say, create_project=body) as held:
+                state = self.read_state(platform)
+                if first is not None and not stale_reasons(first, _as_before_lock(state, held)):
+                    return self._execute(first, platform, parallelism, None, observer, server)
+                plan = self._plan(state, platform, targets, reruns)
+                return self._execute(plan, platform, parallelism, review, observer, server)
+
+    def _apply_given(
+        self,
+        plan: Plan,
+        parallelism: int,
+        lock_timeout: float,
+        review: Review,
+        observer: Observer | None,
+        say: Callable[[str], None],
+        server: object,
+    ) -> ApplyResult:
+        from dhmlrun.plan.staleness import check_not_stale
+        from dhmlrun.platform import EMBEDDED, check_same_platform
+        from dhmlrun.platform.lock import project_lock
+
+        if plan.project != self.declaration.project_name:
+            raise DhmlrunError.single(
+                f"the plan is for project {plan.project}, but the configuration in {self.root} declares "
+                f"project {self.declaration.project_name}; apply it where it was made"
+            )
+        embedded_only = plan.endpoint == EMBEDDED
+        if embedded_only and self.endpoint:
+            raise DhmlrunError.single(
+                f"the saved plan was made against the embedded core; it cannot be applied to {self.endpoint}"
+            )
+        fallback = None if embedded_only else plan.endpoint
+        with self.connect(embedded_only=embedded_only, fallback_endpoint=fallback) as platform:
+            check_same_platform(plan.endpoint, platform)
+            say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
+            create = plan.project_create()
+            body = create.body if create is not None else None
+            with project_lock(platform, plan.project, lock_timeout, say, create_project=body) as held:
+                check_not_stale(plan, _as_before_lock(self.read_state(platform), held))
+                return self._execute(plan, platform, parallelism, review, observer, server)
+
+    def _execute(
+        self,
+        plan: Plan,
+        platform: Platform,
+        parallelism: int,
+        review: Review | None,
+        observer: Observer | None,
+        server: object,
+    ) -> ApplyResult:
+        """Review (unless already reviewed) and execute `plan`; stop the run server at once when
+        the plan runs nothing (its memory and CPU go back now)."""
+        from dhmlrun.apply.executor import Applier
+        from dhmlrun.apply.interrupt import interruptible
+        from dhmlrun.apply.run_server import RunServer
+
+        if review is not None:
+            review(plan)
+        if not plan.has_changes:
+            return ApplyResult(destroy=plan.destroy)
+        run_server = server if isinstance(server, RunServer) else None
+        if run_server is not None and not plan.runs_something:
+            run_server.close()
+            run_server = None
+        observer = observer or Silent()
+        applier = Applier(
+            plan,
+            platform,
+            root=self.root,
+            observer=observer,
+            secrets=self.secrets,
+            run_server=run_server,
+            environ=self.environ,
+        )
+        with interruptible(applier, observer.notice):
+            results = applier.apply(parallelism)
+        return ApplyResult(results, interrupted=applier.stop.is_set(), destroy=plan.destroy)
+
+
+def _as_before_lock(state: PlatformState, held: HeldLock) -> PlatformState:
+    """The state as the plan saw it: a project this apply created just to lock it was absent."""
+    return dataclasses.replace(state, project_exists=False) if held.created_project else state

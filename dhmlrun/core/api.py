@@ -1,0 +1,277 @@
+"""The HTTP surface of the contract §4, free of any web framework: a request in, a reply out.
+
+`CoreApi.handle` parses the path and query, calls `Core`, and renders JSON exactly as DHCore
+does (alphabetical keys, the API headers, core's error bodies). The same function serves the
+ASGI app (`asgi.py`, behind uvicorn) and the in-process transport (`inprocess.py`), so a plan
+against the embedded core sends the same requests whether or not a socket is involved.
+
+No rule of the platform lives here; a reader looking for *what* happens on a request goes to
+`service.py`, for *which* URL does it, here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from dhmlrun.core.entities import type_from_collection
+from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
+from dhmlrun.core.listing import Page, Params
+from dhmlrun.core.service import Core
+
+API_VERSION = "0.15.0"
+API_LEVEL = "15"
+JSON_TYPE = "application/json"
+HEADERS = {"content-type": JSON_TYPE, "x-api-version": API_VERSION, "x-api-level": API_LEVEL}
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request as the API sees it: method, path, raw query and body."""
+
+    method: str
+    path: str
+    query: str = ""
+    body: bytes = b""
+    content_type: str = JSON_TYPE
+    base_url: str = ""
+    """Scheme and host the client used (`http://127.0.0.1:8080`), for the `ref` links of §6."""
+
+    @property
+    def params(self) -> Params:
+        return Params(parse_qsl(self.query, keep_blank_values=True))
+
+    def json(self) -> Any:
+        """The body as JSON (or YAML when sent so); malformed input is a 400, not a 500."""
+        if not self.body.strip():
+            raise bad_request("Required request body is missing")
+        try:
+            if "yaml" in self.content_type:
+                import yaml
+
+                return yaml.safe_load(self.body)
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise bad_request(f"JSON parse error: {exc}") from exc
+        except Exception as exc:  # yaml.YAMLError, without importing yaml for JSON bodies
+            raise bad_request(f"YAML parse error: {exc}") from exc
+
+    def object(self) -> dict[str, Any]:
+        """A body that must be a JSON object (an entity)."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise bad_request("JSON parse error: the request body must be an object")
+        return body
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.params.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("true", "false"):
+            raise bad_request(f"invalid {name}: {raw}")
+        return raw.lower() == "true"
+
+
+@dataclass(frozen=True)
+class ApiReply:
+    """Status, headers and body bytes."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=lambda: dict(HEADERS))
+
+
+def json_reply(content: Any, status: int = 200) -> ApiReply:
+    """Alphabetical keys, compact separators, the API headers on every answer."""
+    if isinstance(content, Page):
+        body = content.render()
+    else:
+        body = b"" if content is None else json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return ApiReply(status, body)
+
+
+def error_reply(exc: ApiError) -> ApiReply:
+    """Core's handled-error body."""
+    return json_reply(exc.body(), exc.status)
+
+
+def spring_reply(request: ApiRequest, status: int = 404, error: str = "Not Found") -> ApiReply:
+    """Spring's default body for paths (or methods) no controller handles."""
+    return json_reply(spring_default_body(status, error, request.path), status)
+
+
+Handler = Callable[[ApiRequest, dict[str, str]], ApiReply]
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    handler: Handler
+
+
+def _route(template: str, methods: Sequence[str], handler: Handler) -> Route:
+    """`/api/v1/projects/{name}` → a regex whose groups are the path parameters (one segment each)."""
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return Route(re.compile(f"^{regex}$"), frozenset(methods), handler)
+
+
+WRITES = frozenset({"POST", "PUT", "DELETE"})
+"""Methods that may wait on another process's write lock (the ASGI app runs them off the loop)."""
+
+
+class CoreApi:
+    """The endpoint functions, bound to one `Core`."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        ctx = "/api/v1/-/{project}"
+        item = ctx + "/{collection}/{entity_id}"
+        # order matters: `secrets/data` before `{collection}/{entity_id}`
+        self.routes = [
+            _route("/api/auth", ["GET", "POST"], self.auth),
+            _route("/api/v1/projects", ["GET", "POST"], self.projects),
+            _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
+            _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
+            _route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
+            _route(ctx + "/{collection}", ["GET", "POST", "DELETE"], self.collection),
+            _route(item, ["GET", "PUT", "DELETE"], self.entity),
+            _route(item + "/logs", ["GET"], self.logs),
+            _route(item + "/metrics", ["GET"], self.metrics),
+            _route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric),
+            _route(item + "/files/info", ["GET", "PUT"], self.files_info),
+            _route(item + "/{action}", ["GET", "POST"], self.action),
+        ]
+
+    def handle(self, request: ApiRequest) -> ApiReply:
+        """Route and answer one request; every refusal is core's error body, never an exception."""
+        wrong_method = False
+        for route in self.routes:
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            if request.method not in route.methods:
+                wrong_method = True  # a later route may still take this method (as Starlette routes)
+                continue
+            try:
+                return route.handler(request, match.groupdict())
+            except ApiError as exc:
+                return error_reply(exc)
+        if wrong_method:
+            return spring_reply(request, 405, "Method Not Allowed")
+        return spring_reply(request)
+
+    # -------------------------------------------------------------------------------- handlers
+
+    def auth(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        """`/api/auth`: who the caller is (the SDK only checks the status)."""
+        return json_reply({"username": self.core.user, "permissions": ["ROLE_USER", "ROLE_ADMIN"]})
+
+    def projects(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        if request.method == "POST":
+            return json_reply(self.core.create_project(request.object()))
+        return json_reply(self.core.list_projects(request.params))
+
+    def project(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        name = args["name"]
+        if request.method == "GET":
+            return json_reply(self.core.get_project(name, request.base_url.rstrip("/")))
+        if request.method == "PUT":
+            return json_reply(self.core.update_project(name, request.object()))
+        self.core.delete_project(name, cascade=request.flag("cascade", True))
+        return json_reply(None)
+
+    def share(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        name = args["name"]
+        if request.method == "GET":
+            return json_reply(self.core.list_shares(name))
+        if request.method == "POST":
+            user = request.params.get("user")
+            if not user:
+                raise bad_request("Required request parameter 'user' is not present")
+            return json_reply(self.core.share_project(name, user))
+        share_id = request.params.get("id")
+        if not share_id:
+            raise bad_request("Required request parameter 'id' is not present")
+        self.core.unshare_project(name, share_id)
+        return json_reply(None)
+
+    def secret_data(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        project = args["project"]
+        if request.method == "GET":
+            return json_reply(self.core.secret_data(project, request.params.get_all("keys")))
+        self.core.put_secret_data(project, request.json())
+        return json_reply(None)
+
+    def collection(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        entity_type = type_from_collection(args["collection"])
+        if entity_type is None:
+            return spring_reply(request)
+        project = args["project"]
+        if request.method == "POST":
+            return json_reply(self.core.create_entity(project, entity_type, request.object()))
+        if request.method == "GET":
+            return json_reply(self.core.list_entities(project, entity_type, request.params))
+        name = request.params.get("name")
+        if not name:
+            raise bad_request("Required request parameter 'name' is not present")
+        self.core.delete_by_name(project, entity_type, name, cascade=request.flag("cascade", False))
+        return json_reply(None)
+
+    def entity(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        entity_type = type_from_collection(args["collection"])
+        if entity_type is None:
+            return spring_reply(request)
+        project, entity_id = args["project"], args["entity_id"]
+        if request.method == "GET":
+            return json_reply(self.core.get_entity(project, entity_type, entity_id))
+        if request.method == "PUT":
+            return json_reply(self.core.update_entity(project, entity_type, entity_id, request.object()))
+        cascade = request.flag("cascade", False)
+        return json_reply(self.core.delete_entity(project, entity_type, entity_id, cascade=cascade))
+
+    def logs(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        if type_from_collection(args["collection"]) != "run":
+            return spring_reply(request)
+        return json_reply(self.core.run_logs(args["project"], args["entity_id"]))
+
+    def metrics(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        entity_type = type_from_collection(args["collection"])
+        if entity_type not in ("run", "model"):
+            return spring_reply(request)
+        return json_reply(self.core.metrics(args["project"], entity_type, args["entity_id"]))
+
+    def metric(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        entity_type = type_from_collection(args["collection"])
+        if entity_type not in ("run", "model"):
+            return spring_reply(request)
+        project, entity_id, name = args["project"], args["entity_id"], args["metric"]
+        if request.method == "PUT":
+            self.core.put_metric(project, entity_type, entity_id, name, request.json())
+            return json_reply(None)
+        return json_reply(self.core.metrics(project, entity_type, entity_id).get(name))
+
+    def files_info(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        entity_type = type_from_collection(args["collection"])
+        if entity_type not in ("artifact", "dataitem", "model"):
+            return spring_reply(request)
+        project, entity_id = args["project"], args["entity_id"]
+        if request.method == "PUT":
+            return json_reply(self.core.put_files_info(project, entity_type, entity_id, request.json()))
+        return json_reply(self.core.files_info(project, entity_type, entity_id))
+
+    def action(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        entity_type = type_from_collection(args["collection"])
+        action = args["action"]
+        if (entity_type, action) not in (
+            ("run", "stop"),
+            ("run", "resume"),
+            ("trigger", "run"),
+            ("trigger", "stop"),
+        ):
+            return spring_reply(request)
+        return json_reply(self.core.run_action(args["project"], entity_type, args["entity_id"], action))

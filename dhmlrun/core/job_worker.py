@@ -1,0 +1,161 @@
+"""`python -m dhmlrun.core.job_worker PROJECT RUN_ID`: execute a run that the core queued.
+
+The embedded core starts this for each run created without local execution (as DHCore starts a
+job with `PROJECT_NAME` and `RUN_ID`), whatever its kind, once it knows the kind's runtime is
+installed. The run is still CREATED; the worker drives it the way a platform does: it builds it
+through the SDK (BUILT), moves it READY and RUNNING itself, and lets the kind's runtime execute
+it (the runtime's status, COMPLETED or ERROR with results and outputs, is saved by the SDK). A
+runtime that raises leaves the run ERROR with the exception's message. Each run has its own
+process, so runs are isolated from each other; this process holds the run's lease.
+
+A run with a `timeout` (task or run spec, seconds) is watched from the moment it is built: if
+the handler has not returned by then, a watchdog thread marks the run ERROR ("timed out after
+N s"), stores its log, and ends this process (see `runtime/deadline.py`).
+
+Exit codes: 0 when the run reached a final state (a failing handler is a normal ERROR run),
+1 when the platform could not be used (unreachable core, unknown run, wrong state), 2 for bad
+arguments, 3 when the run timed out (it was marked ERROR before the exit).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from dhmlrun.vocabulary import states
+
+log = logging.getLogger("dhmlrun.core.job_worker")
+
+EXIT_OK = 0
+EXIT_INFRASTRUCTURE = 1
+EXIT_USAGE = 2
+EXIT_TIMED_OUT = 3
+MARK_ATTEMPTS = 3
+MARK_RECHECK_SECONDS = 0.5
+
+
+def execute_run(project: str, run_id: str) -> int:
+    """Build and run the CREATED run `run_id` of `project`; return the process exit code."""
+    from dhmlrun.platform.sdk import sdk_session
+
+    with sdk_session(project, run_id, leased=True):
+        return _execute(project, run_id)
+
+
+def _execute(project: str, run_id: str) -> int:
+    import digitalhub as dh
+
+    try:
+        run = dh.get_run(run_id, project=project)
+    except Exception as exc:
+        print(f"dhmlrun worker: cannot read run {run_id} of project {project}: {exc}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+    if run.status.state != states.CREATED:
+        print(
+            f"dhmlrun worker: run {run_id} is {run.status.state}, not CREATED; not executing it",
+            file=sys.stderr,
+        )
+        return EXIT_INFRASTRUCTURE
+    try:
+        run.build()
+        _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
+        _start(run)
+    except Exception as exc:  # the platform failing under us
+        print(f"dhmlrun worker: run {run_id} could not be executed: {exc}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+    try:
+        run.run()
+    except Exception as exc:  # the kind's runtime raised: the run failed
+        print(f"dhmlrun worker: run {run_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        mark_run_error(project, run_id, f"{type(exc).__name__}: {exc}")
+    return EXIT_OK
+
+
+def _start(run: Any) -> None:
+    """BUILT -> READY -> RUNNING, as a platform's executor does before the job starts; a run
+    whose own class says it executes locally (the SDK's `Run.local_execution()`) is moved by
+    the SDK itself when it starts."""
+    if run.local_execution():
+        return
+    for state in (states.READY, states.RUNNING):
+        run.status.state = state
+        run.save(update=True)
+
+
+def _arm_deadline(project: str, run_id: str, timeout: float | None) -> None:
+    """Watch the run for `timeout` seconds (nothing to do without one)."""
+    if not timeout:
+        return
+    from dhmlrun.runtime import deadline
+
+    deadline.arm(float(timeout), lambda message: end_run_now(project, run_id, message, EXIT_TIMED_OUT))
+
+
+def end_run_now(
+    project: str, run_id: str, message: str, exit_code: int, last_words: Callable[[], None] | None = None
+) -> NoReturn:
+    """The run's deadline fired (timed out, or interrupted): mark the run ERROR with `message`,
+    keep what it printed as its log, call `last_words` (apply's worker writes its result
+    there), end the process.
+
+    The handler cannot be interrupted in its thread, so the process ends (`os._exit`: no
+    cleanup of the handler's state is possible or wanted). Nothing was registered yet: the
+    runtime registers outputs only after stopping the deadline.
+    """
+    from dhmlrun.runtime.capture import live_output
+    from dhmlrun.runtime.logs import store_run_log
+
+    try:
+        if mark_run_error(project, run_id, message):
+            store_run_log(project, run_id, f"{live_output().rstrip()}\nrun failed: {message}\n".lstrip())
+        print(f"dhmlrun worker: run {run_id} {message}", file=sys.stderr)
+    except BaseException as exc:  # the process must end whatever happens here
+        print(f"dhmlrun worker: run {run_id} {message}; could not mark it ERROR: {exc}", file=sys.stderr)
+    finally:
+        try:
+            if last_words is not None:
+                last_words()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit_code)
+
+
+def mark_run_error(project: str, run_id: str, message: str) -> bool:
+    """Set the run ERROR with `message` unless it already ended; False when it had.
+
+    The executing thread may have a state update in flight (RUNNING, say) that lands after
+    ours, so the state is read back and set again if it was overwritten.
+    """
+    import digitalhub as dh
+    from digitalhub.utils.exceptions import EntityNotExistsError
+
+    for _ in range(MARK_ATTEMPTS):
+        try:
+            run = dh.get_run(run_id, project=project)
+        except EntityNotExistsError:  # ended before it was created: nothing to mark
+            return False
+        if states.is_final(run.status.state):
+            return run.status.state == states.ERROR and run.status.message == message
+        run.status.state = states.ERROR
+        run.status.message = message
+        run.save(update=True)
+        time.sleep(MARK_RECHECK_SECONDS)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m dhmlrun.core.job_worker PROJECT RUN_ID", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return execute_run(args[0], args[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

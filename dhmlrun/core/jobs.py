@@ -1,0 +1,272 @@
+"""Remote runs on the embedded core: one worker process per run, a few at a time.
+
+A run created without `spec.local_execution` is handed here after its create commits. A pool of
+threads takes runs from a queue and, for each whose kind has a runtime installed here, starts
+`python -m dhmlrun.core.job_worker PROJECT RUN_ID` with the environment of a platform run
+(`platform_run_environment`: the core's endpoint and token, nothing of another platform's). The
+worker does the whole execution through the SDK, so the core never imports mlrun. The core's
+only duty afterwards is honesty: if the worker exits without leaving the run in a final state,
+the run is set ERROR with a message naming the exit code, and what the worker printed is stored
+as the run's log. A run of a kind whose runtime is not installed is set ERROR at once, saying so.
+
+Queued and running runs live in this process's memory, so each one is also *claimed* in the
+database (`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay
+CREATED/RUNNING forever and block reruns; so whenever the job runner starts on the same file, it
+sets ERROR on the unfinished runs of claims whose process is gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import logging
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dhmlrun.core.errors import ApiError
+from dhmlrun.core.service import Core
+from dhmlrun.platform.worker_env import embedded_connection, platform_run_environment
+from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.processes import process_alive
+from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+
+log = logging.getLogger("dhmlrun.core.jobs")
+
+WORKER_MODULE = "dhmlrun.core.job_worker"
+RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
+DEFAULT_MAX_WORKERS = 2
+_OUTPUT_TAIL = 4000
+STOPPED_BEFORE_START = "the core stopped before the run started"
+
+
+def runtime_module(run_kind: str) -> str:
+    """The SDK plugin that executes runs of `run_kind`, by the SDK's naming convention:
+    `python+job:run` is run by `digitalhub_runtime_python`, `mlrun+job:run` by
+    `digitalhub_runtime_mlrun`."""
+    runtime = run_kind.split(":", 1)[0].split("+", 1)[0]
+    return RUNTIME_MODULE_PREFIX + runtime.replace("-", "_")
+
+
+def runtime_installed(run_kind: str) -> bool:
+    try:
+        return importlib.util.find_spec(runtime_module(run_kind)) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run waiting for a worker."""
+
+    project: str
+    run_id: str
+    kind: str
+
+
+class Jobs:
+    """Bounded pool of worker processes for remote runs."""
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        worker_module: str = WORKER_MODULE,
+        runs_dir: Path | None = None,
+    ) -> None:
+        self.core = core
+        self.runs_dir = runs_dir
+        self.max_workers = max(1, max_workers)
+        self.endpoint: str | None = None
+        self._token: str | None = None
+        self._worker_module = worker_module
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def start(self, endpoint: str, token: str) -> None:
+        """Begin taking runs; workers are told to talk to `endpoint` with `token`."""
+        self.endpoint, self._token = endpoint, token
+        self.recover_orphans()
+        for index in range(self.max_workers):
+            thread = threading.Thread(target=self._loop, name=f"dhmlrun-jobs-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, project: str, run_id: str, run: dict[str, Any]) -> None:
+        """Claim and queue a run (called by `Core` right after the create committed)."""
+        with self.core.store.write() as tx:
+            tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
+        self._queue.put(Job(project, run_id, str(run.get("kind", ""))))
+
+    def recover_orphans(self) -> None:
+        """Fail the unfinished runs claimed by executors whose process no longer exists."""
+        with self.core.store.read() as tx:
+            claims = tx.claims()
+        for run_id, project, owner in claims:
+            if owner == os.getpid() or process_alive(owner):
+                continue
+            state = self.core.run_state(run_id)
+            if state is not None and not states.is_final(state):
+                self._set_state(
+                    project, run_id, states.ERROR, f"the core process ({owner}) executing this run ended"
+                )
+            self._release(run_id)
+
+    def stop_run(self, project: str, run_id: str) -> None:
+        """A client asked to stop a run: end its worker (if we run it) and mark it STOPPED."""
+        with self._lock:
+            process = self._processes.get(run_id)
+            if process is None:
+                return
+            self._stopped.add(run_id)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        self._set_state(project, run_id, "STOPPED", None)
+
+    def running(self) -> list[str]:
+        """Ids of the runs whose worker process is alive right now."""
+        with self._lock:
+            return list(self._processes)
+
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Runs were deleted: end their workers (there is no state left to set)."""
+        for run_id in run_ids:
+            with self._lock:
+                process = self._processes.get(run_id)
+                if process is None:
+                    continue
+                self._stopped.add(run_id)
+            process.kill()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop taking runs; end running workers after `timeout` and mark their runs ERROR."""
+        self._stopping.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        with self._lock:
+            running = list(self._processes.values())
+        for process in running:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._threads.clear()
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
+                self._release(job.run_id)
+
+    # internals --------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                if self._stopping.is_set():
+                    self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
+                else:
+                    self._execute(job)
+            except Exception:  # a broken job must not kill the pool
+                log.exception("the job runner failed on run %s", job.run_id)
+                self._set_state(
+                    job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
+                )
+            finally:
+                self._release(job.run_id)
+
+    def _execute(self, job: Job) -> None:
+        if self.core.run_state(job.run_id) != states.CREATED:
+            return  # deleted or already taken over by a client while queued
+        if not runtime_installed(job.kind):
+            message = (
+                f"no runtime for kind {job.kind} is installed where this core runs "
+                f"(the Python module {runtime_module(job.kind)}); it cannot execute this run"
+            )
+            self._set_state(job.project, job.run_id, states.ERROR, message)
+            return
+        with tempfile.TemporaryFile() as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", self._worker_module, job.project, job.run_id],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=self._worker_env(),
+            )
+            with self._lock:
+                self._processes[job.run_id] = process
+            try:
+                code = process.wait()
+            finally:
+                with self._lock:
+                    self._processes.pop(job.run_id, None)
+                    stopped_on_purpose = job.run_id in self._stopped
+                    self._stopped.discard(job.run_id)
+            if stopped_on_purpose:
+                return
+            state = self.core.run_state(job.run_id)
+            if states.is_final(state):
+                return
+            output.seek(0)
+            printed = output.read().decode(errors="replace")
+        self._store_output(job, printed)
+        tail = printed[-_OUTPUT_TAIL:].strip()
+        message = f"worker exited with code {code} without a final state (run was {state})"
+        self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
+
+    def _worker_env(self) -> dict[str, str]:
+        assert self.endpoint is not None and self._token is not None
+        env = platform_run_environment(os.environ, embedded_connection(self.endpoint, self._token))
+        if self.runs_dir is not None:  # outputs of the core's runs live next to its database
+            env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
+        return env
+
+    def _store_output(self, job: Job, printed: str) -> None:
+        """Keep what a failed worker printed as a Log of the run (`content` base64, as core)."""
+        if not printed:
+            return
+        body = {
+            "kind": "log",
+            "spec": {"run": job.run_id},
+            "content": base64.b64encode(printed.encode()).decode(),
+            "metadata": {"labels": ["executor"]},
+        }
+        try:
+            self.core.create_entity(job.project, "log", body)
+        except ApiError:
+            log.warning("could not store the worker output of run %s", job.run_id)
+
+    def _release(self, run_id: str) -> None:
+        try:
+            with self.core.store.write() as tx:
+                tx.release(run_id)
+        except Exception:  # the database going away must not kill the pool; recovery cleans up
+            log.warning("could not release the claim on run %s", run_id)
+
+    def _set_state(self, project: str, run_id: str, state: str, message: str | None) -> None:
+        try:
+            self.core.set_run_state(project, run_id, state, message=message)
+        except ApiError:
+            log.info("run %s could not move to %s (it moved on)", run_id, state)

@@ -1,0 +1,222 @@
+"""The DigitalHub side of the platform: what dhmlrun reads from and writes to a DHCore (or the
+embedded core), through its own REST client.
+
+A narrow interface in the spirit of SQLMesh's state sync: read the state of a project (one list
+request per entity type, paginated; runs listed by label), create the project and entity
+versions (POST with client-generated ids, adopting on "Duplicated entity" so a retried apply is
+idempotent), delete by name, read a run and its logs. Nothing here imports the digitalhub SDK.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from dhmlrun.platform import labels as L
+from dhmlrun.platform.errors import Duplicate, NotFound
+from dhmlrun.platform.labels import LOCK_TYPE, lock_id
+from dhmlrun.platform.rest import RestClient, context_path, project_path
+from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from dhmlrun.vocabulary import states
+
+VERSIONED_TYPES = ("dataitems", "functions")
+PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
+"""The entity lists DHCore computes into a project's spec on GET (never stored, never sent)."""
+
+
+class Platform:
+    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool."""
+
+    def __init__(
+        self,
+        client: RestClient,
+        *,
+        embedded: bool = False,
+        shown: str | None = None,
+        sdk_environment: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        self.client = client
+        self.embedded = embedded
+        self.shown = shown or client.endpoint
+        """How to name this platform to a user (the embedded core has no URL of its own)."""
+        self._sdk_environment = sdk_environment
+
+    def sdk_environment(self) -> dict[str, str]:
+        """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
+        this platform; for the embedded core this starts serving it over HTTP."""
+        if self._sdk_environment is None:
+            return {"DHCORE_ENDPOINT": self.endpoint}
+        return self._sdk_environment()
+
+    @property
+    def endpoint(self) -> str:
+        return self.client.endpoint
+
+    # ------------------------------------------------------------------ reading
+
+    def _find_project(self, project: str) -> dict[str, Any] | None:
+        listed = self.client.list(project_path(), {"name": project})
+        return next((p for p in listed if p.get("name") == project), None)
+
+    def project_exists(self, project: str) -> bool:
+        return self._find_project(project) is not None
+
+    def project_description(self, project: str) -> str | None:
+        found = self._find_project(project)
+        return None if found is None else (found.get("metadata") or {}).get("description")
+
+    def read_state(self, project: str) -> PlatformState:
+        """The project's latest entity versions and the last managed run per run address."""
+        state = PlatformState(project=project, endpoint=self.endpoint)
+        found = self._find_project(project)
+        if found is None:
+            return state
+        state.project_exists = True
+        state.project_description = (found.get("metadata") or {}).get("description")
+        for type_ in VERSIONED_TYPES:
+            for dto in self.list_latest(project, type_):
+                if type_ == LOCK_TYPE and dto.get("id") == lock_id(project):
+                    continue  # the apply lock, not a declared entity
+                entity = RemoteEntity.from_dto(type_, dto)
+                state.entities[entity.address] = entity
+            state.adoptable |= self._never_managed(project, type_, state)
+        state.runs = self._last_runs(project)
+        return state
+
+    def _never_managed(self, project: str, type_: str, state: PlatformState) -> set[str]:
+        """Addresses of `type_` whose latest version is unmanaged and no version ever was managed
+        (one more list request, only when such a latest version exists; run outputs never count)."""
+        unmanaged = {
+            a for a, e in state.entities.items() if e.type == type_ and not e.managed and not e.produced_by
+        }
+        if not unmanaged:
+            return set()
+        managed_names = set(self.version_counts(project, type_))
+        return {a for a in unmanaged if state.entities[a].name not in managed_names}
+
+    def _last_runs(self, project: str) -> dict[str, RemoteRun]:
+        runs: dict[str, RemoteRun] = {}
+        listed = self.client.list(
+            context_path(project, "runs"), {"labels": L.MANAGED, "sort": "created,DESC"}
+        )
+        for dto in listed:
+            run = RemoteRun.from_dto(dto)
+            if run is None:
+                continue
+            current = runs.get(run.address)
+            if current is None or (run.created or "") > (current.created or ""):
+                runs[run.address] = run
+        return runs
+
+    def run_logs(self, project: str, run_id: str) -> list[str]:
+        """The run's captured log lines (DHCore stores them base64-encoded)."""
+        logs = self.client.get(context_path(project, "runs", run_id, "logs"))
+        texts = []
+        for entry in logs if isinstance(logs, list) else []:
+            content = entry.get("content") or ""
+            try:
+                texts.append(base64.b64decode(content).decode("utf-8", "replace"))
+            except ValueError:
+                texts.append(str(content))
+        return texts
+
+    def version_counts(self, project: str, type_: str) -> dict[str, int]:
+        """How many managed versions each name has (one list request with versions=all)."""
+        counts: dict[str, int] = {}
+        for dto in self.client.list(context_path(project, type_), {"versions": "all", "labels": L.MANAGED}):
+            counts[str(dto.get("name"))] = counts.get(str(dto.get("name")), 0) + 1
+        return counts
+
+    def list_latest(self, project: str, type_: str) -> list[dict[str, Any]]:
+        """The latest version of every entity of `type_`, as the platform returns them."""
+        return self.client.list(context_path(project, type_), {"versions": "latest"})
+
+    def list_versions(self, project: str, type_: str, name: str) -> list[dict[str, Any]]:
+        return self.client.list(context_path(project, type_), {"name": name, "versions": "all"})
+
+    def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
+        try:
+            return self.client.get(context_path(project, type_, entity_id))
+        except NotFound:
+            return None
+
+    # ------------------------------------------------------------------ writing
+
+    def ensure_project(self, body: dict[str, Any], *, update: bool = False) -> None:
+        """Create the project, or adopt it when it already exists (then PUT its description)."""
+        name = body["name"]
+        if not update:
+            try:
+                self.client.post(project_path(), body)
+                return
+            except Duplicate:
+                pass
+        current = self.client.get(project_path(name))
+        metadata = dict(current.get("metadata") or {})
+        metadata["description"] = body.get("metadata", {}).get("description")
+        current["metadata"] = metadata
+        for listed in PROJECT_LISTS:
+            (current.get("spec") or {}).pop(listed, None)
+        self.client.put(project_path(name), current)
+
+    def create_entity(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a new entity version; on "Duplicated entity" (an apply that was interrupted after
+        the create) adopt the existing one."""
+        project = body["project"]
+        try:
+            return self.client.post(context_path(project, type_), body)
+        except Duplicate:
+            return self.client.get(context_path(project, type_, body["id"]))
+
+    def adopt_in_place(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Mark an existing version as managed by replacing its metadata (labels, description).
+
+        DHCore ignores `spec` on PUT for versioned types but replaces `metadata`, so adopting a
+        version whose spec already matches needs no new version."""
+        path = context_path(body["project"], type_, body["id"])
+        current = self.client.get(path)
+        current["metadata"] = {**(current.get("metadata") or {}), **(body.get("metadata") or {})}
+        return self.client.put(path, current)
+
+    def create_only(self, type_: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """POST an entity that must not exist yet; None when it already does (a held lock)."""
+        try:
+            return self.client.post(context_path(body["project"], type_), body)
+        except Duplicate:
+            return None
+
+    def replace_entity(
+        self, project: str, type_: str, entity_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PUT a whole entity back (DHCore replaces `metadata` and `status`); the lock's lease."""
+        return self.client.put(context_path(project, type_, entity_id), body)
+
+    def delete_version(self, project: str, type_: str, entity_id: str) -> None:
+        """Delete one version by id (no cascade: never the files or runs behind it); a version
+        already gone is deleted."""
+        with contextlib.suppress(NotFound):
+            self.client.delete(context_path(project, type_, entity_id), {"cascade": False})
+
+    def delete_entity(self, project: str, type_: str, name: str) -> None:
+        """Delete every version of a managed entity, keeping run history and user files.
+
+        Deleting by name cascades for functions (down to their runs) and may remove a
+        dataitem's files, so each version is deleted by id with cascade=false instead.
+        """
+        for dto in self.list_versions(project, type_, name):
+            self.delete_version(project, type_, str(dto["id"]))
+
+    def fail_run(self, project: str, run_id: str, message: str) -> None:
+        """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
+        forever (a running run is never duplicated, so a stuck one would block its address)."""
+        dto = self.read_entity(project, "runs", run_id)
+        if dto is None:
+            return
+        status = dict(dto.get("status") or {})
+        if states.is_final(status.get("state")):
+            return
+        status.update({"state": states.ERROR, "message": message})
+        dto["status"] = status
+        self.client.put(context_path(project, "runs", run_id), dto)

@@ -1,0 +1,26 @@
+"""The view of an apply's outcome: one line per failed or skipped step, then the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dhmlrun.apply.results import DONE, FAILED, SKIPPED, ApplyResult
+from dhmlrun.views.plan import style
+from dhmlrun.vocabulary.mask import mask_text
+
+
+def render_apply_summary(outcome: ApplyResult, secrets: Iterable[str] = (), colour: bool = False) -> str:
+    """`Apply complete: N done, M failed, K skipped.` (`Destroy complete` for a destroy), plus
+    one line per failure or skip."""
+    results = outcome.results
+    done = [r for r in results if r.status == DONE]
+    failed = [r for r in results if r.status == FAILED]
+    skipped = [r for r in results if r.status == SKIPPED]
+    lines = [style(f"  failed:  {r.address} ({r.action}): {r.message}", "delete", colour) for r in failed]
+    lines += [f"  skipped: {r.address} ({r.action}): {r.message}" for r in skipped]
+    verb = "Destroy" if outcome.destroy else "Apply"
+    head = (
+        f"{verb} interrupted" if outcome.interrupted else f"{verb} failed" if failed else f"{verb} complete"
+    )
+    lines.append(f"{head}: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped.")
+    return mask_text("\n".join(lines), secrets)

@@ -1,0 +1,113 @@
+"""Human and JSON views of a Plan. Display only: no decisions here.
+
+Both views render the same `Plan` value (Terraform's plan/view split). Sensitive values are
+masked as `(sensitive)` in every output, JSON included, by walking the value before printing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from dhmlrun.plan.model import (
+    ADOPT,
+    CREATE,
+    DELETE,
+    FORMAT_VERSION,
+    NOOP,
+    RUN,
+    SYMBOLS,
+    UPDATE,
+    Action,
+    Plan,
+)
+from dhmlrun.vocabulary.mask import mask_value
+
+COLOURS = {CREATE: "green", UPDATE: "yellow", DELETE: "red", RUN: "cyan", ADOPT: "magenta", NOOP: None}
+NO_CHANGES = "No changes. The platform matches the configuration."
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return NO_CHANGES
+    c = plan.counts()
+    adopt = f"{c[ADOPT]} to adopt, " if c.get(ADOPT) else ""
+    rest = f"{c[CREATE]} to create, {c[UPDATE]} to update, {c[DELETE]} to delete, {c[RUN]} to run."
+    return f"Plan: {adopt}{rest}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value):
+        return f'"{value[:12]}…"'
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def style(text: str, action: str, colour: bool) -> str:
+    fg = COLOURS.get(action)
+    return click.style(text, fg=fg) if colour and fg else text
+
+
+def render_action(action: Action, colour: bool = False) -> list[str]:
+    """One header line `+ address  (reason)` and one line per changed attribute."""
+    symbol = SYMBOLS[action.action]
+    drift = " [drift]" if action.drift else ""
+    lines = [style(f"  {symbol} {action.address}", action.action, colour) + f"  ({action.reason}){drift}"]
+    for change in action.diff:
+        if action.action == CREATE or (change.before is None and action.action != DELETE):
+            lines.append(f"      + {change.path}: {_show(change.after)}")
+        elif action.action == DELETE:
+            lines.append(f"      - {change.path}: {_show(change.before)}")
+        else:
+            lines.append(f"      ~ {change.path}: {_show(change.before)} -> {_show(change.after)}")
+    return lines
+
+
+def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -> str:
+    """The human plan: actions grouped by address, warnings, then the summary line."""
+    masked = Plan.from_dict(mask_value(plan.as_dict(), secrets))
+    lines: list[str] = []
+    changes = masked.changes()
+    if changes:
+        verb = "destroy" if masked.destroy else "apply"
+        lines.append(f"dhmlrun will {verb} the following on project {masked.project}:")
+        lines.append("")
+        for action in changes:
+            lines.extend(render_action(action, colour))
+        lines.append("")
+    for warning in masked.warnings:
+        lines.append(style(f"Warning: {warning}", DELETE, colour))
+    lines.append(summary_line(masked))
+    return "\n".join(lines)
+
+
+def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """The documented JSON plan (format_version "1", schema: dhmlrun/plan/plan.schema.json): one
+    object per action, no request bodies.
+
+    {format_version, project, destroy, changes: bool, summary: {create, update, delete, run[, adopt]},
+     warnings: [str], actions: [{address, action, reason, drift, depends_on,
+     diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
+    """
+    data = {
+        "format_version": FORMAT_VERSION,
+        "project": plan.project,
+        "destroy": plan.destroy,
+        "changes": plan.has_changes,
+        "summary": plan.counts(),
+        "warnings": list(plan.warnings),
+        "actions": [
+            {
+                "address": a.address,
+                "action": a.action,
+                "reason": a.reason,
+                "drift": a.drift,
+                "depends_on": list(a.depends_on),
+                "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in a.diff],
+            }
+            for a in plan.actions
+        ],
+    }
+    return mask_value(data, secrets)

@@ -1,0 +1,17 @@
+"""Whether a process of this host still exists (locks and claims of dead processes are stale)."""
+
+from __future__ import annotations
+
+import os
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with this pid exists; signal 0 checks without signalling. A process
+    of another user (PermissionError) exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

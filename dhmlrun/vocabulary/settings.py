@@ -1,0 +1,19 @@
+"""Environment variables that pass a setting between dhmlrun's own processes (apply, its run
+workers, the embedded core's job workers, the runtime), named once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RUNS_DIR_ENV = "DHMLRUN_RUNS_DIR"
+"""Where the mlrun runtime keeps run directories; outputs registered by local path live there,
+so it must outlive the run: apply sets it to `<config repo>/.dhmlrun/runs`, the embedded core
+to `runs/` next to its database."""
+
+
+def default_runs_dir() -> Path:
+    """Where runs go when nobody set `DHMLRUN_RUNS_DIR` (an SDK script using the runtime
+    directly): the user's data directory, never the current directory."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dhmlrun" / "runs"

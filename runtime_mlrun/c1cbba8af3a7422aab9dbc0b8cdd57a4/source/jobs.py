@@ -1,5 +1,0 @@
-import time
-
-
-def nap(context):
-    time.sleep(300)

@@ -1,0 +1,215 @@
+"""The warm run server (`dhmlrun.apply.run_server`): every run is its own forked process.
+
+These use the real server process with a light preload (`json`) and the entry points in
+`targets.py`, so they check the fork/isolation mechanics without paying mlrun's import; the
+apply tests in `tests/plan` run real mlrun runs through the full preload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dhmlrun.apply.executor import run_in_worker
+from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
+from tests.conftest import pids_with_environ
+
+REPO = Path(__file__).resolve().parents[2]
+TARGETS = "tests.apply.targets"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunServer]:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    with RunServer(preload=("json", TARGETS)) as started:
+        yield started
+
+
+def run(server: RunServer, tmp_path: Path, target: str, *argv: str, env: dict[str, str] | None = None) -> int:
+    log = tmp_path / f"{target}.log"
+    return server.execute(list(argv), log, dict(env or os.environ), str(tmp_path), f"{TARGETS}:{target}")
+
+
+def test_runs_are_isolated_from_each_other(server: RunServer, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    env = {**os.environ, "DHMLRUN_TEST_GIVEN": "yes"}
+    assert run(server, tmp_path, "leak", str(first), env=env) == 0
+    assert run(server, tmp_path, "observe", str(second), env=env) == 0
+    seen = json.loads(second.read_text())
+    assert seen["env"] is None
+    assert seen["module_global"] is False
+    assert seen["sys_path"] is False
+    assert seen["cwd"] == seen["path0"] == str(tmp_path)  # as `python -m` in that directory
+    assert seen["gc"] is True  # the server freezes its heap with gc off; a run collects as usual
+    assert seen["given"] == "yes"  # the request's environment is the child's environment
+    assert seen["pid"] != json.loads(first.read_text())["pid"] != os.getpid()
+    assert (tmp_path / "observe.log").read_text() == "observed\n"  # stdout goes to the run's log
+
+
+def test_a_crashing_run_does_not_take_the_server_down(server: RunServer, tmp_path: Path) -> None:
+    assert run(server, tmp_path, "crash") == -signal.SIGABRT
+    assert run(server, tmp_path, "raise_error") == 1
+    assert "handler blew up" in (tmp_path / "raise_error.log").read_text()
+    assert run(server, tmp_path, "exit_with", "7") == 7
+    out = tmp_path / "after.json"
+    assert run(server, tmp_path, "observe", str(out)) == 0
+    assert out.is_file()
+
+
+def test_runs_execute_concurrently_in_separate_processes(server: RunServer, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    outs = [tmp_path / f"{i}.json" for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda out: run(server, tmp_path, "observe", str(out)), outs))
+    assert codes == [0, 0, 0, 0]
+    assert len({json.loads(out.read_text())["pid"] for out in outs}) == 4
+
+
+def test_a_run_whose_import_time_environment_differs_is_refused(server: RunServer, tmp_path: Path) -> None:
+    env = {**os.environ, "MLRUN_DBPATH": "http://elsewhere:8080"}
+    with pytest.raises(RunServerUnavailable):
+        run(server, tmp_path, "observe", str(tmp_path / "x.json"), env=env)
+
+
+@pytest.mark.slow
+def test_run_in_worker_falls_back_to_a_fresh_worker_when_the_server_is_unusable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    with RunServer(preload=(TARGETS,)) as broken:
+        broken._proc.kill()  # the server is gone before the run is sent
+        broken._proc.wait()
+        # an unreadable request: the fresh worker reports the failure as a result, not a crash
+        request = {"run_id": "r1", "function": {"key": "store://nowhere/function/mlrun/x:1"}}
+        env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9"}
+        result = run_in_worker(request, tmp_path / "logs", "runs.r", env, broken)
+    assert result["state"] == "ERROR"
+    assert result["id"] == "r1"
+
+
+def test_the_server_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SERVER_ENV, "0")
+    with warm_run_server(True) as server:
+        assert server is None
+    monkeypatch.delenv(SERVER_ENV)
+    with warm_run_server(False) as server:
+        assert server is None
+
+
+def test_apply_process_does_not_import_mlrun_with_the_server_running(tmp_path: Path) -> None:
+    """The server imports mlrun; the process that started it must not."""
+    code = (
+        "import sys\n"
+        "from dhmlrun.apply.run_server import RunServer\n"
+        "with RunServer(preload=('json',)) as s:\n"
+        "    s._wait_ready()\n"
+        "assert 'mlrun' not in sys.modules and 'digitalhub' not in sys.modules\n"
+    )
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)
+
+
+def test_ctrl_c_does_not_kill_the_server(server: RunServer, tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group; the server must outlive it to report the runs."""
+    server._wait_ready()
+    os.kill(server._proc.pid, signal.SIGINT)
+    out = tmp_path / "after-sigint.json"
+    assert run(server, tmp_path, "observe", str(out)) == 0
+    assert out.is_file()
+
+
+@pytest.mark.slow
+def test_a_child_reads_the_sdk_configuration_of_its_own_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply sets DH_CONFIG for the SDK after the server imported it; the child must honour it."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delenv("DH_CONFIG", raising=False)
+    with RunServer(preload=("digitalhub", TARGETS)) as warm:
+        out = tmp_path / "ini.txt"
+        env = {**os.environ, "DH_CONFIG": str(tmp_path / "private.ini")}
+        assert warm.execute([str(out)], tmp_path / "log", env, str(tmp_path), f"{TARGETS}:sdk_config") == 0
+    assert out.read_text() == str(tmp_path / "private.ini")
+
+
+def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path) -> None:
+    """The apply process freezes its heap at exit; its atexit handlers and output still happen."""
+    import subprocess
+
+    script = (
+        "import atexit, gc, sys\n"
+        "from dhmlrun.apply.run_server import skip_collections_at_exit\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "sys.stdout.write('unflushed output\\n')\n"
+        "skip_collections_at_exit()\n"
+        "skip_collections_at_exit()\n"
+        "print('frozen before exit:', gc.get_freeze_count() > 0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "unflushed output",
+        "frozen before exit: False",
+        "frozen at exit: True",
+    ]
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_an_early_server_is_taken_over_or_stopped(monkeypatch: pytest.MonkeyPatch, wanted: bool) -> None:
+    """apply takes the server the CLI started at process start, or stops it when nothing runs."""
+    from dhmlrun.apply import run_server
+
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    run_server.start_early(("json",))
+    early = run_server._early
+    assert early is not None
+    with warm_run_server(wanted) as server:
+        assert run_server._early is None
+        assert server is (early if wanted else None)
+        if server is not None:
+            server._wait_ready()
+    assert early._proc.poll() is not None
+
+
+@pytest.mark.parametrize(
+    ("argv", "early"),
+    [
+        (["apply", "."], True),
+        (["apply"], True),
+        (["apply", "--help"], False),
+        (["plan", "."], False),
+        ([], False),
+    ],
+)
+def test_only_an_apply_starts_its_run_server_at_process_start(argv: list[str], early: bool) -> None:
+    from dhmlrun.cli import _is_apply
+
+    assert _is_apply(argv) is early
+
+
+def test_an_apply_that_fails_before_running_leaves_no_server_behind(tmp_path: Path) -> None:
+    """The CLI starts the server before parsing; a bad command line must not leave it running."""
+    import subprocess
+    import uuid
+
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "DHMLRUN_TEST_MARK": mark}
+    env.pop(SERVER_ENV, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dhmlrun", "apply", "--no-such-option", str(tmp_path)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no such option" in done.stderr.lower()
+    assert not pids_with_environ("DHMLRUN_TEST_MARK", mark)
+

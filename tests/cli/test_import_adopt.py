@@ -1,0 +1,265 @@
+"""`dhmlrun import` and adoption: a project made with the plain SDK becomes a dhmlrun project.
+
+The round trip is the contract: import -> plan shows only `adopt` -> apply -> plan shows no
+changes, and nothing on the platform gets a new version when nothing differed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.importer import ProjectExport, build_import, write_import
+from dhmlrun.plan import build_plan
+from dhmlrun.platform import open_platform
+from dhmlrun.platform.state import PlatformState, RemoteEntity
+from tests.cli.conftest import dhmlrun, plan_json
+from tests.plan.helpers import applied_state, declaration, write_repo
+
+CODE = "def downloader(context, url):\n    return url\n"
+
+
+def _sdk_project(name: str, src: Path) -> None:
+    """What a team made without dhmlrun: two functions (a file, inline code) and a dataitem."""
+    import digitalhub as dh
+
+    (src / "pipeline.py").write_text(CODE)
+    project = dh.get_or_create_project(name, description="made with the SDK")
+    project.new_function(
+        kind="mlrun",
+        name="dl",
+        source={"source": str(src / "pipeline.py")},
+        handler="downloader",
+        image="mlrun/mlrun",
+    )
+    project.new_function(
+        kind="mlrun", name="inline", source={"code": "def h(context):\n    return 1\n"}, handler="h"
+    )
+    project.new_dataitem(
+        kind="table", name="emp", path="https://example.com/employees.csv", labels=["team-a"]
+    )
+
+
+@pytest.fixture
+def imported(core: Any, project_name: str, tmp_path: Path) -> Path:
+    _sdk_project(project_name, tmp_path)
+    out = tmp_path / "repo"
+    result = dhmlrun("import", project_name, "--out", out)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "# 3 to adopt (made outside dhmlrun)" in result.stdout
+    return out
+
+
+def test_import_writes_a_valid_declaration_with_the_code_as_files(imported: Path, project_name: str) -> None:
+    document = yaml.safe_load((imported / "dhmlrun.yaml").read_text())
+    assert document["project"] == {"name": project_name, "description": "made with the SDK"}
+    assert document["functions"]["dl"] == {
+        "kind": "mlrun",
+        "source": {"source": "src/pipeline.py"},
+        "handler": "downloader",
+        "image": "mlrun/mlrun",
+    }
+    assert (imported / "src" / "pipeline.py").read_text() == CODE
+    assert (imported / "src" / "inline.py").read_text().startswith("def h(context)")
+    assert document["dataitems"]["emp"]["labels"] == ["team-a"]
+    assert dhmlrun("validate", imported).exit_code == 0
+
+
+def test_imported_project_plans_only_adopt_then_apply_then_no_changes(
+    imported: Path, project_name: str
+) -> None:
+    planned = dhmlrun("plan", imported, "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "@ functions.dl" in planned.stdout
+    assert "Plan: 3 to adopt, 0 to create, 0 to update, 0 to delete, 0 to run." in planned.stdout
+    changes = [a for a in plan_json(imported)["actions"] if a["action"] != "no-op"]
+    assert {a["action"] for a in changes} == {"adopt"} and len(changes) == 3
+    with open_platform(imported) as platform:
+        before = platform.read_state(project_name).entities
+    applied = dhmlrun("apply", imported, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    again = dhmlrun("plan", imported, "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
+    with open_platform(imported) as platform:
+        after = platform.read_state(project_name)
+    assert {a: e.id for a, e in after.entities.items()} == {a: e.id for a, e in before.items()}
+    assert set(after.managed()) == {"functions.dl", "functions.inline", "dataitems.emp"}
+
+
+def test_adopting_an_entity_whose_declaration_differs_makes_a_new_version(
+    imported: Path, project_name: str
+) -> None:
+    config = imported / "dhmlrun.yaml"
+    config.write_text(config.read_text().replace("handler: downloader", "handler: other"))
+    action = next(a for a in plan_json(imported)["actions"] if a["address"] == "functions.dl")
+    assert action["action"] == "adopt" and "new version" in action["reason"]
+    assert action["diff"] == [{"path": "spec.handler", "before": "downloader", "after": "other"}]
+    assert dhmlrun("apply", imported, "--auto-approve").exit_code == 0
+    with open_platform(imported) as platform:
+        versions = platform.list_versions(project_name, "functions", "dl")
+    assert len(versions) == 2
+    assert dhmlrun("plan", imported, "--detailed-exitcode").exit_code == 0
+
+
+def test_json_plan_with_adopt_matches_the_published_schema(imported: Path) -> None:
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[2] / "dhmlrun" / "plan" / "plan.schema.json"
+    data = plan_json(imported)
+    jsonschema.Draft202012Validator(json.loads(schema_path.read_text())).validate(data)
+    assert data["summary"]["adopt"] == 3
+
+
+def test_import_refuses_to_overwrite_a_different_declaration(imported: Path, project_name: str) -> None:
+    (imported / "dhmlrun.yaml").write_text("# mine\n")
+    result = dhmlrun("import", project_name, "--out", imported)
+    assert result.exit_code == 1
+    assert "refusing to overwrite dhmlrun.yaml" in str(result.exception)
+    assert (imported / "dhmlrun.yaml").read_text() == "# mine\n"
+    assert dhmlrun("import", project_name, "--out", imported, "--force").exit_code == 0
+
+
+def test_import_of_a_missing_project_says_where_it_looked(core: Any, tmp_path: Path) -> None:
+    result = dhmlrun("import", "no-such-project-x1", "--out", tmp_path)
+    assert result.exit_code == 1
+    assert f"project no-such-project-x1 not found on {core.endpoint}" in str(result.exception)
+
+
+# ---------------------------------------------------------------- build_import (pure)
+
+
+def _dto(name: str, kind: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    return {"name": name, "kind": kind, "spec": spec, "metadata": metadata}
+
+
+def test_functions_with_the_same_file_name_but_other_code_get_separate_files() -> None:
+    def encoded(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    export = ProjectExport(
+        "p",
+        None,
+        "http://x",
+        functions=[
+            _dto("a", "mlrun", {"source": {"source": "main.py", "base64": encoded("A = 1\n")}}),
+            _dto("b", "mlrun", {"source": {"source": "main.py", "base64": encoded("B = 2\n")}}),
+            _dto("c", "mlrun", {"source": {"source": "main.py", "base64": encoded("A = 1\n")}}),
+        ],
+    )
+    result = build_import(export)
+    document = yaml.safe_load(result.files["dhmlrun.yaml"])
+    assert document["functions"]["a"]["source"] == {"source": "src/main.py"}
+    assert document["functions"]["b"]["source"] == {"source": "src/main_2.py"}
+    assert document["functions"]["c"]["source"] == {"source": "src/main.py"}
+    assert result.files["src/main_2.py"] == b"B = 2\n"
+
+
+def test_run_outputs_and_undeclarable_kinds_are_listed_not_imported() -> None:
+    export = ProjectExport(
+        "p",
+        None,
+        "http://x",
+        functions=[
+            _dto("py", "python", {"source": {"code": "x = 1"}}),
+            _dto("git", "mlrun", {"source": {"source": "git+https://example.com/r.git#main"}}),
+        ],
+        dataitems=[
+            _dto(
+                "out",
+                "table",
+                {"path": "s3://b/o.parquet"},
+                relationships=[{"type": "produced_by", "dest": "store://p/run/mlrun+job:run/r1:r1"}],
+            ),
+        ],
+    )
+    result = build_import(export)
+    document = yaml.safe_load(result.files["dhmlrun.yaml"])
+    assert document["functions"] == {
+        "git": {"kind": "mlrun", "source": {"source": "git+https://example.com/r.git#main"}}
+    }
+    assert "dataitems" not in document
+    text = result.files["dhmlrun.yaml"].decode()
+    assert "#   functions.py: kind python" in text
+    assert "#   dataitems.out: an output of run r1" in text
+
+
+def test_write_import_checks_every_file_before_writing_any(tmp_path: Path) -> None:
+    export = ProjectExport(
+        "p", None, "http://x", functions=[_dto("a", "mlrun", {"source": {"code": "A = 1\n"}})]
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("different\n")
+    with pytest.raises(DhmlrunError, match=r"src/a\.py"):
+        write_import(build_import(export), tmp_path)
+    assert not (tmp_path / "dhmlrun.yaml").exists()
+
+
+# ---------------------------------------------------------------- the planner (pure)
+
+
+def _unmanaged_copy(entity: RemoteEntity) -> RemoteEntity:
+    """The same entity as the SDK would have made it: no dhmlrun labels."""
+    return RemoteEntity(entity.type, entity.name, entity.id, entity.kind, spec=entity.spec, key=entity.key)
+
+
+def test_in_place_adoption_keeps_the_version_and_fires_no_run(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo")
+    decl = declaration(repo)
+    state = applied_state(build_plan(decl, PlatformState(project=decl.project_name)))
+    state.entities["functions.downloader"] = _unmanaged_copy(state.entities["functions.downloader"])
+    state.adoptable.add("functions.downloader")
+    plan = build_plan(decl, state)
+    action = plan.by_address()["functions.downloader"]
+    assert action.action == "adopt" and action.in_place and action.diff == []
+    assert "dhmlrun" in action.body["metadata"]["labels"]
+    assert {a.address for a in plan.changes()} == {"functions.downloader"}
+    assert plan.counts() == {"create": 0, "update": 0, "delete": 0, "run": 0, "adopt": 1}
+
+
+def test_an_entity_dhmlrun_managed_before_is_drift_not_adoption(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path / "repo")
+    decl = declaration(repo)
+    state = applied_state(build_plan(decl, PlatformState(project=decl.project_name)))
+    state.entities["functions.downloader"] = _unmanaged_copy(state.entities["functions.downloader"])
+    action = build_plan(decl, state).by_address()["functions.downloader"]  # not in state.adoptable
+    assert action.action == "update" and action.drift
+
+
+def test_run_outputs_carry_their_producer() -> None:
+    dto = _dto("o", "table", {}, relationships=[{"type": "produced_by", "dest": "store://p/run/k/r:1"}])
+    assert RemoteEntity.from_dto("dataitems", dto).produced_by == "store://p/run/k/r:1"
+    assert RemoteEntity.from_dto("dataitems", _dto("o", "table", {})).produced_by is None
+
+
+def test_import_from_the_sdks_project_export_matches_the_live_import(
+    imported: Path, project_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digitalhub as dh
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.chdir(exports)  # export() writes into the project's source dir, `./`
+    exported = Path(dh.get_project(project_name).export())
+    out = tmp_path / "from-export"
+    result = dhmlrun("import", exported, "--out", out)
+    assert result.exit_code == 0, (result.output, result.exception)
+
+    def declared(root: Path) -> object:
+        return yaml.safe_load((root / "dhmlrun.yaml").read_text())
+
+    assert declared(out) == declared(imported)
+    assert (out / "src" / "pipeline.py").read_text() == CODE
+    assert {a["action"] for a in plan_json(out)["actions"] if a["action"] != "no-op"} == {"adopt"}
+
+
+def test_a_file_that_is_not_a_project_export_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("kind: function\nname: f\n")
+    result = dhmlrun("import", tmp_path / "x.yaml", "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "is not a project export" in str(result.exception)

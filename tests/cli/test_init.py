@@ -1,0 +1,211 @@
+"""`dhmlrun init`: the scaffolded repo validates, its CI workflow does what it says, nothing is clobbered."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from dhmlrun.cli import cli
+from dhmlrun.errors import DhmlrunError
+from dhmlrun.scaffold import planned_files, project_name, scaffold
+
+WORKFLOW = ".github/workflows/dhmlrun.yml"
+
+
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    target = tmp_path / "Sales_Forecast 2024"
+    result = run_cli("init", str(target))
+    assert result.exit_code == 0, result.output
+    return target
+
+
+def test_init_writes_every_file_and_lists_them_with_next_steps(repo: Path) -> None:
+    for path in planned_files():
+        assert (repo / path).is_file(), path
+    result_text = run_cli("init", str(repo), "--force").output
+    assert "Created project sales-forecast-2024" in result_text
+    assert "dhmlrun.yaml" in result_text and "Next steps" in result_text
+
+
+def test_the_scaffolded_repo_validates(repo: Path) -> None:
+    result = run_cli("validate", str(repo))
+    assert result.exit_code == 0, result.output
+    assert "Valid: project sales-forecast-2024, 1 dataitem, 2 functions, 2 runs." in result.output
+
+
+def test_the_scaffolded_repo_validates_in_its_prod_environment(repo: Path) -> None:
+    result = run_cli("validate", str(repo), "-e", "prod", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["variables"]["min_score"]["value"] == 60
+
+
+def test_the_modeline_points_at_the_written_schema_which_is_dhmlrun_schema(repo: Path) -> None:
+    first_line = (repo / "dhmlrun.yaml").read_text().splitlines()[0]
+    assert first_line == "# yaml-language-server: $schema=.dhmlrun/schema.json"
+    printed = run_cli("schema").output
+    assert json.loads((repo / ".dhmlrun/schema.json").read_text()) == json.loads(printed)
+
+
+def test_the_declaration_is_valid_for_the_editor_schema(repo: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((repo / ".dhmlrun/schema.json").read_text())
+    document = yaml.safe_load((repo / "dhmlrun.yaml").read_text())
+    assert list(Draft202012Validator(schema).iter_errors(document)) == []
+
+
+def test_gitignore_ignores_local_state_but_keeps_the_schema(repo: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    (repo / ".dhmlrun" / "core.db").write_text("")
+    (repo / ".dhmlrun" / "plans").mkdir()
+    (repo / ".dhmlrun" / "plans" / "p.json").write_text("{}")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert ".dhmlrun/schema.json" in listed
+    assert not [path for path in listed if path.startswith(".dhmlrun/") and path != ".dhmlrun/schema.json"]
+    assert WORKFLOW in listed
+
+
+def test_init_refuses_to_overwrite_and_lists_the_existing_files(tmp_path: Path) -> None:
+    (tmp_path / "dhmlrun.yaml").write_text("mine")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "pipeline.py").write_text("mine")
+    with pytest.raises(DhmlrunError) as error:
+        scaffold(tmp_path, name="demo")
+    message = error.value.problems[0].message
+    assert "dhmlrun.yaml" in message and "src/pipeline.py" in message and "--force" in message
+    assert (tmp_path / "dhmlrun.yaml").read_text() == "mine"
+    assert not (tmp_path / "README.md").exists()
+
+
+def test_init_refusal_exits_1_at_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("mine")
+    result = subprocess.run([str(Path(sys.executable).parent / "dhmlrun"), "init", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "README.md" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_force_overwrites_and_keeps_other_files(tmp_path: Path) -> None:
+    (tmp_path / "dhmlrun.yaml").write_text("mine")
+    (tmp_path / "notes.txt").write_text("keep")
+    done = scaffold(tmp_path, name="demo", force=True)
+    assert done.project == "demo"
+    assert "name: demo" in (tmp_path / "dhmlrun.yaml").read_text()
+    assert (tmp_path / "notes.txt").read_text() == "keep"
+
+
+def test_name_option_wins_over_the_directory_name(tmp_path: Path) -> None:
+    result = run_cli("init", str(tmp_path / "x"), "--name", "Churn Model")
+    assert result.exit_code == 0
+    assert "name: churn-model" in (tmp_path / "x" / "dhmlrun.yaml").read_text()
+
+
+@pytest.mark.parametrize(("raw", "slug"), [
+    ("My_Project", "my-project"), ("--a..b--", "a-b"), ("Ünïcode Ok", "unicode-ok"), ("x" * 50, "x" * 38),
+])
+def test_project_names_are_slugified_to_dhcores_rule(raw: str, slug: str) -> None:
+    assert project_name(raw) == slug
+
+
+@pytest.mark.parametrize("raw", ["a", "___", "日本"])
+def test_names_that_cannot_become_a_project_name_are_refused(raw: str) -> None:
+    with pytest.raises(DhmlrunError, match="--name"):
+        project_name(raw)
+
+
+# -- the CI workflow ---------------------------------------------------------------------------------
+
+
+def workflow(repo: Path) -> dict[str, Any]:
+    return yaml.safe_load((repo / WORKFLOW).read_text())
+
+
+def steps_running(doc: dict[str, Any], job: str) -> list[str]:
+    return [step["run"] for step in doc["jobs"][job]["steps"] if "run" in step]
+
+
+def test_workflow_plans_on_pull_requests_and_applies_on_main(repo: Path) -> None:
+    doc = workflow(repo)
+    triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` key as true
+    assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
+    assert "pull_request" in doc["jobs"]["plan"]["if"]
+    assert "refs/heads/main" in doc["jobs"]["apply"]["if"]
+    assert any("dhmlrun plan --detailed-exitcode" in run for run in steps_running(doc, "plan"))
+    assert any(run.strip() == "dhmlrun apply --auto-approve" for run in steps_running(doc, "apply"))
+    for job in ("plan", "apply"):
+        assert any("pip install dhmlrun" in run for run in steps_running(doc, job))
+
+
+def test_workflow_takes_credentials_from_secrets_and_never_echoes_them(repo: Path) -> None:
+    doc = workflow(repo)
+    assert doc["env"]["DHCORE_ENDPOINT"] == "${{ secrets.DHCORE_ENDPOINT }}"
+    assert doc["env"]["DHCORE_ACCESS_TOKEN"] == "${{ secrets.DHCORE_ACCESS_TOKEN }}"
+    for job in ("plan", "apply"):
+        for run in steps_running(doc, job):
+            assert "secrets." not in run and "echo $DHCORE" not in run and '"$DHCORE_ACCESS' not in run
+
+
+def plan_step(repo: Path) -> str:
+    return next(run for run in steps_running(workflow(repo), "plan") if "--detailed-exitcode" in run)
+
+
+@pytest.mark.parametrize(("plan_exit", "step_exit"), [(0, 0), (2, 0), (1, 1)])
+def test_plan_step_treats_changes_as_success_and_posts_the_summary(
+        repo: Path, tmp_path: Path, plan_exit: int, step_exit: int) -> None:
+    """Runs the step's script as GitHub does (bash -e), with `dhmlrun` standing in as a script that
+    prints a plan and exits like `plan --detailed-exitcode` would."""
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dhmlrun"
+    fake.write_text("#!/bin/sh\necho 'Plan: 1 to create, 0 to update, 0 to delete, 0 to run.'\n"
+                    f"exit {plan_exit}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    summary = tmp_path / "summary.md"
+    script = tmp_path / "step.sh"
+    script.write_text(plan_step(repo))
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == step_exit, result.stdout + result.stderr
+    posted = summary.read_text()
+    assert "## dhmlrun plan" in posted and "Plan: 1 to create" in posted
+
+
+def test_workflow_commands_exist_with_those_options() -> None:
+    plan_help = run_cli("plan", "--help").output
+    apply_help = run_cli("apply", "--help").output
+    assert "--detailed-exitcode" in plan_help
+    assert "--auto-approve" in apply_help
+
+
+def test_init_and_the_connection_module_import_neither_the_sdk_nor_mlrun(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from dhmlrun.cli import cli\n"
+        "import dhmlrun.platform.connection, dhmlrun.reference\n"
+        f"assert CliRunner().invoke(cli, ['init', {str(tmp_path / 'proj')!r}]).exit_code == 0\n"
+        "print(sorted(m for m in ('digitalhub', 'mlrun') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,168 @@
+"""Remote runs: the core starts one worker process per run, bounded, only for kinds whose runtime
+is installed, and never leaves a run hanging."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dhmlrun.core.server import EmbeddedCore
+from dhmlrun.core.service import Core
+from dhmlrun.core.store import Store
+from tests.conftest import auth_headers, unique_project_name
+from tests.core.conftest import Api
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Start a core whose executor runs the given worker module; stopped after the test."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    servers: list[EmbeddedCore] = []
+
+    def start(worker_module: str, **kwargs) -> tuple[EmbeddedCore, Api, str]:
+        server = EmbeddedCore(tmp_path / f"exec{len(servers)}.db", worker_module=worker_module, **kwargs)
+        endpoint, _ = server.serve()
+        servers.append(server)
+        api = Api(endpoint, auth_headers(server))
+        project = unique_project_name("exec")
+        api.ok("POST", "/projects", json={"name": project})
+        return server, api, project
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _wait_final(api: Api, project: str, run_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api.ok("GET", f"/-/{project}/runs/{run_id}")
+        if run["status"]["state"] in ("COMPLETED", "ERROR"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish: {run['status']}")
+
+
+def _remote_run(api: Api, project: str) -> dict:
+    return api.run(project, api.task(project, api.function(project)), local=False)
+
+
+def test_a_kind_without_an_installed_runtime_is_refused_by_name(serve):
+    _, api, project = serve("tests.core.workers.completes")
+    function = api.function(project, kind="nosuch")
+    run = api.run(project, api.task(project, function, kind="nosuch+job"), local=False)
+    status = _wait_final(api, project, run["id"])["status"]
+    assert status["state"] == "ERROR"
+    assert "no runtime for kind nosuch+job:run is installed" in status["message"]
+    assert "digitalhub_runtime_nosuch" in status["message"]
+
+
+def test_local_execution_runs_are_left_alone(serve):
+    _, api, project = serve("tests.core.workers.crashes", max_workers=1)
+    task = api.task(project, api.function(project))
+    local = api.run(project, task, local=True)
+    # one worker, FIFO queue: once a later remote run is done, the local one would have been taken
+    assert _wait_final(api, project, api.run(project, task, local=False)["id"])["status"]["state"] == "ERROR"
+    assert api.ok("GET", f"/-/{project}/runs/{local['id']}")["status"]["state"] == "CREATED"
+
+
+def test_worker_completes_the_run(serve):
+    _, api, project = serve("tests.core.workers.completes")
+    run = _wait_final(api, project, _remote_run(api, project)["id"])
+    assert run["status"]["state"] == "COMPLETED"
+    assert run["status"]["results"] == {"answer": 42}
+    (log,) = api.ok("GET", f"/-/{project}/runs/{run['id']}/logs")
+    assert base64.b64decode(log["content"]) == b"worked\n"
+
+
+def test_crashed_worker_marks_run_error_with_exit_code_and_output(serve):
+    _, api, project = serve("tests.core.workers.crashes")
+    run = _wait_final(api, project, _remote_run(api, project)["id"])
+    assert run["status"]["state"] == "ERROR"
+    assert "worker exited with code 3" in run["status"]["message"]
+    assert "boom: the handler exploded" in run["status"]["message"]
+    logs = api.ok("GET", f"/-/{project}/runs/{run['id']}/logs")
+    assert any(b"boom" in base64.b64decode(entry["content"]) for entry in logs)
+
+
+def test_at_most_max_workers_run_at_once(serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    monkeypatch.setenv("DHMLRUN_TEST_TRACE", str(trace))
+    monkeypatch.setenv("DHMLRUN_TEST_WORK_S", "0.5")
+    _, api, project = serve("tests.core.workers.completes", max_workers=2)
+    task = api.task(project, api.function(project))
+    runs = [api.run(project, task, local=False) for _ in range(4)]
+    for run in runs:
+        assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
+    intervals = [tuple(map(float, f.read_text().split())) for f in trace.iterdir()]
+    assert len(intervals) == 4
+    most = max(sum(1 for s, e in intervals if s <= start < e) for start, _ in intervals)
+    assert most <= 2
+
+
+def test_stop_ends_the_worker_and_marks_the_run_stopped(serve, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DHMLRUN_TEST_WORK_S", "120")
+    _, api, project = serve("tests.core.workers.completes")
+    run = _remote_run(api, project)
+    deadline = time.monotonic() + 60
+    while api.ok("GET", f"/-/{project}/runs/{run['id']}")["status"]["state"] != "RUNNING":
+        assert time.monotonic() < deadline, "the worker never reached RUNNING"
+        time.sleep(0.05)
+    stopped = api.ok("POST", f"/-/{project}/runs/{run['id']}/stop", json={})
+    assert stopped["status"]["state"] == "STOPPED"
+
+
+def test_deleting_a_running_run_ends_its_worker(serve, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DHMLRUN_TEST_WORK_S", "120")
+    server, api, project = serve("tests.core.workers.completes")
+    run = _remote_run(api, project)
+    deadline = time.monotonic() + 60
+    while api.ok("GET", f"/-/{project}/runs/{run['id']}")["status"]["state"] != "RUNNING":
+        assert time.monotonic() < deadline, "the worker never reached RUNNING"
+        time.sleep(0.05)
+    api.ok("DELETE", "/projects/" + project)
+    while server.jobs.running():
+        assert time.monotonic() < deadline, "the worker of a deleted run is still alive"
+        time.sleep(0.05)
+
+
+def test_runs_of_a_killed_core_are_failed_by_the_next_one(tmp_path: Path):
+    db_path = tmp_path / "orphans.db"
+    core = Core(Store(db_path))
+    core.create_project({"name": "orphans"})
+    function = core.create_entity(
+        "orphans", "function", {"name": "f", "kind": "mlrun", "spec": {"source": {"code": "x"}}}
+    )
+    executable = f"mlrun://orphans/f:{function['id']}"
+    task = core.create_entity("orphans", "task", {"kind": "mlrun+job", "spec": {"function": executable}})
+    spec = {"task": f"mlrun+job://orphans/{task['id']}"}
+    orphan = core.create_entity("orphans", "run", {"kind": "mlrun+job:run", "spec": spec})
+    finished = core.create_entity(
+        "orphans", "run", {"kind": "mlrun+job:run", "spec": spec, "status": {"state": "ERROR"}}
+    )
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with core.store.write() as tx:
+        for run in (orphan, finished):
+            tx.claim(run["id"], "orphans", int(dead.stdout), 0)
+    server = EmbeddedCore(db_path, worker_module="tests.core.workers.completes")
+    server.serve()
+    try:
+        recovered = server.core.get_entity("orphans", "run", orphan["id"])["status"]
+        assert recovered["state"] == "ERROR"
+        assert f"the core process ({int(dead.stdout)}) executing this run ended" == recovered["message"]
+        assert server.core.get_entity("orphans", "run", finished["id"])["status"] == {"state": "ERROR"}
+        with server.store.read() as tx:
+            assert tx.claims() == []
+    finally:
+        server.close()
