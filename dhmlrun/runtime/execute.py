@@ -245,5 +245,8 @@ def _service_artifact(uri: str) -> dict:
 
 
 def _mlrun_log_handlers(mlrun: Any) -> tuple[Any, ...]:
-    """mlrun's stream handlers (its "default" console handler), to capture what mlrun logs."""
-    return tuple(h for h in mlrun.utils.logger._logger.handlers if hasattr(h, "setStream"))
+    """mlrun's stream handlers (its "default" console handler), to capture what mlrun logs. mlrun's
+    logger wraps the standard library's logger named `mlrun`, which is where its handlers live."""
+    import logging
+
+    return tuple(h for h in logging.getLogger("mlrun").handlers if hasattr(h, "setStream"))

@@ -1,0 +1,66 @@
+"""The everyday read-only commands never import the digitalhub SDK, mlrun or pandas: they talk
+to the platform with dhmlrun's own client, so they start in a fraction of a second."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
+HEAVY = ("digitalhub", "mlrun", "pandas")
+PROBE = f"""
+import json, sys
+from click.testing import CliRunner
+from dhmlrun.cli import cli
+result = CliRunner().invoke(cli, json.loads(sys.argv[1]))
+heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
+print(json.dumps({{"exit": result.exit_code, "heavy": heavy}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("light") / "employees"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".dhmlrun"))
+    return root
+
+
+def embedded_only_environment() -> dict[str, str]:
+    """No endpoint and no profile: the commands use the config's embedded core."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DHCORE_", "DH_"))}
+    env["DH_CONFIG"] = os.devnull
+    return env
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "{root}"],
+        ["plan", "{root}"],
+        ["plan", "{root}", "--json"],
+        ["show", "--path", "{root}"],
+        ["logs", "runs.download", "--path", "{root}"],
+        ["outputs", "runs.download", "--path", "{root}"],
+        ["--help"],
+    ],
+)
+def test_read_only_commands_import_neither_the_sdk_nor_mlrun_nor_pandas(
+    config: Path, args: list[str]
+) -> None:
+    argv = [a.format(root=config) for a in args]
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        env=embedded_only_environment(),
+        check=True,
+        timeout=120,
+    )
+    outcome = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert outcome["heavy"] == [], (argv, outcome)
