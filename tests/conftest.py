@@ -80,6 +80,19 @@ def auth_headers(core: EmbeddedCore) -> dict[str, str]:
     return {"Authorization": f"Bearer {core.token}"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def core_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The key sealing secret values at rest: one of the session's, never the user's own."""
+    key = tmp_path_factory.mktemp("key") / "core.key"
+    saved = os.environ.get("DHMLRUN_CORE_KEY_FILE")
+    os.environ["DHMLRUN_CORE_KEY_FILE"] = str(key)
+    yield key
+    if saved is None:
+        os.environ.pop("DHMLRUN_CORE_KEY_FILE", None)
+    else:
+        os.environ["DHMLRUN_CORE_KEY_FILE"] = saved
+
+
 @pytest.fixture(scope="session")
 def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCore]:
     """The embedded core for the whole session, served over HTTP; the SDK points at it."""

@@ -44,6 +44,7 @@ from dhmlrun.plan.model import (
 from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.worker_env import local_run_environment
 from dhmlrun.private import private_dir, private_file
+from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import keys, states
 from dhmlrun.vocabulary.mask import mask_text
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
@@ -87,10 +88,11 @@ class Applier:
         signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
-        self.observer.line(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets))
+        self.observer.line(safe_text(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets)))
 
     def _event(self, action: Action, status: str, elapsed: float = 0.0, message: str = "") -> None:
-        self.observer.event(action.address, action.action, status, elapsed, mask_text(message, self.secrets))
+        shown = safe_text(mask_text(message, self.secrets))
+        self.observer.event(action.address, action.action, status, elapsed, shown)
 
     def _execute(self, action: Action) -> NodeResult:
         self._say(f"{action.address}: {VERBS[action.action]}…")

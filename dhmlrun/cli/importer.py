@@ -8,6 +8,7 @@ import click
 
 from dhmlrun.cli.options import platform_options
 from dhmlrun.cli.output import info
+from dhmlrun.views.terminal import safe_text
 
 
 @click.command(name="import")
@@ -49,11 +50,11 @@ def import_project(
     load_declaration(out)  # what import writes must load: a failure here is a bug worth seeing
     click.echo(f"Imported project {project} into {out}:")
     for path in written:
-        click.echo(f"  {path}")
+        click.echo(f"  {safe_text(str(path))}")
     if result.skipped:
         click.echo("Not imported (listed at the top of dhmlrun.yaml):")
         for line in result.skipped:
-            click.echo(f"  {line}")
+            click.echo(f"  {safe_text(line)}")
     where = "" if out.resolve() == Path.cwd().resolve() else f" {out}"
     adopt = len(result.to_adopt)
     click.echo(

@@ -9,6 +9,8 @@ import sys
 import click
 
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.views.terminal import safe_text
+from dhmlrun.vocabulary.mask import mask_userinfo
 
 
 def run_cli(group: click.Group) -> int:
@@ -49,8 +51,8 @@ def print_problems(exc: DhmlrunError, as_json: bool = False) -> None:
     if as_json:
         click.echo(json.dumps({"valid": False, "errors": [p.as_dict() for p in exc.problems]}, indent=2))
         return
-    for problem in exc.problems:
-        click.echo(f"error: {problem.render()}", err=True)
+    for problem in exc.problems:  # a message may quote the platform or a run: no control sequences
+        click.echo(f"error: {safe_text(mask_userinfo(problem.render()))}", err=True)
     count = len(exc.problems)
     if count > 1:
         click.echo(f"{count} errors.", err=True)
@@ -64,8 +66,9 @@ def use_color(no_color: bool = False) -> bool:
 
 
 def info(text: str) -> None:
-    """Progress and logs go to stderr; results to stdout."""
-    click.echo(text, err=True)
+    """Progress and logs go to stderr; results to stdout. Notes may quote the platform: shown
+    without control sequences."""
+    click.echo(safe_text(text), err=True)
 
 
 def stdin_is_tty() -> bool:

@@ -19,8 +19,9 @@ import click
 from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.views.terminal import safe_text, safe_value
 from dhmlrun.vocabulary import keys, states, times
-from dhmlrun.vocabulary.mask import mask_value
+from dhmlrun.vocabulary.mask import mask_text, mask_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
@@ -145,7 +146,7 @@ def show(
             raise DhmlrunError.single(
                 f"{address} is not managed by dhmlrun in project {declaration.project_name}"
             )
-    rows = mask_value(rows, declaration.sensitive_values())
+    rows = safe_value(mask_value(rows, declaration.sensitive_values()))
     if as_json:
         click.echo(json.dumps({"project": declaration.project_name, "entities": rows}, indent=2, default=str))
     elif not rows:
@@ -243,7 +244,7 @@ def logs(
     local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
 
     def echo(text: str) -> None:
-        click.echo(mask_value(text, secrets), nl=False)
+        click.echo(safe_text(mask_text(text, secrets)), nl=False)
 
     with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
@@ -337,7 +338,7 @@ def outputs(
     with project.connect() as platform:
         run = _last_run(platform, declaration, address)
         data = describe_outputs(platform, declaration.project_name, run)
-    data = mask_value(data, declaration.sensitive_values())
+    data = safe_value(mask_value(data, declaration.sensitive_values()))
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from dhmlrun.core.bodies import check_entity_fields, parse_body
 from dhmlrun.core.entities import type_from_collection
 from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
 from dhmlrun.core.listing import Page, Params
@@ -46,25 +47,15 @@ class ApiRequest:
         return Params(parse_qsl(self.query, keep_blank_values=True))
 
     def json(self) -> Any:
-        """The body as JSON (or YAML when sent so); malformed input is a 400, not a 500."""
-        if not self.body.strip():
-            raise bad_request("Required request body is missing")
-        try:
-            if "yaml" in self.content_type:
-                import yaml
-
-                return yaml.safe_load(self.body)
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise bad_request(f"JSON parse error: {exc}") from exc
-        except Exception as exc:  # yaml.YAMLError, without importing yaml for JSON bodies
-            raise bad_request(f"YAML parse error: {exc}") from exc
+        """The body as strict JSON (`bodies.py`); malformed input is a 400 or 415, never a 500."""
+        return parse_body(self.body, self.content_type)
 
     def object(self) -> dict[str, Any]:
-        """A body that must be a JSON object (an entity)."""
+        """A body that must be a JSON object with DHCore's field types (an entity)."""
         body = self.json()
         if not isinstance(body, dict):
             raise bad_request("JSON parse error: the request body must be an object")
+        check_entity_fields(body)
         return body
 
     def flag(self, name: str, default: bool) -> bool:
@@ -86,11 +77,13 @@ class ApiReply:
 
 
 def json_reply(content: Any, status: int = 200) -> ApiReply:
-    """Alphabetical keys, compact separators, the API headers on every answer."""
+    """Alphabetical keys, compact separators, strict JSON (no NaN), the API headers always."""
     if isinstance(content, Page):
         body = content.render()
+    elif content is None:
+        body = b""
     else:
-        body = b"" if content is None else json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+        body = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
     return ApiReply(status, body)
 
 

@@ -15,6 +15,7 @@ from dhmlrun.core import entities as dto
 from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
 from dhmlrun.core.lifecycle import next_state
 from dhmlrun.core.listing import Page, Params, build_query, page_envelope
+from dhmlrun.core.sealing import Sealer, SealingError
 from dhmlrun.core.specs import validate_spec
 from dhmlrun.core.store import DuplicateError, Row, Store, Tx
 from dhmlrun.vocabulary import keys
@@ -32,9 +33,11 @@ def _public(row: Row) -> dict[str, Any]:
 class Core:
     """The operations of the DHCore API over one store."""
 
-    def __init__(self, store: Store, *, user: str = "anonymous") -> None:
+    def __init__(self, store: Store, *, user: str = "anonymous", sealer: Sealer | None = None) -> None:
         self.store = store
         self.user = user
+        self.sealer = sealer or Sealer()
+        """Secret values are stored sealed (`sealing.py`), never in plain text."""
         # Set by the executor: remote runs start after their create commits, stop ends a worker.
         self.on_run_created: RunHook | None = None
         self.on_run_stop: StopHook | None = None
@@ -410,7 +413,11 @@ class Core:
         if not names:
             return {}
         with self.store.read() as tx:
-            return tx.secret_values(project, names)
+            stored = tx.secret_values(project, names)
+        try:
+            return {name: self.sealer.open(project, name, value) for name, value in stored.items()}
+        except SealingError as exc:
+            raise ApiError(500, str(exc)) from exc
 
     def put_secret_data(self, project: str, data: Any) -> None:
         """PUT /-/{p}/secrets/data: every name needs a Secret entity first."""
@@ -421,7 +428,7 @@ class Core:
             if missing:
                 raise bad_request(f"missing secrets for {', '.join(sorted(missing))}")
             for name, value in data.items():
-                tx.put_secret_value(project, name, value)
+                tx.put_secret_value(project, name, self.sealer.seal(project, name, value))
 
 
 def _is_metric_value(value: Any) -> bool:

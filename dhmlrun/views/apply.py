@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from dhmlrun.apply.results import DONE, FAILED, SKIPPED, ApplyResult
 from dhmlrun.views.plan import style
+from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary.mask import mask_text
 
 
@@ -16,11 +17,19 @@ def render_apply_summary(outcome: ApplyResult, secrets: Iterable[str] = (), colo
     done = [r for r in results if r.status == DONE]
     failed = [r for r in results if r.status == FAILED]
     skipped = [r for r in results if r.status == SKIPPED]
-    lines = [style(f"  failed:  {r.address} ({r.action}): {r.message}", "delete", colour) for r in failed]
-    lines += [f"  skipped: {r.address} ({r.action}): {r.message}" for r in skipped]
+    lines = [
+        style(f"  failed:  {r.address} ({r.action}): {_shown(r.message, secrets)}", "delete", colour)
+        for r in failed
+    ]
+    lines += [f"  skipped: {r.address} ({r.action}): {_shown(r.message, secrets)}" for r in skipped]
     verb = "Destroy" if outcome.destroy else "Apply"
     head = (
         f"{verb} interrupted" if outcome.interrupted else f"{verb} failed" if failed else f"{verb} complete"
     )
     lines.append(f"{head}: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped.")
-    return mask_text("\n".join(lines), secrets)
+    return "\n".join(lines)
+
+
+def _shown(message: str, secrets: Iterable[str]) -> str:
+    """A run's or the platform's message: secrets masked, control sequences taken out."""
+    return safe_text(mask_text(message, secrets))

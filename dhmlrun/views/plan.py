@@ -24,6 +24,7 @@ from dhmlrun.plan.model import (
     Action,
     Plan,
 )
+from dhmlrun.views.terminal import safe_value
 from dhmlrun.vocabulary.mask import mask_value
 
 COLOURS = {CREATE: "green", UPDATE: "yellow", DELETE: "red", RUN: "cyan", ADOPT: "magenta", NOOP: None}
@@ -67,7 +68,7 @@ def render_action(action: Action, colour: bool = False) -> list[str]:
 
 def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -> str:
     """The human plan: actions grouped by address, warnings, then the summary line."""
-    masked = Plan.from_dict(mask_value(plan.as_dict(), secrets))
+    masked = Plan.from_dict(safe_value(mask_value(plan.as_dict(), secrets)))
     lines: list[str] = []
     changes = masked.changes()
     if changes:
@@ -110,4 +111,4 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
             for a in plan.actions
         ],
     }
-    return mask_value(data, secrets)
+    return safe_value(mask_value(data, secrets))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import digitalhub as dh
 import pytest
 
@@ -56,3 +58,41 @@ def test_deleting_a_secret_forgets_its_value(api: Api, sdk_project):
     secret = sdk_project.new_secret("gone", secret_value="v")
     dh.delete_secret(secret.key, project=sdk_project.name)
     assert api.ok("GET", f"/-/{sdk_project.name}/secrets/data", params={"keys": "gone"}) == {}
+
+
+def test_secret_values_are_sealed_at_rest(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The value is nowhere in the database files; another key cannot open it; the key file is
+    the user's only."""
+    import stat
+
+    from dhmlrun.core.api import ApiRequest
+    from dhmlrun.core.server import EmbeddedCore
+
+    value = "plain-text-that-must-not-be-stored-1f3a"
+    key = tmp_path / "keys" / "core.key"
+    monkeypatch.setenv("DHMLRUN_CORE_KEY_FILE", str(key))
+    db = tmp_path / "db" / "core.db"
+    core = EmbeddedCore(db)
+    try:
+        for method, path, body in [
+            ("POST", "/api/v1/projects", {"name": "sealed"}),
+            ("POST", "/api/v1/-/sealed/secrets",
+             {"name": "tok", "kind": "secret", "spec": {"path": "secret://tok", "provider": "kubernetes"}}),
+            ("PUT", "/api/v1/-/sealed/secrets/data", {"tok": value}),
+            ("PUT", "/api/v1/-/sealed/secrets/data", {"tok": value + "-2"}),
+        ]:
+            assert core.api.handle(ApiRequest(method, path, body=json.dumps(body).encode())).status == 200
+        read = core.api.handle(ApiRequest("GET", "/api/v1/-/sealed/secrets/data", "keys=tok"))
+        assert json.loads(read.body) == {"tok": value + "-2"}
+    finally:
+        core.close()
+    for stored in db.parent.iterdir():
+        assert value.encode() not in stored.read_bytes(), stored
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    monkeypatch.setenv("DHMLRUN_CORE_KEY_FILE", str(tmp_path / "other.key"))
+    other = EmbeddedCore(db)
+    try:
+        refused = other.api.handle(ApiRequest("GET", "/api/v1/-/sealed/secrets/data", "keys=tok"))
+        assert refused.status == 500 and "does not open" in json.loads(refused.body)["message"]
+    finally:
+        other.close()
