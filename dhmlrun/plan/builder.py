@@ -15,6 +15,7 @@ from typing import Any
 
 from dhmlrun.config.model import Declaration, Reference, Resource
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.plan import runview
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
@@ -54,6 +55,7 @@ from dhmlrun.plan.rules import (
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import defaults, keys, states
+from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
 
 
 def new_id() -> str:
@@ -329,9 +331,9 @@ def _change_reason(diff: list[AttributeChange], rules: KindRules, local: LocalFi
     changed = [c.path for c in diff]
     if rules.content_key in changed and rules.local_path:
         what = "code changed" if rules.inline_content else "content changed"
-        where = local.relpath if local else rules.local_path
+        where = f": {local.relpath}" if local else " (inline)"
         rest = [p for p in changed if p != rules.content_key]
-        return f"{what}: {where}" + (f"; changed: {', '.join(rest)}" if rest else "")
+        return f"{what}{where}" + (f"; changed: {', '.join(rest)}" if rest else "")
     return "changed: " + ", ".join(changed)
 
 
@@ -403,13 +405,16 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
     if last is not None and not last.finished:
         request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
-    before = last.fingerprint if last else None
-    diff = [] if before == fingerprint.value else [AttributeChange("fingerprint", before, fingerprint.value)]
+    after = runview.declared_view(request, _new_version(function))
+    if last is None:
+        changes = runview.additions(after)
+    else:
+        changes = runview.diff(runview.recorded_view(last, TASK_FIELDS), after)
     return RunStart(
         resource.address,
         RUN,
         reason,
-        diff=diff,
+        diff=changes,
         request=request,
         depends_on=depends,
         seen=last.id if last else ABSENT,
@@ -526,10 +531,19 @@ def _upstream_reason(planned: _Planned, ref: str) -> str:
     return f"input {ref} has a new version"
 
 
+def _new_version(function: _Planned) -> str | None:
+    """Why the run's function gets a new version in this plan (None when it does not)."""
+    if function.action == CREATE:
+        return "its first version"
+    if function.action == UPDATE:
+        return _function_reason(function)
+    return None
+
+
 def _function_reason(function: _Planned) -> str:
     if function.local is not None:
         return f"code changed: {function.local.relpath}"
-    return f"function {function.address} changed"
+    return f"{function.address} changed"
 
 
 def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: _Planned) -> str:

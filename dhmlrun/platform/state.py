@@ -102,6 +102,8 @@ class RemoteRun:
     executor_lost: bool = False
     """Unfinished, and the lease its executing process kept renewing ran out (`platform/lease.py`):
     that process is gone, so the run will never finish by itself."""
+    spec: dict[str, Any] = field(default_factory=dict)
+    """The run's spec on the platform (without the function's code), what a rerun is diffed with."""
 
     @cached_property
     def recorded(self) -> dict[str, str]:
@@ -141,6 +143,7 @@ class RemoteRun:
             local_execution=bool((dto.get("spec") or {}).get("local_execution", True)),
             updated=metadata.get("updated"),
             executor_lost=not states.is_final(status.get("state")) and lease_expired(status),
+            spec={k: v for k, v in (dto.get("spec") or {}).items() if k != "source"},
         )
 
 

@@ -25,6 +25,7 @@ from dhmlrun.plan.model import (
     Plan,
 )
 from dhmlrun.views.terminal import safe_value
+from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.mask import mask_value
 
 COLOURS = {CREATE: "green", UPDATE: "yellow", DELETE: "red", RUN: "cyan", ADOPT: "magenta", NOOP: None}
@@ -41,8 +42,12 @@ def summary_line(plan: Plan) -> str:
 
 
 def _show(value: Any) -> str:
+    """A value as a reviewer reads it: digests and store keys shortened, the rest as JSON."""
     if isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value):
         return f'"{value[:12]}…"'
+    key = keys.parse_key(value) if isinstance(value, str) else None
+    if key is not None:
+        return f"{key.type} {key.name} (version {key.id[:12]}{'…' if len(key.id) > 12 else ''})"
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -59,7 +64,7 @@ def render_action(action: Action, colour: bool = False) -> list[str]:
     for change in action.diff:
         if action.action == CREATE or (change.before is None and action.action != DELETE):
             lines.append(f"      + {change.path}: {_show(change.after)}")
-        elif action.action == DELETE:
+        elif action.action == DELETE or change.after is None:
             lines.append(f"      - {change.path}: {_show(change.before)}")
         else:
             lines.append(f"      ~ {change.path}: {_show(change.before)} -> {_show(change.after)}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from dhmlrun.config.model import Declaration, Resource, Variable
 from dhmlrun.errors import Location
-from dhmlrun.plan.model import EntityWrite, Plan, RunStart
+from dhmlrun.plan.model import EntityWrite, Plan, RunRequest, RunStart
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
 
@@ -129,11 +129,38 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
                 state=run_state,
                 labels=tuple(request.labels),
                 created="2026-01-01T00:00:00.000Z",
-                outputs={
-                    k: f"store://{plan.project}/dataitem/table/{v}:out1" for k, v in request.outputs.items()
-                },
+                outputs={k: output_key(plan.project, v) for k, v in request.outputs.items()},
+                spec=run_spec(plan, request),
             )
     return state
+
+
+def output_key(project: str, name: str) -> str:
+    return f"store://{project}/dataitem/table/{name}:out1"
+
+
+def run_spec(plan: Plan, request: RunRequest) -> dict[str, Any]:
+    """The spec the run of `request` has on the platform once it ran (as the runtime stores it)."""
+    by_address = plan.by_address()
+    inputs = {}
+    for name, binding in request.inputs.items():
+        if binding.key is None and binding.run is not None and binding.output is not None:
+            upstream = by_address[binding.run]
+            assert isinstance(upstream, RunStart) and upstream.request is not None
+            inputs[name] = output_key(plan.project, upstream.request.outputs[binding.output])
+        else:
+            inputs[name] = binding.key
+    function = request.function
+    return {
+        "function": f"{function.kind}://{plan.project}/{function.address.split('.', 1)[1]}:{function.id}",
+        "task": f"{function.kind}+{request.action}://{plan.project}/task1",
+        "inputs": inputs,
+        "outputs": dict(request.outputs),
+        "parameters": dict(request.parameters),
+        "values": list(request.values),
+        "local_execution": request.execution == "local",
+        **request.task,
+    }
 
 
 def merged(base: PlatformState, newer: PlatformState) -> PlatformState:

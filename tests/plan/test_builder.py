@@ -300,3 +300,37 @@ def test_bare_names_stand_for_the_declared_address(repo: Path) -> None:
     acts = actions(build_plan(decl, state, reruns=["download"], targets=["download"]))
     assert acts["runs.download"].reason == "forced by --rerun"
     assert set(acts) == {"project", "dataitems.employees", "functions.downloader", "runs.download"}
+
+
+def test_changing_one_parameter_of_one_run_plans_exactly_that_parameters_diff(repo: Path) -> None:
+    decl = declaration(repo)
+    applied = applied_state(build_plan(decl, PlatformState(project=decl.project_name)))
+    changed = declaration(repo, extra={"runs.summary": {**decl.resources["runs.summary"].spec,
+                                                        "parameters": {"min_years": 5}}})
+    plan = build_plan(changed, applied)
+    (run,) = [a for a in plan.changes()]
+    assert run.address == "runs.summary"
+    assert [(c.path, c.before, c.after) for c in run.diff] == [("parameters.min_years", 2, 5)]
+
+
+def test_a_new_run_lists_what_it_executes_with_what(repo: Path) -> None:
+    decl = declaration(repo)
+    run = actions(build_plan(decl, PlatformState(project=decl.project_name), id_factory=counter_ids()))[
+        "runs.download"
+    ]
+    shown = {c.path: c.after for c in run.diff}
+    assert shown["function"] == "downloader"
+    assert shown["function_version"] == "(new version: its first version)"
+    assert shown["action"] == "job" and shown["execution"] == "local"
+    assert shown["inputs.url"].startswith("store://employees-dev/dataitem/table/employees:")
+    assert shown["outputs.dataset"] == "employees-clean"
+    assert shown["values"] == ["rows"]
+
+
+def test_a_rerun_after_a_code_change_names_the_file_in_the_function_version(repo: Path) -> None:
+    decl = declaration(repo)
+    applied = applied_state(build_plan(decl, PlatformState(project=decl.project_name)))
+    (repo / "src" / "pipeline.py").write_text((repo / "src" / "pipeline.py").read_text() + "# edited\n")
+    run = actions(build_plan(declaration(repo), applied))["runs.download"]
+    (change,) = [c for c in run.diff if c.path == "function_version"]
+    assert change.after == "(new version: code changed: src/pipeline.py)"
