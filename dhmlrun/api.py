@@ -265,7 +265,10 @@ class Project:
             say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
             create = plan.project_create()
             body = create.body if create is not None else None
-            with project_lock(platform, plan.project, lock_timeout, say, create_project=body) as held:
+            operation = "destroy" if plan.destroy else "apply"
+            with project_lock(
+                platform, plan.project, lock_timeout, say, create_project=body, operation=operation
+            ) as held:
                 check_not_stale(plan, _as_before_lock(self.read_state(platform), held))
                 return self._execute(plan, platform, parallelism, review, observer, server)
 

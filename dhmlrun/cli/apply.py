@@ -38,12 +38,13 @@ def apply_options(func: Any) -> Any:
     return click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")(func)
 
 
-def confirm(auto_approve: bool, verb: str, what: str, saved_hint: bool = True) -> None:
-    """Ask for `yes` on a TTY; without a TTY refuse unless --auto-approve."""
+def confirm(auto_approve: bool, verb: str, what: str, plan_flags: str = "") -> None:
+    """Ask for `yes` on a TTY; without a TTY refuse unless --auto-approve, naming the reviewed
+    alternative (a saved plan, made with `plan PLAN_FLAGS--out FILE`)."""
     if auto_approve:
         return
     if not stdin_is_tty():
-        hint = " (or apply a saved plan made with `dhmlrun plan --out FILE`)" if saved_hint else ""
+        hint = f" (or review a saved plan: `dhmlrun plan {plan_flags}--out FILE`, then `dhmlrun apply FILE`)"
         raise DhmlrunError.single(
             f"refusing to {verb} without confirmation: no terminal to ask on. Pass --auto-approve{hint}."
         )
@@ -67,10 +68,10 @@ class Reviewer:
         ask: bool,
         verb: str,
         what: str,
-        saved_hint: bool = True,
+        plan_flags: str = "",
     ) -> None:
         self.project, self.colour, self.display = project, colour, display
-        self.ask, self.verb, self.what, self.saved_hint = ask, verb, what, saved_hint
+        self.ask, self.verb, self.what, self.plan_flags = ask, verb, what, plan_flags
 
     def __call__(self, plan: Any) -> None:
         from dhmlrun.views.plan import render_plan
@@ -78,7 +79,7 @@ class Reviewer:
         click.echo(render_plan(plan, self.project.secrets, colour=self.colour))
         if plan.has_changes:
             if self.ask:
-                confirm(False, self.verb, self.what, self.saved_hint)
+                confirm(False, self.verb, self.what, self.plan_flags)
             self.display.begin(plan.actions)
 
 
@@ -191,7 +192,7 @@ def destroy(
         ask=not auto_approve,
         verb="destroy",
         what="these entities",
-        saved_hint=False,
+        plan_flags="--destroy ",
     )
     try:
         outcome = project.destroy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ def init(directory: Path, name: str | None, force: bool) -> None:
     click.echo(f"Created project {result.project} in {directory}:")
     for path in result.files:
         click.echo(f"  {path}")
-    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory}\n  "
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))}\n  "
     click.echo(
         "\nNext steps:\n"
         f"  {where}dhmlrun validate        # check the declaration\n"

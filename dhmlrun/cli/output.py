@@ -12,6 +12,10 @@ from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary.mask import mask_userinfo
 
+EXIT_ERROR = 1
+"""Every error is 1, usage errors included: 2 means "changes" (`plan --detailed-exitcode`), and a
+CI job reading a mistyped flag as "changes" would pass."""
+
 
 def run_cli(group: click.Group) -> int:
     """Invoke the click group; a DhmlrunError becomes `error: ...` lines and exit code 1.
@@ -30,9 +34,9 @@ def run_cli(group: click.Group) -> int:
             return 130
         click.echo("Aborted.", err=True)
         return 1
-    except click.ClickException as exc:
+    except click.ClickException as exc:  # usage errors too (click's own code for them is 2)
         exc.show()
-        return exc.exit_code
+        return EXIT_ERROR
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ import click
 
 from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
+from dhmlrun.errors import DhmlrunError
 
 
 @click.command()
@@ -30,6 +31,11 @@ from dhmlrun.cli.output import info
     help="Plan only ADDR and what it depends on (repeatable).",
 )
 @click.option("--rerun", "reruns", multiple=True, metavar="ADDR", help="Force the run ADDR (repeatable).")
+@click.option(
+    "--destroy",
+    is_flag=True,
+    help="Plan the deletion of every managed entity (save it with --out, apply it later).",
+)
 @project_options
 @click.pass_context
 def plan(
@@ -40,6 +46,7 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
+    destroy: bool,
     options: ProjectOptions,
 ) -> None:
     """Show what `dhmlrun apply` would change on the platform for the declaration at PATH."""
@@ -47,9 +54,14 @@ def plan(
     from dhmlrun.views.plan import plan_json, render_plan
 
     project = options.project(path)
+    if destroy and (targets or reruns):
+        raise DhmlrunError.single("--destroy deletes every managed entity: it takes no --target or --rerun")
     with project.connect() as platform:
         info(f"Reading project {project.declaration.project_name} from {platform.shown}")
-        result = project.plan(targets=targets, reruns=reruns, platform=platform)
+        if destroy:
+            result = project.destroy_plan(platform=platform)
+        else:
+            result = project.plan(targets=targets, reruns=reruns, platform=platform)
     if out is not None:
         save_plan(result, out, project.declaration)
         info(f"Saved the plan to {out}; apply it with: dhmlrun apply {out}")

@@ -41,8 +41,13 @@ def path_option(func: F) -> F:
 
 
 def run_address(address: str) -> str:
-    """`download` and `runs.download` both name the run declared as runs.download."""
-    return address if address.startswith("runs.") else f"runs.{address}"
+    """`download` and `runs.download` both name the run declared as runs.download; another
+    address (`functions.gen`) is not a run."""
+    if address.startswith("runs."):
+        return address
+    if "." in address:
+        raise DhmlrunError.single(f"{address} is not a run: logs and outputs are those of runs (runs.NAME)")
+    return f"runs.{address}"
 
 
 # ---------------------------------------------------------------- show
@@ -243,8 +248,13 @@ def logs(
     secrets = declaration.sensitive_values()
     local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
 
+    ended = [True]  # whether what was printed so far ends a line
+
     def echo(text: str) -> None:
-        click.echo(safe_text(mask_text(text, secrets)), nl=False)
+        shown = safe_text(mask_text(text, secrets))
+        click.echo(shown, nl=False)
+        if shown:
+            ended[0] = shown.endswith("\n")
 
     with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
@@ -256,11 +266,13 @@ def logs(
                 interval=interval,
                 timeout=timeout,
             )
+            if not ended[0]:
+                echo("\n")  # the state line that follows starts a line of its own
             ctx.exit(_followed(address, run.id, state, message, timeout))
         text = _log_text(platform, project, run.id, local)
     if not text:
         raise DhmlrunError.single(f"no logs recorded for {address} (run {run.id}, {run.state})")
-    echo(text)
+    echo(text if text.endswith("\n") else text + "\n")
 
 
 def _followed(address: str, run_id: str, state: str, message: str | None, timeout: float) -> int:

@@ -131,6 +131,7 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
             plan.warnings.append(f"{address} is kept: lifecycle.prevent_destroy is set")
             continue
         plan.actions.append(_delete_action(entity, "destroy"))
+    plan.seen_runs = {a: r.id for a, r in state.runs.items()}  # runs stay; only their moving is stale
     return plan
 
 
