@@ -25,6 +25,7 @@ def init(directory: Path, name: str | None, force: bool) -> None:
     click.echo(f"Created project {result.project} in {directory}:")
     for path in result.files:
         click.echo(f"  {path}")
+    click.echo(f"\n{result.pin_note} (the CI workflow installs exactly that; edit it to change it).")
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))}\n  "
     click.echo(
         "\nNext steps:\n"

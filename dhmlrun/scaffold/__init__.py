@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dhmlrun.errors import DhmlrunError, Location
+from dhmlrun.scaffold.pin import REQUIREMENTS_FILE, installed_pin, requirements_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAME_PLACEHOLDER = "__NAME__"
@@ -34,11 +35,13 @@ PROJECT_NAME = re.compile(r"^[a-z0-9-]{2,38}$")
 
 @dataclass(frozen=True)
 class Scaffold:
-    """What `init` wrote: the directory, the project name and the files (relative, sorted)."""
+    """What `init` wrote: the directory, the project name, the files (relative, sorted) and how
+    the CI's dhmlrun is pinned (`pin.py`)."""
 
     directory: Path
     project: str
     files: tuple[str, ...]
+    pin_note: str = ""
 
 
 def project_name(raw: str) -> str:
@@ -56,7 +59,7 @@ def project_name(raw: str) -> str:
 
 def planned_files() -> list[str]:
     """Every file `init` writes, relative to the new repo."""
-    return sorted([*FILES, SCHEMA_FILE])
+    return sorted([*FILES, SCHEMA_FILE, REQUIREMENTS_FILE])
 
 
 def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -> Scaffold:
@@ -74,7 +77,9 @@ def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -
         text = (TEMPLATES / template).read_text(encoding="utf-8").replace(NAME_PLACEHOLDER, project)
         _write(directory / target, text)
     _write(directory / SCHEMA_FILE, schema_text())
-    return Scaffold(directory, project, tuple(planned_files()))
+    pin = installed_pin()
+    _write(directory / REQUIREMENTS_FILE, requirements_text(pin))
+    return Scaffold(directory, project, tuple(planned_files()), pin.note)
 
 
 def schema_text() -> str:

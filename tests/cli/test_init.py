@@ -76,8 +76,12 @@ def test_gitignore_ignores_local_state_but_keeps_the_schema(repo: Path) -> None:
     (repo / ".dhmlrun" / "plans").mkdir()
     (repo / ".dhmlrun" / "plans" / "p.json").write_text("{}")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard"],
-                            capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert ".dhmlrun/schema.json" in listed
     assert not [path for path in listed if path.startswith(".dhmlrun/") and path != ".dhmlrun/schema.json"]
     assert WORKFLOW in listed
@@ -97,8 +101,9 @@ def test_init_refuses_to_overwrite_and_lists_the_existing_files(tmp_path: Path) 
 
 def test_init_refusal_exits_1_at_the_cli(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("mine")
-    result = subprocess.run([str(Path(sys.executable).parent / "dhmlrun"), "init", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dhmlrun"), "init", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "README.md" in result.stderr and "Traceback" not in result.stderr
 
@@ -118,9 +123,15 @@ def test_name_option_wins_over_the_directory_name(tmp_path: Path) -> None:
     assert "name: churn-model" in (tmp_path / "x" / "dhmlrun.yaml").read_text()
 
 
-@pytest.mark.parametrize(("raw", "slug"), [
-    ("My_Project", "my-project"), ("--a..b--", "a-b"), ("Ünïcode Ok", "unicode-ok"), ("x" * 50, "x" * 38),
-])
+@pytest.mark.parametrize(
+    ("raw", "slug"),
+    [
+        ("My_Project", "my-project"),
+        ("--a..b--", "a-b"),
+        ("Ünïcode Ok", "unicode-ok"),
+        ("x" * 50, "x" * 38),
+    ],
+)
 def test_project_names_are_slugified_to_dhcores_rule(raw: str, slug: str) -> None:
     assert project_name(raw) == slug
 
@@ -150,8 +161,9 @@ def test_workflow_plans_on_pull_requests_and_applies_on_main(repo: Path) -> None
     assert "refs/heads/main" in doc["jobs"]["apply"]["if"]
     assert any("dhmlrun plan --detailed-exitcode" in run for run in steps_running(doc, "plan"))
     assert any(run.strip() == "dhmlrun apply --auto-approve" for run in steps_running(doc, "apply"))
-    for job in ("plan", "apply"):
-        assert any("pip install dhmlrun" in run for run in steps_running(doc, job))
+    for job in ("plan", "apply"):  # never `pip install dhmlrun` from an index: the pinned source
+        installs = [run for run in steps_running(doc, job) if "pip install" in run]
+        assert installs and all("pip install -r requirements.txt" in run for run in installs)
 
 
 def test_workflow_takes_credentials_from_secrets_and_never_echoes_them(repo: Path) -> None:
@@ -169,7 +181,8 @@ def plan_step(repo: Path) -> str:
 
 @pytest.mark.parametrize(("plan_exit", "step_exit"), [(0, 0), (2, 0), (1, 1)])
 def test_plan_step_treats_changes_as_success_and_posts_the_summary(
-        repo: Path, tmp_path: Path, plan_exit: int, step_exit: int) -> None:
+    repo: Path, tmp_path: Path, plan_exit: int, step_exit: int
+) -> None:
     """Runs the step's script as GitHub does (bash -e), with `dhmlrun` standing in as a script that
     prints a plan and exits like `plan --detailed-exitcode` would."""
     if shutil.which("bash") is None:
@@ -177,15 +190,21 @@ def test_plan_step_treats_changes_as_success_and_posts_the_summary(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "dhmlrun"
-    fake.write_text("#!/bin/sh\necho 'Plan: 1 to create, 0 to update, 0 to delete, 0 to run.'\n"
-                    f"exit {plan_exit}\n")
+    fake.write_text(
+        f"#!/bin/sh\necho 'Plan: 1 to create, 0 to update, 0 to delete, 0 to run.'\nexit {plan_exit}\n"
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     summary = tmp_path / "summary.md"
     script = tmp_path / "step.sh"
     script.write_text(plan_step(repo))
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(summary)}
-    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == step_exit, result.stdout + result.stderr
     posted = summary.read_text()
     assert "## dhmlrun plan" in posted and "Plan: 1 to create" in posted
@@ -209,3 +228,40 @@ def test_init_and_the_connection_module_import_neither_the_sdk_nor_mlrun(tmp_pat
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_init_pins_the_ci_dhmlrun_to_a_verifiable_source() -> None:
+    from dhmlrun.scaffold.pin import pin_from_direct_url, requirements_text
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    git = pin_from_direct_url(
+        {"url": "https://github.com/org/dhmlrun.git", "vcs_info": {"vcs": "git", "commit_id": commit}}
+    )
+    assert git.requirement == f"dhmlrun @ git+https://github.com/org/dhmlrun.git@{commit}"
+    archive = pin_from_direct_url(
+        {"url": "https://example.org/dhmlrun-0.1.0.tar.gz", "archive_info": {"hashes": {"sha256": "ab" * 32}}}
+    )
+    assert archive.requirement == f"dhmlrun @ https://example.org/dhmlrun-0.1.0.tar.gz#sha256={'ab' * 32}"
+    for unverifiable in (
+        None,
+        {"url": "file:///work/dhmlrun", "dir_info": {"editable": True}},
+        {"url": "https://github.com/org/dhmlrun.git", "vcs_info": {"vcs": "git", "commit_id": "main"}},
+    ):
+        pin = pin_from_direct_url(unverifiable)
+        assert pin.requirement is None and "pin" in pin.note
+        assert "TODO: pin dhmlrun" in requirements_text(pin)
+
+
+def test_the_workflow_refuses_to_run_an_unpinned_dhmlrun(tmp_path: Path) -> None:
+    """The install step's own check, run by bash on the requirements file init wrote here (an
+    editable install: nothing to pin), and on a pinned one."""
+    import re
+
+    directory = tmp_path / "repo"
+    assert CliRunner().invoke(cli, ["init", str(directory)]).exit_code == 0
+    workflow = (directory / ".github" / "workflows" / "dhmlrun.yml").read_text()
+    check = re.search(r"if ! (grep -qE .*? requirements\.txt); then", workflow).group(1)
+    unpinned = subprocess.run(["bash", "-c", check], cwd=directory, check=False)
+    assert unpinned.returncode != 0
+    (directory / "requirements.txt").write_text("dhmlrun @ git+https://h/o/dhmlrun@" + "a" * 40 + "\n")
+    assert subprocess.run(["bash", "-c", check], cwd=directory, check=False).returncode == 0
