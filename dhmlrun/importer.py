@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,6 +33,8 @@ from dhmlrun.vocabulary import urls
 FUNCTION_KINDS = ("mlrun",)
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
+DATA_DIR = "data"
+RECORDED_DATA = f"{L.LOCAL_PATH}:path"
 RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
 
 
@@ -51,6 +55,8 @@ class ImportResult:
 
     project: str
     files: dict[str, bytes] = field(default_factory=dict)
+    copies: dict[str, Path] = field(default_factory=dict)
+    """Local data files to copy into the new repo (relative path -> the file on this machine)."""
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     managed: list[str] = field(default_factory=list)
@@ -76,7 +82,10 @@ def read_project(platform: Any, project: str) -> ProjectExport:
         description=platform.project_description(project),
         endpoint=platform.endpoint,
         functions=sorted(platform.list_latest(project, "functions"), key=_name),
-        dataitems=sorted(platform.list_latest(project, "dataitems"), key=_name),
+        dataitems=sorted(
+            (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
+            key=_name,
+        ),
     )
 
 
@@ -244,7 +253,28 @@ def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
     if not path:
         result.skipped.append(f"dataitems.{name}: no path in its spec")
         return None
-    return {"kind": kind, "path": str(path), **_metadata(dto)}
+    declared = str(path)
+    if not urls.is_url(declared):
+        placed = _place_data(dto, Path(declared), result)
+        if placed is None:
+            result.skipped.append(f"dataitems.{name}: its local file {declared} is not on this machine")
+            return None
+        declared = placed
+    return {"kind": kind, "path": declared, **_metadata(dto)}
+
+
+def _place_data(dto: dict[str, Any], source: Path, result: ImportResult) -> str | None:
+    """Where a local data file goes in the new repo (copied there by `write_import`): the path
+    dhmlrun recorded relative to the old repo when it is a safe relative path, so the plan right
+    after the import compares equal, else `data/FILE`. None when the file is not here."""
+    if not source.is_absolute() or not source.is_file():
+        return None
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
+    target = PurePosixPath(str(recorded)) if recorded else PurePosixPath(DATA_DIR, source.name)
+    if target.is_absolute() or ".." in target.parts or not target.parts:
+        target = PurePosixPath(DATA_DIR, source.name)
+    result.copies[str(target)] = source
+    return str(target)
 
 
 def _run_id(key: Any) -> str:
@@ -266,9 +296,11 @@ def _yaml_text(export: ProjectExport, document: dict[str, Any], result: ImportRe
 
 
 def write_import(result: ImportResult, out: Path, *, force: bool = False) -> list[str]:
-    """Write the files under `out` (plus the editor schema and .gitignore); the paths written.
+    """Write the files under `out` (plus the editor schema and .gitignore) and copy the data
+    files; the paths written.
 
-    Refuses, before writing anything, when a file exists and differs, unless `force`."""
+    Refuses, before writing anything, when a file exists and differs, unless `force`; when a
+    write fails half-way, removes what this call created (files and folders) before raising."""
     from dhmlrun.scaffold import SCHEMA_FILE, schema_text
 
     files = dict(result.files)
@@ -276,16 +308,45 @@ def write_import(result: ImportResult, out: Path, *, force: bool = False) -> lis
     if not (out / ".gitignore").exists():
         files[".gitignore"] = b".dhmlrun/\n"
     clashes = [
-        rel for rel, content in files.items()
+        rel
+        for rel, content in files.items()
         if rel != SCHEMA_FILE and (out / rel).exists() and (out / rel).read_bytes() != content
+    ]
+    clashes += [
+        rel
+        for rel, source in result.copies.items()
+        if (out / rel).exists() and (out / rel).read_bytes() != source.read_bytes()
     ]
     if clashes and not force:
         raise DhmlrunError.single(
             f"refusing to overwrite {', '.join(sorted(clashes))} in {out}: "
             "choose another --out directory or pass --force"
         )
-    for rel, content in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    return sorted(files)
+    created: list[Path] = []
+    try:
+        for rel, content in files.items():
+            _new_parents(out / rel, created)
+            (out / rel).write_bytes(content)
+        for rel, source in result.copies.items():
+            _new_parents(out / rel, created)
+            shutil.copyfile(source, out / rel)
+    except OSError as exc:
+        _remove(created)
+        raise DhmlrunError.single(f"cannot write the import into {out}: {exc}") from exc
+    return sorted([*files, *result.copies])
+
+
+def _new_parents(target: Path, created: list[Path]) -> None:
+    """Create `target`'s missing folders, and note them and `target` itself if it is new."""
+    missing = [p for p in reversed(target.parents) if not p.exists()]
+    for folder in missing:
+        folder.mkdir()
+        created.append(folder)
+    if not target.exists():
+        created.append(target)
+
+
+def _remove(created: list[Path]) -> None:
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            path.rmdir() if path.is_dir() else path.unlink()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dhmlrun.cli.options import platform_options
 from dhmlrun.cli.output import info
+from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text
+
+if TYPE_CHECKING:
+    from dhmlrun.importer import ProjectExport
 
 
 @click.command(name="import")
@@ -34,17 +41,13 @@ def import_project(
     them as managed by dhmlrun.
     """
     from dhmlrun.config import load_declaration
-    from dhmlrun.importer import build_import, read_export, read_project, write_import
+    from dhmlrun.importer import build_import, read_export, write_import
 
     if Path(project).is_file():
         export = read_export(Path(project))
         project = export.project
     else:
-        from dhmlrun.platform import open_platform
-
-        with open_platform(out, endpoint, profile) as platform:
-            info(f"Reading project {project} from {platform.shown}")
-            export = read_project(platform, project)
+        export = _read_live(project, out, endpoint, profile)
     result = build_import(export)
     written = write_import(result, out, force=force)
     load_declaration(out)  # what import writes must load: a failure here is a bug worth seeing
@@ -55,8 +58,34 @@ def import_project(
         click.echo("Not imported (listed at the top of dhmlrun.yaml):")
         for line in result.skipped:
             click.echo(f"  {safe_text(line)}")
-    where = "" if out.resolve() == Path.cwd().resolve() else f" {out}"
+    where = "" if out.resolve() == Path.cwd().resolve() else f" {shlex.quote(str(out))}"
     adopt = len(result.to_adopt)
-    click.echo(
-        f"\nNext: dhmlrun plan{where}   # {adopt} to adopt (made outside dhmlrun); then dhmlrun apply{where}"
-    )
+    if adopt:
+        what = f"{adopt} to adopt (made outside dhmlrun)"
+    elif result.imported:
+        what = "no changes expected: every imported entity is already managed by dhmlrun"
+    else:
+        what = "nothing was imported"
+    click.echo(f"\nNext: dhmlrun plan{where}   # {what}; then dhmlrun apply{where}")
+
+
+def _read_live(project: str, out: Path, endpoint: str | None, profile: str | None) -> ProjectExport:
+    """The live project, from the platform the options choose. With none configured, the only
+    candidate is OUT's own embedded core, which must already exist: reading a project that is
+    not there must leave nothing behind in OUT."""
+    from dhmlrun.importer import read_project
+    from dhmlrun.platform import embedded_db_path, open_platform
+    from dhmlrun.platform.connection import resolve_connection
+
+    if (
+        resolve_connection(endpoint=endpoint, profile=profile, environment_profile=None, environ=os.environ)
+        is None
+        and not embedded_db_path(out).is_file()
+    ):
+        raise DhmlrunError.single(
+            f"project {project} not found: no endpoint is configured and {out} has no embedded core; "
+            "pass --endpoint URL or --profile NAME"
+        )
+    with open_platform(out, endpoint, profile) as platform:
+        info(f"Reading project {project} from {platform.shown}")
+        return read_project(platform, project)

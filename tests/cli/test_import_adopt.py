@@ -263,3 +263,48 @@ def test_a_file_that_is_not_a_project_export_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("kind: function\nname: f\n")
     result = dhmlrun("import", tmp_path / "x.yaml", "--out", tmp_path / "out")
     assert result.exit_code == 1 and "is not a project export" in str(result.exception)
+
+
+MANAGED = """version: 1
+project: {name: "%s", description: managed}
+dataitems:
+  numbers: {kind: table, path: data/numbers.csv, labels: [raw]}
+functions:
+  f: {kind: mlrun, source: {source: src/jobs.py}, handler: h}
+"""
+
+
+def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
+    core: Any, project_name: str, tmp_path: Path
+) -> None:
+    """Data paths become paths of the new repo and the files are copied; the code too."""
+    old = tmp_path / "old"
+    (old / "data").mkdir(parents=True)
+    (old / "src").mkdir()
+    (old / "data" / "numbers.csv").write_text("n\n1\n2\n")
+    (old / "src" / "jobs.py").write_text("def h(context):\n    pass\n")
+    (old / "dhmlrun.yaml").write_text(MANAGED % project_name)
+    assert dhmlrun("apply", old, "--auto-approve").exit_code == 0
+    new = tmp_path / "new"
+    result = dhmlrun("import", project_name, "--out", new)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "every imported entity is already managed by dhmlrun" in result.stdout
+    assert (new / "data" / "numbers.csv").read_text() == "n\n1\n2\n"
+    assert (
+        yaml.safe_load((new / "dhmlrun.yaml").read_text())["dataitems"]["numbers"]["path"]
+        == "data/numbers.csv"
+    )
+    planned = dhmlrun("plan", new, "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+    assert "No changes." in planned.stdout
+
+
+def test_a_failed_import_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in __import__("os").environ if k.startswith(("DHCORE_", "DH_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("DH_CONFIG", "/dev/null")
+    out = tmp_path / "out"
+    result = dhmlrun("import", "no-such-project", "--out", out)
+    assert result.exit_code == 1
+    assert "no endpoint is configured" in str(result.exception)
+    assert not out.exists()
