@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PYTHON, Result, seconds, time_process, verdict
+from common import PYTHON, Result, embedded_env, seconds, time_process, verdict
 
 TRIVIAL = "def handler(context, n: int = 1):\n    context.log_result('n', n)\n"
 SLEEPER = (
@@ -72,7 +72,8 @@ def apply_timed(directory: Path, *extra: str, server: bool = True) -> tuple[floa
     The runs phase goes from the first "running…" progress line to the last run's end, read as
     the lines arrive on stderr."""
     shutil.rmtree(directory / ".dhmlrun", ignore_errors=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DHCORE_", "DHMLRUN_"))}
+    # the embedded core whatever this shell points at, and none of dhmlrun's own settings
+    env = {k: v for k, v in embedded_env().items() if not k.startswith("DHMLRUN_")}
     env[SERVER_ENV] = "1" if server else "0"
     argv = [PYTHON, "-m", "dhmlrun", "apply", "--auto-approve", *extra, str(directory)]
     start = time.perf_counter()

@@ -6,17 +6,20 @@ listing the latest of 1,000 entities over HTTP with the shipped settings (WAL + 
 each one turned off, and creates from 4 processes with WAL vs the rollback journal. `--all` adds:
 
 1. GET by id and list of 1,000 entities (page size 1000), over HTTP with one keep-alive client,
-   on Starlette/uvicorn (what the core ships) and on the standard library's ThreadingHTTPServer
-   serving the same `Core` (the alternative the issue asked to compare).
+   on uvicorn serving `CoreApp` (what the core ships) and on the standard library's
+   ThreadingHTTPServer serving the same `CoreApi` behind the same token check (the alternative
+   the issue asked to compare).
 2. Writes (creates) with WAL vs the rollback journal, in one process and with 4 processes at once.
 3. Latest-version listing, get-by-name and runs-of-a-task with vs without the secondary indexes.
+
+Every HTTP request carries `Authorization: Bearer <token>`: the core is never served without one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import http.client
-import json
 import multiprocessing
 import sys
 import tempfile
@@ -25,17 +28,18 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Result
 
-from dhmlrun.core.errors import ApiError
+from dhmlrun.core.api import ApiRequest, CoreApi, error_reply
+from dhmlrun.core.errors import forbidden
+from dhmlrun.core.http_server import HttpServer
 from dhmlrun.core.listing import Params
-from dhmlrun.core.server import CoreServer
+from dhmlrun.core.server import EmbeddedCore, new_token
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
 
@@ -65,8 +69,10 @@ def seed(core: Core, count: int) -> list[str]:
 # 1. HTTP stacks -------------------------------------------------------------------------------
 
 
-def stdlib_server(core: Core) -> tuple[ThreadingHTTPServer, int]:
-    """The same two endpoints on http.server, for comparison only (not part of the product)."""
+def stdlib_server(api: CoreApi, token: str) -> tuple[ThreadingHTTPServer, int]:
+    """GETs of the same `CoreApi` on http.server, behind the same token check as `CoreApp`, for
+    comparison only (not part of the product): the two stacks then differ only in the HTTP edge."""
+    expected = f"Bearer {token}".encode()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -76,39 +82,41 @@ def stdlib_server(core: Core) -> tuple[ThreadingHTTPServer, int]:
             pass
 
         def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            parts = url.path.strip("/").split("/")
-            try:
-                if len(parts) == 6:
-                    entity = core.get_entity(parts[3], "dataitem", parts[5])
-                    data = json.dumps(entity, sort_keys=True, separators=(",", ":")).encode()
-                else:
-                    data = core.list_entities(parts[3], "dataitem", Params(parse_qsl(url.query))).render()
-                status = 200
-            except ApiError as exc:
-                data, status = json.dumps(exc.body()).encode(), exc.status
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Api-Level", "15")
+            given = (self.headers.get("Authorization") or "").encode("latin-1")
+            if hmac.compare_digest(given, expected):
+                url = urlsplit(self.path)
+                base = f"http://{self.headers.get('Host') or '127.0.0.1'}"
+                reply = api.handle(ApiRequest("GET", url.path, url.query, b"", base_url=base))
+            else:
+                reply = error_reply(forbidden())
+            self.send_response(reply.status)
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(reply.body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
 
 
-def keepalive_get(port: int) -> tuple[Callable[[str], None], Callable[[], None]]:
+def bearer(token: str) -> dict[str, str]:
+    """The header every request to a served core needs (403 without it)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def keepalive_get(port: int, token: str) -> tuple[Callable[[str], None], Callable[[], None]]:
     """(get, close): GETs on one kept-alive connection (TCP_NODELAY) asserting 200, for the rates."""
     import socket
 
     conn = http.client.HTTPConnection("127.0.0.1", port)
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    headers = bearer(token)
 
     def get(path: str) -> None:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         response.read()
         assert response.status == 200, response.status
@@ -116,8 +124,8 @@ def keepalive_get(port: int) -> tuple[Callable[[str], None], Callable[[], None]]
     return get, conn.close
 
 
-def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
-    get, close = keepalive_get(port)
+def http_rates(port: int, token: str, entity_id: str, repeat: int) -> tuple[float, float]:
+    get, close = keepalive_get(port, token)
     by_id = timed(lambda: get(f"/api/v1/-/{PROJECT}/dataitems/{entity_id}"), repeat)
     listing = timed(
         lambda: get(f"/api/v1/-/{PROJECT}/dataitems?size=1000&versions=latest"), max(5, repeat // 20)
@@ -126,26 +134,27 @@ def http_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
     return by_id, listing
 
 
-def sdk_style_rate(port: int, entity_id: str, repeat: int) -> float:
+def sdk_style_rate(port: int, token: str, entity_id: str, repeat: int) -> float:
     """GET by id the way the SDK sends requests: `requests.request`, a new connection each time."""
     import requests
 
     url = f"http://127.0.0.1:{port}/api/v1/-/{PROJECT}/dataitems/{entity_id}"
-    return timed(lambda: requests.get(url, timeout=30).raise_for_status(), repeat)
+    headers = bearer(token)
+    return timed(lambda: requests.get(url, headers=headers, timeout=30).raise_for_status(), repeat)
 
 
 def bench_http(tmp: Path, repeat: int) -> None:
-    server = CoreServer(tmp / "http.db")
-    ids = seed(server.core, 1000)
-    server.start()
-    port = int(server.endpoint.rsplit(":", 1)[1])
-    uv_get, uv_list = http_rates(port, ids[500], repeat)
-    uv_sdk = sdk_style_rate(port, ids[500], repeat // 4)
-    std, std_port = stdlib_server(server.core)
-    std_get, std_list = http_rates(std_port, ids[500], repeat)
-    std_sdk = sdk_style_rate(std_port, ids[500], repeat // 4)
+    embedded = EmbeddedCore(tmp / "http.db")
+    ids = seed(embedded.core, 1000)
+    endpoint, token = embedded.serve()
+    port = int(endpoint.rsplit(":", 1)[1])
+    uv_get, uv_list = http_rates(port, token, ids[500], repeat)
+    uv_sdk = sdk_style_rate(port, token, ids[500], repeat // 4)
+    std, std_port = stdlib_server(embedded.api, token)
+    std_get, std_list = http_rates(std_port, token, ids[500], repeat)
+    std_sdk = sdk_style_rate(std_port, token, ids[500], repeat // 4)
     std.shutdown()
-    server.stop()
+    embedded.close()
     print("HTTP, one client (requests/s)")
     rows = (
         ("GET by id", uv_get, std_get),
@@ -154,7 +163,7 @@ def bench_http(tmp: Path, repeat: int) -> None:
     )
     for label, uv, std_rate in rows:
         print(
-            f"  {label:18} starlette+uvicorn {uv:8.1f}   stdlib {std_rate:8.1f}   ratio {uv / std_rate:.2f}"
+            f"  {label:18} uvicorn {uv:8.1f}   stdlib {std_rate:8.1f}   ratio {uv / std_rate:.2f}"
         )
 
 
@@ -245,24 +254,14 @@ def bench_indexes(tmp: Path, names: int, versions: int, repeat: int) -> None:
 CONFIGS = (("WAL + indexes", True, True), ("no WAL", False, True), ("no indexes", True, False))
 
 
-def serve(core: Core) -> tuple[Any, threading.Thread, int]:
-    """`core` on uvicorn in a thread, exactly as `CoreServer` serves it (TCP_NODELAY listener)."""
-    import socket
+def serve(core: Core, token: str) -> tuple[HttpServer, int]:
+    """`core` behind `CoreApp` on uvicorn in a thread, exactly as `EmbeddedCore.serve` serves it
+    (the same `HttpServer`), but on a `Core` whose store settings this benchmark chooses."""
+    from dhmlrun.core.asgi import CoreApp
 
-    import uvicorn
-
-    from dhmlrun.core.app import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    config = uvicorn.Config(create_app(core), log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, thread, sock.getsockname()[1]
+    server = HttpServer(CoreApp(CoreApi(core), token=token))
+    server.start()
+    return server, int(server.endpoint.rsplit(":", 1)[1])
 
 
 def rate_within(fn: Callable[[], object], count: int, budget: float) -> float:
@@ -277,9 +276,9 @@ def rate_within(fn: Callable[[], object], count: int, budget: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-def budgeted_rates(port: int, entity_id: str, repeat: int) -> tuple[float, float]:
+def budgeted_rates(port: int, token: str, entity_id: str, repeat: int) -> tuple[float, float]:
     """(GET by id, list latest 1,000) requests per second on one keep-alive connection."""
-    get, close = keepalive_get(port)
+    get, close = keepalive_get(port, token)
     base = f"/api/v1/-/{PROJECT}/dataitems"
     by_id = rate_within(lambda: get(f"{base}/{entity_id}"), repeat, 5.0)
     listing = rate_within(lambda: get(f"{base}?size=1000&versions=latest"), max(5, repeat // 20), 5.0)
@@ -293,7 +292,8 @@ def http_settings(tmp: Path, versions: int, repeat: int, rounds: int) -> dict[st
 
     The configurations are measured in turns, `rounds` times, keeping each one's best: other load
     on the machine then hits them alike instead of whichever happened to run during it."""
-    served = {}
+    token = new_token()
+    served: dict[str, tuple[HttpServer, int, str]] = {}
     for label, wal, indexes in CONFIGS:
         core = Core(Store(tmp / f"http-{wal}-{indexes}.db", wal=wal, indexes=indexes))
         core.create_project({"name": PROJECT})
@@ -305,15 +305,14 @@ def http_settings(tmp: Path, versions: int, repeat: int, rounds: int) -> dict[st
                 )["id"]
                 for i in range(1000)
             ]
-        served[label] = (*serve(core), ids[500])
+        served[label] = (*serve(core, token), ids[500])
     best: dict[str, tuple[float, float]] = {label: (0.0, 0.0) for label in served}
     for _ in range(rounds):
-        for label, (_, _, port, entity_id) in served.items():
-            by_id, listing = budgeted_rates(port, entity_id, repeat)
+        for label, (_, port, entity_id) in served.items():
+            by_id, listing = budgeted_rates(port, token, entity_id, repeat)
             best[label] = (max(best[label][0], by_id), max(best[label][1], listing))
-    for server, thread, _, _ in served.values():
-        server.should_exit = True
-        thread.join(timeout=10)
+    for server, _, _ in served.values():
+        server.stop()
     return best
 
 

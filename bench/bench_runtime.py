@@ -1,12 +1,14 @@
 """Overhead of one trivial run through the mlrun runtime vs a bare mlrun local run.
 
 Both sides are whole processes (`python -c`), so imports count as a user would feel them:
-- runtime: the digitalhub SDK against an embedded core (started here), `function.run("job",
+- runtime: the digitalhub SDK against an embedded core (started here and served over HTTP behind
+  a bearer token, which the script gets through the SDK's settings `DHCORE_ENDPOINT` and
+  `DHCORE_ACCESS_TOKEN`, with `DH_CONFIG=/dev/null`), `function.run("job",
   local_execution=True)` — inputs, source, mlrun, results, logs, state updates;
 - bare: `mlrun.code_to_function(...).run(local=True)` on the same handler.
 Also the warm cost of a second run inside each process (imports paid). Prints medians and ratios.
 
-    python bench/bench_runtime.py [--repeat 3]
+    python bench/bench_runtime.py [--repeat 3] [--quick]     (--quick: one repeat)
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import embedded_env
 
 HANDLER = "def handler(context, n: int = 1):\n    context.log_result('n', n)\n"
 
@@ -47,7 +55,7 @@ for i in range(2):
 """
 
 
-def timed(script: str, *args: str, cwd: Path) -> tuple[float, float]:
+def timed(script: str, *args: str, cwd: Path, env: Mapping[str, str]) -> tuple[float, float]:
     """(process seconds up to the end of its first run, warm second-run seconds).
 
     The process runs twice; its wall time minus the second (warm) run is the whole-process cost
@@ -55,7 +63,8 @@ def timed(script: str, *args: str, cwd: Path) -> tuple[float, float]:
     """
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, "-c", script, *args], cwd=cwd, env=dict(env), capture_output=True, text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
@@ -67,21 +76,32 @@ def timed(script: str, *args: str, cwd: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one repeat (a smoke run)")
     args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
 
-    import os
-
-    from dhmlrun.core.embedded import embedded_core
+    from dhmlrun.core.server import EmbeddedCore
+    from dhmlrun.platform.worker_env import embedded_connection
 
     work = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
     code = work / "handler.py"
     code.write_text(HANDLER)
-    os.environ["DHMLRUN_RUNS_DIR"] = str(work / "runs")
+    # both scripts see the same environment: the runs directory, and the SDK's settings for the
+    # core (which the bare mlrun script never reads)
+    env = {**embedded_env(), "DHMLRUN_RUNS_DIR": str(work / "runs")}
     runtime_times, bare_times = [], []
-    with embedded_core(work / "core.db"):
-        for index in range(args.repeat):
-            runtime_times.append(timed(RUNTIME_SCRIPT.format(code=str(code)), f"bench-{index}", cwd=work))
-            bare_times.append(timed(BARE_SCRIPT.format(code=str(code), out=str(work / "bare")), cwd=work))
+    core = EmbeddedCore(work / "core.db")
+    try:
+        env.update(embedded_connection(*core.serve()))
+        for index in range(repeat):
+            runtime_times.append(
+                timed(RUNTIME_SCRIPT.format(code=str(code)), f"bench-{index}", cwd=work, env=env)
+            )
+            bare_times.append(
+                timed(BARE_SCRIPT.format(code=str(code), out=str(work / "bare")), cwd=work, env=env)
+            )
+    finally:
+        core.close()
 
     def median(values: list[tuple[float, float]], i: int) -> float:
         return statistics.median(v[i] for v in values)

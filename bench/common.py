@@ -7,6 +7,7 @@ are the best of N (the least disturbed run; said in `how`) unless a result says 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+PLATFORM_PREFIXES = ("DHCORE_", "DH_")
+"""The digitalhub SDK's (and so dhmlrun's) connection settings: endpoint, credentials, profile."""
 
 
 @dataclass
@@ -46,16 +49,32 @@ def best_of(fn: Callable[[], float], repeat: int) -> float:
     return min(fn() for _ in range(max(1, repeat)))
 
 
-def time_process(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 ok: Sequence[int] = (0,)) -> float:
-    """Wall seconds of one whole process; fails loudly when it exits with an unexpected code."""
+def run_timed(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+              ok: Sequence[int] = (0,)) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall seconds of one whole process and what it printed (for a benchmark that also checks
+    what was timed); fails loudly when it exits with an unexpected code."""
     start = time.perf_counter()
     done = subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in ok:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    return elapsed, done
+
+
+def time_process(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 ok: Sequence[int] = (0,)) -> float:
+    """Wall seconds of one whole process; fails loudly when it exits with an unexpected code."""
+    return run_timed(argv, cwd=cwd, env=env, ok=ok)[0]
 
 
 def seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
+
+
+def embedded_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any platform setting and with no SDK ini file
+    (`DH_CONFIG=/dev/null`): a dhmlrun command given no `--endpoint` then uses the config dir's
+    embedded core, whatever the shell running the benchmark points at."""
+    source = os.environ if environ is None else environ
+    kept = {k: v for k, v in source.items() if not k.startswith(PLATFORM_PREFIXES)}
+    return {**kept, "DH_CONFIG": os.devnull}

@@ -10,6 +10,7 @@ benchmarks report, tests test.
 
     1 validate (bench_validate)   2, 3 plan (bench_plan)   4, 5 apply (bench_apply)
     6 fetch (bench_fetch)         7 core (bench_core)
+    8 plan on the applied example vs terraform plan (bench_plan_example)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import bench_apply
 import bench_core
 import bench_fetch
 import bench_plan
+import bench_plan_example
 import bench_validate
 from common import Result, verdict
 
@@ -39,6 +41,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("4,5", bench_apply.run),
     ("6", bench_fetch.run),
     ("7", bench_core.run),
+    ("8", bench_plan_example.run),
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
