@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dhmlrun.platform import labels as L
-from dhmlrun.platform.errors import Duplicate, NotFound
+from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
 from dhmlrun.platform.rest import RestClient, context_path, project_path
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
@@ -46,8 +46,8 @@ class Platform:
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
         this platform; for the embedded core this starts serving it over HTTP."""
-        if self._sdk_environment is None:
-            return {"DHCORE_ENDPOINT": self.endpoint}
+        if self._sdk_environment is None:  # never half a connection (an endpoint without its credentials)
+            raise PlatformError(f"run workers were not told how to reach the platform at {self.shown}")
         return self._sdk_environment()
 
     @property
