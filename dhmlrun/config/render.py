@@ -24,7 +24,7 @@ from typing import Any
 
 from .document import Document, FieldPath
 from .model import Variable
-from .suggest import did_you_mean, listing
+from .suggest import did_you_mean, listing, with_article
 
 NOT_RENDERED = ("version", "include", "variables", "environments")
 """Top-level sections that are read before rendering and are never templates."""
@@ -168,7 +168,7 @@ class Renderer:
             if isinstance(item, Undefined):
                 item._fail_with_undefined_error()
         if not _is_plain(value):
-            raise RenderFailure(f"the template gives a {type(value).__name__}, not a plain value "
+            raise RenderFailure(f"the template gives {with_article(type(value).__name__)}, not a plain value "
                                 "(string, number, boolean, null, list or map)")
         return value
 
