@@ -1,8 +1,9 @@
 """Step 6: turn the validated data into `Resource`s in the one canonical form of `model.py`.
 
 Here live the checks JSON Schema cannot express: a function's `source` URL scheme, that a local
-source file exists, that `base64` decodes, that `schedule` is a valid cron. Relative local paths
-become absolute against the directory of the file that declared the resource. `inputs` and
+source file exists, that `base64` decodes, that `schedule` is a valid cron, that local files
+stay inside the config directory (`confinement`). Relative local paths become absolute against
+the directory of the file that declared the resource. `inputs` and
 `outputs` become maps whichever form was written; `env` becomes `envs`; `lifecycle` moves out
 of `spec`; the defaults (`trigger: on_change`, `execution: local`, empty parameters and values)
 are filled in so downstream code never has to know them.
@@ -31,7 +32,8 @@ CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @we
 
 
 def local_path(text: str, declared_in: Path) -> Path:
-    """A path as written, made absolute against the declaring file's directory (symlinks kept)."""
+    """A path as written, made absolute against the declaring file's directory (symlinks kept;
+    `~` expands, so `~/.bashrc` is seen for what it is: outside the config directory)."""
     path = Path(text).expanduser()
     return Path(os.path.normpath(path if path.is_absolute() else declared_in.parent / path))
 
@@ -67,7 +69,12 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
 
 def _dataitem(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
     if not URL.match(spec["path"]):
-        spec["path"] = str(local_path(spec["path"], declared_in))
+        written = spec["path"]
+        spec["path"] = str(local_path(written, declared_in))
+        outside = doc.confinement.resolved_outside(Path(spec["path"]))
+        if outside is not None:
+            message = doc.confinement.refusal("data path", written, outside)
+            doc.later_problem(("dataitems", name, "path"), message)
     return spec
 
 
@@ -94,6 +101,10 @@ def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in
                         allowed=", ".join(f"{s}://" for s in SOURCE_SCHEMES) + ", or a local file path")
         return text
     resolved = local_path(text, declared_in)
+    outside = doc.confinement.resolved_outside(resolved)
+    if outside is not None:
+        doc.later_problem((*path, "source"), doc.confinement.refusal("source file", text, outside))
+        return str(resolved)
     try:
         found, directory = resolved.is_file(), resolved.is_dir()
     except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
