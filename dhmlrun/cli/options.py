@@ -45,9 +45,22 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return parsed
 
 
+ALLOW_OUTSIDE_KEY = "dhmlrun.allow_outside"
+
+
+def _keep_allow_outside(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
+    ctx.meta[ALLOW_OUTSIDE_KEY] = tuple(values)
+
+
 def declaration_options(func: F) -> F:
     """Add `--var NAME=VALUE`, `--var-file FILE` and `-e/--env NAME` (as `variables`, `var_files`,
-    `environment` keyword arguments)."""
+    `environment` keyword arguments), and `--allow-outside PATH`, which is not a keyword argument:
+    it is kept in the click context, where `declaration_kwargs` finds it, so the commands'
+    signatures stay as they are."""
+    func = click.option("--allow-outside", metavar="PATH", multiple=True, expose_value=False,
+                        type=click.Path(path_type=Path), callback=_keep_allow_outside,
+                        help="Let the declaration read files under PATH, outside its directory "
+                             "(repeatable).")(func)
     func = click.option("-e", "--env", "environment", metavar="NAME", default=None,
                         help="Declaration environment (environments.NAME) to use.")(func)
     func = click.option("--var-file", "var_files", multiple=True, metavar="FILE",
@@ -61,8 +74,12 @@ def declaration_options(func: F) -> F:
 def declaration_kwargs(
     variables: dict[str, str], var_files: tuple[Path, ...], environment: str | None
 ) -> dict[str, Any]:
-    """The keyword arguments of `load_declaration` from the shared options' values."""
-    return {"cli_vars": dict(variables), "var_files": list(var_files), "environment": environment}
+    """The keyword arguments of `load_declaration` from the shared options' values (and
+    `--allow-outside`, from the current click context)."""
+    ctx = click.get_current_context(silent=True)
+    allow_outside = ctx.meta.get(ALLOW_OUTSIDE_KEY, ()) if ctx is not None else ()
+    return {"cli_vars": dict(variables), "var_files": list(var_files), "environment": environment,
+            "allow_outside": list(allow_outside)}
 
 
 def platform_options(func: F) -> F:
