@@ -1,12 +1,13 @@
 """Step 6: turn the validated data into `Resource`s in the one canonical form of `model.py`.
 
 Here live the checks JSON Schema cannot express: a function's `source` URL scheme, that a local
-source file exists, that `base64` decodes, that `schedule` is a valid cron, that local files
-stay inside the config directory (`confinement`). Relative local paths become absolute against
-the directory of the file that declared the resource. `inputs` and
-`outputs` become maps whichever form was written; `env` becomes `envs`; `lifecycle` moves out
-of `spec`; the defaults (`trigger: on_change`, `execution: local`, empty parameters and values)
-are filled in so downstream code never has to know them.
+source file exists, that `base64` decodes, that mlrun will accept the run name it derives from
+a function and its handler (`dhmlrun.mlrun_names`), that `schedule` is a valid cron, that local
+files stay inside the config directory (`confinement`). Relative local paths become absolute
+against the directory of the file that declared the resource. `inputs` and `outputs` become maps
+whichever form was written; `env` becomes `envs`; `lifecycle` moves out of `spec`; the defaults
+(`trigger: on_change`, `execution: local`, empty parameters and values) are filled in so
+downstream code never has to know them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.errors import Location
+from dhmlrun.mlrun_names import run_name_problem
 
 from .cron import cron_problem
 from .document import Document
@@ -90,6 +92,10 @@ def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path)
             doc.later_problem((*path, "base64"), "base64 does not decode: it must be standard base64 text "
                         "(A-Z, a-z, 0-9, +, /, with = padding)")
     spec["source"] = source
+    handler = spec.get("handler") or source.get("handler")
+    problem = run_name_problem(name, handler) if isinstance(handler, str) else None
+    if problem and ("functions", name) not in doc.reported:  # a name refused already says why
+        doc.problem(("functions", name), problem, key=True)
     return spec
 
 

@@ -236,3 +236,48 @@ def test_a_field_with_a_schema_error_is_not_reported_twice(write):
                  "runs:\n  r: {function: 'bad name!', action: job}\n")
     problem = one_problem(root)
     assert problem.path == "runs.r.function" and "not allowed" in problem.message
+
+
+def function_named(name: str, handler: str) -> str:
+    body = f"{{kind: mlrun, source: {{source: src/main.py}}, handler: '{handler}'}}"
+    return HEAD + f"functions:\n  {name}: {body}\n"
+
+
+def test_a_too_long_name_is_refused_for_its_length(write):
+    name = "a" * 300
+    problem = one_problem(write(HEAD + f"dataitems:\n  {name}: {{kind: table, path: x.csv}}\n"))
+    assert problem.message == f"the name '{'a' * 37}...' is too long: 300 characters, at most 255"
+    assert problem.path == f"dataitems.{name}" and problem.location.line == 4
+
+
+def test_a_function_whose_mlrun_run_name_is_too_long_is_refused(write):
+    name = "extract-" + "x" * 50
+    problem = one_problem(write(function_named(name, "pkg.jobs:handler")))
+    assert problem.path == f"functions.{name}" and problem.location.line == 4
+    assert problem.message.startswith(f"mlrun names the runs of this function '{name}-handler' ")
+    assert "66 characters: more than the 63 a Kubernetes label value may have" in problem.message
+
+
+def test_a_run_name_of_exactly_63_characters_is_fine(write):
+    name = "f" * 55
+    assert f"functions.{name}" in load(write(function_named(name, "module.handler"))).resources
+
+
+def test_the_run_name_counts_the_handler_as_mlrun_does(write):
+    # module and package parts are dropped, '_' becomes '-', capitals become small
+    name = "f" * 50
+    assert f"functions.{name}" in load(write(function_named(name, "pkg.jobs:Train_It"))).resources
+    problem = one_problem(write(function_named(name, "pkg.jobs:Train_Model_Now")))
+    assert f"'{name}-train-model-now'" in problem.message
+
+
+def test_a_handler_ending_with_an_underscore_gives_a_malformed_run_name(write):
+    problem = one_problem(write(function_named("f", "handler_")))
+    assert "'f-handler-'" in problem.message and "must end with a letter or a digit" in problem.message
+
+
+def test_the_source_handler_counts_when_the_function_gives_none(write):
+    name = "f" * 55
+    body = "{kind: mlrun, source: {source: src/main.py, handler: too_long}}"
+    text = HEAD + f"functions:\n  {name}: {body}\n"
+    assert "'" + name + "-too-long'" in one_problem(write(text)).message
