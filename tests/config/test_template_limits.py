@@ -80,7 +80,7 @@ runs:
 """
 
 CHILD = """
-import json, pathlib, resource, tempfile, time
+import json, pathlib, tempfile, time
 from dhmlrun.config import load_declaration
 from dhmlrun.errors import DhmlrunError
 
@@ -98,7 +98,7 @@ for index, (name, text) in enumerate(json.loads(ATTACKS).items()):
     except DhmlrunError as error:
         problems = [problem.as_dict() for problem in error.problems]
     result[name] = {"seconds": time.perf_counter() - started, "problems": problems,
-                    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                    "max_rss_mb": peak_rss_mb()}
 """
 
 
