@@ -200,3 +200,9 @@ def test_globs_keep_their_meaning(write):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     assert set(load(root).variables) == {"base", "a", "b", "c"}
+
+
+def test_a_file_url_data_path_is_a_local_path_and_confined(write):
+    problem = one_problem(write(ROOT.replace('"{{ base }}/raw.csv"', "file:///etc/passwd")))
+    assert problem.path == "dataitems.raw.path"
+    assert problem.message.startswith("data path 'file:///etc/passwd' is outside the config directory ")
