@@ -19,7 +19,9 @@ rendered, except the two `declaration_*` ones, which hold for one whole declarat
   and the count of `batch` and `slice`;
 - `produced_chars`: everything made while rendering one scalar, added up, an item of a container
   counting as `ITEM_CHARS` characters, about what it costs in memory (a loop making many values,
-  each under the limits above);
+  each under the limits above, which a list could keep alive; at 4 bytes a character, 25 million
+  stay under 200 MB). Building a string with `~` in a loop counts every intermediate string, so
+  about 20,000 characters can be built that way; `|join` counts the result once;
 - `int_bits`: integers made by `*` and `**` (squaring in a loop doubles the size each time);
 - `loop_iterations`: the iterations of all `{% for %}` loops of one scalar;
 - `seconds`: wall-clock time for one scalar, checked at every loop iteration, call, operator,
@@ -51,7 +53,7 @@ class TemplateLimits:
     template_chars: int = 20_000
     value_chars: int = 1_000_000
     value_items: int = 100_000
-    produced_chars: int = 10_000_000
+    produced_chars: int = 25_000_000
     int_bits: int = 65_536
     loop_iterations: int = 100_000
     seconds: float = 1.0

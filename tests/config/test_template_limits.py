@@ -59,6 +59,9 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "slice filter": ("{{ [1]|slice(10**9)|list|length }}", "value_items"),
     "many values each under the limit": ("{{ range(100000)|map('center', 100000)|join|length }}",
                                          "produced_chars"),
+    "4-byte characters kept in a list": ("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
+                                         "{% set ns.l = ns.l + ['\U0001F600' * 100000] %}{% endfor %}",
+                                         "produced_chars"),
     "printing in a loop": ("{% for i in range(100000) %}{{ 'x'*100000 }}{% endfor %}", "value_chars"),
     "template text in a loop": ("{% for i in range(100000) %}" + "A" * 1000 + "{% endfor %}", "value_chars"),
     "time": ("{% set s = 'x'*1000000 %}{% for i in range(100000) %}{{ s.count('y') }}{% endfor %}",
@@ -90,7 +93,7 @@ for index, (name, text) in enumerate(json.loads(ATTACKS).items()):
     root = base / str(index)
     (root / "src").mkdir(parents=True)
     (root / "src" / "main.py").write_text("def handler(context):\\n    return 1\\n")
-    (root / "dhmlrun.yaml").write_text(text)
+    (root / "dhmlrun.yaml").write_text(text, encoding="utf-8")
     started = time.perf_counter()
     try:
         load_declaration(root, environ={})
@@ -106,7 +109,8 @@ for index, (name, text) in enumerate(json.loads(ATTACKS).items()):
 def attacked() -> dict[str, Any]:
     """Every attack loaded in one fresh process (peak RSS only grows, so each attack's reading is
     an upper bound of what it used); each declaration carries the attack as `runs.r.parameters.p`."""
-    declarations = {name: DECLARATION % json.dumps(text) for name, (text, _) in ATTACKS.items()}
+    declarations = {name: DECLARATION % json.dumps(text, ensure_ascii=False)
+                    for name, (text, _) in ATTACKS.items()}
     return measure_in_subprocess(CHILD.replace("ATTACKS", repr(json.dumps(declarations))),
                                  timeout=240)["result"]
 
@@ -159,6 +163,8 @@ def test_lipsum_is_not_offered(write) -> None:
      "{{ ns.s }}", "abbb"),
     ("{{ 'aXa'|replace('X', '-') }} {{ 'a b'.split()|length }} {{ 2 ** 10 }}", "a-a 2 1024"),
     ("{{ ('x'*900000)|length }}", 900000),
+    ("{% set ns = namespace(s='') %}{% for i in range(2000) %}{% set ns.s = ns.s ~ 'abcdefgh,' %}{% endfor %}"
+     "{{ ns.s|length }}", "18000"),
 ])
 def test_ordinary_templates_render_as_before(write, template: str, rendered: Any) -> None:
     declaration = load(write(DECLARATION % json.dumps(template)))
