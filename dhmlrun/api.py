@@ -76,14 +76,13 @@ class Project:
         """The rendered, validated declaration (loaded once)."""
         from dhmlrun.config import load_declaration
 
-        confinement = {"allow_outside": self.allow_outside} if self.allow_outside else {}
         return load_declaration(
             self.path,
             cli_vars=self.variables,
             var_files=self.var_files,
             environment=self.env,
             environ=self.environ,
-            **confinement,
+            allow_outside=self.allow_outside,
         )
 
     @property

@@ -44,41 +44,45 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return parsed
 
 
+ALLOW_OUTSIDE_KEY = "dhmlrun.allow_outside"
+
+
+def _keep_allow_outside(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
+    ctx.meta[ALLOW_OUTSIDE_KEY] = tuple(values)
+
+
 def declaration_options(func: F) -> F:
     """Add `--var NAME=VALUE`, `--var-file FILE` and `-e/--env NAME` (as `variables`, `var_files`,
-    `environment` keyword arguments)."""
-    func = click.option(
-        "-e",
-        "--env",
-        "environment",
-        metavar="NAME",
-        default=None,
-        help="Declaration environment (environments.NAME) to use.",
-    )(func)
-    func = click.option(
-        "--var-file",
-        "var_files",
-        multiple=True,
-        metavar="FILE",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="YAML file of variable values (repeatable; later files win).",
-    )(func)
-    func = click.option(
-        "--var",
-        "variables",
-        multiple=True,
-        metavar="NAME=VALUE",
-        callback=_parse_vars,
-        help="Set a variable (repeatable); overrides every other source.",
-    )(func)
+    `environment` keyword arguments), and `--allow-outside PATH`, which is not a keyword argument:
+    it is kept in the click context, where `declaration_kwargs` finds it, so the commands'
+    signatures stay as they are."""
+    func = click.option("--allow-outside", metavar="PATH", multiple=True, expose_value=False,
+                        type=click.Path(path_type=Path), callback=_keep_allow_outside,
+                        help="Let the declaration read files under PATH, outside its directory "
+                             "(repeatable).")(func)
+    func = click.option("-e", "--env", "environment", metavar="NAME", default=None,
+                        help="Declaration environment (environments.NAME) to use.")(func)
+    func = click.option("--var-file", "var_files", multiple=True, metavar="FILE",
+                        type=click.Path(dir_okay=False, path_type=Path),
+                        help="YAML file of variable values (repeatable; later files win).")(func)
+    func = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_parse_vars,
+                        help="Set a variable (repeatable); overrides every other source.")(func)
     return func
+
+
+def allowed_outside() -> tuple[Path, ...]:
+    """The `--allow-outside` paths of the command being run (kept in its click context)."""
+    ctx = click.get_current_context(silent=True)
+    return tuple(ctx.meta.get(ALLOW_OUTSIDE_KEY, ())) if ctx is not None else ()
 
 
 def declaration_kwargs(
     variables: dict[str, str], var_files: tuple[Path, ...], environment: str | None
 ) -> dict[str, Any]:
-    """The keyword arguments of `load_declaration` from the shared options' values."""
-    return {"cli_vars": dict(variables), "var_files": list(var_files), "environment": environment}
+    """The keyword arguments of `load_declaration` from the shared options' values (and
+    `--allow-outside`, from the current click context)."""
+    return {"cli_vars": dict(variables), "var_files": list(var_files), "environment": environment,
+            "allow_outside": list(allowed_outside())}
 
 
 def platform_options(func: F) -> F:
@@ -135,6 +139,7 @@ class ProjectOptions:
             )
         return Project(
             path,
+            allow_outside=allowed_outside(),
             env=self.environment or environment,
             variables={**recorded, **self.variables},
             var_files=self.var_files,

@@ -14,6 +14,8 @@ from typing import Any
 
 from dhmlrun.errors import DhmlrunError, Location, Problem
 
+from .confinement import Confinement
+
 FieldPath = tuple[str | int, ...]
 Position = tuple[str, int, int]
 """(file as displayed, line, column), both 1-based: cheaper to store than a Location per value."""
@@ -50,10 +52,12 @@ class Document:
     `positions` holds the position of each value, `key_positions` the position of each mapping key
     (an unknown key is best reported where the key is written). `origins` maps a resource
     `(type, name)` to the absolute path of the file that declared it, for relative paths.
+    `confinement` says where the files it names may be.
     """
 
     root_file: Path
     data: dict[str, Any]
+    confinement: Confinement
     positions: dict[FieldPath, Position] = field(default_factory=dict)
     key_positions: dict[FieldPath, Position] = field(default_factory=dict)
     origins: dict[tuple[str, str], Path] = field(default_factory=dict)

@@ -1,20 +1,26 @@
 """Step 2: read the root file and the files its `include:` globs name, and merge them into one.
 
-Globs are relative to the root file's directory (`resources/*.yaml`, `**/*.yml`). An included
-file may declare `variables`, `dataitems`, `functions` and `runs`; the project, environments and
-version belong to the root file only, so there is one place to read them. A name declared twice
-is an error naming both places. Each resource remembers the file that declared it, so relative
-paths in it resolve against that file's directory.
+Globs are relative to the root file's directory (`resources/*.yaml`, `**/*.yml`), with the
+`glob` module's meaning, except that `**` never descends into a symlinked directory (a symlink
+to `/` or to its own parent would make it walk the whole disk, or for ever). A glob, and every
+file it matches, must stay inside the config directory (see `confinement`). An included file may
+declare `variables`, `dataitems`, `functions` and `runs`; the project, environments and version
+belong to the root file only, so there is one place to read them. A name declared twice is an
+error naming both places. Each resource remembers the file that declared it, so relative paths
+in it resolve against that file's directory.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dhmlrun.errors import DhmlrunError, Location, Problem
 
+from .confinement import Confinement
 from .document import Document, display_path, dotted
 from .model import ENTITY_TYPES
 from .yaml_loader import LoadedYaml, load_yaml
@@ -37,10 +43,12 @@ def find_root_file(path: Path) -> Path:
     raise DhmlrunError.single(f"no such file or directory: {path}", Location(str(path)))
 
 
-def load_files(root_file: Path) -> Document:
-    """The merged document of the root file and its includes, with every problem found."""
+def load_files(root_file: Path, confinement: Confinement | None = None) -> Document:
+    """The merged document of the root file and its includes, with every problem found; files are
+    read only inside `confinement` (by default, the root file's directory)."""
     root = load_yaml(root_file)
-    doc = Document(root_file=root_file, data=root.data, files=[root_file])
+    confinement = confinement or Confinement.of(root_file.parent)
+    doc = Document(root_file=root_file, data=root.data, files=[root_file], confinement=confinement)
     doc.problems.extend(root.problems)
     doc.positions.update(root.positions)
     doc.key_positions.update(root.key_positions)
@@ -61,14 +69,60 @@ def _included_paths(doc: Document, root_file: Path) -> list[Path]:
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or not pattern:
             continue
-        matches = sorted(Path(p).resolve() for p in glob.glob(str(base / pattern), recursive=True))
-        matches = [m for m in matches if m.is_file()]
-        if not matches and not glob.has_magic(pattern):
-            doc.problem(("include", index), f"included file {pattern!r} does not exist")
-        for match in matches:
+        for match in _matches(doc, base, pattern, index):
             if match != root_file and match not in found:
                 found.append(match)
     return found
+
+
+def _matches(doc: Document, base: Path, pattern: str, index: int) -> list[Path]:
+    """The files `pattern` names, all inside the confinement; else a problem and nothing."""
+    parts = Path(pattern).parts
+    literal = 0
+    while literal < len(parts) and not glob.has_magic(parts[literal]):
+        literal += 1
+    start = base.joinpath(*parts[:literal])
+    outside = doc.confinement.resolved_outside(start)
+    matches: list[Path] = []
+    if outside is None:
+        matches = sorted({m.resolve() for m in _expand(start, parts[literal:])})
+        matches = [m for m in matches if m.is_file()]
+        outside = next((m for m in matches if doc.confinement.resolved_outside(m) is not None), None)
+    if outside is not None:
+        doc.problem(("include", index), doc.confinement.refusal("include", pattern, outside))
+        return []
+    if not matches and not glob.has_magic(pattern):
+        doc.problem(("include", index), f"included file {pattern!r} does not exist")
+    return matches
+
+
+def _expand(directory: Path, segments: tuple[str, ...]) -> Iterator[Path]:
+    """What `glob` would match below `directory`, never following a symlinked directory for `**`."""
+    if not segments:
+        if directory.exists():
+            yield directory
+        return
+    head, rest = segments[0], segments[1:]
+    if head == "**":
+        yield from _expand(directory, rest)
+        for child in _children(directory, "*"):
+            if child.is_dir() and not child.is_symlink():
+                yield from _expand(child, segments)
+    elif not glob.has_magic(head):
+        yield from _expand(directory / head, rest)
+    else:
+        for child in _children(directory, head):
+            yield from _expand(child, rest)
+
+
+def _children(directory: Path, pattern: str) -> list[Path]:
+    """Entries of `directory` matching one glob segment; hidden ones only when it asks for a dot."""
+    try:
+        names = sorted(entry.name for entry in directory.iterdir())
+    except OSError:
+        return []
+    return [directory / name for name in names
+            if fnmatch.fnmatchcase(name, pattern) and (not name.startswith(".") or pattern.startswith("."))]
 
 
 def _record_origins(doc: Document, loaded: LoadedYaml) -> None:

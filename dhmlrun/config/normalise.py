@@ -1,37 +1,51 @@
 """Step 6: turn the validated data into `Resource`s in the one canonical form of `model.py`.
 
 Here live the checks JSON Schema cannot express: a function's `source` URL scheme, that a local
-source file exists, that `base64` decodes, that `schedule` is a valid cron. Relative local paths
-become absolute against the directory of the file that declared the resource. `inputs` and
-`outputs` become maps whichever form was written; `env` becomes `envs`; `lifecycle` moves out
-of `spec`; the defaults (`trigger: on_change`, `execution: local`, empty parameters and values)
-are filled in so downstream code never has to know them.
+source file exists, that `base64` decodes, that mlrun will accept the run name it derives from
+a function and its handler (`dhmlrun.mlrun_names`), that `schedule` is a valid cron, that local
+files stay inside the config directory (`confinement`). Relative local paths become absolute
+against the directory of the file that declared the resource. `inputs` and `outputs` become maps
+whichever form was written; `env` becomes `envs`; `lifecycle` moves out of `spec`; the defaults
+(`trigger: on_change`, `execution: local`, empty parameters and values) are filled in so
+downstream code never has to know them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from dhmlrun import archive
 from dhmlrun.errors import Location
+from dhmlrun.mlrun_names import run_name_problem
+from dhmlrun.sources import (
+    FORMS,
+    Fetch,
+    UnsupportedSource,
+    classify_source,
+    embedded_problem,
+    size_problem,
+)
+from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
 
 from .cron import cron_problem
 from .document import Document
 from .model import Resource
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-SOURCE_SCHEMES = ("git+https", "zip+s3", "zip+https", "https", "s3")
 DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
-RUN_DEFAULTS: dict[str, Any] = {"trigger": "on_change", "execution": "local"}
 CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly"
 
 
 def local_path(text: str, declared_in: Path) -> Path:
-    """A path as written, made absolute against the declaring file's directory (symlinks kept)."""
+    """A path as written, made absolute against the declaring file's directory (symlinks kept;
+    `~` expands, so `~/.bashrc` is seen for what it is: outside the config directory)."""
     path = Path(text).expanduser()
     return Path(os.path.normpath(path if path.is_absolute() else declared_in.parent / path))
 
@@ -66,8 +80,16 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
 
 
 def _dataitem(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
-    if not URL.match(spec["path"]):
-        spec["path"] = str(local_path(spec["path"], declared_in))
+    """A local path (`file://` ones too: the runtime reads them from disk) becomes absolute and
+    must stay inside the confinement; URLs are kept as written."""
+    written = spec["path"]
+    match = URL.match(written)
+    if match and match.group(1).lower() != "file":
+        return spec
+    spec["path"] = str(local_path(urlparse(written).path if match else written, declared_in))
+    outside = doc.confinement.resolved_outside(Path(spec["path"]))
+    if outside is not None:
+        doc.later_problem(("dataitems", name, "path"), doc.confinement.refusal("data path", written, outside))
     return spec
 
 
@@ -78,30 +100,63 @@ def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path)
         source["source"] = _checked_source(doc, path, source["source"], declared_in)
     if "base64" in source:
         try:
-            base64.b64decode(source["base64"], validate=True)
+            content = base64.b64decode(source["base64"], validate=True)
         except (binascii.Error, ValueError):
             doc.later_problem((*path, "base64"), "base64 does not decode: it must be standard base64 text "
-                        "(A-Z, a-z, 0-9, +, /, with = padding)")
+                              "(A-Z, a-z, 0-9, +, /, with = padding)")
+        else:
+            _check_embedded(doc, (*path, "base64"), "base64", content)
     spec["source"] = source
+    handler = spec.get("handler") or source.get("handler")
+    problem = run_name_problem(name, handler) if isinstance(handler, str) else None
+    if problem and ("functions", name) not in doc.reported:  # a name refused already says why
+        doc.problem(("functions", name), problem, key=True)
     return spec
 
 
 def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in: Path) -> str:
-    match = URL.match(text)
-    if match:
-        if match.group(1).lower() not in SOURCE_SCHEMES:
-            doc.later_problem((*path, "source"), f"unsupported URL scheme {match.group(1)!r}",
-                        allowed=", ".join(f"{s}://" for s in SOURCE_SCHEMES) + ", or a local file path")
+    """A remote source must be a form the runtime fetches; a local one must exist inside the
+    confinement and be code the runtime can run (it is shipped in the spec): `dhmlrun.sources`."""
+    field = (*path, "source")
+    try:
+        form = classify_source(text, declared=True)
+    except UnsupportedSource as exc:
+        doc.later_problem(field, str(exc), allowed=FORMS)
+        return text
+    if form.fetch is not Fetch.LOCAL:
         return text
     resolved = local_path(text, declared_in)
+    outside = doc.confinement.resolved_outside(resolved)
+    if outside is not None:
+        doc.later_problem(field, doc.confinement.refusal("source file", text, outside))
+        return str(resolved)
     try:
         found, directory = resolved.is_file(), resolved.is_dir()
     except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
         found = directory = False
     if not found:
         what = "is a directory, not a file" if directory else "does not exist"
-        doc.later_problem((*path, "source"), f"source file {text!r} {what} (looked for {resolved})")
+        doc.later_problem(field, f"source file {text!r} {what} (looked for {resolved})")
+        return str(resolved)
+    too_big = size_problem(resolved.stat().st_size)  # judged before reading it
+    if too_big:
+        doc.later_problem(field, f"source file {text!r} cannot be used: {too_big}")
+    else:
+        _check_embedded(doc, field, f"source file {text!r}", resolved.read_bytes())
     return str(resolved)
+
+
+def _check_embedded(doc: Document, field: tuple[str, ...], what: str, content: bytes) -> None:
+    """Code shipped in the spec: text, or an archive the runtime will unpack (judged now, with the
+    same limits)."""
+    problem = embedded_problem(content)
+    if problem is None and archive.archive_format(content[:512]) is not None:
+        try:
+            archive.check(content)
+        except archive.ArchiveRefused as exc:
+            problem = f"the archive is refused: {exc}"
+    if problem:
+        doc.later_problem(field, f"{what} cannot be used: {problem}")
 
 
 def bindings(doc: Document, path: tuple[str | int, ...], value: Any) -> dict[str, str]:
@@ -123,10 +178,8 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
     spec["function"] = function if function.startswith("functions.") else f"functions.{function}"
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
     spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"))
-    spec.setdefault("parameters", {})
-    spec.setdefault("values", [])
     for key, default in RUN_DEFAULTS.items():
-        spec.setdefault(key, default)
+        spec.setdefault(key, copy.deepcopy(default))
     if "env" in spec:
         if "envs" in spec:
             doc.later_problem((*path, "env"), "give either env or envs, not both (they are the same)",

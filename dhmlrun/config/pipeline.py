@@ -25,13 +25,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from dhmlrun.errors import DhmlrunError, Problem
 from dhmlrun.vocabulary.mask import mask_text
 
 from . import schema
+from .confinement import Confinement
 from .document import Document, FieldPath
 from .includes import find_root_file, load_files
 from .model import ENTITY_TYPES, Declaration, Variable
@@ -52,15 +53,18 @@ def load_declaration(
     var_files: list[Path] | None = None,
     environment: str | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_outside: Sequence[str | os.PathLike[str]] = (),
 ) -> Declaration:
     """Load, render, validate and normalise the declaration at `path`.
 
     `path` is the config directory (holding `dhmlrun.yaml`) or the root file itself. Raises
     `DhmlrunError` listing every problem found. `environ` defaults to `os.environ` (read for
     `DHMLRUN_VAR_<name>`). Variable precedence is documented in `dhmlrun.config.variables`.
+    Files the declaration names (includes, local sources, local data) must be inside the config
+    directory or inside one of the `allow_outside` places (`dhmlrun.config.confinement`).
     """
     with _collector_paused():
-        return _load(path, cli_vars, var_files, environment, environ)
+        return _load(path, cli_vars, var_files, environment, environ, allow_outside)
 
 
 @contextlib.contextmanager
@@ -82,8 +86,10 @@ def _load(
     var_files: list[Path] | None,
     environment: str | None,
     environ: Mapping[str, str] | None,
+    allow_outside: Sequence[str | os.PathLike[str]],
 ) -> Declaration:
-    doc = load_files(find_root_file(Path(path)))
+    root_file = find_root_file(Path(path))
+    doc = load_files(root_file, Confinement.of(root_file.parent, allow_outside))
     if doc.problems:
         raise DhmlrunError(doc.problems)
     for section in PRE_RENDER_SECTIONS:

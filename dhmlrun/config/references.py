@@ -14,6 +14,8 @@ from .model import Reference, Resource
 from .suggest import did_you_mean, listing
 
 INPUT_FORMS = "dataitems.NAME, runs.NAME.outputs.KEY, or a store:// key"
+MAX_REPORTED_CYCLES = 20
+"""Each cycle found costs one pass over the graph; past this many the first ones are enough to fix."""
 
 
 def resolve_references(doc: Document, resources: dict[str, Resource], declared: set[str]) -> None:
@@ -109,40 +111,37 @@ def _of_type(addresses: set[str], type_: str) -> list[str]:
 
 
 def _reject_cycles(doc: Document, resources: dict[str, Resource]) -> None:
-    """Iterative depth-first search (chains of thousands of runs must not hit the recursion limit);
-    each cycle is reported once, at the input that closes it."""
-    done: set[str] = set()
-    reported: set[frozenset[str]] = set()
-    for start in sorted(resources):
-        if start in done:
-            continue
-        trail: list[str] = [start]
-        on_trail = {start}
-        stack = [iter(resources[start].depends_on)]
-        while stack:
-            dep = next(stack[-1], None)
-            if dep is None:
-                stack.pop()
-                finished = trail.pop()
-                on_trail.discard(finished)
-                done.add(finished)
-                continue
-            if dep in on_trail:
-                cycle = [*trail[trail.index(dep):], dep]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    _report_cycle(doc, resources[trail[-1]], dep, cycle)
-            elif dep not in done and dep in resources:
-                trail.append(dep)
-                on_trail.add(dep)
-                stack.append(iter(resources[dep].depends_on))
+    """Report each cycle `graphlib` finds, then cut the edge it was reported at and look again, so
+    independent cycles are all reported in one pass (at most `MAX_REPORTED_CYCLES` of them)."""
+    from graphlib import CycleError, TopologicalSorter
+
+    graph = {address: {d for d in r.depends_on if d in resources} for address, r in resources.items()}
+    for _ in range(MAX_REPORTED_CYCLES):
+        try:
+            TopologicalSorter(graph).prepare()
+        except CycleError as exc:
+            cycle = _rotated(exc.args[1])
+            _report_cycle(doc, resources[cycle[1]], cycle[0], cycle)
+            graph[cycle[1]].discard(cycle[0])
+        else:
+            return
+
+
+def _rotated(cycle: list[str]) -> list[str]:
+    """graphlib's cycle (each node feeds the next, first == last) started at its smallest address,
+    so the same cycle always reads, and is reported, the same way."""
+    ring = cycle[:-1]
+    start = ring.index(min(ring))
+    ring = ring[start:] + ring[:start]
+    return [*ring, ring[0]]
 
 
 def _report_cycle(doc: Document, closing: Resource, target: str, cycle: list[str]) -> None:
+    """Report `cycle` (in feed order) at the input of `closing` that names `target`."""
     path: tuple[str, ...] = (closing.type, closing.name, "inputs")
     for key, value in closing.spec.get("inputs", {}).items():
         reference = Reference.parse(value) if isinstance(value, str) else None
         if reference is not None and reference.address == target:
             path = (*path, key)
             break
-    doc.later_problem(path, "dependency cycle (each feeds the next): " + " -> ".join(reversed(cycle)))
+    doc.later_problem(path, "dependency cycle (each feeds the next): " + " -> ".join(cycle))

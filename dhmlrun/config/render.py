@@ -1,10 +1,11 @@
 """Step 4: render Jinja2 templates, one scalar string at a time, in a sandbox.
 
 Rendering per scalar (after parsing, not over the file's text) keeps each value's file:line for
-errors and means a template can never inject YAML structure. The environment is Jinja2's
-`SandboxedEnvironment` with `StrictUndefined`: an undefined name is an error, and unsafe
-attribute access (`{{ ''.__class__ }}`) raises a SecurityError that becomes a normal problem.
-Multiplication and powers are bounded too, so `{{ 'x' * 10**10 }}` cannot exhaust memory.
+errors and means a template can never inject YAML structure. The environment is the bounded
+sandbox of `sandbox.py` with `StrictUndefined`: an undefined name is an error, unsafe attribute
+access (`{{ ''.__class__ }}`) raises a SecurityError that becomes a normal problem, and a
+template asking for too much memory, too many loop iterations or too much time is stopped by
+the `TemplateLimits` (per scalar, and for the whole declaration) with a problem naming the limit.
 
 Names available: every variable as `{{ NAME }}` and `{{ var.NAME }}`, and `{{ env }}` — the `env`
 variable when one is declared, else the name of the chosen environment.
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from .document import Document, FieldPath
 from .model import Variable
-from .suggest import did_you_mean, listing
+from .sandbox import LIMITS, LimitExceeded, TemplateLimits, budgeted, environment, render_counted
+from .suggest import did_you_mean, listing, with_article
 
 NOT_RENDERED = ("version", "include", "variables", "environments")
 """Top-level sections that are read before rendering and are never templates."""
@@ -32,8 +35,6 @@ NOT_RENDERED = ("version", "include", "variables", "environments")
 _MARKERS = ("{{", "{%", "{#")
 _SIMPLE = re.compile(r"\{\{\s*(var\.)?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _WHOLE_EXPRESSION = re.compile(r"\s*\{\{(.*)\}\}\s*", re.DOTALL)
-MAX_SEQUENCE = 100_000
-MAX_EXPONENT = 100
 
 
 class RenderFailure(Exception):
@@ -57,40 +58,14 @@ class _VarNamespace:
         return iter(self._values)
 
 
-@functools.cache
-def _environment() -> Any:
-    """The sandbox, built once per process (importing and configuring Jinja costs ~100 ms)."""
-    from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import SandboxedEnvironment
-
-    class BoundedSandbox(SandboxedEnvironment):
-        """Jinja's sandbox plus limits on `*` and `**`, the two cheap ways to allocate gigabytes."""
-
-        intercepted_binops = frozenset(["*", "**"])
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise SecurityError(f"exponent {right} is larger than the sandbox allows ({MAX_EXPONENT})")
-            if operator == "*":
-                for seq, times in ((left, right), (right, left)):
-                    if isinstance(seq, str | list | tuple) and isinstance(times, int) and (
-                        len(seq) * times > MAX_SEQUENCE
-                    ):
-                        raise SecurityError(f"result longer than the sandbox allows ({MAX_SEQUENCE})")
-            return super().call_binop(context, operator, left, right)
-
-    return BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True)
-
-
 @functools.lru_cache(maxsize=4096)
 def _compile_template(source: str) -> Any:
-    return _environment().from_string(source)
+    return environment().from_string(source)
 
 
 @functools.lru_cache(maxsize=4096)
 def _compile_expression(source: str) -> Any:
-    return _environment().compile_expression(source, undefined_to_none=False)
+    return environment().compile_expression(source, undefined_to_none=False)
 
 
 def _single_expression(text: str) -> str | None:
@@ -108,7 +83,10 @@ class Renderer:
     """Renders strings against one set of variables."""
 
     def __init__(self, variables: dict[str, Variable], environment: str | None,
-                 missing: frozenset[str] = frozenset()) -> None:
+                 missing: frozenset[str] = frozenset(), limits: TemplateLimits = LIMITS) -> None:
+        self.limits = limits
+        self.seconds = 0.0
+        self.chars = 0
         values = {name: v.value for name, v in variables.items()}
         self.values = values
         self.context: dict[str, Any] = dict(values)
@@ -128,18 +106,45 @@ class Renderer:
         """The rendered value of one scalar string; RenderFailure with a clear message on error."""
         if not any(marker in text for marker in _MARKERS):
             return text
-        fast = self._render_simple(text)
-        if fast is not _NO_FAST_PATH:
-            return fast
         try:
-            expression = _single_expression(text)
-            if expression is not None:
-                return self._native(_compile_expression(expression)(**self.context))
-            return _compile_template(text).render(**self.context)
+            fast = self._render_simple(text)
+            value = self._render_jinja(text) if fast is _NO_FAST_PATH else fast
+            self._count_declaration_chars(value)
         except RenderFailure:
             raise
         except Exception as exc:  # Jinja raises many types; each becomes one clean message
             raise RenderFailure(self._explain(exc)) from None
+        return value
+
+    def _render_jinja(self, text: str) -> Any:
+        """Render with Jinja under the budget of one scalar (within what the declaration has left)."""
+        if len(text) > self.limits.template_chars:
+            raise LimitExceeded(f"a template of {len(text):,} characters, more than the "
+                                f"{self.limits.template_chars:,} allowed (limit 'template_chars')")
+        left = self.limits.declaration_seconds - self.seconds
+        overtime = None
+        if left < self.limits.seconds:
+            overtime = (f"rendering the declaration's templates took longer than "
+                        f"{self.limits.declaration_seconds:g} s in all (limit 'declaration_seconds')")
+        started = time.monotonic()
+        try:
+            with budgeted(self.limits, started + min(left, self.limits.seconds), overtime) as budget:
+                budget.check_time()
+                expression = _single_expression(text)
+                if expression is not None:
+                    value = self._native(_compile_expression(expression)(**self.context))
+                    budget.check_size(_size(value), "a value of about {} characters")
+                    return value
+                return render_counted(_compile_template(text), self.context)
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def _count_declaration_chars(self, value: Any) -> None:
+        self.chars += _size(value)
+        limit = self.limits.declaration_chars
+        if self.chars > limit:
+            raise LimitExceeded(f"the declaration's templates rendered more than {limit:,} characters in all "
+                                "(limit 'declaration_chars')")
 
     def _render_simple(self, text: str) -> Any:
         """`{{ name }}` / `{{ var.name }}` substitutions without Jinja, with the same results."""
@@ -153,6 +158,10 @@ class Renderer:
                 return _NO_FAST_PATH  # unknown name, or `{{{ x }}`, which Jinja reads differently
         if len(matches) == 1 and matches[0].group(0) == text.strip():
             return self._lookup(matches[0])
+        size = len(text) + sum(len(str(self._lookup(m))) - len(m.group(0)) for m in matches)
+        if size > self.limits.value_chars:
+            raise LimitExceeded(f"a value of {size:,} characters, more than the {self.limits.value_chars:,} "
+                                "allowed (limit 'value_chars')")
         return _SIMPLE.sub(lambda m: str(self._lookup(m)), text)
 
     def _lookup(self, match: re.Match[str]) -> Any:
@@ -168,13 +177,15 @@ class Renderer:
             if isinstance(item, Undefined):
                 item._fail_with_undefined_error()
         if not _is_plain(value):
-            raise RenderFailure(f"the template gives a {type(value).__name__}, not a plain value "
+            raise RenderFailure(f"the template gives {with_article(type(value).__name__)}, not a plain value "
                                 "(string, number, boolean, null, list or map)")
         return value
 
     def _explain(self, exc: Exception) -> str:
         from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
+        if isinstance(exc, LimitExceeded):
+            return f"the template goes over a sandbox limit: {exc}"
         if isinstance(exc, SecurityError):
             return f"the template is not allowed by the sandbox: {exc}"
         if isinstance(exc, TemplateSyntaxError):
@@ -203,6 +214,11 @@ def _walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _walk(item)
+
+
+def _size(value: Any) -> int:
+    """About the characters a rendered value takes: its strings' lengths plus one per other item."""
+    return sum(len(item) if isinstance(item, str) else 1 for item in _walk(value))
 
 
 def _is_plain(value: Any) -> bool:

@@ -143,8 +143,7 @@ def _translate(doc: Document, error: Any, path: FieldPath) -> None:
     """One jsonschema error -> one or more plain problems."""
     keyword, expected, instance = error.validator, error.validator_value, error.instance
     if "propertyNames" in error.relative_schema_path:
-        doc.problem((*path, instance), f"the name {instance!r} is not allowed: "
-                    f"{PATTERN_TEXT.get(error.schema.get('pattern'), 'invalid name')}", key=True)
+        doc.problem((*path, instance), _name_message(keyword, expected, instance, error.schema), key=True)
     elif keyword == "additionalProperties" and expected is False:
         known = list(error.schema.get("properties", {}))
         for extra in (k for k in instance if k not in known):
@@ -166,6 +165,16 @@ def _translate(doc: Document, error: Any, path: FieldPath) -> None:
         doc.problem(path, f"{instance!r} is not allowed: {PATTERN_TEXT.get(expected, 'pattern ' + expected)}")
     else:
         _translate_bounds(doc, error, path)
+
+
+def _name_message(keyword: str, expected: Any, name: str, schema: dict[str, Any]) -> str:
+    """Why a name (a key of `dataitems`, `functions`, `runs`...) is refused, for the reason it is."""
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    if keyword == "maxLength":
+        return f"the name {shown!r} is too long: {len(name)} characters, at most {expected}"
+    if keyword == "minLength":
+        return "a name must not be empty"
+    return f"the name {shown!r} is not allowed: {PATTERN_TEXT.get(schema.get('pattern'), 'invalid name')}"
 
 
 def _translate_bounds(doc: Document, error: Any, path: FieldPath) -> None:

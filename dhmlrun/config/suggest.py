@@ -1,4 +1,4 @@
-""""Did you mean X?": the nearest known name to a misspelt one."""
+""""Did you mean X?", listings and articles: the small words every message is built from."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 def listing(names: Iterable[str]) -> str:
     """Names as users read them in an `allowed:` hint: `a, b, c`."""
     return ", ".join(str(n) for n in names)
+
+
+def with_article(noun: str) -> str:
+    """`an integer`, `a string`, `null`: a type word as a sentence needs it."""
+    if noun in ("null", "nothing"):
+        return noun
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"

@@ -4,7 +4,8 @@ Precedence, lowest to highest (a later source overrides an earlier one):
 
 1. `default:` in the declaration (`variables.NAME.default`);
 2. the chosen environment's overrides, `environments.ENV.variables` (`--env ENV`);
-3. `DHMLRUN_VAR_NAME` in the process environment;
+3. `DHMLRUN_VAR_NAME` in the process environment, NAME matching ignoring case
+   (`DHMLRUN_VAR_GH_TOKEN` sets `gh_token`; `_environ_entries` says how clashes are settled);
 4. `--var-file FILE` (a YAML mapping of NAME: VALUE), later files winning;
 5. `--var NAME=VALUE` on the command line, later ones winning.
 
@@ -33,7 +34,7 @@ from dhmlrun.errors import Location, Problem
 
 from .document import Document, display_path
 from .model import Variable
-from .suggest import did_you_mean, listing
+from .suggest import did_you_mean, listing, with_article
 from .yaml_loader import load_yaml
 
 ENV_PREFIX = "DHMLRUN_VAR_"
@@ -92,7 +93,7 @@ def _from_text(text: str, type_: str | None) -> Any:
         raise ValueError("not a boolean (true/false)")
     value = yaml.safe_load(text)
     if not _matches(value, type_):
-        raise ValueError(f"not a {type_}")
+        raise ValueError(f"not {with_article(type_)}")
     return value
 
 
@@ -125,7 +126,8 @@ class _Resolver:
             self.set_text(name, value, problem)
             return
         if type_ is not None and not _matches(value, type_):
-            problem(f"variable {name!r} is a {type_}, got a {_type_of(value) or 'null'}")
+            actual = _type_of(value) or "null"
+            problem(f"variable {name!r} is {with_article(type_)}, got {with_article(actual)}")
             return
         self.values[name] = value
 
@@ -133,7 +135,8 @@ class _Resolver:
         try:
             self.values[name] = _from_text(text, self.types.get(name))
         except (ValueError, yaml.YAMLError) as exc:
-            problem(f"variable {name!r} is a {self.types.get(name)}: cannot use the value given ({exc})")
+            problem(f"variable {name!r} is {with_article(self.types.get(name) or 'string')}: "
+                    f"cannot use the value given ({exc})")
 
 
 def _apply_environment(
@@ -164,11 +167,55 @@ def _apply_environment(
 
 
 def _apply_environ(resolver: _Resolver, environ: Mapping[str, str], doc: Document) -> None:
+    chosen, problems = _environ_entries(resolver.declared, environ)
+    doc.problems.extend(problems)
     for name in resolver.declared:
-        key = ENV_PREFIX + name
-        if key in environ:
+        key = chosen.get(name)
+        if key is not None:
             resolver.set_text(name, environ[key], lambda message, key=key: doc.problems.append(
                 Problem(message, None, key)))
+
+
+def _environ_entries(
+    declared: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, str], list[Problem]]:
+    """The `DHMLRUN_VAR_*` entry that sets each variable (`{name: key}`), and the clashes.
+
+    Shells and CI systems spell environment variables in capitals, so the part after the prefix
+    matches a variable's name ignoring case (`DHMLRUN_VAR_GH_TOKEN` sets `gh_token`). So that
+    the result never depends on the order the environment lists its entries in:
+    - an entry spelt exactly like a declared variable sets that variable, whatever else matches
+      it ignoring case (and two variables differing only in case, `a` and `A`, are each set by
+      their own spelling);
+    - otherwise differently-cased entries matching one variable must hold the same value; when
+      they do not, it is an error naming them, as no rule says which one was meant;
+    - an entry matching, ignoring case, two variables that differ only in case is an error.
+    """
+    folded: dict[str, list[str]] = {}
+    for name in declared:
+        folded.setdefault(name.casefold(), []).append(name)
+    chosen: dict[str, str] = {}
+    loose: dict[str, list[str]] = {}
+    problems: list[Problem] = []
+    for key in sorted(k for k in environ if k.startswith(ENV_PREFIX)):
+        suffix = key[len(ENV_PREFIX):]
+        names = folded.get(suffix.casefold(), [])
+        if suffix in declared:
+            chosen[suffix] = key
+        elif len(names) > 1:
+            problems.append(Problem(f"it matches variables {listing(map(repr, names))} ignoring case; "
+                                    "spell it exactly as the variable it sets", None, key))
+        elif names:
+            loose.setdefault(names[0], []).append(key)
+    for name, keys in loose.items():
+        if name in chosen:
+            continue
+        if len({environ[key] for key in keys}) > 1:
+            problems.append(Problem(f"each sets variable {name!r} (names match ignoring case), with "
+                                    "different values; unset all but one", None, " and ".join(keys)))
+        else:
+            chosen[name] = keys[0]
+    return chosen, problems
 
 
 def _apply_var_file(doc: Document, resolver: _Resolver, path: Path) -> None:

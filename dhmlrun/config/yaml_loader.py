@@ -1,11 +1,13 @@
 """Step 1: read one YAML file into plain data, remembering the position of every key and value.
 
 Only safe YAML is accepted: the standard scalar types (str, int, float, bool, null), mappings and
-sequences. Timestamps stay strings (JSON has no date type). Aliases are allowed but budgeted: a
-document may use at most `MAX_ALIASES` of them and expand to at most `MAX_NODES` nodes, so an
-alias bomb ("billion laughs") is refused after a bounded amount of work and memory instead of
-being expanded. Tabs in indentation, duplicate keys, a non-mapping root and an empty file are
-errors with their line and column.
+sequences. Timestamps stay strings (JSON has no date type). Aliases are allowed but budgeted by
+what they expand to, not by how often they are written: dereferencing aliases may produce at most
+`MAX_ALIAS_EXPANSION` values in all (twenty runs sharing one anchor with `<<: *common` are a few
+hundred), and a document at most `MAX_NODES`, so an alias bomb ("billion laughs") is refused
+after a bounded amount of work and memory, at the alias that crossed the budget. Tabs in YAML
+indentation (never inside a block scalar's text, where a Python body may use them), duplicate
+keys, a non-mapping root and an empty file are errors with their line and column.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dhmlrun.errors import Location, Problem
 
 from .document import FieldPath, Position, display_path, dotted
 
-MAX_ALIASES = 100
+MAX_ALIAS_EXPANSION = 100_000
+"""Values produced by dereferencing aliases, in all: each alias counts the values of what it names."""
 MAX_NODES = 500_000
 MAX_DEPTH = 100
 MAX_BYTES = 10 * 1024 * 1024
@@ -68,8 +71,9 @@ class LoadedYaml:
         self.positions: dict[FieldPath, Position] = {}
         self.key_positions: dict[FieldPath, Position] = {}
         self.problems: list[Problem] = []
+        self.text = ""
         self._nodes = 0
-        self._aliases = 0
+        self._expanded = 0
         self._seen: set[int] = set()
         self._stack: set[int] = set()
 
@@ -98,11 +102,10 @@ class LoadedYaml:
         mark = node.start_mark
         self.positions[path] = (self.file, mark.line + 1, mark.column + 1)
         ident = id(node)
-        if ident in self._seen:
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise _Refused(Problem(f"more than {MAX_ALIASES} aliases; refused (possible alias bomb)",
-                                       self.location(node)))
+        if ident in self._seen:  # reached again: through an alias (anchors come before their aliases)
+            self._expanded += 1
+            if self._expanded > MAX_ALIAS_EXPANSION:
+                raise _Refused(self._alias_bomb(node))
         self._seen.add(ident)
         if type(node) is yaml.ScalarNode:
             return node.value if node.tag == _STR else self._scalar(node, path)
@@ -119,6 +122,15 @@ class LoadedYaml:
             return self._sequence(node, path)
         finally:
             self._stack.discard(ident)
+
+    def _alias_bomb(self, node: yaml.Node) -> Problem:
+        """The refusal, placed at the alias that crossed the budget. The composed nodes no longer
+        say where their aliases were written, so the events are read again to find it; this
+        costs nothing on the normal path."""
+        mark = _alias_over_budget(self.text, MAX_ALIAS_EXPANSION)
+        location = Location(self.file, mark.line + 1, mark.column + 1) if mark else self.location(node)
+        return Problem(f"aliases expand to more than {MAX_ALIAS_EXPANSION} values; refused "
+                       "(possible alias bomb)", location)
 
     def _scalar(self, node: yaml.ScalarNode, path: FieldPath) -> Any:
         method = _SCALAR_TAGS.get(node.tag)
@@ -181,15 +193,62 @@ class LoadedYaml:
         return merged
 
 
-def _tab_problems(text: str, file: str) -> list[Problem]:
-    """Tabs in indentation: YAML forbids them and parsers report them confusingly, so say it plainly."""
-    problems = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
-        if "\t" in indent:
-            problems.append(Problem("tab character in indentation; YAML indentation must use spaces",
-                                    Location(file, number, indent.index("\t") + 1)))
-    return problems
+def _alias_over_budget(text: str, budget: int) -> Any:
+    """The mark of the first alias at which the values produced by aliases pass `budget`, counted
+    as `LoadedYaml.convert` counts them (mapping keys are not values); None if none does."""
+    sizes: dict[str, int] = {}
+    frames: list[list[Any]] = []  # open collections: [values in it, anchor, is mapping, next is key]
+    expanded = 0
+    loader = _Loader(text)
+    try:
+        while not loader.check_event(yaml.StreamEndEvent):
+            event = loader.get_event()
+            is_key = bool(frames) and frames[-1][2] and frames[-1][3]
+            if frames and isinstance(event, yaml.NodeEvent):
+                frames[-1][3] = frames[-1][2] and not frames[-1][3]
+            if isinstance(event, yaml.CollectionStartEvent):
+                frames.append([1, event.anchor, isinstance(event, yaml.MappingStartEvent), True, is_key])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                size, anchor, _, _, is_key = frames.pop()
+            elif isinstance(event, yaml.AliasEvent):
+                size, anchor = sizes.get(event.anchor, 1), None
+                if not is_key:
+                    expanded += size
+                    if expanded > budget:
+                        return event.start_mark
+            elif isinstance(event, yaml.ScalarEvent):
+                size, anchor = 1, event.anchor
+            else:
+                continue
+            if anchor:
+                sizes[anchor] = size
+            if frames and not is_key:
+                frames[-1][0] += size
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
+def _tab_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem | None:
+    """When the parser stopped on a line indented with a tab, say so plainly (its own words are
+    "found character that cannot start any token"). Only a failed parse is looked at: a tab the
+    parser accepted is inside a block scalar's text (a tab-indented Python body under
+    `code: |`) or a quoted string, where it is content, not indentation."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return None
+    line = lines[mark.line]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if "\t" not in indent:
+        return None
+    return Problem("tab character in indentation; YAML indentation must use spaces",
+                   Location(file, mark.line + 1, indent.index("\t") + 1))
 
 
 def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:
@@ -218,9 +277,7 @@ def load_yaml(path: Path) -> LoadedYaml:
     except UnicodeDecodeError as exc:
         loaded.fail(f"the file is not UTF-8 text (byte {exc.start})")
         return loaded
-    loaded.problems.extend(_tab_problems(text, file))
-    if loaded.problems:
-        return loaded
+    loaded.text = text
     try:
         loader = _Loader(text)
         try:
@@ -228,7 +285,7 @@ def load_yaml(path: Path) -> LoadedYaml:
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        loaded.problems.append(_syntax_problem(exc, file))
+        loaded.problems.append(_tab_problem(exc, text, file) or _syntax_problem(exc, file))
         return loaded
     except (ValueError, RecursionError, MemoryError) as exc:
         loaded.fail(f"YAML syntax error: {exc}")

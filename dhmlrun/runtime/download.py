@@ -29,15 +29,16 @@ def url_file_name(url: str, default: str = "data") -> str:
     return name or default
 
 
-def download_url(url: str, dest: Path) -> Path:
-    """Download `url` to `dest`; every failure is an `ExecutionError` naming the URL and the cause."""
+def download_url(url: str, dest: Path, max_bytes: int | None = None) -> Path:
+    """Download `url` to `dest`; every failure is an `ExecutionError` naming the URL and the cause.
+    With `max_bytes`, a longer body is refused as it arrives (and nothing is kept)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "dhmlrun"})
     partial = dest.with_name(dest.name + ".part")
     complete = False
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response, partial.open("wb") as out:
-            _stream(url, response, out)
+            _stream(url, response, out, max_bytes)
         complete = True
     except urllib.error.HTTPError as exc:
         raise ExecutionError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from exc
@@ -51,14 +52,17 @@ def download_url(url: str, dest: Path) -> Path:
     return dest
 
 
-def _stream(url: str, response: http.client.HTTPResponse, out: BinaryIO) -> int:
-    """Copy the body chunk by chunk; raise when fewer bytes arrive than the server announced."""
+def _stream(url: str, response: http.client.HTTPResponse, out: BinaryIO, max_bytes: int | None = None) -> int:
+    """Copy the body chunk by chunk; raise when fewer bytes arrive than the server announced, or
+    more than `max_bytes`."""
     expected = _content_length(response)
     received = 0
     try:
         while chunk := response.read(CHUNK_BYTES):
-            out.write(chunk)
             received += len(chunk)
+            if max_bytes is not None and received > max_bytes:
+                raise ExecutionError(f"cannot download {url}: it is larger than {max_bytes:,} bytes")
+            out.write(chunk)
     except http.client.IncompleteRead as exc:
         raise ExecutionError(
             f"cannot download {url}: truncated: the connection closed in the middle of the response "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.runtime.capture import captured_output
 from dhmlrun.runtime.errors import ExecutionError
 
@@ -71,12 +71,6 @@ def mlrun_service_url() -> str | None:
     """The MLRun API URL when `MLRUN_DBPATH` names a service (offline otherwise)."""
     url = os.environ.get("MLRUN_DBPATH", "")
     return url if "://" in url else None
-
-
-def mlrun_name(name: str) -> str:
-    """A DigitalHub name as a valid mlrun function name (lowercase, dashes, at most 63 chars)."""
-    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    return (cleaned or "fn")[:63].rstrip("-")
 
 
 def run_job(job: MlrunJob) -> MlrunOutcome:
@@ -138,7 +132,7 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
 def _build_function(mlrun: Any, job: MlrunJob) -> Any:
     mlrun.get_or_create_project(job.project, context=str(job.run_dir), save=False)
     return mlrun.code_to_function(
-        name=mlrun_name(job.name),
+        name=mlrun_function_name(job.name),
         project=job.project,
         filename=str(job.code_file),
         kind="job",

@@ -1,8 +1,9 @@
 """Function kind `mlrun`: spec, validator, entity and builder for the digitalhub SDK.
 
-A local file given as `source.source` is read when the function is created and kept in the
-spec as `base64` (the path stays in `source.source` for display), so a worker on another
-machine, or a later run after the file changed, executes exactly the code that was declared.
+A local file given as `source.source` (Python text, or a zip or tar archive) is read when the
+function is created and kept in the spec as `base64` (the path stays in `source.source` for
+display), so a worker on another machine, or a later run after the file changed, executes
+exactly the code that was declared.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from digitalhub.entities.function._base.status import FunctionStatus
 from digitalhub.utils.exceptions import EntityError
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from dhmlrun.runtime.errors import ExecutionError
 from dhmlrun.runtime.kinds import RUN_KINDS, TASK_KINDS, Kind
-from dhmlrun.runtime.source import SourceKind, classify_source, local_path
+from dhmlrun.runtime.source import local_path
+from dhmlrun.sources import Fetch, UnsupportedSource, classify_source, embedded_problem
 
 
 class SourceValidator(BaseModel):
@@ -33,7 +34,7 @@ class SourceValidator(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     source: str | None = None
-    "Path or URI of the code: a local file, git+https://…#ref, zip+s3://…, an http(s) zip."
+    "Path or URI of the code: one of the forms of `dhmlrun.sources` (local file or archive, git, https, s3)."
     code: str | None = None
     "Python code as plain text (stored as base64, as the SDK's python runtime does)."
     base64: str | None = None
@@ -150,16 +151,19 @@ def normalise_source(kwargs: dict) -> dict:
 
 
 def _embed_local_file(uri: str) -> str | None:
-    """Base64 of a local source file; None for remote sources (git, zips) fetched at run time."""
+    """Base64 of a local source file, archives included (the runtime tells them by their first
+    bytes); None for remote sources (git, http(s), s3), fetched at run time."""
     try:
-        kind = classify_source(uri)
-    except ExecutionError as exc:
+        form = classify_source(uri)
+    except UnsupportedSource as exc:
         raise EntityError(str(exc)) from exc
-    if kind != SourceKind.LOCAL:
+    if form.fetch is not Fetch.LOCAL:
         return None
     path = local_path(uri)
     if not path.is_file():
         raise EntityError(f"source file {uri!r} does not exist (relative paths are read from {path.cwd()})")
-    if path.suffix.lower() == ".zip":
-        return None
-    return base64.b64encode(path.read_bytes()).decode()
+    content = path.read_bytes()
+    problem = embedded_problem(content)
+    if problem:
+        raise EntityError(f"source file {uri!r} cannot be used: {problem}")
+    return base64.b64encode(content).decode()

@@ -1,38 +1,33 @@
 """Materialise a function's source into a directory and locate the handler's file and function.
 
-`local=True` mlrun runs never unpack archives or clone repositories, so the runtime does it:
-inline code (`code` / `base64`) is written to a file, `git+https://host/repo.git#ref` is cloned at
-that ref with the `git` CLI, and zips (`zip+s3://`, `zip+https://`, or an http(s) URL ending in
-`.zip`) are downloaded and unpacked, refusing any member that would land outside the target dir.
+The forms a source can take, and how each is fetched, are the table of `dhmlrun.sources`, which
+`validate` reads too; this module fetches them. `local=True` mlrun runs never unpack archives or
+clone repositories, so the runtime does: embedded code (`code`, or `base64` of Python text or of
+an archive, told by its first bytes) is written or unpacked, git sources are cloned at their ref
+with the `git` CLI, http(s) and s3 files are downloaded, and archives are unpacked by
+`dhmlrun.archive` (members escaping the target, links pointing outside, and archives over its
+limits are refused whole, before anything is unpacked).
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import stat
 import subprocess
-import zipfile
 from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from dhmlrun.runtime.download import download_url
+from dhmlrun import archive
+from dhmlrun.runtime.download import download_url, url_file_name
 from dhmlrun.runtime.errors import ExecutionError
+from dhmlrun.sources import Fetch, SourceForm, UnsupportedSource, classify_source
 
 GIT_TIMEOUT_SECONDS = 300
 DEFAULT_SOURCE_FILE = "main.py"
-
-
-class SourceKind(StrEnum):
-    """How a `source.source` string is fetched."""
-
-    LOCAL = "local"
-    GIT = "git"
-    ZIP_S3 = "zip+s3"
-    ZIP_HTTP = "zip+http"
+MAX_DOWNLOAD_BYTES = archive.LIMITS.unpacked_bytes
+"""A downloaded source bigger than what an archive may unpack to is refused as it arrives."""
 
 
 @dataclass(frozen=True)
@@ -44,23 +39,12 @@ class MaterialisedSource:
     root: Path
 
 
-def classify_source(uri: str) -> str:
-    """Tell how a `source.source` URI is fetched; unknown schemes are a user error."""
-    scheme = urlparse(uri).scheme.lower()
-    if scheme in ("", "file") or len(scheme) == 1:  # one letter: a Windows drive
-        return SourceKind.LOCAL
-    if scheme in ("git+https", "git+http", "git"):
-        return SourceKind.GIT
-    if scheme == "zip+s3":
-        return SourceKind.ZIP_S3
-    if scheme in ("zip+https", "zip+http"):
-        return SourceKind.ZIP_HTTP
-    if scheme in ("http", "https") and urlparse(uri).path.lower().endswith(".zip"):
-        return SourceKind.ZIP_HTTP
-    raise ExecutionError(
-        f"unsupported source {uri!r}: use a local file, code/base64, git+https://…#ref, "
-        "zip+s3://… or an http(s) .zip"
-    )
+def source_form(uri: str) -> SourceForm:
+    """How a `source.source` URI is fetched; an unsupported one is a user error."""
+    try:
+        return classify_source(uri)
+    except UnsupportedSource as exc:
+        raise ExecutionError(str(exc)) from exc
 
 
 def local_path(uri: str) -> Path:
@@ -69,60 +53,80 @@ def local_path(uri: str) -> Path:
 
 
 def materialise(source: dict, handler: str, target: Path) -> MaterialisedSource:
-    """Write or fetch the source into `target` and return where the handler lives.
+    """Write, unpack or fetch the source into `target` and return where the handler lives.
 
-    Inline code wins over `source.source` (a local file was already read into `base64` when
-    the function was created, so any executor has the code even without the file).
+    Embedded code wins over `source.source` (a local file was embedded as `base64` when the
+    function was created, so any executor has the code even without the file).
     """
     target.mkdir(parents=True, exist_ok=True)
     uri = source.get("source")
-    inline = _inline_code(source)
-    if inline is not None:
-        name = _inline_file_name(uri)
-        path = target / name
-        path.write_text(inline, encoding="utf-8")
-        return MaterialisedSource(path, _function_name(handler), target)
+    embedded = _embedded(source)
+    if embedded is not None:
+        return _from_bytes(embedded, uri, handler, target)
     if not uri:
         raise ExecutionError("the function has no source: give source.source, source.code or source.base64")
-    kind = classify_source(uri)
+    form = source_form(uri)
     root = target / "src"
-    if kind == SourceKind.LOCAL and uri.lower().endswith(".zip"):
-        safe_unzip(local_path(uri), root)
-        return locate_handler(root, handler)
-    if kind == SourceKind.LOCAL:
-        return _local_file(uri, handler)
-    if kind == SourceKind.GIT:
+    if form.fetch is Fetch.LOCAL:
+        return _local(local_path(uri), handler, target)
+    if form.fetch is Fetch.GIT:
         clone_git(uri, root)
-    else:
-        archive = target / "source.zip"
-        _fetch_zip(uri, kind, archive)
-        safe_unzip(archive, root)
-    return locate_handler(root, handler)
+        return locate_handler(root, handler)
+    if form.archive:
+        fetched = target / "source.archive"
+        _download(form, fetched)
+        safe_unpack(fetched, root)
+        return locate_handler(root, handler)
+    file = root / url_file_name(form.location, DEFAULT_SOURCE_FILE)
+    _download(form, file)
+    return MaterialisedSource(file, _function_name(handler), root)
 
 
-def _inline_code(source: dict) -> str | None:
-    """The source text from `code` or `base64`, or None when neither is set."""
+def _embedded(source: dict) -> bytes | None:
+    """The bytes of `code` or `base64`, or None when neither is set."""
     if source.get("code") is not None:
-        return str(source["code"])
+        return str(source["code"]).encode("utf-8")
     if source.get("base64") is not None:
         try:
-            return base64.b64decode(source["base64"], validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ExecutionError(f"source.base64 is not valid base64-encoded UTF-8 text: {exc}") from exc
+            return base64.b64decode(source["base64"], validate=True)
+        except ValueError as exc:
+            raise ExecutionError(f"source.base64 is not valid base64: {exc}") from exc
     return None
+
+
+def _from_bytes(content: bytes, uri: str | None, handler: str, target: Path) -> MaterialisedSource:
+    """Embedded code: an archive is unpacked, text is written to a file."""
+    if archive.archive_format(content[:512]) is not None:
+        root = target / "src"
+        safe_unpack(content, root)
+        return locate_handler(root, handler)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExecutionError("source.base64 is neither UTF-8 text nor a zip or tar archive") from exc
+    path = target / _inline_file_name(uri)
+    path.write_text(text, encoding="utf-8")
+    return MaterialisedSource(path, _function_name(handler), target)
 
 
 def _inline_file_name(uri: str | None) -> str:
     """Keep the original file name when known, so tracebacks and module names read naturally."""
-    if uri and classify_source(uri) == SourceKind.LOCAL and uri.endswith(".py"):
+    if uri and uri.endswith(".py") and not urlparse(uri).netloc:
         return local_path(uri).name
     return DEFAULT_SOURCE_FILE
 
 
-def _local_file(uri: str, handler: str) -> MaterialisedSource:
-    path = local_path(uri).resolve()
+def _local(path: Path, handler: str, target: Path) -> MaterialisedSource:
+    """A local file, used where it is, or a local archive, unpacked (told by its first bytes)."""
+    path = path.resolve()
     if not path.is_file():
-        raise ExecutionError(f"source file {uri!r} does not exist")
+        raise ExecutionError(f"source file {str(path)!r} does not exist")
+    with path.open("rb") as stream:
+        head = stream.read(512)
+    if archive.archive_format(head) is not None:
+        root = target / "src"
+        safe_unpack(path, root)
+        return locate_handler(root, handler)
     return MaterialisedSource(path, _function_name(handler), path.parent)
 
 
@@ -202,51 +206,29 @@ def _git(args: list[str], failure: str) -> None:
         raise ExecutionError(f"{failure}: {detail[-1] if detail else 'git exited ' + str(proc.returncode)}")
 
 
-def _fetch_zip(uri: str, kind: str, archive: Path) -> None:
-    """Download the zip at `uri` to `archive`: s3 through the SDK's store, http(s) streamed."""
-    if kind == SourceKind.ZIP_S3:
-        s3_uri = uri.removeprefix("zip+")
+def _download(form: SourceForm, dest: Path) -> None:
+    """Download the file at `form.location` to `dest`: s3 through the SDK's store, http(s) streamed."""
+    if form.fetch is Fetch.S3:
         try:
             from digitalhub.stores.data.api import get_store
 
-            get_store(s3_uri).download(s3_uri, archive, overwrite=True)
+            get_store(form.location).download(form.location, dest, overwrite=True)
         except Exception as exc:
-            raise ExecutionError(f"cannot download source archive {uri}: {exc}") from exc
+            raise ExecutionError(f"cannot download source {form.location}: {exc}") from exc
+        if dest.stat().st_size > MAX_DOWNLOAD_BYTES:
+            raise ExecutionError(f"cannot use source {form.location}: it is larger than "
+                                 f"{MAX_DOWNLOAD_BYTES:,} bytes")
         return
-    download_url(uri.removeprefix("zip+"), archive)
+    download_url(form.location, dest, max_bytes=MAX_DOWNLOAD_BYTES)
 
 
-def safe_unzip(archive: Path, dest: Path) -> None:
-    """Unpack `archive` into `dest`, refusing members that would escape it.
-
-    A member escapes when its name is absolute or climbs with `..`, or when it is a symlink
-    whose target resolves outside `dest`; the whole archive is refused before anything is written.
-    """
+def safe_unpack(source: Path | bytes, dest: Path) -> None:
+    """Unpack a zip or tar archive (a file or its bytes) into `dest`, within `dhmlrun.archive`'s
+    limits; an unsafe or oversized archive is refused whole."""
     try:
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            for member in members:
-                _check_member(zf, member, dest)
-            dest.mkdir(parents=True, exist_ok=True)
-            zf.extractall(dest)
-    except zipfile.BadZipFile as exc:
-        raise ExecutionError(f"source archive is not a valid zip file: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise ExecutionError(f"source archive {archive} does not exist") from exc
-
-
-def _check_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path) -> None:
-    name = member.filename
-    pure = PurePosixPath(name.replace("\\", "/"))
-    if pure.is_absolute() or (len(name) > 1 and name[1] == ":") or ".." in pure.parts:
-        raise ExecutionError(f"refusing source archive: member {name!r} escapes the target directory")
-    if stat.S_ISLNK(member.external_attr >> 16):
-        link = zf.read(member).decode("utf-8", "replace")
-        resolved = (dest / pure.parent / link).resolve()
-        if PurePosixPath(link).is_absolute() or not resolved.is_relative_to(dest.resolve()):
-            raise ExecutionError(
-                f"refusing source archive: symlink {name!r} -> {link!r} points outside the target directory"
-            )
+        archive.unpack(source, dest)
+    except archive.ArchiveRefused as exc:
+        raise ExecutionError(f"refusing source archive: {exc}") from exc
 
 
 def check_handler_defined(code: MaterialisedSource) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +67,47 @@ def one_problem(path: Path, **kwargs) -> Problem:
 def load(path: Path, **kwargs):
     kwargs.setdefault("environ", {})
     return load_declaration(path, **kwargs)
+
+
+REPO = Path(__file__).resolve().parents[2]
+_MEASURE = """
+import json, resource, sys, time
+
+
+def peak_rss_mb():
+    # VmHWM: this program's own peak. ru_maxrss would also count the parent's memory, which Linux
+    # carries over to a child that was forked (or vforked) before it exec'd this program.
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+limit = int(sys.argv[2]) * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+scope = {"peak_rss_mb": peak_rss_mb}
+started = time.perf_counter()
+exec(compile(sys.argv[1], "<measured>", "exec"), scope)
+seconds = time.perf_counter() - started
+report = {"seconds": seconds, "max_rss_mb": peak_rss_mb(), "result": scope.get("result")}
+print("MEASURED " + json.dumps(report))
+"""
+
+
+def measure_in_subprocess(code: str, *, address_space_mb: int = 2048, timeout: float = 60) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter and report its wall time (`seconds`), the process's peak
+    resident memory (`max_rss_mb`, imports included) and the value it left in `result`; `code`
+    may call `peak_rss_mb()` itself.
+
+    A fresh process, because peak RSS only ever grows in one; its address space is capped
+    (`address_space_mb`) and it is killed after `timeout` s, so a regression fails the test
+    instead of taking the machine's memory or the session's time.
+    """
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    done = subprocess.run([sys.executable, "-c", _MEASURE, code, str(address_space_mb)], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, env=env, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("MEASURED ")]
+    assert lines, f"the measured code failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+    return json.loads(lines[-1].removeprefix("MEASURED "))

@@ -126,3 +126,35 @@ def test_validate_as_a_process_imports_neither_mlrun_nor_digitalhub():
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "dhmlrun.config.pipeline" in imported  # the measurement is real
     assert not {m for m in imported if m.split(".")[0] in ("mlrun", "digitalhub")}
+
+
+def test_validate_allows_places_outside_with_allow_outside(write, tmp_path_factory):
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    (first / "a.py").write_text("def h(context):\n    return 1\n")
+    (second / "b.csv").write_text("x\n1\n")
+    root = write(f"version: 1\nproject: {{name: demo}}\n"
+                 f"dataitems:\n  d: {{kind: table, path: {second / 'b.csv'}}}\n"
+                 f"functions:\n  f: {{kind: mlrun, source: {{source: {first / 'a.py'}}}, handler: h}}\n")
+    refused = invoke("validate", str(root))
+    assert refused.exit_code == 1 and refused.output.count("pass --allow-outside PATH to allow it") == 2
+    allowed = invoke("validate", str(root), "--allow-outside", str(first), "--allow-outside", str(second))
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_commands_reading_the_platform_take_allow_outside_too(write, tmp_path_factory):
+    import click
+
+    from dhmlrun.cli.options import ProjectOptions, project_options
+
+    place = tmp_path_factory.mktemp("place")
+    (place / "a.py").write_text("def h(context):\n    return 1\n")
+    root = write(f"version: 1\nproject: {{name: demo}}\nfunctions:\n  f: {{kind: mlrun, source: {{source: "
+                 f"{place / 'a.py'}}}, handler: h}}\n")
+
+    @click.command()
+    @project_options
+    def probe(options: ProjectOptions) -> None:
+        click.echo(sorted(options.project(root).declaration.resources))
+
+    result = CliRunner().invoke(probe, ["--allow-outside", str(place)], catch_exceptions=False)
+    assert result.exit_code == 0 and "functions.f" in result.output

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from .conftest import load, one_problem, problems
 
@@ -103,3 +106,103 @@ def test_the_example_validates():
     declaration = load(EXAMPLE)
     assert declaration.project_name == "employees-dev"
     assert Path(declaration.resources["dataitems.employees"].spec["path"]).is_file()
+
+
+CONFINED = """\
+version: 1
+project: {name: demo}
+functions:
+  f: {kind: mlrun, source: {source: SOURCE}, handler: h}
+"""
+
+
+@pytest.fixture
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory beside the config directory, holding `secret.py`."""
+    place = tmp_path_factory.mktemp("outside")
+    (place / "secret.py").write_text("TOKEN = 'x'\n")
+    return place
+
+
+def test_an_include_reaching_outside_is_refused_before_reading(write):
+    problem = one_problem(write(ROOT.replace("resources/*.yaml", "../../../../etc/*")))
+    assert problem.path == "include[0]" and problem.location.line == 3
+    assert problem.message.startswith("include '../../../../etc/*' is outside the config directory ")
+    assert problem.message.endswith("it resolves to /etc; pass --allow-outside PATH to allow it")
+
+
+def test_an_included_symlink_to_a_file_outside_is_refused(write, outside):
+    root = write(ROOT)
+    (root / "resources").mkdir()
+    (root / "resources" / "more.yaml").symlink_to(outside / "secret.py")
+    problem = one_problem(root)
+    assert problem.path == "include[0]" and f"it resolves to {outside / 'secret.py'}" in problem.message
+
+
+def test_a_source_climbing_out_is_refused(write, outside):
+    relative = os.path.relpath(outside / "secret.py", write(ROOT))
+    problem = one_problem(write(CONFINED.replace("SOURCE", relative)))
+    assert problem.path == "functions.f.source.source" and problem.location.line == 4
+    assert problem.message.startswith(f"source file {relative!r} is outside the config directory ")
+    assert problem.message.endswith("pass --allow-outside PATH to allow it")
+
+
+def test_a_source_symlinked_outside_is_refused(write, outside):
+    root = write(CONFINED.replace("SOURCE", "src/x.py"))
+    (root / "src" / "x.py").symlink_to("/etc/passwd")
+    problem = one_problem(root)
+    assert problem.path == "functions.f.source.source"
+    assert "it resolves to /etc/passwd; pass --allow-outside PATH to allow it" in problem.message
+
+
+def test_a_source_in_the_home_directory_is_outside(write, outside, monkeypatch):
+    monkeypatch.setenv("HOME", str(outside))
+    problem = one_problem(write(CONFINED.replace("SOURCE", "~/secret.py")))
+    assert problem.message.startswith("source file '~/secret.py' is outside the config directory ")
+
+
+def test_a_data_path_outside_is_refused(write):
+    problem = one_problem(write(ROOT.replace('"{{ base }}/raw.csv"', "/etc/passwd")))
+    assert problem.path == "dataitems.raw.path" and problem.location.line == 6
+    assert problem.message.startswith("data path '/etc/passwd' is outside the config directory ")
+
+
+def test_a_place_allowed_outside_may_be_read(write, outside):
+    root = write(CONFINED.replace("SOURCE", str(outside / "secret.py")))
+    declaration = load(root, allow_outside=[outside])
+    assert declaration.resources["functions.f"].spec["source"]["source"] == str(outside / "secret.py")
+
+
+def test_allowing_one_place_does_not_allow_another(write, outside):
+    root = write(CONFINED.replace("SOURCE", "/etc/passwd"))
+    assert "pass --allow-outside PATH" in one_problem(root, allow_outside=[outside]).message
+
+
+def test_a_recursive_glob_does_not_follow_symlinked_directories(write):
+    root = write(ROOT.replace("resources/*.yaml", "**/*.yaml"))
+    (root / "sub").mkdir()
+    (root / "sub" / "more.yaml").write_text("variables: {extra: {default: 1}}\n")
+    for name in ("a", "b", "c"):
+        (root / "sub" / name).symlink_to(root)  # a loop: glob would walk a/b/c/a/... for ever
+    (root / "etc").symlink_to("/etc")
+    declaration = load(root)
+    assert [p.name for p in declaration.files] == ["dhmlrun.yaml", "more.yaml"]
+    assert declaration.variables["extra"].value == 1
+
+
+def test_globs_keep_their_meaning(write):
+    root = write(ROOT.replace('["resources/*.yaml"]', '["resources/*.yaml", "deep/**/*.yml"]'))
+    files = {"resources/a.yaml": "variables: {a: {default: 1}}\n",
+             "resources/.hidden.yaml": "variables: {h: {default: 1}}\n",
+             "deep/b.yml": "variables: {b: {default: 1}}\n",
+             "deep/x/y/c.yml": "variables: {c: {default: 1}}\n"}
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    assert set(load(root).variables) == {"base", "a", "b", "c"}
+
+
+def test_a_file_url_data_path_is_a_local_path_and_confined(write):
+    problem = one_problem(write(ROOT.replace('"{{ base }}/raw.csv"', "file:///etc/passwd")))
+    assert problem.path == "dataitems.raw.path"
+    assert problem.message.startswith("data path 'file:///etc/passwd' is outside the config directory ")

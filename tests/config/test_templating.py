@@ -227,3 +227,39 @@ def test_the_substitution_fast_path_gives_what_jinja_gives(parts: list[str]) -> 
         assert type(fast) is type(_compile_expression(expression)(**renderer.context))
     else:
         assert fast == _compile_template(text).render(**renderer.context)
+
+
+def test_environ_names_match_variables_ignoring_case(write):
+    assert params(write(CONFIG), environ={"DHMLRUN_VAR_COUNT": "10"})["count"] == 10
+
+
+def test_environ_entry_spelt_like_the_variable_wins_over_other_casings(write):
+    got = params(write(CONFIG), environ={"DHMLRUN_VAR_COUNT": "10", "DHMLRUN_VAR_count": "11"})
+    assert got["count"] == 11
+
+
+def test_environ_entries_in_several_casings_with_one_value_are_fine(write):
+    got = params(write(CONFIG), environ={"DHMLRUN_VAR_COUNT": "10", "DHMLRUN_VAR_Count": "10"})
+    assert got["count"] == 10
+
+
+def test_environ_entries_in_several_casings_with_different_values_are_an_error(write):
+    problem = one_problem(write(CONFIG), environ={"DHMLRUN_VAR_COUNT": "10", "DHMLRUN_VAR_Count": "12"})
+    assert problem.path == "DHMLRUN_VAR_COUNT and DHMLRUN_VAR_Count"
+    assert "variable 'count'" in problem.message and "different values" in problem.message
+
+
+def test_variables_differing_only_in_case_are_each_set_by_their_own_spelling(write):
+    root = write(CONFIG.replace("  count: {default: 2}\n", "  count: {default: 2}\n  COUNT: {default: 3}\n"))
+    assert params(root, environ={"DHMLRUN_VAR_count": "10"})["count"] == 10
+    problem = one_problem(root, environ={"DHMLRUN_VAR_Count": "10"})
+    assert problem.path == "DHMLRUN_VAR_Count" and "'count', 'COUNT'" in problem.message
+
+
+def test_a_type_mismatch_reads_with_the_right_article(write, tmp_path):
+    var_file = tmp_path / "vars.yaml"
+    var_file.write_text("count: [1]\n")
+    problem = one_problem(write(CONFIG), var_files=[var_file])
+    assert problem.message == "variable 'count' is an integer, got a list"
+    problem = one_problem(write(CONFIG), cli_vars={"count": "many"})
+    assert problem.message.startswith("variable 'count' is an integer: cannot use the value given")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dhmlrun.config.yaml_loader import MAX_ALIASES, load_yaml
+from dhmlrun.config.yaml_loader import MAX_ALIAS_EXPANSION, load_yaml
 
-from .conftest import load, one_problem, problems
+from .conftest import load, measure_in_subprocess, one_problem, problems
 
 
 def test_yaml_syntax_error_names_file_line_and_column(write):
@@ -20,8 +20,29 @@ def test_yaml_syntax_error_names_file_line_and_column(write):
 def test_tab_in_indentation_is_refused_at_its_line(write):
     root = write("version: 1\nproject:\n\tname: demo\n")
     problem = one_problem(root)
-    assert "tab" in problem.message
+    assert problem.message == "tab character in indentation; YAML indentation must use spaces"
     assert (problem.location.line, problem.location.column) == (3, 1)
+
+
+def test_a_tab_after_indentation_spaces_is_refused_at_the_tab(write):
+    problem = one_problem(write("version: 1\nproject:\n  \tname: demo\n"))
+    assert "tab character in indentation" in problem.message
+    assert (problem.location.line, problem.location.column) == (3, 3)
+
+
+def test_a_block_scalar_indented_with_a_tab_is_refused(write):
+    root = write("version: 1\nproject:\n  name: demo\n  description: |\n\tindented by a tab\n")
+    problem = one_problem(root)
+    assert "tab character in indentation" in problem.message
+    assert (problem.location.line, problem.location.column) == (5, 1)
+
+
+def test_tabs_inside_a_block_scalar_are_text(write):
+    body = "def handler(context):\n\tif True:\n\t\treturn 1\n"
+    indented = "".join(f"        {line}\n" for line in body.splitlines())
+    root = write("version: 1\nproject: {name: demo}\nfunctions:\n  f:\n    kind: mlrun\n    source:\n"
+                 "      code: |\n" + indented + "    handler: handler\n")
+    assert load(root).resources["functions.f"].spec["source"]["code"] == body
 
 
 def test_duplicate_key_is_reported_at_the_second_with_the_first_line(write):
@@ -53,21 +74,49 @@ def test_several_documents_in_one_file_are_refused(write):
     assert "YAML syntax error" in one_problem(write("version: 1\n---\nversion: 1\n")).message
 
 
-def test_alias_bomb_is_refused(tmp_path: Path):
+def billion_laughs(levels: int = 10) -> str:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for level in range(1, 10):
+    for level in range(1, levels):
         refs = ", ".join([f"*a{level - 1}"] * 9)
         lines.append(f"a{level}: &a{level} [{refs}]")
-    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_at_the_alias_that_crosses_the_budget(tmp_path: Path):
+    (tmp_path / "bomb.yaml").write_text(billion_laughs())
     loaded = load_yaml(tmp_path / "bomb.yaml")
-    assert loaded.problems and "refused" in loaded.problems[0].message
-    assert loaded.problems[0].location.line is not None
+    (problem,) = loaded.problems
+    assert problem.message == (f"aliases expand to more than {MAX_ALIAS_EXPANSION} values; refused "
+                               "(possible alias bomb)")
+    # a1..a4 expand to 74,718 values; the first *a4 of line 6 adds 66,430 more (the anchor is line 5)
+    assert (problem.location.line, problem.location.column) == (6, 10)
 
 
-def test_too_many_aliases_are_refused_even_when_small(tmp_path: Path):
-    body = "base: &b 1\nitems: [" + ", ".join(["*b"] * (MAX_ALIASES + 1)) + "]\n"
-    (tmp_path / "f.yaml").write_text(body)
-    assert "aliases" in load_yaml(tmp_path / "f.yaml").problems[0].message
+def test_alias_bomb_is_refused_quickly_and_within_bounded_memory(tmp_path: Path):
+    (tmp_path / "bomb.yaml").write_text(billion_laughs(levels=30))
+    report = measure_in_subprocess(f"""
+from pathlib import Path
+from dhmlrun.config.yaml_loader import load_yaml
+result = [p.render() for p in load_yaml(Path({str(tmp_path / "bomb.yaml")!r})).problems]
+""")
+    assert "possible alias bomb" in report["result"][0]
+    assert report["seconds"] < 2 and report["max_rss_mb"] < 200, report
+
+
+def test_many_aliases_of_one_anchor_are_fine(write):
+    common = "  common: &common {function: f, action: job, parameters: {a: 1, b: 2, c: 3}, values: [x, y]}\n"
+    runs = "".join(f"  r{i}:\n    <<: *common\n    parameters: {{n: {i}}}\n" for i in range(24))
+    root = write("version: 1\nproject: {name: demo}\nfunctions:\n"
+                 "  f: {kind: mlrun, source: {source: src/main.py}}\nruns:\n" + common + runs)
+    declaration = load(root)
+    assert declaration.resources["runs.r23"].spec["parameters"] == {"n": 23}
+    assert declaration.resources["runs.r23"].spec["values"] == ["x", "y"]
+
+
+def test_hundreds_of_aliases_of_a_scalar_are_fine(tmp_path: Path):
+    (tmp_path / "f.yaml").write_text("base: &b 1\nitems: [" + ", ".join(["*b"] * 500) + "]\n")
+    loaded = load_yaml(tmp_path / "f.yaml")
+    assert loaded.problems == [] and loaded.data["items"] == [1] * 500
 
 
 def test_recursive_alias_is_refused(tmp_path: Path):

@@ -1,14 +1,16 @@
-"""Fixtures of the runtime tests: a loopback HTTP file server, git repos served over it, a raw
-HTTP server for misbehaving responses, an SDK project on the session's embedded core, and a
-private runs directory."""
+"""Fixtures of the runtime tests: a loopback HTTP file server (and the same files over HTTPS, with a
+certificate the test trusts), git repos served over it, a raw HTTP server for misbehaving
+responses, an SDK project on the session's embedded core, and a private runs directory."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import http.server
+import io
 import socket
 import subprocess
+import tarfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -48,6 +50,71 @@ def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileServer
     thread.start()
     try:
         yield FileServer(root, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class TlsServer:
+    """The file server's directory over HTTPS on 127.0.0.1; `ca_file` is the certificate to trust
+    (`SSL_CERT_FILE` for Python, `GIT_SSL_CAINFO` for git)."""
+
+    base: str
+    ca_file: Path
+
+    def url(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own authority: (certificate, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.fixture(scope="session")
+def tls_server(file_server: FileServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    import ssl
+
+    cert_file, key_file = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    handler = functools.partial(QuietHandler, directory=str(file_server.root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield TlsServer(f"https://127.0.0.1:{server.server_address[1]}", cert_file)
     finally:
         server.shutdown()
         server.server_close()
@@ -159,6 +226,18 @@ def write_zip(path: Path, members: dict[str, str]) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         for name, text in members.items():
             zf.writestr(name, text)
+    return path
+
+
+def write_tar(path: Path, members: dict[str, str]) -> Path:
+    """A tar archive (gzipped when the name says .gz or .tgz) with the given members."""
+    mode = "w:gz" if path.name.endswith((".gz", ".tgz")) else "w"
+    with tarfile.open(path, mode) as tf:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
     return path
 
 

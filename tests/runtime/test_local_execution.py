@@ -166,7 +166,7 @@ def failing_runs(file_server: FileServer, git_repo: GitRepo) -> dict[str, tuple[
         "bad archive": (
             {"source": {"source": file_server.url("not-a.zip")}, "handler": "main:say"},
             {},
-            "not a valid zip file",
+            "it is neither a zip nor a tar archive",
         ),
         "zip escape": (
             {"source": {"source": file_server.url("escape.zip")}, "handler": "main:say"},
