@@ -40,6 +40,18 @@ def not_found(entity_type: str) -> ApiError:
     return ApiError(404, f"No such {entity_type}.")
 
 
+def no_such_spec() -> ApiError:
+    """404 `No such spec.`: what DHCore's spec registry answers when asked to create an entity of
+    a kind it does not know (the body is core's usual one, the status is 404, not 400)."""
+    return ApiError(404, "No such spec.")
+
+
+def missing_spec() -> ApiError:
+    """400 `missing spec`: a schema asked for by a kind its entity does not have (the SDK maps
+    the text to `MissingSpecError`)."""
+    return bad_request("missing spec")
+
+
 def invalid_transition(current: str, target: str) -> ApiError:
     """400 for a state change with no edge in the lifecycle table."""
     return ApiError(400, f"Invalid transition from state {current} to state {target}.")

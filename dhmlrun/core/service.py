@@ -1,8 +1,9 @@
 """What the core does with a request, independent of HTTP: the rules of the contract §5–§9.
 
-Routes parse and render; `Core` decides: reference checks on create, the per-type update rules,
-lifecycle transitions, cascades, project embedding. Each public method is one short transaction
-(plus, for runs, a hand-off to the executor after commit).
+Routes parse and render; `Core` decides: which kinds and spec fields are accepted (`kinds.py`),
+reference checks on create, the per-type update rules, lifecycle transitions, cascades, project
+embedding. Each public method is one short transaction (plus, for runs, a hand-off to the
+executor after commit).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 from dhmlrun.core import entities as dto
 from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
+from dhmlrun.core.kinds import KindRegistry
 from dhmlrun.core.lifecycle import next_state
 from dhmlrun.core.listing import Page, Params, build_query, page_envelope
 from dhmlrun.core.sealing import Sealer, SealingError
-from dhmlrun.core.specs import validate_spec
 from dhmlrun.core.store import DuplicateError, Row, Store, Tx
 from dhmlrun.vocabulary import keys
 
@@ -33,11 +34,20 @@ def _public(row: Row) -> dict[str, Any]:
 class Core:
     """The operations of the DHCore API over one store."""
 
-    def __init__(self, store: Store, *, user: str = "anonymous", sealer: Sealer | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        user: str = "anonymous",
+        sealer: Sealer | None = None,
+        kinds: KindRegistry | None = None,
+    ) -> None:
         self.store = store
         self.user = user
         self.sealer = sealer or Sealer()
         """Secret values are stored sealed (`sealing.py`), never in plain text."""
+        self.kinds = kinds or KindRegistry()
+        """The kinds this core accepts and how it stores their specs (stock DHCore 0.15 or wider)."""
         # Set by the executor: remote runs start after their create commits, stop ends a worker.
         self.on_run_created: RunHook | None = None
         self.on_run_stop: StopHook | None = None
@@ -48,6 +58,7 @@ class Core:
     def create_project(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /projects: 400 `Duplicated entity project:<name>.` when the name exists."""
         project = dto.new_project(body, user=self.user, now=dto.now_ms())
+        project["spec"] = self.kinds.admit("project", project["kind"], project["spec"])
         try:
             with self.store.write() as tx:
                 tx.insert(
@@ -95,6 +106,7 @@ class Core:
             if row is None:
                 raise not_found("project")
             updated = dto.updated_project(row.body, body, user=self.user, now=dto.now_ms())
+            updated["spec"] = self.kinds.admit("project", row.kind, updated["spec"])
             tx.replace(
                 "project",
                 name,
@@ -139,10 +151,11 @@ class Core:
     # context entities: create -----------------------------------------------------------------
 
     def create_entity(self, project: str, entity_type: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /-/{p}/{type}s: validate, store CREATED, then apply the requested state."""
+        """POST /-/{p}/{type}s: admit the kind and spec, check references, store CREATED, then
+        apply the requested state."""
         now = dto.now_ms()
         entity = dto.new_context_entity(entity_type, project, body, user=self.user, now=now)
-        validate_spec(entity_type, entity.get("kind", ""), entity["spec"])
+        entity["spec"] = self.kinds.admit(entity_type, _kind(entity_type, entity), entity["spec"])
         target = dto.requested_state(body)
         try:
             with self.store.write() as tx:
@@ -266,7 +279,7 @@ class Core:
                 entity_type, row.body, body, spec_mutable=spec_mutable, user=self.user, now=dto.now_ms()
             )
             if spec_mutable:
-                validate_spec(entity_type, row.kind, updated["spec"])
+                updated["spec"] = self.kinds.admit(entity_type, row.kind, updated["spec"])
             state = (
                 next_state(entity_type, row.state, dto.requested_state(body), lenient=True)
                 if "status" in updated
@@ -429,6 +442,11 @@ class Core:
                 raise bad_request(f"missing secrets for {', '.join(sorted(missing))}")
             for name, value in data.items():
                 tx.put_secret_value(project, name, self.sealer.seal(project, name, value))
+
+
+def _kind(entity_type: str, entity: dict[str, Any]) -> str:
+    """The kind a create names (logs carry none in their DTO: their one kind is `log`)."""
+    return "log" if entity_type == "log" else str(entity.get("kind", ""))
 
 
 def _is_metric_value(value: Any) -> bool:
