@@ -124,9 +124,13 @@ class CoreApi:
         self.core = core
         ctx = "/api/v1/-/{project}"
         item = ctx + "/{collection}/{entity_id}"
-        # order matters: `secrets/data` before `{collection}/{entity_id}`
+        # order matters: `secrets/data` and `schemas/…` before `{collection}/{entity_id}`
         self.routes = [
             _route("/api/auth", ["GET", "POST"], self.auth),
+            _route("/api/v1/schemas/{entity}", ["GET"], self.schemas),
+            _route("/api/v1/schemas/{entity}/{kind}", ["GET"], self.schema),
+            _route(ctx + "/schemas/{entity}", ["GET"], self.schemas),
+            _route(ctx + "/schemas/{entity}/{kind}", ["GET"], self.schema),
             _route("/api/v1/projects", ["GET", "POST"], self.projects),
             _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
             _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
@@ -163,6 +167,16 @@ class CoreApi:
     def auth(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
         """`/api/auth`: who the caller is (the SDK only checks the status)."""
         return json_reply({"username": self.core.user, "permissions": ["ROLE_USER", "ROLE_ADMIN"]})
+
+    def schemas(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        """`/schemas/{entity}` (the project of the context variant is ignored, as in DHCore):
+        an unknown entity is 404 with an empty body."""
+        page = self.core.list_schemas(args["entity"], request.params.get("runtime"), request.params)
+        return json_reply(None, 404) if page is None else json_reply(page)
+
+    def schema(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
+        document = self.core.get_schema(args["entity"], args["kind"])
+        return json_reply(None, 404) if document is None else json_reply(document)
 
     def projects(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
         if request.method == "POST":

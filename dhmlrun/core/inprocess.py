@@ -8,7 +8,7 @@ one there is no listening port for another local process to reach, and no uvicor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dhmlrun.core.api import JSON_TYPE, ApiRequest, CoreApi
 from dhmlrun.platform.transport import Reply
@@ -28,6 +28,9 @@ class InProcessTransport:
         parts = urlsplit(target)
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), JSON_TYPE)
         reply = self.api.handle(
-            ApiRequest(method.upper(), parts.path, parts.query, body or b"", content_type, self.endpoint)
+            # the path percent-decoded, as uvicorn hands it to the ASGI app (`python%2Bjob%3Arun`)
+            ApiRequest(
+                method.upper(), unquote(parts.path), parts.query, body or b"", content_type, self.endpoint
+            )
         )
         return Reply(reply.status, reply.body, reply.headers)

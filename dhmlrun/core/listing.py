@@ -233,3 +233,33 @@ def page_envelope(
         "numberOfElements": count,
         "empty": count == 0,
     }
+
+
+SPRING_DEFAULT_PAGE_SIZE = 20
+SPRING_MAX_PAGE_SIZE = 2000
+
+
+def spring_pageable(params: Params) -> tuple[int, int]:
+    """(page, size) as Spring resolves a `Pageable` no controller default applies to: page 0 and
+    size 20 unless given, bad numbers fall back to those, sizes clamp to 2000 (never a 400)."""
+
+    def number(key: str, default: int) -> int:
+        try:
+            return int(params.get(key) or default)
+        except ValueError:
+            return default
+
+    page = max(0, number("page", 0))
+    size = min(number("size", SPRING_DEFAULT_PAGE_SIZE), SPRING_MAX_PAGE_SIZE)
+    return page, size if size >= 1 else SPRING_DEFAULT_PAGE_SIZE
+
+
+def whole_list_page(documents: list[dict[str, Any]], params: Params) -> Page:
+    """`new PageImpl<>(all, pageable, all.size())`: every document in `content` whatever the page
+    asked for (DHCore's schema lists), with the total PageImpl reports for that."""
+    page, size = spring_pageable(params)
+    count = len(documents)
+    offset = page * size
+    total = offset + count if count and offset + size > count else count
+    items = [json.dumps(d, sort_keys=True, separators=(",", ":")) for d in documents]
+    return Page(items, page_envelope(count, total=total, page=page, size=size, order=[]))

@@ -16,7 +16,7 @@ from dhmlrun.core import entities as dto
 from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
 from dhmlrun.core.kinds import KindRegistry
 from dhmlrun.core.lifecycle import next_state
-from dhmlrun.core.listing import Page, Params, build_query, page_envelope
+from dhmlrun.core.listing import Page, Params, build_query, page_envelope, whole_list_page
 from dhmlrun.core.sealing import Sealer, SealingError
 from dhmlrun.core.store import DuplicateError, Row, Store, Tx
 from dhmlrun.vocabulary import keys
@@ -363,6 +363,17 @@ class Core:
         if row.type == "run":
             return [("log", row.id)]
         return []
+
+    # schemas --------------------------------------------------------------------------------
+
+    def list_schemas(self, entity: str, runtime: str | None, params: Params) -> Page | None:
+        """GET /schemas/{entity}[?runtime=X]: every matching kind in one page; None: no such entity."""
+        documents = self.kinds.schemas(entity, runtime)
+        return None if documents is None else whole_list_page(documents, params)
+
+    def get_schema(self, entity: str, kind: str) -> dict[str, Any] | None:
+        """GET /schemas/{entity}/{kind}: 400 `missing spec` for an unknown kind; None: no such entity."""
+        return self.kinds.schema(entity, kind)
 
     # run actions, logs, metrics, files, secrets -----------------------------------------------
 
