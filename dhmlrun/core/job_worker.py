@@ -2,13 +2,15 @@
 
 The embedded core starts this for each run created without local execution (as DHCore starts a
 job with `PROJECT_NAME` and `RUN_ID`), whatever its kind, once it knows the kind's runtime is
-installed. The run is still CREATED; the worker drives it the way a platform does: it builds it
-through the SDK (BUILT), moves it READY and RUNNING itself, and lets the kind's runtime execute
-it (the runtime's status, COMPLETED or ERROR with results and outputs, is saved by the SDK). A
-runtime that raises leaves the run ERROR with the exception's message. Each run has its own
+installed. As on DHCore, the run was built inside its create: it is READY, its spec already
+merged from function, task and run. The worker does what a platform's executor does next: it
+moves the run RUNNING and lets the kind's runtime execute it (the runtime's status, COMPLETED or
+ERROR with results and outputs, is saved by the SDK). It never builds the run again, and it
+reads no flag of one run class: every kind goes READY -> RUNNING -> its runtime's final state.
+A runtime that raises leaves the run ERROR with the exception's message. Each run has its own
 process, so runs are isolated from each other; this process holds the run's lease.
 
-A run with a `timeout` (task or run spec, seconds) is watched from the moment it is built: if
+A run with a `timeout` (task or run spec, seconds) is watched from the moment it starts: if
 the handler has not returned by then, a watchdog thread marks the run ERROR ("timed out after
 N s"), stores its log, and ends this process (see `runtime/deadline.py`).
 
@@ -39,7 +41,7 @@ MARK_RECHECK_SECONDS = 0.5
 
 
 def execute_run(project: str, run_id: str) -> int:
-    """Build and run the CREATED run `run_id` of `project`; return the process exit code."""
+    """Execute the READY run `run_id` of `project`; return the process exit code."""
     from dhmlrun.platform.sdk import sdk_session
 
     with sdk_session(project, run_id, leased=True):
@@ -54,14 +56,14 @@ def _execute(project: str, run_id: str) -> int:
     except Exception as exc:
         print(f"dhmlrun worker: cannot read run {run_id} of project {project}: {exc}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
-    if run.status.state != states.CREATED:
+    if run.status.state != states.READY:
         print(
-            f"dhmlrun worker: run {run_id} is {run.status.state}, not CREATED; not executing it",
+            f"dhmlrun worker: run {run_id} is {run.status.state}, not READY (built by the platform "
+            "at create); not executing it",
             file=sys.stderr,
         )
         return EXIT_INFRASTRUCTURE
     try:
-        run.build()
         _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us
@@ -76,14 +78,10 @@ def _execute(project: str, run_id: str) -> int:
 
 
 def _start(run: Any) -> None:
-    """BUILT -> READY -> RUNNING, as a platform's executor does before the job starts; a run
-    whose own class says it executes locally (the SDK's `Run.local_execution()`) is moved by
-    the SDK itself when it starts."""
-    if run.local_execution():
-        return
-    for state in (states.READY, states.RUNNING):
-        run.status.state = state
-        run.save(update=True)
+    """READY -> RUNNING, as a platform's executor reports a started job; the runtime then sets
+    the final state."""
+    run.status.state = states.RUNNING
+    run.save(update=True)
 
 
 def _arm_deadline(project: str, run_id: str, timeout: float | None) -> None:

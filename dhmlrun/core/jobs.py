@@ -1,7 +1,8 @@
 """Remote runs on the embedded core: one worker process per run, a few at a time.
 
-A run created without `spec.local_execution` is handed here after its create commits. A pool of
-threads takes runs from a queue and, for each whose kind has a runtime installed here, starts
+A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
+leaves it) and handed here after that commits. A pool of threads takes runs from a queue and,
+for each whose kind has a runtime installed here, starts
 `python -m dhmlrun.core.job_worker PROJECT RUN_ID` with the environment of a platform run
 (`platform_run_environment`: the core's endpoint and token, nothing of another platform's). The
 worker does the whole execution through the SDK, so the core never imports mlrun. The core's
@@ -11,7 +12,7 @@ as the run's log. A run of a kind whose runtime is not installed is set ERROR at
 
 Queued and running runs live in this process's memory, so each one is also *claimed* in the
 database (`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay
-CREATED/RUNNING forever and block reruns; so whenever the job runner starts on the same file, it
+READY/RUNNING forever and block reruns; so whenever the job runner starts on the same file, it
 sets ERROR on the unfinished runs of claims whose process is gone.
 """
 
@@ -198,8 +199,8 @@ class Jobs:
                 self._release(job.run_id)
 
     def _execute(self, job: Job) -> None:
-        if self.core.run_state(job.run_id) != states.CREATED:
-            return  # deleted or already taken over by a client while queued
+        if self.core.run_state(job.run_id) != states.READY:
+            return  # deleted, stopped or taken over by a client while queued
         if not runtime_installed(job.kind):
             message = (
                 f"no runtime for kind {job.kind} is installed where this core runs "

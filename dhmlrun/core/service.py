@@ -1,9 +1,9 @@
 """What the core does with a request, independent of HTTP: the rules of the contract §5–§9.
 
 Routes parse and render; `Core` decides: which kinds and spec fields are accepted (`kinds.py`),
-reference checks on create, the per-type update rules, lifecycle transitions, cascades, project
-embedding. Each public method is one short transaction (plus, for runs, a hand-off to the
-executor after commit).
+reference checks on create, the build of a remote run inside its create (as DHCore's POST does),
+the per-type update rules, lifecycle transitions, cascades, project embedding. Each public method
+is one short transaction (plus, for runs, a hand-off to the executor after commit).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dhmlrun.core.lifecycle import next_state
 from dhmlrun.core.listing import Page, Params, build_query, page_envelope, whole_list_page
 from dhmlrun.core.sealing import Sealer, SealingError
 from dhmlrun.core.store import DuplicateError, Row, Store, Tx
-from dhmlrun.vocabulary import keys
+from dhmlrun.vocabulary import keys, states
 
 RunHook = Callable[[str, str, dict[str, Any]], None]
 StopHook = Callable[[str, str], None]
@@ -151,8 +151,8 @@ class Core:
     # context entities: create -----------------------------------------------------------------
 
     def create_entity(self, project: str, entity_type: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /-/{p}/{type}s: admit the kind and spec, check references, store CREATED, then
-        apply the requested state."""
+        """POST /-/{p}/{type}s: admit the kind and spec, check references, store CREATED, apply
+        the requested state; a run not executed by its client is built right here (READY)."""
         now = dto.now_ms()
         entity = dto.new_context_entity(entity_type, project, body, user=self.user, now=now)
         entity["spec"] = self.kinds.admit(entity_type, _kind(entity_type, entity), entity["spec"])
@@ -162,14 +162,41 @@ class Core:
                 if tx.get("project", project) is None:
                     raise not_found("project")
                 ref = self._check_references(tx, entity_type, project, entity)
-                state = next_state(entity_type, "CREATED", target)
+                state = next_state(entity_type, states.CREATED, target)
+                if entity_type == "run" and state == states.CREATED and not _local(entity):
+                    entity, state = self._build_run(tx, project, entity)
                 tx.insert(entity_type, entity, state=state, ref=ref, created=now)
         except DuplicateError as exc:
             raise duplicated(entity_type, entity["id"]) from exc
         created = dto.with_state(entity, state)
-        if entity_type == "run" and not entity["spec"].get("local_execution") and self.on_run_created:
+        if entity_type == "run" and state == states.READY and self.on_run_created:
             self.on_run_created(project, entity["id"], created)
         return created
+
+    def _build_run(self, tx: Tx, project: str, run: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """DHCore's POST for a remote run: BUILD (the spec merge), then RUN (ready for an executor).
+
+        The executable comes from the run's own `function`/`workflow` (the SDK sends it), else
+        from its task's. If it cannot be found the run is ERROR with a message, as DHCore leaves
+        a run whose build failed; the POST still succeeds.
+        """
+        spec = run["spec"]
+        _, _, task_id = dto.parse_reference(spec["task"]) or ("", "", "")
+        task = tx.get("task", task_id)
+        if task is None:  # never: the reference check found it in this transaction
+            raise bad_request("invalid task")
+        reference = _executable_reference(spec) or _executable_reference(task.body.get("spec", {}))
+        executable = self._executable_row(tx, project, *reference) if reference else None
+        if executable is None:
+            named = reference[1] if reference else "(none named)"
+            message = f"cannot build the run: no such executable {named}"
+            failed = {**run, "status": {**run.get("status", {}), "message": message}}
+            return failed, next_state("run", states.CREATED, states.ERROR)
+        built = self.kinds.built_run_spec(
+            run["kind"], executable.body.get("spec", {}), task.body.get("spec", {}), spec
+        )
+        state = next_state("run", next_state("run", states.CREATED, states.BUILT), states.READY)
+        return {**run, "spec": built}, state
 
     def _check_references(self, tx: Tx, entity_type: str, project: str, entity: dict[str, Any]) -> str | None:
         """Reference checks of §5; returns the link string stored in the `ref` column."""
@@ -219,21 +246,22 @@ class Core:
             raise bad_request("project mismatch")
         return task
 
+    def _check_executable_reference(self, tx: Tx, project: str, spec: dict[str, Any]) -> str:
+        reference = _executable_reference(spec)
+        if reference is None:
+            raise bad_request("spec: missing function")
+        if self._executable_row(tx, project, *reference) is None:
+            raise bad_request("invalid executable entity")
+        return reference[1]
+
     @staticmethod
-    def _check_executable_reference(tx: Tx, project: str, spec: dict[str, Any]) -> str:
-        for executable_type in ("function", "workflow"):
-            ref = spec.get(executable_type)
-            if ref is None:
-                continue
-            parsed = dto.parse_reference(ref) if isinstance(ref, str) else None
-            if parsed is None or ":" not in parsed[2]:
-                raise bad_request("invalid executable entity")
-            executable_id = parsed[2].rsplit(":", 1)[1]
-            row = tx.get(executable_type, executable_id)
-            if row is None or row.project != project:
-                raise bad_request("invalid executable entity")
-            return ref
-        raise bad_request("spec: missing function")
+    def _executable_row(tx: Tx, project: str, executable_type: str, reference: Any) -> Row | None:
+        """The function or workflow a `kind://project/name:id` string names, if in this project."""
+        parsed = dto.parse_reference(reference) if isinstance(reference, str) else None
+        if parsed is None or ":" not in parsed[2]:
+            return None
+        row = tx.get(executable_type, parsed[2].rsplit(":", 1)[1])
+        return row if row is not None and row.project == project else None
 
     # context entities: read, list, update -----------------------------------------------------
 
@@ -458,6 +486,19 @@ class Core:
 def _kind(entity_type: str, entity: dict[str, Any]) -> str:
     """The kind a create names (logs carry none in their DTO: their one kind is `log`)."""
     return "log" if entity_type == "log" else str(entity.get("kind", ""))
+
+
+def _local(run: dict[str, Any]) -> bool:
+    """True when the run's client executes it (`spec.local_execution`): the core only stores it."""
+    return bool(run["spec"].get("local_execution"))
+
+
+def _executable_reference(spec: dict[str, Any]) -> tuple[str, Any] | None:
+    """(`function`, ref) or (`workflow`, ref): the executable a task or run spec names."""
+    for executable_type in ("function", "workflow"):
+        if spec.get(executable_type) is not None:
+            return executable_type, spec[executable_type]
+    return None
 
 
 def _is_metric_value(value: Any) -> bool:

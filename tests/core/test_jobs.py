@@ -1,5 +1,5 @@
-"""Remote runs: the core starts one worker process per run, bounded, only for kinds whose runtime
-is installed, and never leaves a run hanging."""
+"""Remote runs: built inside their create as DHCore builds them (READY), then executed by one worker
+process per run, bounded, only for kinds whose runtime is installed, never left hanging."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
-from tests.conftest import auth_headers, unique_project_name
+from tests.conftest import auth_headers, served_core, unique_project_name
 from tests.core.conftest import Api
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +53,53 @@ def _wait_final(api: Api, project: str, run_id: str, timeout: float = 60) -> dic
 
 def _remote_run(api: Api, project: str) -> dict:
     return api.run(project, api.task(project, api.function(project)), local=False)
+
+
+def test_a_remote_run_is_built_in_its_create_and_answers_ready(serve):
+    _, api, project = serve("tests.core.workers.completes")
+    function = api.function(project)
+    executable = f"mlrun://{project}/{function['name']}:{function['id']}"
+    task_body = {"kind": "mlrun+job", "spec": {"function": executable, "timeout": 30, "profile": "small"}}
+    task = api.ok("POST", f"/-/{project}/tasks", json=task_body)
+    run_spec = {"task": f"mlrun+job://{project}/{task['id']}", "parameters": {"n": 1}, "timeout": 60}
+    run = api.ok("POST", f"/-/{project}/runs", json={"kind": "mlrun+job:run", "spec": run_spec})
+    assert run["status"]["state"] == "READY"
+    assert run["spec"] == {**function["spec"], **task["spec"], **run_spec}  # the SDK's Runtime.build
+    assert api.ok("GET", f"/-/{project}/runs/{run['id']}")["spec"] == run["spec"]
+    assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
+
+
+def test_a_run_created_in_another_state_is_neither_built_nor_executed(serve):
+    _, api, project = serve("tests.core.workers.completes")
+    task = api.task(project, api.function(project))
+    run = api.run(project, task, local=False, state="ERROR")
+    assert run["status"]["state"] == "ERROR"
+    assert "source" not in run["spec"]
+    assert api.ok("GET", f"/-/{project}/runs/{run['id']}")["status"]["state"] == "ERROR"
+
+
+def test_the_sdks_save_right_after_a_remote_create_never_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run.save(update=True)` at once, even carrying the CREATED the client last saw: 200, the
+    core's state is kept (DHCore swallows the impossible transition)."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("DHMLRUN_TEST_WORK_S", "0.5")
+    with served_core(tmp_path / "sdk.db", worker_module="tests.core.workers.completes") as server:
+        import digitalhub as dh
+
+        project = dh.get_or_create_project(unique_project_name("save"))
+        code = {"code": "def h():\n    pass\n"}
+        function = project.new_function(name="f", kind="mlrun", source=code, handler="h")
+        run = function.run("job")
+        assert run.status.state == "READY"
+        assert run.spec.handler == "h"  # built at create: the function's spec merged in
+        run.save(update=True)
+        run.status.state = "CREATED"
+        run.save(update=True)
+        assert run.status.state != "CREATED"
+        api = Api(str(server.endpoint), auth_headers(server))
+        assert _wait_final(api, project.name, run.id)["status"]["state"] == "COMPLETED"
 
 
 def test_a_kind_without_an_installed_runtime_is_refused_by_name(serve):

@@ -1,4 +1,5 @@
-"""Runs created without local execution are executed by the core's worker processes."""
+"""Runs created without local execution are built by the core in their create (READY, as DHCore
+does) and executed by its worker processes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dhmlrun.core.job_worker import EXIT_INFRASTRUCTURE, EXIT_USAGE, execute_run
 from tests.runtime.conftest import seed_downloader
 
 FINAL = ("COMPLETED", "ERROR", "STOPPED")
-LIFECYCLE = ["CREATED", "BUILT", "READY", "RUNNING", "COMPLETED"]
+LIFECYCLE = ["READY", "RUNNING", "COMPLETED"]
 DEADLINE_SECONDS = 120
 
 
@@ -34,7 +35,8 @@ def follow(run: Any) -> list[str]:
 def test_the_seed_snippet_without_local_execution_completes_remotely(project: Any) -> None:
     dataitem, function = seed_downloader(project, "url-dataitem")
     run = function.run("job", inputs=[{"url": dataitem.key}], outputs=[{"dataset": "dataset"}])
-    assert run.status.state == "CREATED"
+    assert run.status.state == "READY"
+    assert run.spec.handler == "downloader"  # built at create: the function's spec is merged in
     seen = follow(run)
     assert seen[-1] == "COMPLETED", run.status.message
     assert [s for s in LIFECYCLE if s in seen] == seen, seen  # only forward moves, in order

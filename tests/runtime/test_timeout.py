@@ -89,15 +89,26 @@ def test_timeout_must_be_a_positive_number_of_seconds() -> None:
     assert timeout_message(2.5) == "timed out after 2.5 s"
 
 
+def built_but_not_dispatched(task: Any, **kwargs: Any) -> Any:
+    """A READY remote run, as the core's create leaves it, that the core's job runner never took:
+    created for local execution (so it is not queued), then turned remote and built while still
+    CREATED (its spec may change then), then moved READY."""
+    run = task.run("mlrun+job:run", local_execution=True, **kwargs)
+    run.spec.local_execution = False
+    run.build()
+    run.status.state = "READY"
+    run.save(update=True)
+    return run
+
+
 @pytest.mark.slow
 def test_a_worker_ends_a_run_that_exceeds_its_timeout(project: Any) -> None:
     function = project.new_function(
         name="sleeper-direct", kind="mlrun", source={"code": SLEEPS_FOREVER}, handler="sleep"
     )
     task = function.new_task("job")
-    # local_execution keeps the core from dispatching it: this test starts the worker itself
-    run = task.run("mlrun+job:run", local_execution=True, timeout=2, outputs={"never": "never"})
-    assert run.status.state == "CREATED"
+    run = built_but_not_dispatched(task, timeout=2, outputs={"never": "never"})  # this test starts the worker
+    assert (run.status.state, run.spec.local_execution) == ("READY", False)
     before = materials(project)
     worker = subprocess.run(
         [sys.executable, "-m", "dhmlrun.core.job_worker", project.name, run.id],

@@ -1,4 +1,4 @@
-"""Walks the run through BUILT → READY → RUNNING → COMPLETED and writes one log line.
+"""Takes the run the core built (READY) to RUNNING, then COMPLETED, and writes one log line.
 
 When `DHMLRUN_TEST_TRACE` names a directory, records its start/end (for the concurrency bound).
 """
@@ -22,10 +22,9 @@ def main(project: str, run_id: str) -> None:
     trace = os.environ.get("DHMLRUN_TEST_TRACE")
     started = time.time()
     run = requests.get(f"{base}/runs/{run_id}", headers=headers, timeout=30).json()
-    for state in ("BUILT", "READY", "RUNNING"):
-        run = requests.put(
-            f"{base}/runs/{run_id}", json={**run, "status": {"state": state}}, headers=headers, timeout=30
-        ).json()
+    run = requests.put(
+        f"{base}/runs/{run_id}", json={**run, "status": {"state": "RUNNING"}}, headers=headers, timeout=30
+    ).json()
     time.sleep(float(os.environ.get("DHMLRUN_TEST_WORK_S", "0")))
     log = {"spec": {"run": run_id}, "content": base64.b64encode(b"worked\n").decode()}
     requests.post(f"{base}/logs", json=log, headers=headers, timeout=30).raise_for_status()
