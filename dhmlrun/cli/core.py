@@ -1,6 +1,8 @@
 """`dhmlrun core serve`: the embedded core as a standalone server (for sharing or debugging).
 
-Binds loopback unless told otherwise, and always requires a bearer token: from
+With `--stock` it rehearses a stock DHCore 0.15 (its kinds and spec fields only; the `mlrun`
+kinds are refused as DHCore refuses them). Binds loopback unless told otherwise, and always
+requires a bearer token: from
 `DHMLRUN_CORE_TOKEN`, else from `--token-file FILE`, else a new random one, printed only when
 stdout is a terminal (a token in a log or in the process list is a token for everyone). Every
 request without it is refused with 403.
@@ -74,18 +76,24 @@ def _token(token_file: Path | None) -> tuple[str, bool]:
     type=click.IntRange(1, 64),
     help="Remote runs executed at once.",
 )
-def serve(host: str, port: int, db_path: Path, token_file: Path | None, workers: int) -> None:
+@click.option(
+    "--stock",
+    is_flag=True,
+    help="Behave as a stock DHCore 0.15: only its kinds (no mlrun), only their spec fields.",
+)
+def serve(host: str, port: int, db_path: Path, token_file: Path | None, workers: int, stock: bool) -> None:
     """Serve the DHCore REST API on HOST:PORT from the database DB until interrupted."""
     from dhmlrun.core.server import EmbeddedCore
 
     token, generated = _token(token_file)
-    embedded = EmbeddedCore(db_path, max_workers=workers)
+    embedded = EmbeddedCore(db_path, max_workers=workers, stock=stock)
     try:
         http = embedded.bind(host, port, token)
     except OSError as exc:
         embedded.close()
         raise DhmlrunError.single(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    click.echo(f"dhmlrun core serving {http.endpoint} (database {db_path}, bearer token required)")
+    flavour = ", stock DHCore 0.15 kinds only" if stock else ""
+    click.echo(f"dhmlrun core serving {http.endpoint} (database {db_path}, bearer token required{flavour})")
     click.echo(f"export DHCORE_ENDPOINT={http.endpoint}")
     if generated:
         click.echo(

@@ -5,6 +5,10 @@ In this process it answers through `transport()` (no socket). `serve()` starts a
 loopback behind a fresh random bearer token, for what runs in other processes (run workers, the
 core's own job workers); the token reaches them through their environment and is never printed.
 `dhmlrun core serve` runs the same thing in the foreground (`serve_forever`).
+
+With `stock=True` the core knows only what a stock DHCore 0.15 ships (`kinds.py`): other kinds
+are refused with 404 `No such spec.`, specs keep only their kind's fields. So a rehearsal on one
+machine meets the refusals a real deployment would give.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING
 from dhmlrun.core.api import CoreApi
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
+from dhmlrun.core.kinds import KindRegistry
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
 
@@ -38,10 +43,12 @@ class EmbeddedCore:
         *,
         max_workers: int = DEFAULT_MAX_WORKERS,
         worker_module: str = WORKER_MODULE,
+        stock: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
+        self.stock = stock
         self.store = Store(self.db_path)
-        self.core = Core(self.store)
+        self.core = Core(self.store, kinds=KindRegistry(stock=stock))
         self.api = CoreApi(self.core)
         self.jobs = Jobs(
             self.core,

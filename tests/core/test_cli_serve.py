@@ -84,3 +84,36 @@ def test_serve_without_a_token_and_without_a_terminal_refuses_to_start(tmp_path:
     assert result.returncode == 1
     assert "no token: set DHMLRUN_CORE_TOKEN or pass --token-file FILE" in result.stderr
     assert not (tmp_path / "c.db").exists()
+
+
+def test_serve_stock_rehearses_a_stock_dhcore(tmp_path: Path):
+    """`--stock`: no mlrun kinds in the schemas, 404 `No such spec.` when creating one."""
+    env = {**os.environ, "DHMLRUN_CORE_TOKEN": "stock-token"}
+    command = [*serve_command(0, tmp_path / "c.db"), "--stock"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert "stock DHCore 0.15 kinds only" in first
+        api = first.split()[3] + "/api/v1"
+        headers = {"Authorization": "Bearer stock-token"}
+
+        def functions_of(runtime: str) -> requests.Response:
+            params = {"runtime": runtime}
+            return requests.get(api + "/schemas/function", params=params, headers=headers, timeout=10)
+
+        assert (functions_of("mlrun").status_code, functions_of("mlrun").json()["content"]) == (200, [])
+        assert [s["id"] for s in functions_of("python").json()["content"]] == ["FUNCTION:python"]
+        project = requests.post(api + "/projects", json={"name": "stock"}, headers=headers, timeout=10)
+        project.raise_for_status()
+        function = {"name": "f", "kind": "mlrun", "spec": {"source": {"code": "x"}}}
+        refused = requests.post(api + "/-/stock/functions", json=function, headers=headers, timeout=10)
+        assert (refused.status_code, refused.json()) == (
+            404,
+            {"status": 404, "message": "No such spec.", "errorCode": None},
+        )
+        stored = requests.get(api + "/-/stock/functions", headers=headers, timeout=10).json()["content"]
+        assert stored == []
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
