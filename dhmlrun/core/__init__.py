@@ -1,15 +1,21 @@
 """The embedded core: a local, SQLite-backed server speaking DHCore's REST API (SDK 0.15).
 
 Module map (one concern each):
-    store.py      SQLite: one `entities` table (UNIQUE(type, id)), WAL, short IMMEDIATE transactions
-    entities.py   DTO shaping: keys, audit metadata, version words, timestamps, nulls omitted
-    lifecycle.py  run and material state machines
-    specs.py      light validation of the kinds dhmlrun owns (mlrun, mlrun+job, mlrun+job:run)
-    listing.py    list parameters → SQL, Spring page envelope
-    service.py    the rules: references, update semantics, cascades, project embedding, secrets
-    routes.py     URL → service; app.py: error bodies, API headers, bearer token
-    executor.py   remote runs: `python -m dhmlrun.runtime.worker PROJECT RUN_ID`, bounded
-    server.py     wiring + uvicorn; embedded.py: `embedded_core()` for in-process use
+    store.py        SQLite: one `entities` table (UNIQUE(type, id)), WAL, short IMMEDIATE transactions
+    entities.py     DTO shaping: keys, audit metadata, version words, timestamps, nulls omitted
+    kinds.py        the kinds table: stock DHCore 0.15's kinds and dhmlrun's mlrun ones, their spec
+                    fields and schemas (`GET /schemas/...`), what a stock core accepts and keeps
+    specs.py        dhmlrun's own checks of the mlrun kinds (attached to them in the kinds table)
+    lifecycle.py    run and material state machines
+    listing.py      list parameters → SQL, Spring page envelope
+    service.py      the rules: kinds and specs, references, a remote run built in its create,
+                    update semantics, cascades, project embedding, secrets
+    api.py          URL → service, core's error bodies and API headers (framework-free)
+    asgi.py         the HTTP edge: bearer token, body limit; http_server.py: uvicorn on a socket
+    inprocess.py    the same API without a socket, for this process
+    jobs.py         remote runs: `python -m dhmlrun.core.job_worker PROJECT RUN_ID`, bounded
+    job_worker.py   executes one READY run through the SDK and the kind's runtime
+    server.py       `EmbeddedCore`: wiring, `serve()` on loopback, `core serve` (`--stock`)
 
 Beyond DHCore (which fills logs from Kubernetes), a run's logs are written with
 `POST /api/v1/-/{project}/logs` and body `{"spec": {"run": RUN_ID, "timestamp": MS}, "content":
