@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from dhmlrun.config.model import Reference
+from dhmlrun.config.model import ENTITY_TYPES, Reference
 from dhmlrun.plan.model import ADOPT, CREATE, DELETE, NOOP, PROJECT_ADDRESS, RUN, SYMBOLS, UPDATE, Action
 from dhmlrun.views.progress import elapsed_text
 from dhmlrun.views.terminal import safe_text
@@ -146,15 +146,23 @@ class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._ids = {n.id for n in self.nodes.values()}
+        self._edges = set(self.edges)
+
     def add(self, address: str, type_: str, lines: Iterable[str], status: str | None = None) -> Node:
         node = Node(self._new_id(address, type_), address, type_, tuple(lines), status)
         self.nodes[address] = node
+        self._ids.add(node.id)
         return node
 
     def connect(self, source: str, target: str, kind: str, label: str = "") -> None:
+        """An edge between two nodes of the graph (a reference to nothing draws nothing: the
+        config loader has already reported it), once."""
         edge = Edge(source, target, kind, label)
-        if edge not in self.edges:
+        if source in self.nodes and target in self.nodes and edge not in self._edges:
             self.edges.append(edge)
+            self._edges.add(edge)
 
     def annotate(self, address: str, lines: Iterable[str], status: str | None) -> None:
         """Add label lines (after the node's own) and set its status."""
@@ -186,13 +194,12 @@ class Graph:
             run, _, key = address.partition(".outputs.")
             base = f"run_{_id_part(run.split('.', 1)[-1])}__{_id_part(key)}"
         elif type_ == EXTERNAL:
-            base = f"store_{sum(1 for n in self.nodes.values() if n.type == EXTERNAL) + 1}"
+            base = f"store_{len(self.nodes) + 1}"
         else:
             prefix = {DATAITEMS: "dataitem", FUNCTIONS: "function", RUNS: "run"}.get(type_, "entity")
             base = f"{prefix}_{_id_part(address.split('.', 1)[-1])}"
-        used = {n.id for n in self.nodes.values()}
         candidate, n = base, 1
-        while candidate in used:
+        while candidate in self._ids:
             n += 1
             candidate = f"{base}_{n}"
         return candidate
@@ -260,14 +267,14 @@ def declaration_graph(declaration: Declaration, secrets: Iterable[str] = ()) -> 
     """The declared pipeline, undecorated: entities, runs, outputs, external inputs, lineage."""
     text = _Text({*declaration.sensitive_values(), *secrets})
     graph = Graph(text.clean(f"project {declaration.project_name}"))
-    order = declaration.topological_order()
-    for address in order:
-        resource = declaration.resources[address]
+    rank = {type_: i for i, type_ in enumerate(ENTITY_TYPES)}
+    order = sorted(declaration, key=lambda r: rank.get(r.type, len(rank)))  # then as declared
+    for resource in order:
         for ref in _inputs(resource).values():
             if Reference.parse(ref) is None and ref not in graph.nodes:
                 graph.add(ref, EXTERNAL, text.lines(ref))
-    for address in order:
-        resource = declaration.resources[address]
+    for resource in order:
+        address = resource.address
         graph.add(address, resource.type, [address, *text.lines(_describe(resource))])
         for key, name in _outputs(resource).items():
             graph.add(output_address(address, key), OUTPUTS, text.lines(name))
@@ -279,7 +286,6 @@ def declaration_graph(declaration: Declaration, secrets: Iterable[str] = ()) -> 
             graph.connect(_input_node(ref), run.address, INPUT, text.clean(key))
         for key in _outputs(run):
             graph.connect(run.address, output_address(run.address, key), OUTPUT, text.clean(key))
-    graph.edges = [e for e in graph.edges if e.source in graph.nodes and e.target in graph.nodes]
     return graph
 
 
