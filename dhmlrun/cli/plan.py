@@ -11,6 +11,8 @@ from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
 from dhmlrun.errors import DhmlrunError
 
+FORMATS = ("text", "json", "markdown")
+
 
 @click.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
@@ -21,7 +23,15 @@ from dhmlrun.errors import DhmlrunError
     default=None,
     help="Save the plan to FILE (mode 0600) for `dhmlrun apply FILE`.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="text (default), json (format_version 1) or markdown (for pull requests: a table of the "
+    "changes and the Mermaid graph of what changes).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON: the same as --format json.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when no changes, 2 when changes, 1 on error.")
 @click.option(
     "--target",
@@ -42,6 +52,7 @@ def plan(
     ctx: click.Context,
     path: Path,
     out: Path | None,
+    output_format: str | None,
     as_json: bool,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
@@ -53,6 +64,9 @@ def plan(
     from dhmlrun.plan.saved import save_plan
     from dhmlrun.views.plan import plan_json, render_plan
 
+    if as_json and output_format not in (None, "json"):
+        raise click.UsageError(f"--json and --format {output_format} ask for two formats: give one")
+    output_format = "json" if as_json else output_format or "text"
     project = options.project(path)
     if destroy and (targets or reruns):
         raise DhmlrunError.single("--destroy deletes every managed entity: it takes no --target or --rerun")
@@ -65,8 +79,12 @@ def plan(
     if out is not None:
         save_plan(result, out, project.declaration)
         info(f"Saved the plan to {out}; apply it with: dhmlrun apply {out}")
-    if as_json:
+    if output_format == "json":
         click.echo(json.dumps(plan_json(result, project.secrets), indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        from dhmlrun.views.markdown import render_plan_markdown
+
+        click.echo(render_plan_markdown(result, project.declaration, project.secrets))
     else:
         click.echo(render_plan(result, project.secrets, colour=options.colour))
     if detailed_exitcode and result.has_changes:

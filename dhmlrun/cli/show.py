@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 import click
 
+from dhmlrun.cli.graph import FORMATS as GRAPH_FORMATS
 from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
+from dhmlrun.config.model import ENTITY_TYPES
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text, safe_value
 from dhmlrun.vocabulary import keys, states, times
@@ -126,24 +128,46 @@ def _show_target(address: str | None, path: Path) -> tuple[str | None, Path]:
 @click.argument("address", required=False)
 @path_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON (every field, ids included).")
+@click.option(
+    "--graph",
+    "as_graph",
+    is_flag=True,
+    help="Draw the pipeline as the platform holds it: each run's last state and duration "
+    "(with ADDRESS: its lineage only).",
+)
+@click.option(
+    "--format",
+    "graph_format",
+    type=click.Choice(GRAPH_FORMATS),
+    default=None,
+    help="With --graph: mermaid (default), dot or svg (implies --graph).",
+)
 @project_options
 def show(
     address: str | None,
     path: Path,
     as_json: bool,
+    as_graph: bool,
+    graph_format: str | None,
     options: ProjectOptions,
 ) -> None:
     """Show the managed entities (or ADDRESS only): versions, states, last runs and outputs."""
     address, path = _show_target(address, path)
+    as_graph = as_graph or graph_format is not None
+    if as_graph and as_json:
+        raise click.UsageError("--json and --graph ask for two outputs: give one")
     project = options.project(path)
     declaration = project.declaration
     with project.connect() as platform:
         state = project.read_state(platform)
         counts = (
             {t: platform.version_counts(declaration.project_name, t) for t in ("dataitems", "functions")}
-            if state.project_exists
+            if state.project_exists and not as_graph
             else {}
         )
+    if as_graph:
+        _draw_state(declaration, state, address, graph_format or "mermaid")
+        return
     rows = _rows(state, counts)
     if address:
         rows = [r for r in rows if r["address"] == address]
@@ -158,6 +182,24 @@ def show(
         click.echo(f"Nothing managed by dhmlrun in project {declaration.project_name}.")
     else:
         click.echo(table(rows))
+
+
+def _draw_state(declaration: Any, state: Any, address: str | None, graph_format: str) -> None:
+    """`show --graph`: the declared pipeline coloured by the platform's state (ADDRESS: only
+    what it comes from and what comes from it)."""
+    from dhmlrun.cli.graph import emit_graph
+    from dhmlrun.views.graph import state_graph
+
+    drawn = state_graph(declaration, state)
+    if address:
+        if address not in drawn.nodes:
+            known = ", ".join(sorted(a for a, n in drawn.nodes.items() if n.type in ENTITY_TYPES))
+            raise DhmlrunError.single(
+                f"{address} is not declared nor managed in project {declaration.project_name}",
+                allowed=known or None,
+            )
+        drawn = drawn.restricted({address, *drawn.upstream([address]), *drawn.downstream([address])})
+    emit_graph(drawn, graph_format, None)
 
 
 # ---------------------------------------------------------------- logs

@@ -52,7 +52,8 @@ class Node:
     message: str = ""
 
 
-def _elapsed(seconds: float) -> str:
+def elapsed_text(seconds: float) -> str:
+    """`3.9s`, `2m05s`: how long a step took (the live board, `show --graph`)."""
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
@@ -127,13 +128,13 @@ class LiveProgress:
             if node.status == "started":
                 symbol = spinner[self._frame % len(spinner)]
                 state = VERBS.get(node.action, node.action)
-                elapsed = _elapsed(now - (node.started or now))
+                elapsed = elapsed_text(now - (node.started or now))
             else:
                 symbol = {"waiting": "·", "done": "✓", "failed": "✗", "skipped": "-"}.get(node.status, "?")
                 if spinner == ASCII_SPINNER:
                     symbol = {"·": ".", "✓": "+", "✗": "x"}.get(symbol, symbol)
                 state = node.status
-                elapsed = _elapsed(node.elapsed) if node.status in ("done", "failed") else ""
+                elapsed = elapsed_text(node.elapsed) if node.status in ("done", "failed") else ""
             line = f"  {symbol} {node.address.ljust(pad)}  {state:<9} {elapsed:>7}"
             if node.message and node.status in ("failed", "skipped"):
                 line += f"  {node.message}"

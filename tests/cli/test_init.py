@@ -184,14 +184,15 @@ def test_plan_step_treats_changes_as_success_and_posts_the_summary(
     repo: Path, tmp_path: Path, plan_exit: int, step_exit: int
 ) -> None:
     """Runs the step's script as GitHub does (bash -e), with `dhmlrun` standing in as a script that
-    prints a plan and exits like `plan --detailed-exitcode` would."""
+    prints a Markdown plan and exits like `plan --detailed-exitcode --format markdown` would."""
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "dhmlrun"
     fake.write_text(
-        f"#!/bin/sh\necho 'Plan: 1 to create, 0 to update, 0 to delete, 0 to run.'\nexit {plan_exit}\n"
+        '#!/bin/sh\necho "$@" > args.txt\n'
+        f"echo '**Plan: 1 to create, 0 to update, 0 to delete, 0 to run.**'\nexit {plan_exit}\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     summary = tmp_path / "summary.md"
@@ -206,8 +207,84 @@ def test_plan_step_treats_changes_as_success_and_posts_the_summary(
         text=True,
     )
     assert result.returncode == step_exit, result.stdout + result.stderr
+    called = (tmp_path / "args.txt").read_text().split()
+    assert called == ["plan", "--detailed-exitcode", "--format", "markdown"]
     posted = summary.read_text()
-    assert "## dhmlrun plan" in posted and "Plan: 1 to create" in posted
+    commented = (tmp_path / "plan.md").read_text()  # what the next step posts on the pull request
+    assert posted == commented
+    if plan_exit == 1:
+        assert posted.startswith("## dhmlrun plan failed") and "exited with code 1" in posted
+    else:
+        assert "**Plan: 1 to create" in posted
+
+
+def test_plan_job_may_comment_and_the_apply_job_may_not(repo: Path) -> None:
+    doc = workflow(repo)
+    assert doc["permissions"] == {"contents": "read"}
+    assert doc["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "permissions" not in doc["jobs"]["apply"]
+    comment = next(s for s in doc["jobs"]["plan"]["steps"] if "github-script" in s.get("uses", ""))
+    assert "!cancelled()" in comment["if"] and "head.repo.full_name == github.repository" in comment["if"]
+
+
+COMMENT_HARNESS = """
+const fs = require('fs');
+const script = fs.readFileSync(process.argv[2], 'utf8');
+const state = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+const calls = [];
+const rest = { issues: {
+  listComments: 'listComments',
+  createComment: async (args) => { calls.push(['create', args]); },
+  updateComment: async (args) => { calls.push(['update', args]); },
+} };
+const paginate = async (method, args) => { calls.push(['list', args]); return state.comments; };
+const github = { rest, paginate };
+const context = {
+  repo: { owner: 'org', repo: 'cfg' }, issue: { number: 7 }, runId: 99, serverUrl: 'https://github.com',
+  payload: { pull_request: { head: { sha: '0123456789abcdef' } } },
+};
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('require', 'github', 'context', script)(require, github, context)
+  .then(() => console.log(JSON.stringify(calls)))
+  .catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def run_comment_step(repo: Path, tmp_path: Path, comments: list[dict[str, Any]]) -> list[Any]:
+    """The github-script step's own JavaScript, run by node against a stand-in GitHub API."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: the comment step's script cannot be run here")
+    step = next(s for s in workflow(repo)["jobs"]["plan"]["steps"] if "github-script" in s.get("uses", ""))
+    (tmp_path / "script.js").write_text(step["with"]["script"])
+    (tmp_path / "harness.js").write_text(COMMENT_HARNESS)
+    (tmp_path / "state.json").write_text(json.dumps({"comments": comments}))
+    done = subprocess.run(
+        ["node", "harness.js", "script.js", "state.json"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+MARKER = "<!-- dhmlrun-plan -->"
+
+
+def test_the_comment_step_posts_the_plan_once_then_updates_that_comment(repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "plan.md").write_text("## dhmlrun plan: project `p`\n\n**Plan: 1 to run.**\n")
+    first = run_comment_step(repo, tmp_path, [{"id": 1, "user": {"type": "User"}, "body": f"{MARKER} mine"}])
+    (kind, args) = first[-1]
+    assert kind == "create" and args["issue_number"] == 7
+    assert args["body"].startswith(MARKER + "\n## dhmlrun plan") and "0123456" in args["body"]
+    ours = {"id": 42, "user": {"type": "Bot"}, "body": args["body"]}
+    again = run_comment_step(repo, tmp_path, [{"id": 1, "user": {"type": "User"}, "body": "lgtm"}, ours])
+    assert [c[0] for c in again] == ["list", "update"] and again[-1][1]["comment_id"] == 42
+
+
+def test_the_comment_says_when_no_plan_was_made_and_cuts_a_huge_one(repo: Path, tmp_path: Path) -> None:
+    [_, (_, missing)] = run_comment_step(repo, tmp_path, [])
+    assert "did not run" in missing["body"]
+    (tmp_path / "plan.md").write_text("x" * 200_000)
+    [_, (_, huge)] = run_comment_step(repo, tmp_path, [])
+    assert len(huge["body"]) < 65_536 and "(cut: the whole plan is in the job summary)" in huge["body"]
 
 
 def test_workflow_commands_exist_with_those_options() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import click
@@ -71,3 +72,17 @@ def test_the_readme_declaration_example_validates(tmp_path: Path) -> None:
     (repo / "dhmlrun.yaml").write_text(example.group(1))
     result = dhmlrun("validate", repo)
     assert result.exit_code == 0, result.output
+
+
+def test_the_readme_picture_is_the_examples_graph_as_the_command_draws_it() -> None:
+    from dhmlrun.config import load_declaration
+    from dhmlrun.views.graph import declaration_graph
+
+    assert "](docs/graph.svg)" in README
+    drawn = {t.text for t in ET.parse(ROOT / "docs" / "graph.svg").iter("{http://www.w3.org/2000/svg}text")}
+    graph = declaration_graph(load_declaration(ROOT / "examples" / "employees", environ={}))
+    expected = {line for node in graph.nodes.values() for line in node.lines}
+    expected |= {edge.label for edge in graph.edges if edge.label} | {graph.title}
+    assert expected <= drawn, (
+        "docs/graph.svg is stale: dhmlrun graph examples/employees --format svg -o docs/graph.svg"
+    )

@@ -4,6 +4,8 @@ completed run with a dataset and a value, one failed run)."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from dhmlrun.cli.show import follow
 from dhmlrun.vocabulary.keys import parse_key
 from tests.cli.conftest import dhmlrun, write_config
 from tests.conftest import unique_project_name
+from tests.views.mermaid_check import check_mermaid
 
 RUNS = """runs:
   make:
@@ -58,6 +61,34 @@ def test_show_is_a_table_of_name_kind_version_state_updated(applied: Path) -> No
 @pytest.mark.slow
 def test_show_accepts_the_config_dir_as_its_argument_like_plan(applied: Path) -> None:
     assert dhmlrun("show", applied).stdout == dhmlrun("show", "--path", applied).stdout
+
+
+@pytest.mark.slow
+def test_show_graph_colours_each_run_by_its_last_state_with_its_duration(applied: Path) -> None:
+    result = dhmlrun("show", "--path", applied, "--graph")
+    assert result.exit_code == 0, result.output
+    chart = check_mermaid(result.stdout)
+    assert chart.with_class("completed") == {"run_make"}
+    assert chart.with_class("failed") == {"run_fail"}
+    assert re.search(r"^COMPLETED in \d+\.\ds$", chart.nodes["run_make"], re.M)
+    assert re.search(r"^ERROR in \d+\.\ds: .*boom on purpose", chart.nodes["run_fail"], re.M)
+    assert chart.classes["run_make__dataset"] == "present"
+
+
+@pytest.mark.slow
+def test_a_live_graph_after_editing_one_run_highlights_it_and_what_it_writes(
+    applied: Path, tmp_path: Path
+) -> None:
+    edited = tmp_path / "edited"
+    shutil.copytree(applied, edited, ignore=shutil.ignore_patterns(".dhmlrun"))
+    config = edited / "dhmlrun.yaml"
+    config.write_text(config.read_text().replace("parameters: {rows: 4}", "parameters: {rows: 5}"))
+    result = dhmlrun("graph", edited, "--live")
+    assert result.exit_code == 0, result.output
+    chart = check_mermaid(result.stdout)
+    assert chart.with_class("run") == {"run_make", "run_fail"}  # runs.fail: its last run failed
+    assert chart.with_class("affected") == {"run_make__dataset"}
+    assert chart.with_class("noop") == {"dataitem_remote", "function_maker", "function_failer"}
 
 
 @pytest.mark.slow
