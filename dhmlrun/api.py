@@ -27,6 +27,8 @@ from dhmlrun.apply.results import ApplyResult, Observer, Silent
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.model import Plan
 
+MLRUN_KIND = "mlrun"
+
 if TYPE_CHECKING:
     from dhmlrun.config.model import Declaration
     from dhmlrun.platform import Platform, PlatformState
@@ -111,11 +113,15 @@ class Project:
             embedded_only=embedded_only,
             fallback_endpoint=fallback_endpoint,
             environ=self.environ,
+            mlrun=self.declaration.mlrun,
         ) as platform:
             yield platform
 
     def read_state(self, platform: Platform) -> PlatformState:
-        return platform.read_state(self.declaration.project_name)
+        """What the platform holds for this project (DHCore, and MLRun when it hosts the `mlrun`
+        functions and runs)."""
+        needed = any(r.spec.get("kind") == MLRUN_KIND for r in self.declaration.of_type("functions"))
+        return platform.read_state(self.declaration.project_name, mlrun_needed=needed)
 
     # ------------------------------------------------------------------ planning
 

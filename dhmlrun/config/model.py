@@ -86,6 +86,8 @@ class Declaration:
     variables: dict[str, Variable] = field(default_factory=dict)
     environment: str | None = None
     profile: str | None = None
+    mlrun: str | None = None
+    """The MLRun API the chosen environment names (`environments.NAME.mlrun`)."""
     resources: dict[str, Resource] = field(default_factory=dict)
 
     @property

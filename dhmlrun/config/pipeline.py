@@ -112,6 +112,7 @@ def _load(
         variables=variables.values,
         environment=variables.environment,
         profile=variables.profile,
+        mlrun=variables.mlrun,
         resources=resources,
     )
 

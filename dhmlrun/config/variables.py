@@ -49,6 +49,7 @@ class ResolvedVariables:
     missing: frozenset[str] = frozenset()
     environment: str | None = None
     profile: str | None = None
+    mlrun: str | None = None
 
 
 def _type_of(value: Any) -> str | None:
@@ -153,8 +154,9 @@ def _apply_environment(
             "--env", listing(known) or "(no environments are declared)"))
         return
     spec = known[environment] if isinstance(known[environment], dict) else {}
-    profile = spec.get("profile")
+    profile, mlrun = spec.get("profile"), spec.get("mlrun")
     out.profile = profile if isinstance(profile, str) else None
+    out.mlrun = mlrun if isinstance(mlrun, str) else None
     overrides = spec.get("variables")
     if not isinstance(overrides, dict):
         return

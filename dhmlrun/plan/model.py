@@ -24,6 +24,8 @@ SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-", RUN: ">", ADOPT: "@", NOOP: " 
 FORMAT_VERSION = "1"
 ABSENT = "absent"
 PROJECT_ADDRESS = "project"
+MLRUN_PROJECT_ADDRESS = "mlrun.project"
+"""The project on the MLRun service, when the `mlrun` functions and runs live there."""
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,46 @@ class RunStart(Action):
     request: RunRequest | None = None
 
 
+@dataclass
+class MLRunProject(Action):
+    """Create the project on the MLRun service (where the `mlrun` functions and runs live)."""
+
+    SHAPE: ClassVar[str] = "mlrun-project"
+
+    description: str | None = None
+
+
+@dataclass
+class ScheduleWrite(Action):
+    """Create or replace the MLRun schedule of a scheduled run (`request` with its `schedule`)."""
+
+    SHAPE: ClassVar[str] = "schedule"
+
+    request: RunRequest | None = None
+
+
+@dataclass
+class ScheduleDelete(Action):
+    """Delete the MLRun schedule of a run no longer scheduled (or no longer declared)."""
+
+    SHAPE: ClassVar[str] = "schedule-delete"
+
+    schedule: str = ""
+
+
 SHAPES: dict[str, type[Action]] = {
-    c.SHAPE: c for c in (NoChange, ProjectChange, EntityWrite, EntityAdopt, EntityDelete, RunStart)
+    c.SHAPE: c
+    for c in (
+        NoChange,
+        ProjectChange,
+        EntityWrite,
+        EntityAdopt,
+        EntityDelete,
+        RunStart,
+        MLRunProject,
+        ScheduleWrite,
+        ScheduleDelete,
+    )
 }
 
 
@@ -190,7 +230,7 @@ def action_from_dict(data: dict[str, Any]) -> Action:
     known = {f.name for f in fields(cls)}
     data = {k: v for k, v in data.items() if k in known}
     data["diff"] = [AttributeChange(**d) for d in data.get("diff") or ()]
-    if cls is RunStart and data.get("request") is not None:
+    if cls in (RunStart, ScheduleWrite) and data.get("request") is not None:
         data["request"] = RunRequest.from_dict(data["request"])
     return cls(**data)
 
@@ -206,6 +246,9 @@ class Plan:
     seen_runs: dict[str, str] = field(default_factory=dict)
     endpoint: str | None = None
     destroy: bool = False
+    mlrun: str | None = None
+    """The MLRun service the `mlrun` functions, schedules and runs of this plan go to (None:
+    they live on the DigitalHub platform)."""
 
     def by_address(self) -> dict[str, Action]:
         return {a.address: a for a in self.actions}
@@ -242,6 +285,7 @@ class Plan:
             "root": self.root,
             "endpoint": self.endpoint,
             "destroy": self.destroy,
+            "mlrun": self.mlrun,
             "warnings": list(self.warnings),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
@@ -257,4 +301,5 @@ class Plan:
             seen_runs=dict(data.get("seen_runs") or {}),
             endpoint=data.get("endpoint"),
             destroy=bool(data.get("destroy")),
+            mlrun=data.get("mlrun"),
         )

@@ -13,10 +13,15 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+
+if TYPE_CHECKING:
+    from dhmlrun.platform.mlrun import MLRunService
+    from dhmlrun.platform.transport import HttpTransport
 
 __all__ = [
     "EMBEDDED",
@@ -68,12 +73,15 @@ def open_platform(
     embedded_only: bool = False,
     fallback_endpoint: str | None = None,
     environ: Mapping[str, str] = os.environ,
+    mlrun: str | None = None,
 ) -> Iterator[Platform]:
     """Yield the Platform for the resolved connection (module docstring).
 
     `embedded_only` skips resolution (a saved plan made on the embedded core is applied there);
     `fallback_endpoint` replaces the embedded core when nothing else resolves (a saved plan goes
-    back to the platform it was made against).
+    back to the platform it was made against). The MLRun service beside it (used when DHCore has
+    no `mlrun` runtime) is, first found: `mlrun` (the environment's `mlrun:`), the chosen
+    profile's `mlrun_dbpath`, `MLRUN_DBPATH`.
     """
     from dhmlrun.platform.connection import resolve_connection
 
@@ -89,27 +97,47 @@ def open_platform(
             connection = resolve_connection(
                 endpoint=fallback_endpoint, profile=None, environment_profile=None, environ=environ
             )
+    service = mlrun_service(mlrun, connection, environ)
     if connection is not None:
-        yield remote_platform(connection, environ)
+        yield remote_platform(connection, environ, service)
         return
-    with embedded_platform(root) as platform:
+    with embedded_platform(root, service) as platform:
         yield platform
 
 
-def remote_platform(connection: object, environ: Mapping[str, str] = os.environ) -> Platform:
+def mlrun_service(
+    explicit: str | None, connection: object, environ: Mapping[str, str]
+) -> MLRunService | None:
+    """The MLRun API configured beside the platform (see `open_platform`), or None."""
+    from dhmlrun.platform.connection import Connection
+    from dhmlrun.platform.mlrun import MLRunService
+
+    profile = connection.variables.get("MLRUN_DBPATH") if isinstance(connection, Connection) else None
+    url = explicit or profile or environ.get("MLRUN_DBPATH") or ""
+    return MLRunService(url, _http(url, environ)) if "://" in url else None
+
+
+def remote_platform(
+    connection: object, environ: Mapping[str, str] = os.environ, mlrun: MLRunService | None = None
+) -> Platform:
     """A DHCore reached over HTTP with the connection's credentials."""
     from dhmlrun.platform.auth import Credentials
     from dhmlrun.platform.connection import Connection
     from dhmlrun.platform.rest import RestClient
-    from dhmlrun.platform.transport import HttpTransport
 
     assert isinstance(connection, Connection)
-    client = RestClient(HttpTransport(connection.endpoint, environ), Credentials(connection.variables))
-    return Platform(client, shown=connection.endpoint, sdk_environment=connection.sdk_environ)
+    client = RestClient(_http(connection.endpoint, environ), Credentials(connection.variables))
+    return Platform(client, shown=connection.endpoint, sdk_environment=connection.sdk_environ, mlrun=mlrun)
+
+
+def _http(endpoint: str, environ: Mapping[str, str]) -> HttpTransport:
+    from dhmlrun.platform.transport import HttpTransport
+
+    return HttpTransport(endpoint, environ)
 
 
 @contextmanager
-def embedded_platform(root: Path) -> Iterator[Platform]:
+def embedded_platform(root: Path, mlrun: MLRunService | None = None) -> Iterator[Platform]:
     """The embedded core of the config repo at `root`, in this process, for the block."""
     from dhmlrun.core.server import EmbeddedCore
     from dhmlrun.platform.rest import RestClient
@@ -124,6 +152,7 @@ def embedded_platform(root: Path) -> Iterator[Platform]:
             embedded=True,
             shown=shown,
             sdk_environment=lambda: embedded_connection(*core.serve()),
+            mlrun=mlrun,
         )
     finally:
         core.close()

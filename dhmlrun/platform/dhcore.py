@@ -17,7 +17,8 @@ from typing import Any
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
-from dhmlrun.platform.rest import RestClient, context_path, project_path
+from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
+from dhmlrun.platform.rest import API, RestClient, context_path, project_path
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import states
 
@@ -36,12 +37,17 @@ class Platform:
         embedded: bool = False,
         shown: str | None = None,
         sdk_environment: Callable[[], dict[str, str]] | None = None,
+        mlrun: MLRunService | None = None,
     ) -> None:
         self.client = client
         self.embedded = embedded
         self.shown = shown or client.endpoint
         """How to name this platform to a user (the embedded core has no URL of its own)."""
         self._sdk_environment = sdk_environment
+        self.mlrun_service = mlrun
+        """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
+        environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
+        self._knows_mlrun: bool | None = None
 
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
@@ -53,6 +59,37 @@ class Platform:
     @property
     def endpoint(self) -> str:
         return self.client.endpoint
+
+    # ------------------------------------------------------------------ where mlrun lives
+
+    def knows_mlrun(self) -> bool:
+        """Whether this DHCore has the `mlrun` runtime (asked once: `GET /schemas/function?
+        runtime=mlrun` lists its function kind). A server without the schemas API predates 0.15
+        and is taken to have it."""
+        if self._knows_mlrun is None:
+            try:
+                answer = self.client.get(f"{API}/schemas/function", {"runtime": "mlrun"})
+                self._knows_mlrun = bool((answer or {}).get("content"))
+            except NotFound:
+                self._knows_mlrun = True
+        return self._knows_mlrun
+
+    def mlrun_host(self, needed: bool) -> MLRunService | None:
+        """Where the `mlrun` functions, schedules and runs live: None when on this DHCore, the
+        MLRun service otherwise. `needed`: the declaration has `mlrun` functions; without any,
+        the MLRun service is still read when one is configured (to delete what was removed)."""
+        if not needed and self.mlrun_service is None:
+            return None
+        if self.knows_mlrun():
+            return None
+        if self.mlrun_service is None:
+            raise PlatformError(
+                f"{self.shown} has no mlrun runtime (a stock DHCore 0.15 has none: it was dropped in "
+                "0.8) and no MLRun service is configured. Either set MLRUN_DBPATH (or `mlrun:` in the "
+                "environment, or mlrun_dbpath in the ~/.dhcore.ini profile) to an MLRun API, or deploy "
+                "to a DHCore that has the mlrun runtime (the embedded core has it)"
+            )
+        return self.mlrun_service
 
     # ------------------------------------------------------------------ reading
 
@@ -67,9 +104,13 @@ class Platform:
         found = self._find_project(project)
         return None if found is None else (found.get("metadata") or {}).get("description")
 
-    def read_state(self, project: str) -> PlatformState:
-        """The project's latest entity versions and the last managed run per run address."""
+    def read_state(self, project: str, *, mlrun_needed: bool = False) -> PlatformState:
+        """The project's latest entity versions and the last managed run per run address, from
+        DHCore and, when the `mlrun` families live there, from the MLRun service."""
         state = PlatformState(project=project, endpoint=self.endpoint)
+        mlrun = self.mlrun_host(mlrun_needed)
+        if mlrun is not None:
+            read_mlrun_families(mlrun, project, state)
         found = self._find_project(project)
         if found is None:
             return state
@@ -82,7 +123,7 @@ class Platform:
                 entity = RemoteEntity.from_dto(type_, dto)
                 state.entities[entity.address] = entity
             state.adoptable |= self._never_managed(project, type_, state)
-        state.runs = self._last_runs(project)
+        state.runs = {**self._last_runs(project), **state.runs}
         return state
 
     def _never_managed(self, project: str, type_: str, state: PlatformState) -> set[str]:

@@ -160,6 +160,12 @@ class PlatformState:
     adoptable: set[str] = field(default_factory=set)
     """Addresses whose every version was made outside dhmlrun (never managed): the planner
     adopts these by name instead of treating the latest version as drift."""
+    mlrun: str | None = None
+    """The MLRun service holding the `mlrun` functions, schedules and runs, when the DigitalHub
+    platform has no `mlrun` runtime (None: they live on DigitalHub)."""
+    mlrun_project_exists: bool = False
+    schedules: dict[str, Any] = field(default_factory=dict)
+    """Schedules on MLRun by run address (`platform.mlrun.RemoteSchedule`)."""
 
     def managed(self) -> dict[str, RemoteEntity]:
         """Entities dhmlrun created (their latest version carries the marker, or they are ours)."""

@@ -3,8 +3,11 @@
 Offline (no `MLRUN_DBPATH`) the run is recorded in the in-memory run DB (`memdb`), which is how
 a failing handler is told apart from a successful one and how artifacts are found afterwards;
 nothing here calls `run.outputs`, which blocks forever without an API server. With
-`MLRUN_DBPATH` pointing at an MLRun service the function gets the task's k8s parameters
-(`k8s.apply_task_params`) and is submitted there instead.
+`MLRUN_DBPATH` pointing at an MLRun service the run still executes here (this process is where
+the platform put the run: a worker, a pod) and is recorded on that service, project saved, as the
+DigitalHub mlrun runtime always did; submitting runs to MLRun's Kubernetes is dhmlrun apply's job
+for platforms without the runtime (`dhmlrun/apply/mlrun_worker.py`), never this plugin's, since
+the inputs it fetched live on this machine.
 
 mlrun runs in one process are not isolated (environment, working directory, `sys.path`,
 module cache), so executions in one process are serialised by a lock.
@@ -81,7 +84,7 @@ def run_job(job: MlrunJob) -> MlrunOutcome:
     """
     with _EXECUTION_LOCK:
         if mlrun_service_url():
-            return _submit_to_service(job)
+            return _run_recorded_on_service(job)
         return _run_offline(job)
 
 
@@ -129,8 +132,10 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
     return _outcome_from_db(db, error, buffer.getvalue())
 
 
-def _build_function(mlrun: Any, job: MlrunJob) -> Any:
-    mlrun.get_or_create_project(job.project, context=str(job.run_dir), save=False)
+def _build_function(mlrun: Any, job: MlrunJob, save_project: bool = False) -> Any:
+    """The mlrun job function of `job`; `save_project` stores the project on the MLRun service
+    (it refuses runs of a project it does not have)."""
+    mlrun.get_or_create_project(job.project, context=str(job.run_dir), save=save_project)
     return mlrun.code_to_function(
         name=mlrun_function_name(job.name),
         project=job.project,
@@ -202,26 +207,32 @@ def _remove_mlrun_tmpfile(old_env: dict[str, str]) -> None:
         Path(tmpfile).unlink(missing_ok=True)
 
 
-def _submit_to_service(job: MlrunJob) -> MlrunOutcome:
-    """Submit the job to the MLRun service named by `MLRUN_DBPATH`, with the task's k8s parameters."""
+def _run_recorded_on_service(job: MlrunJob) -> MlrunOutcome:
+    """Run the handler here (`local=True`), recorded on the MLRun service of `MLRUN_DBPATH`."""
     mlrun = _import_mlrun()
-
-    from dhmlrun.runtime.k8s import apply_task_params, run_options
-
-    with captured_output(_mlrun_log_handlers(mlrun)) as buffer:
+    job.output_path.mkdir(parents=True, exist_ok=True)
+    work_dir = job.run_dir / "work"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        captured_output(_mlrun_log_handlers(mlrun)) as buffer,
+        _isolated(work_dir, job.source_root, job.envs),
+    ):
         try:
-            function = _build_function(mlrun, job)
-            apply_task_params(function, job.task_params)
+            function = _build_function(mlrun, job, save_project=True)
             run = function.run(
                 handler=job.handler,
                 inputs=job.inputs or None,
                 params=job.params or None,
                 returns=job.returns or None,
-                watch=True,
-                **run_options(job.task_params),
+                local=True,
+                output_path=str(job.output_path),
             )
         except Exception as exc:
             return MlrunOutcome("error", _error_text(exc), {}, [], buffer.getvalue())
+        except SystemExit as exc:
+            return MlrunOutcome(
+                "error", f"the handler called sys.exit({exc.code!r})", {}, [], buffer.getvalue()
+            )
     status = run.status
     state = status.state or "error"
     error = status.error if state != "completed" else None

@@ -8,9 +8,8 @@ wants lists of pairs (`node_selector`, `envs`) and normalised to the list form.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from digitalhub.entities.task._base.models import Volume
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 QUANTITY = r"^\d+(\.\d+)?([a-zA-Z]{1,2})?$"
@@ -69,6 +68,27 @@ class Toleration(BaseModel):
     toleration_seconds: int | None = Field(
         default=None, validation_alias=AliasChoices("toleration_seconds", "tolerationSeconds")
     )
+
+
+class Volume(BaseModel):
+    """A volume as DHCore takes it (`CoreVolume`): its `spec` is a map of strings whose keys depend
+    on the type (`claimName` for a shared volume, `size` and `storage_class` for a claim made per
+    run, `size` and `storageClass` for an ephemeral one, `sizeLimit` for an empty dir, `subPath`
+    for any). The SDK's own model drops those keys, so it is not used here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    volume_type: Literal["persistent_volume_claim", "empty_dir", "ephemeral", "shared_volume"]
+    name: str = Field(min_length=1)
+    mount_path: str = Field(min_length=1)
+    spec: dict[str, str] | None = None
+
+    @field_validator("spec", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items() if v is not None}
+        return value
 
 
 class TaskParams(BaseModel):
