@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 from dhmlrun.apply.results import ApplyResult, Observer, Silent
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.model import Plan
-
-MLRUN_KIND = "mlrun"
+from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
 if TYPE_CHECKING:
     from dhmlrun.config.model import Declaration

@@ -29,8 +29,8 @@ import yaml
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import urls
+from dhmlrun.vocabulary.kinds import FUNCTION_KINDS
 
-FUNCTION_KINDS = ("mlrun",)
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
 DATA_DIR = "data"

@@ -25,7 +25,9 @@ from typing import Any
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
+from dhmlrun.apply.uploads import FILES_STORE_ENV, local_file_of, upload_request
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.plan.model import (
     ADOPT,
     CREATE,
@@ -36,17 +38,22 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
+    MLRunProject,
     Plan,
     ProjectChange,
     RunRequest,
     RunStart,
+    ScheduleDelete,
+    ScheduleWrite,
 )
 from dhmlrun.platform.dhcore import Platform
+from dhmlrun.platform.mlrun import MLRunService
 from dhmlrun.platform.worker_env import local_run_environment
 from dhmlrun.private import private_dir, private_file
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import keys, states
-from dhmlrun.vocabulary.mask import mask_text
+from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 
 VERBS = {CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running", ADOPT: "adopting"}
@@ -120,6 +127,21 @@ class Applier:
             case ProjectChange():
                 self.platform.ensure_project(action.body, update=action.action == UPDATE)
                 return NodeResult(action.address, action.action, DONE, entity_id=project)
+            case MLRunProject():
+                self._mlrun().ensure_project(project, action.description)
+                return NodeResult(action.address, action.action, DONE, entity_id=project)
+            case ScheduleDelete():
+                self._mlrun().delete_schedule(project, action.schedule)
+                return NodeResult(action.address, action.action, DONE)
+            case ScheduleWrite(request=RunRequest() as request):
+                return self._on_mlrun(
+                    action, "schedule", {**asdict(request), "inputs": self._resolve_inputs(request)}
+                )
+            case EntityDelete() if self._mlrun_hosts(action.entity_kind):
+                self._mlrun().delete_function(project, mlrun_function_name(action.name))
+                return NodeResult(action.address, action.action, DONE)
+            case EntityWrite() if self._mlrun_hosts((action.body or {}).get("kind")):
+                return self._on_mlrun(action, "store_function", {"project": project, "body": action.body})
             case EntityDelete():
                 self.platform.delete_entity(project, action.type, action.name)
                 return NodeResult(action.address, action.action, DONE)
@@ -129,21 +151,71 @@ class Applier:
                 self.platform.adopt_in_place(action.type, action.body)
                 return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
             case EntityAdopt() | EntityWrite():
-                created = self.platform.create_entity(action.type, action.body)
+                created = self.platform.create_entity(action.type, self._uploaded(action))
                 return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))
         raise DhmlrunError.single(f"{action.address}: nothing to apply for a {type(action).__name__}")
+
+    def _uploaded(self, action: EntityWrite | EntityAdopt) -> dict[str, Any]:
+        """The body of a new version, its declared local file uploaded to the files store first
+        when one is configured (`uploads.py`)."""
+        body = dict(action.body or {})
+        source = local_file_of(action.type, body)
+        if source is None or not self._environment().get(FILES_STORE_ENV):
+            return body
+        request = upload_request(action.type, body, source)
+        result = run_in_worker(request, self.log_dir, action.address, self._environment(), self.run_server)
+        if result.get("state") != states.COMPLETED:
+            raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.get('message')}")
+        return {**body, "spec": {**(body.get("spec") or {}), "path": result["path"]}}
+
+    # ---------------------------------------------------------------- MLRun
+
+    def _mlrun_hosts(self, kind: object) -> bool:
+        """Whether an entity of `kind` lives on the MLRun service in this plan."""
+        return self.plan.mlrun is not None and kind == MLRUN_KIND
+
+    def _mlrun(self) -> MLRunService:
+        """The MLRun service this plan was made against (a saved plan goes back to it)."""
+        service = self.platform.mlrun_service
+        if service is None or mask_userinfo(service.endpoint) != self.plan.mlrun:
+            now = mask_userinfo(service.endpoint) if service else "none"
+            raise DhmlrunError.single(
+                f"the plan was made with the MLRun service {self.plan.mlrun}, but the one configured now is "
+                f"{now}; plan again"
+            )
+        return service
+
+    def _on_mlrun(self, action: Action, op: str, request: dict[str, Any]) -> NodeResult:
+        """An operation that needs mlrun's classes, in a run worker (`mlrun_worker.py`)."""
+        service = self._mlrun()
+        env = {**self._environment(), "MLRUN_DBPATH": service.endpoint}
+        request = {**request, "op": op}
+        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server)
+        if result.get("state") != states.COMPLETED:
+            message = str(result.get("message") or f"{op} ended in state {result.get('state')}")
+            if isinstance(action, RunStart) and action.request is not None:  # a worker that died
+                try:
+                    service.fail_run(self.plan.project, action.request.run_id, message)
+                except DhmlrunError as exc:
+                    message = f"{message} (and it could not be marked error on MLRun: {exc})"
+            return NodeResult(action.address, action.action, FAILED, message, entity_id=result.get("id"))
+        outputs = dict(result.get("outputs") or {})
+        if isinstance(action, RunStart):
+            with self._lock:
+                self._outputs[action.address] = outputs
+        return NodeResult(action.address, action.action, DONE, entity_id=result.get("id"), outputs=outputs)
 
     # ---------------------------------------------------------------- runs
 
     def _run(self, action: RunStart, request: RunRequest) -> NodeResult:
-        if request.supersedes:
-            self.platform.fail_run(
-                request.project,
-                request.supersedes,
-                f"executor lost: the process executing it stopped renewing its lease; "
-                f"superseded by run {request.run_id}",
-            )
+        on_mlrun = self._mlrun_hosts(request.function.kind)
+        if request.supersedes and on_mlrun:
+            self._mlrun().fail_run(request.project, request.supersedes, superseded(request.run_id))
+        elif request.supersedes:
+            self.platform.fail_run(request.project, request.supersedes, superseded(request.run_id))
         worker_request = {**asdict(request), "inputs": self._resolve_inputs(request)}
+        if on_mlrun:
+            return self._on_mlrun(action, "run", worker_request)
         result = run_in_worker(
             worker_request, self.log_dir, action.address, self._environment(), self.run_server
         )
@@ -186,6 +258,10 @@ class Applier:
                 )
             resolved[key] = str(value)
         return resolved
+
+
+def superseded(run_id: str) -> str:
+    return f"executor lost: the process executing it stopped renewing its lease; superseded by run {run_id}"
 
 
 def run_in_worker(

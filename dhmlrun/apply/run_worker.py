@@ -13,6 +13,10 @@ with its log kept, and the process ends at once without waiting for the handler;
 handler already returned is left to finish registering. A remote run is asked to stop.
 Either way the result file says what became of the run.
 
+With an `op` in the request the worker does that operation instead: upload a declared file to
+the files store (`uploads.py`), or store a function, execute a run or create a schedule on the
+MLRun service (`mlrun_worker.py`).
+
 The worker's SDK is configured by its environment (apply builds it: the platform's endpoint and
 credentials) and talks through a relay that retries, recovers lost creates and keeps the run's
 lease (`dhmlrun.platform.sdk`).
@@ -70,6 +74,18 @@ def _execute_connected(request: dict[str, Any], result_file: Path) -> dict[str, 
             except Exception as exc:
                 traceback.print_exc()
                 return _failure(request, f"{INTERRUPTED}; {exc}")
+
+
+def _execute_operation(request: dict[str, Any]) -> dict[str, Any]:
+    """An operation other than a DigitalHub run: a declared file's upload (`uploads.py`), or one
+    on the MLRun service holding the `mlrun` families (`mlrun_worker.py`)."""
+    if request["op"] == "upload":
+        from dhmlrun.apply.uploads import upload
+
+        return upload(request)
+    from dhmlrun.apply import mlrun_worker
+
+    return mlrun_worker.execute(request)
 
 
 def _result_of(run: Any) -> dict[str, Any]:
@@ -174,7 +190,9 @@ def main(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_interrupt)
     try:
-        result = _execute_connected(request, result_file)
+        result = (
+            _execute_operation(request) if request.get("op") else _execute_connected(request, result_file)
+        )
     except KeyboardInterrupt:  # before the worker could reach the platform: nothing was started
         result = _failure(request, f"{INTERRUPTED} (before it was created)")
     except Exception as exc:  # reported as the run's failure, with the traceback in the log

@@ -6,7 +6,17 @@ DHCore hands `schedule` to Kubernetes CronJobs, which accept exactly this syntax
 
 from __future__ import annotations
 
-MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+MACRO_FIELDS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+"""The macros Kubernetes CronJobs accept, as the 5 fields they stand for (MLRun takes only fields)."""
+MACROS = tuple(MACRO_FIELDS)
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 FIELDS = (
@@ -16,6 +26,12 @@ FIELDS = (
     ("month", 1, 12, MONTHS),
     ("day of week", 0, 7, DAYS),
 )
+
+
+def cron_fields(expression: str) -> str:
+    """A valid schedule as its 5 fields (a macro replaced by what it stands for)."""
+    text = expression.strip()
+    return MACRO_FIELDS.get(text.lower(), text)
 
 
 def cron_problem(expression: str) -> str | None:

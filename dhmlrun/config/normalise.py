@@ -32,7 +32,7 @@ from dhmlrun.sources import (
     embedded_problem,
     size_problem,
 )
-from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
+from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
 
 from .cron import cron_problem
 from .document import Document
@@ -178,6 +178,8 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
     spec["function"] = function if function.startswith("functions.") else f"functions.{function}"
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
     spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"))
+    if spec.get("schedule"):  # a schedule fires on the platform, never in an apply
+        spec.setdefault("execution", REMOTE)
     for key, default in RUN_DEFAULTS.items():
         spec.setdefault(key, copy.deepcopy(default))
     if "env" in spec:

@@ -15,13 +15,14 @@ from typing import Any
 
 from dhmlrun.config.model import Declaration, Reference, Resource
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.plan import runview
+from dhmlrun.plan import mlrun_host, runview
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
     ADOPT,
     CREATE,
     DELETE,
+    MLRUN_PROJECT_ADDRESS,
     NOOP,
     PROJECT_ADDRESS,
     RUN,
@@ -99,9 +100,18 @@ def build_plan(
     targets = [_full_address(declaration, a) for a in targets]
     reruns = {_full_address(declaration, a, "runs") for a in reruns}
     _check_addresses(declaration, state, targets, reruns)
+    mlrun_host.check(declaration, state)
     ctx = _Context(declaration, state, reruns, id_factory)
-    plan = Plan(project=declaration.project_name, root=str(declaration.root), endpoint=state.endpoint)
+    plan = Plan(
+        project=declaration.project_name,
+        root=str(declaration.root),
+        endpoint=state.endpoint,
+        mlrun=state.mlrun,
+    )
     plan.actions.append(_plan_project(declaration, state))
+    mlrun_project = mlrun_host.plan_project(declaration, state)
+    if mlrun_project is not None:
+        plan.actions.append(mlrun_project)
     for address in declaration.topological_order():
         resource = declaration.resources[address]
         if resource.type in ("dataitems", "functions"):
@@ -113,6 +123,13 @@ def build_plan(
             plan.actions.append(_plan_run(ctx, resource))
             if resource.spec.get("replicas") is not None:
                 plan.warnings.append(f"{address}: replicas is ignored: an mlrun job runs as one process")
+            if resource.spec.get("schedule") and not mlrun_host.scheduled(declaration, state, resource):
+                plan.warnings.append(
+                    f"{address}: schedule is handed to the platform with the task; this platform runs "
+                    "it once now (only an MLRun service beside a DHCore without the mlrun runtime "
+                    "schedules it)"
+                )
+    plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     if targets:
         plan.actions = _restrict_to_targets(plan.actions, declaration, targets)
@@ -121,7 +138,8 @@ def build_plan(
 
 def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration | None = None) -> Plan:
     """Delete every managed entity of the project, except those protected by prevent_destroy."""
-    plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True)
+    plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
+    plan.actions.extend(mlrun_host.destroy_schedules(state))
     for address, entity in sorted(state.managed().items(), key=lambda item: _delete_order(item[0])):
         declared = declaration.resources.get(address) if declaration else None
         protected = bool(declared and declared.lifecycle.get("prevent_destroy")) or (
@@ -233,7 +251,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         body=body,
         drift=drift,
         seen=remote.id if remote else ABSENT,
-        depends_on=[PROJECT_ADDRESS],
+        depends_on=mlrun_host.function_dependencies(ctx.declaration, ctx.state, resource),
     )
 
 
@@ -302,7 +320,7 @@ def _plan_adopt(
         diff=diff,
         body=body,
         seen=remote.id,
-        depends_on=[PROJECT_ADDRESS],
+        depends_on=mlrun_host.function_dependencies(ctx.declaration, ctx.state, resource),
     )
 
 
@@ -394,6 +412,8 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         input_versions,
     )
     last = ctx.state.runs.get(resource.address)
+    if mlrun_host.scheduled(ctx.declaration, ctx.state, resource):
+        return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
     fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
     ctx.planned[resource.address] = _Planned(
@@ -420,6 +440,25 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         depends_on=depends,
         seen=last.id if last else ABSENT,
     )
+
+
+def _plan_scheduled(
+    ctx: _Context,
+    resource: Resource,
+    function: _Planned,
+    inputs: dict[str, InputBinding],
+    fingerprint: RunFingerprint,
+) -> Action:
+    """A run that is an MLRun schedule (`mlrun_host`): planned as an entity, never started here."""
+    ctx.planned[resource.address] = _Planned(
+        resource.address, NOOP, None, None, None, fingerprint=fingerprint.value, spec=resource.spec
+    )
+    name = mlrun_host.schedule_name(resource)
+    request = _run_request(ctx, resource, name, function, inputs, fingerprint)
+    upstream = (a for a in resource.depends_on if a in ctx.planned)
+    depends = sorted({PROJECT_ADDRESS, function.address, *upstream})
+    what = runview.additions(runview.declared_view(request, _new_version(function)))
+    return mlrun_host.plan_schedule(resource, ctx.state, request, depends, what)
 
 
 def _resolve_inputs(
@@ -595,8 +634,8 @@ def _run_request(
 
 
 def _restrict_to_targets(actions: list[Action], declaration: Declaration, targets: list[str]) -> list[Action]:
-    """Keep the targeted addresses, everything they depend on, and the project."""
-    keep = {PROJECT_ADDRESS}
+    """Keep the targeted addresses, everything they depend on, and the project (on MLRun too)."""
+    keep = {PROJECT_ADDRESS, MLRUN_PROJECT_ADDRESS}
     for target in targets:
         keep.add(target)
         if target in declaration.resources:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from dhmlrun.vocabulary.kinds import MLRUN_KIND
+
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
@@ -262,7 +264,12 @@ class Plan:
 
     @property
     def runs_something(self) -> bool:
-        return any(isinstance(a, RunStart) for a in self.actions)
+        """Whether apply needs run workers (mlrun imported): runs, and on an MLRun service the
+        functions and schedules it stores with mlrun's classes."""
+        stored_with_mlrun = self.mlrun is not None and any(
+            isinstance(a, EntityWrite) and (a.body or {}).get("kind") == MLRUN_KIND for a in self.actions
+        )
+        return stored_with_mlrun or any(isinstance(a, RunStart | ScheduleWrite) for a in self.actions)
 
     def project_create(self) -> ProjectChange | None:
         """The project this plan creates (a first deploy creates it before locking it)."""

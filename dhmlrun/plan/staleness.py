@@ -8,7 +8,15 @@ it saw (`seen`: an id, or absent) and the plan the last run of each address (`se
 from __future__ import annotations
 
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.plan.model import ABSENT, PROJECT_ADDRESS, Action, Plan
+from dhmlrun.plan.model import (
+    ABSENT,
+    MLRUN_PROJECT_ADDRESS,
+    PROJECT_ADDRESS,
+    Action,
+    Plan,
+    ScheduleDelete,
+    ScheduleWrite,
+)
 from dhmlrun.platform.state import PlatformState
 
 
@@ -20,7 +28,7 @@ def stale_reasons(plan: Plan, state: PlatformState) -> list[str]:
         now = _seen_now(action, state)
         if now == action.seen:
             continue
-        if action.type == "runs":
+        if action.type == "runs" and not isinstance(action, ScheduleWrite | ScheduleDelete):
             reasons[action.address] = _ran(action.address, now)
         else:
             was = "absent" if action.seen == ABSENT else f"at {action.seen}"
@@ -45,6 +53,11 @@ def _ran(address: str, run_id: str) -> str:
 def _seen_now(action: Action, state: PlatformState) -> str:
     if action.address == PROJECT_ADDRESS:
         return state.project if state.project_exists else ABSENT
+    if action.address == MLRUN_PROJECT_ADDRESS:
+        return state.project if state.mlrun_project_exists else ABSENT
+    if isinstance(action, ScheduleWrite | ScheduleDelete):
+        schedule = state.schedules.get(action.address)
+        return schedule.name if schedule else ABSENT
     if action.type == "runs":
         run = state.runs.get(action.address)
         return run.id if run else ABSENT

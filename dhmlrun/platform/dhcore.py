@@ -17,10 +17,11 @@ from typing import Any
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
-from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
+from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families, run_as_dto
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
 VERSIONED_TYPES = ("dataitems", "functions")
 PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
@@ -48,6 +49,8 @@ class Platform:
         """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
         environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
         self._knows_mlrun: bool | None = None
+        self._runs_on_mlrun: set[str] = set()
+        """Ids of the runs read from the MLRun service (their logs and state are read there)."""
 
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
@@ -68,7 +71,7 @@ class Platform:
         and is taken to have it."""
         if self._knows_mlrun is None:
             try:
-                answer = self.client.get(f"{API}/schemas/function", {"runtime": "mlrun"})
+                answer = self.client.get(f"{API}/schemas/function", {"runtime": MLRUN_KIND})
                 self._knows_mlrun = bool((answer or {}).get("content"))
             except NotFound:
                 self._knows_mlrun = True
@@ -111,6 +114,7 @@ class Platform:
         mlrun = self.mlrun_host(mlrun_needed)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
+            self._runs_on_mlrun |= {run.id for run in state.runs.values()}
         found = self._find_project(project)
         if found is None:
             return state
@@ -151,8 +155,16 @@ class Platform:
                 runs[run.address] = run
         return runs
 
+    def on_mlrun(self, run_id: str) -> MLRunService | None:
+        """The MLRun service holding this run (one `read_state` found there), or None."""
+        return self.mlrun_service if run_id in self._runs_on_mlrun else None
+
     def run_logs(self, project: str, run_id: str) -> list[str]:
         """The run's captured log lines (DHCore stores them base64-encoded)."""
+        service = self.on_mlrun(run_id)
+        if service is not None:
+            text = service.run_log(project, run_id)
+            return [text] if text else []
         logs = self.client.get(context_path(project, "runs", run_id, "logs"))
         texts = []
         for entry in logs if isinstance(logs, list) else []:
@@ -178,6 +190,10 @@ class Platform:
         return self.client.list(context_path(project, type_), {"name": name, "versions": "all"})
 
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
+        service = self.on_mlrun(entity_id) if type_ == "runs" else None
+        if service is not None:
+            found = service.read_run(project, entity_id)
+            return None if found is None else run_as_dto(found)
         try:
             return self.client.get(context_path(project, type_, entity_id))
         except NotFound:
@@ -252,6 +268,10 @@ class Platform:
     def fail_run(self, project: str, run_id: str, message: str) -> None:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
         forever (a running run is never duplicated, so a stuck one would block its address)."""
+        service = self.on_mlrun(run_id)
+        if service is not None:
+            service.fail_run(project, run_id, message)
+            return
         dto = self.read_entity(project, "runs", run_id)
         if dto is None:
             return

@@ -8,10 +8,11 @@ or a schedule, read, abort or annotate a run, read its log). What needs mlrun's 
 faithful (storing a function, submitting a run, creating a schedule) is done by the MLRun worker
 (`dhmlrun/apply/mlrun_worker.py`), which imports mlrun.
 
-MLRun labels are a map; dhmlrun's bookkeeping labels (`platform/labels.py`) are a list of
-`dhmlrun` and `dhmlrun/KEY=VALUE`: `labels_to_list` and `labels_to_map` translate. Values must be
-valid Kubernetes label values (a remote run's labels become its pod's), so dhmlrun keeps them to
-at most 63 characters (`LABEL_VALUE_MAX`).
+dhmlrun's bookkeeping (`platform/labels.py`: `dhmlrun` and `dhmlrun/KEY=VALUE`, with 64-character
+digests) is kept whole in one annotation (`LABELS_ANNOTATION`): MLRun labels become a remote
+run's pod labels, whose values Kubernetes limits to 63 characters. The MLRun labels carry only
+what the list filters and a person looking at MLRun need: `dhmlrun: "true"` and the address
+(`mlrun_labels`).
 """
 
 from __future__ import annotations
@@ -25,16 +26,22 @@ from urllib.parse import quote, urlencode
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.errors import NotFound, refusal
+from dhmlrun.platform.lease import lease_expired
 from dhmlrun.platform.state import RemoteEntity, RemoteRun
 from dhmlrun.platform.transport import HttpTransport, Transport
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.kinds import MLRUN_KIND, MLRUN_RUN_JOB
+from dhmlrun.vocabulary.mask import mask_userinfo
 
 API = "/api/v1"
-LABEL_VALUE_MAX = 63
 MANAGED_VALUE = "true"
+ADDRESS_LABEL = "dhmlrun/address"
+LABELS_ANNOTATION = "dhmlrun/labels"
+"""dhmlrun's whole label list (JSON), on MLRun functions, runs and schedules."""
 SPEC_ANNOTATION = "dhmlrun/spec"
-"""The function spec dhmlrun declared (without its code), kept on the MLRun function: what the
-next plan compares with the declaration."""
+"""The function spec dhmlrun declared, without its code (MLRun keeps the code itself, and the
+next plan digests that), kept on the MLRun function: what the next plan compares with the
+declaration."""
 BOOKKEEPING = "dhmlrun"
 """The key of the run status map where dhmlrun records what it asked for (its run request with
 inputs resolved to DigitalHub keys) and what came out (outputs registered on DigitalHub)."""
@@ -51,33 +58,55 @@ STATES = {
 """MLRun run states in DHCore's words (any other state counts as running)."""
 
 
-def labels_to_map(labels: list[str]) -> dict[str, str]:
-    """dhmlrun's label list as MLRun's label map (`dhmlrun` -> `dhmlrun: true`)."""
-    mapped: dict[str, str] = {}
-    for label in labels:
-        key, sep, value = label.partition("=")
-        mapped[key] = value if sep else MANAGED_VALUE
+def mlrun_labels(labels: list[str]) -> dict[str, str]:
+    """The MLRun labels of a managed object: the marker and its address (valid Kubernetes label
+    values: addresses are `TYPE.NAME` with slug names)."""
+    _, ours, _ = L.decode(labels)
+    mapped = {L.MANAGED: MANAGED_VALUE}
+    if ours.get(L.ADDRESS):
+        mapped[ADDRESS_LABEL] = ours[L.ADDRESS]
     return mapped
 
 
-def labels_to_list(labels: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """MLRun's label map as dhmlrun's list (only `dhmlrun` itself loses its value)."""
-    out = []
-    for key, value in (labels or {}).items():
-        out.append(key if key == L.MANAGED else f"{key}={value}")
-    return tuple(out)
+def mlrun_annotations(labels: list[str]) -> dict[str, str]:
+    """The annotation keeping dhmlrun's whole label list."""
+    return {LABELS_ANNOTATION: json.dumps(list(labels), separators=(",", ":"))}
 
 
-def short_label(value: str) -> str:
-    """A bookkeeping value that fits a Kubernetes label value (digests are cut to 63 hex)."""
-    return value[:LABEL_VALUE_MAX]
+def function_metadata(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What dhmlrun puts on the MLRun function of a DHCore-shaped function body, beside its code:
+    `labels`, `annotations` (the bookkeeping and the declared spec without its code) and the
+    `description`. `remote_function` reads them back."""
+    metadata = body.get("metadata") or {}
+    labels = list(metadata.get("labels") or ())
+    spec = dict(body.get("spec") or {})
+    source = {k: v for k, v in dict(spec.get("source") or {}).items() if k not in ("base64", "code")}
+    declared = {**spec, "source": source} if "source" in spec else spec
+    return {
+        "labels": mlrun_labels(labels),
+        "annotations": {
+            **mlrun_annotations(labels),
+            SPEC_ANNOTATION: json.dumps(declared, sort_keys=True, separators=(",", ":")),
+        },
+        "description": metadata.get("description") or "",
+    }
+
+
+def labels_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    """dhmlrun's label list of an MLRun object (from its annotation; () when it has none)."""
+    text = (metadata.get("annotations") or {}).get(LABELS_ANNOTATION)
+    try:
+        labels = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        labels = []
+    return tuple(str(x) for x in labels) if isinstance(labels, list) else ()
 
 
 def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
     """A managed MLRun function version as the planner sees entities (None for others). Its id
     is its tag, chosen by dhmlrun (stable, unlike the hash, which changes when a run stores it)."""
     metadata = dto.get("metadata") or {}
-    labels = labels_to_list(metadata.get("labels"))
+    labels = labels_of(metadata)
     managed, ours, _ = L.decode(labels)
     if not managed or L.ADDRESS not in ours:
         return None
@@ -85,15 +114,21 @@ def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
         spec = json.loads((metadata.get("annotations") or {}).get(SPEC_ANNOTATION) or "{}")
     except ValueError:
         spec = {}
+    spec = spec if isinstance(spec, dict) else {}
+    code = ((dto.get("spec") or {}).get("build") or {}).get("functionSourceCode")
+    if code:  # the code MLRun holds is what the next plan digests (code edited there shows)
+        spec["source"] = {**(spec.get("source") or {}), "base64": code}
+        labels = tuple(x for x in labels if not x.startswith(f"{L.PREFIX}{L.LOCAL_SHA256}:"))
     name = str(metadata.get("name"))
     return RemoteEntity(
         type="functions",
+        description=(dto.get("spec") or {}).get("description") or None,
         name=ours[L.ADDRESS].split(".", 1)[-1],
         id=str(metadata.get("tag") or metadata.get("hash")),
-        kind="mlrun",
-        spec=spec if isinstance(spec, dict) else {},
+        kind=MLRUN_KIND,
+        spec=spec,
         labels=labels,
-        version=str(metadata.get("hash") or ""),
+        version=str(metadata.get("tag") or metadata.get("hash") or ""),
         key=f"db://{metadata.get('project')}/{name}:{metadata.get('tag')}",
         created=metadata.get("updated"),
         updated=metadata.get("updated"),
@@ -103,44 +138,78 @@ def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
 def remote_run(dto: dict[str, Any]) -> RemoteRun | None:
     """A managed MLRun run as the planner sees runs (None for others)."""
     metadata, status = dto.get("metadata") or {}, dto.get("status") or {}
-    labels = labels_to_list(metadata.get("labels"))
+    labels = labels_of(metadata)
     managed, ours, _ = L.decode(labels)
     if not managed or L.ADDRESS not in ours:
         return None
     bookkeeping = status.get(BOOKKEEPING) if isinstance(status.get(BOOKKEEPING), dict) else {}
+    state = STATES.get(str(status.get("state")), states.RUNNING)
+    local = (metadata.get("labels") or {}).get("kind") in (None, "", "local", "handler")
     return RemoteRun(
         id=str(metadata.get("uid")),
         address=ours[L.ADDRESS],
-        state=STATES.get(str(status.get("state")), states.RUNNING),
+        state=state,
         labels=labels,
-        created=status.get("start_time"),
+        created=status.get("start_time") or bookkeeping.get("created"),
         outputs=dict(bookkeeping.get("outputs") or {}),
         results=dict(status.get("results") or {}),
         message=status.get("error"),
-        local_execution=(metadata.get("labels") or {}).get("kind") == "local",
+        local_execution=local,
         updated=status.get("last_update"),
+        executor_lost=not states.is_final(state) and lease_expired(bookkeeping),
         spec=dict(bookkeeping.get("spec") or {}),
     )
 
 
+def run_as_dto(dto: dict[str, Any]) -> dict[str, Any]:
+    """An MLRun run in the shape dhmlrun reads DHCore runs (`id`, `status.state` in DHCore's
+    words, `status.message`)."""
+    metadata, status = dto.get("metadata") or {}, dto.get("status") or {}
+    return {
+        "id": metadata.get("uid"),
+        "kind": MLRUN_RUN_JOB,
+        "project": metadata.get("project"),
+        "metadata": {"labels": list(labels_of(metadata)), "created": status.get("start_time")},
+        "spec": dict(((status.get(BOOKKEEPING) or {}).get("spec")) or {}),
+        "status": {
+            "state": STATES.get(str(status.get("state")), states.RUNNING),
+            "message": status.get("error"),
+            "results": dict(status.get("results") or {}),
+            "outputs": dict(((status.get(BOOKKEEPING) or {}).get("outputs")) or {}),
+        },
+    }
+
+
 @dataclass(frozen=True)
 class RemoteSchedule:
-    """A schedule dhmlrun made on MLRun for a scheduled run."""
+    """A schedule dhmlrun made on MLRun for a scheduled run: its cron as declared (MLRun keeps a
+    trigger, from which a macro such as `@daily` cannot be told back) and dhmlrun's bookkeeping
+    of the run each firing starts (fingerprint and its parts)."""
 
     address: str
     name: str
     cron: str
-    fingerprint: str | None
+    recorded: dict[str, str]
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.recorded.get(L.FINGERPRINT)
+
+
+SCHEDULE_LABEL = "schedule"
+"""dhmlrun's label with the declared cron of a schedule's runs."""
 
 
 def remote_schedule(dto: dict[str, Any]) -> RemoteSchedule | None:
-    labels = labels_to_list(dto.get("labels"))
+    """A managed schedule (its bookkeeping is in the labels of the run it starts)."""
+    labels = labels_of(((dto.get("scheduled_object") or {}).get("task") or {}).get("metadata") or {})
     managed, ours, _ = L.decode(labels)
     if not managed or L.ADDRESS not in ours:
         return None
     trigger = dto.get("cron_trigger") or {}
-    cron = " ".join(str(trigger.get(f, "*")) for f in ("minute", "hour", "day", "month", "day_of_week"))
-    return RemoteSchedule(ours[L.ADDRESS], str(dto.get("name")), cron, ours.get(L.FINGERPRINT))
+    fields = ("minute", "hour", "day", "month", "day_of_week")
+    shown = " ".join("*" if trigger.get(f) is None else str(trigger[f]) for f in fields)
+    return RemoteSchedule(ours[L.ADDRESS], str(dto.get("name")), ours.get(SCHEDULE_LABEL, shown), ours)
 
 
 class MLRunService:
@@ -228,6 +297,13 @@ class MLRunService:
         """Set fields of a run (`status.dhmlrun`, or its state and error when it failed)."""
         self._call("PATCH", self._project(project, "runs", uid), body=updates)
 
+    def fail_run(self, project: str, uid: str, message: str) -> None:
+        """Mark an unfinished run `error` with `message` (its executor is gone or it was refused)."""
+        found = self.read_run(project, uid)
+        if found is None or STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
+            return
+        self.annotate_run(project, uid, {"status.state": "error", "status.error": message})
+
     def abort_run(self, project: str, uid: str) -> None:
         self._call("POST", self._project(project, "runs", uid, "abort"), body={})
 
@@ -243,7 +319,7 @@ def _pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
 def read_mlrun_families(service: MLRunService, project: str, state: Any) -> None:
     """Fill `state` with what MLRun holds for the project: functions (the latest managed
     version per address), the last run per address, schedules. Three list requests."""
-    state.mlrun = service.endpoint
+    state.mlrun = mask_userinfo(service.endpoint)  # it goes into plans and saved plan files
     state.mlrun_project_exists = service.project_exists(project)
     if not state.mlrun_project_exists:
         return

@@ -17,8 +17,8 @@ Each parameter maps to what mlrun stores and sends to Kubernetes, so that
 - `timeout`: the run's `executing` state threshold (mlrun ends a job executing longer);
 - `backoff_limit`: the run's `retry` count (`run_options`).
 
-What mlrun cannot express is refused when the plan is made (`INEXPRESSIBLE`, checked by
-`dhmlrun.plan.mlrun_host`), never dropped: `resources.disk` (mlrun refuses more than three limits
+What mlrun cannot express is refused when the plan is made (`dhmlrun.plan.mlrun_host.INEXPRESSIBLE`),
+never dropped: `resources.disk` (mlrun refuses more than three limits
 with a GPU, and MLRun drops ephemeral-storage requests) and `profile` (a DHCore resource profile
 has no MLRun counterpart). `replicas` has no meaning for a job (a plan warning says so).
 """
@@ -30,11 +30,6 @@ import re
 from typing import Any
 
 GPU_RESOURCE = "nvidia.com/gpu"
-INEXPRESSIBLE = {
-    "resources.disk": "MLRun cannot express it: it refuses more than three limits next to a GPU and "
-    "drops ephemeral-storage requests",
-    "profile": "a DHCore resource profile has no MLRun counterpart; give resources instead",
-}
 DEFAULT_VOLUME_SIZE = "1Gi"
 """A claim's size when the volume gives none (DHCore's default volume size)."""
 

@@ -72,17 +72,28 @@ def select_results(results: dict[str, Any], values: list[str], returns: list[str
 
 
 def register_outputs(
-    project: str, run_key: str, files: list[ProducedFile], outputs: dict[str, str]
+    project: str,
+    run_key: str | None,
+    files: list[ProducedFile],
+    outputs: dict[str, str],
+    *,
+    labels: list[str] | None = None,
+    upload: bool | None = None,
 ) -> dict[str, str]:
     """Create one entity per produced file; return mlrun key → entity key for `status.outputs`.
+
+    `run_key`: the DigitalHub run that produced them (a `produced_by` relationship); None for a
+    run that lives on MLRun, whose entities say where they come from in their `labels` instead.
+    `upload`: None uploads to the files store when one is configured; False registers the files
+    where they are (a remote MLRun run's outputs are already in its artifact store).
 
     All or nothing: each entity gets a client-generated id before it is created, so its key is
     known even when the create (or the upload, or the save that marks it produced and READY)
     fails half-way; on any failure every entity of this call, the failing one included, is
     deleted before the error is raised, and the run then fails with no output left behind.
     """
-    upload = files_store_configured(project)
-    produced_by = f"{run_key}:{run_key.rsplit('/', 1)[-1]}"
+    upload = files_store_configured(project) if upload is None else upload
+    produced_by = f"{run_key}:{run_key.rsplit('/', 1)[-1]}" if run_key else None
     registered: dict[str, str] = {}
     attempted: list[str] = []
     for produced in files:
@@ -91,7 +102,7 @@ def register_outputs(
         attempted.append(entity_key(project, produced, name, uuid))
         try:
             register = _log if upload else _register_local
-            entity = register(project, name, produced, uuid)
+            entity = register(project, name, produced, uuid, labels or None)
             _mark_produced(entity, produced_by, set_ready=not upload)
         except Exception as exc:
             message = f"cannot register output {produced.key!r} as {name!r}: {_short(exc)}"
@@ -167,7 +178,7 @@ def files_store_configured(project: str) -> bool:
         return False
 
 
-def _log(project: str, name: str, produced: ProducedFile, uuid: str) -> Any:
+def _log(project: str, name: str, produced: ProducedFile, uuid: str, labels: list[str] | None) -> Any:
     """Create the entity at the files-store path the SDK would choose, then upload the file(s).
 
     Done in two public steps rather than with the SDK's `log_*` helpers, because those generate
@@ -178,7 +189,7 @@ def _log(project: str, name: str, produced: ProducedFile, uuid: str) -> Any:
 
     path = build_log_path_from_source(project, produced.entity_type, name, uuid, produced.path)
     extra = _table_details(produced.path) if produced.entity_type == "dataitem" else {}
-    entity = _create(project, name, produced, path, uuid, schema=extra.get("schema"))
+    entity = _create(project, name, produced, path, uuid, schema=extra.get("schema"), labels=labels)
     entity.upload(produced.path)
     if extra.get("preview") is not None:
         entity.status.preview = extra["preview"]
@@ -212,16 +223,22 @@ def _create(project: str, name: str, produced: ProducedFile, path: str, uuid: st
     )
 
 
-def _register_local(project: str, name: str, produced: ProducedFile, uuid: str) -> Any:
-    """Create the entity pointing at the file in the run directory (no files store)."""
-    return _create(project, name, produced, produced.path, uuid)
+def _register_local(
+    project: str, name: str, produced: ProducedFile, uuid: str, labels: list[str] | None
+) -> Any:
+    """Create the entity pointing at the file where it is (the run directory, or the artifact
+    store a remote run wrote to)."""
+    return _create(project, name, produced, produced.path, uuid, labels=labels)
 
 
-def _mark_produced(entity: Any, run_key: str, set_ready: bool) -> None:
+def _mark_produced(entity: Any, run_key: str | None, set_ready: bool) -> None:
     """Link the entity to the run that produced it (and mark a registered local file READY)."""
     from digitalhub.entities._commons.enums import Relationship, State
 
-    entity.add_relationship(relation=Relationship.PRODUCEDBY.value, dest=run_key)
+    if run_key is None and not set_ready:
+        return
+    if run_key is not None:
+        entity.add_relationship(relation=Relationship.PRODUCEDBY.value, dest=run_key)
     if set_ready:
         entity.status.state = State.READY.value
     entity.save(update=True)

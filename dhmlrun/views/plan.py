@@ -79,6 +79,8 @@ def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -
     if changes:
         verb = "destroy" if masked.destroy else "apply"
         lines.append(f"dhmlrun will {verb} the following on project {masked.project}:")
+        if masked.mlrun:
+            lines.append(f"(mlrun functions, schedules and runs: on the MLRun service {masked.mlrun})")
         lines.append("")
         for action in changes:
             lines.extend(render_action(action, colour))

@@ -1,0 +1,11 @@
+"""Entity kinds dhmlrun names outside the runtime plugin (which has its own `Kind` enum, tied to
+the SDK): the mlrun runtime's kinds, as DHCore and the SDK spell them."""
+
+from __future__ import annotations
+
+MLRUN_KIND = "mlrun"
+"""The function kind of the mlrun runtime (and the runtime's name in DHCore's schemas API)."""
+MLRUN_TASK_JOB = "mlrun+job"
+MLRUN_RUN_JOB = "mlrun+job:run"
+FUNCTION_KINDS = (MLRUN_KIND,)
+"""The function kinds a declaration may use."""
