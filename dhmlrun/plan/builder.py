@@ -219,6 +219,8 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     if remote is not None and resource.address in ctx.state.adoptable:
         return _plan_adopt(ctx, resource, rules, local, view, remote)
     action, reason, diff, drift = _compare(view, remote, rules, local)
+    if remote is None and mlrun_host.function_dependencies(ctx.declaration, ctx.state, resource)[1:]:
+        reason = "not on the MLRun service"
     if action == NOOP and remote is not None:
         ctx.planned[resource.address] = _Planned(
             resource.address,
