@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import click
+import pytest
 
 from dhmlrun.cli import COMMANDS, cli
 from tests.cli.conftest import dhmlrun
@@ -86,3 +90,25 @@ def test_the_readme_picture_is_the_examples_graph_as_the_command_draws_it() -> N
     assert expected <= drawn, (
         "docs/graph.svg is stale: dhmlrun graph examples/employees --format svg -o docs/graph.svg"
     )
+
+
+@pytest.mark.slow
+def test_the_python_api_snippet_runs(tmp_path: Path) -> None:
+    """The README's Python API example, run as written on a copy of the example (embedded core)."""
+    (snippet,) = [b for b in _code_blocks(README) if b.startswith("from dhmlrun import Project")]
+    shutil.copytree(
+        ROOT / "examples" / "employees", tmp_path / "employees", ignore=shutil.ignore_patterns(".dhmlrun")
+    )
+    script = tmp_path / "snippet.py"
+    script.write_text(snippet.replace('"examples/employees"', repr(str(tmp_path / "employees"))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DHCORE_", "DH_", "MLRUN_"))}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**env, "DH_CONFIG": os.devnull},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("0 [('project', 'done')")
