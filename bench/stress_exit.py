@@ -11,8 +11,8 @@ then a local run, every output read as a table) again and again, and reports eac
 
 `--load` is the number of busy loops (default: one per core; 0 for none). `--without-exit-drain`
 runs the snippet with the runtime's exit drain unregistered, to measure the rate without the fix.
-Exit code 0 when every iteration exited 0, 1 otherwise. About 25 s per iteration on a loaded
-2-core machine, so 50 iterations take about 20 minutes: too long for CI (see tests/README.md).
+Exit code 0 when every iteration exited 0, 1 otherwise. 10 to 27 s per iteration on a loaded
+2-core machine, so 50 iterations take 11 to 23 minutes: too long for CI (see tests/README.md).
 """
 
 from __future__ import annotations
