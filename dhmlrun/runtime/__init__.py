@@ -2,17 +2,24 @@
 
 The SDK imports `digitalhub_runtime_mlrun` (which re-exports these tuples) while it scans for
 runtimes, so importing this package stays cheap: mlrun is imported only when a run executes.
+
+Importing it also makes the process wait, at exit, for Arrow's thread pools to finish what they
+still do (`arrow_shutdown`): reading a table the runtime produced (`dataitem.as_df()`) can leave
+work there that aborts the interpreter if it is still running when Python finalizes.
 """
 
 from __future__ import annotations
 
 from digitalhub.runtimes.builder import RuntimeBuilder
 
+from dhmlrun.runtime.arrow_shutdown import drain_at_exit
 from dhmlrun.runtime.function import FunctionMlrunBuilder
 from dhmlrun.runtime.kinds import Kind
 from dhmlrun.runtime.run import RunMlrunJobBuilder
 from dhmlrun.runtime.runtime import RuntimeMlrunJob
 from dhmlrun.runtime.task import TaskMlrunJobBuilder
+
+drain_at_exit()
 
 
 class RuntimeMlrunJobBuilder(RuntimeBuilder):
