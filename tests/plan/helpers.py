@@ -109,18 +109,7 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
     state = PlatformState(project=plan.project, project_exists=True, project_description="d")
     for action in plan.actions:
         if isinstance(action, EntityWrite):
-            body = action.body
-            state.entities[action.address] = RemoteEntity(
-                type=action.type,
-                name=body["name"],
-                id=body["id"],
-                kind=body["kind"],
-                spec=copy.deepcopy(body["spec"]),
-                description=body["metadata"].get("description"),
-                labels=tuple(body["metadata"]["labels"]),
-                version="v1",
-                key=f"store://{plan.project}/x/{body['kind']}/{body['name']}:{body['id']}",
-            )
+            state.entities[action.address] = written_entity(plan, action)
         if isinstance(action, RunStart) and action.request is not None:
             request = action.request
             state.runs[action.address] = RemoteRun(
@@ -133,6 +122,22 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
                 spec=run_spec(plan, request),
             )
     return state
+
+
+def written_entity(plan: Plan, action: EntityWrite) -> RemoteEntity:
+    """The entity version a faithful platform holds after `action`'s create."""
+    body = action.body
+    return RemoteEntity(
+        type=action.type,
+        name=body["name"],
+        id=body["id"],
+        kind=body["kind"],
+        spec=copy.deepcopy(body["spec"]),
+        description=body["metadata"].get("description"),
+        labels=tuple(body["metadata"]["labels"]),
+        version="v1",
+        key=f"store://{plan.project}/x/{body['kind']}/{body['name']}:{body['id']}",
+    )
 
 
 def output_key(project: str, name: str) -> str:

@@ -17,7 +17,8 @@ from dhmlrun.platform.mlrun import (
     mlrun_labels,
     read_mlrun_families,
 )
-from dhmlrun.platform.state import PlatformState, RemoteEntity
+from dhmlrun.platform.state import PlatformState
+from tests.plan.helpers import written_entity
 
 MLRUN = "http://mlrun.example:8080"
 
@@ -111,16 +112,7 @@ def apply_on_mlrun(plan: Plan, service: RecordedService, dhcore: PlatformState) 
         if isinstance(action, EntityWrite) and action.body["kind"] == "mlrun":
             service.funcs.append(function_record(action.body, f"2026-01-01T00:00:{n:02d}+00:00"))
         elif isinstance(action, EntityWrite):
-            body = action.body
-            dhcore.entities[action.address] = RemoteEntity(
-                type=action.type,
-                name=body["name"],
-                id=body["id"],
-                kind=body["kind"],
-                spec=copy.deepcopy(body["spec"]),
-                description=body["metadata"].get("description"),
-                labels=tuple(body["metadata"]["labels"]),
-            )
+            dhcore.entities[action.address] = written_entity(plan, action)
         elif isinstance(action, RunStart):
             service.run_records.append(run_record(plan, action))
         elif isinstance(action, ScheduleDelete):
