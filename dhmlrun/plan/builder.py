@@ -120,9 +120,9 @@ def build_plan(
         if resource.type in VERSIONED_TYPES:
             plan.actions.append(_plan_entity(ctx, resource))
         elif resource.type == "secrets":
-            plan.actions.append(
-                plan_secret(resource, ctx.state, ctx.declaration.secret_value, ctx.id_factory)
-            )
+            secret = plan_secret(resource, ctx.state, ctx.declaration.secret_value, ctx.id_factory)
+            ctx.planned[address] = _Planned(address, secret.action, None, None, "secret")  # runs wait for it
+            plan.actions.append(secret)
     plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
     for address in declaration.topological_order():
         resource = declaration.resources[address]

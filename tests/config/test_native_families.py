@@ -201,7 +201,7 @@ def test_a_missing_or_empty_secret_file_is_an_error_without_its_content(write):
 
 
 def test_a_secret_from_a_variable_needs_a_sensitive_one(write):
-    text = HEAD + "variables:\n  plain: {default: x}\n  hidden: {sensitive: true, default: \"\"}\nsecrets:\n"
+    text = HEAD + 'variables:\n  plain: {default: x}\n  hidden: {sensitive: true, default: ""}\nsecrets:\n'
     problem = one_problem(write(text + "  A: {variable: plain}\n"))
     assert problem.path == "secrets.A.variable" and "sensitive: true" in problem.message
     problem = one_problem(write(text + "  A: {variable: nosuch}\n"))

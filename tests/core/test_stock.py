@@ -160,7 +160,8 @@ def test_a_run_of_a_kind_whose_runtime_is_not_installed_fails_saying_so(stock):
     body = {"name": "c", "kind": "container", "spec": {"image": "alpine"}}
     function = api.ok("POST", f"/-/{project}/functions", json=body)
     executable = f"container://{project}/c:{function['id']}"
-    task = api.ok("POST", f"/-/{project}/tasks", json={"kind": "container+job", "spec": {"function": executable}})
+    task_body = {"kind": "container+job", "spec": {"function": executable}}
+    task = api.ok("POST", f"/-/{project}/tasks", json=task_body)
     body = {"kind": "container+job:run", "spec": {"task": f"container+job://{project}/{task['id']}"}}
     run = api.ok("POST", f"/-/{project}/runs", json=body)
     assert run["status"]["state"] == "READY"

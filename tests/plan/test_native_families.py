@@ -56,6 +56,8 @@ def native(repo: Path, value: str = VALUE, **extra_specs):
         **extra_specs,
     }
     decl = declaration(repo, extra=extra)
+    train = decl.resources["runs.train"]
+    train.depends_on = (*train.depends_on, "secrets.TOKEN")  # as the loader links a named secret
     decl.secret_reader = SecretReader({"TOKEN_VAR": value}, decl.variables, repo)
     return decl
 
@@ -95,6 +97,11 @@ def test_a_new_secret_is_created_without_its_value_anywhere_in_the_plan(repo: Pa
     shown = render_plan(plan) + json.dumps(plan_json(plan)) + (tmp_path / "plan.json").read_text()
     assert VALUE not in shown
     assert hashlib.sha256(VALUE.encode()).hexdigest() not in shown
+
+
+def test_a_run_starts_only_once_the_secrets_it_names_are_written(repo: Path) -> None:
+    plan, _ = first(repo)
+    assert "secrets.TOKEN" in plan.by_address()["runs.train"].depends_on
 
 
 def test_a_secret_whose_value_is_unchanged_plans_nothing(repo: Path) -> None:
