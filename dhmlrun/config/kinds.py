@@ -17,11 +17,12 @@ from typing import Any
 
 from dhmlrun import archive
 from dhmlrun.sources import Fetch, UnsupportedSource, classify_source
+from dhmlrun.vocabulary.kinds import MLRUN_KIND, PYTHON_KIND
 
 from .document import Document
 
-MLRUN = "mlrun"
-PYTHON = "python"
+MLRUN = MLRUN_KIND
+PYTHON = PYTHON_KIND
 PYTHON_TASK_QUANTITY = re.compile(r"^\d+([a-zA-Z]+)?$")
 """DHCore's `CoreResource` pattern: whole numbers with an optional unit (`500m`, `2`, `1Gi`)."""
 
