@@ -308,6 +308,7 @@ class Project:
             secrets=self.secrets,
             run_server=run_server,
             environ=self.environ,
+            secret_value=self.declaration.secret_value,
         )
         with interruptible(applier, observer.notice):
             results = applier.apply(parallelism)

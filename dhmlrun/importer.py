@@ -29,7 +29,7 @@ import yaml
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import urls
-from dhmlrun.vocabulary.kinds import FUNCTION_KINDS
+from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, PYTHON_KIND
 
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
@@ -181,6 +181,9 @@ def _function(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
         return None
     spec = dto.get("spec") or {}
     source = dict(spec.get("source") or {})
+    if kind == PYTHON_KIND and not (spec.get("python_version") and source.get("handler")):
+        result.skipped.append(f"functions.{name}: a python function without python_version or a handler")
+        return None
     declared_source = _function_source(dto, source, result)
     if declared_source is None:
         result.skipped.append(f"functions.{name}: no code in its spec (source, code or base64)")
@@ -188,7 +191,7 @@ def _function(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
     declared: dict[str, Any] = {"kind": kind, "source": declared_source}
     if source.get("handler"):
         declared["source"]["handler"] = str(source["handler"])
-    for key in ("handler", "image", "tag"):
+    for key in ("handler", "image", "tag", "python_version", "base_image"):  # as the kind has them
         if spec.get(key):
             declared[key] = str(spec[key])
     if spec.get("requirements"):

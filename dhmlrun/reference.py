@@ -24,6 +24,9 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("variables", "variables.NAME", ("variables", "additionalProperties")),
     ("environments", "environments.NAME", ("environments", "additionalProperties")),
     ("dataitems", "dataitems.NAME", ("dataitems", "additionalProperties")),
+    ("artifacts", "artifacts.NAME", ("artifacts", "additionalProperties")),
+    ("models", "models.NAME", ("models", "additionalProperties")),
+    ("secrets", "secrets.NAME", ("secrets", "additionalProperties")),
     ("functions", "functions.NAME", ("functions", "additionalProperties")),
     ("runs", "runs.NAME", ("runs", "additionalProperties")),
 )

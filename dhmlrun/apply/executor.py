@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
+from dhmlrun.apply.secrets import write_secret
 from dhmlrun.apply.uploads import FILES_STORE_ENV, local_file_of, upload_request
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.mlrun_names import mlrun_function_name
@@ -45,6 +46,7 @@ from dhmlrun.plan.model import (
     RunStart,
     ScheduleDelete,
     ScheduleWrite,
+    SecretWrite,
 )
 from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.mlrun import MLRunService
@@ -72,6 +74,7 @@ class Applier:
         secrets: frozenset[str] | set[str] = frozenset(),
         run_server: RunServer | None = None,
         environ: Mapping[str, str] = os.environ,
+        secret_value: Callable[[str], str] | None = None,
     ) -> None:
         self.plan = plan
         self.platform = platform
@@ -80,6 +83,8 @@ class Applier:
         self.secrets = set(secrets)
         self.run_server = run_server
         self.environ = environ
+        self.secret_value = secret_value
+        """Reads a declared secret's value by address (the declaration's sources), for SecretWrite."""
         self.log_dir = self.root / ".dhmlrun" / "logs"
         self._outputs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -150,6 +155,11 @@ class Applier:
             case EntityAdopt() if action.in_place:
                 self.platform.adopt_in_place(action.type, action.body)
                 return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
+            case SecretWrite():
+                if self.secret_value is None:
+                    raise DhmlrunError.single(f"{action.address}: no secret values can be read here")
+                entity_id = write_secret(self.platform, project, action, self.secret_value(action.address))
+                return NodeResult(action.address, action.action, DONE, entity_id=entity_id)
             case EntityAdopt() | EntityWrite():
                 created = self.platform.create_entity(action.type, self._uploaded(action))
                 return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))

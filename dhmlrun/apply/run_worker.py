@@ -25,15 +25,20 @@ lease (`dhmlrun.platform.sdk`).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.vocabulary import states
+
+if TYPE_CHECKING:
+    from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
 EXIT_RESULT_WRITTEN = 0
@@ -41,14 +46,26 @@ EXIT_RESULT_WRITTEN = 0
 INTERRUPTED = "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed"
 
 
-def execute(request: dict[str, Any], result_file: Path | None = None) -> dict[str, Any]:
-    """Create and execute the run the request describes; return its final state and outputs."""
+NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
+"""Run fields a function kind's run does not take: a python run's outputs are named by its
+handler and all its other returns are results (digitalhub-runtime-python)."""
+
+
+def execute(
+    request: dict[str, Any], result_file: Path | None = None, client: RestClient | None = None
+) -> dict[str, Any]:
+    """Create and execute the run the request describes; return its final state and outputs.
+
+    A local run gets the secrets its task names as environment variables, as a platform's pod
+    gets them (`platform/secrets.py`); `client` reads them (a remote run's executor does that)."""
     import digitalhub as dh
 
     function = dh.get_function(request["function"]["key"])
     remote = request.get("execution") == "remote"
     kwargs = dict(request.get("task") or {})
     if not remote:
+        if client is not None:
+            os.environ.update(secret_environment(client, request["project"], kwargs.get("secrets") or ()))
         _guard_against_interrupts(request, result_file)
     run = _start_or_adopt(function, request, kwargs, remote)
     while not states.is_final(str(run.status.state)):
@@ -64,9 +81,9 @@ def _execute_connected(request: dict[str, Any], result_file: Path) -> dict[str, 
     from dhmlrun.platform.sdk import sdk_session
 
     leased = request.get("execution") != "remote"
-    with sdk_session(request["project"], request["run_id"], leased=leased):
+    with sdk_session(request["project"], request["run_id"], leased=leased) as client:
         try:
-            return execute(request, result_file)
+            return execute(request, result_file, client)
         except KeyboardInterrupt:
             print(f"dhmlrun worker: run {request.get('run_id')} {INTERRUPTED}", file=sys.stderr)
             try:
@@ -168,16 +185,21 @@ def _start_or_adopt(function: Any, request: dict[str, Any], kwargs: dict[str, An
     import digitalhub as dh
     from digitalhub.utils.exceptions import EntityAlreadyExistsError
 
+    fields = {
+        "inputs": dict(request.get("inputs") or {}),
+        "outputs": dict(request.get("outputs") or {}),
+        "parameters": dict(request.get("parameters") or {}),
+        "values": list(request.get("values") or ()),
+    }
+    for name in NOT_TAKEN.get(str(request["function"].get("kind")), ()):
+        fields.pop(name)
     try:
         return function.run(
             request.get("action") or "job",
             uuid=request["run_id"],
             labels=list(request.get("labels") or ()),
-            inputs=dict(request.get("inputs") or {}),
-            outputs=dict(request.get("outputs") or {}),
-            parameters=dict(request.get("parameters") or {}),
-            values=list(request.get("values") or ()),
             local_execution=not remote,
+            **fields,
             **kwargs,
         )
     except EntityAlreadyExistsError:
@@ -196,8 +218,10 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:  # before the worker could reach the platform: nothing was started
         result = _failure(request, f"{INTERRUPTED} (before it was created)")
     except Exception as exc:  # reported as the run's failure, with the traceback in the log
+        from dhmlrun.core.job_worker import failure_message
+
         traceback.print_exc()
-        result = _failure(request, f"{type(exc).__name__}: {exc}")
+        result = _failure(request, failure_message(exc))
     _write(result_file, result)
     return EXIT_RESULT_WRITTEN
 

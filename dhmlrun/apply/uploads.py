@@ -1,9 +1,9 @@
-"""Declared local files go to the project's files store on apply, as the SDK's `log_dataitem`
-puts them: a run that executes elsewhere (a pod on DHCore's or MLRun's Kubernetes) cannot read
-a file on the apply machine.
+"""Declared local files (of dataitems, artifacts and models) go to the project's files store on
+apply, as the SDK's `log_dataitem`, `log_artifact` and `log_model` put them: a run that executes
+elsewhere (a pod on DHCore's or MLRun's Kubernetes) cannot read a file on the apply machine.
 
 Only when a files store is configured (`DHCORE_DEFAULT_FILES_STORE=s3://…`, in the environment
-or the profile) and only for a new version: the plan gives a dataitem a new version exactly
+or the profile) and only for a new version: the plan gives an entity a new version exactly
 when its file's content (or its declaration) changed, so an unchanged file is never uploaded
 again. The entity keeps dhmlrun's record of the local file (config-relative path and SHA-256,
 in its labels), which is what the next plan compares; its `spec.path` is the store's copy.
@@ -20,7 +20,8 @@ from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import states
 
 FILES_STORE_ENV = "DHCORE_DEFAULT_FILES_STORE"
-UPLOADED_TYPES = {"dataitems": "dataitem"}
+UPLOADED_TYPES = {"dataitems": "dataitem", "artifacts": "artifact", "models": "model"}
+"""The declared types whose local file is uploaded, with the SDK's entity type of each."""
 
 
 def local_file_of(type_: str, body: dict[str, Any]) -> str | None:

@@ -156,12 +156,14 @@ def show(
     as_graph = as_graph or graph_format is not None
     if as_graph and as_json:
         raise click.UsageError("--json and --graph ask for two outputs: give one")
+    from dhmlrun.platform.dhcore import VERSIONED_TYPES
+
     project = options.project(path)
     declaration = project.declaration
     with project.connect() as platform:
         state = project.read_state(platform)
         counts = (
-            {t: platform.version_counts(declaration.project_name, t) for t in ("dataitems", "functions")}
+            {t: platform.version_counts(declaration.project_name, t) for t in VERSIONED_TYPES}
             if state.project_exists and not as_graph
             else {}
         )

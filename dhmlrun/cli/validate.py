@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dhmlrun.cli.options import declaration_kwargs, declaration_options
+from dhmlrun.config.model import ENTITY_TYPES
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.vocabulary.mask import MASK, mask_value
 
@@ -43,11 +44,13 @@ def validate(ctx: click.Context, path: Path, as_json: bool, variables: dict[str,
 
 
 def summary(declaration: Any) -> str:
-    """`Valid: project employees-dev, 1 dataitem, 2 functions, 2 runs.`"""
+    """`Valid: project employees-dev, 1 dataitem, 2 functions, 2 runs.` (artifacts, models and
+    secrets too, when there are any)."""
     counts = []
-    for type_ in ("dataitems", "functions", "runs"):
+    for type_ in ENTITY_TYPES:
         count = len(declaration.of_type(type_))
-        counts.append(f"{count} {type_[:-1] if count == 1 else type_}")
+        if count or type_ in ("dataitems", "functions", "runs"):
+            counts.append(f"{count} {type_[:-1] if count == 1 else type_}")
     return f"Valid: project {declaration.project_name}, {', '.join(counts)}."
 
 

@@ -6,13 +6,21 @@ re-normalises the two input/output notations:
 
 - `dataitems.NAME`  spec: {kind, path, description?, labels?}; a local `path` is absolute
   (resolved against the declaring file); URLs (http(s)://, s3://, store://) are kept as written.
+- `artifacts.NAME`, `models.NAME`  spec: as a dataitem's, models with `framework`, `algorithm`,
+  `parameters` (and `base_model`, `model_id`, `model_revision` for huggingface) when given.
+- `secrets.NAME`  spec: {env: VAR} | {file: ABSOLUTE PATH} | {variable: NAME}, where the value is
+  read (`Declaration.secret_value`); the value itself is never part of the declaration.
 - `functions.NAME`  spec: {kind: "mlrun", source: {source|code|base64, handler?, lang?}, handler?,
   image?, tag?, requirements?, description?, labels?}; a local `source.source` is absolute.
+  Kind "python": {source: {source?, base64?, handler, lang?}, python_version, image?,
+  base_image?, requirements?}: the handler lives in `source.handler` and `code` became `base64`,
+  as DHCore stores a python function.
 - `runs.NAME`       spec: {function: "functions.X", action: "job", inputs: {key: ref},
   outputs: {key: name}, parameters: {}, values: [], trigger, execution, and the task parameters
   (node_selector, volumes, resources, affinity, tolerations, envs, secrets, backoff_limit,
   schedule, replicas) when given}. `inputs` and `outputs` are always maps here, whatever form the
-  user wrote. An input ref is an address (`dataitems.X`, `runs.X.outputs.Y`) or a `store://` key.
+  user wrote (a python run's outputs list becomes {name: name}). An input ref is an address
+  (`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.Y`) or a `store://` key.
 - `lifecycle` (e.g. {prevent_destroy: true}) is kept out of `spec`, in `Resource.lifecycle`.
 """
 
@@ -21,12 +29,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dhmlrun.errors import Location
+from dhmlrun.errors import DhmlrunError, Location
 
-ENTITY_TYPES: tuple[str, ...] = ("dataitems", "functions", "runs")
+if TYPE_CHECKING:
+    from .secrets import SecretReader
+
+ENTITY_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models", "secrets", "functions", "runs")
 """Declared resource types, in the order they are applied when nothing else orders them."""
+MATERIAL_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models")
+"""Declared data a run may take as an input (`TYPE.NAME`)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,8 @@ class Declaration:
     mlrun: str | None = None
     """The MLRun API the chosen environment names (`environments.NAME.mlrun`)."""
     resources: dict[str, Resource] = field(default_factory=dict)
+    secret_reader: SecretReader | None = None
+    """Reads the declared secrets' values from where they are kept (`config/secrets.py`)."""
 
     @property
     def project_name(self) -> str:
@@ -101,8 +116,19 @@ class Declaration:
         return [r for r in self.resources.values() if r.type == type_]
 
     def sensitive_values(self) -> set[str]:
-        """String forms of every sensitive variable's value, for masking in any output."""
-        return {str(v.value) for v in self.variables.values() if v.sensitive and str(v.value)}
+        """String forms of every sensitive variable's value and of every declared secret's value
+        that can be read here, for masking in any output."""
+        values = {str(v.value) for v in self.variables.values() if v.sensitive and str(v.value)}
+        if self.secret_reader is not None:
+            values |= self.secret_reader.readable(self.of_type("secrets"))
+        return values
+
+    def secret_value(self, address: str) -> str:
+        """The value of the declared secret at `address`, read now; `DhmlrunError` (with the
+        secret's file and line, never the value) when it cannot be read."""
+        if self.secret_reader is None:
+            raise DhmlrunError.single(f"{address}: no secret values can be read here")
+        return self.secret_reader.value(self.resources[address])
 
     def dependencies(self, address: str) -> set[str]:
         """Every address `address` depends on, transitively (the config loader rejects cycles)."""

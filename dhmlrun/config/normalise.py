@@ -3,7 +3,8 @@
 Here live the checks JSON Schema cannot express: a function's `source` URL scheme, that a local
 source file exists, that `base64` decodes, that mlrun will accept the run name it derives from
 a function and its handler (`dhmlrun.mlrun_names`), that `schedule` is a valid cron, that local
-files stay inside the config directory (`confinement`). Relative local paths become absolute
+files stay inside the config directory (`confinement`), what each function kind takes
+(`kinds`), that a secret's variable is sensitive. Relative local paths become absolute
 against the directory of the file that declared the resource. `inputs` and `outputs` become maps
 whichever form was written; `env` becomes `envs`; `lifecycle` moves out of `spec`; the defaults
 (`trigger: on_change`, `execution: local`, empty parameters and values) are filled in so
@@ -15,8 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -36,6 +39,7 @@ from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
 
 from .cron import cron_problem
 from .document import Document
+from .kinds import PYTHON, function_kind, python_function, python_run, refuse_fields
 from .model import Resource
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -56,7 +60,14 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
     Resources the schema already found problems in are still checked as far as their shape
     allows, so one run reports every problem; the loader raises before any of them is used.
     """
-    builders = {"dataitems": _dataitem, "functions": _function, "runs": _run}
+    builders: dict[str, Callable[[Document, str, dict[str, Any], Path], dict[str, Any]]] = {
+        "dataitems": functools.partial(_dataitem, type_="dataitems"),
+        "artifacts": functools.partial(_dataitem, type_="artifacts"),
+        "models": functools.partial(_dataitem, type_="models"),
+        "secrets": _secret,
+        "functions": _function,
+        "runs": _run,
+    }
     resources: dict[str, Resource] = {}
     for type_, build in builders.items():
         entries = doc.data.get(type_)
@@ -79,9 +90,11 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
     return resources
 
 
-def _dataitem(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+def _dataitem(
+    doc: Document, name: str, spec: dict[str, Any], declared_in: Path, type_: str = "dataitems"
+) -> dict[str, Any]:
     """A local path (`file://` ones too: the runtime reads them from disk) becomes absolute and
-    must stay inside the confinement; URLs are kept as written."""
+    must stay inside the confinement; URLs are kept as written. (Artifacts and models too.)"""
     written = spec["path"]
     match = URL.match(written)
     if match and match.group(1).lower() != "file":
@@ -89,7 +102,30 @@ def _dataitem(doc: Document, name: str, spec: dict[str, Any], declared_in: Path)
     spec["path"] = str(local_path(urlparse(written).path if match else written, declared_in))
     outside = doc.confinement.resolved_outside(Path(spec["path"]))
     if outside is not None:
-        doc.later_problem(("dataitems", name, "path"), doc.confinement.refusal("data path", written, outside))
+        doc.later_problem((type_, name, "path"), doc.confinement.refusal("data path", written, outside))
+    return spec
+
+
+def _secret(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    """A secret's `file` becomes absolute and must stay inside the confinement; a `variable` must
+    be declared, and sensitive (a value that may be printed is no secret)."""
+    if "file" in spec:
+        written = spec["file"]
+        spec["file"] = str(local_path(written, declared_in))
+        outside = doc.confinement.resolved_outside(Path(spec["file"]))
+        if outside is not None:
+            refusal = doc.confinement.refusal("secret file", written, outside)
+            doc.later_problem(("secrets", name, "file"), refusal)
+    if "variable" in spec:
+        declared = doc.data.get("variables") if isinstance(doc.data.get("variables"), dict) else {}
+        variable = declared.get(spec["variable"])
+        if variable is None:
+            doc.later_problem(("secrets", name, "variable"), f"no variable {spec['variable']!r} is declared",
+                              allowed=", ".join(sorted(declared)) or "(no variables are declared)")
+        elif not (isinstance(variable, dict) and variable.get("sensitive") is True):
+            doc.later_problem(("secrets", name, "variable"),
+                              f"variable {spec['variable']!r} must be declared sensitive: true to hold a "
+                              "secret's value (else it could be printed)")
     return spec
 
 
@@ -107,6 +143,9 @@ def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path)
         else:
             _check_embedded(doc, (*path, "base64"), "base64", content)
     spec["source"] = source
+    if spec.get("kind") == PYTHON:
+        return python_function(doc, name, spec)
+    refuse_fields(doc, ("functions", name), spec, str(spec.get("kind")))
     handler = spec.get("handler") or source.get("handler")
     problem = run_name_problem(name, handler) if isinstance(handler, str) else None
     if problem and ("functions", name) not in doc.reported:  # a name refused already says why
@@ -159,12 +198,27 @@ def _check_embedded(doc: Document, field: tuple[str, ...], what: str, content: b
         doc.later_problem(field, f"{what} cannot be used: {problem}")
 
 
-def bindings(doc: Document, path: tuple[str | int, ...], value: Any) -> dict[str, str]:
-    """`inputs`/`outputs` as one map, from the map form or the seed's list of one-key maps."""
+def bindings(
+    doc: Document, path: tuple[str | int, ...], value: Any, *, names: bool = False
+) -> dict[str, str]:
+    """`inputs`/`outputs` as one map, from the map form or the seed's list of one-key maps; with
+    `names` (a python run's outputs), a list of names instead, each mapped to itself."""
     if isinstance(value, dict):
+        if names:
+            doc.later_problem(path, "a python run's outputs are a list of the names its handler returns "
+                              "(e.g. [model, accuracy]); the runtime names the entities itself")
         return dict(value)
     merged: dict[str, str] = {}
     for index, item in enumerate(value or []):
+        if isinstance(item, str) != names:
+            doc.later_problem((*path, index), "write the name of an output the handler returns" if names
+                              else "write KEY: VALUE (a one-key map)")
+            continue
+        if names:
+            if item in merged:
+                doc.later_problem((*path, index), f"output {item!r} is given twice")
+            merged[item] = item
+            continue
         for key, target in item.items():
             if key in merged:
                 doc.later_problem((*path, index, key), f"key {key!r} is given twice", key=True)
@@ -177,7 +231,10 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
     function = spec["function"]
     spec["function"] = function if function.startswith("functions.") else f"functions.{function}"
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
-    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"))
+    python = function_kind(doc, spec["function"]) == PYTHON
+    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=python)
+    if python:
+        python_run(doc, name, spec)
     if spec.get("schedule"):  # a schedule fires on the platform, never in an apply
         spec.setdefault("execution", REMOTE)
     for key, default in RUN_DEFAULTS.items():

@@ -7,6 +7,7 @@
 4. `render.render_document`    Jinja2 per scalar string, sandboxed
 5. `schema.validate`           the rest, structure and values, after rendering
 6. `normalise.normalise_resources`  canonical Resources, with the checks JSON Schema cannot do
+                               (and what each function kind takes: `kinds`)
 7. `references.resolve_references`  depends_on edges; unknown targets and cycles refused
 
 Why the rest is validated once, after rendering, rather than before and after: rendering replaces
@@ -39,6 +40,7 @@ from .model import ENTITY_TYPES, Declaration, Variable
 from .normalise import normalise_resources
 from .references import resolve_references
 from .render import Renderer, render_document
+from .secrets import SecretReader
 from .variables import resolve_variables
 
 PRE_RENDER_SECTIONS = ("version", "include", "variables", "environments")
@@ -105,6 +107,7 @@ def _load(
     resolve_references(doc, resources, declared)
     if doc.problems:
         _raise(doc, variables.values)
+    environ = os.environ if environ is None else environ
     return Declaration(
         root=doc.root_file.parent,
         files=doc.files,
@@ -114,6 +117,7 @@ def _load(
         profile=variables.profile,
         mlrun=variables.mlrun,
         resources=resources,
+        secret_reader=SecretReader(environ, variables.values, doc.root_file.parent),
     )
 
 

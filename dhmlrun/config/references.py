@@ -1,19 +1,21 @@
 """Step 7: resolve references between resources into `depends_on`, and refuse cycles.
 
-Edges: a run depends on its function (`functions.X`) and on each input that is an address
-(`dataitems.X`, `runs.X.outputs.KEY`); `store://` keys point outside the declaration and add no
-edge. An unknown target is an error suggesting the nearest declared name; so is an output key the
-producing run does not declare. Cycles (a run feeding itself, or a ring of runs) are errors
+Edges: a run depends on its function (`functions.X`), on each input that is an address
+(`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.KEY`) and on each secret it names
+that is declared (`secrets: [X]` -> `secrets.X`; other names are secrets already on the
+platform); `store://` keys point outside the declaration and add no edge. An unknown target is
+an error suggesting the nearest declared name; so is an output key the producing run does not
+declare. Cycles (a run feeding itself, or a ring of runs) are errors
 showing the whole cycle.
 """
 
 from __future__ import annotations
 
 from .document import Document
-from .model import Reference, Resource
+from .model import MATERIAL_TYPES, Reference, Resource
 from .suggest import did_you_mean, listing
 
-INPUT_FORMS = "dataitems.NAME, runs.NAME.outputs.KEY, or a store:// key"
+INPUT_FORMS = "dataitems.NAME, artifacts.NAME, models.NAME, runs.NAME.outputs.KEY, or a store:// key"
 MAX_REPORTED_CYCLES = 20
 """Each cycle found costs one pass over the graph; past this many the first ones are enough to fix."""
 
@@ -54,6 +56,9 @@ def _run_edges(doc: Document, run: Resource, resources: dict[str, Resource], dec
         edge = _input_edge(doc, run, key, target, resources, declared)
         if edge and edge not in edges:
             edges.append(edge)
+    for name in run.spec.get("secrets") or ():
+        if f"secrets.{name}" in declared and f"secrets.{name}" not in edges:
+            edges.append(f"secrets.{name}")
     return edges
 
 
@@ -70,15 +75,15 @@ def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: 
     if not isinstance(target, str) or target.startswith("store://"):
         return None
     reference = Reference.parse(target)
-    if reference is None or reference.address.startswith("functions.") or (
+    if reference is None or reference.address.startswith(("functions.", "secrets.")) or (
         reference.address.startswith("runs.") and reference.output is None
     ):
         hint = ""
-        for type_ in ("dataitems", "runs"):
+        for type_ in (*MATERIAL_TYPES, "runs"):
             if f"{type_}.{target}" in declared:
                 hint = f"; did you mean '{type_}.{target}'" + (".outputs.KEY'?" if type_ == "runs" else "?")
-        doc.later_problem(path, f"{target!r} is not a reference to a dataitem or a run output{hint}",
-                    allowed=INPUT_FORMS)
+        doc.later_problem(path, f"{target!r} is not a reference to a dataitem, artifact, model or run "
+                          f"output{hint}", allowed=INPUT_FORMS)
         return None
     if reference.address not in declared:
         type_ = reference.address.split(".")[0]

@@ -4,9 +4,11 @@ The embedded core starts this for each run created without local execution (as D
 job with `PROJECT_NAME` and `RUN_ID`), whatever its kind, once it knows the kind's runtime is
 installed. As on DHCore, the run was built inside its create: it is READY, its spec already
 merged from function, task and run. The worker does what a platform's executor does next: it
-moves the run RUNNING and lets the kind's runtime execute it (the runtime's status, COMPLETED or
-ERROR with results and outputs, is saved by the SDK). It never builds the run again, and it
-reads no flag of one run class: every kind goes READY -> RUNNING -> its runtime's final state.
+moves the run RUNNING, gives it the secrets its task names as environment variables (named by
+each secret's key, as DHCore's pods get them) and lets the kind's runtime execute it (the
+runtime's status, COMPLETED or ERROR with results and outputs, is saved by the SDK). It never
+builds the run again, and it reads no flag of one run class: every kind goes READY -> RUNNING
+-> its runtime's final state.
 A runtime that raises leaves the run ERROR with the exception's message. Each run has its own
 process, so runs are isolated from each other; this process holds the run's lease.
 
@@ -26,9 +28,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dhmlrun.vocabulary import states
+
+if TYPE_CHECKING:
+    from dhmlrun.platform.rest import RestClient
 
 log = logging.getLogger("dhmlrun.core.job_worker")
 
@@ -44,12 +49,14 @@ def execute_run(project: str, run_id: str) -> int:
     """Execute the READY run `run_id` of `project`; return the process exit code."""
     from dhmlrun.platform.sdk import sdk_session
 
-    with sdk_session(project, run_id, leased=True):
-        return _execute(project, run_id)
+    with sdk_session(project, run_id, leased=True) as client:
+        return _execute(project, run_id, client)
 
 
-def _execute(project: str, run_id: str) -> int:
+def _execute(project: str, run_id: str, client: RestClient) -> int:
     import digitalhub as dh
+
+    from dhmlrun.platform.secrets import secret_environment
 
     try:
         run = dh.get_run(run_id, project=project)
@@ -64,6 +71,8 @@ def _execute(project: str, run_id: str) -> int:
         )
         return EXIT_INFRASTRUCTURE
     try:
+        # the secrets its task names, as environment variables: what DHCore gives a run's pod
+        os.environ.update(secret_environment(client, project, getattr(run.spec, "secrets", None) or ()))
         _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us
@@ -72,9 +81,23 @@ def _execute(project: str, run_id: str) -> int:
     try:
         run.run()
     except Exception as exc:  # the kind's runtime raised: the run failed
-        print(f"dhmlrun worker: run {run_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        mark_run_error(project, run_id, f"{type(exc).__name__}: {exc}")
+        message = failure_message(exc)
+        print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
+        mark_run_error(project, run_id, message)
     return EXIT_OK
+
+
+def failure_message(exc: BaseException) -> str:
+    """`Type: message`, and the first exception it was raised from when that one says more: the
+    SDK's runtimes replace a handler's error with "Something got wrong during function
+    execution." (digitalhub.runtimes._base), which alone tells a user nothing."""
+    text = f"{type(exc).__name__}: {exc}"
+    root = exc
+    while (root.__cause__ or root.__context__) is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    if root is not exc:
+        text += f" (caused by {type(root).__name__}: {root})"
+    return text
 
 
 def _start(run: Any) -> None:

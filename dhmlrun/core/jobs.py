@@ -1,19 +1,22 @@
 """Remote runs on the embedded core: one worker process per run, a few at a time.
 
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
-leaves it) and handed here after that commits. A pool of threads takes runs from a queue and,
-for each whose kind has a runtime installed here, starts
-`python -m dhmlrun.core.job_worker PROJECT RUN_ID` with the environment of a platform run
-(`platform_run_environment`: the core's endpoint and token, nothing of another platform's). The
-worker does the whole execution through the SDK, so the core never imports mlrun. The core's
-only duty afterwards is honesty: if the worker exits without leaving the run in a final state,
-the run is set ERROR with a message naming the exit code, and what the worker printed is stored
-as the run's log. A run of a kind whose runtime is not installed is set ERROR at once, saying so.
+leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
+each whose kind has a runtime installed here, starts `python -m dhmlrun.core.job_worker PROJECT
+RUN_ID` with the environment of a platform run (`platform_run_environment`: the core's endpoint and
+token, nothing of another platform's), in a working directory of its own, removed after it (a
+runtime writes the run's source into its working directory: digitalhub-runtime-python's
+`runtime_python/main.py`, which concurrent runs sharing one directory would overwrite for each
+other; what a run keeps goes to the runs directory next to the database). The worker does the whole
+execution through the SDK, so the core never imports mlrun. The core's only duty afterwards is
+honesty: if the worker exits without leaving the run in a final state, the run is set ERROR with a
+message naming the exit code, and what the worker printed is stored as the run's log. A run of a
+kind whose runtime is not installed is set ERROR at once, saying so.
 
-Queued and running runs live in this process's memory, so each one is also *claimed* in the
-database (`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay
-READY/RUNNING forever and block reruns; so whenever the job runner starts on the same file, it
-sets ERROR on the unfinished runs of claims whose process is gone.
+Queued and running runs live in this process's memory, so each one is also *claimed* in the database
+(`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay READY/RUNNING
+forever and block reruns; so whenever the job runner starts on the same file, it sets ERROR on the
+unfinished runs of claims whose process is gone.
 """
 
 from __future__ import annotations
@@ -208,13 +211,17 @@ class Jobs:
             )
             self._set_state(job.project, job.run_id, states.ERROR, message)
             return
-        with tempfile.TemporaryFile() as output:
+        with (
+            tempfile.TemporaryFile() as output,
+            tempfile.TemporaryDirectory(prefix="dhmlrun-job-") as workdir,
+        ):
             process = subprocess.Popen(
                 [sys.executable, "-m", self._worker_module, job.project, job.run_id],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=self._worker_env(),
+                cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
             )
             with self._lock:
                 self._processes[job.run_id] = process

@@ -42,6 +42,7 @@ from dhmlrun.plan.model import (
 )
 from dhmlrun.plan.rules import (
     RULES,
+    VERSIONED_TYPES,
     KindRules,
     LocalFile,
     desired_view,
@@ -49,10 +50,12 @@ from dhmlrun.plan.rules import (
     local_file,
     local_source_matches,
     remote_view,
+    rules_for,
     store_key,
     task_parameters,
     view_digest,
 )
+from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import defaults, keys, states
@@ -114,8 +117,12 @@ def build_plan(
         plan.actions.append(mlrun_project)
     for address in declaration.topological_order():
         resource = declaration.resources[address]
-        if resource.type in ("dataitems", "functions"):
+        if resource.type in VERSIONED_TYPES:
             plan.actions.append(_plan_entity(ctx, resource))
+        elif resource.type == "secrets":
+            secret = plan_secret(resource, ctx.state, ctx.declaration.secret_value, ctx.id_factory)
+            ctx.planned[address] = _Planned(address, secret.action, None, None, "secret")  # runs wait for it
+            plan.actions.append(secret)
     plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
     for address in declaration.topological_order():
         resource = declaration.resources[address]
@@ -210,7 +217,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
 
 
 def _plan_entity(ctx: _Context, resource: Resource) -> Action:
-    rules = RULES[resource.type]
+    rules = rules_for(resource.type, resource.spec.get("kind"))
     project = ctx.declaration.project_name
     local = local_file(resource.spec, rules, ctx.declaration.root, resource.address)
     view = desired_view(resource.spec, resource.lifecycle, rules, local)

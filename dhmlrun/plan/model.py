@@ -113,6 +113,19 @@ class EntityAdopt(Action):
 
 
 @dataclass
+class SecretWrite(Action):
+    """Create (POST `body`), adopt or update a project secret and set its value through the
+    secrets API. The value is not in the plan: apply reads it from the declared source (an
+    environment variable, a file, a sensitive variable) and records a fresh salted digest of it
+    on the secret (`plan/secrets.py`). `create`: the secret entity does not exist yet."""
+
+    SHAPE: ClassVar[str] = "secret"
+
+    body: dict[str, Any] = field(default_factory=dict)
+    create: bool = False
+
+
+@dataclass
 class EntityDelete(Action):
     """Delete every version of a managed entity (runs' history and user files stay)."""
 
@@ -214,6 +227,7 @@ SHAPES: dict[str, type[Action]] = {
         ProjectChange,
         EntityWrite,
         EntityAdopt,
+        SecretWrite,
         EntityDelete,
         RunStart,
         MLRunProject,

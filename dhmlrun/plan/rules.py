@@ -56,6 +56,21 @@ RULES: dict[str, KindRules] = {
         server_filled=("size", "src_path", "preview", "rows"),
         local_path="path",
     ),
+    "artifacts": KindRules(
+        type="artifacts",
+        entity_type="artifact",
+        owned=("src_path",),
+        server_filled=("size",),
+        local_path="path",
+    ),
+    "models": KindRules(
+        type="models",
+        entity_type="model",
+        owned=("framework", "algorithm", "parameters", "base_model", "model_id", "model_revision"),
+        defaults={"parameters": {}},
+        server_filled=("size", "metrics"),
+        local_path="path",
+    ),
     "functions": KindRules(
         type="functions",
         entity_type="function",
@@ -75,7 +90,33 @@ RULES: dict[str, KindRules] = {
     ),
 }
 """The one table of per-kind behaviour. Runs are compared by fingerprint, never by spec: the
-runtime rewrites a run's spec while building it (dhcore-api.md §2)."""
+runtime rewrites a run's spec while building it (dhcore-api.md §2). Secrets are not here: their
+one owned field is their value, compared by digest (`plan/secrets.py`)."""
+
+KIND_RULES: dict[tuple[str, str], KindRules] = {
+    ("functions", "python"): KindRules(
+        type="functions",
+        entity_type="function",
+        owned=("source.handler", "source.lang", "python_version", "image", "base_image", "requirements"),
+        defaults={"source.lang": "python", "requirements": []},
+        server_filled=("source.lang_version",),
+        local_path="source.source",
+        ship_local_as="source.base64",
+        inline_content="source",
+    ),
+}
+"""Kinds of a type that differ from its row in `RULES`: a python function owns and sends its
+`python_version` (DHCore requires it), where an mlrun function's is the runtime's own."""
+
+
+VERSIONED_TYPES: tuple[str, ...] = tuple(t for t, r in RULES.items() if r.versioned)
+"""The declared types every change of which is a new version (dataitems, artifacts, models,
+functions), compared through this table."""
+
+
+def rules_for(type_: str, kind: object) -> KindRules:
+    """The rules of `type_` entities of `kind`."""
+    return KIND_RULES.get((type_, str(kind)), RULES[type_])
 
 
 def task_parameters(run_spec: Mapping[str, Any]) -> dict[str, Any]:

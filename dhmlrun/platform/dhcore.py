@@ -19,11 +19,12 @@ from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
 from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families, run_as_dto
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
+from dhmlrun.platform.secrets import read_secrets
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
-VERSIONED_TYPES = ("dataitems", "functions")
+VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions")
 PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
 """The entity lists DHCore computes into a project's spec on GET (never stored, never sent)."""
 
@@ -127,6 +128,7 @@ class Platform:
                 entity = RemoteEntity.from_dto(type_, dto)
                 state.entities[entity.address] = entity
             state.adoptable |= self._never_managed(project, type_, state)
+        state.entities.update(read_secrets(self.client, project))
         state.runs = {**self._last_runs(project), **state.runs}
         return state
 

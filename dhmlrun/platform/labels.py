@@ -26,6 +26,8 @@ FINGERPRINT = "fingerprint"
 FP_SPEC = "fp.spec"
 FP_FUNCTION = "fp.function"
 FP_INPUTS = "fp.inputs"
+VALUE_DIGEST = "value"
+"""A secret's salted, slow digest of its value (`plan/secrets.py`): how plan compares it."""
 
 
 def encode(values: Mapping[str, str], user_labels: Iterable[str] = ()) -> list[str]:

@@ -37,11 +37,14 @@ if TYPE_CHECKING:
     from dhmlrun.platform.state import PlatformState, RemoteRun
 
 DATAITEMS = "dataitems"
+ARTIFACTS = "artifacts"
+MODELS = "models"
+SECRETS = "secrets"
 FUNCTIONS = "functions"
 RUNS = "runs"
 OUTPUTS = "outputs"
 EXTERNAL = "external"
-"""Node types: the declaration's three, a run's output, and a store key read from outside."""
+"""Node types: the declaration's six, a run's output, and a store key read from outside."""
 
 EXECUTES = "executes"
 INPUT = "input"
@@ -108,6 +111,9 @@ class Shape:
 
 SHAPES: dict[str, Shape] = {
     DATAITEMS: Shape("[(", ")]", "cylinder"),
+    ARTIFACTS: Shape("[(", ")]", "cylinder"),
+    MODELS: Shape("[(", ")]", "cylinder"),
+    SECRETS: Shape("{{", "}}", "hexagon"),
     FUNCTIONS: Shape("[[", "]]", "component"),
     RUNS: Shape("([", "])", "box", rounded=True),
     OUTPUTS: Shape("[/", "/]", "note"),
@@ -196,7 +202,8 @@ class Graph:
         elif type_ == EXTERNAL:
             base = f"store_{len(self.nodes) + 1}"
         else:
-            prefix = {DATAITEMS: "dataitem", FUNCTIONS: "function", RUNS: "run"}.get(type_, "entity")
+            prefixes = {DATAITEMS: "dataitem", ARTIFACTS: "artifact", MODELS: "model", SECRETS: "secret"}
+            prefix = {**prefixes, FUNCTIONS: "function", RUNS: "run"}.get(type_, "entity")
             base = f"{prefix}_{_id_part(address.split('.', 1)[-1])}"
         candidate, n = base, 1
         while candidate in self._ids:
@@ -284,6 +291,9 @@ def declaration_graph(declaration: Declaration, secrets: Iterable[str] = ()) -> 
             graph.connect(function, run.address, EXECUTES)
         for key, ref in _inputs(run).items():
             graph.connect(_input_node(ref), run.address, INPUT, text.clean(key))
+        for name in run.spec.get("secrets") or ():
+            if f"{SECRETS}.{name}" in graph.nodes:
+                graph.connect(f"{SECRETS}.{name}", run.address, INPUT, "secret")
         for key in _outputs(run):
             graph.connect(run.address, output_address(run.address, key), OUTPUT, text.clean(key))
     return graph
@@ -366,7 +376,7 @@ def state_graph(declaration: Declaration, state: PlatformState, secrets: Iterabl
     graph = declaration_graph(declaration, secrets)
     for address in list(graph.nodes):
         node = graph.nodes[address]
-        if node.type in (DATAITEMS, FUNCTIONS):
+        if node.type in (DATAITEMS, ARTIFACTS, MODELS, SECRETS, FUNCTIONS):
             entity = state.entities.get(address)
             if entity is None:
                 graph.annotate(address, ["not on the platform"], ABSENT)

@@ -1,5 +1,6 @@
 """Entity kinds dhmlrun names outside the runtime plugin (which has its own `Kind` enum, tied to
-the SDK): the mlrun runtime's kinds, as DHCore and the SDK spell them."""
+the SDK): the mlrun runtime's kinds, and the python runtime's function kind (digitalhub-runtime-
+python), as DHCore and the SDK spell them."""
 
 from __future__ import annotations
 
@@ -7,5 +8,7 @@ MLRUN_KIND = "mlrun"
 """The function kind of the mlrun runtime (and the runtime's name in DHCore's schemas API)."""
 MLRUN_TASK_JOB = "mlrun+job"
 MLRUN_RUN_JOB = "mlrun+job:run"
-FUNCTION_KINDS = (MLRUN_KIND,)
+PYTHON_KIND = "python"
+"""The function kind of DigitalHub's python runtime (task `python+job`, run `python+job:run`)."""
+FUNCTION_KINDS = (MLRUN_KIND, PYTHON_KIND)
 """The function kinds a declaration may use."""

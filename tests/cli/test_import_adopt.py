@@ -167,7 +167,7 @@ def test_run_outputs_and_undeclarable_kinds_are_listed_not_imported() -> None:
         None,
         "http://x",
         functions=[
-            _dto("py", "python", {"source": {"code": "x = 1"}}),
+            _dto("box", "container", {"image": "alpine"}),
             _dto("git", "mlrun", {"source": {"source": "git+https://example.com/r.git#main"}}),
         ],
         dataitems=[
@@ -186,8 +186,35 @@ def test_run_outputs_and_undeclarable_kinds_are_listed_not_imported() -> None:
     }
     assert "dataitems" not in document
     text = result.files["dhmlrun.yaml"].decode()
-    assert "#   functions.py: kind python" in text
+    assert "#   functions.box: kind container" in text
     assert "#   dataitems.out: an output of run r1" in text
+
+
+def test_a_python_function_is_imported_with_its_python_version_and_handler() -> None:
+    code = base64.b64encode(b"def train():\n    return 1\n").decode()
+    source = {"source": "src/train.py", "base64": code, "handler": "train"}
+    export = ProjectExport(
+        "p",
+        None,
+        "http://x",
+        functions=[
+            _dto("train", "python", {"source": source, "python_version": "PYTHON3_11"}),
+            _dto("bare", "python", {"source": {"code": "x = 1"}}),
+        ],
+    )
+    result = build_import(export)
+    document = yaml.safe_load(result.files["dhmlrun.yaml"])
+    assert document["functions"] == {
+        "train": {
+            "kind": "python",
+            "source": {"source": "src/train.py", "handler": "train"},
+            "python_version": "PYTHON3_11",
+        }
+    }
+    assert result.files["src/train.py"] == b"def train():\n    return 1\n"
+    assert "functions.bare: a python function without python_version or a handler" in "\n".join(
+        result.skipped
+    )
 
 
 def test_write_import_checks_every_file_before_writing_any(tmp_path: Path) -> None:

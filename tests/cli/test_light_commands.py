@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
-HEAVY = ("digitalhub", "mlrun", "pandas")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "employees"
+HEAVY = ("digitalhub", "digitalhub_runtime_python", "mlrun", "pandas")
 PROBE = f"""
 import json, sys
 from click.testing import CliRunner
@@ -31,10 +32,18 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def training(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("light") / "training"
+    shutil.copytree(EXAMPLES / "training", root, ignore=shutil.ignore_patterns(".dhmlrun"))
+    return root
+
+
 def embedded_only_environment() -> dict[str, str]:
     """No endpoint and no profile: the commands use the config's embedded core."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DHCORE_", "DH_"))}
     env["DH_CONFIG"] = os.devnull
+    env["TRAINING_REGISTRY_TOKEN"] = "light-token"  # the training example's secret
     return env
 
 
@@ -68,3 +77,22 @@ def test_read_only_commands_import_neither_the_sdk_nor_mlrun_nor_pandas(
     )
     outcome = json.loads(probe.stdout.strip().splitlines()[-1])
     assert outcome["heavy"] == [], (argv, outcome)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["validate", "{root}"], ["plan", "{root}", "--json"], ["graph", "{root}"], ["show", "--path", "{root}"]],
+)
+def test_the_native_families_keep_them_light(training: Path, args: list[str]) -> None:
+    """Python functions, secrets (a digest is computed), artifacts and models change nothing."""
+    argv = [a.format(root=training) for a in args]
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        env=embedded_only_environment(),
+        check=True,
+        timeout=120,
+    )
+    outcome = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert outcome == {"exit": 0, "heavy": []}, (argv, outcome, probe.stderr)

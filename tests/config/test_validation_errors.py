@@ -53,9 +53,9 @@ def test_missing_required_key(write):
 
 
 def test_unknown_function_kind_lists_allowed(write):
-    problem = one_problem(write(HEAD + "functions:\n  f: {kind: python, source: {source: src/main.py}}\n"))
-    assert "'python' is not allowed" in problem.message
-    assert problem.allowed == "mlrun"
+    problem = one_problem(write(HEAD + "functions:\n  f: {kind: container, source: {source: src/main.py}}\n"))
+    assert "'container' is not allowed" in problem.message
+    assert problem.allowed == "mlrun, python"
     assert problem.path == "functions.f.kind"
 
 

@@ -16,6 +16,7 @@ from tests.conftest import auth_headers, served_core, unique_project_name
 from tests.core.conftest import Api
 
 NO_SUCH_SPEC = {"status": 404, "message": "No such spec.", "errorCode": None}
+FINAL = ("COMPLETED", "ERROR", "STOPPED")
 PYTHON_SPEC = {"source": {"source": "main.py", "handler": "main"}, "python_version": "PYTHON3_11"}
 
 
@@ -115,7 +116,7 @@ def test_unknown_function_fields_vanish_and_required_ones_are_checked(stock):
     assert [f["name"] for f in listed(api, project, "functions")] == ["py"]
 
 
-def test_a_remote_run_is_built_in_its_create_then_fails_for_want_of_a_runtime(stock):
+def test_a_remote_run_is_built_in_its_create(stock):
     api, project = stock
     function = python_function(api, project, requirements=["pandas"])
     task = python_task(api, project, function, resources={"cpu": "2"})
@@ -133,11 +134,40 @@ def test_a_remote_run_is_built_in_its_create_then_fails_for_want_of_a_runtime(st
         "inputs": {},
         "init_parameters": {},
     }
+
+
+def final_status(api: Api, project: str, run_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
-    while (status := api.ok("GET", f"/-/{project}/runs/{run['id']}")["status"])["state"] != "ERROR":
+    while (status := api.ok("GET", f"/-/{project}/runs/{run_id}")["status"])["state"] not in FINAL:
         assert time.monotonic() < deadline, status
         time.sleep(0.05)
-    assert "no runtime for kind python+job:run is installed" in status["message"]
+    return status
+
+
+@pytest.mark.slow
+def test_a_built_python_run_is_executed_by_the_python_runtime(stock):
+    api, project = stock
+    task = python_task(api, project, python_function(api, project))
+    body = {"kind": "python+job:run", "spec": {"task": f"python+job://{project}/{task['id']}"}}
+    run = api.ok("POST", f"/-/{project}/runs", json=body)
+    status = final_status(api, project, run["id"])
+    assert status["state"] == "ERROR"  # executed: its runtime cannot fetch a source named main.py
+    assert "Unable to collect source from: main.py" in status["message"]
+
+
+def test_a_run_of_a_kind_whose_runtime_is_not_installed_fails_saying_so(stock):
+    api, project = stock
+    body = {"name": "c", "kind": "container", "spec": {"image": "alpine"}}
+    function = api.ok("POST", f"/-/{project}/functions", json=body)
+    executable = f"container://{project}/c:{function['id']}"
+    task_body = {"kind": "container+job", "spec": {"function": executable}}
+    task = api.ok("POST", f"/-/{project}/tasks", json=task_body)
+    body = {"kind": "container+job:run", "spec": {"task": f"container+job://{project}/{task['id']}"}}
+    run = api.ok("POST", f"/-/{project}/runs", json=body)
+    assert run["status"]["state"] == "READY"
+    status = final_status(api, project, run["id"])
+    assert status["state"] == "ERROR"
+    assert "no runtime for kind container+job:run is installed" in status["message"]
 
 
 def test_a_local_run_stays_created_for_its_client(stock):
