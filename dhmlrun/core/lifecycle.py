@@ -4,7 +4,9 @@ Core moves a stored entity through at most one edge per update. Types without a 
 state as sent. A state change with no edge is refused with `Invalid transition from state X to
 state Y.` where DHCore refuses it (run actions, server-side moves); in a PUT, DHCore 0.15 keeps
 the stored state and saves the rest of the update (`BaseLifecycleManager` catches the
-`InvalidTransitionException`), and so does this core (`lenient=True`).
+`InvalidTransitionException`), and so does this core (`lenient=True`). One refinement, on
+purpose: a stale copy of a run saved after the run ended keeps the run's whole final status
+(`service.update_entity`), where DHCore would save the copy's results over the executor's.
 """
 
 from __future__ import annotations

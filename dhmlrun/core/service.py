@@ -313,6 +313,10 @@ class Core:
                 if "status" in updated
                 else row.state
             )
+            if entity_type == "run" and row.state in states.FINAL and dto.requested_state(body) != row.state:
+                # a stale copy saved after the run ended (the SDK PUTs the whole run): the
+                # executor's final record (results, outputs, message) is kept, not erased
+                updated["status"] = dict(row.body.get("status") or {})
             tx.replace(entity_type, entity_id, updated, state=state, updated=dto.now_ms())
         return dto.with_state(updated, state)
 

@@ -90,6 +90,25 @@ def test_an_impossible_transition_in_a_put_keeps_the_state_and_saves_the_rest(ap
     assert (again.status_code, again.json()["status"]["state"]) == (200, "COMPLETED")
 
 
+def test_a_stale_save_after_the_end_keeps_the_runs_final_record(api: Api, project):
+    """A client saving the copy it read while the run executed (the SDK PUTs the whole run) gets
+    200, and the results, outputs and message the executor recorded stay."""
+    run = api.run(project, api.task(project, api.function(project)))
+    path = RUN_PATH.format(project=project, run_id=run["id"])
+    for state in ("BUILT", "READY", "RUNNING"):
+        _put_state(api, project, run, state)
+    final = {"state": "COMPLETED", "results": {"doubled": 42}, "outputs": {"model": "store://p/model/m:1"}}
+    api.ok("PUT", path, json={**run, "status": final})
+    stale = api.request(
+        "PUT",
+        path,
+        json={**run, "metadata": {**run["metadata"], "description": "d"}, "status": {"state": "RUNNING"}},
+    )
+    assert stale.status_code == 200
+    assert stale.json()["status"] == final
+    assert stale.json()["metadata"]["description"] == "d"  # the rest is saved
+
+
 def test_an_sdk_update_right_after_create_never_fails(api: Api, project):
     """`run.save(update=True)` carrying CREATED while the run is already BUILT: 200, still BUILT."""
     run = api.run(project, api.task(project, api.function(project)))
