@@ -39,7 +39,7 @@ from typing import Any
 
 from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.platform import labels as L
-from dhmlrun.platform.lease import lease_seconds
+from dhmlrun.platform.lease import lease_record, lease_seconds, this_process
 from dhmlrun.platform.mlrun import (
     ADDRESS_LABEL,
     BOOKKEEPING,
@@ -378,16 +378,13 @@ def _lease(db: Any, project: str, run_id: str) -> Iterator[None]:
     """Renew the run's lease on MLRun while it executes here (`platform/lease.py`: a reader
     treats an unfinished run whose lease ran out as left by a dead process). mlrun rewrites the
     whole run when it saves it, so each beat writes the lease again."""
-    seconds = lease_seconds()
-    holder = f"{os.uname().nodename}:{os.getpid()}"
+    seconds, holder = lease_seconds(), this_process()
     stop = threading.Event()
 
     def beat() -> None:
         while True:
-            now = times.now()
-            lease = {"holder": holder, "renewed": times.iso(now), "expires": times.iso_in(seconds, now)}
             with contextlib.suppress(Exception):
-                db.update_run({f"status.{BOOKKEEPING}.lease": lease}, run_id, project)
+                db.update_run({f"status.{BOOKKEEPING}.lease": lease_record(holder, seconds)}, run_id, project)
             if stop.wait(seconds / 4):
                 return
 

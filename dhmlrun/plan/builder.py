@@ -226,7 +226,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     if remote is not None and resource.address in ctx.state.adoptable:
         return _plan_adopt(ctx, resource, rules, local, view, remote)
     action, reason, diff, drift = _compare(view, remote, rules, local)
-    if remote is None and mlrun_host.function_dependencies(ctx.declaration, ctx.state, resource)[1:]:
+    if remote is None and mlrun_host.on_mlrun(ctx.state, resource):
         reason = "not on the MLRun service"
     if action == NOOP and remote is not None:
         ctx.planned[resource.address] = _Planned(
@@ -260,7 +260,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         body=body,
         drift=drift,
         seen=remote.id if remote else ABSENT,
-        depends_on=mlrun_host.function_dependencies(ctx.declaration, ctx.state, resource),
+        depends_on=mlrun_host.function_dependencies(ctx.state, resource),
     )
 
 
@@ -329,7 +329,7 @@ def _plan_adopt(
         diff=diff,
         body=body,
         seen=remote.id,
-        depends_on=mlrun_host.function_dependencies(ctx.declaration, ctx.state, resource),
+        depends_on=mlrun_host.function_dependencies(ctx.state, resource),
     )
 
 

@@ -39,7 +39,7 @@ from dhmlrun.plan.model import (
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.mlrun import SCHEDULE_LABEL
 from dhmlrun.platform.state import PlatformState
-from dhmlrun.sources import Fetch, UnsupportedSource, classify_source
+from dhmlrun.sources import ARCHIVE_SUFFIXES, Fetch, UnsupportedSource, classify_source
 from dhmlrun.vocabulary import defaults
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
@@ -95,7 +95,7 @@ def _source_problem(function: Resource) -> Problem | None:
         form = classify_source(uri, declared=True)
     except UnsupportedSource:
         return None  # validate reports it
-    if form.fetch is Fetch.LOCAL and not uri.lower().endswith((".zip", ".tar", ".tar.gz", ".tgz")):
+    if form.fetch is Fetch.LOCAL and not uri.lower().endswith(ARCHIVE_SUFFIXES):
         return None
     return Problem(
         f"{uri!r}: MLRun keeps a function's code inside the function, so on an MLRun service it must "
@@ -166,11 +166,14 @@ def plan_project(declaration: Declaration, state: PlatformState) -> Action | Non
     )
 
 
-def function_dependencies(declaration: Declaration, state: PlatformState, function: Resource) -> list[str]:
-    """What an `mlrun` function's write waits for: the project, on MLRun too when it lives there."""
-    if hosts_mlrun(state) and function.spec.get("kind") == MLRUN_KIND:
-        return [PROJECT_ADDRESS, MLRUN_PROJECT_ADDRESS]
-    return [PROJECT_ADDRESS]
+def on_mlrun(state: PlatformState, function: Resource) -> bool:
+    """Whether this declared function lives on the MLRun service."""
+    return hosts_mlrun(state) and function.spec.get("kind") == MLRUN_KIND
+
+
+def function_dependencies(state: PlatformState, function: Resource) -> list[str]:
+    """What a function's write waits for: the project, on MLRun too when it lives there."""
+    return [PROJECT_ADDRESS, MLRUN_PROJECT_ADDRESS] if on_mlrun(state, function) else [PROJECT_ADDRESS]
 
 
 # ---------------------------------------------------------------- schedules

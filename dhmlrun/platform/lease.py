@@ -53,6 +53,17 @@ def lease_expired(status: dict[str, Any], now: datetime | None = None) -> bool:
     return expires is not None and expires < (now or times.now())
 
 
+def this_process() -> str:
+    """How a lease names its holder: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_record(holder: str, seconds: float) -> dict[str, str]:
+    """A fresh lease of `seconds` for `holder`, as stored in a run's status."""
+    now = times.now()
+    return {"holder": holder, "renewed": times.iso(now), "expires": times.iso_in(seconds, now)}
+
+
 class RunLease:
     """The lease of the one run this process executes; `start()` it before the run is created."""
 
@@ -64,7 +75,7 @@ class RunLease:
         self.run_id = run_id
         self.path = context_path(project, "runs", run_id)
         self.seconds = seconds or lease_seconds()
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.holder = this_process()
         self.lock = threading.RLock()
         """Held around every write of the run (`relay.py`) and around each renewal."""
         self._current = self._next()
@@ -72,8 +83,7 @@ class RunLease:
         self._thread = threading.Thread(target=self._loop, name="dhmlrun-run-lease", daemon=True)
 
     def _next(self) -> dict[str, str]:
-        now = times.now()
-        return {"holder": self.holder, "renewed": times.iso(now), "expires": times.iso_in(self.seconds, now)}
+        return lease_record(self.holder, self.seconds)
 
     def stamp(self, body: dict[str, Any]) -> dict[str, Any]:
         """Put the current lease into a run body about to be sent (call with `lock` held)."""

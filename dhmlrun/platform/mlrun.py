@@ -4,7 +4,7 @@ the DigitalHub platform has no `mlrun` runtime (a stock DHCore 0.15 dropped it i
 Read through MLRun's REST API with dhmlrun's own transport (retries, timeouts; no `import mlrun`,
 so `plan` stays light): one list request per family (functions and runs by the `dhmlrun` label,
 schedules), and the few single reads and writes that need no mlrun objects (delete a function
-or a schedule, read, abort or annotate a run, read its log). What needs mlrun's own classes to be
+or a schedule, read, fail or annotate a run, read its log). What needs mlrun's own classes to be
 faithful (storing a function, submitting a run, creating a schedule) is done by the MLRun worker
 (`dhmlrun/apply/mlrun_worker.py`), which imports mlrun.
 
@@ -303,9 +303,6 @@ class MLRunService:
         if found is None or STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
             return
         self.annotate_run(project, uid, {"status.state": "error", "status.error": message})
-
-    def abort_run(self, project: str, uid: str) -> None:
-        self._call("POST", self._project(project, "runs", uid, "abort"), body={})
 
 
 def _pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -107,17 +107,37 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
 
     db = install_memory_db()
     db.reset()
+    _, error, logs = _run_here(mlrun, job, save_project=False)
+    return _outcome_from_db(db, error, logs)
+
+
+def _run_recorded_on_service(job: MlrunJob) -> MlrunOutcome:
+    """Run the handler here (`local=True`), recorded on the MLRun service of `MLRUN_DBPATH`."""
+    mlrun = _import_mlrun()
+    run, error, logs = _run_here(mlrun, job, save_project=True)
+    if run is None:
+        return MlrunOutcome("error", error, {}, [], logs)
+    status = run.status
+    state = status.state or "error"
+    error = status.error if state != "completed" else None
+    artifacts = [_service_artifact(uri) for uri in (status.artifact_uris or {}).values()]
+    return MlrunOutcome(state, error, dict(status.results or {}), artifacts, logs, run.metadata.uid)
+
+
+def _run_here(mlrun: Any, job: MlrunJob, *, save_project: bool) -> tuple[Any, str | None, str]:
+    """Run the handler in this process, isolated; (mlrun's run object or None, the failure or
+    None, everything printed)."""
     job.output_path.mkdir(parents=True, exist_ok=True)
     work_dir = job.run_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
-    error: str | None = None
+    run, error = None, None
     with (
         captured_output(_mlrun_log_handlers(mlrun)) as buffer,
         _isolated(work_dir, job.source_root, job.envs),
     ):
         try:
-            function = _build_function(mlrun, job)
-            function.run(
+            function = _build_function(mlrun, job, save_project=save_project)
+            run = function.run(
                 handler=job.handler,
                 inputs=job.inputs or None,
                 params=job.params or None,
@@ -129,7 +149,7 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
             error = _error_text(exc)
         except SystemExit as exc:  # mlrun catches Exception only; sys.exit() in a handler lands here
             error = f"the handler called sys.exit({exc.code!r})"
-    return _outcome_from_db(db, error, buffer.getvalue())
+    return run, error, buffer.getvalue()
 
 
 def _build_function(mlrun: Any, job: MlrunJob, save_project: bool = False) -> Any:
@@ -205,41 +225,6 @@ def _remove_mlrun_tmpfile(old_env: dict[str, str]) -> None:
     tmpfile = os.environ.get("MLRUN_META_TMPFILE")
     if tmpfile and tmpfile != old_env.get("MLRUN_META_TMPFILE"):
         Path(tmpfile).unlink(missing_ok=True)
-
-
-def _run_recorded_on_service(job: MlrunJob) -> MlrunOutcome:
-    """Run the handler here (`local=True`), recorded on the MLRun service of `MLRUN_DBPATH`."""
-    mlrun = _import_mlrun()
-    job.output_path.mkdir(parents=True, exist_ok=True)
-    work_dir = job.run_dir / "work"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        captured_output(_mlrun_log_handlers(mlrun)) as buffer,
-        _isolated(work_dir, job.source_root, job.envs),
-    ):
-        try:
-            function = _build_function(mlrun, job, save_project=True)
-            run = function.run(
-                handler=job.handler,
-                inputs=job.inputs or None,
-                params=job.params or None,
-                returns=job.returns or None,
-                local=True,
-                output_path=str(job.output_path),
-            )
-        except Exception as exc:
-            return MlrunOutcome("error", _error_text(exc), {}, [], buffer.getvalue())
-        except SystemExit as exc:
-            return MlrunOutcome(
-                "error", f"the handler called sys.exit({exc.code!r})", {}, [], buffer.getvalue()
-            )
-    status = run.status
-    state = status.state or "error"
-    error = status.error if state != "completed" else None
-    artifacts = [_service_artifact(uri) for uri in (status.artifact_uris or {}).values()]
-    return MlrunOutcome(
-        state, error, dict(status.results or {}), artifacts, buffer.getvalue(), run.metadata.uid
-    )
 
 
 def _service_artifact(uri: str) -> dict:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,21 +86,26 @@ def dhmlrun(root: Path, env: dict[str, str], *args: str) -> subprocess.Completed
     return done
 
 
+def store_environment(core: Any, s3_endpoint: str) -> dict[str, str]:
+    """An apply's environment: the served core, and a files store on the S3 API at `s3_endpoint`."""
+    return {
+        **os.environ,
+        "DHCORE_ENDPOINT": str(core.endpoint),
+        "DHCORE_ACCESS_TOKEN": str(core.token),
+        "DH_CONFIG": os.devnull,
+        "DHCORE_DEFAULT_FILES_STORE": f"s3://{BUCKET}/store",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_REGION": "us-east-1",
+    }
+
+
 def test_local_files_are_uploaded_to_the_files_store(tmp_path: Path, s3: str) -> None:
     project = unique_project_name("upload")
     root = write_config(tmp_path / "repo", project)
     with served_core(tmp_path / "core.db") as core:
-        env = {
-            **os.environ,
-            "DHCORE_ENDPOINT": str(core.endpoint),
-            "DHCORE_ACCESS_TOKEN": str(core.token),
-            "DH_CONFIG": os.devnull,
-            "DHCORE_DEFAULT_FILES_STORE": f"s3://{BUCKET}/store",
-            "AWS_ENDPOINT_URL": s3,
-            "AWS_ACCESS_KEY_ID": "k",
-            "AWS_SECRET_ACCESS_KEY": "s",
-            "AWS_REGION": "us-east-1",
-        }
+        env = store_environment(core, s3)
         done = dhmlrun(root, env, "apply", "--auto-approve")
         assert done.returncode == 0, done.stdout + done.stderr
         state = platform_of(core).read_state(project)
@@ -124,17 +130,7 @@ def test_a_failed_upload_creates_nothing(tmp_path: Path) -> None:
     project = unique_project_name("noupload")
     root = write_config(tmp_path / "repo", project)
     with served_core(tmp_path / "core.db") as core:
-        env = {
-            **os.environ,
-            "DHCORE_ENDPOINT": str(core.endpoint),
-            "DHCORE_ACCESS_TOKEN": str(core.token),
-            "DH_CONFIG": os.devnull,
-            "DHCORE_DEFAULT_FILES_STORE": f"s3://{BUCKET}/store",
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens there
-            "AWS_ACCESS_KEY_ID": "k",
-            "AWS_SECRET_ACCESS_KEY": "s",
-            "AWS_REGION": "us-east-1",
-        }
+        env = store_environment(core, "http://127.0.0.1:9")  # nothing listens there
         done = dhmlrun(root, env, "apply", "--auto-approve")
         assert done.returncode == 1
         assert (

@@ -321,7 +321,7 @@ def test_init_pins_the_ci_dhmlrun_to_a_verifiable_source() -> None:
     assert archive.requirement == f"dhmlrun @ https://example.org/dhmlrun-0.1.0.tar.gz#sha256={'ab' * 32}"
     for unverifiable in (
         None,
-        {"url": "file:///work/dhmlrun", "dir_info": {"editable": True}},
+        {"url": Path(__file__).resolve().parents[2].as_uri(), "dir_info": {"editable": True}},
         {"url": "https://github.com/org/dhmlrun.git", "vcs_info": {"vcs": "git", "commit_id": "main"}},
     ):
         pin = pin_from_direct_url(unverifiable)

@@ -67,16 +67,7 @@ def test_read_only_commands_import_neither_the_sdk_nor_mlrun_nor_pandas(
     config: Path, args: list[str]
 ) -> None:
     argv = [a.format(root=config) for a in args]
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv)],
-        capture_output=True,
-        text=True,
-        env=embedded_only_environment(),
-        check=True,
-        timeout=120,
-    )
-    outcome = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert outcome["heavy"] == [], (argv, outcome)
+    assert probe(argv)["heavy"] == [], argv
 
 
 @pytest.mark.parametrize(
@@ -86,7 +77,12 @@ def test_read_only_commands_import_neither_the_sdk_nor_mlrun_nor_pandas(
 def test_the_native_families_keep_them_light(training: Path, args: list[str]) -> None:
     """Python functions, secrets (a digest is computed), artifacts and models change nothing."""
     argv = [a.format(root=training) for a in args]
-    probe = subprocess.run(
+    assert probe(argv) == {"exit": 0, "heavy": []}, argv
+
+
+def probe(argv: list[str]) -> dict:
+    """Run the command in a fresh interpreter: its exit code and the heavy modules it imported."""
+    done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(argv)],
         capture_output=True,
         text=True,
@@ -94,5 +90,4 @@ def test_the_native_families_keep_them_light(training: Path, args: list[str]) ->
         check=True,
         timeout=120,
     )
-    outcome = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert outcome == {"exit": 0, "heavy": []}, (argv, outcome, probe.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -142,7 +142,9 @@ def test_the_same_declaration_is_fine_where_dhcore_holds_mlrun(repo: Path) -> No
             "resources": {"disk": "5Gi"},
         }
     }
-    build_plan(declaration(repo, extra=extra), PlatformState(project="employees-dev"))
+    plan = build_plan(declaration(repo, extra=extra), PlatformState(project="employees-dev"))
+    big = by_address(plan)["runs.big"]
+    assert big.action == "run" and big.request.task["resources"] == {"disk": "5Gi"}
 
 
 def test_a_scheduled_local_run_is_refused(repo: Path) -> None:
