@@ -29,27 +29,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-SCHEMA_ENTITIES: tuple[str, ...] = (
-    "function",
-    "task",
-    "run",
-    "artifact",
-    "dataitem",
-    "model",
-    "secret",
-    "trigger",
-    "workflow",
-    "project",
-    "log",
-    "metadata",
-    "extension",
-    "extensiondefinition",
-)
+SCHEMA_ENTITIES: tuple[str, ...] = (*CONTEXT_TYPES, "project", "metadata", "extension", "extensiondefinition")
 """The `{entity}` segments DHCore's schema controller answers (any other: 404 with no body).
 The last three have kinds in DHCore that the embedded core does not model: their lists are empty."""
 
