@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
+from dhmlrun.platform.worker_env import secret_variables
 from dhmlrun.vocabulary import states
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def execute(
     kwargs = dict(request.get("task") or {})
     if not remote:
         if client is not None:
-            os.environ.update(secret_environment(client, request["project"], kwargs.get("secrets") or ()))
+            secrets = secret_environment(client, request["project"], kwargs.get("secrets") or ())
+            os.environ.update(secret_variables(secrets, kwargs))
         _guard_against_interrupts(request, result_file)
     run = _start_or_adopt(function, request, kwargs, remote)
     while not states.is_final(str(run.status.state)):
