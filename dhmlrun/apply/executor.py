@@ -47,7 +47,7 @@ from dhmlrun.plan.model import (
 )
 from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.mlrun import MLRunService
-from dhmlrun.platform.worker_env import local_run_environment
+from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
@@ -231,7 +231,11 @@ class Applier:
         if on_mlrun:
             return self._on_mlrun(action, ExecuteMLRunRun(run=order))
         result = run_in_worker(
-            ExecuteRun(run=order), self.log_dir, action.address, self._environment(), self.run_server
+            ExecuteRun(run=order),
+            self.log_dir,
+            action.address,
+            self._run_environment(request),
+            self.run_server,
         )
         outputs = dict(result.outputs)
         with self._lock:
@@ -271,6 +275,13 @@ class Applier:
             execution=request.execution,
             labels=list(request.labels),
         )
+
+    def _run_environment(self, request: RunRequest) -> dict[str, str]:
+        """The worker's environment for one run: apply's, with what DHCore's runners give a run's
+        pod (`PROJECT_NAME`, `RUN_ID`, the task's `envs`; docs/dhcore-runs.md §1)."""
+        base = self._environment()
+        identity = run_identity(request.project, request.run_id, f"{request.function.kind}+{request.action}")
+        return pod_environment(base, {}, identity, task_envs(request.task))
 
     def _resolve_inputs(self, request: RunRequest) -> dict[str, str]:
         """Input keys for the worker; outputs of upstream runs of this apply are filled in now."""

@@ -54,6 +54,7 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
     import digitalhub as dh
 
     from dhmlrun.platform.secrets import secret_environment
+    from dhmlrun.platform.worker_env import secret_variables
 
     try:
         run = dh.get_run(run_id, project=project)
@@ -69,7 +70,9 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
         return EXIT_INFRASTRUCTURE
     try:
         # the secrets its task names, as environment variables: what DHCore gives a run's pod
-        os.environ.update(secret_environment(client, project, getattr(run.spec, "secrets", None) or ()))
+        spec = run.spec.to_dict()
+        secrets = secret_environment(client, project, spec.get("secrets") or ())
+        os.environ.update(secret_variables(secrets, spec))
         _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us

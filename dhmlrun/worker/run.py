@@ -20,6 +20,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
+from dhmlrun.platform.worker_env import secret_variables
 from dhmlrun.vocabulary import states
 from dhmlrun.worker.ending import INTERRUPTED, end_run_now, mark_run_error
 from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, ExecuteRun, Reply, Result, RunOrder
@@ -64,7 +65,8 @@ def execute_run(run: RunOrder, reply: Reply | None = None, client: RestClient | 
     kwargs = dict(run.task)
     if not run.remote:
         if client is not None:
-            os.environ.update(secret_environment(client, run.project, kwargs.get("secrets") or ()))
+            secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
+            os.environ.update(secret_variables(secrets, kwargs))
         _guard_against_interrupts(run, reply)
     started = _start_or_adopt(function, run, kwargs)
     while not states.is_final(str(started.status.state)):
