@@ -2,7 +2,7 @@
 
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
 leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
-each whose kind has a runtime installed here, starts `python -m dhmlrun.core.job_worker PROJECT
+each whose kind has a runtime installed here, starts `python -m dhmlrun.worker.job PROJECT
 RUN_ID` with the environment DHCore gives a run's pod (`worker_env.pod_environment`: the core's
 endpoint, token and configuration, the run's `PROJECT_NAME` and `RUN_ID`, its task's `envs`; nothing
 of another platform's), in a working directory of its own, removed after it (a
@@ -53,7 +53,7 @@ from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
-WORKER_MODULE = "dhmlrun.core.job_worker"
+WORKER_MODULE = "dhmlrun.worker.job"
 RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
