@@ -67,7 +67,13 @@ def execute(
         if client is not None:
             os.environ.update(secret_environment(client, request["project"], kwargs.get("secrets") or ()))
         _guard_against_interrupts(request, result_file)
-    run = _start_or_adopt(function, request, kwargs, remote)
+    try:
+        run = _start_or_adopt(function, request, kwargs, remote)
+    except Exception as exc:  # a local run's handler raised: say what, where in its source
+        from dhmlrun.core.job_worker import declared_source, failure_message
+
+        traceback.print_exc()
+        return _failure(request, failure_message(exc, declared_source(function.spec)))
     while not states.is_final(str(run.status.state)):
         time.sleep(POLL_SECONDS)
         run.refresh()
