@@ -2,9 +2,10 @@
 
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
 leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
-each whose kind has a runtime installed here, starts `python -m dhmlrun.core.job_worker PROJECT
-RUN_ID` with the environment of a platform run (`platform_run_environment`: the core's endpoint and
-token, nothing of another platform's), in a working directory of its own, removed after it (a
+each whose kind has a runtime installed here, starts `python -m dhmlrun.worker.job PROJECT
+RUN_ID` with the environment DHCore gives a run's pod (`worker_env.pod_environment`: the core's
+endpoint, token and configuration, the run's `PROJECT_NAME` and `RUN_ID`, its task's `envs`; nothing
+of another platform's), in a working directory of its own, removed after it (a
 runtime writes the run's source into its working directory: digitalhub-runtime-python's
 `runtime_python/main.py`, which concurrent runs sharing one directory would overwrite for each
 other; what a run keeps goes to the runs directory next to the database). The worker does the whole
@@ -35,16 +36,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.errors import ApiError
 from dhmlrun.core.service import Core
-from dhmlrun.platform.worker_env import embedded_connection, platform_run_environment
+from dhmlrun.platform.worker_env import (
+    embedded_connection,
+    platform_run_environment,
+    pod_environment,
+    run_identity,
+    task_envs,
+    task_kind_of,
+)
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.processes import process_alive
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
-WORKER_MODULE = "dhmlrun.core.job_worker"
+WORKER_MODULE = "dhmlrun.worker.job"
 RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
@@ -73,6 +82,8 @@ class Job:
     project: str
     run_id: str
     kind: str
+    spec: dict[str, Any]
+    """The run's spec as built at its create (its task kind and `envs` shape the environment)."""
 
 
 class Jobs:
@@ -85,9 +96,12 @@ class Jobs:
         max_workers: int = DEFAULT_MAX_WORKERS,
         worker_module: str = WORKER_MODULE,
         runs_dir: Path | None = None,
+        files_store: str | None = None,
     ) -> None:
         self.core = core
         self.runs_dir = runs_dir
+        self.files_store = files_store
+        """The default files store the core's runs are told (DHCore's `FilesConfig`)."""
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
         self._token: str | None = None
@@ -112,7 +126,7 @@ class Jobs:
         """Claim and queue a run (called by `Core` right after the create committed)."""
         with self.core.store.write() as tx:
             tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
-        self._queue.put(Job(project, run_id, str(run.get("kind", ""))))
+        self._queue.put(Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {})))
 
     def recover_orphans(self) -> None:
         """Fail the unfinished runs claimed by executors whose process no longer exists."""
@@ -188,18 +202,22 @@ class Jobs:
             job = self._queue.get()
             if job is None:
                 return
-            try:
-                if self._stopping.is_set():
-                    self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
-                else:
-                    self._execute(job)
-            except Exception:  # a broken job must not kill the pool
-                log.exception("the job runner failed on run %s", job.run_id)
-                self._set_state(
-                    job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
-                )
-            finally:
-                self._release(job.run_id)
+            self._take(job)
+
+    def _take(self, job: Job) -> None:
+        """Execute one job, whatever happens: a broken job must not kill the pool."""
+        try:
+            if self._stopping.is_set():
+                self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
+            else:
+                self._execute(job)
+        except Exception:
+            log.exception("the job runner failed on run %s", job.run_id)
+            self._set_state(
+                job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
+            )
+        finally:
+            self._release(job.run_id)
 
     def _execute(self, job: Job) -> None:
         if self.core.run_state(job.run_id) != states.READY:
@@ -220,7 +238,7 @@ class Jobs:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=self._worker_env(),
+                env=self._worker_env(job),
                 cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
             )
             with self._lock:
@@ -244,9 +262,19 @@ class Jobs:
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
-    def _worker_env(self) -> dict[str, str]:
+    def _worker_env(self, job: Job) -> dict[str, str]:
+        """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
         assert self.endpoint is not None and self._token is not None
-        env = platform_run_environment(os.environ, embedded_connection(self.endpoint, self._token))
+        configuration = {
+            **embedded_connection(self.endpoint, self._token),
+            **run_configuration(self.endpoint, self.files_store),
+        }
+        env = pod_environment(
+            platform_run_environment(os.environ, {}),
+            configuration,
+            run_identity(job.project, job.run_id, task_kind_of(job.spec)),
+            task_envs(job.spec),
+        )
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
         return env
