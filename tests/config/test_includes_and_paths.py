@@ -24,6 +24,12 @@ DATA = {"data/raw.csv": "id\n1\n", "data/clean-v2.csv": "id\n1\n"}
 ALONE = ROOT.replace('include: ["resources/*.yaml"]\n', "")
 """ROOT without its include (whose glob must match a file)."""
 
+@pytest.fixture
+def write(write):
+    """The conftest's `write`, with the local data ROOT and INCLUDED declare in place."""
+    return lambda text, files=None: write(text, {**DATA, **(files or {})})
+
+
 INCLUDED = """\
 variables: {suffix: {default: v2}}
 dataitems:
@@ -104,9 +110,9 @@ def test_a_glob_matching_nothing_is_an_error_not_silence(write):
 
 
 def test_a_missing_local_data_file_is_refused_where_it_is_declared(write):
-    problem = one_problem(write(ALONE))
+    problem = one_problem(write(ALONE.replace('"{{ base }}/raw.csv"', "data/gone.csv")))
     assert problem.path == "dataitems.raw.path" and problem.location.line == 5
-    assert problem.message.startswith("local file 'data/raw.csv' does not exist (looked for ")
+    assert problem.message.startswith("local file 'data/gone.csv' does not exist (looked for ")
 
 
 def test_every_missing_local_file_is_reported_at_once(write):
