@@ -53,7 +53,7 @@ def _timed_run(function: Any) -> float:
 
 def _prepare_times(tmp: Path, repeat: int) -> tuple[float, float]:
     """Best of `repeat`: preparing a new environment (a new digest each time) vs reusing one."""
-    from dhmlrun.core.environments import EnvironmentRequest, prepare
+    from dhmlrun.environments import EnvironmentRequest, prepare
 
     quiet = lambda line: None  # noqa: E731
     fresh, again = [], []

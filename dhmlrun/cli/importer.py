@@ -54,6 +54,10 @@ def import_project(
     click.echo(f"Imported project {project} into {out}:")
     for path in written:
         click.echo(f"  {safe_text(str(path))}")
+    if result.not_copied:
+        click.echo("Not copied (import never reads a local file; listed at the top of dhmlrun.yaml):")
+        for line in result.not_copied:
+            click.echo(f"  {safe_text(line)}")
     if result.skipped:
         click.echo("Not imported (listed at the top of dhmlrun.yaml):")
         for line in result.skipped:

@@ -25,11 +25,9 @@ import yaml
 
 from dhmlrun.core import entities as dto
 from dhmlrun.core.store import Tx
+from dhmlrun.environments import BUILD_IMAGE_RESULT
 
 log = logging.getLogger("dhmlrun.core.completion")
-
-BUILD_IMAGE_KEY = "image"
-"""The result a build run reports its image under (set by the core's build worker)."""
 
 Completion = Callable[[Tx, dict[str, Any]], None]
 
@@ -81,7 +79,7 @@ def _hera_build(tx: Tx, run: dict[str, Any]) -> None:
 
 
 def _image_build(tx: Tx, run: dict[str, Any]) -> None:
-    image = (run.get("status", {}).get("results") or {}).get(BUILD_IMAGE_KEY)
+    image = (run.get("status", {}).get("results") or {}).get(BUILD_IMAGE_RESULT)
     function = _executable(tx, run, "function")
     if not isinstance(image, str) or function is None:
         return

@@ -2,7 +2,7 @@
 
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
 leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
-each whose kind has a runtime installed here, starts `python -m dhmlrun.core.job_worker PROJECT
+each whose kind has a runtime installed here, starts `python -m dhmlrun.worker.job PROJECT
 RUN_ID` with the environment DHCore gives a run's pod (`worker_env.pod_environment`: the core's
 endpoint, token and configuration, the run's `PROJECT_NAME` and `RUN_ID`, its task's `envs`; nothing
 of another platform's), in a working directory of its own, removed after it (a
@@ -37,10 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.core.configuration import run_configuration
-from dhmlrun.core.environments import EnvironmentRequest, ready
 from dhmlrun.core.errors import ApiError
-from dhmlrun.core.job_worker import PYTHON_KIND_PREFIX
 from dhmlrun.core.service import Core
+from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
 from dhmlrun.platform.worker_env import (
     embedded_connection,
     platform_run_environment,
@@ -55,9 +54,9 @@ from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, RUNS_DIR_
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
-WORKER_MODULE = "dhmlrun.core.job_worker"
-PIPELINE_WORKER_MODULE = "dhmlrun.core.pipeline_worker"
-BUILD_WORKER_MODULE = "dhmlrun.core.build_worker"
+WORKER_MODULE = "dhmlrun.worker.job"
+PIPELINE_WORKER_MODULE = "dhmlrun.worker.pipeline"
+BUILD_WORKER_MODULE = "dhmlrun.worker.build"
 ORCHESTRATORS: dict[str, str] = {"hera+pipeline:run": PIPELINE_WORKER_MODULE}
 """Run kinds that orchestrate other runs (what Argo does for DHCore), by the module that executes
 them. Each starts at once in a thread of its own, outside the bounded pool: its steps' runs are
@@ -68,7 +67,7 @@ BUILDERS: dict[str, str] = {
     "container+build:run": BUILD_WORKER_MODULE,
 }
 """Build runs, which DHCore executes itself (the runtimes' `run()` does nothing for a build):
-the core's build worker does them (`build_worker.py`), in the pool, with no runtime needed."""
+the core's build worker does them (`worker/build.py`), in the pool, with no runtime needed."""
 RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
@@ -295,7 +294,7 @@ class Jobs:
 
     def _interpreter(self, job: Job, env: dict[str, str]) -> tuple[str, dict[str, str]]:
         """The worker's Python: a python run's environment when it is prepared already (else the
-        worker prepares it and starts again there: `job_worker._enter_environment`), the core's."""
+        worker prepares it and starts again there: `worker/job.py`), the core's."""
         if self.envs_dir is None or job.kind in BUILDERS or not job.kind.startswith(PYTHON_KIND_PREFIX):
             return sys.executable, env
         request = EnvironmentRequest.of(job.spec)

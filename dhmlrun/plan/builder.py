@@ -551,7 +551,7 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # apply/run_worker.py's INTERRUPTED
+    if (last.message or "").startswith("interrupted"):  # worker/ending.py's INTERRUPTED
         return "last run was interrupted"
     return "last run failed"
 

@@ -48,7 +48,7 @@ PLATFORM_KEYS = frozenset(
 PLATFORM_PREFIXES = ("LC_", "MLRUN_", "AWS_", "S3_", "DHMLRUN_", "PIP_")
 """What a run the platform executes inherits from the core's host: locale, paths, proxies and
 certificates, and the settings of mlrun, S3, pip (where the core installs functions'
-requirements from: `core/environments.py`) and dhmlrun itself. Nothing else (no tokens of other
+requirements from: `environments.py`) and dhmlrun itself. Nothing else (no tokens of other
 services, no shell history variables)."""
 
 

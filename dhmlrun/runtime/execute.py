@@ -6,7 +6,7 @@ nothing here calls `run.outputs`, which blocks forever without an API server. Wi
 `MLRUN_DBPATH` pointing at an MLRun service the run still executes here (this process is where
 the platform put the run: a worker, a pod) and is recorded on that service, project saved, as the
 DigitalHub mlrun runtime always did; submitting runs to MLRun's Kubernetes is dhmlrun apply's job
-for platforms without the runtime (`dhmlrun/apply/mlrun_worker.py`), never this plugin's, since
+for platforms without the runtime (`dhmlrun/worker/on_mlrun.py`), never this plugin's, since
 the inputs it fetched live on this machine.
 
 mlrun runs in one process are not isolated (environment, working directory, `sys.path`,

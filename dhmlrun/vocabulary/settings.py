@@ -20,6 +20,6 @@ def default_runs_dir() -> Path:
 
 ENVS_DIR_ENV = "DHMLRUN_ENVS_DIR"
 """Where the embedded core keeps the Python environments of functions' requirements
-(`core/environments.py`): `envs/` next to its database, told to its workers."""
+(`environments.py`): `envs/` next to its database, told to its workers."""
 ENVIRONMENT_ENV = "DHMLRUN_ENVIRONMENT"
 """Set (to its digest) in a job worker that runs inside a function's environment already."""

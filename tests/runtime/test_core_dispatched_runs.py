@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dhmlrun.core.job_worker import EXIT_INFRASTRUCTURE, EXIT_USAGE, execute_run, main
+from dhmlrun.worker.job import EXIT_INFRASTRUCTURE, EXIT_USAGE, execute_run, main
 from tests.runtime.conftest import seed_downloader
 
 FINAL = ("COMPLETED", "ERROR", "STOPPED")

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from dhmlrun.core.argo import ArgoSpecError, Depends, parse_workflow_spec, substitute
-from dhmlrun.core.pipeline import ContainerResult, PipelineWalker, node_id, workflow_arguments
+from dhmlrun.worker.argo import ArgoSpecError, Depends, parse_workflow_spec, substitute
+from dhmlrun.worker.walk import ContainerResult, PipelineWalker, node_id, workflow_arguments
 
 # What digitalhub-runtime-hera 0.15's DSL builds for s1-etl's pipeline (ids shortened).
 S1_SPEC = """

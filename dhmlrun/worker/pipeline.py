@@ -1,4 +1,4 @@
-"""`python -m dhmlrun.core.pipeline_worker PROJECT RUN_ID`: a hera pipeline run, as Argo runs it.
+"""`python -m dhmlrun.worker.pipeline PROJECT RUN_ID`: a hera pipeline run, as Argo runs it.
 
 DHCore hands a `hera+pipeline:run` to Argo: the Workflow its build stored (the run's
 `spec.build`, base64 YAML), with the run's `parameters` as the workflow's arguments; Argo runs each
@@ -6,10 +6,10 @@ task's container (the hera step) and DHCore copies the workflow's nodes into the
 `status.nodes` while it runs, then sets COMPLETED, or ERROR with `Job failed: <message>`
 (docs/dhcore-runs.md §3). The embedded core's job runner starts this worker for such a run, outside
 its bounded pool (it only orchestrates: the steps' runs are what take the pool's workers). It
-walks the spec (`pipeline.py`), runs each step as step.py does (`hera_step.py`), and writes the
+walks the spec (`walk.py`), runs each step as step.py does (`hera_step.py`), and writes the
 nodes into the run as they change.
 
-Exit codes as `job_worker`: 0 when the run reached a final state, 1 when the platform could not be
+Exit codes as `job.py`: 0 when the run reached a final state, 1 when the platform could not be
 used, 2 for bad arguments.
 """
 
@@ -21,13 +21,14 @@ import sys
 import threading
 from typing import Any
 
-from dhmlrun.core.argo import SUCCEEDED, ArgoSpecError, Container, parse_workflow_spec
-from dhmlrun.core.hera_step import StepError, run_step, step_call
-from dhmlrun.core.job_worker import EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE, failure_message
-from dhmlrun.core.pipeline import ContainerResult, Node, PipelineWalker
 from dhmlrun.vocabulary import states
+from dhmlrun.worker.argo import SUCCEEDED, ArgoSpecError, Container, parse_workflow_spec
+from dhmlrun.worker.ending import failure_message
+from dhmlrun.worker.hera_step import StepError, run_step, step_call
+from dhmlrun.worker.job import EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
+from dhmlrun.worker.walk import ContainerResult, Node, PipelineWalker
 
-log = logging.getLogger("dhmlrun.core.pipeline_worker")
+log = logging.getLogger("dhmlrun.worker.pipeline")
 
 NO_BUILD = (
     "the workflow has no build: run its `build` action first (DHCore refuses a pipeline whose "
@@ -141,7 +142,7 @@ class RunStatusWriter:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m dhmlrun.core.pipeline_worker PROJECT RUN_ID", file=sys.stderr)
+        print("usage: python -m dhmlrun.worker.pipeline PROJECT RUN_ID", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return execute_pipeline(args[0], args[1])

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dhmlrun.core.argo import (
+from dhmlrun.worker.argo import (
     DONE_PHASES,
     ERROR,
     FAILED,

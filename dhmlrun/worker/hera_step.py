@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from dhmlrun.core.argo import Container
-from dhmlrun.core.pipeline import ContainerResult
+from dhmlrun.worker.argo import Container
+from dhmlrun.worker.walk import ContainerResult
 
 STEP_SCRIPT = "step.py"
 OUTPUT_DIR = "/tmp"

@@ -2,7 +2,7 @@
 
 A hera `build` yields an Argo `Workflow`; DHCore keeps its `spec` (YAML, base64) in the
 workflow's `spec.build` and hands it to Argo for each pipeline run (docs/dhcore-runs.md §3).
-The embedded core walks that spec itself (`pipeline.py`); this module only reads it: templates
+The embedded core walks that spec itself (`walk.py`); this module only reads it: templates
 (container, DAG, steps), their input and output parameters, the tasks' arguments and `depends`
 expressions, and Argo's `{{...}}` substitution. Everything else in the spec (artifacts, retry
 strategies, volumes) is Kubernetes' business and is ignored here.

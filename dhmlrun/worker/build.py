@@ -1,4 +1,4 @@
-"""`python -m dhmlrun.core.build_worker PROJECT RUN_ID`: a function's `build` run, as DHCore does it.
+"""`python -m dhmlrun.worker.build PROJECT RUN_ID`: a function's `build` run, as DHCore does it.
 
 The runtimes' own `run()` does nothing for a build: DHCore does the work (docs/dhcore-runs.md §5).
 For a python function it builds an image with the function's requirements and, on completion,
@@ -24,11 +24,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.core.completion import BUILD_IMAGE_KEY
-from dhmlrun.core.environments import EnvironmentFailed, EnvironmentRequest, prepare
-from dhmlrun.core.job_worker import EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
+from dhmlrun.environments import BUILD_IMAGE_RESULT, EnvironmentFailed, EnvironmentRequest, prepare
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.settings import ENVS_DIR_ENV
+from dhmlrun.worker.job import EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
 
 NO_IMAGE_BUILDER = (
     "the embedded core builds no container images (DHCore builds them with Kaniko or BuildKit on "
@@ -95,7 +94,7 @@ def _build(project: str, run: dict[str, Any], say: Any) -> dict[str, str]:
         raise EnvironmentFailed(NO_IMAGE_BUILDER)
     function = str(spec.get("function", "")).rsplit("/", 1)[-1].split(":", 1)[0]
     request = EnvironmentRequest.of(spec)
-    results = {BUILD_IMAGE_KEY: image_name(project, function, spec.get("image"), run["id"])}
+    results = {BUILD_IMAGE_RESULT: image_name(project, function, spec.get("image"), run["id"])}
     if not request.requirements:
         say("no requirements: the core's own environment runs this function")
         return results
@@ -117,7 +116,7 @@ def _log(project: str, run_id: str, text: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m dhmlrun.core.build_worker PROJECT RUN_ID", file=sys.stderr)
+        print("usage: python -m dhmlrun.worker.build PROJECT RUN_ID", file=sys.stderr)
         return EXIT_USAGE
     return execute_build(args[0], args[1])
 

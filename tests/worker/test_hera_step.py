@@ -8,9 +8,9 @@ import base64
 import pytest
 import yaml
 
-from dhmlrun.core.argo import Container
 from dhmlrun.core.completion import built_workflow
-from dhmlrun.core.hera_step import StepCall, StepError, step_call
+from dhmlrun.worker.argo import Container
+from dhmlrun.worker.hera_step import StepCall, StepError, step_call
 
 
 def test_the_wrappers_step_call_is_read_from_the_container() -> None:

@@ -37,6 +37,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+PYTHON_KIND_PREFIX = "python+"
+"""Runs of python functions (`python+job:run`, ...): the ones whose `requirements` the core honours."""
+BUILD_IMAGE_RESULT = "image"
+"""The result a build run reports the function's new image under (the core's completion sets it)."""
 READY_MARKER = ".ready"
 OVERLAY_PTH = "_dhmlrun_core.pth"
 DIGEST_LENGTH = 24

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.core.environments import EnvironmentFailed, EnvironmentRequest, prepare, ready
+from dhmlrun.environments import EnvironmentFailed, EnvironmentRequest, prepare, ready
 
 
 def test_the_digest_changes_with_requirements_python_version_and_base_image() -> None:
