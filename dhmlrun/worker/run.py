@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
 from dhmlrun.vocabulary import states
-from dhmlrun.worker.ending import INTERRUPTED, end_run_now, mark_run_error
+from dhmlrun.worker.ending import INTERRUPTED, declared_source, end_run_now, failure_message, mark_run_error
 from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, ExecuteRun, Reply, Result, RunOrder
 
 if TYPE_CHECKING:
@@ -74,7 +74,11 @@ def execute_run(
             if mask is not None:
                 mask.update(value for value in secrets.values() if value)
         _guard_against_interrupts(run, reply)
-    started = _start_or_adopt(function, run, kwargs)
+    try:
+        started = _start_or_adopt(function, run, kwargs)
+    except Exception as exc:  # a local run's handler raised: say what, where in its source
+        traceback.print_exc()
+        return Result.failure(run.run_id, failure_message(exc, declared_source(function.spec)))
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
