@@ -7,7 +7,7 @@ Whoever can reach the port can open connections, token or not, and uvicorn reads
 headers for as long as the client takes: 19,990 half-sent header sets held the core until it ran
 out of file descriptors, timing out real requests and writing 95 MB of log. So each connection
 gets `HEADER_SECONDS` to send a request's line and headers (then 408 and closed), at most
-`MAX_CONNECTIONS` are open at once (one more is answered 503 and closed as it is accepted, so
+`connection_cap()` are open at once (one more is answered 503 and closed as it is accepted, so
 descriptors never run out), and the warnings such clients cause (an invalid request, an accept
 that failed for lack of descriptors) are logged once per `LOG_EVERY_SECONDS`, with the count of
 those left out (`RateLimited`).
@@ -26,7 +26,9 @@ from typing import Any
 STARTUP_TIMEOUT_S = 20.0
 SHUTDOWN_POLL_S = 0.005
 HEADER_SECONDS = 10.0
-MAX_CONNECTIONS = 256
+MAX_CONNECTIONS = 4096
+RESERVED_DESCRIPTORS = 256
+"""Descriptors kept for everything but client connections: the database, run workers, logs."""
 LOG_EVERY_SECONDS = 60.0
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _TOO_SLOW = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -43,7 +45,7 @@ class HttpServer:
         port: int = 0,
         *,
         header_seconds: float = HEADER_SECONDS,
-        max_connections: int = MAX_CONNECTIONS,
+        max_connections: int | None = None,
     ) -> None:
         import uvicorn
 
@@ -64,7 +66,7 @@ class HttpServer:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
-            http=_guarded_protocol(header_seconds, max_connections),
+            http=_guarded_protocol(header_seconds, max_connections or connection_cap()),
         )
         _rate_limit_warnings()
         self._server = _prompt_server(config)
@@ -157,6 +159,16 @@ def _prompt_server(config: object) -> object:
                 await self.lifespan.shutdown()
 
     return PromptServer(config)
+
+
+def connection_cap() -> int:
+    """Client connections open at once: three quarters of the descriptors this process may open
+    beyond `RESERVED_DESCRIPTORS`, at most `MAX_CONNECTIONS` (768 under the usual limit of 1024)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    available = soft - RESERVED_DESCRIPTORS if soft != resource.RLIM_INFINITY else MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, available * 3 // 4))
 
 
 def _guarded_protocol(header_seconds: float, max_connections: int) -> type:
