@@ -96,7 +96,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
     object per action, no request bodies.
 
     {format_version, project, destroy, changes: bool, summary: {create, update, delete, run[, adopt]},
-     warnings: [str], actions: [{address, action, reason, drift, depends_on,
+     warnings: [str], actions: [{address, action, reason, drift, backend, depends_on,
      diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
     """
     data = {
@@ -112,6 +112,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
                 "action": a.action,
                 "reason": a.reason,
                 "drift": a.drift,
+                "backend": a.backend,
                 "depends_on": list(a.depends_on),
                 "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in a.diff],
             }
