@@ -12,6 +12,7 @@ benchmarks report, tests test.
     6 fetch (bench_fetch)         7 core (bench_core)
     8 plan on the applied example vs terraform plan (bench_plan_example)
     9 hostile declarations refused by validate (bench_hostile)
+    10 functions' requirements: an environment reused vs prepared (bench_environments)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_apply
 import bench_core
+import bench_environments
 import bench_fetch
 import bench_hostile
 import bench_plan
@@ -45,6 +47,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("7", bench_core.run),
     ("8", bench_plan_example.run),
     ("9", bench_hostile.run),
+    ("10", bench_environments.run),
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

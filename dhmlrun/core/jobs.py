@@ -39,6 +39,7 @@ from typing import Any
 from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.errors import ApiError
 from dhmlrun.core.service import Core
+from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
 from dhmlrun.platform.worker_env import (
     embedded_connection,
     platform_run_environment,
@@ -49,11 +50,24 @@ from dhmlrun.platform.worker_env import (
 )
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.processes import process_alive
-from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, RUNS_DIR_ENV
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
 WORKER_MODULE = "dhmlrun.worker.job"
+PIPELINE_WORKER_MODULE = "dhmlrun.worker.pipeline"
+BUILD_WORKER_MODULE = "dhmlrun.worker.build"
+ORCHESTRATORS: dict[str, str] = {"hera+pipeline:run": PIPELINE_WORKER_MODULE}
+"""Run kinds that orchestrate other runs (what Argo does for DHCore), by the module that executes
+them. Each starts at once in a thread of its own, outside the bounded pool: its steps' runs are
+what take the pool's workers, and pipelines holding every pool slot while waiting for their own
+steps would deadlock it."""
+BUILDERS: dict[str, str] = {
+    "python+build:run": BUILD_WORKER_MODULE,
+    "container+build:run": BUILD_WORKER_MODULE,
+}
+"""Build runs, which DHCore executes itself (the runtimes' `run()` does nothing for a build):
+the core's build worker does them (`worker/build.py`), in the pool, with no runtime needed."""
 RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
@@ -97,9 +111,11 @@ class Jobs:
         worker_module: str = WORKER_MODULE,
         runs_dir: Path | None = None,
         files_store: str | None = None,
+        envs_dir: Path | None = None,
     ) -> None:
         self.core = core
         self.runs_dir = runs_dir
+        self.envs_dir = envs_dir
         self.files_store = files_store
         """The default files store the core's runs are told (DHCore's `FilesConfig`)."""
         self.max_workers = max(1, max_workers)
@@ -108,6 +124,7 @@ class Jobs:
         self._worker_module = worker_module
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
         self._lock = threading.Lock()
@@ -126,7 +143,16 @@ class Jobs:
         """Claim and queue a run (called by `Core` right after the create committed)."""
         with self.core.store.write() as tx:
             tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
-        self._queue.put(Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {})))
+        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        if job.kind not in ORCHESTRATORS:
+            self._queue.put(job)
+            return
+        thread = threading.Thread(
+            target=self._take, args=(job,), name=f"dhmlrun-pipeline-{run_id}", daemon=True
+        )
+        with self._lock:
+            self._orchestrators = [t for t in self._orchestrators if t.is_alive()] + [thread]
+        thread.start()
 
     def recover_orphans(self) -> None:
         """Fail the unfinished runs claimed by executors whose process no longer exists."""
@@ -183,9 +209,12 @@ class Jobs:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for thread in self._threads:
+        with self._lock:
+            threads = [*self._threads, *self._orchestrators]
+        for thread in threads:
             thread.join(timeout=timeout)
         self._threads.clear()
+        self._orchestrators.clear()
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -222,7 +251,7 @@ class Jobs:
     def _execute(self, job: Job) -> None:
         if self.core.run_state(job.run_id) != states.READY:
             return  # deleted, stopped or taken over by a client while queued
-        if not runtime_installed(job.kind):
+        if job.kind not in BUILDERS and not runtime_installed(job.kind):
             message = (
                 f"no runtime for kind {job.kind} is installed where this core runs "
                 f"(the Python module {runtime_module(job.kind)}); it cannot execute this run"
@@ -233,12 +262,13 @@ class Jobs:
             tempfile.TemporaryFile() as output,
             tempfile.TemporaryDirectory(prefix="dhmlrun-job-") as workdir,
         ):
+            python, env = self._interpreter(job, self._worker_env(job))
             process = subprocess.Popen(
-                [sys.executable, "-m", self._worker_module, job.project, job.run_id],
+                [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=self._worker_env(job),
+                env=env,
                 cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
             )
             with self._lock:
@@ -262,6 +292,20 @@ class Jobs:
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
+    def _interpreter(self, job: Job, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The worker's Python: a python run's environment when it is prepared already (else the
+        worker prepares it and starts again there: `worker/job.py`), the core's."""
+        if self.envs_dir is None or job.kind in BUILDERS or not job.kind.startswith(PYTHON_KIND_PREFIX):
+            return sys.executable, env
+        request = EnvironmentRequest.of(job.spec)
+        environment = ready(self.envs_dir, request) if request.requirements else None
+        if environment is None:
+            return sys.executable, env
+        return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
+
+    def _worker_module_of(self, kind: str) -> str:
+        return ORCHESTRATORS.get(kind) or BUILDERS.get(kind) or self._worker_module
+
     def _worker_env(self, job: Job) -> dict[str, str]:
         """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
         assert self.endpoint is not None and self._token is not None
@@ -277,6 +321,8 @@ class Jobs:
         )
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
+        if self.envs_dir is not None:  # so do the environments of functions' requirements
+            env[ENVS_DIR_ENV] = str(self.envs_dir.resolve())
         return env
 
     def _store_output(self, job: Job, printed: str) -> None:

@@ -55,6 +55,7 @@ class EmbeddedCore:
             max_workers=max_workers,
             worker_module=worker_module,
             runs_dir=self.db_path.parent / "runs",
+            envs_dir=self.db_path.parent / "envs",
         )
         self.core.on_run_created = self._run_created
         self.core.on_run_stop = self.jobs.stop_run

@@ -45,10 +45,11 @@ PLATFORM_KEYS = frozenset(
         "no_proxy",
     }
 )
-PLATFORM_PREFIXES = ("LC_", "MLRUN_", "AWS_", "S3_", "DHMLRUN_")
+PLATFORM_PREFIXES = ("LC_", "MLRUN_", "AWS_", "S3_", "DHMLRUN_", "PIP_")
 """What a run the platform executes inherits from the core's host: locale, paths, proxies and
-certificates, and the settings of mlrun, S3 and dhmlrun itself. Nothing else (no tokens of
-other services, no shell history variables)."""
+certificates, and the settings of mlrun, S3, pip (where the core installs functions'
+requirements from: `environments.py`) and dhmlrun itself. Nothing else (no tokens of other
+services, no shell history variables)."""
 
 
 def _is_connection_key(key: str) -> bool:

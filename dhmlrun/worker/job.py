@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dhmlrun.vocabulary import states
-from dhmlrun.worker.ending import end_run_now, failure_message, mark_run_error
+from dhmlrun.worker.ending import declared_source, end_run_now, failure_message, mark_run_error
 
 if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
@@ -45,6 +46,10 @@ EXIT_TIMED_OUT = 3
 def execute_run(project: str, run_id: str) -> int:
     """Execute the READY run `run_id` of `project`; return the process exit code."""
     from dhmlrun.platform.sdk import sdk_session
+
+    failed = _enter_environment(project, run_id)
+    if failed is not None:
+        return failed
 
     with sdk_session(project, run_id, leased=True) as client:
         return _execute(project, run_id, client)
@@ -81,10 +86,48 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
     try:
         run.run()
     except Exception as exc:  # the kind's runtime raised: the run failed
-        message = failure_message(exc)
+        message = failure_message(exc, declared_source(run.spec))
         print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
         mark_run_error(project, run_id, message)
     return EXIT_OK
+
+
+def _enter_environment(project: str, run_id: str) -> int | None:
+    """A python run whose function has `requirements` runs in the function's environment
+    (`environments.py`), prepared now if no build prepared it (DHCore's entrypoint installs
+    the requirements before its processor starts): this worker starts again there (`exec`, same
+    process). None when the run needs no environment or this worker is in it already; an exit
+    code when the environment could not be prepared (the run is then ERROR, saying why)."""
+    from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentFailed, EnvironmentRequest, prepare
+    from dhmlrun.platform.auth import Credentials
+    from dhmlrun.platform.rest import RestClient, context_path
+    from dhmlrun.platform.transport import HttpTransport
+    from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV
+
+    envs_dir, endpoint = os.environ.get(ENVS_DIR_ENV), os.environ.get("DHCORE_ENDPOINT")
+    if not envs_dir or not endpoint or os.environ.get(ENVIRONMENT_ENV):
+        return None
+    client = RestClient(HttpTransport(endpoint), Credentials(os.environ))
+    path = context_path(project, "runs", run_id)
+    try:
+        run = client.get(path)
+    except Exception:  # the worker proper reads it again and reports what is wrong
+        return None
+    request = EnvironmentRequest.of(run.get("spec") or {})
+    if not str(run.get("kind", "")).startswith(PYTHON_KIND_PREFIX) or not request.requirements:
+        return None
+    try:
+        environment = prepare(Path(envs_dir), request, say=lambda line: print(line, flush=True))
+    except EnvironmentFailed as exc:
+        message = f"the function's environment could not be prepared: {exc}"
+        print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
+        client.put(path, {**run, "status": {"state": states.ERROR, "message": message}})
+        return EXIT_OK
+    python = str(environment.python)
+    env = {**environment.variables(os.environ), ENVIRONMENT_ENV: environment.digest}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(python, [python, "-m", "dhmlrun.worker.job", project, run_id], env)
 
 
 def _start(run: Any) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
 from dhmlrun.vocabulary import states
-from dhmlrun.worker.ending import INTERRUPTED, end_run_now, mark_run_error
+from dhmlrun.worker.ending import INTERRUPTED, declared_source, end_run_now, failure_message, mark_run_error
 from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, ExecuteRun, Reply, Result, RunOrder
 
 if TYPE_CHECKING:
@@ -68,7 +68,11 @@ def execute_run(run: RunOrder, reply: Reply | None = None, client: RestClient | 
             secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
             os.environ.update(secret_variables(secrets, kwargs))
         _guard_against_interrupts(run, reply)
-    started = _start_or_adopt(function, run, kwargs)
+    try:
+        started = _start_or_adopt(function, run, kwargs)
+    except Exception as exc:  # a local run's handler raised: say what, where in its source
+        traceback.print_exc()
+        return Result.failure(run.run_id, failure_message(exc, declared_source(function.spec)))
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
