@@ -170,7 +170,8 @@ class Applier:
     def _run_on_dhcore(self, action: RunStart) -> NodeResult:
         assert action.request is not None
         env = self._run_environment(action.request)
-        return self._run(action, self.platform, lambda order: ExecuteRun(run=order), env)
+        mask = sorted(self.secrets)
+        return self._run(action, self.platform, lambda order: ExecuteRun(run=order, mask=mask), env)
 
     def _uploaded(self, action: EntityWrite | EntityAdopt) -> dict[str, Any]:
         """The body of a new version, its declared local file uploaded to the files store first
@@ -180,7 +181,9 @@ class Applier:
         if source is None or not self._environment().get(FILES_STORE_ENV):
             return body
         request = upload_request(action.type, body, source)
-        result = run_in_worker(request, self.log_dir, action.address, self._environment(), self.run_server)
+        result = run_in_worker(
+            request, self.log_dir, action.address, self._environment(), self.run_server, self.secrets
+        )
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
@@ -228,9 +231,8 @@ class Applier:
 
     def _on_mlrun(self, action: Action, request: Request) -> NodeResult:
         """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
-        result = run_in_worker(
-            request, self.log_dir, action.address, self._mlrun_environment(), self.run_server
-        )
+        env = self._mlrun_environment()
+        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server, self.secrets)
         if not result.completed:
             message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
             return NodeResult(action.address, action.action, FAILED, message, entity_id=result.id)
@@ -252,7 +254,9 @@ class Applier:
         if request.supersedes:
             host.fail_run(request.project, request.supersedes, superseded(request.run_id))
         order = self._order(request)
-        result = run_in_worker(worker_request(order), self.log_dir, action.address, env, self.run_server)
+        result = run_in_worker(
+            worker_request(order), self.log_dir, action.address, env, self.run_server, self.secrets
+        )
         outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs
