@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.core.errors import ApiError
+from dhmlrun.core.kinds import sdk_module
 from dhmlrun.core.service import Core
 from dhmlrun.platform.worker_env import embedded_connection, platform_run_environment
 from dhmlrun.vocabulary import states
@@ -45,18 +46,17 @@ from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 log = logging.getLogger("dhmlrun.core.jobs")
 
 WORKER_MODULE = "dhmlrun.core.job_worker"
-RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
 STOPPED_BEFORE_START = "the core stopped before the run started"
 
 
 def runtime_module(run_kind: str) -> str:
-    """The SDK plugin that executes runs of `run_kind`, by the SDK's naming convention:
-    `python+job:run` is run by `digitalhub_runtime_python`, `mlrun+job:run` by
-    `digitalhub_runtime_mlrun`."""
-    runtime = run_kind.split(":", 1)[0].split("+", 1)[0]
-    return RUNTIME_MODULE_PREFIX + runtime.replace("-", "_")
+    """The SDK plugin that executes runs of `run_kind`, as the kinds table names it:
+    `python+job:run` is run by `digitalhub_runtime_python`, `sklearnserve+serve:run` by
+    `digitalhub_runtime_modelserve` (not derived from the kind's prefix: several runtimes share
+    one plugin)."""
+    return sdk_module(run_kind)
 
 
 def runtime_installed(run_kind: str) -> bool:
@@ -220,7 +220,7 @@ class Jobs:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=self._worker_env(),
+                env=self.worker_environment(),
                 cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
             )
             with self._lock:
@@ -244,7 +244,9 @@ class Jobs:
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
-    def _worker_env(self) -> dict[str, str]:
+    def worker_environment(self) -> dict[str, str]:
+        """The environment of a process the core runs for a client (a run's worker, a service):
+        a platform's, as a pod gets it, with the connection back to this core."""
         assert self.endpoint is not None and self._token is not None
         env = platform_run_environment(os.environ, embedded_connection(self.endpoint, self._token))
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
