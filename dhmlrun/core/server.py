@@ -56,9 +56,10 @@ class EmbeddedCore:
             max_workers=max_workers,
             worker_module=worker_module,
             runs_dir=self.db_path.parent / "runs",
+            envs_dir=self.db_path.parent / "envs",
         )
         self.services = ServiceSupervisor(
-            self.core, self.db_path.parent / "services", self.jobs.worker_environment
+            self.core, self.db_path.parent / "services", self.jobs.process_for
         )
         self.core.on_run_created = self._run_created
         self.core.on_run_stop = self._run_stop

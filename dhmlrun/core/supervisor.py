@@ -27,7 +27,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -82,15 +81,17 @@ class ServiceSupervisor:
         self,
         core: Core,
         services_dir: Path,
-        environment: Callable[[], dict[str, str]],
+        process: Callable[[str, str, dict[str, Any]], tuple[str, dict[str, str]]],
         *,
         worker_module: str = WORKER_MODULE,
         ready_timeout: float | None = None,
     ) -> None:
         self.core = core
         self.services_dir = Path(services_dir)
-        self._platform_environment = environment
-        """The environment of a process the core runs for a client (`Jobs.worker_environment`)."""
+        self._process_for = process
+        """The interpreter and environment of a process the core runs for a run, as DHCore gives
+        a pod (`Jobs.process_for`: identity, configuration, the task's `envs`, the function's
+        prepared environment)."""
         self._worker_module = worker_module
         self.ready_timeout = ready_timeout if ready_timeout is not None else _ready_timeout()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -113,7 +114,8 @@ class ServiceSupervisor:
         folder = private_dir(self.services_dir / run_id)
         port = free_port()
         second = free_port() if endpoints.uses_second_port(kind) else None
-        argv = [sys.executable, "-m", self._worker_module, project, run_id, str(port)]
+        python, env = self._process_for(project, run_id, run)
+        argv = [python, "-m", self._worker_module, project, run_id, str(port)]
         if second is not None:
             argv.append(str(second))
         with (folder / LOG_FILE).open("ab") as output:
@@ -122,7 +124,7 @@ class ServiceSupervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=self._environment(project, run_id),
+                env={**env, "PYTHONUNBUFFERED": "1"},
                 cwd=folder,
                 start_new_session=True,  # its own process group, out of reach of the caller's Ctrl-C
             )
@@ -144,13 +146,6 @@ class ServiceSupervisor:
         if self.core.run_state(run_id) == states.READY:
             self._set(project, run_id, states.PENDING)
         self._watch(row)
-
-    def _environment(self, project: str, run_id: str) -> dict[str, str]:
-        """A platform run's environment, and what DHCore gives a serve run's pod besides
-        (`PROJECT_NAME`, `RUN_ID`: `SklearnServeRunner`, `PythonServeRunner`)."""
-        env = self._platform_environment()
-        env.update({"PROJECT_NAME": project, "RUN_ID": run_id, "PYTHONUNBUFFERED": "1"})
-        return env
 
     def _watch(self, row: ServiceRow) -> None:
         """Bring the run to RUNNING when its server is ready (a thread; once per run and core)."""

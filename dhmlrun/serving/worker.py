@@ -3,7 +3,9 @@
 The embedded core's service supervisor (`core/supervisor.py`) starts this in the service's own
 folder, with the environment of a run the core executes (`PROJECT_NAME`, `RUN_ID`, the core's
 endpoint and token). It reads the run, gives itself what DHCore gives a serve run's pod (the
-task's `envs`, and its `secrets` as environment variables), and becomes the server:
+task's `envs` come with the environment the core gives it; its `secrets` become environment
+variables here), and becomes the server (a python function with `requirements` in the
+function's prepared environment, as a job's worker: `worker/job.py`):
 
 - a model-serving kind: the model is fetched and MLServer's settings written (`mlserver.py`), then
   this process *becomes* `mlserver start` (exec: same pid, none of the SDK left in memory);
@@ -19,7 +21,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -29,15 +30,6 @@ class ServeError(Exception):
     """The service cannot be started; the message says why, in one line."""
 
 
-def task_environment(spec: dict[str, Any]) -> dict[str, str]:
-    """The task's `envs` (`[{name, value}]`, DHCore's `CoreEnv`) as environment variables."""
-    env: dict[str, str] = {}
-    for item in spec.get("envs") or ():
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and item.get("value") is not None:
-            env[item["name"]] = str(item["value"])
-    return env
-
-
 def serve(project: str, run_id: str, port: int, second_port: int | None) -> list[str] | None:
     """Prepare and run the service of `run_id`. Returns the command line of a server to exec
     (model servers), or None once an in-process server has stopped (python)."""
@@ -45,14 +37,15 @@ def serve(project: str, run_id: str, port: int, second_port: int | None) -> list
     from dhmlrun.platform.rest import context_path
     from dhmlrun.platform.sdk import sdk_session
     from dhmlrun.platform.secrets import secret_environment
+    from dhmlrun.platform.worker_env import secret_variables
     from dhmlrun.serving import endpoints
 
     with sdk_session(project, run_id, leased=False) as client:
         run = client.get(context_path(project, "runs", run_id))
         spec = dict(run.get("spec") or {})
         kind = runtime_name(str(run.get("kind", "")))
-        os.environ.update(task_environment(spec))
-        os.environ.update(secret_environment(client, project, spec.get("secrets") or ()))
+        secrets = secret_environment(client, project, spec.get("secrets") or ())
+        os.environ.update(secret_variables(secrets, spec))  # as DHCore's pods get them
         if kind in endpoints.MODEL_SERVER_IMPLEMENTATIONS:
             from dhmlrun.serving import mlserver
 
@@ -75,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     project, run_id, port = args[0], args[1], int(args[2])
     second = int(args[3]) if len(args) == 4 else None
+    from dhmlrun.worker.job import enter_environment
+
+    # a python function with requirements serves from its prepared environment (this process
+    # starts again there), as DHCore's entrypoint installs them before its processor starts
+    failed = enter_environment(project, run_id, "dhmlrun.serving.worker", tuple(args[2:]))
+    if failed is not None:
+        return EXIT_FAILED
     try:
         command = serve(project, run_id, port, second)
     except Exception as exc:  # one line the supervisor turns into the run's message

@@ -89,3 +89,28 @@ def test_a_remote_runs_task_secrets_are_its_environment(project: Any, tmp_path) 
     assert wait_final(without).status.state == "COMPLETED", without.status.message
     assert with_secret.result("token_length") == len("swordfish-42")
     assert without.result("token_length") == 0
+
+
+ENVIRONMENT_HANDLER = """
+import os
+
+
+def report(project, run):
+    names = ("PROJECT_NAME", "RUN_ID", "GREETING", "DHCORE_NAME", "DHCORE_WORKFLOW_IMAGE")
+    return (*(os.environ.get(name, "") for name in names), run.id)
+"""
+
+
+def test_a_remote_run_has_the_environment_dhcores_runners_give_a_pod(project: Any) -> None:
+    """PythonBaseRunner.createEnvList: PROJECT_NAME, RUN_ID, the task's envs; the core's
+    configuration from the run's secret (CoreConfig)."""
+    source = {"base64": base64.b64encode(ENVIRONMENT_HANDLER.encode()).decode(), "handler": "report"}
+    function = project.new_function("environment", kind="python", python_version="PYTHON3_11", source=source)
+    run = function.run("job", envs=[{"name": "GREETING", "value": "hello"}])
+    assert wait_final(run).status.state == "COMPLETED", run.status.message
+    values = [run.result(f"output_{i}") for i in range(6)]
+    project_name, run_id, greeting, core_name, workflow_image, seen_run = values
+    assert (project_name, run_id, greeting) == (project.name, run.id, "hello")
+    assert core_name == "dhmlrun-core"
+    assert workflow_image == ""  # only a workflow build is told the step image
+    assert seen_run == run.id  # the SDK's context found the run it executes in, by RUN_ID
