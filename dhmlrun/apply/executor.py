@@ -177,7 +177,9 @@ class Applier:
         if source is None or not self._environment().get(FILES_STORE_ENV):
             return body
         request = upload_request(action.type, body, source)
-        result = run_in_worker(request, self.log_dir, action.address, self._environment(), self.run_server)
+        result = run_in_worker(
+            request, self.log_dir, action.address, self._environment(), self.run_server, self.secrets
+        )
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
@@ -203,7 +205,7 @@ class Applier:
         """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
         service = self._mlrun()
         env = {**self._environment(), "MLRUN_DBPATH": service.endpoint}
-        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server)
+        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server, self.secrets)
         if not result.completed:
             message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
             if isinstance(action, RunStart) and action.request is not None:  # a worker that died
@@ -231,11 +233,12 @@ class Applier:
         if on_mlrun:
             return self._on_mlrun(action, ExecuteMLRunRun(run=order))
         result = run_in_worker(
-            ExecuteRun(run=order),
+            ExecuteRun(run=order, mask=sorted(self.secrets)),
             self.log_dir,
             action.address,
             self._run_environment(request),
             self.run_server,
+            self.secrets,
         )
         outputs = dict(result.outputs)
         with self._lock:

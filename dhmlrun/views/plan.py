@@ -1,7 +1,9 @@
 """Human and JSON views of a Plan. Display only: no decisions here.
 
-Both views render the same `Plan` value (Terraform's plan/view split). Sensitive values are
-masked as `(sensitive)` in every output, JSON included, by walking the value before printing.
+Both views render the same `Plan` value (Terraform's plan/view split), as `shown_plan` makes it:
+sensitive values masked as `(sensitive)` in every output, JSON included, and text made
+reviewable (terminal controls, bidirectional and zero-width characters removed), in the values a
+reader sees, never in the plan's structure.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from dhmlrun.plan.model import (
     Action,
     Plan,
 )
-from dhmlrun.views.terminal import safe_value
+from dhmlrun.views.terminal import reviewable_value
 from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.mask import mask_value
+
+STRUCTURE = frozenset({"shape", "action", "address", "depends_on", "seen", "drift"})
+"""The fields of an action that say what it is, not what it carries: never masked or changed."""
 
 COLOURS = {CREATE: "green", UPDATE: "yellow", DELETE: "red", RUN: "cyan", ADOPT: "magenta", NOOP: None}
 NO_CHANGES = "No changes. The platform matches the configuration."
@@ -118,9 +123,28 @@ def render_action(action: Action, colour: bool = False, names: Mapping[str, str]
     return lines
 
 
+def shown_plan(plan: Plan, secrets: Iterable[str] = ()) -> Plan:
+    """The plan as every view shows it (module docstring): each action's `STRUCTURE` and every
+    key untouched, so the copy is still a plan whatever a secret matches (a one-character secret
+    masked inside `execution` made apply crash)."""
+    secrets = list(secrets)
+
+    def shown(value: Any) -> Any:
+        return reviewable_value(mask_value(value, secrets))
+
+    data = plan.as_dict()
+    for name in ("project", "warnings"):
+        data[name] = shown(data[name])
+    data["actions"] = [
+        {key: value if key in STRUCTURE else shown(value) for key, value in action.items()}
+        for action in data["actions"]
+    ]
+    return Plan.from_dict(data)
+
+
 def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -> str:
     """The human plan: actions grouped by address, warnings, then the summary line."""
-    masked = Plan.from_dict(safe_value(mask_value(plan.as_dict(), secrets)))
+    masked = shown_plan(plan, secrets)
     lines: list[str] = []
     changes = masked.changes()
     if changes:
@@ -147,6 +171,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
      warnings: [str], actions: [{address, action, reason, drift, depends_on,
      diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
     """
+    plan = shown_plan(plan, secrets)
     data = {
         "format_version": FORMAT_VERSION,
         "project": plan.project,
@@ -167,4 +192,4 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
             for a in plan.actions
         ],
     }
-    return safe_value(mask_value(data, secrets))
+    return data
