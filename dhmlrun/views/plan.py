@@ -168,7 +168,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
 
     {format_version, project, destroy, changes: bool, partial: null or {targets, left_out},
      summary: {create, update, delete, run[, adopt]},
-     warnings: [str], actions: [{address, action, reason, drift, depends_on,
+     warnings: [str], actions: [{address, action, reason, drift, backend, depends_on,
      diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
     """
     plan = shown_plan(plan, secrets)
@@ -186,6 +186,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
                 "action": a.action,
                 "reason": a.reason,
                 "drift": a.drift,
+                "backend": a.backend,
                 "depends_on": list(a.depends_on),
                 "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in a.diff],
             }

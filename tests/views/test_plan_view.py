@@ -129,7 +129,8 @@ def test_json_plan_format(repo: Path) -> None:
     assert data["summary"] == {"create": 4, "update": 0, "delete": 0, "run": 2}
     assert data["changes"] is True
     for action in data["actions"]:
-        assert set(action) == {"address", "action", "reason", "drift", "depends_on", "diff"}
+        assert set(action) == {"address", "action", "reason", "drift", "backend", "depends_on", "diff"}
+        assert action["backend"] == "dhcore"
         assert action["action"] in {"create", "update", "delete", "run", "no-op"}
         for change in action["diff"]:
             assert set(change) == {"path", "before", "after"}
