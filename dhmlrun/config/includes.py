@@ -1,13 +1,15 @@
 """Step 2: read the root file and the files its `include:` globs name, and merge them into one.
 
 Globs are relative to the root file's directory (`resources/*.yaml`, `**/*.yml`), with the
-`glob` module's meaning, except that `**` never descends into a symlinked directory (a symlink
-to `/` or to its own parent would make it walk the whole disk, or for ever). A glob, and every
-file it matches, must stay inside the config directory (see `confinement`): a pattern holding
-`..` is refused (`*/../*/../*` took exponential time, and named files beside the repository), a
-directory is listed only once it is known to be inside, and a refusal names the path as written
-in the config directory, never where a symlink leads. Expanding one pattern stops after
-`MAX_EXPANSION` directory entries (`**/**/**/...` over a large tree). An included file may
+`glob` module's meaning (one that matches no file is an error, as in Databricks bundles: it is
+more often a mistyped folder than an empty one), except that `**` never descends into a
+symlinked directory (a symlink to `/` or to its own parent would make it walk the whole disk, or
+for ever). A glob, and every file it matches, must stay inside the config directory (see
+`confinement`): a pattern holding `..` is refused (`*/../*/../*` took exponential time, and
+named files beside the repository), a directory is listed only once it is known to be inside,
+and a refusal names the path as written in the config directory, never where a symlink leads.
+Expanding one pattern stops after `MAX_EXPANSION` directory entries (`**/**/**/...` over a large
+tree). An included file may
 declare `variables`, `dataitems`, `functions` and `runs`; the project, environments and version
 belong to the root file only, so there is one place to read them. A name declared twice is an
 error naming both places. Each resource remembers the file that declared it, so relative paths
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,8 +43,10 @@ def find_root_file(path: Path) -> Path:
             candidate = path / name
             if candidate.is_file():
                 return candidate.resolve()
-        raise DhmlrunError.single(f"no dhmlrun.yaml in {display_path(path.resolve())}",
-                                  Location(display_path(path.resolve())))
+        shown = display_path(path.resolve())
+        raise DhmlrunError.single(
+            f"no dhmlrun.yaml in {shown}: name the config directory (`dhmlrun plan DIR`; `--path DIR` "
+            f"for show, logs and outputs), or start one here with `dhmlrun init {shlex.quote(shown)}`")
     if path.is_file():
         return path.resolve()
     raise DhmlrunError.single(f"no such file or directory: {path}", Location(str(path)))
@@ -110,8 +115,9 @@ def _matches(doc: Document, base: Path, pattern: str, index: int) -> list[Path]:
     except _Refused as refused:
         doc.problem(("include", index), str(refused))
         return []
-    if not matches and not glob.has_magic(pattern):
-        doc.problem(("include", index), f"included file {pattern!r} does not exist")
+    if not matches:  # a glob matching nothing is a mistyped folder more often than an empty one
+        what = "matches no file" if glob.has_magic(pattern) else "does not exist"
+        doc.problem(("include", index), f"included file {pattern!r} {what}")
     return [m.resolve() for m in matches]
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dhmlrun.config.model import Declaration, Reference, Resource
-from dhmlrun.errors import DhmlrunError
+from dhmlrun.config.suggest import did_you_mean, listing
+from dhmlrun.errors import DhmlrunError, Problem
 from dhmlrun.plan import mlrun_host, runview
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
@@ -139,7 +140,11 @@ def build_plan(
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     if targets:
-        plan.actions = _restrict_to_targets(plan.actions, declaration, targets)
+        kept = _restrict_to_targets(plan.actions, declaration, targets)
+        kept_addresses = {a.address for a in kept}
+        plan.targets = list(targets)
+        plan.left_out = [a.address for a in plan.actions if a.changes and a.address not in kept_addresses]
+        plan.actions = kept
     return plan
 
 
@@ -175,15 +180,26 @@ def _full_address(declaration: Declaration, text: str, type_: str | None = None)
 def _check_addresses(
     declaration: Declaration, state: PlatformState, targets: list[str], reruns: set[str]
 ) -> None:
-    known = set(declaration.resources) | set(state.managed())
-    problems = [f"--target {t}: no such resource" for t in targets if t not in known]
-    problems += [
-        f"--rerun {r}: no such run"
-        for r in sorted(reruns)
-        if r not in declaration.resources or not r.startswith("runs.")
+    """Every `--target` names a declared or managed address, every `--rerun` a declared run; each
+    wrong one is refused with what it may name and the nearest such name."""
+    known = sorted(set(declaration.resources) | set(state.managed()))
+    runs = sorted(a for a in declaration.resources if a.startswith("runs."))
+    problems = [
+        Problem(f"no such resource{did_you_mean(t, known)}", path=f"--target {t}", allowed=listing(known))
+        for t in targets
+        if t not in known
     ]
+    for rerun in sorted(r for r in reruns if r not in runs):
+        what = "is not a run: --rerun forces runs" if rerun in known else "no such run"
+        problems.append(
+            Problem(
+                f"{what}{did_you_mean(rerun, runs)}",
+                path=f"--rerun {rerun}",
+                allowed=listing(runs) or "(no runs are declared)",
+            )
+        )
     if problems:
-        raise DhmlrunError.single("; ".join(problems), allowed=", ".join(sorted(known)) or None)
+        raise DhmlrunError(problems)
 
 
 def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
@@ -219,7 +235,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
 def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     rules = rules_for(resource.type, resource.spec.get("kind"))
     project = ctx.declaration.project_name
-    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address)
+    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address, resource.location)
     view = desired_view(resource.spec, resource.lifecycle, rules, local)
     remote = ctx.state.entities.get(resource.address)
     kind = str(resource.spec.get("kind"))
@@ -239,7 +255,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
             local,
             spec=resource.spec,
         )
-        return NoChange(resource.address, NOOP, reason, seen=remote.id)
+        return NoChange(resource.address, NOOP, reason, seen=remote.id, backend=remote.backend)
     entity_id = ctx.id_factory()
     body = _declared_body(ctx, resource, rules, local, view, entity_id)
     ctx.planned[resource.address] = _Planned(
@@ -261,6 +277,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         drift=drift,
         seen=remote.id if remote else ABSENT,
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
+        backend=mlrun_host.backend_of(ctx.state, kind),
     )
 
 
@@ -296,7 +313,8 @@ def _plan_adopt(
 ) -> Action:
     """Adopt an entity never managed by dhmlrun that has a declared name (e.g. after `dhmlrun
     import`): relabel its latest version in place when kind and spec match (metadata is all a
-    PUT may change), else create a new version from the declaration."""
+    PUT may change), else create a new version from the declaration. Either happens where the
+    entity was found (`remote.backend`)."""
     project = ctx.declaration.project_name
     before = remote_view(remote, rules)
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
@@ -330,6 +348,7 @@ def _plan_adopt(
         body=body,
         seen=remote.id,
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
+        backend=remote.backend,
     )
 
 
@@ -389,6 +408,7 @@ def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
         seen=entity.id,
         entity_kind=entity.kind,
         diff=[AttributeChange("name", entity.name, None)],
+        backend=entity.backend,
     )
 
 
@@ -430,8 +450,10 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     )
     depends = [a for a in resource.depends_on if a in ctx.planned] + [function.address]
     depends = sorted(set(depends) | {PROJECT_ADDRESS})
+    backend = mlrun_host.backend_of(ctx.state, function.kind)
     if not fire:
-        return NoChange(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
+        seen = last.id if last else ABSENT
+        return NoChange(resource.address, NOOP, reason, seen=seen, depends_on=depends, backend=backend)
     request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
     if last is not None and not last.finished:
         request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
@@ -448,6 +470,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         request=request,
         depends_on=depends,
         seen=last.id if last else ABSENT,
+        backend=backend,
     )
 
 

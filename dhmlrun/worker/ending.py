@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dhmlrun.vocabulary import states
 
@@ -20,17 +20,21 @@ INTERRUPTED = "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run 
 """The message of a run that apply's interrupt ended (`apply/interrupt.py`)."""
 
 
-def failure_message(exc: BaseException) -> str:
-    """`Type: message`, and the first exception it was raised from when that one says more: the
-    SDK's runtimes replace a handler's error with "Something got wrong during function
-    execution." (digitalhub.runtimes._base), which alone tells a user nothing."""
-    text = f"{type(exc).__name__}: {exc}"
-    root = exc
-    while (root.__cause__ or root.__context__) is not None:
-        root = root.__cause__ or root.__context__  # type: ignore[assignment]
-    if root is not exc:
-        text += f" (caused by {type(root).__name__}: {root})"
-    return text
+def failure_message(exc: BaseException, declared: str | None = None) -> str:
+    """`Type: message (file:line)` of what the handler raised (`runtime.failure`): the SDK's
+    runtimes replace a handler's error with "Something got wrong during function execution."
+    (digitalhub.runtimes._base), which alone tells a user nothing, so the exception it was
+    raised from is named instead, at its line of the source `declared` (`src/train.py`)."""
+    from dhmlrun.runtime.failure import describe_failure, python_runtime_paths
+
+    return describe_failure(exc, python_runtime_paths(declared))
+
+
+def declared_source(spec: Any) -> str | None:
+    """The `source.source` a function's (or its run's) spec names, if any."""
+    source = spec.get("source") if isinstance(spec, dict) else getattr(spec, "source", None)
+    found = source.get("source") if isinstance(source, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def mark_run_error(project: str, run_id: str, message: str) -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dhmlrun.vocabulary import states
-from dhmlrun.worker.ending import end_run_now, failure_message, mark_run_error
+from dhmlrun.worker.ending import declared_source, end_run_now, failure_message, mark_run_error
 
 if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
@@ -51,11 +51,12 @@ def execute_run(project: str, run_id: str) -> int:
     if failed is not None:
         return failed
 
-    with sdk_session(project, run_id, leased=True) as client:
-        return _execute(project, run_id, client)
+    mask: set[str] = set()
+    with sdk_session(project, run_id, leased=True, mask=mask) as client:
+        return _execute(project, run_id, client, mask)
 
 
-def _execute(project: str, run_id: str, client: RestClient) -> int:
+def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> int:
     import digitalhub as dh
 
     from dhmlrun.platform.secrets import secret_environment
@@ -78,6 +79,7 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
         spec = run.spec.to_dict()
         secrets = secret_environment(client, project, spec.get("secrets") or ())
         os.environ.update(secret_variables(secrets, spec))
+        mask.update(value for value in secrets.values() if value)  # masked in its results and log
         _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us
@@ -86,7 +88,7 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
     try:
         run.run()
     except Exception as exc:  # the kind's runtime raised: the run failed
-        message = failure_message(exc)
+        message = failure_message(exc, declared_source(run.spec))
         print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
         mark_run_error(project, run_id, message)
     return EXIT_OK

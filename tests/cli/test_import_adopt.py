@@ -431,7 +431,8 @@ def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
         == "data/numbers.csv"
     )
     missing = dhmlrun("plan", new)
-    assert missing.exit_code == 1 and "local file not found: data/numbers.csv" in str(missing.exception)
+    assert missing.exit_code == 1
+    assert "dataitems.numbers.path: local file 'data/numbers.csv' does not exist" in str(missing.exception)
     (new / "data").mkdir()
     (new / "data" / "numbers.csv").write_text("n\n1\n2\n")
     planned = dhmlrun("plan", new, "--detailed-exitcode")
