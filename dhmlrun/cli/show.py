@@ -315,8 +315,9 @@ def logs(
                 echo("\n")  # the state line that follows starts a line of its own
             ctx.exit(_followed(address, run.id, state, message, timeout))
         text = _log_text(platform, project, run, local)
-    if not text:
-        raise DhmlrunError.single(f"no logs recorded for {address} (run {run.id}, {run.state})")
+    if not text:  # a run may print nothing: not an error of `logs`
+        info(f"{address}: run {run.id} ({run.state}) has no output recorded")
+        return
     echo(text if text.endswith("\n") else text + "\n")
 
 

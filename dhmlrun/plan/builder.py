@@ -139,6 +139,7 @@ def build_plan(
                 )
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
+    plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
     if targets:
         kept = _restrict_to_targets(plan.actions, declaration, targets)
         kept_addresses = {a.address for a in kept}
