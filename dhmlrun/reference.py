@@ -30,6 +30,7 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("functions", "functions.NAME", ("functions", "additionalProperties")),
     ("workflows", "workflows.NAME", ("workflows", "additionalProperties")),
     ("runs", "runs.NAME", ("runs", "additionalProperties")),
+    ("services", "services.NAME", ("services", "additionalProperties")),
 )
 HEADER = ("Field", "Type", "Required", "Allowed values", "Default", "Description")
 

@@ -40,7 +40,7 @@ class FunctionKind:
 
 
 FUNCTION_KINDS: dict[str, FunctionKind] = {
-    MLRUN: FunctionKind(MLRUN, refused=("python_version", "base_image")),
+    MLRUN: FunctionKind(MLRUN, refused=("python_version", "base_image", "init_function")),
     PYTHON: FunctionKind(
         PYTHON,
         refused=("tag",),
@@ -128,6 +128,8 @@ def _python_source_entity(
         doc.later_problem(path, f"{what} needs a handler (handler: NAME, or source.handler)")
     else:
         source["handler"] = handler
+    if "init_function" in spec:  # DHCore keeps it in the source, beside the handler
+        source["init_function"] = spec.pop("init_function")
     if "code" in source:
         source["base64"] = base64.b64encode(str(source.pop("code")).encode("utf-8")).decode("ascii")
     embedded = "base64" in source or _local(source.get("source"))

@@ -24,6 +24,10 @@ re-normalises the two input/output notations:
   schedule, replicas) when given}. `inputs` and `outputs` are always maps here, whatever form the
   user wrote (a python run's outputs list becomes {name: name}). An input ref is an address
   (`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.Y`) or a `store://` key.
+- `services.NAME`   spec: {kind: python|sklearnserve|mlflowserve|huggingfaceserve, function:
+  "functions.X" (python), init_parameters: {} (python; a value may be a reference), model: a
+  reference or a store:// key (model kinds), model_name?, image?, and the serve task's fields
+  (replicas, service_type, service_name, resources, volumes, envs, secrets) when given}.
 - `lifecycle` (e.g. {prevent_destroy: true}) is kept out of `spec`, in `Resource.lifecycle`.
 """
 
@@ -47,6 +51,7 @@ ENTITY_TYPES: tuple[str, ...] = (
     "functions",
     "workflows",
     "runs",
+    "services",
 )
 """Declared resource types, in the order they are applied when nothing else orders them."""
 MATERIAL_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models")

@@ -51,6 +51,7 @@ from .kinds import (
     refuse_fields,
 )
 from .model import Resource, executable_of, function_address
+from .services import service
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
@@ -78,6 +79,7 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
         "functions": _function,
         "workflows": _workflow,
         "runs": _run,
+        "services": _service,
     }
     resources: dict[str, Resource] = {}
     for type_, build in builders.items():
@@ -259,6 +261,10 @@ def bindings(
                 doc.later_problem((*path, index, key), f"key {key!r} is given twice", key=True)
             merged[key] = target
     return merged
+
+
+def _service(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    return service(doc, name, spec)
 
 
 def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
