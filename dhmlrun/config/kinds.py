@@ -17,6 +17,7 @@ from typing import Any
 
 from dhmlrun import archive
 from dhmlrun.sources import Fetch, UnsupportedSource, classify_source
+from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.kinds import MLRUN_KIND, PYTHON_KIND
 
 from .document import Document
@@ -64,7 +65,7 @@ def function_kind(doc: Document, address: Any) -> str | None:
     functions = doc.data.get("functions")
     if not isinstance(address, str) or not isinstance(functions, dict):
         return None
-    body = functions.get(address.split(".", 1)[-1])
+    body = functions.get(Address.parse(address).name)
     kind = body.get("kind") if isinstance(body, dict) else None
     return kind if isinstance(kind, str) else None
 

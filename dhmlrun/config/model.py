@@ -1,8 +1,9 @@
 """The Declaration: what the user declared, rendered, validated and normalised.
 
-This is the one value the config package hands to the rest of dhmlrun (plan, apply, show). It is
-plain data, already in a single canonical form, so that nothing downstream re-parses YAML or
-re-normalises the two input/output notations:
+This is the one value the config package hands to the rest of dhmlrun (plan, apply, show): data
+in a single canonical form, so that nothing downstream re-parses YAML or re-normalises the two
+input/output notations, plus one reader (`secret_reader`: the declared secrets' values are read
+where they are kept, when asked, never held in the declaration):
 
 - `dataitems.NAME`  spec: {kind, path, description?, labels?}; a local `path` is absolute
   (resolved against the declaring file); URLs (http(s)://, s3://, store://) are kept as written.
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dhmlrun.errors import DhmlrunError, Location
+from dhmlrun.vocabulary.addresses import Address
 
 if TYPE_CHECKING:
     from .secrets import SecretReader
@@ -161,7 +163,7 @@ class Declaration:
         rank = {t: i for i, t in enumerate(ENTITY_TYPES)}
 
         def order(address: str) -> tuple[int, str]:
-            return rank.get(address.split(".", 1)[0], len(rank)), address
+            return rank.get(Address.parse(address).type, len(rank)), address
 
         sorter: TopologicalSorter[str] = TopologicalSorter()
         for address, resource in self.resources.items():

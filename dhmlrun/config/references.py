@@ -11,6 +11,8 @@ showing the whole cycle.
 
 from __future__ import annotations
 
+from dhmlrun.vocabulary.addresses import Address
+
 from .document import Document
 from .model import MATERIAL_TYPES, Reference, Resource, function_address
 from .suggest import did_you_mean, listing, with_article
@@ -115,7 +117,7 @@ def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: 
                           f"output{hint}", allowed=INPUT_FORMS)
         return None
     if reference.address not in declared:
-        type_ = reference.address.split(".")[0]
+        type_ = Address.parse(reference.address).type
         doc.later_problem(path, f"unknown {type_[:-1]} {reference.address!r}"
                     f"{_suggest(reference.address, _of_type(declared, type_))}",
                     allowed=listing(_of_type(declared, type_)) or f"(no {type_} are declared)")
@@ -135,8 +137,8 @@ def _suggest(address: str, candidates: list[str]) -> str:
     """Compare names without their shared `TYPE.` prefix, which would make every address look close."""
     import difflib
 
-    names = {c.split(".", 1)[1]: c for c in candidates}
-    match = difflib.get_close_matches(address.split(".", 1)[-1], list(names), n=1, cutoff=0.6)
+    names = {Address.parse(c).name: c for c in candidates}
+    match = difflib.get_close_matches(Address.parse(address).name, list(names), n=1, cutoff=0.6)
     return f"; did you mean {names[match[0]]!r}?" if match else ""
 
 

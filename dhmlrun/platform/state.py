@@ -13,7 +13,7 @@ from typing import Any
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.lease import lease_expired
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
 from dhmlrun.vocabulary.backends import DHCORE
 
 
@@ -61,7 +61,7 @@ class RemoteEntity:
 
     @classmethod
     def from_dto(cls, type_: str, dto: dict[str, Any]) -> RemoteEntity:
-        """Build from the JSON the platform returns (the DTO of dhcore-api.md §2)."""
+        """Build from the JSON the platform returns (the DTO of docs/dhcore.md §2)."""
         metadata = dto.get("metadata") or {}
         return cls(
             type=type_,
@@ -109,6 +109,8 @@ class RemoteRun:
     """The run's spec on the platform (without the function's code), what a rerun is diffed with."""
     backend: str = DHCORE
     """Where it was read (`vocabulary/backends.py`): where its state and logs are read."""
+    ended_by: str | None = None
+    """Why dhmlrun ended it, when it did (`vocabulary/endings.py`)."""
 
     @cached_property
     def recorded(self) -> dict[str, str]:
@@ -149,6 +151,7 @@ class RemoteRun:
             updated=metadata.get("updated"),
             executor_lost=not states.is_final(status.get("state")) and lease_expired(status),
             spec={k: v for k, v in (dto.get("spec") or {}).items() if k != "source"},
+            ended_by=status.get(endings.ENDED_BY),
         )
 
 

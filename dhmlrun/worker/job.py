@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
 from dhmlrun.worker.ending import declared_source, end_run_now, failure_message, mark_run_error
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> i
         secrets = secret_environment(client, project, spec.get("secrets") or ())
         os.environ.update(secret_variables(secrets, spec))
         mask.update(value for value in secrets.values() if value)  # masked in its results and log
-        _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
+        _arm_deadline(client, project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us
         print(f"dhmlrun worker: run {run_id} could not be executed: {exc}", file=sys.stderr)
@@ -90,7 +90,7 @@ def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> i
     except Exception as exc:  # the kind's runtime raised: the run failed
         message = failure_message(exc, declared_source(run.spec))
         print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
-        mark_run_error(project, run_id, message)
+        mark_run_error(client, project, run_id, message)
     return EXIT_OK
 
 
@@ -139,13 +139,16 @@ def _start(run: Any) -> None:
     run.save(update=True)
 
 
-def _arm_deadline(project: str, run_id: str, timeout: float | None) -> None:
+def _arm_deadline(client: RestClient, project: str, run_id: str, timeout: float | None) -> None:
     """Watch the run for `timeout` seconds (nothing to do without one)."""
     if not timeout:
         return
     from dhmlrun.runtime import deadline
 
-    deadline.arm(float(timeout), lambda message: end_run_now(project, run_id, message, EXIT_TIMED_OUT))
+    def end(message: str) -> None:
+        end_run_now(client, project, run_id, message, EXIT_TIMED_OUT, reason=endings.TIMED_OUT)
+
+    deadline.arm(float(timeout), end)
 
 
 def main(argv: list[str] | None = None) -> int:

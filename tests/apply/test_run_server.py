@@ -18,7 +18,8 @@ import pytest
 
 from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
 from dhmlrun.apply.workers import run_in_worker
-from dhmlrun.worker.protocol import ExecuteRun, FunctionVersion, RunOrder
+from dhmlrun.vocabulary.runs import FunctionVersion
+from dhmlrun.worker.protocol import ExecuteRun, RunOrder
 from tests.conftest import pids_with_environ
 
 REPO = Path(__file__).resolve().parents[2]
