@@ -162,15 +162,7 @@ def apply(
         verb="apply",
         what="these changes",
     )
-    how = ApplyOptions(
-        targets=targets,
-        reruns=reruns,
-        parallelism=parallelism,
-        lock_timeout=lock_timeout,
-        review=review,
-        observer=display,
-        say=info,
-    )
+    how = ApplyOptions(targets, reruns, parallelism, lock_timeout, review, observer=display, say=info)
     try:
         outcome = project.apply(plan, how)
         display.finish(outcome.results)

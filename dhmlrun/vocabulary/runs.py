@@ -7,7 +7,7 @@ field of a run is declared once on its way from the plan into the worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dhmlrun.vocabulary import defaults
@@ -32,18 +32,19 @@ class FunctionVersion:
 class RunSpec:
     """What a run executes and how: its project and id (chosen at plan time), the function
     version, the task action, outputs, parameters, `values`, the task parameters, local or
-    remote execution, and dhmlrun's labels (`platform/labels.py`). Its inputs are each user's own."""
+    remote execution, and dhmlrun's labels (`platform/labels.py`); every one is given (the
+    planner decides them all). Its inputs are each user's own."""
 
     project: str
     run_id: str
     function: FunctionVersion
     action: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    values: list[str] = field(default_factory=list)
-    task: dict[str, Any] = field(default_factory=dict)
-    execution: str = defaults.LOCAL
-    labels: list[str] = field(default_factory=list)
+    outputs: dict[str, str]
+    parameters: dict[str, Any]
+    values: list[str]
+    task: dict[str, Any]
+    execution: str
+    labels: list[str]
 
     @property
     def remote(self) -> bool:
