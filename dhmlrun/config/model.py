@@ -27,16 +27,13 @@ where they are kept, when asked, never held in the declaration):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dhmlrun.errors import DhmlrunError, Location
 from dhmlrun.vocabulary.addresses import Address
-
-if TYPE_CHECKING:
-    from .secrets import SecretReader
 
 ENTITY_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models", "secrets", "functions", "runs")
 """Declared resource types, in the order they are applied when nothing else orders them."""
@@ -98,6 +95,14 @@ class Variable:
     sensitive: bool = False
 
 
+class SecretValues(Protocol):
+    """Where the declared secrets' values are read (`config/secrets.SecretReader`)."""
+
+    def value(self, resource: Resource) -> str: ...
+
+    def readable(self, resources: Iterable[Resource]) -> set[str]: ...
+
+
 @dataclass
 class Declaration:
     """The whole rendered configuration of one project."""
@@ -111,7 +116,7 @@ class Declaration:
     mlrun: str | None = None
     """The MLRun API the chosen environment names (`environments.NAME.mlrun`)."""
     resources: dict[str, Resource] = field(default_factory=dict)
-    secret_reader: SecretReader | None = None
+    secret_reader: SecretValues | None = None
     """Reads the declared secrets' values from where they are kept (`config/secrets.py`)."""
 
     @property
