@@ -112,14 +112,14 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
 
     db = install_memory_db()
     db.reset()
-    _, error, logs, failure = _run_here(mlrun, job, save_project=False)
+    _, error, logs, failure = _build_and_run_here(mlrun, job, save_project=False)
     return _with_failure(_outcome_from_db(db, error, logs), failure)
 
 
 def _run_recorded_on_service(job: MlrunJob) -> MlrunOutcome:
     """Run the handler here (`local=True`), recorded on the MLRun service of `MLRUN_DBPATH`."""
     mlrun = _import_mlrun()
-    run, error, logs, failure = _run_here(mlrun, job, save_project=True)
+    run, error, logs, failure = _build_and_run_here(mlrun, job, save_project=True)
     if run is None:
         return _with_failure(MlrunOutcome("error", error, {}, [], logs), failure)
     status = run.status
@@ -138,7 +138,9 @@ def _with_failure(outcome: MlrunOutcome, failure: str | None) -> MlrunOutcome:
     return outcome
 
 
-def _run_here(mlrun: Any, job: MlrunJob, *, save_project: bool) -> tuple[Any, str | None, str, str | None]:
+def _build_and_run_here(
+    mlrun: Any, job: MlrunJob, *, save_project: bool
+) -> tuple[Any, str | None, str, str | None]:
     """Build the job's function and run its handler in this process (`run_here`); (mlrun's run
     object or None, the failure or None, everything printed, the handler's exception in one
     line or None)."""

@@ -159,7 +159,7 @@ def run(request: ExecuteMLRunRun, reply: Reply) -> Result:
             if order.remote:
                 record, message = _submit(mlrun, order, function, task)
             else:
-                record, message = _run_here(mlrun, order, function, task)
+                record, message = _run_recorded_here(mlrun, order, function, task)
         except KeyboardInterrupt:  # apply was stopped: end the run on MLRun, say so
             return _interrupted(mlrun.get_run_db(), order)
         return _finish(mlrun, order, record, message)
@@ -249,7 +249,7 @@ def _submit(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any,
         time.sleep(POLL_SECONDS)
 
 
-def _run_here(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any, str | None]:
+def _run_recorded_here(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any, str | None]:
     """Run the handler in this process (`runtime.execute.run_here`), recorded on MLRun, holding
     the run's lease there; its log is stored there too."""
     from dhmlrun.runtime.execute import run_here
