@@ -146,7 +146,9 @@ def _draw_state(declaration: Any, state: Any, address: str | None, graph_format:
 
 
 def _last_run(platform: Any, declaration: Any, address: str) -> Any:
-    run = platform.read_state(declaration.project_name).runs.get(address)
+    """The last run of `address`, or of the address a `moved:` entry says it had."""
+    runs = platform.read_state(declaration.project_name).runs
+    run = runs.get(address) or runs.get(declaration.moved.get(address, ""))
     if run is None:
         known = ", ".join(sorted(a for a in declaration.resources if a.startswith("runs."))) or None
         raise DhmlrunError.single(
@@ -253,8 +255,9 @@ def logs(
                 echo("\n")  # the state line that follows starts a line of its own
             ctx.exit(_followed(address, run.id, state, message, timeout))
         text = _log_text(platform, project, run, local)
-    if not text:
-        raise DhmlrunError.single(f"no logs recorded for {address} (run {run.id}, {run.state})")
+    if not text:  # a run may print nothing: not an error of `logs`
+        info(f"{address}: run {run.id} ({run.state}) has no output recorded")
+        return
     echo(text if text.endswith("\n") else text + "\n")
 
 

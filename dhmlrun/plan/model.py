@@ -271,6 +271,9 @@ class Plan:
     """The `--target` addresses this plan was restricted to (empty: the whole configuration)."""
     left_out: list[str] = field(default_factory=list)
     """Addresses with a change that `--target` left out: the platform still differs there."""
+    version_names: dict[str, str] = field(default_factory=dict)
+    """The names the platform gave the entity versions it holds (`metadata.version`, e.g.
+    `sunny-ocelot`), by id: views show versions by them, as `show` does."""
 
     @property
     def partial(self) -> bool:
@@ -317,6 +320,7 @@ class Plan:
             "mlrun": self.mlrun,
             "targets": list(self.targets),
             "left_out": list(self.left_out),
+            "version_names": dict(self.version_names),
             "warnings": list(self.warnings),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
@@ -337,4 +341,5 @@ class Plan:
             replay=Replay(**data["replay"]) if data.get("replay") is not None else None,
             targets=list(data.get("targets") or ()),
             left_out=list(data.get("left_out") or ()),
+            version_names=dict(data.get("version_names") or {}),
         )

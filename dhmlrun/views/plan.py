@@ -9,7 +9,7 @@ reader sees, never in the plan's structure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import click
@@ -86,13 +86,18 @@ def _left_out(plan: Plan) -> str:
     return f"{count} change{'s' if count != 1 else ''}" if count else ""
 
 
-def _show(value: Any) -> str:
-    """A value as a reviewer reads it: digests and store keys shortened, the rest as JSON."""
+def _show(value: Any, names: Mapping[str, str] | None = None) -> str:
+    """A value as a reviewer reads it: digests shortened, entity versions by the names the
+    platform gave them (as `show` prints them; else their ids, shortened), the rest as JSON."""
+    names = names or {}
+    if isinstance(value, str) and value in names:
+        return f"version {names[value]}"
     if isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value):
         return f'"{value[:12]}…"'
     key = keys.parse_key(value) if isinstance(value, str) else None
     if key is not None:
-        return f"{key.type} {key.name} (version {key.id[:12]}{'…' if len(key.id) > 12 else ''})"
+        version = names.get(key.id) or f"{key.id[:12]}{'…' if len(key.id) > 12 else ''}"
+        return f"{key.type} {key.name} (version {version})"
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -101,18 +106,20 @@ def style(text: str, action: str, colour: bool) -> str:
     return click.style(text, fg=fg) if colour and fg else text
 
 
-def render_action(action: Action, colour: bool = False) -> list[str]:
-    """One header line `+ address  (reason)` and one line per changed attribute."""
+def render_action(action: Action, colour: bool = False, names: Mapping[str, str] | None = None) -> list[str]:
+    """One header line `+ address  (reason)` and one line per changed attribute (`names`: the
+    version names of entity ids, `Plan.version_names`)."""
     symbol = SYMBOLS[action.action]
     drift = " [drift]" if action.drift else ""
     lines = [style(f"  {symbol} {action.address}", action.action, colour) + f"  ({action.reason}){drift}"]
     for change in action.diff:
         if action.action == CREATE or (change.before is None and action.action != DELETE):
-            lines.append(f"      + {change.path}: {_show(change.after)}")
+            lines.append(f"      + {change.path}: {_show(change.after, names)}")
         elif action.action == DELETE or change.after is None:
-            lines.append(f"      - {change.path}: {_show(change.before)}")
+            lines.append(f"      - {change.path}: {_show(change.before, names)}")
         else:
-            lines.append(f"      ~ {change.path}: {_show(change.before)} -> {_show(change.after)}")
+            before, after = _show(change.before, names), _show(change.after, names)
+            lines.append(f"      ~ {change.path}: {before} -> {after}")
     return lines
 
 
@@ -147,7 +154,7 @@ def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -
             lines.append(f"(mlrun functions, schedules and runs: on the MLRun service {masked.mlrun})")
         lines.append("")
         for action in changes:
-            lines.extend(render_action(action, colour))
+            lines.extend(render_action(action, colour, masked.version_names))
         lines.append("")
     for warning in plan_warnings(masked):
         lines.append(style(f"Warning: {warning}", DELETE, colour))
