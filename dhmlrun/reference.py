@@ -29,6 +29,7 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("secrets", "secrets.NAME", ("secrets", "additionalProperties")),
     ("functions", "functions.NAME", ("functions", "additionalProperties")),
     ("runs", "runs.NAME", ("runs", "additionalProperties")),
+    ("services", "services.NAME", ("services", "additionalProperties")),
 )
 HEADER = ("Field", "Type", "Required", "Allowed values", "Default", "Description")
 

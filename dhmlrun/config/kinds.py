@@ -41,7 +41,7 @@ class FunctionKind:
 
 
 FUNCTION_KINDS: dict[str, FunctionKind] = {
-    MLRUN: FunctionKind(MLRUN, refused=("python_version", "base_image")),
+    MLRUN: FunctionKind(MLRUN, refused=("python_version", "base_image", "init_function")),
     PYTHON: FunctionKind(
         PYTHON,
         refused=("tag",),
@@ -97,6 +97,8 @@ def python_function(doc: Document, name: str, spec: dict[str, Any]) -> dict[str,
         doc.later_problem(path, "a python function needs a handler (handler: NAME, or source.handler)")
     else:
         source["handler"] = handler
+    if "init_function" in spec:  # DHCore keeps it in the source, beside the handler
+        source["init_function"] = spec.pop("init_function")
     if "code" in source:
         source["base64"] = base64.b64encode(str(source.pop("code")).encode("utf-8")).decode("ascii")
     embedded = "base64" in source or _local(source.get("source"))

@@ -22,6 +22,10 @@ where they are kept, when asked, never held in the declaration):
   schedule, replicas) when given}. `inputs` and `outputs` are always maps here, whatever form the
   user wrote (a python run's outputs list becomes {name: name}). An input ref is an address
   (`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.Y`) or a `store://` key.
+- `services.NAME`   spec: {kind: python|sklearnserve|mlflowserve|huggingfaceserve, function:
+  "functions.X" (python), init_parameters: {} (python; a value may be a reference), model: a
+  reference or a store:// key (model kinds), model_name?, image?, and the serve task's fields
+  (replicas, service_type, service_name, resources, volumes, envs, secrets) when given}.
 - `lifecycle` (e.g. {prevent_destroy: true}) is kept out of `spec`, in `Resource.lifecycle`.
 """
 
@@ -35,7 +39,15 @@ from typing import Any, Protocol
 from dhmlrun.errors import DhmlrunError, Location
 from dhmlrun.vocabulary.addresses import Address
 
-ENTITY_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models", "secrets", "functions", "runs")
+ENTITY_TYPES: tuple[str, ...] = (
+    "dataitems",
+    "artifacts",
+    "models",
+    "secrets",
+    "functions",
+    "runs",
+    "services",
+)
 """Declared resource types, in the order they are applied when nothing else orders them."""
 MATERIAL_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models")
 """Declared data a run may take as an input (`TYPE.NAME`)."""

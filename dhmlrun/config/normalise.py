@@ -41,6 +41,7 @@ from .cron import cron_problem
 from .document import Document
 from .kinds import PYTHON, function_kind, python_function, python_run, refuse_fields
 from .model import Resource, function_address
+from .services import service
 
 CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly"
 
@@ -65,6 +66,7 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
         "secrets": _secret,
         "functions": _function,
         "runs": _run,
+        "services": _service,
     }
     resources: dict[str, Resource] = {}
     for type_, build in builders.items():
@@ -233,6 +235,10 @@ def bindings(
                 doc.later_problem((*path, index, key), f"key {key!r} is given twice", key=True)
             merged[key] = target
     return merged
+
+
+def _service(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    return service(doc, name, spec)
 
 
 def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:

@@ -25,12 +25,14 @@ MAX_REPORTED_CYCLES = 20
 def resolve_references(doc: Document, resources: dict[str, Resource], declared: set[str]) -> None:
     """Fill `depends_on` of every run; `declared` holds every declared address, broken or not."""
     for resource in resources.values():
-        if resource.type == "runs":
-            try:
-                resource.depends_on = tuple(_run_edges(doc, resource, resources, declared))
-            except (KeyError, TypeError, AttributeError):
-                if not doc.is_flagged("runs", resource.name):
-                    raise  # a well-formed run must never fail here; malformed ones were reported
+        edges = {"runs": _run_edges, "services": _service_edges}.get(resource.type)
+        if edges is None:
+            continue
+        try:
+            resource.depends_on = tuple(edges(doc, resource, resources, declared))
+        except (KeyError, TypeError, AttributeError):
+            if not doc.is_flagged(resource.type, resource.name):
+                raise  # a well-formed resource must never fail here; malformed ones were reported
     _check_broken_runs(doc, resources, declared)
     _refuse_shared_outputs(doc, resources)
     _reject_cycles(doc, resources)
@@ -86,6 +88,52 @@ def _run_edges(doc: Document, run: Resource, resources: dict[str, Resource], dec
     return edges
 
 
+def _service_edges(
+    doc: Document, service: Resource, resources: dict[str, Resource], declared: set[str]
+) -> list[str]:
+    """A service depends on the function it serves (python), the model it serves, the entities
+    its init parameters name, and the declared secrets it names."""
+    path = ("services", service.name)
+    spec = service.spec
+    edges: list[str] = []
+    function = spec.get("function")
+    if isinstance(function, str):
+        declared_function = resources.get(function)
+        kind = declared_function.spec.get("kind") if declared_function is not None else None
+        if function not in declared or not function.startswith("functions."):
+            functions = _of_type(declared, "functions")
+            doc.later_problem((*path, "function"),
+                              f"unknown function {function!r}{_suggest(function, functions)}",
+                              allowed=listing(functions) or "(no functions are declared)")
+        elif kind is not None and kind != "python":
+            doc.later_problem((*path, "function"), f"{function} is a {kind} function: a python service "
+                              "serves a python function")
+        else:
+            edges.append(function)
+    if spec.get("kind") != "python" and f"functions.{service.name}" in declared:
+        doc.later_problem(path, f"a {spec.get('kind')} service owns a function named after it, and "
+                          f"functions.{service.name} is declared: give one of them another name", key=True)
+    model = spec.get("model")
+    if isinstance(model, str):
+        reference = Reference.parse(model)
+        if reference is not None and not (reference.address.startswith("models.") or reference.output):
+            doc.later_problem((*path, "model"), f"{model!r} is not a model: write models.NAME, "
+                              "runs.NAME.outputs.KEY or a store:// model key")
+        else:
+            edge = _entity_edge(doc, (*path, "model"), model, resources, declared)
+            if edge:
+                edges.append(edge)
+    for key, value in (spec.get("init_parameters") or {}).items():
+        if isinstance(value, str) and Reference.parse(value) is not None:
+            edge = _entity_edge(doc, (*path, "init_parameters", key), value, resources, declared)
+            if edge and edge not in edges:
+                edges.append(edge)
+    for name in spec.get("secrets") or ():
+        if f"secrets.{name}" in declared and f"secrets.{name}" not in edges:
+            edges.append(f"secrets.{name}")
+    return edges
+
+
 def _unknown_function(doc: Document, run: str, address: str, declared: set[str]) -> None:
     functions = _of_type(declared, "functions")
     type_ = address.split(".", 1)[0]
@@ -102,7 +150,13 @@ def _unknown_function(doc: Document, run: str, address: str, declared: set[str])
 
 def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: dict[str, Resource],
                 declared: set[str]) -> str | None:
-    path = ("runs", run.name, "inputs", key)
+    return _entity_edge(doc, ("runs", run.name, "inputs", key), target, resources, declared)
+
+
+def _entity_edge(doc: Document, path: tuple[str, ...], target: str, resources: dict[str, Resource],
+                 declared: set[str]) -> str | None:
+    """The edge to the entity `target` names (a material or a run's output), or None with a
+    problem at `path` when it names nothing declared (`store://` keys name outside entities)."""
     if not isinstance(target, str) or target.startswith("store://"):
         return None
     reference = Reference.parse(target)

@@ -18,7 +18,7 @@ from typing import Any
 from dhmlrun.config.model import Declaration, Reference, Resource
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
-from dhmlrun.plan import mlrun_host, runview
+from dhmlrun.plan import mlrun_host, runview, services
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
@@ -49,6 +49,7 @@ from dhmlrun.plan.rules import (
     LocalFile,
     desired_view,
     entity_body,
+    function_digest,
     local_file,
     local_source_matches,
     remote_view,
@@ -63,6 +64,8 @@ from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import defaults, endings, keys, states
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
 from dhmlrun.vocabulary.runs import FunctionVersion
+
+REMOVED = "removed from the configuration"
 
 
 def new_id() -> str:
@@ -156,6 +159,11 @@ def build_plan(
                     "it once now (only an MLRun service beside a DHCore without the mlrun runtime "
                     "schedules it)"
                 )
+    for address in declaration.topological_order():
+        resource = declaration.resources[address]
+        if resource.type == "services":
+            plan.actions.append(services.plan_service(ctx, resource))
+    plan.actions.extend(services.plan_service_removals(set(declaration.resources), state, REMOVED))
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
@@ -172,6 +180,7 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
     """Delete every managed entity of the project, except those protected by prevent_destroy."""
     plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
     plan.actions.extend(mlrun_host.destroy_schedules(state))
+    plan.actions.extend(services.plan_service_removals(set(), state, "destroy"))
     for address, entity in sorted(state.managed().items(), key=lambda item: _delete_order(item[0])):
         declared = declaration.resources.get(address) if declaration else None
         protected = bool(declared and declared.lifecycle.get("prevent_destroy")) or (
@@ -440,7 +449,7 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
             )
             continue
         moved_to = next((new for new, old in declaration.moved.items() if old == address), None)
-        reason = f"moved to {moved_to}" if moved_to else "removed from the configuration"
+        reason = f"moved to {moved_to}" if moved_to else REMOVED
         actions.append(_delete_action(entity, reason))
     return actions
 
@@ -478,12 +487,6 @@ def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
 
 
 # ---------------------------------------------------------------- runs
-
-
-def function_digest(view: dict[str, Any]) -> str:
-    """A function's content digest: its kind and spec (code digest, handler, image...), not its
-    description or labels, which do not change what a run computes."""
-    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
 
 
 def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:

@@ -97,7 +97,15 @@ KIND_RULES: dict[tuple[str, str], KindRules] = {
     ("functions", "python"): KindRules(
         type="functions",
         entity_type="function",
-        owned=("source.handler", "source.lang", "python_version", "image", "base_image", "requirements"),
+        owned=(
+            "source.handler",
+            "source.init_function",
+            "source.lang",
+            "python_version",
+            "image",
+            "base_image",
+            "requirements",
+        ),
         defaults={"source.lang": "python", "requirements": []},
         server_filled=("source.lang_version",),
         local_path="source.source",
@@ -112,6 +120,12 @@ KIND_RULES: dict[tuple[str, str], KindRules] = {
 VERSIONED_TYPES: tuple[str, ...] = tuple(t for t, r in RULES.items() if r.versioned)
 """The declared types every change of which is a new version (dataitems, artifacts, models,
 functions), compared through this table."""
+
+
+def function_digest(view: dict[str, Any]) -> str:
+    """A function's content digest: its kind and spec (code digest, handler, image...), not its
+    description or labels, which do not change what a run computes."""
+    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
 
 
 def rules_for(type_: str, kind: object) -> KindRules:
