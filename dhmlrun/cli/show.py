@@ -43,9 +43,9 @@ def path_option(func: F) -> F:
 
 
 def run_address(address: str) -> str:
-    """`download` and `runs.download` both name the run declared as runs.download; another
-    address (`functions.gen`) is not a run."""
-    if address.startswith("runs."):
+    """`download` and `runs.download` both name the run declared as runs.download; a service
+    (`services.api`) names its serve run; another address (`functions.gen`) is not a run."""
+    if address.startswith(("runs.", "services.")):
         return address
     if "." in address:
         raise DhmlrunError.single(f"{address} is not a run: logs and outputs are those of runs (runs.NAME)")
@@ -150,7 +150,8 @@ def _last_run(platform: Any, declaration: Any, address: str) -> Any:
     runs = platform.read_state(declaration.project_name).runs
     run = runs.get(address) or runs.get(declaration.moved.get(address, ""))
     if run is None:
-        known = ", ".join(sorted(a for a in declaration.resources if a.startswith("runs."))) or None
+        ran = sorted(a for a in declaration.resources if a.startswith(("runs.", "services.")))
+        known = ", ".join(ran) or None
         raise DhmlrunError.single(
             f"{address} has never run in project {declaration.project_name}", allowed=known
         )

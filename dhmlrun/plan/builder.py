@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dhmlrun.config.model import Declaration, Reference, Resource
+from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
 from dhmlrun.plan import mlrun_host, runview, services
@@ -411,7 +411,7 @@ def _compare(
     if remote is None:
         diff = [AttributeChange(k, None, v) for k, v in view.items() if v not in (None, [], False)]
         return CREATE, "not on the platform", diff, False
-    before = remote_view(remote, rules)
+    before = {k: v for k, v in remote_view(remote, rules).items() if k in view}  # what is declared
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
     if not remote.managed:
         reason = (
@@ -496,12 +496,18 @@ def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _plan_run(ctx: _Context, resource: Resource) -> Action:
     spec = resource.spec
-    function = ctx.planned.get(str(spec["function"]))
+    executable = executable_of(spec)
+    function = ctx.planned.get(executable)
     if function is None:
+        field = "workflow" if "workflow" in spec else "function"
         raise DhmlrunError.single(
-            f"function {spec['function']} is not declared", resource.location, f"{resource.address}.function"
+            f"{field} {executable} is not declared", resource.location, f"{resource.address}.{field}"
         )
     inputs, input_versions, upstream, versions_before = _resolve_inputs(ctx, resource)
+    steps = _step_functions(ctx, resource, function)
+    for step in steps:  # a pipeline runs its steps' functions: their versions are its inputs too
+        input_versions[f"step:{step.address}"] = str(step.entity_id)
+        versions_before[f"step:{step.address}"] = str(step.before_move or step.entity_id)
     fingerprint = fingerprint_run(
         run_spec_for_fingerprint(spec),
         function_digest(function.view),
@@ -512,7 +518,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     last = ctx.last_run(resource.address)
     if mlrun_host.scheduled(ctx.declaration, ctx.state, resource):
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
-    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before)
+    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before, steps)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
     ctx.planned[resource.address] = _Planned(
         resource.address,
@@ -548,6 +554,18 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         seen=last.id if last else ABSENT,
         backend=backend,
     )
+
+
+def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> list[_Planned]:
+    """The declared functions a workflow run's steps run (`config/steps.py`: the run depends on
+    them), as planned; none for a function's run."""
+    if not executable.address.startswith("workflows."):
+        return []
+    return [
+        ctx.planned[a]
+        for a in resource.depends_on
+        if a.startswith("functions.") and a in ctx.planned and ctx.planned[a].entity_id is not None
+    ]
 
 
 def _plan_scheduled(
@@ -657,6 +675,7 @@ def _decide_run(
     function: _Planned,
     upstream: dict[str, str],
     before: RunFingerprint | None = None,
+    steps: list[_Planned] | None = None,
 ) -> tuple[bool, str]:
     """Whether the run fires in this plan, and the one-line reason either way. `before` is the
     fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
@@ -685,6 +704,11 @@ def _decide_run(
     ]
     if function.action in (CREATE, UPDATE):
         reasons.insert(0, _function_change(function, last, fingerprint))
+    reasons.extend(
+        f"step function {step.address} changed ({_function_reason(step)})"
+        for step in steps or ()
+        if step.action in (CREATE, UPDATE)
+    )
     if reasons:
         return True, "; ".join(reasons)
     if last.fingerprint != fingerprint.value:

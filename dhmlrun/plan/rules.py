@@ -40,6 +40,9 @@ class KindRules:
     ship_local_as: str | None = None
     inline_content: str | None = None
     planner_only: tuple[str, ...] = ()
+    compared_when_declared: tuple[str, ...] = ()
+    """Owned fields the platform may set itself when they are not declared (a python function's
+    `image`, written by its build: `PythonRuntime.onComplete`): compared only when declared."""
 
     @property
     def content_key(self) -> str | None:
@@ -81,11 +84,21 @@ RULES: dict[str, KindRules] = {
         ship_local_as="source.base64",
         inline_content="source",
     ),
+    "workflows": KindRules(
+        type="workflows",
+        entity_type="workflow",
+        owned=("source.handler", "source.lang", "image", "tag"),
+        defaults={"source.lang": "python"},
+        server_filled=("build",),
+        local_path="source.source",
+        ship_local_as="source.base64",
+        inline_content="source",
+    ),
     "runs": KindRules(
         type="runs",
         entity_type="run",
         versioned=False,
-        owned=("function", "action", "inputs", "outputs", "parameters", "values"),
+        owned=("function", "workflow", "action", "inputs", "outputs", "parameters", "values"),
         planner_only=("trigger", "execution"),
     ),
 }
@@ -108,6 +121,7 @@ KIND_RULES: dict[tuple[str, str], KindRules] = {
         ),
         defaults={"source.lang": "python", "requirements": []},
         server_filled=("source.lang_version",),
+        compared_when_declared=("image",),
         local_path="source.source",
         ship_local_as="source.base64",
         inline_content="source",
@@ -239,6 +253,8 @@ def desired_view(
     }
     for name in rules.owned:
         value = get_path(declared, name)
+        if value is None and name in rules.compared_when_declared:
+            continue
         view[f"spec.{name}"] = rules.defaults.get(name) if value is None else value
     if rules.local_path:
         raw = get_path(declared, rules.local_path)

@@ -25,7 +25,7 @@ from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
-VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions")
+VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions", "workflows")
 SERVICES_PREFIX = "services."
 PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
 """The entity lists DHCore computes into a project's spec on GET (never stored, never sent)."""
