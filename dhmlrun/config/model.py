@@ -61,7 +61,7 @@ def function_address(text: str, type_: str = "functions") -> str:
     """The address a run's `function:` (or `workflow:`, with `type_`) names: `functions.NAME`,
     written in full or as `NAME`. An address of another type (`dataitems.x`) stays what it is,
     so it is refused as such."""
-    written = text.split(".", 1)[0]
+    written = Address.parse(text).type
     return text if "." in text and written in ENTITY_TYPES else f"{type_}.{text}"
 
 

@@ -147,7 +147,7 @@ def _unknown_function(doc: Document, run: str, address: str, declared: set[str])
     field = "workflow" if isinstance(runs.get(run), dict) and "workflow" in runs[run] else "function"
     wanted = f"{field}s"
     candidates = _of_type(declared, wanted)
-    type_ = address.split(".", 1)[0]
+    type_ = Address.parse(address).type
     if type_ != wanted:  # `function: dataitems.x`: another kind of entity, said as such
         what = f"is not a {field}"
         if address in declared:
