@@ -18,8 +18,10 @@ from typing import Any
 
 from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
-FILES_STORE_ENV = "DHCORE_DEFAULT_FILES_STORE"
+__all__ = ["FILES_STORE_ENV", "UPLOADED_TYPES", "local_file_of", "upload", "upload_request"]
+
 UPLOADED_TYPES = {"dataitems": "dataitem", "artifacts": "artifact", "models": "model"}
 """The declared types whose local file is uploaded, with the SDK's entity type of each."""
 

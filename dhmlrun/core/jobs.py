@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ class Jobs:
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
         self._token: str | None = None
+        self._connection: dict[str, str] = {}
         self._worker_module = worker_module
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -99,9 +101,11 @@ class Jobs:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self, endpoint: str, token: str) -> None:
-        """Begin taking runs; workers are told to talk to `endpoint` with `token`."""
+    def start(self, endpoint: str, token: str, connection: Mapping[str, str] | None = None) -> None:
+        """Begin taking runs; workers are told to talk to `endpoint` with `token` (`connection`:
+        the whole SDK environment of the served core, its files store included)."""
         self.endpoint, self._token = endpoint, token
+        self._connection = dict(connection or embedded_connection(endpoint, token))
         self.recover_orphans()
         for index in range(self.max_workers):
             thread = threading.Thread(target=self._loop, name=f"dhmlrun-jobs-{index}", daemon=True)
@@ -246,7 +250,7 @@ class Jobs:
 
     def _worker_env(self) -> dict[str, str]:
         assert self.endpoint is not None and self._token is not None
-        env = platform_run_environment(os.environ, embedded_connection(self.endpoint, self._token))
+        env = platform_run_environment(os.environ, self._connection)
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
         return env
