@@ -265,6 +265,8 @@ class Plan:
     mlrun: str | None = None
     """The MLRun service the `mlrun` functions, schedules and runs of this plan go to (None:
     they live on the DigitalHub platform)."""
+    files_store: str | None = None
+    """The files store apply uploads declared local files to (None: they stay local)."""
 
     def by_address(self) -> dict[str, Action]:
         return {a.address: a for a in self.actions}
@@ -307,6 +309,7 @@ class Plan:
             "endpoint": self.endpoint,
             "destroy": self.destroy,
             "mlrun": self.mlrun,
+            "files_store": self.files_store,
             "warnings": list(self.warnings),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
@@ -323,4 +326,5 @@ class Plan:
             endpoint=data.get("endpoint"),
             destroy=bool(data.get("destroy")),
             mlrun=data.get("mlrun"),
+            files_store=data.get("files_store"),
         )
