@@ -36,6 +36,8 @@ SOURCE_DIR = "src"
 DATA_DIR = "data"
 RECORDED_DATA = f"{L.LOCAL_PATH}:path"
 RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
+MAX_STORED_FILE = 256 * 1024 * 1024
+"""The largest declared data file import brings back from the platform's files store."""
 
 
 @dataclass
@@ -47,6 +49,9 @@ class ProjectExport:
     endpoint: str
     functions: list[dict[str, Any]] = field(default_factory=list)
     dataitems: list[dict[str, Any]] = field(default_factory=list)
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The bytes of declared files apply uploaded to the files store (store path → content),
+    read back from the platform so the new repo holds them again."""
 
 
 @dataclass
@@ -77,16 +82,28 @@ def read_project(platform: Any, project: str) -> ProjectExport:
             else ""
         )
         raise DhmlrunError.single(f"project {project} not found on {platform.endpoint}{hint}")
+    dataitems = sorted(
+        (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
+        key=_name,
+    )
     return ProjectExport(
         project=project,
         description=platform.project_description(project),
         endpoint=platform.endpoint,
         functions=sorted(platform.list_latest(project, "functions"), key=_name),
-        dataitems=sorted(
-            (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
-            key=_name,
-        ),
+        dataitems=dataitems,
+        stored={
+            path: platform.read_file(project, path, MAX_STORED_FILE)
+            for path in filter(None, (_uploaded_path(d) for d in dataitems))
+        },
     )
+
+
+def _uploaded_path(dto: dict[str, Any]) -> str | None:
+    """The store path of a declared local file that apply uploaded (its labels record the file)."""
+    path = (dto.get("spec") or {}).get("path")
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
+    return str(path) if recorded and isinstance(path, str) and path.startswith("s3://") else None
 
 
 def read_export(path: Path) -> ProjectExport:
@@ -141,7 +158,7 @@ def build_import(export: ProjectExport) -> ImportResult:
             _record(result, f"functions.{_name(dto)}", dto)
     dataitems: dict[str, Any] = {}
     for dto in export.dataitems:
-        declared = _dataitem(dto, result)
+        declared = _dataitem(dto, result, export.stored)
         if declared is not None:
             dataitems[_name(dto)] = declared
             _record(result, f"dataitems.{_name(dto)}", dto)
@@ -240,7 +257,7 @@ def _place_file(file_name: str, content: bytes, result: ImportResult) -> str:
     return candidate
 
 
-def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+def _dataitem(dto: dict[str, Any], result: ImportResult, stored: dict[str, bytes]) -> dict[str, Any] | None:
     name, kind = _name(dto), str(dto.get("kind"))
     metadata = dto.get("metadata") or {}
     produced_by = [
@@ -257,7 +274,11 @@ def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
         result.skipped.append(f"dataitems.{name}: no path in its spec")
         return None
     declared = str(path)
-    if not urls.is_url(declared):
+    if declared in stored:  # a declared local file apply uploaded: the repo gets it back
+        target = _data_target(dto, PurePosixPath(declared).name)
+        result.files[str(target)] = stored[declared]
+        declared = str(target)
+    elif not urls.is_url(declared):
         placed = _place_data(dto, Path(declared), result)
         if placed is None:
             result.skipped.append(f"dataitems.{name}: its local file {declared} is not on this machine")
@@ -272,12 +293,19 @@ def _place_data(dto: dict[str, Any], source: Path, result: ImportResult) -> str 
     after the import compares equal, else `data/FILE`. None when the file is not here."""
     if not source.is_absolute() or not source.is_file():
         return None
-    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
-    target = PurePosixPath(str(recorded)) if recorded else PurePosixPath(DATA_DIR, source.name)
-    if target.is_absolute() or ".." in target.parts or not target.parts:
-        target = PurePosixPath(DATA_DIR, source.name)
+    target = _data_target(dto, source.name)
     result.copies[str(target)] = source
     return str(target)
+
+
+def _data_target(dto: dict[str, Any], file_name: str) -> PurePosixPath:
+    """The path dhmlrun recorded relative to the old repo when it is a safe relative path (so
+    the plan right after the import compares equal), else `data/FILE`."""
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
+    target = PurePosixPath(str(recorded)) if recorded else PurePosixPath(DATA_DIR, file_name)
+    if target.is_absolute() or ".." in target.parts or not target.parts:
+        target = PurePosixPath(DATA_DIR, file_name)
+    return target
 
 
 def _run_id(key: Any) -> str:
