@@ -64,21 +64,34 @@ def seed(session: requests.Session, base: str) -> dict[str, str]:
     task = post(ctx + "/tasks", {"kind": "python+job", "spec": {"function": executable}})
     run = post(
         ctx + "/runs",
-        {"kind": "python+job:run", "spec": {"task": f"python+job://{PROJECT}/{task['id']}", "local_execution": True}},
+        {
+            "kind": "python+job:run",
+            "spec": {"task": f"python+job://{PROJECT}/{task['id']}", "local_execution": True},
+        },
     )
     ids = {
         "projects": PROJECT,
         "functions": function["id"],
         "tasks": task["id"],
         "runs": run["id"],
-        "artifacts": post(ctx + "/artifacts", {"name": "a", "kind": "artifact", "spec": {"path": "s3://dhcore/a"}})["id"],
-        "dataitems": post(ctx + "/dataitems", {"name": "d", "kind": "table", "spec": {"path": "s3://dhcore/d"}})["id"],
-        "models": post(ctx + "/models", {"name": "m", "kind": "model", "spec": {"path": "s3://dhcore/m"}})["id"],
-        "secrets": post(ctx + "/secrets", {"name": "s", "kind": "secret", "spec": {"path": "secret://s"}})["id"],
+        "artifacts": post(
+            ctx + "/artifacts", {"name": "a", "kind": "artifact", "spec": {"path": "s3://dhcore/a"}}
+        )["id"],
+        "dataitems": post(
+            ctx + "/dataitems", {"name": "d", "kind": "table", "spec": {"path": "s3://dhcore/d"}}
+        )["id"],
+        "models": post(ctx + "/models", {"name": "m", "kind": "model", "spec": {"path": "s3://dhcore/m"}})[
+            "id"
+        ],
+        "secrets": post(ctx + "/secrets", {"name": "s", "kind": "secret", "spec": {"path": "secret://s"}})[
+            "id"
+        ],
         "logs": post(ctx + "/logs", {"spec": {"run": run["id"]}, "content": ""})["id"],
     }
     workflow = session.post(
-        base + ctx + "/workflows", json={"name": "w", "kind": "hera", "spec": {"source": code["source"]}}, timeout=30
+        base + ctx + "/workflows",
+        json={"name": "w", "kind": "hera", "spec": {"source": code["source"]}},
+        timeout=30,
     )
     ids["workflows"] = workflow.json().get("id", "missing") if workflow.ok else "missing"
     trigger = session.post(
@@ -86,7 +99,11 @@ def seed(session: requests.Session, base: str) -> dict[str, str]:
         json={
             "name": "t",
             "kind": "scheduler",
-            "spec": {"task": f"python+job://{PROJECT}/{task['id']}", "function": executable, "schedule": "0 0 * * *"},
+            "spec": {
+                "task": f"python+job://{PROJECT}/{task['id']}",
+                "function": executable,
+                "schedule": "0 0 * * *",
+            },
         },
         timeout=30,
     )

@@ -134,13 +134,26 @@ class Project:
         return self._plan(self.read_state(platform), platform, targets, reruns)
 
     def _plan(
-        self, state: PlatformState, platform: Platform, targets: Sequence[str], reruns: Sequence[str]
+        self,
+        state: PlatformState,
+        platform: Platform,
+        targets: Sequence[str],
+        reruns: Sequence[str],
+        seed: str | None = None,
     ) -> Plan:
+        """The plan, its ids drawn from `seed` (a new one by default): the same seed, configuration
+        and platform make the same plan (`plan/replay.py`)."""
         from dhmlrun.plan import build_plan
+        from dhmlrun.plan.model import Replay
+        from dhmlrun.plan.replay import new_seed, seeded_ids
         from dhmlrun.platform import recorded_endpoint
 
-        plan = build_plan(self.declaration, state, targets=targets, reruns=reruns)
+        seed = new_seed() if seed is None else seed
+        plan = build_plan(
+            self.declaration, state, targets=targets, reruns=reruns, id_factory=seeded_ids(seed)
+        )
         plan.endpoint = recorded_endpoint(platform)
+        plan.replay = Replay(seed, list(targets), list(reruns))
         return plan
 
     def destroy_plan(self, *, platform: Platform | None = None) -> Plan:
@@ -148,11 +161,16 @@ class Project:
         if platform is None:
             with self.connect() as opened:
                 return self.destroy_plan(platform=opened)
+        return self._destroy_plan(self.read_state(platform), platform)
+
+    def _destroy_plan(self, state: PlatformState, platform: Platform) -> Plan:
         from dhmlrun.plan import build_destroy_plan
+        from dhmlrun.plan.model import Replay
         from dhmlrun.platform import recorded_endpoint
 
-        plan = build_destroy_plan(self.read_state(platform), str(self.root), self.declaration)
+        plan = build_destroy_plan(state, str(self.root), self.declaration)
         plan.endpoint = recorded_endpoint(platform)
+        plan.replay = Replay(seed="")  # a destroy plan draws no ids
         return plan
 
     # ------------------------------------------------------------------ applying
@@ -170,7 +188,8 @@ class Project:
         say: Callable[[str], None] = lambda _: None,
     ) -> ApplyResult:
         """Make the platform match: plan under the project's lock and apply that plan, or apply
-        the given `plan` exactly (refused when the platform moved since it was made).
+        the given `plan` exactly (refused when the platform moved since it was made, or when this
+        configuration no longer makes that very plan).
 
         `review` sees the plan before anything changes (module docstring); `observer` watches
         the steps; `say` receives notes (the platform read, lock waits).
@@ -249,7 +268,6 @@ class Project:
         say: Callable[[str], None],
         server: object,
     ) -> ApplyResult:
-        from dhmlrun.plan.staleness import check_not_stale
         from dhmlrun.platform import EMBEDDED, check_same_platform
         from dhmlrun.platform.lock import project_lock
 
@@ -267,14 +285,41 @@ class Project:
         with self.connect(embedded_only=embedded_only, fallback_endpoint=fallback) as platform:
             check_same_platform(plan.endpoint, platform)
             say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
+            self._as_reviewed(plan, self.read_state(platform), platform)  # before the lock writes anything
             create = plan.project_create()
             body = create.body if create is not None else None
             operation = "destroy" if plan.destroy else "apply"
             with project_lock(
                 platform, plan.project, lock_timeout, say, create_project=body, operation=operation
             ) as held:
-                check_not_stale(plan, _as_before_lock(self.read_state(platform), held))
-                return self._execute(plan, platform, parallelism, review, observer, server)
+                again = self._as_reviewed(plan, _as_before_lock(self.read_state(platform), held), platform)
+                return self._execute(again, platform, parallelism, review, observer, server)
+
+    def _as_reviewed(self, plan: Plan, state: PlatformState, platform: Platform) -> Plan:
+        """`plan` made again from this configuration and `state`, refused when the platform moved
+        since (stale) or when it is not the same plan (`plan/replay.py`): what is executed is what
+        was reviewed, with this checkout's paths."""
+        from dhmlrun.plan.replay import differences
+        from dhmlrun.plan.staleness import check_not_stale
+
+        check_not_stale(plan, state)
+
+        if plan.replay is None:
+            raise DhmlrunError.single(
+                "the plan does not say how it was made, so it cannot be checked against the configuration "
+                f"in {self.root}; make a new one with `dhmlrun plan --out FILE`"
+            )
+        if plan.destroy:
+            again = self._destroy_plan(state, platform)
+        else:
+            again = self._plan(state, platform, plan.replay.targets, plan.replay.reruns, plan.replay.seed)
+        found = differences(plan, again)
+        if found:
+            raise DhmlrunError.single(
+                f"the saved plan is not what the configuration in {self.root} yields now, so it is not "
+                f"what was reviewed: {'; '.join(found)}. Review the change: run `dhmlrun plan` again."
+            )
+        return again
 
     def _execute(
         self,

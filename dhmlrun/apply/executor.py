@@ -1,32 +1,29 @@
 """Apply: execute the Plan it is given, exactly; never re-plan, never re-decide.
 
 Platform writes go through `dhmlrun.platform.Platform` from a thread pool; each run executes
-in its own worker process (running `dhmlrun.apply.run_worker`: forked by the warm run server
-when apply started one, else a fresh interpreter), so mlrun's process-global state cannot leak
-between runs and this process never imports mlrun or the digitalhub SDK. A worker is given its
-connection to the platform explicitly, in its environment (`platform/worker_env.py`). Outputs
-of a run feed the inputs of later runs (`runs.X.outputs.Y`) once it completes.
+in its own worker process, given a typed request (`dhmlrun/worker/protocol.py`, sent by
+`workers.py`: forked by the warm run server when apply started one, else a fresh interpreter),
+so mlrun's process-global state cannot leak between runs and this process never imports mlrun
+or the digitalhub SDK. A worker is given its connection to the platform explicitly, in its
+environment (`platform/worker_env.py`). Outputs of a run feed the inputs of later runs
+(`runs.X.outputs.Y`) once it completes.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
-from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
+from dhmlrun.apply.run_server import RunServer
 from dhmlrun.apply.secrets import write_secret
 from dhmlrun.apply.uploads import local_file_of, upload_request
+from dhmlrun.apply.workers import run_in_worker, signal_runs
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.plan.model import (
@@ -50,13 +47,21 @@ from dhmlrun.plan.model import (
 )
 from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.mlrun import MLRunService
-from dhmlrun.platform.worker_env import local_run_environment
-from dhmlrun.private import private_dir, private_file
+from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
 from dhmlrun.views.terminal import safe_text
-from dhmlrun.vocabulary import keys, states
+from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.worker.protocol import (
+    ExecuteMLRunRun,
+    ExecuteRun,
+    FunctionVersion,
+    Request,
+    RunOrder,
+    StoreMLRunFunction,
+    WriteMLRunSchedule,
+)
 
 VERBS = {CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running", ADOPT: "adopting"}
 
@@ -96,7 +101,7 @@ class Applier:
         return walk(self.plan.actions, self._execute, parallelism, self.stop)
 
     def signal_runs(self, signum: int) -> None:
-        """Forward a signal to the runs executing now (their workers end them: `run_worker.py`)."""
+        """Forward a signal to the runs executing now (their workers end them: `worker/main.py`)."""
         signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
@@ -139,14 +144,13 @@ class Applier:
                 self._mlrun().delete_schedule(project, action.schedule)
                 return NodeResult(action.address, action.action, DONE)
             case ScheduleWrite(request=RunRequest() as request):
-                return self._on_mlrun(
-                    action, "schedule", {**asdict(request), "inputs": self._resolve_inputs(request)}
-                )
+                order = self._order(request)
+                return self._on_mlrun(action, WriteMLRunSchedule(name=request.run_id, run=order))
             case EntityDelete() if self._mlrun_hosts(action.entity_kind):
                 self._mlrun().delete_function(project, mlrun_function_name(action.name))
                 return NodeResult(action.address, action.action, DONE)
             case EntityWrite() if self._mlrun_hosts((action.body or {}).get("kind")):
-                return self._on_mlrun(action, "store_function", {"project": project, "body": action.body})
+                return self._on_mlrun(action, StoreMLRunFunction(body=dict(action.body)))
             case EntityDelete():
                 self.platform.delete_entity(project, action.type, action.name)
                 return NodeResult(action.address, action.action, DONE)
@@ -174,9 +178,9 @@ class Applier:
             return body
         request = upload_request(action.type, body, source)
         result = run_in_worker(request, self.log_dir, action.address, self._environment(), self.run_server)
-        if result.get("state") != states.COMPLETED:
-            raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.get('message')}")
-        return {**body, "spec": {**(body.get("spec") or {}), "path": result["path"]}}
+        if not result.completed:
+            raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
+        return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
 
     # ---------------------------------------------------------------- MLRun
 
@@ -195,25 +199,25 @@ class Applier:
             )
         return service
 
-    def _on_mlrun(self, action: Action, op: str, request: dict[str, Any]) -> NodeResult:
-        """An operation that needs mlrun's classes, in a run worker (`mlrun_worker.py`)."""
+    def _on_mlrun(self, action: Action, request: Request) -> NodeResult:
+        """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
         service = self._mlrun()
         env = {**self._environment(), "MLRUN_DBPATH": service.endpoint}
-        request = {**request, "op": op}
         result = run_in_worker(request, self.log_dir, action.address, env, self.run_server)
-        if result.get("state") != states.COMPLETED:
-            message = str(result.get("message") or f"{op} ended in state {result.get('state')}")
+        if not result.completed:
+            message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
             if isinstance(action, RunStart) and action.request is not None:  # a worker that died
                 try:
                     service.fail_run(self.plan.project, action.request.run_id, message)
                 except DhmlrunError as exc:
                     message = f"{message} (and it could not be marked error on MLRun: {exc})"
-            return NodeResult(action.address, action.action, FAILED, message, entity_id=result.get("id"))
-        outputs = dict(result.get("outputs") or {})
+            return NodeResult(action.address, action.action, FAILED, message, entity_id=result.id)
         if isinstance(action, RunStart):
             with self._lock:
-                self._outputs[action.address] = outputs
-        return NodeResult(action.address, action.action, DONE, entity_id=result.get("id"), outputs=outputs)
+                self._outputs[action.address] = dict(result.outputs)
+        return NodeResult(
+            action.address, action.action, DONE, entity_id=result.id, outputs=dict(result.outputs)
+        )
 
     # ---------------------------------------------------------------- runs
 
@@ -223,24 +227,27 @@ class Applier:
             self._mlrun().fail_run(request.project, request.supersedes, superseded(request.run_id))
         elif request.supersedes:
             self.platform.fail_run(request.project, request.supersedes, superseded(request.run_id))
-        worker_request = {**asdict(request), "inputs": self._resolve_inputs(request)}
+        order = self._order(request)
         if on_mlrun:
-            return self._on_mlrun(action, "run", worker_request)
+            return self._on_mlrun(action, ExecuteMLRunRun(run=order))
         result = run_in_worker(
-            worker_request, self.log_dir, action.address, self._environment(), self.run_server
+            ExecuteRun(run=order),
+            self.log_dir,
+            action.address,
+            self._run_environment(request),
+            self.run_server,
         )
-        outputs = dict(result.get("outputs") or {})
+        outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs
-        state = str(result.get("state") or states.ERROR)
-        if state != states.COMPLETED:
-            message = result.get("message") or f"run ended in state {state}"
+        if not result.completed:
+            message = result.message or f"run ended in state {result.state}"
             try:
                 self.platform.fail_run(request.project, request.run_id, str(message))
             except DhmlrunError as exc:  # the run's own failure is the one to report
                 message = f"{message} (and it could not be marked ERROR: {exc})"
-            return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.get("id"))
-        return NodeResult(action.address, RUN, DONE, entity_id=result.get("id"), outputs=outputs)
+            return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.id)
+        return NodeResult(action.address, RUN, DONE, entity_id=result.id, outputs=outputs)
 
     def _environment(self) -> dict[str, str]:
         """The environment of every run worker of this apply (built once: for the embedded core
@@ -251,6 +258,30 @@ class Applier:
                 env.setdefault(RUNS_DIR_ENV, str((self.root / ".dhmlrun" / "runs").resolve()))
                 self._worker_env = env
             return self._worker_env
+
+    def _order(self, request: RunRequest) -> RunOrder:
+        """The worker's form of a planned run: its inputs resolved now."""
+        function = request.function
+        return RunOrder(
+            project=request.project,
+            run_id=request.run_id,
+            function=FunctionVersion(function.address, function.id, function.key, function.kind),
+            action=request.action,
+            inputs=self._resolve_inputs(request),
+            outputs=dict(request.outputs),
+            parameters=dict(request.parameters),
+            values=list(request.values),
+            task=dict(request.task),
+            execution=request.execution,
+            labels=list(request.labels),
+        )
+
+    def _run_environment(self, request: RunRequest) -> dict[str, str]:
+        """The worker's environment for one run: apply's, with what DHCore's runners give a run's
+        pod (`PROJECT_NAME`, `RUN_ID`, the task's `envs`; docs/dhcore-runs.md §1)."""
+        base = self._environment()
+        identity = run_identity(request.project, request.run_id, f"{request.function.kind}+{request.action}")
+        return pod_environment(base, {}, identity, task_envs(request.task))
 
     def _resolve_inputs(self, request: RunRequest) -> dict[str, str]:
         """Input keys for the worker; outputs of upstream runs of this apply are filled in now."""
@@ -272,82 +303,3 @@ class Applier:
 
 def superseded(run_id: str) -> str:
     return f"executor lost: the process executing it stopped renewing its lease; superseded by run {run_id}"
-
-
-def run_in_worker(
-    request: dict[str, Any],
-    log_dir: Path,
-    address: str,
-    env: Mapping[str, str],
-    server: RunServer | None = None,
-) -> dict[str, Any]:
-    """Execute one run in its own process, running `dhmlrun.apply.run_worker`; its result dict.
-
-    The process is a child forked by the warm `server` when there is one that can take the run
-    (mlrun and digitalhub already imported: see `run_server.py`), else a fresh
-    `python -m dhmlrun.apply.run_worker`.
-    """
-    private_dir(log_dir)
-    log_file = private_file(log_dir / f"{address}.log")
-    with tempfile.TemporaryDirectory(prefix="dhmlrun-run-") as tmp:
-        request_file = Path(tmp) / "request.json"
-        result_file = Path(tmp) / "result.json"
-        request_file.write_text(json.dumps(request), encoding="utf-8")
-        argv = [str(request_file), str(result_file)]
-        returncode = _in_server(server, argv, log_file, dict(env), tmp)
-        if returncode is None:
-            returncode = _in_fresh_worker(argv, log_file, dict(env), tmp)
-        if result_file.is_file():
-            return json.loads(result_file.read_text(encoding="utf-8"))
-    tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-    return {
-        "id": request.get("run_id"),
-        "state": states.ERROR,
-        "message": f"run worker exited with code {returncode}: " + " | ".join(tail),
-    }
-
-
-_fresh_workers: set[subprocess.Popen[bytes]] = set()
-_fresh_workers_lock = threading.Lock()
-
-
-def _in_fresh_worker(argv: list[str], log_file: Path, env: dict[str, str], cwd: str) -> int:
-    """The exit code of a new `python -m dhmlrun.apply.run_worker` process running the run."""
-    with log_file.open("w", encoding="utf-8") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dhmlrun.apply.run_worker", *argv],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-        )
-        with _fresh_workers_lock:
-            _fresh_workers.add(worker)
-        try:
-            return worker.wait()
-        finally:
-            with _fresh_workers_lock:
-                _fresh_workers.discard(worker)
-
-
-def signal_runs(server: RunServer | None, signum: int) -> None:
-    """Send `signum` to every run worker executing now (forked by `server` or started fresh)."""
-    if server is not None:
-        server.signal_children(signum)
-    with _fresh_workers_lock:
-        workers = list(_fresh_workers)
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signum)
-
-
-def _in_server(
-    server: RunServer | None, argv: list[str], log_file: Path, env: dict[str, str], cwd: str
-) -> int | None:
-    """The exit code of the run forked by `server`, or None when it could not take the run."""
-    if server is None:
-        return None
-    try:
-        return server.execute(argv, log_file, env, cwd)
-    except RunServerUnavailable:
-        return None

@@ -87,8 +87,19 @@ def _finish(ctx: click.Context, project: Any, outcome: Any, colour: bool) -> Non
     from dhmlrun.views.apply import render_apply_summary
 
     if outcome.results or outcome.interrupted:
-        click.echo(render_apply_summary(outcome, project.secrets, colour))
+        click.echo(render_apply_summary(outcome, project.secrets, colour, lambda a: logs_command(project, a)))
     ctx.exit(outcome.exit_code)
+
+
+def logs_command(project: Any, address: str) -> str:
+    """The `dhmlrun logs` command that shows the run at `address` of this project (its config
+    directory and environment as this command was given them)."""
+    import shlex
+
+    here = Path(project.path).resolve() == Path.cwd().resolve()
+    path = "" if here else f" --path {shlex.quote(str(project.path))}"
+    env = f" -e {shlex.quote(project.env)}" if project.env else ""
+    return f"dhmlrun logs {address}{path}{env}"
 
 
 @click.command()

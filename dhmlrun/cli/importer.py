@@ -40,7 +40,6 @@ def import_project(
     Then `dhmlrun plan` shows the imported entities as `adopt`, and the first apply labels
     them as managed by dhmlrun.
     """
-    from dhmlrun.config import load_declaration
     from dhmlrun.importer import build_import, read_export, write_import
 
     if Path(project).is_file():
@@ -50,10 +49,14 @@ def import_project(
         export = _read_live(project, out, endpoint, profile)
     result = build_import(export)
     written = write_import(result, out, force=force)
-    load_declaration(out)  # what import writes must load: a failure here is a bug worth seeing
+    _check_loads(out, result.not_copied)
     click.echo(f"Imported project {project} into {out}:")
     for path in written:
         click.echo(f"  {safe_text(str(path))}")
+    if result.not_copied:
+        click.echo("Not copied (import never reads a local file; listed at the top of dhmlrun.yaml):")
+        for line in result.not_copied:
+            click.echo(f"  {safe_text(line)}")
     if result.skipped:
         click.echo("Not imported (listed at the top of dhmlrun.yaml):")
         for line in result.skipped:
@@ -67,6 +70,21 @@ def import_project(
     else:
         what = "nothing was imported"
     click.echo(f"\nNext: dhmlrun plan{where}   # {what}; then dhmlrun apply{where}")
+
+
+def _check_loads(out: Path, not_copied: list[str]) -> None:
+    """What import writes must load (a failure here is a bug worth seeing), except that the local
+    files it declared without copying them are missing: the user puts them in place, and
+    validate and plan ask for them by their line until then."""
+    from dhmlrun.config import load_declaration
+
+    missing = {f"{line.split(':', 1)[0]}.path" for line in not_copied}
+    try:
+        load_declaration(out)
+    except DhmlrunError as exc:
+        unexpected = [problem for problem in exc.problems if problem.path not in missing]
+        if unexpected:
+            raise DhmlrunError(unexpected) from exc
 
 
 def _read_live(project: str, out: Path, endpoint: str | None, profile: str | None) -> ProjectExport:

@@ -24,7 +24,7 @@ def run_cli(group: click.Group) -> int:
     command unwinds the same way: locks released, the embedded core stopped, exit 130."""
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = group.main(standalone_mode=False)
+        code = group.main(standalone_mode=False, prog_name="dhmlrun")
     except DhmlrunError as exc:
         print_problems(exc)
         return 1
@@ -35,7 +35,7 @@ def run_cli(group: click.Group) -> int:
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:  # usage errors too (click's own code for them is 2)
-        exc.show()
+        _show_click_error(exc)
         return EXIT_ERROR
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -44,6 +44,16 @@ def run_cli(group: click.Group) -> int:
         return 130
     # without standalone mode click returns (not raises) the code of `ctx.exit(n)`
     return code if isinstance(code, int) else 0
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """click's errors in dhmlrun's one format (`error: ...`), then, for a usage error, the
+    command's usage and where its help is."""
+    click.echo(f"error: {safe_text(exc.format_message())}", err=True)
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        click.echo(f"Try '{ctx.command_path} --help' for help.", err=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:

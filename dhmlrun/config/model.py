@@ -42,6 +42,13 @@ MATERIAL_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models")
 """Declared data a run may take as an input (`TYPE.NAME`)."""
 
 
+def function_address(text: str) -> str:
+    """The address a run's `function:` names: `functions.NAME`, written in full or as `NAME`.
+    An address of another type (`dataitems.x`) stays what it is, so it is refused as such."""
+    type_ = text.split(".", 1)[0]
+    return text if "." in text and type_ in ENTITY_TYPES else f"functions.{text}"
+
+
 @dataclass(frozen=True)
 class Reference:
     """A pointer from one resource to another, parsed from strings like `runs.a.outputs.ds`."""

@@ -40,7 +40,7 @@ from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
 from .cron import cron_problem
 from .document import Document
 from .kinds import PYTHON, function_kind, python_function, python_run, refuse_fields
-from .model import Resource
+from .model import Resource, function_address
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
@@ -100,10 +100,25 @@ def _dataitem(
     if match and match.group(1).lower() != "file":
         return spec
     spec["path"] = str(local_path(urlparse(written).path if match else written, declared_in))
-    outside = doc.confinement.resolved_outside(Path(spec["path"]))
+    resolved = Path(spec["path"])
+    outside = doc.confinement.resolved_outside(resolved)
     if outside is not None:
         doc.later_problem((type_, name, "path"), doc.confinement.refusal("data path", written, outside))
+        return spec
+    missing = _not_a_file(resolved)
+    if missing:  # plan reads it (its digest is the version), apply uploads it: found out now, not then
+        doc.later_problem((type_, name, "path"), f"local file {written!r} {missing} (looked for {resolved})")
     return spec
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` is not a readable local file (None when it is one)."""
+    try:
+        if path.is_file():
+            return None
+        return "is a directory, not a file" if path.is_dir() else "does not exist"
+    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
+        return "does not exist"
 
 
 def _secret(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
@@ -169,13 +184,9 @@ def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in
     if outside is not None:
         doc.later_problem(field, doc.confinement.refusal("source file", text, outside))
         return str(resolved)
-    try:
-        found, directory = resolved.is_file(), resolved.is_dir()
-    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
-        found = directory = False
-    if not found:
-        what = "is a directory, not a file" if directory else "does not exist"
-        doc.later_problem(field, f"source file {text!r} {what} (looked for {resolved})")
+    missing = _not_a_file(resolved)
+    if missing:
+        doc.later_problem(field, f"source file {text!r} {missing} (looked for {resolved})")
         return str(resolved)
     too_big = size_problem(resolved.stat().st_size)  # judged before reading it
     if too_big:
@@ -229,7 +240,7 @@ def bindings(
 def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
     path = ("runs", name)
     function = spec["function"]
-    spec["function"] = function if function.startswith("functions.") else f"functions.{function}"
+    spec["function"] = function_address(function)
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
     python = function_kind(doc, spec["function"]) == PYTHON
     spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=python)

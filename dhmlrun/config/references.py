@@ -12,8 +12,8 @@ showing the whole cycle.
 from __future__ import annotations
 
 from .document import Document
-from .model import MATERIAL_TYPES, Reference, Resource
-from .suggest import did_you_mean, listing
+from .model import MATERIAL_TYPES, Reference, Resource, function_address
+from .suggest import did_you_mean, listing, with_article
 
 INPUT_FORMS = "dataitems.NAME, artifacts.NAME, models.NAME, runs.NAME.outputs.KEY, or a store:// key"
 MAX_REPORTED_CYCLES = 20
@@ -30,7 +30,29 @@ def resolve_references(doc: Document, resources: dict[str, Resource], declared: 
                 if not doc.is_flagged("runs", resource.name):
                     raise  # a well-formed run must never fail here; malformed ones were reported
     _check_broken_runs(doc, resources, declared)
+    _refuse_shared_outputs(doc, resources)
     _reject_cycles(doc, resources)
+
+
+def _refuse_shared_outputs(doc: Document, resources: dict[str, Resource]) -> None:
+    """An output names the entity a run writes: two runs writing one name (or a run writing a
+    declared dataitem, artifact or model) would each make the other's result an old version."""
+    writers: dict[str, str] = {
+        r.name: f"the name of the declared {r.type[:-1]} {r.address}"
+        for r in resources.values()
+        if r.type in MATERIAL_TYPES
+    }
+    for run in resources.values():
+        outputs = run.spec.get("outputs") if run.type == "runs" else None
+        for key, name in (outputs.items() if isinstance(outputs, dict) else ()):
+            if not isinstance(name, str):
+                continue
+            writer = f"written by {run.address} (outputs.{key})"
+            first = writers.setdefault(name, writer)
+            if first != writer:
+                doc.later_problem(("runs", run.name, "outputs", key),
+                                  f"output {name!r} is also {first}: each would make the "
+                                  "other's result an old version; give it a name of its own")
 
 
 def _check_broken_runs(doc: Document, resources: dict[str, Resource], declared: set[str]) -> None:
@@ -40,7 +62,7 @@ def _check_broken_runs(doc: Document, resources: dict[str, Resource], declared: 
         function = body.get("function") if isinstance(body, dict) else None
         if f"runs.{name}" in resources or not isinstance(function, str):
             continue
-        address = function if function.startswith("functions.") else f"functions.{function}"
+        address = function_address(function)
         if address not in declared:
             _unknown_function(doc, name, address, declared)
 
@@ -48,7 +70,7 @@ def _check_broken_runs(doc: Document, resources: dict[str, Resource], declared: 
 def _run_edges(doc: Document, run: Resource, resources: dict[str, Resource], declared: set[str]) -> list[str]:
     edges: list[str] = []
     function = run.spec["function"]
-    if function in declared:
+    if function in declared and function.startswith("functions."):
         edges.append(function)
     else:
         _unknown_function(doc, run.name, function, declared)
@@ -64,9 +86,16 @@ def _run_edges(doc: Document, run: Resource, resources: dict[str, Resource], dec
 
 def _unknown_function(doc: Document, run: str, address: str, declared: set[str]) -> None:
     functions = _of_type(declared, "functions")
-    doc.later_problem(("runs", run, "function"),
-                      f"unknown function {address!r}{_suggest(address, functions)}",
-                allowed=listing(functions) or "(no functions are declared)")
+    type_ = address.split(".", 1)[0]
+    if type_ != "functions":  # `function: dataitems.x`: another kind of entity, said as such
+        what = "is not a function"
+        if address in declared:
+            what = f"is {with_article(type_[:-1])}, not a function"
+        message = f"{address!r} {what}{_suggest(address, functions)}"
+    else:
+        message = f"unknown function {address!r}{_suggest(address, functions)}"
+    doc.later_problem(("runs", run, "function"), message,
+                      allowed=listing(functions) or "(no functions are declared)")
 
 
 def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: dict[str, Resource],

@@ -2,9 +2,10 @@
 
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
 leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
-each whose kind has a runtime installed here, starts `python -m dhmlrun.core.job_worker PROJECT
-RUN_ID` with the environment of a platform run (`platform_run_environment`: the core's endpoint and
-token, nothing of another platform's), in a working directory of its own, removed after it (a
+each whose kind has a runtime installed here, starts `python -m dhmlrun.worker.job PROJECT
+RUN_ID` with the environment DHCore gives a run's pod (`worker_env.pod_environment`: the core's
+endpoint, token and configuration, the run's `PROJECT_NAME` and `RUN_ID`, its task's `envs`; nothing
+of another platform's), in a working directory of its own, removed after it (a
 runtime writes the run's source into its working directory: digitalhub-runtime-python's
 `runtime_python/main.py`, which concurrent runs sharing one directory would overwrite for each
 other; what a run keeps goes to the runs directory next to the database). The worker does the whole
@@ -36,16 +37,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.errors import ApiError
 from dhmlrun.core.service import Core
-from dhmlrun.platform.worker_env import embedded_connection, platform_run_environment
+from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
+from dhmlrun.platform.worker_env import (
+    embedded_connection,
+    platform_run_environment,
+    pod_environment,
+    run_identity,
+    task_envs,
+    task_kind_of,
+)
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.processes import process_alive
-from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, RUNS_DIR_ENV
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
-WORKER_MODULE = "dhmlrun.core.job_worker"
+WORKER_MODULE = "dhmlrun.worker.job"
+PIPELINE_WORKER_MODULE = "dhmlrun.worker.pipeline"
+BUILD_WORKER_MODULE = "dhmlrun.worker.build"
+ORCHESTRATORS: dict[str, str] = {"hera+pipeline:run": PIPELINE_WORKER_MODULE}
+"""Run kinds that orchestrate other runs (what Argo does for DHCore), by the module that executes
+them. Each starts at once in a thread of its own, outside the bounded pool: its steps' runs are
+what take the pool's workers, and pipelines holding every pool slot while waiting for their own
+steps would deadlock it."""
+BUILDERS: dict[str, str] = {
+    "python+build:run": BUILD_WORKER_MODULE,
+    "container+build:run": BUILD_WORKER_MODULE,
+}
+"""Build runs, which DHCore executes itself (the runtimes' `run()` does nothing for a build):
+the core's build worker does them (`worker/build.py`), in the pool, with no runtime needed."""
 RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
@@ -74,6 +97,8 @@ class Job:
     project: str
     run_id: str
     kind: str
+    spec: dict[str, Any]
+    """The run's spec as built at its create (its task kind and `envs` shape the environment)."""
 
 
 class Jobs:
@@ -86,9 +111,14 @@ class Jobs:
         max_workers: int = DEFAULT_MAX_WORKERS,
         worker_module: str = WORKER_MODULE,
         runs_dir: Path | None = None,
+        files_store: str | None = None,
+        envs_dir: Path | None = None,
     ) -> None:
         self.core = core
         self.runs_dir = runs_dir
+        self.envs_dir = envs_dir
+        self.files_store = files_store
+        """The default files store the core's runs are told (DHCore's `FilesConfig`)."""
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
         self._token: str | None = None
@@ -96,6 +126,7 @@ class Jobs:
         self._worker_module = worker_module
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
         self._lock = threading.Lock()
@@ -116,7 +147,16 @@ class Jobs:
         """Claim and queue a run (called by `Core` right after the create committed)."""
         with self.core.store.write() as tx:
             tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
-        self._queue.put(Job(project, run_id, str(run.get("kind", ""))))
+        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        if job.kind not in ORCHESTRATORS:
+            self._queue.put(job)
+            return
+        thread = threading.Thread(
+            target=self._take, args=(job,), name=f"dhmlrun-pipeline-{run_id}", daemon=True
+        )
+        with self._lock:
+            self._orchestrators = [t for t in self._orchestrators if t.is_alive()] + [thread]
+        thread.start()
 
     def recover_orphans(self) -> None:
         """Fail the unfinished runs claimed by executors whose process no longer exists."""
@@ -173,9 +213,12 @@ class Jobs:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for thread in self._threads:
+        with self._lock:
+            threads = [*self._threads, *self._orchestrators]
+        for thread in threads:
             thread.join(timeout=timeout)
         self._threads.clear()
+        self._orchestrators.clear()
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -192,23 +235,27 @@ class Jobs:
             job = self._queue.get()
             if job is None:
                 return
-            try:
-                if self._stopping.is_set():
-                    self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
-                else:
-                    self._execute(job)
-            except Exception:  # a broken job must not kill the pool
-                log.exception("the job runner failed on run %s", job.run_id)
-                self._set_state(
-                    job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
-                )
-            finally:
-                self._release(job.run_id)
+            self._take(job)
+
+    def _take(self, job: Job) -> None:
+        """Execute one job, whatever happens: a broken job must not kill the pool."""
+        try:
+            if self._stopping.is_set():
+                self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
+            else:
+                self._execute(job)
+        except Exception:
+            log.exception("the job runner failed on run %s", job.run_id)
+            self._set_state(
+                job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
+            )
+        finally:
+            self._release(job.run_id)
 
     def _execute(self, job: Job) -> None:
         if self.core.run_state(job.run_id) != states.READY:
             return  # deleted, stopped or taken over by a client while queued
-        if not runtime_installed(job.kind):
+        if job.kind not in BUILDERS and not runtime_installed(job.kind):
             message = (
                 f"no runtime for kind {job.kind} is installed where this core runs "
                 f"(the Python module {runtime_module(job.kind)}); it cannot execute this run"
@@ -219,12 +266,13 @@ class Jobs:
             tempfile.TemporaryFile() as output,
             tempfile.TemporaryDirectory(prefix="dhmlrun-job-") as workdir,
         ):
+            python, env = self._interpreter(job, self._worker_env(job))
             process = subprocess.Popen(
-                [sys.executable, "-m", self._worker_module, job.project, job.run_id],
+                [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=self._worker_env(),
+                env=env,
                 cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
             )
             with self._lock:
@@ -248,11 +296,34 @@ class Jobs:
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
-    def _worker_env(self) -> dict[str, str]:
+    def _interpreter(self, job: Job, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The worker's Python: a python run's environment when it is prepared already (else the
+        worker prepares it and starts again there: `worker/job.py`), the core's."""
+        if self.envs_dir is None or job.kind in BUILDERS or not job.kind.startswith(PYTHON_KIND_PREFIX):
+            return sys.executable, env
+        request = EnvironmentRequest.of(job.spec)
+        environment = ready(self.envs_dir, request) if request.requirements else None
+        if environment is None:
+            return sys.executable, env
+        return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
+
+    def _worker_module_of(self, kind: str) -> str:
+        return ORCHESTRATORS.get(kind) or BUILDERS.get(kind) or self._worker_module
+
+    def _worker_env(self, job: Job) -> dict[str, str]:
+        """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
         assert self.endpoint is not None and self._token is not None
-        env = platform_run_environment(os.environ, self._connection)
+        configuration = {**self._connection, **run_configuration(self.endpoint, self.files_store)}
+        env = pod_environment(
+            platform_run_environment(os.environ, self._connection),
+            configuration,
+            run_identity(job.project, job.run_id, task_kind_of(job.spec)),
+            task_envs(job.spec),
+        )
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
+        if self.envs_dir is not None:  # so do the environments of functions' requirements
+            env[ENVS_DIR_ENV] = str(self.envs_dir.resolve())
         return env
 
     def _store_output(self, job: Job, printed: str) -> None:

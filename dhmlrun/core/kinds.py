@@ -244,6 +244,8 @@ class Runtime:
     stock: bool = True
     checks: Mapping[str, Check] = field(default_factory=dict)
     """entity type → dhmlrun's own validation of that kind."""
+    executable_hidden: Fields = ()
+    """Executable fields kept but not described (DHCore's `@JsonSchemaIgnore`: a workflow's `build`)."""
 
     def kinds(self) -> Iterator[Kind]:
         """The executable kind, then each task kind followed by its run kind."""
@@ -252,6 +254,7 @@ class Runtime:
             self.name,
             self.executable,
             runtime=self.name,
+            hidden=self.executable_hidden,
             stock=self.stock,
             check=self.checks.get(self.executable_entity),
         )
@@ -273,7 +276,7 @@ class Runtime:
                 (*RUN_BASE, *self.run),
                 runtime=self.name,
                 base=task,
-                hidden=self.executable,
+                hidden=(*self.executable, *self.executable_hidden),
                 stock=self.stock,
                 check=self.checks.get("run"),
             )
@@ -314,6 +317,9 @@ HUGGINGFACE_SERVE_TASK: Fields = (
 FLOWER_FUNCTION: Fields = (BASE_IMAGE, IMAGE, REQUIREMENTS)
 FLOWER_PEER_RUN: Fields = (_string("root_certificates"), _string("superlink"))
 WORKFLOW_EXECUTABLE: Fields = (IMAGE, SOURCE, TAG)
+WORKFLOW_BUILD: Fields = (_object("build"),)
+"""The built Argo workflow (`{base64, lang: yaml}`) DHCore stores after a build (`HeraWorkflowSpec`,
+`KFPWorkflowSpec`: `@JsonSchemaIgnore`); docs/dhcore-runs.md §2."""
 
 MLRUN_TASK: Fields = (
     _array("node_selector"),
@@ -395,6 +401,7 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime(
         "kfp",
         executable=WORKFLOW_EXECUTABLE,
+        executable_hidden=WORKFLOW_BUILD,
         executable_entity="workflow",
         tasks={"pipeline": (), "build": ()},
         run=(INPUTS, OUTPUTS, PARAMETERS),
@@ -402,6 +409,7 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime(
         "hera",
         executable=WORKFLOW_EXECUTABLE,
+        executable_hidden=WORKFLOW_BUILD,
         executable_entity="workflow",
         tasks={"pipeline": (), "build": ()},
         run=(PARAMETERS,),

@@ -76,6 +76,8 @@ class EmbeddedCore:
             max_workers=max_workers,
             worker_module=worker_module,
             runs_dir=self.db_path.parent / "runs",
+            envs_dir=self.db_path.parent / "envs",
+            files_store=self.files_store,
         )
         self.core.on_run_created = self._run_created
         self.core.on_run_stop = self.jobs.stop_run

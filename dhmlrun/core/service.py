@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dhmlrun.core import entities as dto
+from dhmlrun.core.completion import on_complete
 from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
 from dhmlrun.core.files import FilesService
 from dhmlrun.core.kinds import KindRegistry
@@ -337,8 +338,18 @@ class Core:
                 # a stale copy saved after the run ended (the SDK PUTs the whole run): the
                 # executor's final record (results, outputs, message) is kept, not erased
                 updated["status"] = dict(row.body.get("status") or {})
+            if entity_type == "run":
+                self._completed(tx, row.state, dto.with_state(updated, state))
             tx.replace(entity_type, entity_id, updated, state=state, updated=dto.now_ms())
         return dto.with_state(updated, state)
+
+    @staticmethod
+    def _completed(tx: Tx, before: str, run: dict[str, Any]) -> None:
+        """A run the core executes reached COMPLETED: what its runtime's `onComplete` does
+        (`completion.py`), in the same transaction."""
+        now = run["status"].get("state")
+        if now == states.COMPLETED and before != states.COMPLETED and not _local(run):
+            on_complete(tx, run)
 
     def set_run_state(
         self, project: str, run_id: str, target: str, *, message: str | None = None
@@ -354,6 +365,7 @@ class Core:
             if message is not None:
                 status["message"] = message
             body["status"] = status
+            self._completed(tx, row.state, body)
             tx.replace("run", run_id, body, state=state, updated=dto.now_ms())
         return dto.with_state(body, state)
 

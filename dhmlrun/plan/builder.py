@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dhmlrun.config.model import Declaration, Reference, Resource
-from dhmlrun.errors import DhmlrunError
+from dhmlrun.config.suggest import did_you_mean, listing
+from dhmlrun.errors import DhmlrunError, Problem
 from dhmlrun.plan import mlrun_host, runview
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
@@ -141,7 +142,11 @@ def build_plan(
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     if targets:
-        plan.actions = _restrict_to_targets(plan.actions, declaration, targets)
+        kept = _restrict_to_targets(plan.actions, declaration, targets)
+        kept_addresses = {a.address for a in kept}
+        plan.targets = list(targets)
+        plan.left_out = [a.address for a in plan.actions if a.changes and a.address not in kept_addresses]
+        plan.actions = kept
     return plan
 
 
@@ -177,15 +182,26 @@ def _full_address(declaration: Declaration, text: str, type_: str | None = None)
 def _check_addresses(
     declaration: Declaration, state: PlatformState, targets: list[str], reruns: set[str]
 ) -> None:
-    known = set(declaration.resources) | set(state.managed())
-    problems = [f"--target {t}: no such resource" for t in targets if t not in known]
-    problems += [
-        f"--rerun {r}: no such run"
-        for r in sorted(reruns)
-        if r not in declaration.resources or not r.startswith("runs.")
+    """Every `--target` names a declared or managed address, every `--rerun` a declared run; each
+    wrong one is refused with what it may name and the nearest such name."""
+    known = sorted(set(declaration.resources) | set(state.managed()))
+    runs = sorted(a for a in declaration.resources if a.startswith("runs."))
+    problems = [
+        Problem(f"no such resource{did_you_mean(t, known)}", path=f"--target {t}", allowed=listing(known))
+        for t in targets
+        if t not in known
     ]
+    for rerun in sorted(r for r in reruns if r not in runs):
+        what = "is not a run: --rerun forces runs" if rerun in known else "no such run"
+        problems.append(
+            Problem(
+                f"{what}{did_you_mean(rerun, runs)}",
+                path=f"--rerun {rerun}",
+                allowed=listing(runs) or "(no runs are declared)",
+            )
+        )
     if problems:
-        raise DhmlrunError.single("; ".join(problems), allowed=", ".join(sorted(known)) or None)
+        raise DhmlrunError(problems)
 
 
 def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
@@ -221,7 +237,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
 def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     rules = rules_for(resource.type, resource.spec.get("kind"))
     project = ctx.declaration.project_name
-    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address)
+    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address, resource.location)
     view = desired_view(resource.spec, resource.lifecycle, rules, local)
     remote = ctx.state.entities.get(resource.address)
     kind = str(resource.spec.get("kind"))
@@ -606,7 +622,7 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # apply/run_worker.py's INTERRUPTED
+    if (last.message or "").startswith("interrupted"):  # worker/ending.py's INTERRUPTED
         return "last run was interrupted"
     return "last run failed"
 

@@ -252,6 +252,17 @@ def action_from_dict(data: dict[str, Any]) -> Action:
 
 
 @dataclass
+class Replay:
+    """How to make a plan again, so a saved plan can be checked against the configuration it is
+    applied with (`plan/replay.py`): the seed its ids were drawn from, and the `--target` and
+    `--rerun` it was made with."""
+
+    seed: str
+    targets: list[str] = field(default_factory=list)
+    reruns: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Plan:
     """Everything apply needs, and everything a reviewer should see."""
 
@@ -267,6 +278,23 @@ class Plan:
     they live on the DigitalHub platform)."""
     files_store: str | None = None
     """The files store apply uploads declared local files to (None: they stay local)."""
+    replay: Replay | None = None
+    """How it was made (None: it cannot be made again, and so cannot be applied from a file)."""
+    targets: list[str] = field(default_factory=list)
+    """The `--target` addresses this plan was restricted to (empty: the whole configuration)."""
+    left_out: list[str] = field(default_factory=list)
+    """Addresses with a change that `--target` left out: the platform still differs there."""
+
+    @property
+    def partial(self) -> bool:
+        """Made with `--target`: it may not hold every change the configuration asks for."""
+        return bool(self.targets)
+
+    @property
+    def pending(self) -> bool:
+        """Whether the platform differs from the configuration: this plan changes something, or
+        changes were left out of it (`--detailed-exitcode` exits 2 either way)."""
+        return self.has_changes or bool(self.left_out)
 
     def by_address(self) -> dict[str, Action]:
         return {a.address: a for a in self.actions}
@@ -310,9 +338,12 @@ class Plan:
             "destroy": self.destroy,
             "mlrun": self.mlrun,
             "files_store": self.files_store,
+            "targets": list(self.targets),
+            "left_out": list(self.left_out),
             "warnings": list(self.warnings),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
+            "replay": asdict(self.replay) if self.replay is not None else None,
         }
 
     @classmethod
@@ -327,4 +358,7 @@ class Plan:
             destroy=bool(data.get("destroy")),
             mlrun=data.get("mlrun"),
             files_store=data.get("files_store"),
+            replay=Replay(**data["replay"]) if data.get("replay") is not None else None,
+            targets=list(data.get("targets") or ()),
+            left_out=list(data.get("left_out") or ()),
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.errors import DhmlrunError
+from dhmlrun.errors import DhmlrunError, Location
 from dhmlrun.plan.fingerprint import digest, sha256_base64, sha256_file, sha256_text
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import RemoteEntity
@@ -179,7 +179,11 @@ class LocalFile:
 
 
 def local_file(
-    resource_spec: Mapping[str, Any], rules: KindRules, root: Path, where: str
+    resource_spec: Mapping[str, Any],
+    rules: KindRules,
+    root: Path,
+    where: str,
+    location: Location | None = None,
 ) -> LocalFile | None:
     """Read the local file of a declared resource, or None when it has none (URL, inline code)."""
     if rules.local_path is None:
@@ -189,7 +193,9 @@ def local_file(
         return None
     path = Path(value)
     if not path.is_file():
-        raise DhmlrunError.single(f"local file not found: {relative_to_root(value, root)}", path=where)
+        raise DhmlrunError.single(
+            f"local file not found: {relative_to_root(value, root)}", location, f"{where}.{rules.local_path}"
+        )
     return LocalFile(str(path), relative_to_root(value, root), sha256_file(path))
 
 

@@ -6,7 +6,7 @@ so `plan` stays light): one list request per family (functions and runs by the `
 schedules), and the few single reads and writes that need no mlrun objects (delete a function
 or a schedule, read, fail or annotate a run, read its log). What needs mlrun's own classes to be
 faithful (storing a function, submitting a run, creating a schedule) is done by the MLRun worker
-(`dhmlrun/apply/mlrun_worker.py`), which imports mlrun.
+(`dhmlrun/worker/on_mlrun.py`), which imports mlrun.
 
 dhmlrun's bookkeeping (`platform/labels.py`: `dhmlrun` and `dhmlrun/KEY=VALUE`, with 64-character
 digests) is kept whole in one annotation (`LABELS_ANNOTATION`): MLRun labels become a remote

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 CONNECTION_PREFIXES = ("DHCORE_", "DH_")
 CONNECTION_KEYS = frozenset({"OAUTH2_TOKEN_ENDPOINT"})
@@ -44,10 +45,11 @@ PLATFORM_KEYS = frozenset(
         "no_proxy",
     }
 )
-PLATFORM_PREFIXES = ("LC_", "MLRUN_", "AWS_", "S3_", "DHMLRUN_")
+PLATFORM_PREFIXES = ("LC_", "MLRUN_", "AWS_", "S3_", "DHMLRUN_", "PIP_")
 """What a run the platform executes inherits from the core's host: locale, paths, proxies and
-certificates, and the settings of mlrun, S3 and dhmlrun itself. Nothing else (no tokens of
-other services, no shell history variables)."""
+certificates, and the settings of mlrun, S3, pip (where the core installs functions'
+requirements from: `environments.py`) and dhmlrun itself. Nothing else (no tokens of other
+services, no shell history variables)."""
 
 
 S3_KEYS = frozenset(
@@ -105,3 +107,70 @@ def embedded_connection(
         "DH_CONFIG": os.devnull,
         **(files_store or {}),
     }
+
+
+# ------------------------------------------------------------------ what DHCore gives a run's pod
+
+PROJECT_NAME_ENV = "PROJECT_NAME"
+RUN_ID_ENV = "RUN_ID"
+"""The run's identity, set by every DHCore 0.15 runner (`new CoreEnv("PROJECT_NAME", ...)`,
+`new CoreEnv("RUN_ID", ...)`); the SDK reads them as `RuntimeEnvVar.PROJECT` and `.RUN_ID` (its
+context then knows the run it executes in) and so does the hera DSL (docs/dhcore-runs.md §1)."""
+WORKFLOW_IMAGE_ENV = "DHCORE_WORKFLOW_IMAGE"
+WORKFLOW_IMAGES: dict[str, str] = {
+    "hera+build": "ghcr.io/scc-digitalhub/digitalhub-sdk-wrapper-hera/wrapper-hera:latest",
+    "kfp+build": "ghcr.io/scc-digitalhub/digitalhub-sdk-wrapper-kfp/wrapper-kfp:latest",
+}
+"""The step image a workflow build is told (`HeraBuildRunner`, `KFPBuildRunner`: DHCore's
+default `runtime.hera.image` / `runtime.kfp.image`). The hera DSL refuses to build without it
+and writes it into each step's container; the embedded core recognises the step by its command,
+not by the image."""
+
+
+def run_identity(project: str, run_id: str, task_kind: str | None = None) -> dict[str, str]:
+    """`PROJECT_NAME` and `RUN_ID`, plus `DHCORE_WORKFLOW_IMAGE` for a workflow build: the
+    variables DHCore's runner for `task_kind` (`hera+build`, `python+job`, ...) sets."""
+    identity = {PROJECT_NAME_ENV: project, RUN_ID_ENV: run_id}
+    image = WORKFLOW_IMAGES.get(task_kind or "")
+    if image is not None:
+        identity[WORKFLOW_IMAGE_ENV] = image
+    return identity
+
+
+def task_kind_of(run_spec: Mapping[str, Any]) -> str | None:
+    """The task kind a run's spec names (`hera+build://project/id` → `hera+build`)."""
+    task = run_spec.get("task")
+    return task.split("://", 1)[0] if isinstance(task, str) and "://" in task else None
+
+
+def task_envs(run_spec: Mapping[str, Any]) -> dict[str, str]:
+    """The run's `envs` (DHCore's `[{name, value}]`, merged into the run from its task)."""
+    envs = run_spec.get("envs")
+    pairs = envs if isinstance(envs, list) else []
+    return {
+        str(e["name"]): str(e.get("value") if e.get("value") is not None else "")
+        for e in pairs
+        if isinstance(e, Mapping) and e.get("name")
+    }
+
+
+def pod_environment(
+    base: Mapping[str, str],
+    configuration: Mapping[str, str],
+    identity: Mapping[str, str],
+    envs: Mapping[str, str],
+) -> dict[str, str]:
+    """A run's environment in DHCore's precedence (`K8sBaseFramework.buildEnv` and
+    `buildRunSecret`): the core's configuration and credentials (`configuration`, the pod's
+    `envFrom`) under the runner's variables, the task's `envs` under the run's `identity`,
+    and the core's endpoint above all. `base` is what the process has besides (PATH, ...)."""
+    shared = {k: v for k, v in configuration.items() if k == "DHCORE_ENDPOINT"}
+    return {**base, **configuration, **envs, **identity, **shared}
+
+
+def secret_variables(secrets: Mapping[str, str], run_spec: Mapping[str, Any]) -> dict[str, str]:
+    """The run's secrets as environment variables, less those that would replace what the
+    platform sets: DHCore puts user secrets in the run's secret, under its configuration and
+    credentials, and every `env` entry of the pod (identity, the task's `envs`) above it."""
+    given = {PROJECT_NAME_ENV, RUN_ID_ENV, WORKFLOW_IMAGE_ENV, *task_envs(run_spec)}
+    return {k: v for k, v in secrets.items() if k not in given and not _is_connection_key(k)}

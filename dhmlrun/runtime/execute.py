@@ -6,7 +6,7 @@ nothing here calls `run.outputs`, which blocks forever without an API server. Wi
 `MLRUN_DBPATH` pointing at an MLRun service the run still executes here (this process is where
 the platform put the run: a worker, a pod) and is recorded on that service, project saved, as the
 DigitalHub mlrun runtime always did; submitting runs to MLRun's Kubernetes is dhmlrun apply's job
-for platforms without the runtime (`dhmlrun/apply/mlrun_worker.py`), never this plugin's, since
+for platforms without the runtime (`dhmlrun/worker/on_mlrun.py`), never this plugin's, since
 the inputs it fetched live on this machine.
 
 mlrun runs in one process are not isolated (environment, working directory, `sys.path`,
@@ -27,6 +27,7 @@ from typing import Any
 from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.runtime.capture import captured_output
 from dhmlrun.runtime.errors import ExecutionError
+from dhmlrun.runtime.failure import HandlerErrorTrap, source_paths
 
 DEFAULT_IMAGE = "mlrun/mlrun"
 _EXECUTION_LOCK = threading.Lock()
@@ -48,6 +49,9 @@ class MlrunJob:
     image: str | None = None
     envs: dict[str, str] = field(default_factory=dict)
     task_params: dict[str, Any] = field(default_factory=dict)
+    declared_source: str | None = None
+    """The handler file's path as the declaration wrote it (`src/pipeline.py`), to name it in a
+    failure (`runtime.failure`)."""
 
     @property
     def output_path(self) -> Path:
@@ -107,33 +111,45 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
 
     db = install_memory_db()
     db.reset()
-    _, error, logs = _run_here(mlrun, job, save_project=False)
-    return _outcome_from_db(db, error, logs)
+    _, error, logs, failure = _run_here(mlrun, job, save_project=False)
+    return _with_failure(_outcome_from_db(db, error, logs), failure)
 
 
 def _run_recorded_on_service(job: MlrunJob) -> MlrunOutcome:
     """Run the handler here (`local=True`), recorded on the MLRun service of `MLRUN_DBPATH`."""
     mlrun = _import_mlrun()
-    run, error, logs = _run_here(mlrun, job, save_project=True)
+    run, error, logs, failure = _run_here(mlrun, job, save_project=True)
     if run is None:
-        return MlrunOutcome("error", error, {}, [], logs)
+        return _with_failure(MlrunOutcome("error", error, {}, [], logs), failure)
     status = run.status
     state = status.state or "error"
     error = status.error if state != "completed" else None
     artifacts = [_service_artifact(uri) for uri in (status.artifact_uris or {}).values()]
-    return MlrunOutcome(state, error, dict(status.results or {}), artifacts, logs, run.metadata.uid)
+    outcome = MlrunOutcome(state, error, dict(status.results or {}), artifacts, logs, run.metadata.uid)
+    return _with_failure(outcome, failure)
 
 
-def _run_here(mlrun: Any, job: MlrunJob, *, save_project: bool) -> tuple[Any, str | None, str]:
+def _with_failure(outcome: MlrunOutcome, failure: str | None) -> MlrunOutcome:
+    """A failed outcome says what the handler raised, typed and placed (`runtime.failure`),
+    rather than mlrun's text of it."""
+    if outcome.failed and failure:
+        outcome.error = failure
+    return outcome
+
+
+def _run_here(mlrun: Any, job: MlrunJob, *, save_project: bool) -> tuple[Any, str | None, str, str | None]:
     """Run the handler in this process, isolated; (mlrun's run object or None, the failure or
-    None, everything printed)."""
+    None, everything printed, the handler's exception in one line or None)."""
     job.output_path.mkdir(parents=True, exist_ok=True)
     work_dir = job.run_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
     run, error = None, None
+    shown = source_paths(job.code_file, job.source_root, job.declared_source)
+    trap = HandlerErrorTrap()
     with (
         captured_output(_mlrun_log_handlers(mlrun)) as buffer,
         _isolated(work_dir, job.source_root, job.envs),
+        _trapping(trap),
     ):
         try:
             function = _build_function(mlrun, job, save_project=save_project)
@@ -147,9 +163,23 @@ def _run_here(mlrun: Any, job: MlrunJob, *, save_project: bool) -> tuple[Any, st
             )
         except Exception as exc:  # mlrun raises RunError or anything the handler's import raised
             error = _error_text(exc)
+            trap.exceptions.append(exc)
         except SystemExit as exc:  # mlrun catches Exception only; sys.exit() in a handler lands here
             error = f"the handler called sys.exit({exc.code!r})"
-    return run, error, buffer.getvalue()
+    return run, error, buffer.getvalue(), trap.failure(shown)
+
+
+@contextlib.contextmanager
+def _trapping(trap: HandlerErrorTrap) -> Iterator[None]:
+    """`trap` on mlrun's logger (the standard library's logger named `mlrun`) for the block."""
+    import logging
+
+    logger = logging.getLogger("mlrun")
+    logger.addHandler(trap)
+    try:
+        yield
+    finally:
+        logger.removeHandler(trap)
 
 
 def _build_function(mlrun: Any, job: MlrunJob, save_project: bool = False) -> Any:

@@ -102,6 +102,7 @@ class RuntimeMlrunJob(Runtime):
             image=spec.get("image"),
             envs={e["name"]: e["value"] for e in spec.get("envs") or []},
             task_params=spec,
+            declared_source=(spec.get("source") or {}).get("source"),
         )
 
     def _store_logs(self, run: dict, transcript: list[str]) -> None:

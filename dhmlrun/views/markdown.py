@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dhmlrun.plan.model import SYMBOLS, Plan
 from dhmlrun.views.graph import Graph, changes_graph, legend, plan_graph, to_mermaid
-from dhmlrun.views.plan import render_plan, summary_line
+from dhmlrun.views.plan import plan_warnings, render_plan, summary_line
 from dhmlrun.views.terminal import safe_text, safe_value
 from dhmlrun.vocabulary.mask import mask_value
 
@@ -68,7 +68,7 @@ def render_plan_markdown(plan: Plan, declaration: Declaration, secrets: Iterable
     masked = Plan.from_dict(safe_value(mask_value(plan.as_dict(), secrets)))
     verb = "destroy" if masked.destroy else "plan"
     lines = [f"## dhmlrun {verb}: project {code_span(masked.project)}", ""]
-    for warning in masked.warnings:
+    for warning in plan_warnings(masked):
         lines += [f"> **Warning:** {cell_text(warning)}", ""]
     lines += [f"**{cell_text(summary_line(masked))}**", ""]
     changes = masked.changes()

@@ -33,12 +33,52 @@ NO_CHANGES = "No changes. The platform matches the configuration."
 
 
 def summary_line(plan: Plan) -> str:
+    """`Plan: 2 to create, ...`, or that nothing changes; a partial plan (`--target`) never says
+    the platform matches while changes were left out of it."""
+    left_out = _left_out(plan)
     if not plan.has_changes:
+        if left_out:
+            return (
+                f"No changes for {_targets(plan)}, but {left_out} outside it: "
+                "the platform does not match the configuration."
+            )
         return NO_CHANGES
     c = plan.counts()
     adopt = f"{c[ADOPT]} to adopt, " if c.get(ADOPT) else ""
     rest = f"{c[CREATE]} to create, {c[UPDATE]} to update, {c[DELETE]} to delete, {c[RUN]} to run."
-    return f"Plan: {adopt}{rest}"
+    return f"Plan: {adopt}{rest}" + (f" ({left_out} left out by --target.)" if left_out else "")
+
+
+def plan_warnings(plan: Plan) -> list[str]:
+    """The planner's warnings, then, for a plan made with `--target`, that it is partial (as
+    Terraform warns of resource targeting)."""
+    warnings = list(plan.warnings)
+    if plan.partial:
+        if plan.left_out:
+            shown = ", ".join(plan.left_out[:PARTIAL_SHOWN])
+            hidden = len(plan.left_out) - PARTIAL_SHOWN
+            more = f" and {hidden} more" if hidden > 0 else ""
+            left = f"{_left_out(plan)} left out ({shown}{more})"
+        else:
+            left = "no other change is pending"
+        warnings.append(
+            f"partial plan: only {_targets(plan)} and what it depends on; {left}. "
+            "Plan and apply without --target to make the platform match the whole configuration."
+        )
+    return warnings
+
+
+PARTIAL_SHOWN = 5
+"""How many left-out addresses a partial plan's warning names."""
+
+
+def _targets(plan: Plan) -> str:
+    return " ".join(f"--target {t}" for t in plan.targets)
+
+
+def _left_out(plan: Plan) -> str:
+    count = len(plan.left_out)
+    return f"{count} change{'s' if count != 1 else ''}" if count else ""
 
 
 def _show(value: Any) -> str:
@@ -85,7 +125,7 @@ def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -
         for action in changes:
             lines.extend(render_action(action, colour))
         lines.append("")
-    for warning in masked.warnings:
+    for warning in plan_warnings(masked):
         lines.append(style(f"Warning: {warning}", DELETE, colour))
     lines.append(summary_line(masked))
     return "\n".join(lines)
@@ -95,7 +135,8 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """The documented JSON plan (format_version "1", schema: dhmlrun/plan/plan.schema.json): one
     object per action, no request bodies.
 
-    {format_version, project, destroy, changes: bool, summary: {create, update, delete, run[, adopt]},
+    {format_version, project, destroy, changes: bool, partial: null or {targets, left_out},
+     summary: {create, update, delete, run[, adopt]},
      warnings: [str], actions: [{address, action, reason, drift, depends_on,
      diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
     """
@@ -104,6 +145,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "project": plan.project,
         "destroy": plan.destroy,
         "changes": plan.has_changes,
+        "partial": {"targets": list(plan.targets), "left_out": list(plan.left_out)} if plan.partial else None,
         "summary": plan.counts(),
         "warnings": list(plan.warnings),
         "actions": [

@@ -21,3 +21,9 @@ def default_runs_dir() -> Path:
     directly): the user's data directory, never the current directory."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "dhmlrun" / "runs"
+
+ENVS_DIR_ENV = "DHMLRUN_ENVS_DIR"
+"""Where the embedded core keeps the Python environments of functions' requirements
+(`environments.py`): `envs/` next to its database, told to its workers."""
+ENVIRONMENT_ENV = "DHMLRUN_ENVIRONMENT"
+"""Set (to its digest) in a job worker that runs inside a function's environment already."""

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.apply.executor import run_in_worker
 from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
+from dhmlrun.apply.workers import run_in_worker
+from dhmlrun.worker.protocol import ExecuteRun, FunctionVersion, RunOrder
 from tests.conftest import pids_with_environ
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,12 +87,13 @@ def test_run_in_worker_falls_back_to_a_fresh_worker_when_the_server_is_unusable(
     with RunServer(preload=(TARGETS,)) as broken:
         broken._proc.kill()  # the server is gone before the run is sent
         broken._proc.wait()
-        # an unreadable request: the fresh worker reports the failure as a result, not a crash
-        request = {"run_id": "r1", "function": {"key": "store://nowhere/function/mlrun/x:1"}}
-        env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9"}
+        # a platform nobody answers at: the fresh worker reports the failure as a result, not a crash
+        function = FunctionVersion("functions.x", "1", "store://nowhere/function/mlrun/x:1", "mlrun")
+        request = ExecuteRun(RunOrder(project="nowhere", run_id="r1", function=function, action="job"))
+        env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9", "DHMLRUN_HTTP_ATTEMPTS": "1"}
         result = run_in_worker(request, tmp_path / "logs", "runs.r", env, broken)
-    assert result["state"] == "ERROR"
-    assert result["id"] == "r1"
+    assert result.state == "ERROR"
+    assert result.id == "r1"
 
 
 def test_the_server_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,13 +30,25 @@ RUNS = """runs:
 """
 
 
+APPLY_OUTPUT: dict[Path, str] = {}
+"""What the module's apply printed, by config directory."""
+
+
 @pytest.fixture(scope="module")
 def applied(core: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_config(tmp_path_factory.mktemp("daytwo") / "repo", unique_project_name("show"), runs=RUNS)
     result = dhmlrun("apply", root, "--auto-approve")
     assert result.exit_code == 1, (result.output, result.exception)  # runs.fail fails, on purpose
-    assert "failed:  runs.fail" in result.stdout
+    APPLY_OUTPUT[root] = result.stdout
     return root
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_typed_placed_and_points_at_its_logs(applied: Path) -> None:
+    assert (
+        "  failed:  runs.fail (run): RuntimeError: boom on purpose (src/handlers.py:12); "
+        f"see: dhmlrun logs runs.fail --path {applied}"
+    ) in APPLY_OUTPUT[applied].splitlines()
 
 
 @pytest.mark.slow

@@ -61,7 +61,27 @@ ATTACKS: dict[str, tuple[str, str]] = {
                                          "produced_chars"),
     "4-byte characters kept in a list": ("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
                                          "{% set ns.l = ns.l + ['\U0001F600' * 100000] %}{% endfor %}",
-                                         "produced_chars"),
+                                         "value_chars"),
+    "4-byte characters kept in variables": (
+        "".join(f"{{% set v{i} = '\U0001F600' * 900000 %}}" for i in range(40)), "produced_chars"),
+    # what a list refers to counts, however cheaply it was made (issue 21)
+    "sort's keys": ("{{ (['x'*999999]*100000)|sort|length }}", "value_chars"),
+    "max's keys": ("{{ (['x'*999999]*100000)|max|length }}", "value_chars"),
+    "unique's keys": ("{{ (['x'*999999]*100000)|unique|list|length }}", "value_chars"),
+    "groupby's keys": ("{{ ([{'a': 'x'*999999}]*100000)|groupby('a')|length }}", "value_chars"),
+    "dictsort's keys": ("{% set s = 'x'*999999 %}{{ dict(a=s, b=s, c=s)|dictsort|length }}", "value_chars"),
+    "a list printed": ("{{ (['x'*999999]*100000)|string|length }}", "value_chars"),
+    "a list written out": ("{% set s = 'x'*999999 %}{{ [s, s, s, s, s, s, s, s]|string|length }}",
+                           "value_chars"),
+    "a batch's fill, sorted": ("{% for b in [0]|batch(100000, 'x'*999999) %}{{ b|sort|length }}{% endfor %}",
+                               "value_chars"),
+    "a namespace made to hold": ("{% set s = 'x'*999999 %}{{ namespace(a=s, b=s, c=s)|string|length }}",
+                                 "value_chars"),
+    "a namespace set to hold": ("{% set s = 'x'*600000 %}{% set ns = namespace(a=s) %}{% set ns.b = s %}"
+                                "{{ ns|string|length }}", "value_chars"),
+    "the %-format guard on nested keys": ("{{ ('%(' * 300000 ~ ')' * 300000 ~ '1000000000s') % {} }}",
+                                          "value_chars"),
+    "the %-format guard on flags": ("{{ ('%' ~ '0' * 900000 ~ '!%1000000000s') % 1 }}", "value_chars"),
     "printing in a loop": ("{% for i in range(100000) %}{{ 'x'*100000 }}{% endfor %}", "value_chars"),
     "template text in a loop": ("{% for i in range(100000) %}" + "A" * 1000 + "{% endfor %}", "value_chars"),
     "time": ("{% set s = 'x'*1000000 %}{% for i in range(100000) %}{{ s.count('y') }}{% endfor %}",

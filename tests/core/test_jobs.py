@@ -213,3 +213,18 @@ def test_runs_of_a_killed_core_are_failed_by_the_next_one(tmp_path: Path):
             assert tx.claims() == []
     finally:
         server.close()
+
+
+def test_a_container_build_ends_in_error_the_embedded_core_having_no_image_builder(serve):
+    """DHCore builds container images with Kaniko or BuildKit (ContainerBuildRunner); the
+    embedded core has no image builder and says so, instead of pretending."""
+    _, api, project = serve("tests.core.workers.completes")
+    spec = {"image": "alpine:3.20", "base_image": "alpine:3.20"}
+    function = api.ok(
+        "POST", f"/-/{project}/functions", json={"name": "box", "kind": "container", "spec": spec}
+    )
+    task = api.task(project, function, kind="container+build")
+    run = api.run(project, task, local=False)
+    final = _wait_final(api, project, run["id"])
+    assert final["status"]["state"] == "ERROR"
+    assert "builds no container images" in final["status"]["message"]

@@ -135,7 +135,7 @@ def failing_runs(file_server: FileServer, git_repo: GitRepo) -> dict[str, tuple[
         "raising handler": (
             {"source": {"code": "def h(context):\n    raise ValueError('kaboom 42')\n"}, "handler": "h"},
             {},
-            "kaboom 42",
+            "ValueError: kaboom 42 (main.py:2)",
         ),
         "sys.exit in handler": (
             {"source": {"code": "import sys\ndef h(context):\n    sys.exit(3)\n"}, "handler": "h"},

@@ -52,6 +52,37 @@ def test_no_changes_message(repo: Path) -> None:
     )
 
 
+def test_a_partial_plan_never_says_the_platform_matches(repo: Path) -> None:
+    decl, plan = fresh_plan(repo)
+    (repo / "src" / "pipeline.py").write_text("# new\n")
+    text = render_plan(build_plan(decl, applied_state(plan), targets=["dataitems.employees"]))
+    assert "The platform matches" not in text
+    assert text.splitlines()[-1] == (
+        "No changes for --target dataitems.employees, but 4 changes outside it: "
+        "the platform does not match the configuration."
+    )
+    assert (
+        "Warning: partial plan: only --target dataitems.employees and what it depends on; 4 changes "
+        "left out (functions.downloader, functions.summarise, runs.download, runs.summary)."
+    ) in text
+
+
+def test_a_partial_plan_with_changes_counts_what_it_left_out(repo: Path) -> None:
+    decl, plan = fresh_plan(repo)
+    (repo / "src" / "pipeline.py").write_text("# new\n")
+    partial = build_plan(decl, applied_state(plan), targets=["functions.downloader"])
+    text = render_plan(partial)
+    assert text.splitlines()[-1] == (
+        "Plan: 0 to create, 1 to update, 0 to delete, 0 to run. (3 changes left out by --target.)"
+    )
+    data = json.loads(json.dumps(plan_json(partial)))
+    assert data["partial"] == {
+        "targets": ["functions.downloader"],
+        "left_out": ["functions.summarise", "runs.download", "runs.summary"],
+    }
+    assert plan_json(plan)["partial"] is None
+
+
 def test_colour_only_when_asked(repo: Path) -> None:
     _, plan = fresh_plan(repo)
     assert "\x1b[32m" in render_plan(plan, colour=True)

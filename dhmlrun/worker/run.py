@@ -1,0 +1,151 @@
+"""A run on the DigitalHub platform, through the SDK (`protocol.ExecuteRun`).
+
+The run goes through the SDK exactly as a user's `function.run("job", ..., local_execution=True)`
+would; with `execution: remote` the run is created for the platform's executor and polled until
+it ends. The worker's SDK is configured by its environment (apply builds it: the platform's
+endpoint and credentials) and talks through a relay that retries, recovers lost creates and
+keeps the run's lease (`dhmlrun.platform.sdk`).
+
+Interrupted, a local run still executing is marked ERROR ("interrupted") with its log kept and
+the process ends at once without waiting for the handler; one whose handler already returned is
+left to finish registering. A remote run is asked to stop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from dhmlrun.platform.secrets import secret_environment
+from dhmlrun.platform.worker_env import secret_variables
+from dhmlrun.vocabulary import states
+from dhmlrun.worker.ending import INTERRUPTED, declared_source, end_run_now, failure_message, mark_run_error
+from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, ExecuteRun, Reply, Result, RunOrder
+
+if TYPE_CHECKING:
+    from dhmlrun.platform.rest import RestClient
+
+POLL_SECONDS = 0.5
+
+NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
+"""Run fields a function kind's run does not take: a python run's outputs are named by its
+handler and all its other returns are results (digitalhub-runtime-python)."""
+
+
+def execute(request: ExecuteRun, reply: Reply) -> Result:
+    """Execute the run with the SDK connected through the relay; a local run executes in this
+    process, which holds its lease from its create on, so that if this process dies the next
+    apply sees "executor lost" (a remote run's executor holds its own)."""
+    from dhmlrun.platform.sdk import sdk_session
+
+    run = request.run
+    with sdk_session(run.project, run.run_id, leased=not run.remote) as client:
+        try:
+            return execute_run(run, reply, client)
+        except KeyboardInterrupt:
+            print(f"dhmlrun worker: run {run.run_id} {INTERRUPTED}", file=sys.stderr)
+            try:
+                return _end_interrupted(run)
+            except Exception as exc:
+                traceback.print_exc()
+                return Result.failure(run.run_id, f"{INTERRUPTED}; {exc}")
+
+
+def execute_run(run: RunOrder, reply: Reply | None = None, client: RestClient | None = None) -> Result:
+    """Create and execute the run; its final state and outputs.
+
+    A local run gets the secrets its task names as environment variables, as a platform's pod
+    gets them (`platform/secrets.py`); `client` reads them (a remote run's executor does that)."""
+    import digitalhub as dh
+
+    function = dh.get_function(run.function.key)
+    kwargs = dict(run.task)
+    if not run.remote:
+        if client is not None:
+            secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
+            os.environ.update(secret_variables(secrets, kwargs))
+        _guard_against_interrupts(run, reply)
+    try:
+        started = _start_or_adopt(function, run, kwargs)
+    except Exception as exc:  # a local run's handler raised: say what, where in its source
+        traceback.print_exc()
+        return Result.failure(run.run_id, failure_message(exc, declared_source(function.spec)))
+    while not states.is_final(str(started.status.state)):
+        time.sleep(POLL_SECONDS)
+        started.refresh()
+    return _result_of(started)
+
+
+def _result_of(run: Any) -> Result:
+    status = run.status.to_dict() if hasattr(run.status, "to_dict") else dict(vars(run.status))
+    return Result(
+        id=run.id,
+        state=str(run.status.state),
+        message=status.get("message"),
+        outputs=dict(status.get("outputs") or {}),
+        results=dict(status.get("results") or {}),
+    )
+
+
+def _guard_against_interrupts(run: RunOrder, reply: Reply | None) -> None:
+    """From here on, an interrupt marks the local run ERROR and ends this process at once."""
+    from dhmlrun.runtime import deadline
+
+    def last_words() -> None:
+        if reply is not None:
+            reply(Result.failure(run.run_id, INTERRUPTED))
+
+    deadline.arm(
+        None, lambda message: end_run_now(run.project, run.run_id, message, EXIT_RESULT_WRITTEN, last_words)
+    )
+
+
+def _end_interrupted(order: RunOrder) -> Result:
+    """Interrupted before the guard took over (or a remote run): stop or fail the run, say how."""
+    import digitalhub as dh
+    from digitalhub.utils.exceptions import EntityNotExistsError
+
+    try:
+        run = dh.get_run(order.run_id, project=order.project)
+    except EntityNotExistsError:
+        return Result.failure(order.run_id, f"{INTERRUPTED} (before it was created)")
+    if not states.is_final(str(run.status.state)) and order.remote:
+        run.stop()  # the platform's executor ends it and marks it STOPPED
+    elif not states.is_final(str(run.status.state)):
+        mark_run_error(order.project, order.run_id, INTERRUPTED)
+    run.refresh()
+    result = _result_of(run)
+    if not states.is_final(result.state):  # stop is asynchronous: what matters is that it was asked
+        result.state = states.STOPPED
+    if result.state != states.COMPLETED:
+        result.message = INTERRUPTED
+    return result
+
+
+def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any:
+    """Start the run with the id apply chose; a retry finds it already there and adopts it."""
+    import digitalhub as dh
+    from digitalhub.utils.exceptions import EntityAlreadyExistsError
+
+    fields: dict[str, Any] = {
+        "inputs": dict(run.inputs),
+        "outputs": dict(run.outputs),
+        "parameters": dict(run.parameters),
+        "values": list(run.values),
+    }
+    for name in NOT_TAKEN.get(run.function.kind, ()):
+        fields.pop(name)
+    try:
+        return function.run(
+            run.action or "job",
+            uuid=run.run_id,
+            labels=list(run.labels),
+            local_execution=not run.remote,
+            **fields,
+            **kwargs,
+        )
+    except EntityAlreadyExistsError:
+        return dh.get_run(run.run_id, project=run.project)
