@@ -194,9 +194,10 @@ class Project:
         `review` sees the plan before anything changes (module docstring); `observer` watches
         the steps; `say` receives notes (the platform read, lock waits).
         """
+        from dhmlrun.apply.executor import needs_workers
         from dhmlrun.apply.run_server import warm_run_server
 
-        wanted = plan.runs_something if plan is not None else bool(self.declaration.of_type("runs"))
+        wanted = needs_workers(plan) if plan is not None else bool(self.declaration.of_type("runs"))
         with warm_run_server(wanted) as server:
             if plan is not None:
                 return self._apply_given(plan, parallelism, lock_timeout, review, observer, say, server)
@@ -332,7 +333,7 @@ class Project:
     ) -> ApplyResult:
         """Review (unless already reviewed) and execute `plan`; stop the run server at once when
         the plan runs nothing (its memory and CPU go back now)."""
-        from dhmlrun.apply.executor import Applier
+        from dhmlrun.apply.executor import Applier, needs_workers
         from dhmlrun.apply.interrupt import interruptible
         from dhmlrun.apply.run_server import RunServer
 
@@ -341,7 +342,7 @@ class Project:
         if not plan.has_changes:
             return ApplyResult(destroy=plan.destroy)
         run_server = server if isinstance(server, RunServer) else None
-        if run_server is not None and not plan.runs_something:
+        if run_server is not None and not needs_workers(plan):
             run_server.close()
             run_server = None
         observer = observer or Silent()

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,12 @@ from dhmlrun.plan.model import (
     ScheduleWrite,
     SecretWrite,
 )
-from dhmlrun.platform.dhcore import Platform
+from dhmlrun.platform.dhcore import Platform, RunHost
 from dhmlrun.platform.mlrun import MLRunService
 from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import keys
-from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 from dhmlrun.worker.protocol import (
@@ -132,42 +133,45 @@ class Applier:
         return result
 
     def _dispatch(self, action: Action) -> NodeResult:
-        project = self.plan.project
-        match action:
-            case ProjectChange():
-                self.platform.ensure_project(action.body, update=action.action == UPDATE)
-                return NodeResult(action.address, action.action, DONE, entity_id=project)
-            case MLRunProject():
-                self._mlrun().ensure_project(project, action.description)
-                return NodeResult(action.address, action.action, DONE, entity_id=project)
-            case ScheduleDelete():
-                self._mlrun().delete_schedule(project, action.schedule)
-                return NodeResult(action.address, action.action, DONE)
-            case ScheduleWrite(request=RunRequest() as request):
-                order = self._order(request)
-                return self._on_mlrun(action, WriteMLRunSchedule(name=request.run_id, run=order))
-            case EntityDelete() if self._mlrun_hosts(action.entity_kind):
-                self._mlrun().delete_function(project, mlrun_function_name(action.name))
-                return NodeResult(action.address, action.action, DONE)
-            case EntityWrite() if self._mlrun_hosts((action.body or {}).get("kind")):
-                return self._on_mlrun(action, StoreMLRunFunction(body=dict(action.body)))
-            case EntityDelete():
-                self.platform.delete_entity(project, action.type, action.name)
-                return NodeResult(action.address, action.action, DONE)
-            case RunStart(request=RunRequest() as request):
-                return self._run(action, request)
-            case EntityAdopt() if action.in_place:
-                self.platform.adopt_in_place(action.type, action.body)
-                return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
-            case SecretWrite():
-                if self.secret_value is None:
-                    raise DhmlrunError.single(f"{action.address}: no secret values can be read here")
-                entity_id = write_secret(self.platform, project, action, self.secret_value(action.address))
-                return NodeResult(action.address, action.action, DONE, entity_id=entity_id)
-            case EntityAdopt() | EntityWrite():
-                created = self.platform.create_entity(action.type, self._uploaded(action))
-                return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))
-        raise DhmlrunError.single(f"{action.address}: nothing to apply for a {type(action).__name__}")
+        route = ROUTES.get((type(action), action.backend))
+        if route is None:
+            raise DhmlrunError.single(
+                f"{action.address}: nothing to apply for a {type(action).__name__} on {action.backend}"
+            )
+        return route.step(self, action)
+
+    # ---------------------------------------------------------------- the DigitalHub platform
+
+    def _write_project(self, action: ProjectChange) -> NodeResult:
+        self.platform.ensure_project(action.body, update=action.action == UPDATE)
+        return NodeResult(action.address, action.action, DONE, entity_id=self.plan.project)
+
+    def _create_version(self, action: EntityWrite | EntityAdopt) -> NodeResult:
+        created = self.platform.create_entity(action.type, self._uploaded(action))
+        return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))
+
+    def _adopt(self, action: EntityAdopt) -> NodeResult:
+        if not action.in_place:
+            return self._create_version(action)
+        self.platform.adopt_in_place(action.type, action.body)
+        return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
+
+    def _write_secret(self, action: SecretWrite) -> NodeResult:
+        if self.secret_value is None:
+            raise DhmlrunError.single(f"{action.address}: no secret values can be read here")
+        value = self.secret_value(action.address)
+        entity_id = write_secret(self.platform, self.plan.project, action, value)
+        return NodeResult(action.address, action.action, DONE, entity_id=entity_id)
+
+    def _delete_entity(self, action: EntityDelete) -> NodeResult:
+        self.platform.delete_entity(self.plan.project, action.type, action.name)
+        return NodeResult(action.address, action.action, DONE)
+
+    def _run_on_dhcore(self, action: RunStart) -> NodeResult:
+        assert action.request is not None
+        env = self._run_environment(action.request)
+        mask = sorted(self.secrets)
+        return self._run(action, self.platform, lambda order: ExecuteRun(run=order, mask=mask), env)
 
     def _uploaded(self, action: EntityWrite | EntityAdopt) -> dict[str, Any]:
         """The body of a new version, its declared local file uploaded to the files store first
@@ -177,16 +181,38 @@ class Applier:
         if source is None or not self.plan.files_store:
             return body
         request = upload_request(action.type, body, source)
-        result = run_in_worker(request, self.log_dir, action.address, self._environment(), self.run_server)
+        result = run_in_worker(
+            request, self.log_dir, action.address, self._environment(), self.run_server, self.secrets
+        )
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
 
-    # ---------------------------------------------------------------- MLRun
+    # ---------------------------------------------------------------- the MLRun service
 
-    def _mlrun_hosts(self, kind: object) -> bool:
-        """Whether an entity of `kind` lives on the MLRun service in this plan."""
-        return self.plan.mlrun is not None and kind == MLRUN_KIND
+    def _create_mlrun_project(self, action: MLRunProject) -> NodeResult:
+        self._mlrun().ensure_project(self.plan.project, action.description)
+        return NodeResult(action.address, action.action, DONE, entity_id=self.plan.project)
+
+    def _store_mlrun_function(self, action: EntityWrite) -> NodeResult:
+        return self._on_mlrun(action, StoreMLRunFunction(body=dict(action.body)))
+
+    def _delete_mlrun_function(self, action: EntityDelete) -> NodeResult:
+        self._mlrun().delete_function(self.plan.project, mlrun_function_name(action.name))
+        return NodeResult(action.address, action.action, DONE)
+
+    def _write_schedule(self, action: ScheduleWrite) -> NodeResult:
+        assert action.request is not None
+        order = self._order(action.request)
+        return self._on_mlrun(action, WriteMLRunSchedule(name=action.request.run_id, run=order))
+
+    def _delete_schedule(self, action: ScheduleDelete) -> NodeResult:
+        self._mlrun().delete_schedule(self.plan.project, action.schedule)
+        return NodeResult(action.address, action.action, DONE)
+
+    def _run_on_mlrun(self, action: RunStart) -> NodeResult:
+        service = self._mlrun()
+        return self._run(action, service, lambda order: ExecuteMLRunRun(run=order), self._mlrun_environment())
 
     def _mlrun(self) -> MLRunService:
         """The MLRun service this plan was made against (a saved plan goes back to it)."""
@@ -199,43 +225,37 @@ class Applier:
             )
         return service
 
+    def _mlrun_environment(self) -> dict[str, str]:
+        """A worker's environment for mlrun's classes: apply's, with the MLRun service."""
+        return {**self._environment(), "MLRUN_DBPATH": self._mlrun().endpoint}
+
     def _on_mlrun(self, action: Action, request: Request) -> NodeResult:
         """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
-        service = self._mlrun()
-        env = {**self._environment(), "MLRUN_DBPATH": service.endpoint}
-        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server)
+        env = self._mlrun_environment()
+        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server, self.secrets)
         if not result.completed:
             message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
-            if isinstance(action, RunStart) and action.request is not None:  # a worker that died
-                try:
-                    service.fail_run(self.plan.project, action.request.run_id, message)
-                except DhmlrunError as exc:
-                    message = f"{message} (and it could not be marked error on MLRun: {exc})"
             return NodeResult(action.address, action.action, FAILED, message, entity_id=result.id)
-        if isinstance(action, RunStart):
-            with self._lock:
-                self._outputs[action.address] = dict(result.outputs)
-        return NodeResult(
-            action.address, action.action, DONE, entity_id=result.id, outputs=dict(result.outputs)
-        )
+        return NodeResult(action.address, action.action, DONE, entity_id=result.id)
 
-    # ---------------------------------------------------------------- runs
+    # ---------------------------------------------------------------- runs, on either
 
-    def _run(self, action: RunStart, request: RunRequest) -> NodeResult:
-        on_mlrun = self._mlrun_hosts(request.function.kind)
-        if request.supersedes and on_mlrun:
-            self._mlrun().fail_run(request.project, request.supersedes, superseded(request.run_id))
-        elif request.supersedes:
-            self.platform.fail_run(request.project, request.supersedes, superseded(request.run_id))
+    def _run(
+        self,
+        action: RunStart,
+        host: RunHost,
+        worker_request: Callable[[RunOrder], Request],
+        env: dict[str, str],
+    ) -> NodeResult:
+        """Start the run in a worker; a run whose executor was lost (`supersedes`) is marked ERROR
+        first, and one left unfinished by a worker that died is marked ERROR after, on `host`."""
+        request = action.request
+        assert request is not None
+        if request.supersedes:
+            host.fail_run(request.project, request.supersedes, superseded(request.run_id))
         order = self._order(request)
-        if on_mlrun:
-            return self._on_mlrun(action, ExecuteMLRunRun(run=order))
         result = run_in_worker(
-            ExecuteRun(run=order),
-            self.log_dir,
-            action.address,
-            self._run_environment(request),
-            self.run_server,
+            worker_request(order), self.log_dir, action.address, env, self.run_server, self.secrets
         )
         outputs = dict(result.outputs)
         with self._lock:
@@ -243,7 +263,7 @@ class Applier:
         if not result.completed:
             message = result.message or f"run ended in state {result.state}"
             try:
-                self.platform.fail_run(request.project, request.run_id, str(message))
+                host.fail_run(request.project, request.run_id, str(message))
             except DhmlrunError as exc:  # the run's own failure is the one to report
                 message = f"{message} (and it could not be marked ERROR: {exc})"
             return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.id)
@@ -303,3 +323,38 @@ class Applier:
 
 def superseded(run_id: str) -> str:
     return f"executor lost: the process executing it stopped renewing its lease; superseded by run {run_id}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """How apply does one type of action on one backend."""
+
+    step: Callable[[Applier, Any], NodeResult]
+    in_worker: bool = False
+    """Done in a worker process that imports mlrun and the SDK: an apply with such a step starts
+    the warm run server (`run_server.py`) early."""
+
+
+ROUTES: dict[tuple[type[Action], str], Route] = {
+    (ProjectChange, DHCORE): Route(Applier._write_project),
+    (EntityWrite, DHCORE): Route(Applier._create_version),
+    (EntityAdopt, DHCORE): Route(Applier._adopt),
+    (SecretWrite, DHCORE): Route(Applier._write_secret),
+    (EntityDelete, DHCORE): Route(Applier._delete_entity),
+    (RunStart, DHCORE): Route(Applier._run_on_dhcore, in_worker=True),
+    (MLRunProject, MLRUN): Route(Applier._create_mlrun_project),
+    (EntityWrite, MLRUN): Route(Applier._store_mlrun_function, in_worker=True),
+    (EntityDelete, MLRUN): Route(Applier._delete_mlrun_function),
+    (RunStart, MLRUN): Route(Applier._run_on_mlrun, in_worker=True),
+    (ScheduleWrite, MLRUN): Route(Applier._write_schedule, in_worker=True),
+    (ScheduleDelete, MLRUN): Route(Applier._delete_schedule),
+}
+"""What apply does for each (action type, backend) the planner emits: the executor dispatches on
+this alone. A new family or backend is new entries here (and its step), never a branch elsewhere."""
+
+
+def needs_workers(plan: Plan) -> bool:
+    """Whether applying `plan` does a step in a worker process (mlrun and the SDK imported there)."""
+    return any(
+        route.in_worker for action in plan.changes() if (route := ROUTES.get((type(action), action.backend)))
+    )

@@ -5,6 +5,11 @@ The process is a child forked by the warm run server when there is one that can 
 request (mlrun and digitalhub already imported: `run_server.py`), else a fresh
 `python -m dhmlrun.worker`. Either way it is a process of its own, so mlrun's process-global
 state never leaks between runs and apply never imports mlrun or the SDK.
+
+What the worker prints goes to a private file of the request's temporary folder, and from there,
+as it comes, to `.dhmlrun/logs/ADDRESS.log` with the sensitive values masked (`MaskedCopy`): a
+handler printing a token must not leave it in the config directory (CI uploads it, editors index
+it); `dhmlrun logs --follow` reads that copy while the run goes on.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
 from dhmlrun.private import private_dir, private_file
+from dhmlrun.vocabulary.mask import StreamMask
 from dhmlrun.worker.protocol import Request, Result, encode
 
 WORKER_MODULE = "dhmlrun.worker"
@@ -30,24 +36,70 @@ def run_in_worker(
     address: str,
     env: Mapping[str, str],
     server: RunServer | None = None,
+    mask: Iterable[str] = (),
 ) -> Result:
     """Do `request` in a worker process of its own (the module docstring); its result. What the
-    worker printed goes to `log_dir/ADDRESS.log`; a worker that died without a result is a
-    failure quoting the end of that log."""
+    worker printed goes to `log_dir/ADDRESS.log`, `mask` masked; a worker that died without a
+    result is a failure quoting the end of that log."""
     private_dir(log_dir)
     log_file = private_file(log_dir / f"{address}.log")
     with tempfile.TemporaryDirectory(prefix="dhmlrun-run-") as tmp:
         request_file = Path(tmp) / "request.json"
         result_file = Path(tmp) / "result.json"
+        printed = Path(tmp) / "printed.log"
         request_file.write_text(json.dumps(encode(request)), encoding="utf-8")
         argv = [str(request_file), str(result_file)]
-        returncode = _in_server(server, argv, log_file, dict(env), tmp)
-        if returncode is None:
-            returncode = _in_fresh_worker(argv, log_file, dict(env), tmp)
+        with MaskedCopy(printed, log_file, mask):
+            returncode = _in_server(server, argv, printed, dict(env), tmp)
+            if returncode is None:
+                returncode = _in_fresh_worker(argv, printed, dict(env), tmp)
         if result_file.is_file():
             return Result.from_dict(json.loads(result_file.read_text(encoding="utf-8")))
     tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
     return Result.failure(request.subject, f"run worker exited with code {returncode}: " + " | ".join(tail))
+
+
+class MaskedCopy:
+    """For the block: copies what is written to `source` into `target` as it comes, `mask`
+    masked (`vocabulary.mask.StreamMask`), then the rest once the block ends."""
+
+    POLL_SECONDS = 0.1
+
+    def __init__(self, source: Path, target: Path, mask: Iterable[str]) -> None:
+        self.source, self.target = source, target
+        self.masked = StreamMask(mask)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._copy, name="dhmlrun-log-copy", daemon=True)
+
+    def __enter__(self) -> MaskedCopy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _copy(self) -> None:
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with self.target.open("w", encoding="utf-8") as out:
+            reading = None
+            try:
+                while True:
+                    finished = self.done.is_set()  # read once more after the writer ended
+                    if reading is None and self.source.exists():
+                        reading = self.source.open("rb")
+                    if reading is not None:
+                        out.write(self.masked.feed(decoder.decode(reading.read())))
+                        out.flush()
+                    if finished:
+                        break
+                    self.done.wait(self.POLL_SECONDS)
+                out.write(self.masked.feed(decoder.decode(b"", final=True)) + self.masked.end())
+            finally:
+                if reading is not None:
+                    reading.close()
 
 
 _fresh_workers: set[subprocess.Popen[bytes]] = set()

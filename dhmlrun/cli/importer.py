@@ -42,7 +42,8 @@ def import_project(
     """
     from dhmlrun.importer import build_import, read_export, write_import
 
-    if Path(project).is_file():
+    from_file = Path(project).is_file()
+    if from_file:
         export = read_export(Path(project))
         project = export.project
     else:
@@ -69,7 +70,26 @@ def import_project(
         what = "no changes expected: every imported entity is already managed by dhmlrun"
     else:
         what = "nothing was imported"
+    if from_file and not _platform_configured(endpoint, profile):
+        click.echo(
+            f"\nNext: point plan at the platform project {project} lives on (the export file does not "
+            f"say which): dhmlrun plan{where} --endpoint URL (or --profile NAME, or DHCORE_ENDPOINT); "
+            f"then dhmlrun apply{where} with the same. Without one, plan reads {out}'s own embedded "
+            f"core, which does not hold {project}: it would plan every entity as new."
+        )
+        return
     click.echo(f"\nNext: dhmlrun plan{where}   # {what}; then dhmlrun apply{where}")
+
+
+def _platform_configured(endpoint: str | None, profile: str | None) -> bool:
+    """Whether plan will read a platform (an option, DHCORE_ENDPOINT or a profile), not the
+    config directory's own embedded core."""
+    from dhmlrun.platform.connection import resolve_connection
+
+    chosen = resolve_connection(
+        endpoint=endpoint, profile=profile, environment_profile=None, environ=os.environ
+    )
+    return chosen is not None
 
 
 def _check_loads(out: Path, not_copied: list[str]) -> None:
@@ -93,13 +113,8 @@ def _read_live(project: str, out: Path, endpoint: str | None, profile: str | Non
     not there must leave nothing behind in OUT."""
     from dhmlrun.importer import read_project
     from dhmlrun.platform import embedded_db_path, open_platform
-    from dhmlrun.platform.connection import resolve_connection
 
-    if (
-        resolve_connection(endpoint=endpoint, profile=profile, environment_profile=None, environ=os.environ)
-        is None
-        and not embedded_db_path(out).is_file()
-    ):
+    if not _platform_configured(endpoint, profile) and not embedded_db_path(out).is_file():
         raise DhmlrunError.single(
             f"project {project} not found: no endpoint is configured and {out} has no embedded core; "
             "pass --endpoint URL or --profile NAME"

@@ -217,16 +217,17 @@ def _last_run(platform: Any, declaration: Any, address: str) -> Any:
     return run
 
 
-def _log_text(platform: Any, project: str, run_id: str, local: Path) -> str:
-    """The run's log: the platform's copy, else the local file apply is writing."""
-    texts = platform.run_logs(project, run_id)
+def _log_text(platform: Any, project: str, run: Any, local: Path) -> str:
+    """The run's log: the platform's copy (where the run lives), else the local file apply is
+    writing."""
+    texts = platform.runs_on(run.backend).run_logs(project, run.id)
     if texts:
         return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
     return local.read_text(encoding="utf-8", errors="replace") if local.is_file() else ""
 
 
-def _run_state(platform: Any, project: str, run_id: str) -> tuple[str, str | None]:
-    dto = platform.read_entity(project, "runs", run_id) or {}
+def _run_state(platform: Any, project: str, run: Any) -> tuple[str, str | None]:
+    dto = platform.runs_on(run.backend).read_run(project, run.id) or {}
     status = dto.get("status") or {}
     return str(status.get("state") or "DELETED"), status.get("message")
 
@@ -304,8 +305,8 @@ def logs(
         run = _last_run(platform, declaration, address)
         if follow_:
             state, message = follow(
-                lambda: _log_text(platform, project, run.id, local),
-                lambda: _run_state(platform, project, run.id),
+                lambda: _log_text(platform, project, run, local),
+                lambda: _run_state(platform, project, run),
                 echo,
                 interval=interval,
                 timeout=timeout,
@@ -313,9 +314,10 @@ def logs(
             if not ended[0]:
                 echo("\n")  # the state line that follows starts a line of its own
             ctx.exit(_followed(address, run.id, state, message, timeout))
-        text = _log_text(platform, project, run.id, local)
-    if not text:
-        raise DhmlrunError.single(f"no logs recorded for {address} (run {run.id}, {run.state})")
+        text = _log_text(platform, project, run, local)
+    if not text:  # a run may print nothing: not an error of `logs`
+        info(f"{address}: run {run.id} ({run.state}) has no output recorded")
+        return
     echo(text if text.endswith("\n") else text + "\n")
 
 

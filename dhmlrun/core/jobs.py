@@ -39,6 +39,7 @@ from typing import Any
 
 from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.errors import ApiError
+from dhmlrun.core.kinds import sdk_module
 from dhmlrun.core.service import Core
 from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
 from dhmlrun.platform.worker_env import (
@@ -69,18 +70,17 @@ BUILDERS: dict[str, str] = {
 }
 """Build runs, which DHCore executes itself (the runtimes' `run()` does nothing for a build):
 the core's build worker does them (`worker/build.py`), in the pool, with no runtime needed."""
-RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
 STOPPED_BEFORE_START = "the core stopped before the run started"
 
 
 def runtime_module(run_kind: str) -> str:
-    """The SDK plugin that executes runs of `run_kind`, by the SDK's naming convention:
-    `python+job:run` is run by `digitalhub_runtime_python`, `mlrun+job:run` by
-    `digitalhub_runtime_mlrun`."""
-    runtime = run_kind.split(":", 1)[0].split("+", 1)[0]
-    return RUNTIME_MODULE_PREFIX + runtime.replace("-", "_")
+    """The SDK plugin that executes runs of `run_kind`, as the kinds table names it:
+    `python+job:run` is run by `digitalhub_runtime_python`, `sklearnserve+serve:run` by
+    `digitalhub_runtime_modelserve` (not derived from the kind's prefix: several runtimes share
+    one plugin)."""
+    return sdk_module(run_kind)
 
 
 def runtime_installed(run_kind: str) -> bool:
@@ -306,6 +306,12 @@ class Jobs:
         if environment is None:
             return sys.executable, env
         return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
+
+    def process_for(self, project: str, run_id: str, run: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """The interpreter and environment of a process the core runs for `run` outside this pool
+        (a serve run's server: `supervisor.py`), as a job's worker would get them."""
+        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        return self._interpreter(job, self._worker_env(job))
 
     def _worker_module_of(self, kind: str) -> str:
         return ORCHESTRATORS.get(kind) or BUILDERS.get(kind) or self._worker_module

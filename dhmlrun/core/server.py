@@ -28,12 +28,13 @@ from dhmlrun.core.api import CoreApi
 from dhmlrun.core.files import FilesService
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
-from dhmlrun.core.kinds import KindRegistry
+from dhmlrun.core.kinds import KindRegistry, is_service
 from dhmlrun.core.objects import DEFAULT_BUCKET, ObjectStore
 from dhmlrun.core.s3 import PREFIX as FILES_PREFIX
 from dhmlrun.core.s3 import files_credentials
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
+from dhmlrun.core.supervisor import ServiceSupervisor
 from dhmlrun.platform.worker_env import embedded_connection
 from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
@@ -79,9 +80,15 @@ class EmbeddedCore:
             envs_dir=self.db_path.parent / "envs",
             files_store=self.files_store,
         )
+        self.services = ServiceSupervisor(
+            self.core, self.db_path.parent / "services", self.jobs.process_for
+        )
         self.core.on_run_created = self._run_created
-        self.core.on_run_stop = self.jobs.stop_run
-        self.core.on_runs_deleted = self.jobs.forget_runs
+        self.core.on_run_stop = self._run_stop
+        self.core.on_runs_deleted = self._runs_deleted
+        self.core.on_run_resume = self._run_resumed
+        self.core.on_runs_read = self.services.reconcile
+        self.core.run_service_log = self.services.log_entry
         self.core.served_endpoint = lambda: self.serve()[0]
         self.endpoint: str | None = None
         self._http: HttpServer | None = None
@@ -152,9 +159,29 @@ class EmbeddedCore:
         return CoreApp(self.api, token=self.token, files=files)
 
     def _run_created(self, project: str, run_id: str, run: dict) -> None:
-        """A run for the core's own executor: its workers need the HTTP server."""
+        """A run for the core's own executor (a serve run for its service supervisor): its
+        workers and services need the HTTP server."""
         self.serve()
-        self.jobs.submit(project, run_id, run)
+        if is_service(str(run.get("kind", ""))):
+            self.services.launch(project, run_id, run)
+        else:
+            self.jobs.submit(project, run_id, run)
+
+    def _run_stop(self, project: str, run_id: str) -> None:
+        if self.services.serves(run_id):
+            self.services.stop(project, run_id)
+        else:
+            self.jobs.stop_run(project, run_id)
+
+    def _run_resumed(self, project: str, run_id: str, run: dict) -> None:
+        """A resumed serve run is served again (a resumed job has nothing to resume here)."""
+        if is_service(str(run.get("kind", ""))):
+            self.serve()
+            self.services.resume(project, run_id, run)
+
+    def _runs_deleted(self, run_ids: list[str]) -> None:
+        self.jobs.forget_runs(run_ids)
+        self.services.forget(run_ids)
 
     def close(self) -> None:
         """Stop serving, let workers finish (bounded), close the database."""
@@ -162,5 +189,6 @@ class EmbeddedCore:
             http, self._http = self._http, None
         if http is not None:
             http.stop()
+        self.services.close()
         self.jobs.shutdown()
         self.store.close()

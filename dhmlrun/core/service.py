@@ -26,6 +26,8 @@ from dhmlrun.vocabulary import keys, states
 RunHook = Callable[[str, str, dict[str, Any]], None]
 StopHook = Callable[[str, str], None]
 DeletedHook = Callable[[list[str]], None]
+ReadHook = Callable[[str], None]
+LogHook = Callable[[str], "dict[str, Any] | None"]
 
 
 def _public(row: Row) -> dict[str, Any]:
@@ -59,6 +61,11 @@ class Core:
         self.served_endpoint: Callable[[], str] | None = None
         """Serves the core over HTTP (once) and returns its endpoint: presigned URLs asked for
         in-process must point somewhere a client can reach."""
+        # Set by the service supervisor: a resumed serve run is served again, runs are checked
+        # against their service processes before they are read, a service's output is its log.
+        self.on_run_resume: RunHook | None = None
+        self.on_runs_read: ReadHook | None = None
+        self.run_service_log: LogHook | None = None
 
     # projects ---------------------------------------------------------------------------------
 
@@ -282,6 +289,7 @@ class Core:
 
     def get_entity(self, project: str, entity_type: str, entity_id: str) -> dict[str, Any]:
         """GET /-/{p}/{type}s/{id}: 404 `No such <type>.`, 400 `invalid project` across projects."""
+        self._runs_read(entity_type, project)
         with self.store.read() as tx:
             return _public(self._owned(tx, project, entity_type, entity_id))
 
@@ -302,7 +310,14 @@ class Core:
 
     def list_entities(self, project: str, entity_type: str, params: Params) -> Page:
         """GET /-/{p}/{type}s: filters after latest, sort, page."""
+        self._runs_read(entity_type, project)
         return self._page(entity_type, project, params)
+
+    def _runs_read(self, entity_type: str, project: str) -> None:
+        """Before runs are read: serve runs say what their processes do now (as DHCore's monitor
+        keeps them), so a reader never sees RUNNING for a service that is gone."""
+        if entity_type == "run" and self.on_runs_read is not None:
+            self.on_runs_read(project)
 
     def _page(self, entity_type: str, project: str | None, params: Params) -> Page:
         query = build_query(entity_type, project, params)
@@ -352,16 +367,24 @@ class Core:
             on_complete(tx, run)
 
     def set_run_state(
-        self, project: str, run_id: str, target: str, *, message: str | None = None
+        self,
+        project: str,
+        run_id: str,
+        target: str,
+        *,
+        message: str | None = None,
+        status: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        """Move a run along one edge from the server side (executor, stop); None when it is gone."""
+        """Move a run along one edge from the server side (executor, stop, service supervisor),
+        with more status fields when given (a None value removes that field); None when it is gone."""
         with self.store.write() as tx:
             row = tx.get("run", run_id)
             if row is None or row.project != project:
                 return None
             state = next_state("run", row.state, target)
             body = dict(row.body)
-            status = {**body.get("status", {}), "state": state}
+            merged = {**body.get("status", {}), **(status or {}), "state": state}
+            status = {key: value for key, value in merged.items() if value is not None}
             if message is not None:
                 status["message"] = message
             body["status"] = status
@@ -459,13 +482,22 @@ class Core:
         if (entity_type, action) == ("run", "stop") and self.on_run_stop is not None:
             self.on_run_stop(project, entity_id)
             return self.get_entity(project, entity_type, entity_id)
+        if (entity_type, action) == ("run", "resume") and self.on_run_resume is not None:
+            self.on_run_resume(project, entity_id, dto.with_state(row.body, state))
+            return self.get_entity(project, entity_type, entity_id)
         return dto.with_state(row.body, state)
 
     def run_logs(self, project: str, run_id: str) -> list[dict[str, Any]]:
-        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64."""
+        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64; a serve
+        run's output so far comes last (read from its service's log file when asked)."""
         with self.store.read() as tx:
             self._owned(tx, project, "run", run_id)
-            return [_public(r) for r in tx.find("log", project, ref=run_id)]
+            logs = [_public(r) for r in tx.find("log", project, ref=run_id)]
+        served = self.run_service_log(run_id) if self.run_service_log is not None else None
+        if served is not None:
+            body = {**served, "id": f"{run_id}-service", "name": f"{run_id}-service"}
+            logs.append(dto.new_context_entity("log", project, body, user=self.user, now=dto.now_ms()))
+        return logs
 
     def metrics(self, project: str, entity_type: str, entity_id: str) -> dict[str, Any]:
         """GET …/{runs|models}/{id}/metrics."""

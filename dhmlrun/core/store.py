@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS files_info (
 CREATE TABLE IF NOT EXISTS run_claims (
     run_id TEXT PRIMARY KEY, project TEXT NOT NULL, owner_pid INTEGER NOT NULL, claimed INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS services (
+    run_id TEXT PRIMARY KEY, project TEXT NOT NULL, kind TEXT NOT NULL, pid INTEGER NOT NULL,
+    process_start TEXT, port INTEGER NOT NULL, second_port INTEGER, directory TEXT NOT NULL,
+    launched INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS shares (
     id TEXT PRIMARY KEY, project TEXT NOT NULL, user TEXT NOT NULL, owner TEXT NOT NULL,
     issued INTEGER NOT NULL
@@ -88,6 +93,26 @@ CREATE INDEX IF NOT EXISTS ix_files_project ON files_info (project);
 """
 
 _COLUMNS = "seq, type, id, project, name, kind, state, created_by, created, updated, ref, body"
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One served run's process (`services.py`): where it listens and how to know it is still it."""
+
+    run_id: str
+    project: str
+    kind: str
+    pid: int
+    process_start: str | None
+    """The process's start time as the OS tells it (`processes.process_start`): a pid reused by
+    another process does not pass for the service."""
+    port: int
+    second_port: int | None
+    directory: str
+    launched: int
+
+
+_SERVICE_COLUMNS = "run_id, project, kind, pid, process_start, port, second_port, directory, launched"
 
 
 class DuplicateError(Exception):
@@ -438,6 +463,44 @@ class Tx:
         return self.conn.execute(
             "SELECT run_id, project, owner_pid FROM run_claims ORDER BY claimed"
         ).fetchall()
+
+    # served runs (see services.py) ---------------------------------------------------------
+
+    def put_service(self, row: ServiceRow) -> None:
+        """Record (or replace) the process serving a run."""
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO services ({_SERVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.run_id,
+                row.project,
+                row.kind,
+                row.pid,
+                row.process_start,
+                row.port,
+                row.second_port,
+                row.directory,
+                row.launched,
+            ),
+        )
+
+    def service(self, run_id: str) -> ServiceRow | None:
+        found = self.conn.execute(
+            f"SELECT {_SERVICE_COLUMNS} FROM services WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return ServiceRow(*found) if found else None
+
+    def services(self, project: str | None = None) -> list[ServiceRow]:
+        """Every recorded service (of one project when given), oldest first."""
+        if project is None:
+            rows = self.conn.execute(f"SELECT {_SERVICE_COLUMNS} FROM services ORDER BY launched")
+        else:
+            rows = self.conn.execute(
+                f"SELECT {_SERVICE_COLUMNS} FROM services WHERE project = ? ORDER BY launched", (project,)
+            )
+        return [ServiceRow(*values) for values in rows.fetchall()]
+
+    def delete_service(self, run_id: str) -> None:
+        self.conn.execute("DELETE FROM services WHERE run_id = ?", (run_id,))
 
 
 class Store:

@@ -141,6 +141,7 @@ def build_plan(
                 )
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
+    plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
     if targets:
         kept = _restrict_to_targets(plan.actions, declaration, targets)
         kept_addresses = {a.address for a in kept}
@@ -260,7 +261,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
             local,
             spec=resource.spec,
         )
-        return NoChange(resource.address, NOOP, reason, seen=remote.id)
+        return NoChange(resource.address, NOOP, reason, seen=remote.id, backend=remote.backend)
     entity_id = ctx.id_factory()
     body = _declared_body(ctx, resource, rules, local, view, entity_id)
     ctx.planned[resource.address] = _Planned(
@@ -283,6 +284,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         drift=drift,
         seen=remote.id if remote else ABSENT,
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
+        backend=mlrun_host.backend_of(ctx.state, kind),
     )
 
 
@@ -318,7 +320,8 @@ def _plan_adopt(
 ) -> Action:
     """Adopt an entity never managed by dhmlrun that has a declared name (e.g. after `dhmlrun
     import`): relabel its latest version in place when kind and spec match (metadata is all a
-    PUT may change), else create a new version from the declaration."""
+    PUT may change), else create a new version from the declaration. Either happens where the
+    entity was found (`remote.backend`)."""
     project = ctx.declaration.project_name
     before = remote_view(remote, rules)
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
@@ -352,6 +355,7 @@ def _plan_adopt(
         body=body,
         seen=remote.id,
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
+        backend=remote.backend,
     )
 
 
@@ -431,6 +435,7 @@ def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
         seen=entity.id,
         entity_kind=entity.kind,
         diff=[AttributeChange("name", entity.name, None)],
+        backend=entity.backend,
     )
 
 
@@ -473,8 +478,10 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     )
     depends = [a for a in resource.depends_on if a in ctx.planned] + [function.address]
     depends = sorted(set(depends) | {PROJECT_ADDRESS})
+    backend = mlrun_host.backend_of(ctx.state, function.kind)
     if not fire:
-        return NoChange(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
+        seen = last.id if last else ABSENT
+        return NoChange(resource.address, NOOP, reason, seen=seen, depends_on=depends, backend=backend)
     request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
     if last is not None and not last.finished:
         request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
@@ -491,6 +498,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         request=request,
         depends_on=depends,
         seen=last.id if last else ABSENT,
+        backend=backend,
     )
 
 

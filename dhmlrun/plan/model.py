@@ -4,8 +4,10 @@ A Plan is data. It is built by `plan.builder`, shown by `dhmlrun.views`, saved b
 and executed by `dhmlrun.apply`; none of those re-decide anything. Each shape of change has its
 own type, carrying exactly what apply sends: the project to create or update, an entity version
 to create (the first, or a new one), an entity to adopt, an entity to delete, a run to start.
-Every id is chosen at plan time, so a saved plan applies exactly what was shown and a retried
-apply adopts instead of duplicating.
+Each action also says where it executes (`backend`: the DigitalHub platform, or the MLRun
+service), and apply dispatches on its type and backend alone. Every id is chosen at plan time,
+so a saved plan applies exactly what was shown and a retried apply adopts instead of
+duplicating.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 
 CREATE = "create"
 UPDATE = "update"
@@ -45,6 +47,7 @@ class Action:
 
     `seen` is the platform's state of that address when planned (an id, or "absent"), used to
     refuse a stale saved plan. `depends_on` lists addresses of other actions of this plan.
+    `backend` is where apply does it (`vocabulary/backends.py`).
     """
 
     SHAPE: ClassVar[str] = "no-op"
@@ -56,6 +59,7 @@ class Action:
     depends_on: list[str] = field(default_factory=list)
     seen: str = ABSENT
     drift: bool = False
+    backend: str = DHCORE
 
     @property
     def type(self) -> str:
@@ -199,6 +203,7 @@ class MLRunProject(Action):
 
     SHAPE: ClassVar[str] = "mlrun-project"
 
+    backend: str = MLRUN
     description: str | None = None
 
 
@@ -208,6 +213,7 @@ class ScheduleWrite(Action):
 
     SHAPE: ClassVar[str] = "schedule"
 
+    backend: str = MLRUN
     request: RunRequest | None = None
 
 
@@ -217,6 +223,7 @@ class ScheduleDelete(Action):
 
     SHAPE: ClassVar[str] = "schedule-delete"
 
+    backend: str = MLRUN
     schedule: str = ""
 
 
@@ -274,8 +281,8 @@ class Plan:
     endpoint: str | None = None
     destroy: bool = False
     mlrun: str | None = None
-    """The MLRun service the `mlrun` functions, schedules and runs of this plan go to (None:
-    they live on the DigitalHub platform)."""
+    """Which MLRun service this plan's actions on the `mlrun` backend go to (its URL, masked), so
+    that a saved plan is applied to the service it was made against; None when it has none."""
     files_store: str | None = None
     """The files store apply uploads declared local files to (None: they stay local)."""
     replay: Replay | None = None
@@ -284,6 +291,9 @@ class Plan:
     """The `--target` addresses this plan was restricted to (empty: the whole configuration)."""
     left_out: list[str] = field(default_factory=list)
     """Addresses with a change that `--target` left out: the platform still differs there."""
+    version_names: dict[str, str] = field(default_factory=dict)
+    """The names the platform gave the entity versions it holds (`metadata.version`, e.g.
+    `sunny-ocelot`), by id: views show versions by them, as `show` does."""
 
     @property
     def partial(self) -> bool:
@@ -305,15 +315,6 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(a.changes for a in self.actions)
-
-    @property
-    def runs_something(self) -> bool:
-        """Whether apply needs run workers (mlrun imported): runs, and on an MLRun service the
-        functions and schedules it stores with mlrun's classes."""
-        stored_with_mlrun = self.mlrun is not None and any(
-            isinstance(a, EntityWrite) and (a.body or {}).get("kind") == MLRUN_KIND for a in self.actions
-        )
-        return stored_with_mlrun or any(isinstance(a, RunStart | ScheduleWrite) for a in self.actions)
 
     def project_create(self) -> ProjectChange | None:
         """The project this plan creates (a first deploy creates it before locking it)."""
@@ -340,6 +341,7 @@ class Plan:
             "files_store": self.files_store,
             "targets": list(self.targets),
             "left_out": list(self.left_out),
+            "version_names": dict(self.version_names),
             "warnings": list(self.warnings),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
@@ -361,4 +363,5 @@ class Plan:
             replay=Replay(**data["replay"]) if data.get("replay") is not None else None,
             targets=list(data.get("targets") or ()),
             left_out=list(data.get("left_out") or ()),
+            version_names=dict(data.get("version_names") or {}),
         )

@@ -21,6 +21,10 @@ from typing import Any
 
 from dhmlrun.plan.model import Plan
 
+PLAN_FIELDS = (
+    "project", "endpoint", "destroy", "mlrun", "warnings", "seen_runs", "replay", "targets", "left_out",
+)  # fmt: skip
+"""The plan's own fields compared (its `root` is where it was made: paths are compared below it)."""
 MAX_SHOWN = 20
 """Differences listed at most (the rest are counted)."""
 
@@ -42,7 +46,7 @@ def differences(reviewed: Plan, now: Plan) -> list[str]:
     before = _rooted(reviewed.as_dict(), reviewed.root, now.root)
     after = now.as_dict()
     lines: list[str] = []
-    for key in ("project", "endpoint", "destroy", "mlrun", "warnings", "seen_runs", "replay"):
+    for key in PLAN_FIELDS:
         if before.get(key) != after.get(key):
             lines.append(f"the plan's {key} differs")
     old = {a["address"]: a for a in before["actions"]}

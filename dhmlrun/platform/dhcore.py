@@ -12,16 +12,17 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
-from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families, run_as_dto
+from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
 from dhmlrun.platform.secrets import read_secrets
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
 VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions")
@@ -29,8 +30,20 @@ PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
 """The entity lists DHCore computes into a project's spec on GET (never stored, never sent)."""
 
 
+class RunHost(Protocol):
+    """Where runs of one backend are read and failed: a DHCore (`Platform`), or the MLRun
+    service (`platform.mlrun.MLRunService`). Runs read as DHCore DTOs from both."""
+
+    def read_run(self, project: str, run_id: str) -> dict[str, Any] | None: ...
+
+    def run_logs(self, project: str, run_id: str) -> list[str]: ...
+
+    def fail_run(self, project: str, run_id: str, message: str) -> None: ...
+
+
 class Platform:
-    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool."""
+    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool
+    (it only remembers, once asked, whether that DHCore has the mlrun runtime)."""
 
     def __init__(
         self,
@@ -53,8 +66,6 @@ class Platform:
         """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
         environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
         self._knows_mlrun: bool | None = None
-        self._runs_on_mlrun: set[str] = set()
-        """Ids of the runs read from the MLRun service (their logs and state are read there)."""
 
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
@@ -98,6 +109,13 @@ class Platform:
             )
         return self.mlrun_service
 
+    def runs_on(self, backend: str) -> RunHost:
+        """Where the runs of `backend` are read and failed (`RemoteRun.backend`, an action's)."""
+        host: RunHost | None = {DHCORE: self, MLRUN: self.mlrun_service}.get(backend)
+        if host is None:
+            raise PlatformError(f"no {backend} service is configured beside {self.shown}")
+        return host
+
     # ------------------------------------------------------------------ reading
 
     def _find_project(self, project: str) -> dict[str, Any] | None:
@@ -120,7 +138,6 @@ class Platform:
         mlrun = self.mlrun_host(mlrun_needed)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
-            self._runs_on_mlrun |= {run.id for run in state.runs.values()}
         found = self._find_project(project)
         if found is None:
             return state
@@ -162,16 +179,8 @@ class Platform:
                 runs[run.address] = run
         return runs
 
-    def on_mlrun(self, run_id: str) -> MLRunService | None:
-        """The MLRun service holding this run (one `read_state` found there), or None."""
-        return self.mlrun_service if run_id in self._runs_on_mlrun else None
-
     def run_logs(self, project: str, run_id: str) -> list[str]:
         """The run's captured log lines (DHCore stores them base64-encoded)."""
-        service = self.on_mlrun(run_id)
-        if service is not None:
-            text = service.run_log(project, run_id)
-            return [text] if text else []
         logs = self.client.get(context_path(project, "runs", run_id, "logs"))
         texts = []
         for entry in logs if isinstance(logs, list) else []:
@@ -196,11 +205,10 @@ class Platform:
     def list_versions(self, project: str, type_: str, name: str) -> list[dict[str, Any]]:
         return self.client.list(context_path(project, type_), {"name": name, "versions": "all"})
 
+    def read_run(self, project: str, run_id: str) -> dict[str, Any] | None:
+        return self.read_entity(project, "runs", run_id)
+
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
-        service = self.on_mlrun(entity_id) if type_ == "runs" else None
-        if service is not None:
-            found = service.read_run(project, entity_id)
-            return None if found is None else run_as_dto(found)
         try:
             return self.client.get(context_path(project, type_, entity_id))
         except NotFound:
@@ -298,11 +306,7 @@ class Platform:
     def fail_run(self, project: str, run_id: str, message: str) -> None:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
         forever (a running run is never duplicated, so a stuck one would block its address)."""
-        service = self.on_mlrun(run_id)
-        if service is not None:
-            service.fail_run(project, run_id, message)
-            return
-        dto = self.read_entity(project, "runs", run_id)
+        dto = self.read_run(project, run_id)
         if dto is None:
             return
         status = dict(dto.get("status") or {})

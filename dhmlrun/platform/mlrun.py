@@ -30,6 +30,7 @@ from dhmlrun.platform.lease import lease_expired
 from dhmlrun.platform.state import RemoteEntity, RemoteRun
 from dhmlrun.platform.transport import HttpTransport, Transport
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.backends import MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND, MLRUN_RUN_JOB
 from dhmlrun.vocabulary.mask import mask_userinfo
 
@@ -132,6 +133,7 @@ def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
         key=f"db://{metadata.get('project')}/{name}:{metadata.get('tag')}",
         created=metadata.get("updated"),
         updated=metadata.get("updated"),
+        backend=MLRUN,
     )
 
 
@@ -158,6 +160,7 @@ def remote_run(dto: dict[str, Any]) -> RemoteRun | None:
         updated=status.get("last_update"),
         executor_lost=not states.is_final(state) and lease_expired(bookkeeping),
         spec=dict(bookkeeping.get("spec") or {}),
+        backend=MLRUN,
     )
 
 
@@ -259,18 +262,26 @@ class MLRunService:
         answer = self._call("GET", self._project(project, "schedules"), {"labels": L.MANAGED})
         return list((answer or {}).get("schedules") or [])
 
-    def read_run(self, project: str, uid: str) -> dict[str, Any] | None:
+    def run_record(self, project: str, uid: str) -> dict[str, Any] | None:
+        """The run as MLRun keeps it (None when it has none)."""
         try:
             return (self._call("GET", self._project(project, "runs", uid)) or {}).get("data")
         except NotFound:
             return None
 
-    def run_log(self, project: str, uid: str) -> str:
+    def read_run(self, project: str, uid: str) -> dict[str, Any] | None:
+        """The run in the shape dhmlrun reads DHCore runs (`run_as_dto`)."""
+        found = self.run_record(project, uid)
+        return None if found is None else run_as_dto(found)
+
+    def run_logs(self, project: str, uid: str) -> list[str]:
+        """The run's log, as one text (MLRun keeps one per run)."""
         try:
             answer = self._call("GET", self._project(project, "logs", uid))
         except NotFound:
-            return ""
-        return answer if isinstance(answer, str) else json.dumps(answer)
+            return []
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        return [text] if text else []
 
     # ------------------------------------------------------------------ writing
 
@@ -299,7 +310,7 @@ class MLRunService:
 
     def fail_run(self, project: str, uid: str, message: str) -> None:
         """Mark an unfinished run `error` with `message` (its executor is gone or it was refused)."""
-        found = self.read_run(project, uid)
+        found = self.run_record(project, uid)
         if found is None or STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
             return
         self.annotate_run(project, uid, {"status.state": "error", "status.error": message})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from contextlib import contextmanager
 
 from dhmlrun.platform.auth import Credentials
@@ -24,10 +24,13 @@ ENDPOINT_VAR = "DHCORE_ENDPOINT"
 
 
 @contextmanager
-def sdk_session(project: str, run_id: str, *, leased: bool) -> Iterator[RestClient]:
+def sdk_session(
+    project: str, run_id: str, *, leased: bool, mask: Set[str] = frozenset()
+) -> Iterator[RestClient]:
     """For the block: the SDK of this process talks to the platform of `DHCORE_ENDPOINT`
-    through a relay; with `leased`, this process holds the lease of run `run_id`. Yields
-    dhmlrun's own client of the same platform."""
+    through a relay; with `leased`, this process holds the lease of run `run_id`, and what the
+    run writes of its results, message and log has the values of `mask` masked (a set the caller
+    may add to). Yields dhmlrun's own client of the same platform."""
     endpoint = os.environ.get(ENDPOINT_VAR)
     if not endpoint:
         raise RuntimeError(f"{ENDPOINT_VAR} is not set: a run worker is always given its platform")
@@ -35,7 +38,7 @@ def sdk_session(project: str, run_id: str, *, leased: bool) -> Iterator[RestClie
     client = RestClient(transport, Credentials(os.environ))
     lease = RunLease(client, project, run_id).start() if leased else None
     try:
-        with SdkRelay(transport, lease) as relay:
+        with SdkRelay(transport, lease, mask) as relay:
             os.environ[ENDPOINT_VAR] = relay.endpoint
             configure_sdk()
             try:

@@ -14,6 +14,7 @@ from typing import Any
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.lease import lease_expired
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.backends import DHCORE
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class RemoteEntity:
     state: str | None = None
     produced_by: str | None = None
     """The key of the run that produced this version (a run output), from its relationships."""
+    backend: str = DHCORE
+    """Where it was read (`vocabulary/backends.py`): where it is changed and deleted."""
 
     @property
     def address(self) -> str:
@@ -104,6 +107,8 @@ class RemoteRun:
     that process is gone, so the run will never finish by itself."""
     spec: dict[str, Any] = field(default_factory=dict)
     """The run's spec on the platform (without the function's code), what a rerun is diffed with."""
+    backend: str = DHCORE
+    """Where it was read (`vocabulary/backends.py`): where its state and logs are read."""
 
     @cached_property
     def recorded(self) -> dict[str, str]:

@@ -19,6 +19,13 @@ CONNECTION_PREFIXES = ("DHCORE_", "DH_")
 CONNECTION_KEYS = frozenset({"OAUTH2_TOKEN_ENDPOINT"})
 """The SDK's connection settings (endpoint, credentials, profile, ini file): replaced whole."""
 
+DHMLRUN_ONLY_PREFIXES = ("DHMLRUN_VAR_",)
+DHMLRUN_ONLY_KEYS = frozenset({"DHMLRUN_CORE_TOKEN", "DHMLRUN_CORE_KEY_FILE"})
+"""dhmlrun's own settings that are no run's business, kept from every run (local or the core's):
+the declaration's variables (`DHMLRUN_VAR_NAME`, sensitive ones among them: a run gets what
+the declaration passes it), the served core's token and where its sealing key is. A remote run
+that named no secret printed both (issue 21)."""
+
 PLATFORM_KEYS = frozenset(
     {
         "PATH",
@@ -78,10 +85,14 @@ def _replaced(key: str, connection: Mapping[str, str]) -> bool:
     return _is_connection_key(key) or (key in S3_KEYS and "AWS_ENDPOINT_URL" in connection)
 
 
+def _is_dhmlrun_only(key: str) -> bool:
+    return key.startswith(DHMLRUN_ONLY_PREFIXES) or key in DHMLRUN_ONLY_KEYS
+
+
 def local_run_environment(environ: Mapping[str, str], connection: Mapping[str, str]) -> dict[str, str]:
     """A run apply executes for its user: the user's environment, with the connection's
-    settings in place of any other platform's."""
-    kept = {k: v for k, v in environ.items() if not _replaced(k, connection)}
+    settings in place of any other platform's, less dhmlrun's own (`DHMLRUN_ONLY_KEYS`)."""
+    kept = {k: v for k, v in environ.items() if not _replaced(k, connection) and not _is_dhmlrun_only(k)}
     return {**kept, **connection}
 
 
@@ -91,7 +102,9 @@ def platform_run_environment(environ: Mapping[str, str], connection: Mapping[str
     kept = {
         k: v
         for k, v in environ.items()
-        if (k in PLATFORM_KEYS or k.startswith(PLATFORM_PREFIXES)) and not _replaced(k, connection)
+        if (k in PLATFORM_KEYS or k.startswith(PLATFORM_PREFIXES))
+        and not _replaced(k, connection)
+        and not _is_dhmlrun_only(k)
     }
     return {**kept, **connection}
 

@@ -47,15 +47,16 @@ def execute_run(project: str, run_id: str) -> int:
     """Execute the READY run `run_id` of `project`; return the process exit code."""
     from dhmlrun.platform.sdk import sdk_session
 
-    failed = _enter_environment(project, run_id)
+    failed = enter_environment(project, run_id)
     if failed is not None:
         return failed
 
-    with sdk_session(project, run_id, leased=True) as client:
-        return _execute(project, run_id, client)
+    mask: set[str] = set()
+    with sdk_session(project, run_id, leased=True, mask=mask) as client:
+        return _execute(project, run_id, client, mask)
 
 
-def _execute(project: str, run_id: str, client: RestClient) -> int:
+def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> int:
     import digitalhub as dh
 
     from dhmlrun.platform.secrets import secret_environment
@@ -78,6 +79,7 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
         spec = run.spec.to_dict()
         secrets = secret_environment(client, project, spec.get("secrets") or ())
         os.environ.update(secret_variables(secrets, spec))
+        mask.update(value for value in secrets.values() if value)  # masked in its results and log
         _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us
@@ -92,12 +94,15 @@ def _execute(project: str, run_id: str, client: RestClient) -> int:
     return EXIT_OK
 
 
-def _enter_environment(project: str, run_id: str) -> int | None:
+def enter_environment(
+    project: str, run_id: str, module: str = "dhmlrun.worker.job", args: tuple[str, ...] = ()
+) -> int | None:
     """A python run whose function has `requirements` runs in the function's environment
     (`environments.py`), prepared now if no build prepared it (DHCore's entrypoint installs
-    the requirements before its processor starts): this worker starts again there (`exec`, same
-    process). None when the run needs no environment or this worker is in it already; an exit
-    code when the environment could not be prepared (the run is then ERROR, saying why)."""
+    the requirements before its processor starts): this worker (`python -m module PROJECT
+    RUN_ID *args`; a service's too) starts again there (`exec`, same process). None when the run
+    needs no environment or this worker is in it already; an exit code when the environment
+    could not be prepared (the run is then ERROR, saying why)."""
     from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentFailed, EnvironmentRequest, prepare
     from dhmlrun.platform.auth import Credentials
     from dhmlrun.platform.rest import RestClient, context_path
@@ -127,7 +132,7 @@ def _enter_environment(project: str, run_id: str) -> int | None:
     env = {**environment.variables(os.environ), ENVIRONMENT_ENV: environment.digest}
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(python, [python, "-m", "dhmlrun.worker.job", project, run_id], env)
+    os.execve(python, [python, "-m", module, project, run_id, *args], env)
 
 
 def _start(run: Any) -> None:

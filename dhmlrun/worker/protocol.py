@@ -78,6 +78,9 @@ class ExecuteRun(Request):
     in the worker (`execution: local`), or by the platform's executor, polled until it ends."""
 
     run: RunOrder
+    mask: list[str] = field(default_factory=list)
+    """Values masked in what the run writes to the platform (its results, message and log): the
+    sensitive values apply knows; the worker adds the secrets it reads (`platform/relay.py`)."""
 
     @property
     def subject(self) -> str:

@@ -42,9 +42,10 @@ def execute(request: ExecuteRun, reply: Reply) -> Result:
     from dhmlrun.platform.sdk import sdk_session
 
     run = request.run
-    with sdk_session(run.project, run.run_id, leased=not run.remote) as client:
+    mask = set(request.mask)
+    with sdk_session(run.project, run.run_id, leased=not run.remote, mask=mask) as client:
         try:
-            return execute_run(run, reply, client)
+            return execute_run(run, reply, client, mask)
         except KeyboardInterrupt:
             print(f"dhmlrun worker: run {run.run_id} {INTERRUPTED}", file=sys.stderr)
             try:
@@ -54,11 +55,14 @@ def execute(request: ExecuteRun, reply: Reply) -> Result:
                 return Result.failure(run.run_id, f"{INTERRUPTED}; {exc}")
 
 
-def execute_run(run: RunOrder, reply: Reply | None = None, client: RestClient | None = None) -> Result:
+def execute_run(
+    run: RunOrder, reply: Reply | None = None, client: RestClient | None = None, mask: set[str] | None = None
+) -> Result:
     """Create and execute the run; its final state and outputs.
 
     A local run gets the secrets its task names as environment variables, as a platform's pod
-    gets them (`platform/secrets.py`); `client` reads them (a remote run's executor does that)."""
+    gets them (`platform/secrets.py`); `client` reads them (a remote run's executor does that),
+    and their values join `mask`, what the relay masks in the run's results and log."""
     import digitalhub as dh
 
     function = dh.get_function(run.function.key)
@@ -67,6 +71,8 @@ def execute_run(run: RunOrder, reply: Reply | None = None, client: RestClient | 
         if client is not None:
             secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
             os.environ.update(secret_variables(secrets, kwargs))
+            if mask is not None:
+                mask.update(value for value in secrets.values() if value)
         _guard_against_interrupts(run, reply)
     try:
         started = _start_or_adopt(function, run, kwargs)

@@ -393,6 +393,39 @@ def test_import_from_the_sdks_project_export_matches_the_live_import(
     assert {a["action"] for a in plan_json(out)["actions"] if a["action"] != "no-op"} == {"adopt"}
 
 
+def test_an_export_imported_with_no_platform_configured_says_where_to_point_plan(
+    imported: Path, project_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digitalhub as dh
+
+    (tmp_path / "exports").mkdir()
+    monkeypatch.chdir(tmp_path / "exports")
+    exported = Path(dh.get_project(project_name).export())
+    for name in ("DHCORE_ENDPOINT", "DHCORE_ACCESS_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DH_CONFIG", str(tmp_path / "no.ini"))  # and no profile either
+    out = tmp_path / "from-export"
+    result = dhmlrun("import", exported, "--out", out)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "no changes expected" not in result.stdout and "to adopt" not in result.stdout
+    assert f"Next: point plan at the platform project {project_name} lives on" in result.stdout
+    assert f"dhmlrun plan {out} --endpoint URL (or --profile NAME, or DHCORE_ENDPOINT)" in result.stdout
+    assert "it would plan every entity as new" in result.stdout
+
+
+def test_a_refused_token_says_where_credentials_come_from(
+    core: Any, project_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DHCORE_ACCESS_TOKEN", "not-the-token")
+    result = dhmlrun("import", project_name, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert ": 403 Access Denied; the credentials were missing or not accepted: set DHCORE_ACCESS_TOKEN" in (
+        message
+    )
+    assert "with --profile NAME" in message
+
+
 def test_a_file_that_is_not_a_project_export_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("kind: function\nname: f\n")
     result = dhmlrun("import", tmp_path / "x.yaml", "--out", tmp_path / "out")

@@ -87,6 +87,24 @@ def test_the_cli_table_lists_every_option_of_every_command() -> None:
         assert f"`{option}" in common.group(1) or f"/{option}`" in common.group(1), option
 
 
+def test_the_quickstart_names_the_interpreter_dhmlrun_supports() -> None:
+    command = next(line for line in _code_blocks(README)[0].splitlines() if line and not line.startswith("#"))
+    assert command.startswith("python3.11 -m venv .venv && ")
+
+
+def test_another_python_is_refused_with_the_supported_versions_and_how_to_get_one() -> None:
+    import runpy
+    import tomllib
+
+    hook = runpy.run_path(str(ROOT / "hatch_build.py"))
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert hook["refusal"]((3, 11, 7), requires, "/usr/bin/python3.11") is None
+    refused = hook["refusal"]((3, 12, 1), requires, "/usr/bin/python3.12")
+    assert refused.startswith(f"dhmlrun needs Python 3.11 (requires-python {requires}: mlrun 1.12.1 ")
+    assert "this is Python 3.12.1 (/usr/bin/python3.12)" in refused and "python3.11 -m venv .venv" in refused
+    assert hook["classifiers"](requires)[-1] == "Programming Language :: Python :: 3.11"
+
+
 def test_the_guarantees_placeholder_heading_is_kept() -> None:
     assert "\n## Guarantees\n" in README
 

@@ -159,3 +159,23 @@ def test_follow_gives_up_after_its_timeout() -> None:
 
     assert follow(lambda: "", state, print, interval=0.01, timeout=0.05)[0] == "RUNNING"
     assert 1 <= len(polls) < 1000
+
+
+@pytest.mark.slow
+def test_logs_of_a_run_that_recorded_no_output_say_so_and_succeed(core: Any, tmp_path: Path) -> None:
+    from dhmlrun.platform.rest import context_path
+    from tests.conftest import platform_of
+
+    project = unique_project_name("quiet")
+    root = write_config(tmp_path / "repo", project, runs=RUNS.split("  fail:")[0])
+    assert dhmlrun("apply", root, "--auto-approve").exit_code == 0
+    run_id = json.loads(dhmlrun("show", "runs.make", "--path", root, "--json").stdout)["entities"][0]["id"]
+    client = platform_of(core).client
+    for entry in client.get(context_path(project, "runs", run_id, "logs")):
+        client.delete(context_path(project, "logs", entry["id"]))
+    for kept in (root / ".dhmlrun" / "logs").rglob("*.log"):
+        kept.unlink()
+    result = dhmlrun("logs", "runs.make", "--path", root)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stdout == ""
+    assert f"runs.make: run {run_id} (COMPLETED) has no output recorded" in result.stderr

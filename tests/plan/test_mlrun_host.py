@@ -58,12 +58,26 @@ def test_the_project_is_created_on_mlrun_before_any_function(repo: Path) -> None
     assert acts[MLRUN_PROJECT_ADDRESS].action == "create"
     assert MLRUN_PROJECT_ADDRESS in acts["functions.downloader"].depends_on
     assert MLRUN_PROJECT_ADDRESS not in acts["dataitems.employees"].depends_on
-    assert plan.mlrun == MLRUN and plan.runs_something
+    assert plan.mlrun == MLRUN
+
+
+def test_each_action_says_where_it_executes(repo: Path) -> None:
+    acts = by_address(build_plan(declaration(repo), empty()))
+    on_mlrun = {a for a, action in acts.items() if action.backend == "mlrun"}
+    assert on_mlrun == {
+        MLRUN_PROJECT_ADDRESS,
+        "functions.downloader",
+        "functions.summarise",
+        "runs.download",
+        "runs.summary",
+    }
+    assert all(action.backend == "dhcore" for a, action in acts.items() if a not in on_mlrun)
 
 
 def test_no_mlrun_action_where_dhcore_holds_mlrun(repo: Path) -> None:
     plan = build_plan(declaration(repo), PlatformState(project="employees-dev"))
     assert MLRUN_PROJECT_ADDRESS not in by_address(plan) and plan.mlrun is None
+    assert {a.backend for a in plan.actions} == {"dhcore"}
 
 
 def test_replan_after_apply_on_mlrun_is_a_no_op(repo: Path) -> None:

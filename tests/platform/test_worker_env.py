@@ -61,3 +61,23 @@ def test_secrets_never_replace_what_the_platform_sets() -> None:
     secrets = {"TOKEN": "s", "RUN_ID": "x", "DHCORE_ACCESS_TOKEN": "x", "GREETING": "x"}
     spec = {"envs": [{"name": "GREETING", "value": "hi"}]}
     assert secret_variables(secrets, spec) == {"TOKEN": "s"}
+
+
+DHMLRUN_OWN = {
+    "DHMLRUN_VAR_TOKEN": "v4r-s3cr3t",
+    "DHMLRUN_VAR_env": "prod",
+    "DHMLRUN_CORE_TOKEN": "c0re-t0ken",
+    "DHMLRUN_CORE_KEY_FILE": "/home/me/.config/dhmlrun/core.key",
+}
+
+
+def test_dhmlruns_own_variables_reach_no_run() -> None:
+    """Issue 21: DHMLRUN_VAR_* and DHMLRUN_CORE_TOKEN reached a remote run that named no secret."""
+    from dhmlrun.platform.worker_env import local_run_environment, platform_run_environment
+
+    host = {**DHMLRUN_OWN, "PATH": "/bin", "DHMLRUN_RUNS_DIR": "/runs", "HOME": "/home/me"}
+    connection = {"DHCORE_ENDPOINT": "http://core", "DHCORE_ACCESS_TOKEN": "t"}
+    for env in (local_run_environment(host, connection), platform_run_environment(host, connection)):
+        assert not set(DHMLRUN_OWN) & set(env)
+        assert env["DHMLRUN_RUNS_DIR"] == "/runs" and env["PATH"] == "/bin"
+        assert env["DHCORE_ACCESS_TOKEN"] == "t"
