@@ -208,7 +208,9 @@ def _draw_state(declaration: Any, state: Any, address: str | None, graph_format:
 
 
 def _last_run(platform: Any, declaration: Any, address: str) -> Any:
-    run = platform.read_state(declaration.project_name).runs.get(address)
+    """The last run of `address`, or of the address a `moved:` entry says it had."""
+    runs = platform.read_state(declaration.project_name).runs
+    run = runs.get(address) or runs.get(declaration.moved.get(address, ""))
     if run is None:
         known = ", ".join(sorted(a for a in declaration.resources if a.startswith("runs."))) or None
         raise DhmlrunError.single(

@@ -111,6 +111,8 @@ class Declaration:
     resources: dict[str, Resource] = field(default_factory=dict)
     secret_reader: SecretReader | None = None
     """Reads the declared secrets' values from where they are kept (`config/secrets.py`)."""
+    moved: dict[str, str] = field(default_factory=dict)
+    """Renamed resources, {new address: old address} (`moved:`, `config/moves.py`)."""
 
     @property
     def project_name(self) -> str:

@@ -82,6 +82,10 @@ class _Planned:
     fingerprint: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    before_move: str | None = None
+    """Moved (`moved:`) with its content unchanged: the entity id it had under its old address,
+    or, for a run, the fingerprint it had with every moved address as it was. Runs compare their
+    last run with that, so a rename alone never re-runs anything."""
 
 
 @dataclass
@@ -91,6 +95,18 @@ class _Context:
     reruns: set[str]
     id_factory: Callable[[], str]
     planned: dict[str, _Planned] = field(default_factory=dict)
+
+    @property
+    def moved(self) -> dict[str, str]:
+        """{new address: old address} of the declared `moved:` entries."""
+        return self.declaration.moved
+
+    def last_run(self, address: str) -> RemoteRun | None:
+        """The last run of `address`, or of the address it was moved from."""
+        found = self.state.runs.get(address)
+        if found is None and address in self.moved:
+            found = self.state.runs.get(self.moved[address])
+        return found
 
 
 def build_plan(
@@ -127,6 +143,7 @@ def build_plan(
             ctx.planned[address] = _Planned(address, secret.action, None, None, "secret")  # runs wait for it
             plan.actions.append(secret)
     plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
+    plan.warnings.extend(_unmoved_renames(ctx, plan.actions))
     for address in declaration.topological_order():
         resource = declaration.resources[address]
         if resource.type == "runs":
@@ -250,6 +267,9 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         diff = [AttributeChange("files store", f"(this machine) {local.relpath}", ctx.state.files_store)]
     if remote is None and mlrun_host.on_mlrun(ctx.state, resource):
         reason = "not on the MLRun service"
+    moved = _moved_entity(ctx, resource, rules, local, view) if remote is None else None
+    if moved is not None:
+        reason, diff, _ = moved
     if action == NOOP and remote is not None:
         ctx.planned[resource.address] = _Planned(
             resource.address,
@@ -274,6 +294,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         local,
         spec=resource.spec,
         reason=reason,
+        before_move=moved[2] if moved is not None else None,
     )
     return EntityWrite(
         resource.address,
@@ -286,6 +307,25 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
         backend=mlrun_host.backend_of(ctx.state, kind),
     )
+
+
+def _moved_entity(
+    ctx: _Context, resource: Resource, rules: KindRules, local: LocalFile | None, view: dict[str, Any]
+) -> tuple[str, list[AttributeChange], str | None] | None:
+    """(reason, diff, the old id when the content is unchanged) of an entity declared under a
+    new name by a `moved:` entry whose old one is on the platform; None otherwise. DHCore has no
+    rename (an entity's name is its identity): the moved one is created under its new name and
+    the old one deleted (`_plan_deletions`), and runs treat it as the same (`before_move`)."""
+    old_address = ctx.moved.get(resource.address)
+    old = ctx.state.managed().get(old_address or "")
+    if old is None:
+        return None
+    action, changed, diff, _ = _compare(view, old, rules, local)
+    rename = [AttributeChange("name", old.name, resource.name)]
+    what = f"moved from {old_address}: the same {resource.type[:-1]} under its new name"
+    if action == NOOP:
+        return f"{what} (the platform has no rename)", rename, old.id
+    return f"moved from {old_address}; {changed}", rename + diff, None
 
 
 def _declared_body(
@@ -423,8 +463,30 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
                 "then remove it."
             )
             continue
-        actions.append(_delete_action(entity, "removed from the configuration"))
+        moved_to = next((new for new, old in declaration.moved.items() if old == address), None)
+        reason = f"moved to {moved_to}" if moved_to else "removed from the configuration"
+        actions.append(_delete_action(entity, reason))
     return actions
+
+
+def _unmoved_renames(ctx: _Context, actions: list[Action]) -> list[str]:
+    """A function created while one with the same content is deleted looks renamed: say how a
+    `moved:` entry would keep its runs (they would run again otherwise)."""
+    deleted = {a.address: ctx.state.entities[a.address] for a in actions if isinstance(a, EntityDelete)}
+    warnings = []
+    for address, planned in ctx.planned.items():
+        if planned.action != CREATE or address in ctx.moved or not address.startswith("functions."):
+            continue
+        for old, entity in deleted.items():
+            if old.split(".")[0] == "functions" and function_digest(
+                remote_view(entity, rules_for("functions", entity.kind))
+            ) == function_digest(planned.view):
+                warnings.append(
+                    f"{address} looks like {old} renamed (same code, and {old} is deleted): its runs "
+                    f"run again; to keep them, declare moved: [{{from: {old}, to: {address}}}]"
+                )
+                break
+    return warnings
 
 
 def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
@@ -460,7 +522,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         raise DhmlrunError.single(
             f"function {spec['function']} is not declared", resource.location, f"{resource.address}.function"
         )
-    inputs, input_versions, upstream = _resolve_inputs(ctx, resource)
+    inputs, input_versions, upstream, versions_before = _resolve_inputs(ctx, resource)
     _check_remote_inputs(ctx, resource, upstream)
     fingerprint = fingerprint_run(
         run_spec_for_fingerprint(spec),
@@ -468,13 +530,21 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         function.spec.get("image"),
         input_versions,
     )
-    last = ctx.state.runs.get(resource.address)
+    before = _fingerprint_before_moves(ctx, resource, function, input_versions, versions_before)
+    last = ctx.last_run(resource.address)
     if mlrun_host.scheduled(ctx.declaration, ctx.state, resource):
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
-    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream)
+    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
     ctx.planned[resource.address] = _Planned(
-        resource.address, RUN if fire else NOOP, run_id, None, None, fingerprint=fingerprint.value, spec=spec
+        resource.address,
+        RUN if fire else NOOP,
+        run_id,
+        None,
+        None,
+        fingerprint=fingerprint.value,
+        spec=spec,
+        before_move=before.value if before is not None and not fire else None,
     )
     depends = [a for a in resource.depends_on if a in ctx.planned] + [function.address]
     depends = sorted(set(depends) | {PROJECT_ADDRESS})
@@ -523,16 +593,18 @@ def _plan_scheduled(
 
 def _resolve_inputs(
     ctx: _Context, resource: Resource
-) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str]]:
-    """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref})."""
+) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str], dict[str, str]]:
+    """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref},
+    the version ids as they were before the declared moves)."""
     inputs: dict[str, InputBinding] = {}
     versions: dict[str, str] = {}
     upstream: dict[str, str] = {}
+    before: dict[str, str] = {}
     for key, ref_text in sorted((resource.spec.get("inputs") or {}).items()):
         ref = Reference.parse(str(ref_text))
         if ref is None:
             inputs[key] = InputBinding(str(ref_text), key=str(ref_text))
-            versions[key] = str(ref_text)
+            versions[key] = before[key] = str(ref_text)
             continue
         planned = ctx.planned.get(ref.address)
         if planned is None:
@@ -543,13 +615,55 @@ def _resolve_inputs(
         if ref.output is None:
             inputs[key] = InputBinding(str(ref), key=planned.key)
             versions[key] = str(planned.entity_id)
+            before[key] = str(planned.before_move or planned.entity_id)
             continue
         versions[key] = f"run:{planned.fingerprint}:{ref.output}"
-        produced = (
-            None if planned.action == RUN else _last_output(ctx.state.runs.get(ref.address), ref.output)
-        )
+        before[key] = f"run:{planned.before_move or planned.fingerprint}:{ref.output}"
+        produced = None if planned.action == RUN else _last_output(ctx.last_run(ref.address), ref.output)
         inputs[key] = InputBinding(str(ref), key=produced, run=ref.address, output=ref.output)
-    return inputs, versions, upstream
+    return inputs, versions, upstream, before
+
+
+def _fingerprint_before_moves(
+    ctx: _Context,
+    resource: Resource,
+    function: _Planned,
+    versions: dict[str, str],
+    versions_before: dict[str, str],
+) -> RunFingerprint | None:
+    """The run's fingerprint with every address the `moved:` entries renamed as it was (its
+    function, its inputs, upstream runs' fingerprints), or None when no move touches it."""
+    named = [resource.address, function.address, *(r.split(".outputs.")[0] for r in _input_refs(resource))]
+    if versions == versions_before and not any(address in ctx.moved for address in named):
+        return None
+    spec = dict(resource.spec)
+    spec["function"] = ctx.moved.get(function.address, function.address)
+    spec["inputs"] = {key: _as_before_moves(ctx, ref) for key, ref in (spec.get("inputs") or {}).items()}
+    digest, image = function_digest(function.view), function.spec.get("image")
+    return fingerprint_run(run_spec_for_fingerprint(spec), digest, image, versions_before)
+
+
+def _input_refs(resource: Resource) -> list[str]:
+    return [str(ref) for ref in (resource.spec.get("inputs") or {}).values()]
+
+
+def _as_before_moves(ctx: _Context, text: Any) -> Any:
+    """An input reference as it was written before its target moved (`runs.a.outputs.x` for
+    `runs.b.outputs.x` when runs.a moved to runs.b)."""
+    ref = Reference.parse(str(text))
+    if ref is None or ref.address not in ctx.moved:
+        return text
+    return str(text).replace(ref.address, ctx.moved[ref.address], 1)
+
+
+def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
+    """Why a run is kept across the declared moves: `renamed functions.a -> functions.b`, or,
+    for a run downstream of one kept, that its inputs are."""
+    named = [resource.address, function.address, *(r.split(".outputs.")[0] for r in _input_refs(resource))]
+    moves = [f"{ctx.moved[a]} -> {a}" for a in dict.fromkeys(named) if a in ctx.moved]
+    if moves:
+        return f"renamed {', '.join(moves)} (moved:), kept without a re-run"
+    return "its inputs were kept across a rename (moved:)"
 
 
 def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, str]) -> None:
@@ -592,8 +706,10 @@ def _decide_run(
     last: RemoteRun | None,
     function: _Planned,
     upstream: dict[str, str],
+    before: RunFingerprint | None = None,
 ) -> tuple[bool, str]:
-    """Whether the run fires in this plan, and the one-line reason either way."""
+    """Whether the run fires in this plan, and the one-line reason either way. `before` is the
+    fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
     trigger = resource.spec["trigger"]
     if last is not None and not last.finished:
         if last.executor_lost:  # its executor stopped renewing its lease (platform/lease.py)
@@ -610,13 +726,15 @@ def _decide_run(
         return False, "trigger: once, already run"
     if trigger == defaults.ALWAYS:
         return True, "trigger: always"
+    if before is not None and last.fingerprint == before.value and not last.failed:
+        return False, f"up to date: {_moves_of(ctx, resource, function)}"
     reasons = [
         _upstream_reason(ctx.planned[address], ref)
         for address, ref in upstream.items()
         if ctx.planned[address].action in (CREATE, UPDATE, RUN)
     ]
     if function.action in (CREATE, UPDATE):
-        reasons.insert(0, _function_reason(function))
+        reasons.insert(0, _function_change(function, last, fingerprint))
     if reasons:
         return True, "; ".join(reasons)
     if last.fingerprint != fingerprint.value:
@@ -644,7 +762,7 @@ def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None
     for address, ref in upstream.items():
         if ctx.planned[address].action == RUN:
             continue
-        run = ctx.state.runs.get(address)
+        run = ctx.last_run(address)
         if run is not None and not run.finished and not run.executor_lost:
             state = run.state.lower()
             return f"waits for input {ref}: run {run.id} is still {state}; apply again when it ends"
@@ -668,6 +786,19 @@ def _new_version(function: _Planned) -> str | None:
     if function.action == UPDATE:
         return _function_reason(function)
     return None
+
+
+def _function_change(function: _Planned, last: RemoteRun, fingerprint: RunFingerprint) -> str:
+    """Why the function's new version fires the run: renamed (a new function with the last
+    run's code under another name), or its code changed."""
+    if function.action == CREATE:
+        old = runview.recorded_view(last, ())["function"]
+        if old and f"functions.{old}" != function.address:
+            same = last.recorded.get(L.FP_FUNCTION) == fingerprint.function
+            return f"function renamed: functions.{old} -> {function.address}" + (
+                "" if same else f"; {_function_reason(function)}"
+            )
+    return _function_reason(function)
 
 
 def _function_reason(function: _Planned) -> str:

@@ -19,6 +19,7 @@ import base64
 import logging
 import sys
 import threading
+import time
 from typing import Any
 
 from dhmlrun.vocabulary import states
@@ -45,6 +46,8 @@ def execute_pipeline(project: str, run_id: str) -> int:
 
 def _execute(project: str, run_id: str) -> int:
     import digitalhub as dh
+
+    from dhmlrun.runtime.logs import store_run_log
 
     try:
         run = dh.get_run(run_id, project=project)
@@ -75,6 +78,8 @@ def _execute(project: str, run_id: str) -> int:
     except Exception as exc:  # the walker itself broke: the run must not stay RUNNING
         status.final(states.ERROR, f"Job failed: {failure_message(exc)}", None)
         return EXIT_OK
+    finally:
+        store_run_log(project, run_id, steps.log())  # what Argo's pods printed, for DHCore
     if outcome.phase == SUCCEEDED:
         status.final(states.COMPLETED, None, outcome.nodes)
     else:
@@ -87,6 +92,13 @@ class StepRunner:
 
     def __init__(self, project: str, run_id: str) -> None:
         self.project, self.run_id = project, run_id
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def log(self) -> str:
+        """Everything the steps said, in order: the pipeline run's log."""
+        with self._lock:
+            return "".join(f"{line}\n" for line in self._lines)
 
     def __call__(self, node: Node, container: Container) -> ContainerResult:
         try:
@@ -97,7 +109,7 @@ class StepRunner:
                     f"runs {container.image} {' '.join((*container.command, *container.args))}"
                 )
                 return ContainerResult(False, message=message)
-            print(f"dhmlrun pipeline: {node.display_name}: {call.entity} {call.kwargs}", flush=True)
+            self._say(f"{node.display_name}: {call.entity} {call.kwargs}")
             return run_step(call, self.project, self.run_id, say=self._say)
         except StepError as exc:
             self._say(f"{node.display_name}: {exc}")
@@ -107,9 +119,11 @@ class StepRunner:
             self._say(f"{node.display_name}: step failed: {message}")
             return ContainerResult(False, message=message)
 
-    @staticmethod
-    def _say(text: str) -> None:
-        print(f"dhmlrun pipeline: {text}", flush=True)
+    def _say(self, text: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}"
+        print(line, flush=True)
+        with self._lock:
+            self._lines.append(line)
 
 
 class RunStatusWriter:

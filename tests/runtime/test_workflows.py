@@ -113,6 +113,9 @@ def test_a_pipeline_runs_its_steps_as_argo_and_dhcore_do(project: Any) -> None:
     pipeline = wait_final(workflow.run("pipeline", parameters={"label": "weekly"}))
     assert pipeline.status.state == "COMPLETED", pipeline.status.message
 
+    log = "".join(entry.text or "" for entry in pipeline.logs())
+    assert "step produce (job): run" in log and "ended with state COMPLETED" in log  # what the steps said
+
     nodes = {n["display_name"]: n for n in pipeline.status.nodes}
     pods = [n for n in nodes.values() if n["type"] == "Pod"]
     assert len(pods) == 2 and all(n["state"] == "Succeeded" for n in pods)
