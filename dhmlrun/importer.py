@@ -2,8 +2,9 @@
 dhmlrun on a project it already runs.
 
 Follows what the SDK's own `project.export()` carries (the project, then the latest version of
-each function and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
-function's code, decoded from the platform's base64 spec into `src/`, so the code is reviewed
+each function, workflow and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
+function's and workflow's code, decoded from the platform's base64 spec into `src/` (a python
+serve function keeps its `init_function`; a workflow's `build` is the platform's), so the code is reviewed
 and diffed as files. Entities dhmlrun cannot declare are listed as comments, never dropped
 silently: functions of other kinds, dataitems a run produced (outputs are never declared), and
 runs (declare them by hand; importing one would re-run it).
@@ -37,7 +38,7 @@ from dhmlrun.config.yaml_loader import load_yaml
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import urls
-from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, PYTHON_KIND
+from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, HERA_KIND, PYTHON_KIND
 
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
@@ -56,6 +57,7 @@ class ProjectExport:
     endpoint: str
     functions: list[dict[str, Any]] = field(default_factory=list)
     dataitems: list[dict[str, Any]] = field(default_factory=list)
+    workflows: list[dict[str, Any]] = field(default_factory=list)
     stored: dict[str, bytes] = field(default_factory=dict)
     """The bytes of declared files apply uploaded to the files store (store path → content),
     read back from the platform so the new repo holds them again."""
@@ -98,6 +100,7 @@ def read_project(platform: Any, project: str) -> ProjectExport:
         description=platform.project_description(project),
         endpoint=platform.endpoint,
         functions=sorted(platform.list_latest(project, "functions"), key=_name),
+        workflows=sorted(platform.list_latest(project, "workflows"), key=_name),
         dataitems=dataitems,
         stored={
             path: platform.read_file(project, path, MAX_STORED_FILE)
@@ -125,6 +128,7 @@ def read_export(path: Path) -> ProjectExport:
         description=(data.get("metadata") or {}).get("description"),
         endpoint=f"the export {path.name}",
         functions=sorted(_exported(path, spec.get("functions")), key=_name),
+        workflows=sorted(_exported(path, spec.get("workflows")), key=_name),
         dataitems=sorted(_exported(path, spec.get("dataitems")), key=_name),
     )
 
@@ -177,6 +181,12 @@ def build_import(export: ProjectExport) -> ImportResult:
         if declared is not None:
             functions[_name(dto)] = declared
             _record(result, f"functions.{_name(dto)}", dto)
+    workflows: dict[str, Any] = {}
+    for dto in export.workflows:
+        declared = _workflow(dto, result)
+        if declared is not None:
+            workflows[_name(dto)] = declared
+            _record(result, f"workflows.{_name(dto)}", dto)
     dataitems: dict[str, Any] = {}
     for dto in export.dataitems:
         declared = _dataitem(dto, result, export.stored)
@@ -190,6 +200,8 @@ def build_import(export: ProjectExport) -> ImportResult:
         document["dataitems"] = dataitems
     if functions:
         document["functions"] = functions
+    if workflows:
+        document["workflows"] = workflows
     result.files["dhmlrun.yaml"] = _yaml_text(export, document, result).encode("utf-8")
     return result
 
@@ -229,11 +241,32 @@ def _function(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
     declared: dict[str, Any] = {"kind": kind, "source": declared_source}
     if source.get("handler"):
         declared["source"]["handler"] = str(source["handler"])
-    for key in ("handler", "image", "tag", "python_version", "base_image"):  # as the kind has them
+    for key in ("handler", "init_function", "image", "tag", "python_version", "base_image"):  # as it has them
         if spec.get(key):
             declared[key] = str(spec[key])
     if spec.get("requirements"):
         declared["requirements"] = [str(r) for r in spec["requirements"]]
+    declared.update(_metadata(dto))
+    return declared
+
+
+def _workflow(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+    """A hera workflow: its code into `src/`, its handler; its `build` is the platform's."""
+    name, kind = _name(dto), str(dto.get("kind"))
+    if kind != HERA_KIND:
+        result.skipped.append(f"workflows.{name}: kind {kind} (dhmlrun declares {HERA_KIND})")
+        return None
+    spec = dto.get("spec") or {}
+    source = dict(spec.get("source") or {})
+    declared_source = _function_source(dto, source, result)
+    if declared_source is None or not source.get("handler"):
+        result.skipped.append(f"workflows.{name}: no code or no handler in its spec")
+        return None
+    declared_source["handler"] = str(source["handler"])
+    declared: dict[str, Any] = {"kind": kind, "source": declared_source}
+    for key in ("image", "tag"):
+        if spec.get(key):
+            declared[key] = str(spec[key])
     declared.update(_metadata(dto))
     return declared
 

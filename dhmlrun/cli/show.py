@@ -43,9 +43,9 @@ def path_option(func: F) -> F:
 
 
 def run_address(address: str) -> str:
-    """`download` and `runs.download` both name the run declared as runs.download; another
-    address (`functions.gen`) is not a run."""
-    if address.startswith("runs."):
+    """`download` and `runs.download` both name the run declared as runs.download; a service
+    (`services.api`) names its serve run; another address (`functions.gen`) is not a run."""
+    if address.startswith(("runs.", "services.")):
         return address
     if "." in address:
         raise DhmlrunError.single(f"{address} is not a run: logs and outputs are those of runs (runs.NAME)")
@@ -72,6 +72,9 @@ def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]
             }
         )
     for address, run in sorted(state.runs.items()):
+        if address.startswith("services."):
+            rows.append(_service_row(address, run))
+            continue
         rows.append(
             {
                 "address": address,
@@ -90,7 +93,26 @@ def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]
     return rows
 
 
+def _service_row(address: str, run: Any) -> dict[str, Any]:
+    """A service: the kind it serves, its serve run's state, and where it answers."""
+    url = f"http://{run.service_url}" if run.service_url and run.state == "RUNNING" else None
+    return {
+        "address": address,
+        "kind": str(run.kind or "service").split("+", 1)[0],
+        "id": run.id,
+        "version": None,
+        "versions": None,
+        "state": run.state,
+        "url": url,
+        "message": run.message,
+        "created": run.created,
+        "updated": run.updated or run.created,
+    }
+
+
 def _cell(row: dict[str, Any], column: str) -> str:
+    if column == "OUTPUTS" and "url" in row:
+        return row["url"] or "-"
     if column == "OUTPUTS":
         outputs = {k: _entity_name(v) for k, v in (row.get("outputs") or {}).items()}
         outputs.update(row.get("results") or {})
@@ -212,7 +234,8 @@ def _last_run(platform: Any, declaration: Any, address: str) -> Any:
     runs = platform.read_state(declaration.project_name).runs
     run = runs.get(address) or runs.get(declaration.moved.get(address, ""))
     if run is None:
-        known = ", ".join(sorted(a for a in declaration.resources if a.startswith("runs."))) or None
+        ran = sorted(a for a in declaration.resources if a.startswith(("runs.", "services.")))
+        known = ", ".join(ran) or None
         raise DhmlrunError.single(
             f"{address} has never run in project {declaration.project_name}", allowed=known
         )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dhmlrun.config import load_declaration
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.importer import ProjectExport, build_import, read_export, write_import
 from dhmlrun.plan import build_plan
@@ -479,3 +480,47 @@ def test_a_failed_import_leaves_nothing_behind(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 1
     assert "no endpoint is configured" in str(result.exception)
     assert not out.exists()
+
+
+def test_workflows_and_serve_functions_are_written_not_dropped(tmp_path: Path) -> None:
+    """s1-etl's shape: a serve function with its init_function, a hera workflow whose build the
+    platform filled in; the written declaration loads, and holds both as they were."""
+    code = base64.b64encode(b"def serve(context, event):\n    return 1\n\ndef init(context, di):\n    pass\n")
+    flow = base64.b64encode(b"def pipeline():\n    return None\n").decode()
+    export = ProjectExport(
+        "flows",
+        None,
+        "http://x",
+        functions=[
+            _dto(
+                "api",
+                "python",
+                {
+                    "source": {"base64": code.decode(), "handler": "serve"},
+                    "python_version": "PYTHON3_10",
+                    "init_function": "init",
+                },
+            )
+        ],
+        workflows=[
+            _dto(
+                "pipeline",
+                "hera",
+                {
+                    "source": {"base64": flow, "handler": "pipeline", "lang": "python"},
+                    "build": {"base64": "eA=="},
+                },
+            ),
+            _dto("old", "kfp", {"source": {"base64": flow, "handler": "pipeline"}}),
+        ],
+    )
+    result = build_import(export)
+    document = yaml.safe_load(result.files["dhmlrun.yaml"])
+    assert document["functions"]["api"]["init_function"] == "init"
+    assert document["workflows"] == {
+        "pipeline": {"kind": "hera", "source": {"source": "src/pipeline.py", "handler": "pipeline"}}
+    }
+    assert "workflows.old: kind kfp" in "\n".join(result.skipped)
+    write_import(result, tmp_path / "out")
+    loaded = load_declaration(tmp_path / "out", environ={})
+    assert loaded.resources["workflows.pipeline"].spec["source"]["handler"] == "pipeline"
