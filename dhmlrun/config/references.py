@@ -1,6 +1,7 @@
 """Step 7: resolve references between resources into `depends_on`, and refuse cycles.
 
-Edges: a run depends on its function (`functions.X`), on each input that is an address
+Edges: a run depends on its function (`functions.X`) or workflow (`workflows.X`, and the
+declared functions its steps run: `steps.py`), on each input that is an address
 (`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.KEY`) and on each secret it names
 that is declared (`secrets: [X]` -> `secrets.X`; other names are secrets already on the
 platform); `store://` keys point outside the declaration and add no edge. An unknown target is
@@ -11,8 +12,11 @@ showing the whole cycle.
 
 from __future__ import annotations
 
+from dhmlrun.vocabulary.addresses import Address
+
 from .document import Document
-from .model import MATERIAL_TYPES, Reference, Resource, function_address
+from .model import MATERIAL_TYPES, Reference, Resource, executable_of, function_address
+from .steps import step_functions
 from .suggest import did_you_mean, listing, with_article
 
 INPUT_FORMS = "dataitems.NAME, artifacts.NAME, models.NAME, runs.NAME.outputs.KEY, or a store:// key"
@@ -62,20 +66,26 @@ def _check_broken_runs(doc: Document, resources: dict[str, Resource], declared: 
     runs = doc.data.get("runs")
     for name, body in (runs.items() if isinstance(runs, dict) else ()):
         function = body.get("function") if isinstance(body, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("workflow"), str):
+            function = body["workflow"]
         if f"runs.{name}" in resources or not isinstance(function, str):
             continue
-        address = function_address(function)
+        address = function_address(function, "workflows" if "workflow" in body else "functions")
         if address not in declared:
             _unknown_function(doc, name, address, declared)
 
 
 def _run_edges(doc: Document, run: Resource, resources: dict[str, Resource], declared: set[str]) -> list[str]:
     edges: list[str] = []
-    function = run.spec["function"]
-    if function in declared and function.startswith("functions."):
-        edges.append(function)
+    executable = executable_of(run.spec)
+    wanted = "workflows." if "workflow" in run.spec else "functions."
+    if executable in declared and executable.startswith(wanted):
+        edges.append(executable)
+        workflow = resources.get(executable)
+        if workflow is not None and workflow.type == "workflows":
+            edges.extend(step_functions(workflow.spec.get("source") or {}, declared))
     else:
-        _unknown_function(doc, run.name, function, declared)
+        _unknown_function(doc, run.name, executable, declared)
     for key, target in run.spec["inputs"].items():
         edge = _input_edge(doc, run, key, target, resources, declared)
         if edge and edge not in edges:
@@ -133,17 +143,20 @@ def _service_edges(
 
 
 def _unknown_function(doc: Document, run: str, address: str, declared: set[str]) -> None:
-    functions = _of_type(declared, "functions")
-    type_ = address.split(".", 1)[0]
-    if type_ != "functions":  # `function: dataitems.x`: another kind of entity, said as such
-        what = "is not a function"
+    runs = doc.data.get("runs") if isinstance(doc.data.get("runs"), dict) else {}
+    field = "workflow" if isinstance(runs.get(run), dict) and "workflow" in runs[run] else "function"
+    wanted = f"{field}s"
+    candidates = _of_type(declared, wanted)
+    type_ = Address.parse(address).type
+    if type_ != wanted:  # `function: dataitems.x`: another kind of entity, said as such
+        what = f"is not a {field}"
         if address in declared:
-            what = f"is {with_article(type_[:-1])}, not a function"
-        message = f"{address!r} {what}{_suggest(address, functions)}"
+            what = f"is {with_article(type_[:-1])}, not a {field}"
+        message = f"{address!r} {what}{_suggest(address, candidates)}"
     else:
-        message = f"unknown function {address!r}{_suggest(address, functions)}"
-    doc.later_problem(("runs", run, "function"), message,
-                      allowed=listing(functions) or "(no functions are declared)")
+        message = f"unknown {field} {address!r}{_suggest(address, candidates)}"
+    doc.later_problem(("runs", run, field), message,
+                      allowed=listing(candidates) or f"(no {wanted} are declared)")
 
 
 def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: dict[str, Resource],
@@ -158,7 +171,7 @@ def _entity_edge(doc: Document, path: tuple[str, ...], target: str, resources: d
     if not isinstance(target, str) or target.startswith("store://"):
         return None
     reference = Reference.parse(target)
-    if reference is None or reference.address.startswith(("functions.", "secrets.")) or (
+    if reference is None or reference.address.startswith(("functions.", "workflows.", "secrets.")) or (
         reference.address.startswith("runs.") and reference.output is None
     ):
         hint = ""
@@ -169,7 +182,7 @@ def _entity_edge(doc: Document, path: tuple[str, ...], target: str, resources: d
                           f"output{hint}", allowed=INPUT_FORMS)
         return None
     if reference.address not in declared:
-        type_ = reference.address.split(".")[0]
+        type_ = Address.parse(reference.address).type
         doc.later_problem(path, f"unknown {type_[:-1]} {reference.address!r}"
                     f"{_suggest(reference.address, _of_type(declared, type_))}",
                     allowed=listing(_of_type(declared, type_)) or f"(no {type_} are declared)")
@@ -189,8 +202,8 @@ def _suggest(address: str, candidates: list[str]) -> str:
     """Compare names without their shared `TYPE.` prefix, which would make every address look close."""
     import difflib
 
-    names = {c.split(".", 1)[1]: c for c in candidates}
-    match = difflib.get_close_matches(address.split(".", 1)[-1], list(names), n=1, cutoff=0.6)
+    names = {Address.parse(c).name: c for c in candidates}
+    match = difflib.get_close_matches(Address.parse(address).name, list(names), n=1, cutoff=0.6)
     return f"; did you mean {names[match[0]]!r}?" if match else ""
 
 

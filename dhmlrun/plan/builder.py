@@ -1,5 +1,7 @@
-"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. Pure: no I/O
-other than reading the declared local files' content for their digests.
+"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. It never talks
+to the platform and writes nothing; the only things it reads are the declared local files (their
+content's digests) and the declared secrets' values (to compare them with the digest the
+platform keeps: `plan/secrets.py`), through the declaration.
 
 Order of work: the project, then dataitems and functions (compared through the rules table),
 then deletions of managed entities no longer declared, then runs (fingerprints and triggers,
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dhmlrun.config.model import Declaration, Reference, Resource
+from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
 from dhmlrun.plan import mlrun_host, runview, services
@@ -33,7 +35,6 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
-    FunctionRef,
     InputBinding,
     NoChange,
     Plan,
@@ -60,8 +61,9 @@ from dhmlrun.plan.rules import (
 from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import defaults, keys, states
+from dhmlrun.vocabulary import defaults, endings, keys, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.runs import FunctionVersion
 
 REMOVED = "removed from the configuration"
 
@@ -84,6 +86,7 @@ class _Planned:
     local: LocalFile | None = None
     fingerprint: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
     before_move: str | None = None
     """Moved (`moved:`) with its content unchanged: the entity id it had under its old address,
     or, for a run, the fingerprint it had with every moved address as it was. Runs compare their
@@ -130,6 +133,7 @@ def build_plan(
         root=str(declaration.root),
         endpoint=state.endpoint,
         mlrun=state.mlrun,
+        files_store=state.files_store,
     )
     plan.actions.append(_plan_project(declaration, state))
     mlrun_project = mlrun_host.plan_project(declaration, state)
@@ -269,6 +273,9 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     if remote is not None and resource.address in ctx.state.adoptable:
         return _plan_adopt(ctx, resource, rules, local, view, remote)
     action, reason, diff, drift = _compare(view, remote, rules, local)
+    if action == NOOP and _to_upload(ctx.state, resource, remote, local):
+        action, reason = UPDATE, UPLOAD_REASON
+        diff = [AttributeChange("files store", f"(this machine) {local.relpath}", ctx.state.files_store)]
     if remote is None and mlrun_host.on_mlrun(ctx.state, resource):
         reason = "not on the MLRun service"
     moved = _moved_entity(ctx, resource, rules, local, view) if remote is None else None
@@ -297,6 +304,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         view,
         local,
         spec=resource.spec,
+        reason=reason,
         before_move=moved[2] if moved is not None else None,
     )
     return EntityWrite(
@@ -402,6 +410,26 @@ def _plan_adopt(
     )
 
 
+UPLOAD_REASON = "upload to the files store"
+UPLOADED_TYPES = ("dataitems", "artifacts", "models")
+"""The declared types whose local file apply uploads to the files store (`apply/uploads.py`)."""
+
+
+def in_store(path: Any, store: str) -> bool:
+    """Whether `path` is a file of the files store `store` (`s3://bucket[/prefix]`)."""
+    return isinstance(path, str) and path.startswith(store.rstrip("/") + "/")
+
+
+def _to_upload(
+    state: PlatformState, resource: Resource, remote: RemoteEntity | None, local: LocalFile | None
+) -> bool:
+    """A declared local file whose current version is not in the configured files store (made
+    before a store was configured, or in another one): a new version uploads it."""
+    if resource.type not in UPLOADED_TYPES or local is None or remote is None or not state.files_store:
+        return False
+    return not in_store(remote.spec.get("path"), state.files_store)
+
+
 def _compare(
     view: dict[str, Any], remote: RemoteEntity | None, rules: KindRules, local: LocalFile | None
 ) -> tuple[str, str, list[AttributeChange], bool]:
@@ -409,7 +437,7 @@ def _compare(
     if remote is None:
         diff = [AttributeChange(k, None, v) for k, v in view.items() if v not in (None, [], False)]
         return CREATE, "not on the platform", diff, False
-    before = remote_view(remote, rules)
+    before = {k: v for k, v in remote_view(remote, rules).items() if k in view}  # what is declared
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
     if not remote.managed:
         reason = (
@@ -494,12 +522,19 @@ def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _plan_run(ctx: _Context, resource: Resource) -> Action:
     spec = resource.spec
-    function = ctx.planned.get(str(spec["function"]))
+    executable = executable_of(spec)
+    function = ctx.planned.get(executable)
     if function is None:
+        field = "workflow" if "workflow" in spec else "function"
         raise DhmlrunError.single(
-            f"function {spec['function']} is not declared", resource.location, f"{resource.address}.function"
+            f"{field} {executable} is not declared", resource.location, f"{resource.address}.{field}"
         )
     inputs, input_versions, upstream, versions_before = _resolve_inputs(ctx, resource)
+    _check_remote_inputs(ctx, resource, upstream)
+    steps = _step_functions(ctx, resource, function)
+    for step in steps:  # a pipeline runs its steps' functions: their versions are its inputs too
+        input_versions[f"step:{step.address}"] = str(step.entity_id)
+        versions_before[f"step:{step.address}"] = str(step.before_move or step.entity_id)
     fingerprint = fingerprint_run(
         run_spec_for_fingerprint(spec),
         function_digest(function.view),
@@ -510,7 +545,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     last = ctx.last_run(resource.address)
     if mlrun_host.scheduled(ctx.declaration, ctx.state, resource):
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
-    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before)
+    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before, steps)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
     ctx.planned[resource.address] = _Planned(
         resource.address,
@@ -546,6 +581,18 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         seen=last.id if last else ABSENT,
         backend=backend,
     )
+
+
+def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> list[_Planned]:
+    """The declared functions a workflow run's steps run (`config/steps.py`: the run depends on
+    them), as planned; none for a function's run."""
+    if not executable.address.startswith("workflows."):
+        return []
+    return [
+        ctx.planned[a]
+        for a in resource.depends_on
+        if a.startswith("functions.") and a in ctx.planned and ctx.planned[a].entity_id is not None
+    ]
 
 
 def _plan_scheduled(
@@ -642,6 +689,34 @@ def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
     return "its inputs were kept across a rename (moved:)"
 
 
+def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, str]) -> None:
+    """A run executed on another machine (DHCore's or MLRun's Kubernetes) cannot read a file of
+    this one: refuse, when the plan is made, one that would read a declared local file or a
+    local run's output while no files store takes them there."""
+    state = ctx.state
+    if resource.spec.get("execution") != "remote" or state.executes_here or state.files_store:
+        return
+    for address, ref in sorted(upstream.items()):
+        planned = ctx.planned[address]
+        remote = state.entities.get(address)
+        if planned.local is not None and not (
+            planned.action == NOOP and remote and urls.is_url(str(remote.spec.get("path") or ""))
+        ):
+            what = f"{ref}, a file on this machine ({planned.local.relpath})"
+        elif address.startswith("runs.") and planned.spec.get("execution") == "local":
+            what = f"{ref}, which a local run registers on this machine"
+        else:
+            continue
+        key = next(k for k, v in (resource.spec.get("inputs") or {}).items() if str(v) == ref)
+        raise DhmlrunError.single(
+            f"{resource.address} executes remotely but reads {what}, which the platform's executor "
+            "cannot read; set DHCORE_DEFAULT_FILES_STORE (s3://…) so apply uploads declared files "
+            "to the files store, or declare the input at an s3:// or https:// path",
+            resource.location,
+            f"{resource.address}.inputs.{key}",
+        )
+
+
 def _last_output(run: RemoteRun | None, output: str) -> str | None:
     """The store key of an output of the last run (status.outputs holds keys or entity dicts)."""
     return None if run is None else keys.output_key(run.outputs.get(output))
@@ -655,6 +730,7 @@ def _decide_run(
     function: _Planned,
     upstream: dict[str, str],
     before: RunFingerprint | None = None,
+    steps: list[_Planned] | None = None,
 ) -> tuple[bool, str]:
     """Whether the run fires in this plan, and the one-line reason either way. `before` is the
     fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
@@ -683,6 +759,11 @@ def _decide_run(
     ]
     if function.action in (CREATE, UPDATE):
         reasons.insert(0, _function_change(function, last, fingerprint))
+    reasons.extend(
+        f"step function {step.address} changed ({_function_reason(step)})"
+        for step in steps or ()
+        if step.action in (CREATE, UPDATE)
+    )
     if reasons:
         return True, "; ".join(reasons)
     if last.fingerprint != fingerprint.value:
@@ -696,7 +777,7 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # worker/ending.py's INTERRUPTED
+    if last.ended_by == endings.INTERRUPTED:
         return "last run was interrupted"
     return "last run failed"
 
@@ -722,6 +803,8 @@ def _upstream_reason(planned: _Planned, ref: str) -> str:
         return f"input {ref} is recomputed"
     if planned.action == CREATE:
         return f"input {ref} is created"
+    if planned.reason == UPLOAD_REASON:
+        return f"input {ref} moves to the files store"
     return f"input {ref} has a new version"
 
 
@@ -785,7 +868,7 @@ def _run_request(
     return RunRequest(
         project=ctx.declaration.project_name,
         run_id=run_id,
-        function=FunctionRef(
+        function=FunctionVersion(
             function.address, str(function.entity_id), str(function.key), str(function.kind)
         ),
         action=str(spec["action"]),
