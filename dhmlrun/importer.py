@@ -44,6 +44,8 @@ DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
 RECORDED_DATA = f"{L.LOCAL_PATH}:path"
 RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
+MAX_STORED_FILE = 256 * 1024 * 1024
+"""The largest declared data file import brings back from the platform's files store."""
 
 
 @dataclass
@@ -56,6 +58,9 @@ class ProjectExport:
     functions: list[dict[str, Any]] = field(default_factory=list)
     dataitems: list[dict[str, Any]] = field(default_factory=list)
     workflows: list[dict[str, Any]] = field(default_factory=list)
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The bytes of declared files apply uploaded to the files store (store path → content),
+    read back from the platform so the new repo holds them again."""
 
 
 @dataclass
@@ -86,17 +91,29 @@ def read_project(platform: Any, project: str) -> ProjectExport:
             else ""
         )
         raise DhmlrunError.single(f"project {project} not found on {platform.endpoint}{hint}")
+    dataitems = sorted(
+        (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
+        key=_name,
+    )
     return ProjectExport(
         project=project,
         description=platform.project_description(project),
         endpoint=platform.endpoint,
         functions=sorted(platform.list_latest(project, "functions"), key=_name),
         workflows=sorted(platform.list_latest(project, "workflows"), key=_name),
-        dataitems=sorted(
-            (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
-            key=_name,
-        ),
+        dataitems=dataitems,
+        stored={
+            path: platform.read_file(project, path, MAX_STORED_FILE)
+            for path in filter(None, (_uploaded_path(d) for d in dataitems))
+        },
     )
+
+
+def _uploaded_path(dto: dict[str, Any]) -> str | None:
+    """The store path of a declared local file that apply uploaded (its labels record the file)."""
+    path = (dto.get("spec") or {}).get("path")
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
+    return str(path) if recorded and isinstance(path, str) and path.startswith("s3://") else None
 
 
 def read_export(path: Path) -> ProjectExport:
@@ -172,7 +189,7 @@ def build_import(export: ProjectExport) -> ImportResult:
             _record(result, f"workflows.{_name(dto)}", dto)
     dataitems: dict[str, Any] = {}
     for dto in export.dataitems:
-        declared = _dataitem(dto, result)
+        declared = _dataitem(dto, result, export.stored)
         if declared is not None:
             dataitems[_name(dto)] = declared
             _record(result, f"dataitems.{_name(dto)}", dto)
@@ -294,7 +311,7 @@ def _place_file(file_name: str, content: bytes, result: ImportResult) -> str:
     return candidate
 
 
-def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+def _dataitem(dto: dict[str, Any], result: ImportResult, stored: dict[str, bytes]) -> dict[str, Any] | None:
     name, kind = _name(dto), str(dto.get("kind"))
     metadata = dto.get("metadata") or {}
     produced_by = [
@@ -311,6 +328,13 @@ def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
         result.skipped.append(f"dataitems.{name}: no path in its spec")
         return None
     declared = str(path)
+    if declared in stored:  # a declared local file apply uploaded: the platform holds its bytes
+        target = _recorded_data_path(dto)
+        if target is None:
+            result.skipped.append(f"dataitems.{name}: no safe path recorded for its uploaded file")
+            return None
+        result.files[target] = stored[declared]
+        return {"kind": kind, "path": target, **_metadata(dto)}
     if urls.is_url(declared) and urls.scheme(declared) != "file":
         return {"kind": kind, "path": declared, **_metadata(dto)}
     recorded = _recorded_data_path(dto)

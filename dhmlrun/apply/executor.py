@@ -24,7 +24,7 @@ from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer
 from dhmlrun.apply.secrets import write_secret
-from dhmlrun.apply.uploads import FILES_STORE_ENV, local_file_of, upload_request
+from dhmlrun.apply.uploads import local_file_of, upload_request
 from dhmlrun.apply.workers import run_in_worker, signal_runs
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.mlrun_names import mlrun_function_name
@@ -182,7 +182,7 @@ class Applier:
         when one is configured (`uploads.py`)."""
         body = dict(action.body or {})
         source = local_file_of(action.type, body)
-        if source is None or not self._environment().get(FILES_STORE_ENV):
+        if source is None or not self.plan.files_store:
             return body
         request = upload_request(action.type, body, source)
         result = run_in_worker(

@@ -30,15 +30,16 @@ COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
 
 
 def path_option(func: F) -> F:
-    """`--path DIR`: the config directory, shared by show, logs and outputs."""
+    """`--path DIR`: the config directory, shared by show, logs and outputs (or its root file,
+    as plan and apply take one: `examples/serving/pipeline.yaml`)."""
     return click.option(
         "--path",
         "path",
         default=".",
         show_default=True,
         metavar="DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The config directory (where dhmlrun.yaml is).",
+        type=click.Path(path_type=Path),
+        help="The config directory (where dhmlrun.yaml is), or the declaration's root file.",
     )(func)
 
 

@@ -277,7 +277,8 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
     _check_action(doc, path, spec, executable_kind(doc, executable))
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
     python = function_kind(doc, executable) == PYTHON
-    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=python)
+    named = python or spec.get("action") == "pipeline"  # a pipeline's: its steps' output parameters
+    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=named)
     if python:
         python_run(doc, name, spec)
     if spec.get("schedule"):  # a schedule fires on the platform, never in an apply

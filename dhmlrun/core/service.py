@@ -15,6 +15,7 @@ from typing import Any
 from dhmlrun.core import entities as dto
 from dhmlrun.core.completion import on_complete
 from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
+from dhmlrun.core.files import FilesService
 from dhmlrun.core.kinds import KindRegistry
 from dhmlrun.core.lifecycle import next_state
 from dhmlrun.core.listing import Page, Params, build_query, page_envelope, whole_list_page
@@ -55,6 +56,11 @@ class Core:
         self.on_run_created: RunHook | None = None
         self.on_run_stop: StopHook | None = None
         self.on_runs_deleted: DeletedHook | None = None
+        self.files: FilesService | None = None
+        """The files store's API (`files.py`), set by whoever gives the core a files store."""
+        self.served_endpoint: Callable[[], str] | None = None
+        """Serves the core over HTTP (once) and returns its endpoint: presigned URLs asked for
+        in-process must point somewhere a client can reach."""
         # Set by the service supervisor: a resumed serve run is served again, runs are checked
         # against their service processes before they are read, a service's output is its log.
         self.on_run_resume: RunHook | None = None
@@ -102,6 +108,14 @@ class Core:
         if body.get("metadata", {}).get("embedded") is True:
             return {**body, "metadata": {**body["metadata"], "ref": ref}}
         return dto.project_summary(body, ref)
+
+    def project_spec(self, name: str) -> dict[str, Any]:
+        """A project's own spec (no embedded entities); 404 `No such project.`."""
+        with self.store.read() as tx:
+            row = tx.get("project", name)
+        if row is None:
+            raise not_found("project")
+        return dict(row.body.get("spec") or {})
 
     def list_projects(self, params: Params) -> Page:
         """GET /projects: a page of projects without embedded entities."""
@@ -278,6 +292,12 @@ class Core:
         self._runs_read(entity_type, project)
         with self.store.read() as tx:
             return _public(self._owned(tx, project, entity_type, entity_id))
+
+    def find_entity(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
+        """An entity by id in any project, or None (DHCore's `find*`, where `get*` raises)."""
+        with self.store.read() as tx:
+            row = tx.get(entity_type, entity_id)
+        return _public(row) if row is not None else None
 
     @staticmethod
     def _owned(tx: Tx, project: str, entity_type: str, entity_id: str) -> Row:
@@ -494,10 +514,28 @@ class Core:
             tx.put_metric(project, entity_type, entity_id, name, value)
 
     def files_info(self, project: str, entity_type: str, entity_id: str) -> list[Any]:
-        """GET …/files/info: a JSON list (0.15.x)."""
+        """GET …/files/info, as BaseFilesService.getFileInfo: the entity's `status.files`, else
+        the list stored with PUT, else what the files store says of its `spec.path` ([] when no
+        store handles that path)."""
         with self.store.read() as tx:
-            self._owned(tx, project, entity_type, entity_id)
-            return tx.files_info(entity_type, entity_id)
+            row = self._owned(tx, project, entity_type, entity_id)
+            stored = tx.files_info(entity_type, entity_id)
+        files = (row.body.get("status") or {}).get("files")
+        if isinstance(files, list) and files:
+            return files
+        if stored:
+            return stored
+        path = (row.body.get("spec") or {}).get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise not_found("file")
+        if self.files is None:
+            return []
+        try:
+            return self.files.file_info(path)
+        except ApiError as exc:
+            if exc.status == 404:  # no store for that path (a local path, say): no info
+                return []
+            raise
 
     def put_files_info(self, project: str, entity_type: str, entity_id: str, files: Any) -> list[Any]:
         """PUT …/files/info with a list of FileInfo objects."""

@@ -347,6 +347,8 @@ class Plan:
     mlrun: str | None = None
     """Which MLRun service this plan's actions on the `mlrun` backend go to (its URL, masked), so
     that a saved plan is applied to the service it was made against; None when it has none."""
+    files_store: str | None = None
+    """The files store apply uploads declared local files to (None: they stay local)."""
     replay: Replay | None = None
     """How it was made (None: it cannot be made again, and so cannot be applied from a file)."""
     targets: list[str] = field(default_factory=list)
@@ -400,6 +402,7 @@ class Plan:
             "endpoint": self.endpoint,
             "destroy": self.destroy,
             "mlrun": self.mlrun,
+            "files_store": self.files_store,
             "targets": list(self.targets),
             "left_out": list(self.left_out),
             "version_names": dict(self.version_names),
@@ -420,6 +423,7 @@ class Plan:
             endpoint=data.get("endpoint"),
             destroy=bool(data.get("destroy")),
             mlrun=data.get("mlrun"),
+            files_store=data.get("files_store"),
             replay=Replay(**data["replay"]) if data.get("replay") is not None else None,
             targets=list(data.get("targets") or ()),
             left_out=list(data.get("left_out") or ()),

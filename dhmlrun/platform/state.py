@@ -181,6 +181,12 @@ class PlatformState:
     """The MLRun service holding the `mlrun` functions, schedules and runs, when the DigitalHub
     platform has no `mlrun` runtime (None: they live on DigitalHub)."""
     mlrun_project_exists: bool = False
+    files_store: str | None = None
+    """The platform's default files store (`DHCORE_DEFAULT_FILES_STORE`, or the embedded core's
+    own): where apply uploads declared local files. None: declared local files stay local."""
+    executes_here: bool = False
+    """The platform's executor runs on this machine (the embedded core's workers): its remote
+    runs can read files of this machine."""
     schedules: dict[str, Any] = field(default_factory=dict)
     """Schedules on MLRun by run address (`platform.mlrun.RemoteSchedule`)."""
     service_functions: dict[str, RemoteEntity] = field(default_factory=dict)

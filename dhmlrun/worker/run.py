@@ -86,7 +86,24 @@ def execute_run(
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
+    if run.action == PIPELINE and started.status.state == states.COMPLETED:
+        _record_step_outputs(started, run.outputs)
     return _result_of(started)
+
+
+def _record_step_outputs(pipeline: Any, wanted: dict[str, str]) -> None:
+    """A pipeline run's declared outputs are output parameters of its steps (the keys of the
+    entities they produced, as the steps wrote them for Argo), found in its `status.nodes`;
+    recorded in its `status.outputs`, where later plans read a run's outputs."""
+    found: dict[str, str] = {}
+    for node in getattr(pipeline.status, "nodes", None) or []:
+        for parameter in node.get("outputs") or []:
+            name, value = parameter.get("name"), parameter.get("value")
+            if name in wanted and isinstance(value, str) and value.startswith("store://"):
+                found[name] = value
+    if found:
+        pipeline.status.outputs = {**(getattr(pipeline.status, "outputs", None) or {}), **found}
+        pipeline.save(update=True)
 
 
 def _executable(run: RunOrder) -> Any:
@@ -178,8 +195,9 @@ def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any
     }
     for name in NOT_TAKEN.get(run.function.kind, ()):
         fields.pop(name)
-    if run.action in PLATFORM_ACTIONS:  # a build or pipeline run takes only its parameters
-        fields = {"parameters": fields["parameters"]} if run.action == PIPELINE else {}
+    if run.action in PLATFORM_ACTIONS:  # a build takes nothing; a pipeline its workflow's arguments:
+        arguments = {**fields.get("parameters", {}), **fields.get("inputs", {})}  # inputs as their keys
+        fields = {"parameters": arguments} if run.action == PIPELINE else {}
     try:
         return function.run(
             run.action or "job",

@@ -13,10 +13,12 @@ from tests.plan.helpers import declaration, write_repo
 from tests.plan.mlrun_states import MLRUN, RecordedService, apply_on_mlrun
 
 SCHEDULED = {
+    # a pod reads its input: at a URL (a local file is refused at plan time without a files store)
+    "dataitems.shared": {"kind": "table", "path": "s3://team/employees.csv"},
     "runs.nightly": {
         "function": "functions.summarise",
         "action": "job",
-        "inputs": {"dataset": "dataitems.employees"},
+        "inputs": {"dataset": "dataitems.shared"},
         "schedule": "0 3 * * *",
         "execution": "remote",
     }

@@ -445,8 +445,10 @@ functions:
 def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
     core: Any, project_name: str, tmp_path: Path
 ) -> None:
-    """Data paths become the paths dhmlrun recorded in the old repo (the files are never copied:
-    the plan asks for them), the code is written from the platform."""
+    """Data paths become the paths dhmlrun recorded in the old repo, with the bytes the platform
+    holds: apply uploaded the declared file to the files store (the embedded core's own) and
+    import downloads it from there (DHCore's files API, a presigned URL), never from this
+    machine's disk; the code is written from the platform."""
     old = tmp_path / "old"
     (old / "data").mkdir(parents=True)
     (old / "src").mkdir()
@@ -454,21 +456,16 @@ def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
     (old / "src" / "jobs.py").write_text("def h(context):\n    pass\n")
     (old / "dhmlrun.yaml").write_text(MANAGED % project_name)
     assert dhmlrun("apply", old, "--auto-approve").exit_code == 0
+    (old / "data" / "numbers.csv").unlink()  # what import writes cannot come from here
     new = tmp_path / "new"
     result = dhmlrun("import", project_name, "--out", new)
     assert result.exit_code == 0, (result.output, result.exception)
     assert "every imported entity is already managed by dhmlrun" in result.stdout
-    assert "Not copied (import never reads a local file" in result.stdout
-    assert not (new / "data").exists()
+    assert (new / "data" / "numbers.csv").read_text() == "n\n1\n2\n"
     assert (
         yaml.safe_load((new / "dhmlrun.yaml").read_text())["dataitems"]["numbers"]["path"]
         == "data/numbers.csv"
     )
-    missing = dhmlrun("plan", new)
-    assert missing.exit_code == 1
-    assert "dataitems.numbers.path: local file 'data/numbers.csv' does not exist" in str(missing.exception)
-    (new / "data").mkdir()
-    (new / "data" / "numbers.csv").write_text("n\n1\n2\n")
     planned = dhmlrun("plan", new, "--detailed-exitcode")
     assert planned.exit_code == 0, planned.output
     assert "No changes." in planned.stdout
