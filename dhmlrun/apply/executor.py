@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +53,14 @@ from dhmlrun.plan.model import (
 from dhmlrun.platform.dhcore import Platform, RunHost
 from dhmlrun.platform.mlrun import MLRunService
 from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
-from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
+from dhmlrun.vocabulary.runs import RunSpec
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
 from dhmlrun.worker.protocol import (
     ExecuteMLRunRun,
     ExecuteRun,
-    FunctionVersion,
     Request,
     RunOrder,
     StoreMLRunFunction,
@@ -110,10 +109,10 @@ class Applier:
         signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
-        self.observer.line(safe_text(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets)))
+        self.observer.line(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets))
 
     def _event(self, action: Action, status: str, elapsed: float = 0.0, message: str = "") -> None:
-        shown = safe_text(mask_text(message, self.secrets))
+        shown = mask_text(message, self.secrets)
         self.observer.event(action.address, action.action, status, elapsed, shown)
 
     def _execute(self, action: Action) -> NodeResult:
@@ -285,20 +284,8 @@ class Applier:
 
     def _order(self, request: RunRequest) -> RunOrder:
         """The worker's form of a planned run: its inputs resolved now."""
-        function = request.function
-        return RunOrder(
-            project=request.project,
-            run_id=request.run_id,
-            function=FunctionVersion(function.address, function.id, function.key, function.kind),
-            action=request.action,
-            inputs=self._resolve_inputs(request),
-            outputs=dict(request.outputs),
-            parameters=dict(request.parameters),
-            values=list(request.values),
-            task=dict(request.task),
-            execution=request.execution,
-            labels=list(request.labels),
-        )
+        spec = {f.name: getattr(request, f.name) for f in fields(RunSpec)}
+        return RunOrder(**spec, inputs=self._resolve_inputs(request))
 
     def _run_environment(self, request: RunRequest) -> dict[str, str]:
         """The worker's environment for one run: apply's, with what DHCore's runners give a run's

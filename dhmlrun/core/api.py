@@ -1,4 +1,4 @@
-"""The HTTP surface of the contract §4, free of any web framework: a request in, a reply out.
+"""The HTTP surface of docs/dhcore.md §4, free of any web framework: a request in, a reply out.
 
 `CoreApi.handle` parses the path and query, calls `Core`, and renders JSON exactly as DHCore
 does (alphabetical keys, the API headers, core's error bodies). The same function serves the

@@ -184,7 +184,7 @@ class Jobs:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        self._set_state(project, run_id, "STOPPED", None)
+        self._set_state(project, run_id, states.STOPPED, None)
 
     def running(self) -> list[str]:
         """Ids of the runs whose worker process is alive right now."""

@@ -1,5 +1,7 @@
-"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. Pure: no I/O
-other than reading the declared local files' content for their digests.
+"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. It never talks
+to the platform and writes nothing; the only things it reads are the declared local files (their
+content's digests) and the declared secrets' values (to compare them with the digest the
+platform keeps: `plan/secrets.py`), through the declaration.
 
 Order of work: the project, then dataitems and functions (compared through the rules table),
 then deletions of managed entities no longer declared, then runs (fingerprints and triggers,
@@ -33,7 +35,6 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
-    FunctionRef,
     InputBinding,
     NoChange,
     Plan,
@@ -60,8 +61,9 @@ from dhmlrun.plan.rules import (
 from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import defaults, keys, states, urls
+from dhmlrun.vocabulary import defaults, endings, keys, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.runs import FunctionVersion
 
 REMOVED = "removed from the configuration"
 
@@ -775,7 +777,7 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # worker/ending.py's INTERRUPTED
+    if last.ended_by == endings.INTERRUPTED:
         return "last run was interrupted"
     return "last run failed"
 
@@ -866,7 +868,7 @@ def _run_request(
     return RunRequest(
         project=ctx.declaration.project_name,
         run_id=run_id,
-        function=FunctionRef(
+        function=FunctionVersion(
             function.address, str(function.entity_id), str(function.key), str(function.kind)
         ),
         action=str(spec["action"]),

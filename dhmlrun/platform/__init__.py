@@ -1,6 +1,7 @@
 """Platform access: which DHCore to talk to, and the narrow `Platform` interface to it.
 
-Endpoint resolution (design §3, `connection.resolve_connection`): `--endpoint`, a profile,
+Endpoint resolution (`connection.resolve_connection`; the precedence, for users: docs/reference.md,
+"Connecting to DigitalHub"): `--endpoint`, a profile,
 `DHCORE_ENDPOINT`, the SDK's current ini profile; else the embedded core on
 `<config dir>/.dhmlrun/core.db`, answered in this process without a socket (and served over
 HTTP, behind a fresh token, only when a run worker needs to reach it). Nothing here imports the

@@ -19,9 +19,9 @@ from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
 from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
+from dhmlrun.platform.runs import fail_run
 from dhmlrun.platform.secrets import read_secrets
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
@@ -39,7 +39,7 @@ class RunHost(Protocol):
 
     def run_logs(self, project: str, run_id: str) -> list[str]: ...
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None: ...
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None: ...
 
 
 class Platform:
@@ -312,15 +312,7 @@ class Platform:
         for dto in self.list_versions(project, type_, name):
             self.delete_version(project, type_, str(dto["id"]))
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None:
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
-        forever (a running run is never duplicated, so a stuck one would block its address)."""
-        dto = self.read_run(project, run_id)
-        if dto is None:
-            return
-        status = dict(dto.get("status") or {})
-        if states.is_final(status.get("state")):
-            return
-        status.update({"state": states.ERROR, "message": message})
-        dto["status"] = status
-        self.client.put(context_path(project, "runs", run_id), dto)
+        forever (`platform/runs.py`)."""
+        fail_run(self.client, project, run_id, message, reason=reason)
