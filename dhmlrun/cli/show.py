@@ -24,6 +24,7 @@ from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text, safe_value
 from dhmlrun.vocabulary import keys, states, times
 from dhmlrun.vocabulary.mask import mask_text, mask_value
+from dhmlrun.vocabulary.settings import run_logs_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
@@ -293,7 +294,6 @@ def logs(
     declaration = configured.declaration
     project = declaration.project_name
     secrets = declaration.sensitive_values()
-    local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
 
     ended = [True]  # whether what was printed so far ends a line
 
@@ -305,6 +305,7 @@ def logs(
 
     with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
+        local = run_logs_dir(declaration.root, project) / f"{run.id}.log"
         if follow_:
             state, message = follow(
                 lambda: _log_text(platform, project, run, local),
