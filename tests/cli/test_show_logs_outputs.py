@@ -185,8 +185,10 @@ ENVIRONMENTS = """version: 1
 project: {name: "%s-{{ var.env }}"}
 variables:
   env: {default: dev}
+  execution: {default: local}
 environments:
   other: {variables: {env: other}}
+  remote: {variables: {env: remote, execution: remote}}
 functions:
   greet: {kind: python, python_version: PYTHON3_11, source: {source: src/greet.py}, handler: greet}
 runs:
@@ -194,19 +196,21 @@ runs:
     function: functions.greet
     action: job
     parameters: {who: "{{ var.env }}"}
+    execution: "{{ var.execution }}"
 """
 
 
 @pytest.mark.slow
-def test_each_environment_keeps_its_own_run_logs(core: Any, tmp_path: Path) -> None:
+def test_each_environment_keeps_its_own_run_logs_remote_runs_too(core: Any, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     (root / "src").mkdir(parents=True)
     (root / "src" / "greet.py").write_text("def greet(who):\n    print(f'hello from {who}')\n")
     (root / "dhmlrun.yaml").write_text(ENVIRONMENTS % unique_project_name("envs"))
-    for env in ((), ("-e", "other")):
+    environments = (((), "dev"), (("-e", "other"), "other"), (("-e", "remote"), "remote"))
+    for env, _ in environments:
         applied = dhmlrun("apply", root, "--auto-approve", *env)
         assert applied.exit_code == 0, (applied.output, applied.exception)
-    for env, who in (((), "dev"), (("-e", "other"), "other")):
+    for env, who in environments:
         logs = dhmlrun("logs", "runs.greet", "--path", root, *env)
         assert logs.exit_code == 0, (logs.output, logs.exception)
         assert f"hello from {who}" in logs.stdout and "hello from" not in logs.stdout.replace(
