@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.apply import services
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer
@@ -37,6 +38,7 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
+    InputBinding,
     MLRunProject,
     Plan,
     ProjectChange,
@@ -45,6 +47,8 @@ from dhmlrun.plan.model import (
     ScheduleDelete,
     ScheduleWrite,
     SecretWrite,
+    ServiceDeploy,
+    ServiceStop,
 )
 from dhmlrun.platform.dhcore import Platform, RunHost
 from dhmlrun.platform.mlrun import MLRunService
@@ -128,7 +132,7 @@ class Applier:
         self._event(action, result.status, result.elapsed, result.message)
         self._say(
             f"{action.address}: {result.status} ({result.elapsed:.1f}s)"
-            + (f": {result.message}" if result.status != DONE and result.message else "")
+            + (f": {result.message}" if result.message else "")
         )
         return result
 
@@ -301,20 +305,22 @@ class Applier:
 
     def _resolve_inputs(self, request: RunRequest) -> dict[str, str]:
         """Input keys for the worker; outputs of upstream runs of this apply are filled in now."""
-        resolved = {}
-        for key, binding in request.inputs.items():
-            value = binding.key
-            if binding.run:
-                with self._lock:
-                    upstream = self._outputs.get(binding.run)
-                if upstream is not None and binding.output is not None:
-                    value = keys.output_key(upstream.get(binding.output))
-            if not value:
-                raise DhmlrunError.single(
-                    f"input {key}: {binding.ref} has no value (the upstream run produced no such output)"
-                )
-            resolved[key] = str(value)
-        return resolved
+        return {key: self.resolve_binding(f"input {key}", binding) for key, binding in request.inputs.items()}
+
+    def resolve_binding(self, what: str, binding: InputBinding) -> str:
+        """The key `binding` names now: an output of an upstream run of this apply once it has
+        run, else the key planned."""
+        value = binding.key
+        if binding.run:
+            with self._lock:
+                upstream = self._outputs.get(binding.run)
+            if upstream is not None and binding.output is not None:
+                value = keys.output_key(upstream.get(binding.output))
+        if not value:
+            raise DhmlrunError.single(
+                f"{what}: {binding.ref} has no value (the upstream run produced no such output)"
+            )
+        return str(value)
 
 
 def superseded(run_id: str) -> str:
@@ -344,6 +350,8 @@ ROUTES: dict[tuple[type[Action], str], Route] = {
     (RunStart, MLRUN): Route(Applier._run_on_mlrun, in_worker=True),
     (ScheduleWrite, MLRUN): Route(Applier._write_schedule, in_worker=True),
     (ScheduleDelete, MLRUN): Route(Applier._delete_schedule),
+    (ServiceDeploy, DHCORE): Route(services.deploy),
+    (ServiceStop, DHCORE): Route(services.stop),
 }
 """What apply does for each (action type, backend) the planner emits: the executor dispatches on
 this alone. A new family or backend is new entries here (and its step), never a branch elsewhere."""

@@ -73,6 +73,9 @@ def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]
             }
         )
     for address, run in sorted(state.runs.items()):
+        if address.startswith("services."):
+            rows.append(_service_row(address, run))
+            continue
         rows.append(
             {
                 "address": address,
@@ -91,7 +94,26 @@ def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]
     return rows
 
 
+def _service_row(address: str, run: Any) -> dict[str, Any]:
+    """A service: the kind it serves, its serve run's state, and where it answers."""
+    url = f"http://{run.service_url}" if run.service_url and run.state == "RUNNING" else None
+    return {
+        "address": address,
+        "kind": str(run.kind or "service").split("+", 1)[0],
+        "id": run.id,
+        "version": None,
+        "versions": None,
+        "state": run.state,
+        "url": url,
+        "message": run.message,
+        "created": run.created,
+        "updated": run.updated or run.created,
+    }
+
+
 def _cell(row: dict[str, Any], column: str) -> str:
+    if column == "OUTPUTS" and "url" in row:
+        return row["url"] or "-"
     if column == "OUTPUTS":
         outputs = {k: _entity_name(v) for k, v in (row.get("outputs") or {}).items()}
         outputs.update(row.get("results") or {})

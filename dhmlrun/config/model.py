@@ -15,12 +15,19 @@ re-normalises the two input/output notations:
   Kind "python": {source: {source?, base64?, handler, lang?}, python_version, image?,
   base_image?, requirements?}: the handler lives in `source.handler` and `code` became `base64`,
   as DHCore stores a python function.
-- `runs.NAME`       spec: {function: "functions.X", action: "job", inputs: {key: ref},
+- `workflows.NAME`  spec: {kind: "hera", source: {source?, base64?, handler, lang?}, image?, tag?},
+  shaped as DHCore stores one (the handler in `source.handler`, `code` as `base64`).
+- `runs.NAME`       spec: {function: "functions.X" | workflow: "workflows.X", action: "job" |
+  "build" | "pipeline", inputs: {key: ref},
   outputs: {key: name}, parameters: {}, values: [], trigger, execution, and the task parameters
   (node_selector, volumes, resources, affinity, tolerations, envs, secrets, backoff_limit,
   schedule, replicas) when given}. `inputs` and `outputs` are always maps here, whatever form the
   user wrote (a python run's outputs list becomes {name: name}). An input ref is an address
   (`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.Y`) or a `store://` key.
+- `services.NAME`   spec: {kind: python|sklearnserve|mlflowserve|huggingfaceserve, function:
+  "functions.X" (python), init_parameters: {} (python; a value may be a reference), model: a
+  reference or a store:// key (model kinds), model_name?, image?, and the serve task's fields
+  (replicas, service_type, service_name, resources, volumes, envs, secrets) when given}.
 - `lifecycle` (e.g. {prevent_destroy: true}) is kept out of `spec`, in `Resource.lifecycle`.
 """
 
@@ -36,17 +43,32 @@ from dhmlrun.errors import DhmlrunError, Location
 if TYPE_CHECKING:
     from .secrets import SecretReader
 
-ENTITY_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models", "secrets", "functions", "runs")
+ENTITY_TYPES: tuple[str, ...] = (
+    "dataitems",
+    "artifacts",
+    "models",
+    "secrets",
+    "functions",
+    "workflows",
+    "runs",
+    "services",
+)
 """Declared resource types, in the order they are applied when nothing else orders them."""
 MATERIAL_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models")
 """Declared data a run may take as an input (`TYPE.NAME`)."""
 
 
-def function_address(text: str) -> str:
-    """The address a run's `function:` names: `functions.NAME`, written in full or as `NAME`.
-    An address of another type (`dataitems.x`) stays what it is, so it is refused as such."""
-    type_ = text.split(".", 1)[0]
-    return text if "." in text and type_ in ENTITY_TYPES else f"functions.{text}"
+def function_address(text: str, type_: str = "functions") -> str:
+    """The address a run's `function:` (or `workflow:`, with `type_`) names: `functions.NAME`,
+    written in full or as `NAME`. An address of another type (`dataitems.x`) stays what it is,
+    so it is refused as such."""
+    written = text.split(".", 1)[0]
+    return text if "." in text and written in ENTITY_TYPES else f"{type_}.{text}"
+
+
+def executable_of(run_spec: dict[str, Any]) -> str:
+    """The address of what a (normalised) run executes: its function, or its workflow."""
+    return str(run_spec.get("workflow") or run_spec.get("function") or "")
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,19 @@ from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
 
 from .cron import cron_problem
 from .document import Document
-from .kinds import PYTHON, function_kind, python_function, python_run, refuse_fields
-from .model import Resource, function_address
+from .kinds import (
+    ACTIONS,
+    PLATFORM_ACTIONS,
+    PYTHON,
+    executable_kind,
+    function_kind,
+    hera_workflow,
+    python_function,
+    python_run,
+    refuse_fields,
+)
+from .model import Resource, executable_of, function_address
+from .services import service
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
@@ -66,7 +77,9 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
         "models": functools.partial(_dataitem, type_="models"),
         "secrets": _secret,
         "functions": _function,
+        "workflows": _workflow,
         "runs": _run,
+        "services": _service,
     }
     resources: dict[str, Resource] = {}
     for type_, build in builders.items():
@@ -145,8 +158,29 @@ def _secret(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -
 
 
 def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
-    source = dict(spec["source"])
-    path = ("functions", name, "source")
+    source = _checked_source_spec(doc, ("functions", name, "source"), spec["source"], declared_in)
+    spec["source"] = source
+    if spec.get("kind") == PYTHON:
+        return python_function(doc, name, spec)
+    refuse_fields(doc, ("functions", name), spec, str(spec.get("kind")))
+    handler = spec.get("handler") or source.get("handler")
+    problem = run_name_problem(name, handler) if isinstance(handler, str) else None
+    if problem and ("functions", name) not in doc.reported:  # a name refused already says why
+        doc.problem(("functions", name), problem, key=True)
+    return spec
+
+
+def _workflow(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    spec["source"] = _checked_source_spec(doc, ("workflows", name, "source"), spec["source"], declared_in)
+    return hera_workflow(doc, name, spec)
+
+
+def _checked_source_spec(
+    doc: Document, path: tuple[str, ...], written: dict[str, Any], declared_in: Path
+) -> dict[str, Any]:
+    """A function's or workflow's `source`: its URL or local file checked (`_checked_source`),
+    its base64 decoding to what the runtime can run."""
+    source = dict(written)
     if "source" in source:
         source["source"] = _checked_source(doc, path, source["source"], declared_in)
     if "base64" in source:
@@ -157,15 +191,7 @@ def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path)
                               "(A-Z, a-z, 0-9, +, /, with = padding)")
         else:
             _check_embedded(doc, (*path, "base64"), "base64", content)
-    spec["source"] = source
-    if spec.get("kind") == PYTHON:
-        return python_function(doc, name, spec)
-    refuse_fields(doc, ("functions", name), spec, str(spec.get("kind")))
-    handler = spec.get("handler") or source.get("handler")
-    problem = run_name_problem(name, handler) if isinstance(handler, str) else None
-    if problem and ("functions", name) not in doc.reported:  # a name refused already says why
-        doc.problem(("functions", name), problem, key=True)
-    return spec
+    return source
 
 
 def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in: Path) -> str:
@@ -237,17 +263,30 @@ def bindings(
     return merged
 
 
+def _service(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    return service(doc, name, spec)
+
+
 def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
     path = ("runs", name)
-    function = spec["function"]
-    spec["function"] = function_address(function)
+    if "workflow" in spec:
+        spec["workflow"] = function_address(spec["workflow"], "workflows")
+    else:
+        spec["function"] = function_address(spec["function"])
+    executable = executable_of(spec)
+    _check_action(doc, path, spec, executable_kind(doc, executable))
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
-    python = function_kind(doc, spec["function"]) == PYTHON
+    python = function_kind(doc, executable) == PYTHON
     spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=python)
     if python:
         python_run(doc, name, spec)
     if spec.get("schedule"):  # a schedule fires on the platform, never in an apply
         spec.setdefault("execution", REMOTE)
+    if spec["action"] in PLATFORM_ACTIONS:
+        if spec.get("execution", REMOTE) != REMOTE:
+            doc.later_problem((*path, "execution"), f"a {spec['action']} run is executed by the platform "
+                              "(DHCore's builders, Argo): its execution is remote", allowed="remote")
+        spec["execution"] = REMOTE
     for key, default in RUN_DEFAULTS.items():
         spec.setdefault(key, copy.deepcopy(default))
     if "env" in spec:
@@ -261,3 +300,13 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
             doc.later_problem((*path, "schedule"), f"invalid cron schedule: {problem}",
                         allowed=CRON_FORMS)
     return spec
+
+
+def _check_action(doc: Document, path: tuple[str, ...], spec: dict[str, Any], kind: str | None) -> None:
+    """The action is one the executable's kind has (`kinds.ACTIONS`)."""
+    actions = ACTIONS.get(kind or "")
+    if actions is None or spec.get("action") in actions:
+        return
+    what = f"a {kind} {'workflow' if 'workflow' in spec else 'function'}"
+    doc.later_problem((*path, "action"), f"{what} has no action {spec.get('action')!r}",
+                      allowed=", ".join(actions))

@@ -21,6 +21,7 @@ from typing import Any
 
 from dhmlrun.core.api import WRITES, ApiReply, ApiRequest, CoreApi, error_reply, json_reply
 from dhmlrun.core.errors import ApiError, forbidden
+from dhmlrun.core.store import DatabaseUnusable
 
 log = logging.getLogger("dhmlrun.core")
 
@@ -69,11 +70,15 @@ class CoreApp:
 
 async def _answer(api: CoreApi, request: ApiRequest) -> ApiReply:
     """Reads run on the loop (WAL readers never wait); writes may wait on another process's
-    write lock, so they run in a thread. A bug is a 500 with core's body, logged here."""
+    write lock, so they run in a thread. A database that cannot be used (damaged, a full disk) is
+    a 503 saying what to do; a bug is a 500 with core's body, logged here."""
     try:
         if request.method in WRITES:
             return await asyncio.get_running_loop().run_in_executor(None, api.handle, request)
         return api.handle(request)
+    except DatabaseUnusable as exc:
+        log.error("%s", exc)
+        return json_reply({"status": 503, "message": str(exc), "errorCode": None}, 503)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_reply({"status": 500, "message": "Internal error", "errorCode": None}, 500)

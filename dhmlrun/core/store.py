@@ -394,8 +394,43 @@ class Tx:
         self.conn.execute("DELETE FROM services WHERE run_id = ?", (run_id,))
 
 
+class DatabaseUnusable(DhmlrunError):
+    """The database file cannot be used as it is (damaged, on a full or failing disk, not
+    writable); the message says what to do. Never a raw sqlite error: `dhmlrun plan` on a core.db
+    damaged in the middle, or an apply on a full disk, printed sqlite tracebacks."""
+
+
+DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+UNWRITABLE_DISK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR})
+NOT_PERMITTED = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM})
+
+
+def unusable(path: str, exc: sqlite3.Error) -> DatabaseUnusable | None:
+    """What to tell the user when `exc` means the file itself cannot be used, by SQLite's primary
+    result code; None for every other error (a constraint, a busy database), which callers handle."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in DAMAGED:
+        return DatabaseUnusable.single(
+            f"the embedded core's database {path} is damaged ({exc}); move it away (with its -wal and "
+            "-shm files) and run the command again: an empty one is started (what it held is lost)"
+        )
+    if code in UNWRITABLE_DISK:
+        return DatabaseUnusable.single(
+            f"cannot write the embedded core's database {path} ({exc}): the disk is full or failing; "
+            "free space there (or check the disk) and run the command again (the failed write was "
+            "rolled back)"
+        )
+    if code in NOT_PERMITTED:
+        return DatabaseUnusable.single(
+            f"cannot open or write the embedded core's database {path} ({exc}): check that "
+            f"{Path(path).parent} and the files in it are yours and writable"
+        )
+    return None
+
+
 class Store:
-    """The database file: one connection per thread, opened on first use."""
+    """The database file: one connection per thread, opened on first use. Errors that mean the
+    file cannot be used are raised as `DatabaseUnusable` (`unusable`)."""
 
     def __init__(self, path: Path | str, *, wal: bool = True, indexes: bool = True) -> None:
         self.path = str(path)
@@ -412,16 +447,18 @@ class Store:
                 if Path(self.path + companion).exists():
                     private_file(Path(self.path + companion))
         try:
-            conn = self._connection()
-            with self._immediate(conn):
+            with self.write() as tx:
                 # executescript() would commit on its own; statements one by one stay in this
                 # transaction.
                 for statement in (_SCHEMA + (_INDEXES if indexes else "")).split(";"):
                     if statement.strip():
-                        conn.execute(statement)
-        except sqlite3.DatabaseError as exc:  # a damaged file, or not SQLite at all: say which
+                        tx.conn.execute(statement)
+        except DatabaseUnusable:
             self.close()
-            raise DhmlrunError.single(
+            raise
+        except sqlite3.DatabaseError as exc:  # not what a core's database holds: say so
+            self.close()
+            raise DatabaseUnusable.single(
                 f"{self.path} is not a usable embedded-core database ({exc}); move it away "
                 "(with its -wal and -shm files) to start with an empty one"
             ) from exc
@@ -457,21 +494,34 @@ class Store:
         conn.execute("COMMIT")
 
     @contextmanager
+    def _usable(self) -> Iterator[None]:
+        """For the block: an error meaning the file cannot be used becomes `DatabaseUnusable`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            failure = unusable(self.path, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    @contextmanager
     def write(self) -> Iterator[Tx]:
         """A short write transaction holding the database write lock from its first statement."""
-        conn = self._connection()
-        with self._immediate(conn):
-            yield Tx(conn)
+        with self._usable():
+            conn = self._connection()
+            with self._immediate(conn):
+                yield Tx(conn)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A read transaction: several queries (a page and its count) see one snapshot."""
-        conn = self._connection()
-        conn.execute("BEGIN")
-        try:
-            yield Tx(conn)
-        finally:
-            conn.execute("COMMIT")
+        with self._usable():
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield Tx(conn)
+            finally:
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every connection this store opened (any thread)."""

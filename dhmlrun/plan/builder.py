@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dhmlrun.config.model import Declaration, Reference, Resource
+from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
-from dhmlrun.plan import mlrun_host, runview
+from dhmlrun.plan import mlrun_host, runview, services
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
@@ -48,6 +48,7 @@ from dhmlrun.plan.rules import (
     LocalFile,
     desired_view,
     entity_body,
+    function_digest,
     local_file,
     local_source_matches,
     remote_view,
@@ -61,6 +62,8 @@ from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import defaults, keys, states
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+
+REMOVED = "removed from the configuration"
 
 
 def new_id() -> str:
@@ -154,6 +157,11 @@ def build_plan(
                     "it once now (only an MLRun service beside a DHCore without the mlrun runtime "
                     "schedules it)"
                 )
+    for address in declaration.topological_order():
+        resource = declaration.resources[address]
+        if resource.type == "services":
+            plan.actions.append(services.plan_service(ctx, resource))
+    plan.actions.extend(services.plan_service_removals(set(declaration.resources), state, REMOVED))
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
@@ -170,6 +178,7 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
     """Delete every managed entity of the project, except those protected by prevent_destroy."""
     plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
     plan.actions.extend(mlrun_host.destroy_schedules(state))
+    plan.actions.extend(services.plan_service_removals(set(), state, "destroy"))
     for address, entity in sorted(state.managed().items(), key=lambda item: _delete_order(item[0])):
         declared = declaration.resources.get(address) if declaration else None
         protected = bool(declared and declared.lifecycle.get("prevent_destroy")) or (
@@ -400,7 +409,7 @@ def _compare(
     if remote is None:
         diff = [AttributeChange(k, None, v) for k, v in view.items() if v not in (None, [], False)]
         return CREATE, "not on the platform", diff, False
-    before = remote_view(remote, rules)
+    before = {k: v for k, v in remote_view(remote, rules).items() if k in view}  # what is declared
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
     if not remote.managed:
         reason = (
@@ -438,7 +447,7 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
             )
             continue
         moved_to = next((new for new, old in declaration.moved.items() if old == address), None)
-        reason = f"moved to {moved_to}" if moved_to else "removed from the configuration"
+        reason = f"moved to {moved_to}" if moved_to else REMOVED
         actions.append(_delete_action(entity, reason))
     return actions
 
@@ -478,12 +487,6 @@ def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
 # ---------------------------------------------------------------- runs
 
 
-def function_digest(view: dict[str, Any]) -> str:
-    """A function's content digest: its kind and spec (code digest, handler, image...), not its
-    description or labels, which do not change what a run computes."""
-    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
-
-
 def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
     """The canonical rendered run spec: everything declared except dhmlrun's own switches."""
     return {k: v for k, v in spec.items() if k not in RULES["runs"].planner_only}
@@ -491,12 +494,18 @@ def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _plan_run(ctx: _Context, resource: Resource) -> Action:
     spec = resource.spec
-    function = ctx.planned.get(str(spec["function"]))
+    executable = executable_of(spec)
+    function = ctx.planned.get(executable)
     if function is None:
+        field = "workflow" if "workflow" in spec else "function"
         raise DhmlrunError.single(
-            f"function {spec['function']} is not declared", resource.location, f"{resource.address}.function"
+            f"{field} {executable} is not declared", resource.location, f"{resource.address}.{field}"
         )
     inputs, input_versions, upstream, versions_before = _resolve_inputs(ctx, resource)
+    steps = _step_functions(ctx, resource, function)
+    for step in steps:  # a pipeline runs its steps' functions: their versions are its inputs too
+        input_versions[f"step:{step.address}"] = str(step.entity_id)
+        versions_before[f"step:{step.address}"] = str(step.before_move or step.entity_id)
     fingerprint = fingerprint_run(
         run_spec_for_fingerprint(spec),
         function_digest(function.view),
@@ -507,7 +516,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     last = ctx.last_run(resource.address)
     if mlrun_host.scheduled(ctx.declaration, ctx.state, resource):
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
-    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before)
+    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before, steps)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
     ctx.planned[resource.address] = _Planned(
         resource.address,
@@ -543,6 +552,18 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         seen=last.id if last else ABSENT,
         backend=backend,
     )
+
+
+def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> list[_Planned]:
+    """The declared functions a workflow run's steps run (`config/steps.py`: the run depends on
+    them), as planned; none for a function's run."""
+    if not executable.address.startswith("workflows."):
+        return []
+    return [
+        ctx.planned[a]
+        for a in resource.depends_on
+        if a.startswith("functions.") and a in ctx.planned and ctx.planned[a].entity_id is not None
+    ]
 
 
 def _plan_scheduled(
@@ -652,6 +673,7 @@ def _decide_run(
     function: _Planned,
     upstream: dict[str, str],
     before: RunFingerprint | None = None,
+    steps: list[_Planned] | None = None,
 ) -> tuple[bool, str]:
     """Whether the run fires in this plan, and the one-line reason either way. `before` is the
     fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
@@ -680,6 +702,11 @@ def _decide_run(
     ]
     if function.action in (CREATE, UPDATE):
         reasons.insert(0, _function_change(function, last, fingerprint))
+    reasons.extend(
+        f"step function {step.address} changed ({_function_reason(step)})"
+        for step in steps or ()
+        if step.action in (CREATE, UPDATE)
+    )
     if reasons:
         return True, "; ".join(reasons)
     if last.fingerprint != fingerprint.value:

@@ -198,6 +198,66 @@ class RunStart(Action):
 
 
 @dataclass
+class ServiceRequest:
+    """Everything apply needs to (re)deploy a service: its serve task and run (ids chosen at plan
+    time), what it serves, and the run it replaces once the new one is ready."""
+
+    project: str
+    kind: str
+    """python, sklearnserve, mlflowserve or huggingfaceserve (the runtime of its serve task)."""
+    name: str
+    run_id: str
+    task_id: str
+    function: FunctionRef | None = None
+    """python: the declared function version it serves."""
+    function_id: str = ""
+    """Model kinds: the id of the service's own function version, when one must be created."""
+    model: InputBinding | None = None
+    """Model kinds: the model served (a key, or an output of a run of the same apply)."""
+    model_name: str | None = None
+    image: str | None = None
+    init_parameters: dict[str, Any] = field(default_factory=dict)
+    init_inputs: dict[str, InputBinding] = field(default_factory=dict)
+    """python: init parameters that name entities, passed as their keys."""
+    task: dict[str, Any] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    supersedes: str | None = None
+    """The serve run now serving: stopped once the new one is ready."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceRequest:
+        data = dict(data)
+        if data.get("function") is not None:
+            data["function"] = FunctionRef(**data["function"])
+        if data.get("model") is not None:
+            data["model"] = InputBinding(**data["model"])
+        data["init_inputs"] = {k: InputBinding(**v) for k, v in (data.get("init_inputs") or {}).items()}
+        return cls(**data)
+
+
+@dataclass
+class ServiceDeploy(Action):
+    """Deploy a service (create), or deploy it anew (update: its spec, function or model changed,
+    or it is not running): a serve run, waited for until ready, the previous one stopped."""
+
+    SHAPE: ClassVar[str] = "service"
+
+    request: ServiceRequest | None = None
+
+
+@dataclass
+class ServiceStop(Action):
+    """Stop a service no longer declared (or destroyed): its serve run is stopped, and the
+    function a model service owns is deleted (which removes its runs)."""
+
+    SHAPE: ClassVar[str] = "service-stop"
+
+    run_id: str | None = None
+    function_name: str | None = None
+
+
+@dataclass
 class MLRunProject(Action):
     """Create the project on the MLRun service (where the `mlrun` functions and runs live)."""
 
@@ -237,6 +297,8 @@ SHAPES: dict[str, type[Action]] = {
         SecretWrite,
         EntityDelete,
         RunStart,
+        ServiceDeploy,
+        ServiceStop,
         MLRunProject,
         ScheduleWrite,
         ScheduleDelete,
@@ -255,6 +317,8 @@ def action_from_dict(data: dict[str, Any]) -> Action:
     data["diff"] = [AttributeChange(**d) for d in data.get("diff") or ()]
     if cls in (RunStart, ScheduleWrite) and data.get("request") is not None:
         data["request"] = RunRequest.from_dict(data["request"])
+    if cls is ServiceDeploy and data.get("request") is not None:
+        data["request"] = ServiceRequest.from_dict(data["request"])
     return cls(**data)
 
 

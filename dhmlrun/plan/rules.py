@@ -40,6 +40,9 @@ class KindRules:
     ship_local_as: str | None = None
     inline_content: str | None = None
     planner_only: tuple[str, ...] = ()
+    compared_when_declared: tuple[str, ...] = ()
+    """Owned fields the platform may set itself when they are not declared (a python function's
+    `image`, written by its build: `PythonRuntime.onComplete`): compared only when declared."""
 
     @property
     def content_key(self) -> str | None:
@@ -81,11 +84,21 @@ RULES: dict[str, KindRules] = {
         ship_local_as="source.base64",
         inline_content="source",
     ),
+    "workflows": KindRules(
+        type="workflows",
+        entity_type="workflow",
+        owned=("source.handler", "source.lang", "image", "tag"),
+        defaults={"source.lang": "python"},
+        server_filled=("build",),
+        local_path="source.source",
+        ship_local_as="source.base64",
+        inline_content="source",
+    ),
     "runs": KindRules(
         type="runs",
         entity_type="run",
         versioned=False,
-        owned=("function", "action", "inputs", "outputs", "parameters", "values"),
+        owned=("function", "workflow", "action", "inputs", "outputs", "parameters", "values"),
         planner_only=("trigger", "execution"),
     ),
 }
@@ -97,9 +110,18 @@ KIND_RULES: dict[tuple[str, str], KindRules] = {
     ("functions", "python"): KindRules(
         type="functions",
         entity_type="function",
-        owned=("source.handler", "source.lang", "python_version", "image", "base_image", "requirements"),
+        owned=(
+            "source.handler",
+            "source.init_function",
+            "source.lang",
+            "python_version",
+            "image",
+            "base_image",
+            "requirements",
+        ),
         defaults={"source.lang": "python", "requirements": []},
         server_filled=("source.lang_version",),
+        compared_when_declared=("image",),
         local_path="source.source",
         ship_local_as="source.base64",
         inline_content="source",
@@ -112,6 +134,12 @@ KIND_RULES: dict[tuple[str, str], KindRules] = {
 VERSIONED_TYPES: tuple[str, ...] = tuple(t for t, r in RULES.items() if r.versioned)
 """The declared types every change of which is a new version (dataitems, artifacts, models,
 functions), compared through this table."""
+
+
+def function_digest(view: dict[str, Any]) -> str:
+    """A function's content digest: its kind and spec (code digest, handler, image...), not its
+    description or labels, which do not change what a run computes."""
+    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
 
 
 def rules_for(type_: str, kind: object) -> KindRules:
@@ -225,6 +253,8 @@ def desired_view(
     }
     for name in rules.owned:
         value = get_path(declared, name)
+        if value is None and name in rules.compared_when_declared:
+            continue
         view[f"spec.{name}"] = rules.defaults.get(name) if value is None else value
     if rules.local_path:
         raw = get_path(declared, rules.local_path)

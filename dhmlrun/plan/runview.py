@@ -64,7 +64,7 @@ def _input(binding: InputBinding) -> str:
 def recorded_view(run: RemoteRun, task_fields: tuple[str, ...]) -> dict[str, Any]:
     """The same view of a run the platform holds, from its spec."""
     spec = run.spec
-    function = str(spec.get("function") or "")
+    function = str(spec.get("function") or spec.get("workflow") or "")
     name, _, version = function.split("://", 1)[-1].split("/", 1)[-1].partition(":")
     task = str(spec.get("task") or "")
     action = task.split("://", 1)[0].rpartition("+")[2] if "+" in task.split("://", 1)[0] else None

@@ -25,7 +25,8 @@ from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
-VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions")
+VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions", "workflows")
+SERVICES_PREFIX = "services."
 PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
 """The entity lists DHCore computes into a project's spec on GET (never stored, never sent)."""
 
@@ -130,6 +131,10 @@ class Platform:
         """The project's latest entity versions and the last managed run per run address, from
         DHCore and, when the `mlrun` families live there, from the MLRun service."""
         state = PlatformState(project=project, endpoint=self.endpoint)
+        if self.embedded:  # what this host cannot serve (a server missing here): refused by plan
+            from dhmlrun.serving.endpoints import SERVICE_KINDS, refusal
+
+            state.service_refusals = {k: r for k in SERVICE_KINDS if (r := refusal(f"{k}+serve:run"))}
         mlrun = self.mlrun_host(mlrun_needed)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
@@ -143,6 +148,10 @@ class Platform:
                 if type_ == LOCK_TYPE and dto.get("id") == lock_id(project):
                     continue  # the apply lock, not a declared entity
                 entity = RemoteEntity.from_dto(type_, dto)
+                owner = entity.recorded.get(L.ADDRESS, "")
+                if owner.startswith(SERVICES_PREFIX):  # a model service's own function
+                    state.service_functions[owner] = entity
+                    continue
                 state.entities[entity.address] = entity
             state.adoptable |= self._never_managed(project, type_, state)
         state.entities.update(read_secrets(self.client, project))

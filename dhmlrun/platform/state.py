@@ -107,6 +107,10 @@ class RemoteRun:
     that process is gone, so the run will never finish by itself."""
     spec: dict[str, Any] = field(default_factory=dict)
     """The run's spec on the platform (without the function's code), what a rerun is diffed with."""
+    kind: str | None = None
+    """The run's kind (`python+job:run`, `sklearnserve+serve:run`)."""
+    service_url: str | None = None
+    """A serve run's endpoint once the platform serves it (`status.service.url`, `host:port`)."""
     backend: str = DHCORE
     """Where it was read (`vocabulary/backends.py`): where its state and logs are read."""
 
@@ -149,7 +153,15 @@ class RemoteRun:
             updated=metadata.get("updated"),
             executor_lost=not states.is_final(status.get("state")) and lease_expired(status),
             spec={k: v for k, v in (dto.get("spec") or {}).items() if k != "source"},
+            kind=dto.get("kind"),
+            service_url=_service_url(status),
         )
+
+
+def _service_url(status: dict[str, Any]) -> str | None:
+    service = status.get("service")
+    url = service.get("url") if isinstance(service, dict) else None
+    return str(url) if url else None
 
 
 @dataclass
@@ -171,6 +183,12 @@ class PlatformState:
     mlrun_project_exists: bool = False
     schedules: dict[str, Any] = field(default_factory=dict)
     """Schedules on MLRun by run address (`platform.mlrun.RemoteSchedule`)."""
+    service_functions: dict[str, RemoteEntity] = field(default_factory=dict)
+    """The functions model services own (named after the service, labelled with its address),
+    by service address (`services.NAME`): part of the service, never a declared function."""
+    service_refusals: dict[str, str] = field(default_factory=dict)
+    """Service kinds this platform cannot serve, with the reason (the embedded core: a server
+    not installed here, or none that installs)."""
 
     def managed(self) -> dict[str, RemoteEntity]:
         """Entities dhmlrun created (their latest version carries the marker, or they are ours)."""

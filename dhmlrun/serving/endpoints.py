@@ -18,6 +18,9 @@ SKLEARN = "sklearnserve"
 MLFLOW = "mlflowserve"
 HUGGINGFACE = "huggingfaceserve"
 
+SERVICE_KINDS = (PYTHON, SKLEARN, MLFLOW, HUGGINGFACE)
+"""The kinds a declared service may have (`schemas/service.schema.json`)."""
+
 MODEL_SERVER_IMPLEMENTATIONS = {
     SKLEARN: "mlserver_sklearn.SKLearnModel",
     MLFLOW: "mlserver_mlflow.MLflowRuntime",

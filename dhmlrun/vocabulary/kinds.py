@@ -12,3 +12,5 @@ PYTHON_KIND = "python"
 """The function kind of DigitalHub's python runtime (task `python+job`, run `python+job:run`)."""
 FUNCTION_KINDS = (MLRUN_KIND, PYTHON_KIND)
 """The function kinds a declaration may use."""
+HERA_KIND = "hera"
+"""The workflow kind of digitalhub-runtime-hera (tasks `hera+build`, `hera+pipeline`)."""

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
+PIPELINE, BUILD = "pipeline", "build"
 
 NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
+PLATFORM_ACTIONS = (BUILD, PIPELINE)
 """Run fields a function kind's run does not take: a python run's outputs are named by its
 handler and all its other returns are results (digitalhub-runtime-python)."""
 
@@ -63,9 +65,7 @@ def execute_run(
     A local run gets the secrets its task names as environment variables, as a platform's pod
     gets them (`platform/secrets.py`); `client` reads them (a remote run's executor does that),
     and their values join `mask`, what the relay masks in the run's results and log."""
-    import digitalhub as dh
-
-    function = dh.get_function(run.function.key)
+    function = _executable(run)
     kwargs = dict(run.task)
     if not run.remote:
         if client is not None:
@@ -74,6 +74,10 @@ def execute_run(
             if mask is not None:
                 mask.update(value for value in secrets.values() if value)
         _guard_against_interrupts(run, reply)
+    if run.action == PIPELINE:
+        failed = _build_first(function, run, kwargs)
+        if failed is not None:
+            return failed
     try:
         started = _start_or_adopt(function, run, kwargs)
     except Exception as exc:  # a local run's handler raised: say what, where in its source
@@ -83,6 +87,36 @@ def execute_run(
         time.sleep(POLL_SECONDS)
         started.refresh()
     return _result_of(started)
+
+
+def _executable(run: RunOrder) -> Any:
+    """The function (or workflow) version the run executes."""
+    import digitalhub as dh
+
+    if _is_workflow(run):
+        return dh.get_workflow(run.function.key)
+    return dh.get_function(run.function.key)
+
+
+def _is_workflow(run: RunOrder) -> bool:
+    return run.function.address.startswith("workflows.")
+
+
+def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result | None:
+    """A pipeline executes the Argo Workflow the workflow's build made, whose steps name their
+    functions' versions at that build: so the workflow is built right before each pipeline run
+    (as the platform's own scenarios do: `workflow.run("build", wait=True)`), with the run's task
+    parameters. None when the build completed, else the pipeline run's failure, saying why."""
+    build = workflow.run(BUILD, **kwargs)
+    while not states.is_final(str(build.status.state)):
+        time.sleep(POLL_SECONDS)
+        build.refresh()
+    if build.status.state == states.COMPLETED:
+        return None
+    said = f": {build.status.message}" if build.status.message else ""
+    return Result.failure(
+        run.run_id, f"the workflow's build (run {build.id}) ended {build.status.state}{said}"
+    )
 
 
 def _result_of(run: Any) -> Result:
@@ -144,12 +178,14 @@ def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any
     }
     for name in NOT_TAKEN.get(run.function.kind, ()):
         fields.pop(name)
+    if run.action in PLATFORM_ACTIONS:  # a build or pipeline run takes only its parameters
+        fields = {"parameters": fields["parameters"]} if run.action == PIPELINE else {}
     try:
         return function.run(
             run.action or "job",
             uuid=run.run_id,
             labels=list(run.labels),
-            local_execution=not run.remote,
+            **({} if _is_workflow(run) else {"local_execution": not run.remote}),  # `Workflow.run` sets it
             **fields,
             **kwargs,
         )
