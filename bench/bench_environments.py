@@ -74,7 +74,6 @@ def run(quick: bool = False) -> list[Result]:
     repeat = 2 if quick else 4
     from dhmlrun.core.server import EmbeddedCore
     from dhmlrun.platform.sdk import configure_sdk
-    from dhmlrun.platform.worker_env import embedded_connection
 
     with tempfile.TemporaryDirectory(prefix="bench-envs-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -84,7 +83,7 @@ def run(quick: bool = False) -> list[Result]:
         os.environ["DHMLRUN_CORE_KEY_FILE"] = str(tmp / "core.key")
         core = EmbeddedCore(tmp / "core.db")
         try:
-            os.environ.update(embedded_connection(*core.serve()))
+            os.environ.update(core.client_environment())
             configure_sdk()
             import digitalhub as dh
 

@@ -13,6 +13,7 @@ benchmarks report, tests test.
     8 plan on the applied example vs terraform plan (bench_plan_example)
     9 hostile declarations refused by validate (bench_hostile)
     10 functions' requirements: an environment reused vs prepared (bench_environments)
+    11 services: a served model ready after apply vs the same server by hand (bench_services)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import bench_fetch
 import bench_hostile
 import bench_plan
 import bench_plan_example
+import bench_services
 import bench_validate
 from common import Result, verdict
 
@@ -48,6 +50,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("8", bench_plan_example.run),
     ("9", bench_hostile.run),
     ("10", bench_environments.run),
+    ("11", bench_services.run),
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

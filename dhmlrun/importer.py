@@ -2,8 +2,9 @@
 dhmlrun on a project it already runs.
 
 Follows what the SDK's own `project.export()` carries (the project, then the latest version of
-each function and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
-function's code, decoded from the platform's base64 spec into `src/`, so the code is reviewed
+each function, workflow and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
+function's and workflow's code, decoded from the platform's base64 spec into `src/` (a python
+serve function keeps its `init_function`; a workflow's `build` is the platform's), so the code is reviewed
 and diffed as files. Entities dhmlrun cannot declare are listed as comments, never dropped
 silently: functions of other kinds, dataitems a run produced (outputs are never declared), and
 runs (declare them by hand; importing one would re-run it).
@@ -37,12 +38,14 @@ from dhmlrun.config.yaml_loader import load_yaml
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import urls
-from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, PYTHON_KIND
+from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, HERA_KIND, PYTHON_KIND
 
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
 RECORDED_DATA = f"{L.LOCAL_PATH}:path"
 RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
+MAX_STORED_FILE = 256 * 1024 * 1024
+"""The largest declared data file import brings back from the platform's files store."""
 
 
 @dataclass
@@ -54,6 +57,10 @@ class ProjectExport:
     endpoint: str
     functions: list[dict[str, Any]] = field(default_factory=list)
     dataitems: list[dict[str, Any]] = field(default_factory=list)
+    workflows: list[dict[str, Any]] = field(default_factory=list)
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The bytes of declared files apply uploaded to the files store (store path → content),
+    read back from the platform so the new repo holds them again."""
 
 
 @dataclass
@@ -84,16 +91,29 @@ def read_project(platform: Any, project: str) -> ProjectExport:
             else ""
         )
         raise DhmlrunError.single(f"project {project} not found on {platform.endpoint}{hint}")
+    dataitems = sorted(
+        (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
+        key=_name,
+    )
     return ProjectExport(
         project=project,
         description=platform.project_description(project),
         endpoint=platform.endpoint,
         functions=sorted(platform.list_latest(project, "functions"), key=_name),
-        dataitems=sorted(
-            (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
-            key=_name,
-        ),
+        workflows=sorted(platform.list_latest(project, "workflows"), key=_name),
+        dataitems=dataitems,
+        stored={
+            path: platform.read_file(project, path, MAX_STORED_FILE)
+            for path in filter(None, (_uploaded_path(d) for d in dataitems))
+        },
     )
+
+
+def _uploaded_path(dto: dict[str, Any]) -> str | None:
+    """The store path of a declared local file that apply uploaded (its labels record the file)."""
+    path = (dto.get("spec") or {}).get("path")
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
+    return str(path) if recorded and isinstance(path, str) and path.startswith("s3://") else None
 
 
 def read_export(path: Path) -> ProjectExport:
@@ -108,6 +128,7 @@ def read_export(path: Path) -> ProjectExport:
         description=(data.get("metadata") or {}).get("description"),
         endpoint=f"the export {path.name}",
         functions=sorted(_exported(path, spec.get("functions")), key=_name),
+        workflows=sorted(_exported(path, spec.get("workflows")), key=_name),
         dataitems=sorted(_exported(path, spec.get("dataitems")), key=_name),
     )
 
@@ -160,9 +181,15 @@ def build_import(export: ProjectExport) -> ImportResult:
         if declared is not None:
             functions[_name(dto)] = declared
             _record(result, f"functions.{_name(dto)}", dto)
+    workflows: dict[str, Any] = {}
+    for dto in export.workflows:
+        declared = _workflow(dto, result)
+        if declared is not None:
+            workflows[_name(dto)] = declared
+            _record(result, f"workflows.{_name(dto)}", dto)
     dataitems: dict[str, Any] = {}
     for dto in export.dataitems:
-        declared = _dataitem(dto, result)
+        declared = _dataitem(dto, result, export.stored)
         if declared is not None:
             dataitems[_name(dto)] = declared
             _record(result, f"dataitems.{_name(dto)}", dto)
@@ -173,6 +200,8 @@ def build_import(export: ProjectExport) -> ImportResult:
         document["dataitems"] = dataitems
     if functions:
         document["functions"] = functions
+    if workflows:
+        document["workflows"] = workflows
     result.files["dhmlrun.yaml"] = _yaml_text(export, document, result).encode("utf-8")
     return result
 
@@ -212,11 +241,32 @@ def _function(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
     declared: dict[str, Any] = {"kind": kind, "source": declared_source}
     if source.get("handler"):
         declared["source"]["handler"] = str(source["handler"])
-    for key in ("handler", "image", "tag", "python_version", "base_image"):  # as the kind has them
+    for key in ("handler", "init_function", "image", "tag", "python_version", "base_image"):  # as it has them
         if spec.get(key):
             declared[key] = str(spec[key])
     if spec.get("requirements"):
         declared["requirements"] = [str(r) for r in spec["requirements"]]
+    declared.update(_metadata(dto))
+    return declared
+
+
+def _workflow(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+    """A hera workflow: its code into `src/`, its handler; its `build` is the platform's."""
+    name, kind = _name(dto), str(dto.get("kind"))
+    if kind != HERA_KIND:
+        result.skipped.append(f"workflows.{name}: kind {kind} (dhmlrun declares {HERA_KIND})")
+        return None
+    spec = dto.get("spec") or {}
+    source = dict(spec.get("source") or {})
+    declared_source = _function_source(dto, source, result)
+    if declared_source is None or not source.get("handler"):
+        result.skipped.append(f"workflows.{name}: no code or no handler in its spec")
+        return None
+    declared_source["handler"] = str(source["handler"])
+    declared: dict[str, Any] = {"kind": kind, "source": declared_source}
+    for key in ("image", "tag"):
+        if spec.get(key):
+            declared[key] = str(spec[key])
     declared.update(_metadata(dto))
     return declared
 
@@ -261,7 +311,7 @@ def _place_file(file_name: str, content: bytes, result: ImportResult) -> str:
     return candidate
 
 
-def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+def _dataitem(dto: dict[str, Any], result: ImportResult, stored: dict[str, bytes]) -> dict[str, Any] | None:
     name, kind = _name(dto), str(dto.get("kind"))
     metadata = dto.get("metadata") or {}
     produced_by = [
@@ -278,6 +328,13 @@ def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
         result.skipped.append(f"dataitems.{name}: no path in its spec")
         return None
     declared = str(path)
+    if declared in stored:  # a declared local file apply uploaded: the platform holds its bytes
+        target = _recorded_data_path(dto)
+        if target is None:
+            result.skipped.append(f"dataitems.{name}: no safe path recorded for its uploaded file")
+            return None
+        result.files[target] = stored[declared]
+        return {"kind": kind, "path": target, **_metadata(dto)}
     if urls.is_url(declared) and urls.scheme(declared) != "file":
         return {"kind": kind, "path": declared, **_metadata(dto)}
     recorded = _recorded_data_path(dto)

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer
 from dhmlrun.apply.secrets import write_secret
-from dhmlrun.apply.uploads import FILES_STORE_ENV, local_file_of, upload_request
+from dhmlrun.apply.uploads import local_file_of, upload_request
 from dhmlrun.apply.workers import run_in_worker, signal_runs
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.mlrun_names import mlrun_function_name
@@ -53,15 +53,14 @@ from dhmlrun.plan.model import (
 from dhmlrun.platform.dhcore import Platform, RunHost
 from dhmlrun.platform.mlrun import MLRunService
 from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
-from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
+from dhmlrun.vocabulary.runs import RunSpec
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV, run_logs_dir
 from dhmlrun.worker.protocol import (
     ExecuteMLRunRun,
     ExecuteRun,
-    FunctionVersion,
     Request,
     RunOrder,
     StoreMLRunFunction,
@@ -110,10 +109,10 @@ class Applier:
         signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
-        self.observer.line(safe_text(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets)))
+        self.observer.line(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets))
 
     def _event(self, action: Action, status: str, elapsed: float = 0.0, message: str = "") -> None:
-        shown = safe_text(mask_text(message, self.secrets))
+        shown = mask_text(message, self.secrets)
         self.observer.event(action.address, action.action, status, elapsed, shown)
 
     def _execute(self, action: Action) -> NodeResult:
@@ -182,7 +181,7 @@ class Applier:
         when one is configured (`uploads.py`)."""
         body = dict(action.body or {})
         source = local_file_of(action.type, body)
-        if source is None or not self._environment().get(FILES_STORE_ENV):
+        if source is None or not self.plan.files_store:
             return body
         request = upload_request(action.type, body, source)
         result = run_in_worker(request, self.log_dir, self._environment(), self.run_server, self.secrets)
@@ -281,20 +280,8 @@ class Applier:
 
     def _order(self, request: RunRequest) -> RunOrder:
         """The worker's form of a planned run: its inputs resolved now."""
-        function = request.function
-        return RunOrder(
-            project=request.project,
-            run_id=request.run_id,
-            function=FunctionVersion(function.address, function.id, function.key, function.kind),
-            action=request.action,
-            inputs=self._resolve_inputs(request),
-            outputs=dict(request.outputs),
-            parameters=dict(request.parameters),
-            values=list(request.values),
-            task=dict(request.task),
-            execution=request.execution,
-            labels=list(request.labels),
-        )
+        spec = {f.name: getattr(request, f.name) for f in fields(RunSpec)}
+        return RunOrder(**spec, inputs=self._resolve_inputs(request))
 
     def _run_environment(self, request: RunRequest) -> dict[str, str]:
         """The worker's environment for one run: apply's, with what DHCore's runners give a run's

@@ -196,7 +196,7 @@ def _function_ref(applier: Applier, request: ServiceRequest, model_key: str | No
     spec differs from the latest."""
     if request.function is not None:
         fn = request.function
-        return keys.executable_ref(fn.kind, request.project, fn.address.split(".", 1)[1], fn.id)
+        return keys.executable_ref(fn.kind, request.project, fn.name, fn.id)
     assert model_key is not None
     spec: dict[str, Any] = {"path": _name_level(model_key)}
     if request.model_name:

@@ -2,11 +2,12 @@
 apply, as the SDK's `log_dataitem`, `log_artifact` and `log_model` put them: a run that executes
 elsewhere (a pod on DHCore's or MLRun's Kubernetes) cannot read a file on the apply machine.
 
-Only when a files store is configured (`DHCORE_DEFAULT_FILES_STORE=s3://…`, in the environment
-or the profile) and only for a new version: the plan gives an entity a new version exactly
-when its file's content (or its declaration) changed, so an unchanged file is never uploaded
-again. The entity keeps dhmlrun's record of the local file (config-relative path and SHA-256,
-in its labels), which is what the next plan compares; its `spec.path` is the store's copy.
+Only when the plan names a files store (`DHCORE_DEFAULT_FILES_STORE=s3://…` in the environment or
+the profile, or the embedded core's own) and only for a new version: the plan gives an entity a
+new version exactly when its file's content (or its declaration) changed, or when its current
+version is not in that store yet, so an unchanged file is never uploaded again. The entity keeps
+dhmlrun's record of the local file (config-relative path and SHA-256, in its labels), which is
+what the next plan compares; its `spec.path` is the store's copy.
 
 The upload itself runs in a worker process (`worker/upload.py`), through the SDK's own stores and
 credentials, so apply never imports the SDK.
@@ -19,7 +20,6 @@ from typing import Any
 from dhmlrun.platform import labels as L
 from dhmlrun.worker.protocol import UploadFile
 
-FILES_STORE_ENV = "DHCORE_DEFAULT_FILES_STORE"
 UPLOADED_TYPES = {"dataitems": "dataitem", "artifacts": "artifact", "models": "model"}
 """The declared types whose local file is uploaded, with the SDK's entity type of each."""
 

@@ -10,10 +10,10 @@ its run workers the same keys for what it has.
 from __future__ import annotations
 
 from dhmlrun.core.api import API_LEVEL, API_VERSION
+from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
 CORE_NAME = "dhmlrun-core"
 API_NAME = "v1"
-FILES_STORE_KEY = "DHCORE_DEFAULT_FILES_STORE"
 
 
 def run_configuration(endpoint: str, files_store: str | None = None) -> dict[str, str]:
@@ -26,5 +26,5 @@ def run_configuration(endpoint: str, files_store: str | None = None) -> dict[str
         "DHCORE_API_VERSION": API_NAME,
     }
     if files_store:
-        configuration[FILES_STORE_KEY] = files_store
+        configuration[FILES_STORE_ENV] = files_store
     return configuration

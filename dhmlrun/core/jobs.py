@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,7 @@ class Jobs:
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
         self._token: str | None = None
+        self._connection: dict[str, str] = {}
         self._worker_module = worker_module
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -133,9 +135,11 @@ class Jobs:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self, endpoint: str, token: str) -> None:
-        """Begin taking runs; workers are told to talk to `endpoint` with `token`."""
+    def start(self, endpoint: str, token: str, connection: Mapping[str, str] | None = None) -> None:
+        """Begin taking runs; workers are told to talk to `endpoint` with `token` (`connection`:
+        the whole SDK environment of the served core, its files store included)."""
         self.endpoint, self._token = endpoint, token
+        self._connection = dict(connection or embedded_connection(endpoint, token))
         self.recover_orphans()
         for index in range(self.max_workers):
             thread = threading.Thread(target=self._loop, name=f"dhmlrun-jobs-{index}", daemon=True)
@@ -183,7 +187,7 @@ class Jobs:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        self._set_state(project, run_id, "STOPPED", None)
+        self._set_state(project, run_id, states.STOPPED, None)
 
     def running(self) -> list[str]:
         """Ids of the runs whose worker process is alive right now."""
@@ -324,12 +328,9 @@ class Jobs:
     def _worker_env(self, job: Job) -> dict[str, str]:
         """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
         assert self.endpoint is not None and self._token is not None
-        configuration = {
-            **embedded_connection(self.endpoint, self._token),
-            **run_configuration(self.endpoint, self.files_store),
-        }
+        configuration = {**self._connection, **run_configuration(self.endpoint, self.files_store)}
         env = pod_environment(
-            platform_run_environment(os.environ, {}),
+            platform_run_environment(os.environ, self._connection),
             configuration,
             run_identity(job.project, job.run_id, task_kind_of(job.spec)),
             task_envs(job.spec),

@@ -5,7 +5,7 @@ spec.` for any other), keeps only the spec fields each kind's class declares (un
 vanish, nulls are dropped), and describes every kind at `GET /api/v1/schemas/{entity}`. The
 embedded core answers the same, from this table, and dhmlrun asks that endpoint whether a
 platform knows the `mlrun` kinds. Field names, types, requirements and defaults come from
-DHCore 0.15's spec classes (notes/dhcore-0.15-facts.md §1-§6); the JSON Schemas served are
+DHCore 0.15's spec classes (docs/dhcore.md §12); the JSON Schemas served are
 derived from this table, not copied from DHCore.
 
 Shape of the table:
@@ -32,6 +32,7 @@ from typing import Any
 from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
+from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -525,7 +526,7 @@ RUNTIMES: tuple[Runtime, ...] = (
         module=FLOWER_MODULE,
     ),
     Runtime(
-        "mlrun",
+        MLRUN_KIND,
         executable=(SOURCE, _string("handler"), IMAGE, TAG, Field("requirements")),
         tasks={"job": ()},
         task_base=MLRUN_TASK,

@@ -66,6 +66,20 @@ CREATE TABLE IF NOT EXISTS shares (
     id TEXT PRIMARY KEY, project TEXT NOT NULL, user TEXT NOT NULL, owner TEXT NOT NULL,
     issued INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, content_type TEXT NOT NULL, modified INTEGER NOT NULL, metadata TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, content_type TEXT NOT NULL,
+    metadata TEXT NOT NULL, created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload_id TEXT NOT NULL, part INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, PRIMARY KEY (upload_id, part)
+);
 """
 
 # The indexes behind "latest per name", the default `created,DESC` listing and reference lookups
@@ -335,6 +349,101 @@ class Tx:
         return self.conn.execute(
             "DELETE FROM shares WHERE project = ? AND id = ?", (project, share_id)
         ).rowcount
+
+    # the files store's index (objects.py; the bytes are files under its directory) -----------
+
+    def bucket_exists(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is not None
+
+    def add_bucket(self, name: str, created: int) -> bool:
+        """Create a bucket; False when it existed."""
+        return bool(
+            self.conn.execute(
+                "INSERT OR IGNORE INTO buckets (name, created) VALUES (?, ?)", (name, created)
+            ).rowcount
+        )
+
+    def buckets(self) -> list[tuple[str, int]]:
+        return self.conn.execute("SELECT name, created FROM buckets ORDER BY name").fetchall()
+
+    def delete_bucket(self, name: str) -> None:
+        self.conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+    def object_row(self, bucket: str, key: str) -> tuple[Any, ...] | None:
+        """(blob, size, etag, content_type, modified, metadata JSON) of one object."""
+        return self.conn.execute(
+            "SELECT blob, size, etag, content_type, modified, metadata FROM objects"
+            " WHERE bucket = ? AND key = ?",
+            (bucket, key),
+        ).fetchone()
+
+    def put_object_row(self, bucket: str, key: str, values: tuple[Any, ...]) -> str | None:
+        """Insert or replace an object (values as `object_row` returns them); the blob it
+        replaced, for the caller to remove once committed."""
+        old = self.object_row(bucket, key)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, content_type, modified, metadata)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (bucket, key, *values),
+        )
+        return old[0] if old else None
+
+    def delete_object_row(self, bucket: str, key: str) -> str | None:
+        """Remove an object; its blob (None when there was no such object)."""
+        old = self.object_row(bucket, key)
+        self.conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        return old[0] if old else None
+
+    def object_keys(self, bucket: str, prefix: str, after: str, limit: int) -> list[tuple[Any, ...]]:
+        """(key, size, etag, modified) of objects whose key starts with `prefix` and sorts after
+        `after`, in key order (SQLite's BINARY order of UTF-8 text: S3's order)."""
+        return self.conn.execute(
+            "SELECT key, size, etag, modified FROM objects WHERE bucket = ? AND key > ?"
+            " AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+            (bucket, after, len(prefix), prefix, limit),
+        ).fetchall()
+
+    def count_objects(self, bucket: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM objects WHERE bucket = ?", (bucket,)).fetchone()[0]
+
+    def add_upload(
+        self, upload_id: str, bucket: str, key: str, content_type: str, metadata: str, now: int
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO uploads (id, bucket, key, content_type, metadata, created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (upload_id, bucket, key, content_type, metadata, now),
+        )
+
+    def upload_row(self, upload_id: str) -> tuple[Any, ...] | None:
+        """(bucket, key, content_type, metadata JSON) of a multipart upload in progress."""
+        return self.conn.execute(
+            "SELECT bucket, key, content_type, metadata FROM uploads WHERE id = ?", (upload_id,)
+        ).fetchone()
+
+    def put_part_row(self, upload_id: str, part: int, blob: str, size: int, etag: str) -> str | None:
+        """Record one part (replacing a part of the same number); the blob it replaced."""
+        old = self.conn.execute(
+            "SELECT blob FROM upload_parts WHERE upload_id = ? AND part = ?", (upload_id, part)
+        ).fetchone()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO upload_parts (upload_id, part, blob, size, etag) VALUES (?, ?, ?, ?, ?)",
+            (upload_id, part, blob, size, etag),
+        )
+        return old[0] if old else None
+
+    def part_rows(self, upload_id: str) -> list[tuple[Any, ...]]:
+        """(part, blob, size, etag) of every part of an upload, by number."""
+        return self.conn.execute(
+            "SELECT part, blob, size, etag FROM upload_parts WHERE upload_id = ? ORDER BY part", (upload_id,)
+        ).fetchall()
+
+    def delete_upload(self, upload_id: str) -> list[str]:
+        """Forget an upload and its parts; the parts' blobs."""
+        blobs = [row[1] for row in self.part_rows(upload_id)]
+        self.conn.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
+        self.conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        return blobs
 
     # run claims (see executor.py) ------------------------------------------------------------
 

@@ -1,5 +1,7 @@
-"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. Pure: no I/O
-other than reading the declared local files' content for their digests.
+"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. It never talks
+to the platform and writes nothing; the only things it reads are the declared local files (their
+content's digests) and the declared secrets' values (to compare them with the digest the
+platform keeps: `plan/secrets.py`), through the declaration.
 
 Order of work: the project, then dataitems and functions (compared through the rules table),
 then deletions of managed entities no longer declared, then runs (fingerprints and triggers,
@@ -33,7 +35,6 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
-    FunctionRef,
     InputBinding,
     NoChange,
     Plan,
@@ -60,8 +61,9 @@ from dhmlrun.plan.rules import (
 from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import defaults, keys, states
+from dhmlrun.vocabulary import defaults, endings, keys, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.runs import FunctionVersion
 
 REMOVED = "removed from the configuration"
 
@@ -84,6 +86,7 @@ class _Planned:
     local: LocalFile | None = None
     fingerprint: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
     before_move: str | None = None
     """Moved (`moved:`) with its content unchanged: the entity id it had under its old address,
     or, for a run, the fingerprint it had with every moved address as it was. Runs compare their
@@ -130,6 +133,7 @@ def build_plan(
         root=str(declaration.root),
         endpoint=state.endpoint,
         mlrun=state.mlrun,
+        files_store=state.files_store,
     )
     plan.actions.append(_plan_project(declaration, state))
     mlrun_project = mlrun_host.plan_project(declaration, state)
@@ -269,6 +273,9 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     if remote is not None and resource.address in ctx.state.adoptable:
         return _plan_adopt(ctx, resource, rules, local, view, remote)
     action, reason, diff, drift = _compare(view, remote, rules, local)
+    if action == NOOP and _to_upload(ctx.state, resource, remote, local):
+        action, reason = UPDATE, UPLOAD_REASON
+        diff = [AttributeChange("files store", f"(this machine) {local.relpath}", ctx.state.files_store)]
     if remote is None and mlrun_host.on_mlrun(ctx.state, resource):
         reason = "not on the MLRun service"
     moved = _moved_entity(ctx, resource, rules, local, view) if remote is None else None
@@ -297,6 +304,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         view,
         local,
         spec=resource.spec,
+        reason=reason,
         before_move=moved[2] if moved is not None else None,
     )
     return EntityWrite(
@@ -402,6 +410,26 @@ def _plan_adopt(
     )
 
 
+UPLOAD_REASON = "upload to the files store"
+UPLOADED_TYPES = ("dataitems", "artifacts", "models")
+"""The declared types whose local file apply uploads to the files store (`apply/uploads.py`)."""
+
+
+def in_store(path: Any, store: str) -> bool:
+    """Whether `path` is a file of the files store `store` (`s3://bucket[/prefix]`)."""
+    return isinstance(path, str) and path.startswith(store.rstrip("/") + "/")
+
+
+def _to_upload(
+    state: PlatformState, resource: Resource, remote: RemoteEntity | None, local: LocalFile | None
+) -> bool:
+    """A declared local file whose current version is not in the configured files store (made
+    before a store was configured, or in another one): a new version uploads it."""
+    if resource.type not in UPLOADED_TYPES or local is None or remote is None or not state.files_store:
+        return False
+    return not in_store(remote.spec.get("path"), state.files_store)
+
+
 def _compare(
     view: dict[str, Any], remote: RemoteEntity | None, rules: KindRules, local: LocalFile | None
 ) -> tuple[str, str, list[AttributeChange], bool]:
@@ -502,6 +530,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
             f"{field} {executable} is not declared", resource.location, f"{resource.address}.{field}"
         )
     inputs, input_versions, upstream, versions_before = _resolve_inputs(ctx, resource)
+    _check_remote_inputs(ctx, resource, upstream)
     steps = _step_functions(ctx, resource, function)
     for step in steps:  # a pipeline runs its steps' functions: their versions are its inputs too
         input_versions[f"step:{step.address}"] = str(step.entity_id)
@@ -660,6 +689,34 @@ def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
     return "its inputs were kept across a rename (moved:)"
 
 
+def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, str]) -> None:
+    """A run executed on another machine (DHCore's or MLRun's Kubernetes) cannot read a file of
+    this one: refuse, when the plan is made, one that would read a declared local file or a
+    local run's output while no files store takes them there."""
+    state = ctx.state
+    if resource.spec.get("execution") != "remote" or state.executes_here or state.files_store:
+        return
+    for address, ref in sorted(upstream.items()):
+        planned = ctx.planned[address]
+        remote = state.entities.get(address)
+        if planned.local is not None and not (
+            planned.action == NOOP and remote and urls.is_url(str(remote.spec.get("path") or ""))
+        ):
+            what = f"{ref}, a file on this machine ({planned.local.relpath})"
+        elif address.startswith("runs.") and planned.spec.get("execution") == "local":
+            what = f"{ref}, which a local run registers on this machine"
+        else:
+            continue
+        key = next(k for k, v in (resource.spec.get("inputs") or {}).items() if str(v) == ref)
+        raise DhmlrunError.single(
+            f"{resource.address} executes remotely but reads {what}, which the platform's executor "
+            "cannot read; set DHCORE_DEFAULT_FILES_STORE (s3://…) so apply uploads declared files "
+            "to the files store, or declare the input at an s3:// or https:// path",
+            resource.location,
+            f"{resource.address}.inputs.{key}",
+        )
+
+
 def _last_output(run: RemoteRun | None, output: str) -> str | None:
     """The store key of an output of the last run (status.outputs holds keys or entity dicts)."""
     return None if run is None else keys.output_key(run.outputs.get(output))
@@ -720,7 +777,7 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # worker/ending.py's INTERRUPTED
+    if last.ended_by == endings.INTERRUPTED:
         return "last run was interrupted"
     return "last run failed"
 
@@ -746,6 +803,8 @@ def _upstream_reason(planned: _Planned, ref: str) -> str:
         return f"input {ref} is recomputed"
     if planned.action == CREATE:
         return f"input {ref} is created"
+    if planned.reason == UPLOAD_REASON:
+        return f"input {ref} moves to the files store"
     return f"input {ref} has a new version"
 
 
@@ -809,7 +868,7 @@ def _run_request(
     return RunRequest(
         project=ctx.declaration.project_name,
         run_id=run_id,
-        function=FunctionRef(
+        function=FunctionVersion(
             function.address, str(function.entity_id), str(function.key), str(function.kind)
         ),
         action=str(spec["action"]),

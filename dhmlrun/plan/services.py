@@ -31,7 +31,6 @@ from dhmlrun.plan.model import (
     UPDATE,
     Action,
     AttributeChange,
-    FunctionRef,
     InputBinding,
     NoChange,
     ServiceDeploy,
@@ -42,6 +41,7 @@ from dhmlrun.plan.rules import function_digest
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteRun
 from dhmlrun.vocabulary import keys, states
+from dhmlrun.vocabulary.runs import FunctionVersion
 
 if TYPE_CHECKING:
     from dhmlrun.plan.builder import _Context, _Planned
@@ -88,7 +88,7 @@ def plan_service(ctx: _Context, resource: Resource) -> Action:
         name=resource.name,
         run_id=ctx.id_factory(),
         task_id=ctx.id_factory(),
-        function=FunctionRef(function.address, str(function.entity_id), str(function.key), PYTHON)
+        function=FunctionVersion(function.address, str(function.entity_id), str(function.key), PYTHON)
         if function
         else None,
         function_id=ctx.id_factory() if function is None else "",

@@ -19,9 +19,9 @@ from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
 from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
+from dhmlrun.platform.runs import fail_run
 from dhmlrun.platform.secrets import read_secrets
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
@@ -39,7 +39,7 @@ class RunHost(Protocol):
 
     def run_logs(self, project: str, run_id: str) -> list[str]: ...
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None: ...
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None: ...
 
 
 class Platform:
@@ -54,9 +54,12 @@ class Platform:
         shown: str | None = None,
         sdk_environment: Callable[[], dict[str, str]] | None = None,
         mlrun: MLRunService | None = None,
+        files_store: str | None = None,
     ) -> None:
         self.client = client
         self.embedded = embedded
+        self.files_store = files_store or None
+        """Where apply uploads declared local files (the run workers' `DHCORE_DEFAULT_FILES_STORE`)."""
         self.shown = shown or client.endpoint
         """How to name this platform to a user (the embedded core has no URL of its own)."""
         self._sdk_environment = sdk_environment
@@ -130,7 +133,9 @@ class Platform:
     def read_state(self, project: str, *, mlrun_needed: bool = False) -> PlatformState:
         """The project's latest entity versions and the last managed run per run address, from
         DHCore and, when the `mlrun` families live there, from the MLRun service."""
-        state = PlatformState(project=project, endpoint=self.endpoint)
+        state = PlatformState(
+            project=project, endpoint=self.endpoint, files_store=self.files_store, executes_here=self.embedded
+        )
         if self.embedded:  # what this host cannot serve (a server missing here): refused by plan
             from dhmlrun.serving.endpoints import SERVICE_KINDS, refusal
 
@@ -218,6 +223,29 @@ class Platform:
         except NotFound:
             return None
 
+    def read_file(self, project: str, path: str, limit: int) -> bytes:
+        """The bytes of a file in the platform's files store (at most `limit`), through DHCore's
+        files API: a presigned download URL (FilesStoreController.downloadAsUrl), then a GET."""
+        import urllib3
+
+        answer = self.client.get(context_path(project, "files", "download"), {"path": path})
+        url = (answer or {}).get("url") if isinstance(answer, dict) else None
+        if not isinstance(url, str) or "://" not in url:
+            raise PlatformError(f"{self.shown} gives no download URL for {path}")
+        try:
+            response = urllib3.PoolManager().request(
+                "GET", url, preload_content=False, timeout=urllib3.Timeout(connect=10, read=60), retries=False
+            )
+            data = response.read(limit + 1, decode_content=True)
+            response.release_conn()
+        except urllib3.exceptions.HTTPError as exc:
+            raise PlatformError(f"cannot download {path} from {self.shown}: {exc}") from exc
+        if response.status != 200:
+            raise PlatformError(f"cannot download {path} from {self.shown}: HTTP {response.status}")
+        if len(data) > limit:
+            raise PlatformError(f"{path} is larger than {limit} bytes")
+        return data
+
     # ------------------------------------------------------------------ writing
 
     def ensure_project(self, body: dict[str, Any], *, update: bool = False) -> None:
@@ -284,15 +312,7 @@ class Platform:
         for dto in self.list_versions(project, type_, name):
             self.delete_version(project, type_, str(dto["id"]))
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None:
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
-        forever (a running run is never duplicated, so a stuck one would block its address)."""
-        dto = self.read_run(project, run_id)
-        if dto is None:
-            return
-        status = dict(dto.get("status") or {})
-        if states.is_final(status.get("state")):
-            return
-        status.update({"state": states.ERROR, "message": message})
-        dto["status"] = status
-        self.client.put(context_path(project, "runs", run_id), dto)
+        forever (`platform/runs.py`)."""
+        fail_run(self.client, project, run_id, message, reason=reason)

@@ -59,8 +59,30 @@ requirements from: `environments.py`) and dhmlrun itself. Nothing else (no token
 services, no shell history variables)."""
 
 
+S3_KEYS = frozenset(
+    {
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CREDENTIALS_EXPIRATION",
+        "AWS_REGION",
+        "S3_SIGNATURE_VERSION",
+        "S3_PATH_STYLE",
+        "S3_BUCKET",
+    }
+)
+"""The SDK's S3 settings (ConfigurationVars and CredentialsVars): a connection that names its S3
+(the embedded core's own files store) replaces all of them, so no key of another S3 is mixed in."""
+
+
 def _is_connection_key(key: str) -> bool:
     return key.startswith(CONNECTION_PREFIXES) or key in CONNECTION_KEYS
+
+
+def _replaced(key: str, connection: Mapping[str, str]) -> bool:
+    """Whether the connection overrides the host's `key` (its own S3 settings replace all)."""
+    return _is_connection_key(key) or (key in S3_KEYS and "AWS_ENDPOINT_URL" in connection)
 
 
 def _is_dhmlrun_only(key: str) -> bool:
@@ -70,7 +92,7 @@ def _is_dhmlrun_only(key: str) -> bool:
 def local_run_environment(environ: Mapping[str, str], connection: Mapping[str, str]) -> dict[str, str]:
     """A run apply executes for its user: the user's environment, with the connection's
     settings in place of any other platform's, less dhmlrun's own (`DHMLRUN_ONLY_KEYS`)."""
-    kept = {k: v for k, v in environ.items() if not _is_connection_key(k) and not _is_dhmlrun_only(k)}
+    kept = {k: v for k, v in environ.items() if not _replaced(k, connection) and not _is_dhmlrun_only(k)}
     return {**kept, **connection}
 
 
@@ -81,15 +103,23 @@ def platform_run_environment(environ: Mapping[str, str], connection: Mapping[str
         k: v
         for k, v in environ.items()
         if (k in PLATFORM_KEYS or k.startswith(PLATFORM_PREFIXES))
-        and not _is_connection_key(k)
+        and not _replaced(k, connection)
         and not _is_dhmlrun_only(k)
     }
     return {**kept, **connection}
 
 
-def embedded_connection(endpoint: str, token: str) -> dict[str, str]:
-    """The SDK settings that reach a served embedded core (and read no ini file)."""
-    return {"DHCORE_ENDPOINT": endpoint, "DHCORE_ACCESS_TOKEN": token, "DH_CONFIG": os.devnull}
+def embedded_connection(
+    endpoint: str, token: str, files_store: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The SDK settings that reach a served embedded core (and read no ini file), with the files
+    store it hands its clients (`EmbeddedCore.files_environment`)."""
+    return {
+        "DHCORE_ENDPOINT": endpoint,
+        "DHCORE_ACCESS_TOKEN": token,
+        "DH_CONFIG": os.devnull,
+        **(files_store or {}),
+    }
 
 
 # ------------------------------------------------------------------ what DHCore gives a run's pod

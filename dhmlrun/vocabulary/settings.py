@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+FILES_STORE_ENV = "DHCORE_DEFAULT_FILES_STORE"
+"""The SDK's default files store (digitalhub.stores.client.auth.enums.ConfigurationVars): where
+`log_*` put files; DHCore hands it to its pods, the embedded core to its runs."""
+
 RUNS_DIR_ENV = "DHMLRUN_RUNS_DIR"
 """Where the mlrun runtime keeps run directories; outputs registered by local path live there,
 so it must outlive the run: apply sets it to `<config repo>/.dhmlrun/runs`, the embedded core

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
-from dhmlrun.vocabulary import states
-from dhmlrun.worker.ending import INTERRUPTED, declared_source, end_run_now, failure_message, mark_run_error
+from dhmlrun.vocabulary import endings, states
+from dhmlrun.worker.ending import (
+    INTERRUPTED_MESSAGE,
+    declared_source,
+    end_run_now,
+    failure_message,
+    mark_run_error,
+)
 from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, ExecuteRun, Reply, Result, RunOrder
 
 if TYPE_CHECKING:
@@ -49,17 +55,15 @@ def execute(request: ExecuteRun, reply: Reply) -> Result:
         try:
             return execute_run(run, reply, client, mask)
         except KeyboardInterrupt:
-            print(f"dhmlrun worker: run {run.run_id} {INTERRUPTED}", file=sys.stderr)
+            print(f"dhmlrun worker: run {run.run_id} {INTERRUPTED_MESSAGE}", file=sys.stderr)
             try:
-                return _end_interrupted(run)
+                return _end_interrupted(run, client)
             except Exception as exc:
                 traceback.print_exc()
-                return Result.failure(run.run_id, f"{INTERRUPTED}; {exc}")
+                return Result.failure(run.run_id, f"{INTERRUPTED_MESSAGE}; {exc}")
 
 
-def execute_run(
-    run: RunOrder, reply: Reply | None = None, client: RestClient | None = None, mask: set[str] | None = None
-) -> Result:
+def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str]) -> Result:
     """Create and execute the run; its final state and outputs.
 
     A local run gets the secrets its task names as environment variables, as a platform's pod
@@ -68,12 +72,10 @@ def execute_run(
     function = _executable(run)
     kwargs = dict(run.task)
     if not run.remote:
-        if client is not None:
-            secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
-            os.environ.update(secret_variables(secrets, kwargs))
-            if mask is not None:
-                mask.update(value for value in secrets.values() if value)
-        _guard_against_interrupts(run, reply)
+        secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
+        os.environ.update(secret_variables(secrets, kwargs))
+        mask.update(value for value in secrets.values() if value)
+        _guard_against_interrupts(run, reply, client)
     if run.action == PIPELINE:
         failed = _build_first(function, run, kwargs)
         if failed is not None:
@@ -86,7 +88,24 @@ def execute_run(
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
+    if run.action == PIPELINE and started.status.state == states.COMPLETED:
+        _record_step_outputs(started, run.outputs)
     return _result_of(started)
+
+
+def _record_step_outputs(pipeline: Any, wanted: dict[str, str]) -> None:
+    """A pipeline run's declared outputs are output parameters of its steps (the keys of the
+    entities they produced, as the steps wrote them for Argo), found in its `status.nodes`;
+    recorded in its `status.outputs`, where later plans read a run's outputs."""
+    found: dict[str, str] = {}
+    for node in getattr(pipeline.status, "nodes", None) or []:
+        for parameter in node.get("outputs") or []:
+            name, value = parameter.get("name"), parameter.get("value")
+            if name in wanted and isinstance(value, str) and value.startswith("store://"):
+                found[name] = value
+    if found:
+        pipeline.status.outputs = {**(getattr(pipeline.status, "outputs", None) or {}), **found}
+        pipeline.save(update=True)
 
 
 def _executable(run: RunOrder) -> Any:
@@ -130,20 +149,25 @@ def _result_of(run: Any) -> Result:
     )
 
 
-def _guard_against_interrupts(run: RunOrder, reply: Reply | None) -> None:
+def _guard_against_interrupts(run: RunOrder, reply: Reply, client: RestClient) -> None:
     """From here on, an interrupt marks the local run ERROR and ends this process at once."""
     from dhmlrun.runtime import deadline
 
-    def last_words() -> None:
-        if reply is not None:
-            reply(Result.failure(run.run_id, INTERRUPTED))
+    def end(message: str) -> None:
+        end_run_now(
+            client,
+            run.project,
+            run.run_id,
+            message,
+            EXIT_RESULT_WRITTEN,
+            reason=endings.INTERRUPTED,
+            last_words=lambda: reply(Result.failure(run.run_id, INTERRUPTED_MESSAGE)),
+        )
 
-    deadline.arm(
-        None, lambda message: end_run_now(run.project, run.run_id, message, EXIT_RESULT_WRITTEN, last_words)
-    )
+    deadline.arm(None, end)
 
 
-def _end_interrupted(order: RunOrder) -> Result:
+def _end_interrupted(order: RunOrder, client: RestClient) -> Result:
     """Interrupted before the guard took over (or a remote run): stop or fail the run, say how."""
     import digitalhub as dh
     from digitalhub.utils.exceptions import EntityNotExistsError
@@ -151,17 +175,17 @@ def _end_interrupted(order: RunOrder) -> Result:
     try:
         run = dh.get_run(order.run_id, project=order.project)
     except EntityNotExistsError:
-        return Result.failure(order.run_id, f"{INTERRUPTED} (before it was created)")
+        return Result.failure(order.run_id, f"{INTERRUPTED_MESSAGE} (before it was created)")
     if not states.is_final(str(run.status.state)) and order.remote:
         run.stop()  # the platform's executor ends it and marks it STOPPED
     elif not states.is_final(str(run.status.state)):
-        mark_run_error(order.project, order.run_id, INTERRUPTED)
+        mark_run_error(client, order.project, order.run_id, INTERRUPTED_MESSAGE, endings.INTERRUPTED)
     run.refresh()
     result = _result_of(run)
     if not states.is_final(result.state):  # stop is asynchronous: what matters is that it was asked
         result.state = states.STOPPED
     if result.state != states.COMPLETED:
-        result.message = INTERRUPTED
+        result.message = INTERRUPTED_MESSAGE
     return result
 
 
@@ -178,8 +202,9 @@ def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any
     }
     for name in NOT_TAKEN.get(run.function.kind, ()):
         fields.pop(name)
-    if run.action in PLATFORM_ACTIONS:  # a build or pipeline run takes only its parameters
-        fields = {"parameters": fields["parameters"]} if run.action == PIPELINE else {}
+    if run.action in PLATFORM_ACTIONS:  # a build takes nothing; a pipeline its workflow's arguments:
+        arguments = {**fields.get("parameters", {}), **fields.get("inputs", {})}  # inputs as their keys
+        fields = {"parameters": arguments} if run.action == PIPELINE else {}
     try:
         return function.run(
             run.action or "job",

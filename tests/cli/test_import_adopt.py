@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dhmlrun.config import load_declaration
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.importer import ProjectExport, build_import, read_export, write_import
 from dhmlrun.plan import build_plan
@@ -444,8 +445,10 @@ functions:
 def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
     core: Any, project_name: str, tmp_path: Path
 ) -> None:
-    """Data paths become the paths dhmlrun recorded in the old repo (the files are never copied:
-    the plan asks for them), the code is written from the platform."""
+    """Data paths become the paths dhmlrun recorded in the old repo, with the bytes the platform
+    holds: apply uploaded the declared file to the files store (the embedded core's own) and
+    import downloads it from there (DHCore's files API, a presigned URL), never from this
+    machine's disk; the code is written from the platform."""
     old = tmp_path / "old"
     (old / "data").mkdir(parents=True)
     (old / "src").mkdir()
@@ -453,21 +456,16 @@ def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
     (old / "src" / "jobs.py").write_text("def h(context):\n    pass\n")
     (old / "dhmlrun.yaml").write_text(MANAGED % project_name)
     assert dhmlrun("apply", old, "--auto-approve").exit_code == 0
+    (old / "data" / "numbers.csv").unlink()  # what import writes cannot come from here
     new = tmp_path / "new"
     result = dhmlrun("import", project_name, "--out", new)
     assert result.exit_code == 0, (result.output, result.exception)
     assert "every imported entity is already managed by dhmlrun" in result.stdout
-    assert "Not copied (import never reads a local file" in result.stdout
-    assert not (new / "data").exists()
+    assert (new / "data" / "numbers.csv").read_text() == "n\n1\n2\n"
     assert (
         yaml.safe_load((new / "dhmlrun.yaml").read_text())["dataitems"]["numbers"]["path"]
         == "data/numbers.csv"
     )
-    missing = dhmlrun("plan", new)
-    assert missing.exit_code == 1
-    assert "dataitems.numbers.path: local file 'data/numbers.csv' does not exist" in str(missing.exception)
-    (new / "data").mkdir()
-    (new / "data" / "numbers.csv").write_text("n\n1\n2\n")
     planned = dhmlrun("plan", new, "--detailed-exitcode")
     assert planned.exit_code == 0, planned.output
     assert "No changes." in planned.stdout
@@ -482,3 +480,47 @@ def test_a_failed_import_leaves_nothing_behind(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 1
     assert "no endpoint is configured" in str(result.exception)
     assert not out.exists()
+
+
+def test_workflows_and_serve_functions_are_written_not_dropped(tmp_path: Path) -> None:
+    """s1-etl's shape: a serve function with its init_function, a hera workflow whose build the
+    platform filled in; the written declaration loads, and holds both as they were."""
+    code = base64.b64encode(b"def serve(context, event):\n    return 1\n\ndef init(context, di):\n    pass\n")
+    flow = base64.b64encode(b"def pipeline():\n    return None\n").decode()
+    export = ProjectExport(
+        "flows",
+        None,
+        "http://x",
+        functions=[
+            _dto(
+                "api",
+                "python",
+                {
+                    "source": {"base64": code.decode(), "handler": "serve"},
+                    "python_version": "PYTHON3_10",
+                    "init_function": "init",
+                },
+            )
+        ],
+        workflows=[
+            _dto(
+                "pipeline",
+                "hera",
+                {
+                    "source": {"base64": flow, "handler": "pipeline", "lang": "python"},
+                    "build": {"base64": "eA=="},
+                },
+            ),
+            _dto("old", "kfp", {"source": {"base64": flow, "handler": "pipeline"}}),
+        ],
+    )
+    result = build_import(export)
+    document = yaml.safe_load(result.files["dhmlrun.yaml"])
+    assert document["functions"]["api"]["init_function"] == "init"
+    assert document["workflows"] == {
+        "pipeline": {"kind": "hera", "source": {"source": "src/pipeline.py", "handler": "pipeline"}}
+    }
+    assert "workflows.old: kind kfp" in "\n".join(result.skipped)
+    write_import(result, tmp_path / "out")
+    loaded = load_declaration(tmp_path / "out", environ={})
+    assert loaded.resources["workflows.pipeline"].spec["source"]["handler"] == "pipeline"

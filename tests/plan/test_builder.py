@@ -153,20 +153,23 @@ def test_failed_last_run_fires_again(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "message", "reason"),
+    ("state", "message", "ended_by", "reason"),
     [
-        ("STOPPED", None, "last run was stopped"),
+        ("STOPPED", None, None, "last run was stopped"),
         ("ERROR", "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed",
-         "last run was interrupted"),
-        ("ERROR", "refusing token s3cr3t", "last run failed"),
+         "interrupted", "last run was interrupted"),
+        ("ERROR", "interrupted by the handler itself", None, "last run failed"),
+        ("ERROR", "refusing token s3cr3t", None, "last run failed"),
     ],
 )
 def test_the_reason_a_failed_run_fires_again_says_how_it_ended(
-    repo: Path, state: str, message: str | None, reason: str
+    repo: Path, state: str, message: str | None, ended_by: str | None, reason: str
 ) -> None:
+    """How it ended is read from what dhmlrun recorded (`ended_by`), never from the message."""
     decl, plan, _ = first_apply(repo)
     after = applied_state(plan, run_state=state)
-    after.runs["runs.download"] = dataclasses.replace(after.runs["runs.download"], message=message)
+    last = dataclasses.replace(after.runs["runs.download"], message=message, ended_by=ended_by)
+    after.runs["runs.download"] = last
     assert actions(build_plan(decl, after))["runs.download"].reason == reason
 
 

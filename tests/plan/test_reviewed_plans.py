@@ -115,11 +115,14 @@ def test_an_untouched_plan_applies_in_another_checkout(core: Any, tmp_path: Path
     args = ("--var", f"env={env}", "--target", "dataitems.employees")
     assert dhmlrun("plan", root, *args, "--out", saved).exit_code == 0
     other = copy_example(tmp_path / "b")
+    (root / "data" / "employees.csv").unlink()  # the checkout applied is `other`: `root` is not read
     applied = dhmlrun("apply", saved, "--path", other)
     assert applied.exit_code == 0, (applied.output, applied.exception)
     with open_platform(other) as platform:
         dataitem = platform.read_state(f"employees-{env}").entities["dataitems.employees"]
-    assert dataitem.spec["path"] == str(other / "data" / "employees.csv")
+    # `other`'s file, uploaded to the embedded core's files store
+    path = dataitem.spec["path"]
+    assert path.startswith("s3://dhcore/") and path.endswith("/employees.csv")
 
 
 def test_sensitive_values_are_kept_as_salted_digests(core: Any, tmp_path: Path) -> None:

@@ -91,6 +91,31 @@ def test_a_remote_runs_task_secrets_are_its_environment(project: Any, tmp_path) 
     assert without.result("token_length") == 0
 
 
+FRAME_HANDLER = """
+import pandas as pd
+from digitalhub_runtime_python import handler
+
+
+@handler(outputs=["table"])
+def frame(rows: int = 3):
+    return pd.DataFrame({"n": list(range(rows))})
+"""
+
+
+def test_a_remote_python_run_returning_a_dataframe_completes_into_the_cores_files_store(project: Any) -> None:
+    """digitalhub-runtime-python logs a returned DataFrame as a table through the SDK's default
+    store (`get_default_store`), which the core hands its runs as DHCore hands its pods
+    DHCORE_DEFAULT_FILES_STORE: without it the run ended in ERROR "No default store found"."""
+    code = base64.b64encode(FRAME_HANDLER.encode()).decode()
+    source = {"base64": code, "source": "f.py", "handler": "frame"}
+    function = project.new_function("framer", kind="python", python_version="PYTHON3_11", source=source)
+    run = wait_final(function.run("job", parameters={"rows": 4}))
+    assert run.status.state == "COMPLETED", run.status.message
+    table = run.output("table")
+    assert table.spec.path.startswith(f"s3://dhcore/{project.name}/dataitem/table/")
+    assert table.as_df()["n"].tolist() == [0, 1, 2, 3]
+
+
 ENVIRONMENT_HANDLER = """
 import os
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from dhmlrun.core.server import EmbeddedCore
+from tests.apply.test_upload import s3  # noqa: F401 (the loopback S3 files store, a fixture)
 from tests.conftest import served_core, unique_project_name
 
 FINAL_OR_SERVING = ("RUNNING", "ERROR", "STOPPED", "COMPLETED")

@@ -47,9 +47,9 @@ def test_a_database_damaged_in_the_middle_is_an_error_with_the_remedy(config: Pa
     assert applied.returncode == 0, applied.stderr
     database = config / ".dhmlrun" / "core.db"
     size = database.stat().st_size
-    with database.open("r+b") as handle:  # pages in the middle, past the header SQLite checks first
-        handle.seek(size // 2)
-        handle.write(os.urandom(8192))
+    with database.open("r+b") as handle:  # every page past the first (the header SQLite checks
+        handle.seek(4096)  # first and the schema stay whole), whichever tables plan happens to read
+        handle.write(os.urandom(size - 4096))
     planned = dhmlrun("plan", str(config))
     assert planned.returncode == 1
     assert "Traceback" not in planned.stderr and "sqlite3." not in planned.stderr
