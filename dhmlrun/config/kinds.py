@@ -98,9 +98,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 """The actions a run of each executable kind may declare (a python function's `serve` is a
 service, declared under `services:`)."""
-PLATFORM_ACTIONS = ("build", "pipeline")
-"""Actions only the platform executes (DHCore's builders and Argo; the runtimes' own `run()`
-does nothing for them): their runs are remote, whatever `execution` says."""
 
 
 def hera_workflow(doc: Document, name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -35,13 +35,13 @@ from dhmlrun.sources import (
     size_problem,
 )
 from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
 from dhmlrun.vocabulary.urls import scheme
 
 from .cron import cron_problem
 from .document import Document
 from .kinds import (
     ACTIONS,
-    PLATFORM_ACTIONS,
     PYTHON,
     executable_kind,
     function_kind,

@@ -22,6 +22,7 @@ from dhmlrun.plan.model import AttributeChange, InputBinding, RunRequest
 from dhmlrun.platform.state import RemoteRun
 from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.addresses import Address
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
 
 PRODUCED_LATER = "(produced by {run} in this apply)"
 NEW_VERSION = "(new version: {why})"
@@ -73,7 +74,8 @@ def recorded_view(run: RemoteRun, task_fields: tuple[str, ...]) -> dict[str, Any
         "function": name or None,
         "function_version": version or None,
         "action": action,
-        "execution": "local" if spec.get("local_execution", True) else "remote",
+        # a build's or pipeline's run spec has no local_execution: it is always the platform's
+        "execution": "local" if spec.get("local_execution", action not in PLATFORM_ACTIONS) else "remote",
         "inputs": {k: keys.output_key(v) for k, v in sorted(dict(spec.get("inputs") or {}).items())},
         "outputs": dict(spec.get("outputs") or {}),
         "parameters": dict(spec.get("parameters") or {}),

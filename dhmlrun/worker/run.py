@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
 from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
+from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
 from dhmlrun.worker.ending import (
     INTERRUPTED_MESSAGE,
     declared_source,
@@ -35,10 +38,8 @@ if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
-PIPELINE, BUILD = "pipeline", "build"
 
 NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
-PLATFORM_ACTIONS = (BUILD, PIPELINE)
 """Run fields a function kind's run does not take: a python run's outputs are named by its
 handler and all its other returns are results (digitalhub-runtime-python)."""
 
