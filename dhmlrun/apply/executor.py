@@ -57,7 +57,7 @@ from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.runs import RunSpec
-from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.vocabulary.settings import RUNS_DIR_ENV, run_logs_dir
 from dhmlrun.worker.protocol import (
     ExecuteMLRunRun,
     ExecuteRun,
@@ -94,7 +94,7 @@ class Applier:
         self.environ = environ
         self.secret_value = secret_value
         """Reads a declared secret's value by address (the declaration's sources), for SecretWrite."""
-        self.log_dir = self.root / ".dhmlrun" / "logs"
+        self.log_dir = run_logs_dir(self.root, plan.project)
         self._outputs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._worker_env: dict[str, str] | None = None
@@ -184,9 +184,7 @@ class Applier:
         if source is None or not self.plan.files_store:
             return body
         request = upload_request(action.type, body, source)
-        result = run_in_worker(
-            request, self.log_dir, action.address, self._environment(), self.run_server, self.secrets
-        )
+        result = run_in_worker(request, self.log_dir, self._environment(), self.run_server, self.secrets)
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
@@ -235,7 +233,7 @@ class Applier:
     def _on_mlrun(self, action: Action, request: Request) -> NodeResult:
         """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
         env = self._mlrun_environment()
-        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server, self.secrets)
+        result = run_in_worker(request, self.log_dir, env, self.run_server, self.secrets)
         if not result.completed:
             message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
             return NodeResult(action.address, action.action, FAILED, message, entity_id=result.id)
@@ -257,9 +255,7 @@ class Applier:
         if request.supersedes:
             host.fail_run(request.project, request.supersedes, superseded(request.run_id))
         order = self._order(request)
-        result = run_in_worker(
-            worker_request(order), self.log_dir, action.address, env, self.run_server, self.secrets
-        )
+        result = run_in_worker(worker_request(order), self.log_dir, env, self.run_server, self.secrets)
         outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs

@@ -88,7 +88,7 @@ class EmbeddedCore:
         self.core.on_runs_deleted = self._runs_deleted
         self.core.on_run_resume = self._run_resumed
         self.core.on_runs_read = self.services.reconcile
-        self.core.run_service_log = self.services.log_entry
+        self.core.run_service_log = self._live_log
         self.core.served_endpoint = lambda: self.serve()[0]
         self.endpoint: str | None = None
         self._http: HttpServer | None = None
@@ -157,6 +157,11 @@ class EmbeddedCore:
 
         files = S3Edge(S3Service(self.objects, files_credentials(self.token)))
         return CoreApp(self.api, token=self.token, files=files)
+
+    def _live_log(self, run_id: str) -> dict | None:
+        """What a run still executing has printed so far: a serve run's service, or the worker
+        of a job (both outlive the request that reads them)."""
+        return self.services.log_entry(run_id) or self.jobs.live_log(run_id)
 
     def _run_created(self, project: str, run_id: str, run: dict) -> None:
         """A run for the core's own executor (a serve run for its service supervisor): its
