@@ -448,7 +448,7 @@ def _unmoved_renames(ctx: PlanContext, actions: list[Action]) -> list[str]:
         if planned.action != CREATE or address in ctx.moved or not address.startswith("functions."):
             continue
         for old, entity in deleted.items():
-            if old.split(".")[0] == "functions" and function_digest(
+            if entity.type == "functions" and function_digest(
                 remote_view(entity, rules_for("functions", entity.kind))
             ) == function_digest(planned.view):
                 warnings.append(

@@ -7,10 +7,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.config.model import Declaration, Resource, Variable
+from dhmlrun.config.model import Declaration, Reference, Resource, Variable
 from dhmlrun.errors import Location
 from dhmlrun.plan.model import EntityWrite, Plan, RunRequest, RunStart
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
 
 PIPELINE = "def downloader(context, url):\n    return 1\n\n\ndef summarise(context, dataset):\n    return 2\n"
@@ -75,18 +76,20 @@ def declaration(
     for address, spec in specs.items():
         if address in drop:
             continue
-        type_, name = address.split(".", 1)
-        if type_ == "runs":  # as the normaliser hands them over: every default filled in
+        parsed = Address.parse(address)
+        if parsed.type == "runs":  # as the normaliser hands them over: every default filled in
             spec = {**RUN_DEFAULTS, "inputs": {}, "outputs": {}, **spec}
         deps = []
-        if type_ == "runs":
+        if parsed.type == "runs":
             deps.append(spec["function"])
-            for ref in spec.get("inputs", {}).values():
-                parts = ref.split(".")
-                deps.append(".".join(parts[:2]))
+            deps.extend(
+                reference.address
+                for ref in spec.get("inputs", {}).values()
+                if (reference := Reference.parse(ref))
+            )
         resources[address] = Resource(
-            type_,
-            name,
+            parsed.type,
+            parsed.name,
             spec,
             Location(str(root / "dhmlrun.yaml"), 1, 1),
             depends_on=tuple(d for d in deps if d not in drop),
@@ -157,7 +160,7 @@ def run_spec(plan: Plan, request: RunRequest) -> dict[str, Any]:
             inputs[name] = binding.key
     function = request.function
     return {
-        "function": f"{function.kind}://{plan.project}/{function.address.split('.', 1)[1]}:{function.id}",
+        "function": f"{function.kind}://{plan.project}/{function.name}:{function.id}",
         "task": f"{function.kind}+{request.action}://{plan.project}/task1",
         "inputs": inputs,
         "outputs": dict(request.outputs),
