@@ -12,6 +12,13 @@ from typing import Any
 
 from dhmlrun.vocabulary import defaults
 from dhmlrun.vocabulary.addresses import Address
+from dhmlrun.vocabulary.kinds import PYTHON_KIND
+
+FIELDS_NOT_TAKEN: dict[str, tuple[str, ...]] = {PYTHON_KIND: ("outputs", "values")}
+"""Run fields a function kind's run does not take: a python run's outputs are named by its
+handler and all its other returns are results (digitalhub-runtime-python's run spec has neither
+field). The worker does not send them, so the platform never records them, and a plan's view of
+such a run leaves them out on both sides (`plan/runview.py`)."""
 
 
 @dataclass(frozen=True)

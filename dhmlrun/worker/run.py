@@ -25,6 +25,7 @@ from dhmlrun.vocabulary import endings, states
 from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
 from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
 from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.vocabulary.runs import FIELDS_NOT_TAKEN
 from dhmlrun.worker.ending import (
     INTERRUPTED_MESSAGE,
     declared_source,
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
-
-NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
-"""Run fields a function kind's run does not take: a python run's outputs are named by its
-handler and all its other returns are results (digitalhub-runtime-python)."""
 
 
 def execute(request: ExecuteRun, reply: Reply) -> Result:
@@ -201,7 +198,7 @@ def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any
         "parameters": dict(run.parameters),
         "values": list(run.values),
     }
-    for name in NOT_TAKEN.get(run.function.kind, ()):
+    for name in FIELDS_NOT_TAKEN.get(run.function.kind, ()):
         fields.pop(name)
     if run.action in PLATFORM_ACTIONS:  # a build takes nothing; a pipeline its workflow's arguments:
         arguments = {**fields.get("parameters", {}), **fields.get("inputs", {})}  # inputs as their keys

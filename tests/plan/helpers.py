@@ -11,8 +11,10 @@ from dhmlrun.config.model import Declaration, Reference, Resource, Variable
 from dhmlrun.errors import Location
 from dhmlrun.plan.model import EntityWrite, Plan, RunRequest, RunStart
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
+from dhmlrun.vocabulary.runs import FIELDS_NOT_TAKEN
 
 PIPELINE = "def downloader(context, url):\n    return 1\n\n\ndef summarise(context, dataset):\n    return 2\n"
 
@@ -123,6 +125,7 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
                 created="2026-01-01T00:00:00.000Z",
                 outputs={k: output_key(plan.project, v) for k, v in request.outputs.items()},
                 spec=run_spec(plan, request),
+                kind=f"{request.function.kind}+{request.action}:run",
             )
     return state
 
@@ -139,7 +142,9 @@ def written_entity(plan: Plan, action: EntityWrite) -> RemoteEntity:
         description=body["metadata"].get("description"),
         labels=tuple(body["metadata"]["labels"]),
         version="v1",
-        key=f"store://{plan.project}/x/{body['kind']}/{body['name']}:{body['id']}",
+        key=keys.entity_key(
+            plan.project, action.type.removesuffix("s"), body["kind"], body["name"], body["id"]
+        ),
     )
 
 
@@ -159,7 +164,7 @@ def run_spec(plan: Plan, request: RunRequest) -> dict[str, Any]:
         else:
             inputs[name] = binding.key
     function = request.function
-    return {
+    spec = {
         "function": f"{function.kind}://{plan.project}/{function.name}:{function.id}",
         "task": f"{function.kind}+{request.action}://{plan.project}/task1",
         "inputs": inputs,
@@ -169,6 +174,7 @@ def run_spec(plan: Plan, request: RunRequest) -> dict[str, Any]:
         "local_execution": request.execution == "local",
         **request.task,
     }
+    return {k: v for k, v in spec.items() if k not in FIELDS_NOT_TAKEN.get(function.kind, ())}
 
 
 def merged(base: PlatformState, newer: PlatformState) -> PlatformState:
