@@ -255,7 +255,14 @@ class Applier:
         if request.supersedes:
             host.fail_run(request.project, request.supersedes, superseded(request.run_id))
         order = self._order(request)
-        result = run_in_worker(worker_request(order), self.log_dir, env, self.run_server, self.secrets)
+        result = run_in_worker(
+            worker_request(order),
+            self.log_dir,
+            env,
+            self.run_server,
+            self.secrets,
+            lambda text: self.observer.output(action.address, text),
+        )
         outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs

@@ -63,6 +63,9 @@ class Observer(Protocol):
 
     def notice(self, text: str) -> None: ...
 
+    def output(self, address: str, text: str) -> None:
+        """What the step at `address` printed, as it comes (masked; any piece of any line)."""
+
 
 class Silent:
     """An observer that shows nothing (the Python API's default)."""
@@ -74,4 +77,7 @@ class Silent:
         return
 
     def notice(self, text: str) -> None:
+        return
+
+    def output(self, address: str, text: str) -> None:
         return

@@ -118,6 +118,13 @@ def logs_command(project: Any, address: str) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="With a PLANFILE: the config directory it was made for.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show everything the runs print as they print it (else the live progress shows each "
+    "running run's last line).",
+)
 @project_options
 @click.pass_context
 def apply(
@@ -129,6 +136,7 @@ def apply(
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
     config: Path,
+    verbose: bool,
     options: ProjectOptions,
 ) -> None:
     """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly
@@ -137,7 +145,7 @@ def apply(
     from dhmlrun.plan.saved import is_saved_plan, load_saved_plan
     from dhmlrun.views.progress import Display
 
-    display = Display(sys.stderr, info)
+    display = Display(sys.stderr, info, verbose=verbose)
     plan = None
     if is_saved_plan(path):
         if targets or reruns:

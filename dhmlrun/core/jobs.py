@@ -340,6 +340,7 @@ class Jobs:
         if self.envs_dir is not None:  # so do the environments of functions' requirements
             env[ENVS_DIR_ENV] = str(self.envs_dir.resolve())
         env[OUTPUT_KEPT_ENV] = "1"  # what it prints is the run's log (`_store_output`)
+        env["PYTHONUNBUFFERED"] = "1"  # served as it is printed (`live_log`), as a pod's log is
         return env
 
     def live_log(self, run_id: str) -> dict[str, Any] | None:

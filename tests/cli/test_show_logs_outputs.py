@@ -207,9 +207,10 @@ def test_each_environment_keeps_its_own_run_logs_remote_runs_too(core: Any, tmp_
     (root / "src" / "greet.py").write_text("def greet(who):\n    print(f'hello from {who}')\n")
     (root / "dhmlrun.yaml").write_text(ENVIRONMENTS % unique_project_name("envs"))
     environments = (((), "dev"), (("-e", "other"), "other"), (("-e", "remote"), "remote"))
-    for env, _ in environments:
-        applied = dhmlrun("apply", root, "--auto-approve", *env)
+    for env, who in environments:
+        applied = dhmlrun("apply", root, "--auto-approve", "--verbose", *env)
         assert applied.exit_code == 0, (applied.output, applied.exception)
+        assert f"runs.greet | hello from {who}" in applied.stderr  # as it printed it, remote too
     for env, who in environments:
         logs = dhmlrun("logs", "runs.greet", "--path", root, *env)
         assert logs.exit_code == 0, (logs.output, logs.exception)
