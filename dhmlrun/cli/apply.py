@@ -182,6 +182,13 @@ def apply(
 @click.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @apply_options
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    help="Delete only ADDR (repeatable); the rest stays, and the plan says what it left out.",
+)
 @project_options
 @click.pass_context
 def destroy(
@@ -190,9 +197,11 @@ def destroy(
     auto_approve: bool,
     parallelism: int,
     lock_timeout: float,
+    targets: tuple[str, ...],
     options: ProjectOptions,
 ) -> None:
-    """Delete the entities dhmlrun manages in the project (run history is kept)."""
+    """Delete the entities dhmlrun manages in the project (run history is kept), or only the
+    --target ones."""
     from dhmlrun.api import ApplyOptions
     from dhmlrun.views.progress import Display
 
@@ -205,10 +214,15 @@ def destroy(
         ask=not auto_approve,
         verb="destroy",
         what="these entities",
-        plan_flags="--destroy ",
+        plan_flags="--destroy " + "".join(f"--target {t} " for t in targets),
     )
     how = ApplyOptions(
-        parallelism=parallelism, lock_timeout=lock_timeout, review=review, observer=display, say=info
+        targets=targets,
+        parallelism=parallelism,
+        lock_timeout=lock_timeout,
+        review=review,
+        observer=display,
+        say=info,
     )
     try:
         outcome = project.destroy(how)
