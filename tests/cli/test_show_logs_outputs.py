@@ -71,6 +71,24 @@ def test_show_is_a_table_of_name_kind_version_state_updated(applied: Path) -> No
 
 
 @pytest.mark.slow
+def test_show_of_one_address_shows_the_entity_in_full_as_terraform_state_show(applied: Path) -> None:
+    function = dhmlrun("show", "functions.maker", "--path", applied)
+    assert function.exit_code == 0, (function.output, function.exception)
+    lines = function.stdout.splitlines()
+    assert lines[0] == "# functions.maker"
+    assert any(re.fullmatch(r'kind +\= "mlrun"', line) for line in lines)
+    assert '  handler = "make"' in lines and "spec {" in lines
+    assert "versions (1, newest first):" in lines
+    assert "read by (the last run of each):" in lines
+    assert any(line.startswith("  runs.make  ") and "COMPLETED" in line for line in lines)
+    run = json.loads(dhmlrun("show", "runs.make", "--path", applied, "--json").stdout)
+    assert run["address"] == "runs.make" and run["state"] == "COMPLETED"
+    assert run["status"]["results"] == {"rows": 4} and run["spec"]["parameters"] == {"rows": 4}
+    assert [r["state"] for r in run["runs"]] == ["COMPLETED"]
+    assert "dhmlrun/address=runs.make" in run["labels"]
+
+
+@pytest.mark.slow
 def test_show_accepts_the_config_dir_as_its_argument_like_plan(applied: Path) -> None:
     assert dhmlrun("show", applied).stdout == dhmlrun("show", "--path", applied).stdout
 
@@ -169,7 +187,7 @@ def test_logs_of_a_run_that_recorded_no_output_say_so_and_succeed(core: Any, tmp
     project = unique_project_name("quiet")
     root = write_config(tmp_path / "repo", project, runs=RUNS.split("  fail:")[0])
     assert dhmlrun("apply", root, "--auto-approve").exit_code == 0
-    run_id = json.loads(dhmlrun("show", "runs.make", "--path", root, "--json").stdout)["entities"][0]["id"]
+    run_id = json.loads(dhmlrun("show", "runs.make", "--path", root, "--json").stdout)["id"]
     client = platform_of(core).client
     for entry in client.get(context_path(project, "runs", run_id, "logs")):
         client.delete(context_path(project, "logs", entry["id"]))
