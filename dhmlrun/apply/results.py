@@ -25,6 +25,8 @@ class NodeResult:
     elapsed: float = 0.0
     entity_id: str | None = None
     outputs: dict[str, Any] | None = None
+    took: float | None = None
+    """A run's own duration on its platform (from its record), beside `elapsed`, the step's."""
 
 
 @dataclass

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from dhmlrun.views.terminal import safe_text
+from dhmlrun.vocabulary import times
 
 MODE_ENV = "DHMLRUN_PROGRESS"
 """`live` or `plain` forces a mode; anything else (or unset) chooses by whether stderr is a TTY."""
@@ -71,12 +72,8 @@ class OutputLines:
         return pieces
 
 
-def elapsed_text(seconds: float) -> str:
-    """`3.9s`, `2m05s`: how long a step took (the live board, `show --graph`)."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s"
+elapsed_text = times.duration_text
+"""`3.9s`, `2m05s`: how long a step took (the live board)."""
 
 
 @dataclass

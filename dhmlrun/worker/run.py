@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
-from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary import endings, states, times
 from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
 from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
 from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
@@ -159,12 +159,15 @@ def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result
 
 def _result_of(run: Any) -> Result:
     status = run.status.to_dict() if hasattr(run.status, "to_dict") else dict(vars(run.status))
+    metadata = run.metadata
+    took = times.run_duration(getattr(metadata, "created", None), getattr(metadata, "updated", None))
     return Result(
         id=run.id,
         state=str(run.status.state),
         message=status.get("message"),
         outputs=dict(status.get("outputs") or {}),
         results=dict(status.get("results") or {}),
+        took=took if states.is_final(str(run.status.state)) else None,
     )
 
 

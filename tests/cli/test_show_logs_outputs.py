@@ -32,6 +32,8 @@ RUNS = """runs:
 
 APPLY_OUTPUT: dict[Path, str] = {}
 """What the module's apply printed, by config directory."""
+APPLY_PROGRESS: dict[Path, str] = {}
+"""Its progress lines (stderr)."""
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,7 @@ def applied(core: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = dhmlrun("apply", root, "--auto-approve")
     assert result.exit_code == 1, (result.output, result.exception)  # runs.fail fails, on purpose
     APPLY_OUTPUT[root] = result.stdout
+    APPLY_PROGRESS[root] = result.stderr
     return root
 
 
@@ -86,6 +89,14 @@ def test_show_of_one_address_shows_the_entity_in_full_as_terraform_state_show(ap
     assert run["status"]["results"] == {"rows": 4} and run["spec"]["parameters"] == {"rows": 4}
     assert [r["state"] for r in run["runs"]] == ["COMPLETED"]
     assert "dhmlrun/address=runs.make" in run["labels"]
+
+
+@pytest.mark.slow
+def test_apply_and_the_graph_say_the_same_duration_of_a_run(applied: Path) -> None:
+    said = re.search(r"runs\.make: done \(\S+; the run (\S+)\)", APPLY_PROGRESS[applied])
+    assert said is not None, APPLY_PROGRESS[applied]
+    chart = check_mermaid(dhmlrun("show", "--path", applied, "--graph").stdout)
+    assert f"COMPLETED in {said.group(1)}" in chart.nodes["run_make"]
 
 
 @pytest.mark.slow

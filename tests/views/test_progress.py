@@ -219,3 +219,12 @@ def test_apply_on_a_terminal_draws_the_live_board_on_stderr(
     assert re.search(r"✓ project\s+done", final), final
     assert "creating…" not in terminal  # the plain lines are replaced by the board
     assert b"Apply complete: 3 done" in stdout and b"\x1b[" not in stdout
+
+
+def test_a_duration_reads_the_same_everywhere() -> None:
+    from dhmlrun.vocabulary.times import duration_text, run_duration
+
+    assert [duration_text(s) for s in (0.04, 3.94, 125.0)] == ["0.0s", "3.9s", "2m05s"]
+    assert run_duration("2026-12-06T06:45:41.789Z", "2026-12-06T06:45:42.390Z") == pytest.approx(0.601)
+    assert run_duration("2026-12-06T06:45:42Z", "2026-12-06T06:45:41Z") is None
+    assert run_duration(None, "2026-12-06T06:45:41Z") is None
