@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.apply import services
+from dhmlrun.apply.context import StepContext
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer
@@ -100,6 +101,8 @@ class Applier:
         self._worker_env: dict[str, str] | None = None
         self.stop = threading.Event()
         """Set when apply was interrupted: nothing more starts (`graph.walk`)."""
+        self.context = StepContext(platform, plan.project, self.stop, self.resolve_binding)
+        """What the steps kept outside this class see of the apply (`context.py`)."""
 
     def apply(self, parallelism: int = 4) -> list[NodeResult]:
         return walk(self.plan.actions, self._execute, parallelism, self.stop)
@@ -188,6 +191,12 @@ class Applier:
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
+
+    def _deploy_service(self, action: ServiceDeploy) -> NodeResult:
+        return services.deploy(self.context, action)
+
+    def _stop_service(self, action: ServiceStop) -> NodeResult:
+        return services.stop(self.context, action)
 
     # ---------------------------------------------------------------- the MLRun service
 
@@ -345,8 +354,8 @@ ROUTES: dict[tuple[type[Action], str], Route] = {
     (RunStart, MLRUN): Route(Applier._run_on_mlrun, in_worker=True),
     (ScheduleWrite, MLRUN): Route(Applier._write_schedule, in_worker=True),
     (ScheduleDelete, MLRUN): Route(Applier._delete_schedule),
-    (ServiceDeploy, DHCORE): Route(services.deploy),
-    (ServiceStop, DHCORE): Route(services.stop),
+    (ServiceDeploy, DHCORE): Route(Applier._deploy_service),
+    (ServiceStop, DHCORE): Route(Applier._stop_service),
 }
 """What apply does for each (action type, backend) the planner emits: the executor dispatches on
 this alone. A new family or backend is new entries here (and its step), never a branch elsewhere."""

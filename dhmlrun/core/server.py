@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from dhmlrun.core.api import CoreApi
 from dhmlrun.core.files import FilesService
+from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
 from dhmlrun.core.kinds import KindRegistry, is_service
@@ -71,7 +72,7 @@ class EmbeddedCore:
         self.files_store = (files_store or "").rstrip("/") or f"s3://{DEFAULT_BUCKET}"
         """The default files store handed to runs: the core's own unless told otherwise."""
         self.core.files = FilesService(self.objects, self.files_store, files_credentials(self.token))
-        self.api = CoreApi(self.core)
+        self.api = CoreApi(self.core, files_routes(self.core))
         self.jobs = Jobs(
             self.core,
             max_workers=max_workers,
