@@ -122,8 +122,6 @@ class Project:
         self, *, embedded_only: bool = False, fallback_endpoint: str | None = None
     ) -> Iterator[Platform]:
         """The platform this project deploys to, for the block."""
-        from dhmlrun.platform import open_platform
-
         with open_platform(
             self.root,
             self.endpoint,
@@ -342,6 +340,53 @@ class Project:
         with interruptible(applier, observer.notice):
             results = applier.apply(options.parallelism)
         return ApplyResult(results, interrupted=applier.stop.is_set(), destroy=plan.destroy)
+
+
+@contextmanager
+def open_platform(
+    root: Path,
+    endpoint: str | None = None,
+    profile: str | None = None,
+    environment_profile: str | None = None,
+    *,
+    embedded_only: bool = False,
+    fallback_endpoint: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    mlrun: str | None = None,
+) -> Iterator[Platform]:
+    """The platform of one command, for the block: the connection that resolves (`--endpoint`,
+    a profile, `DHCORE_ENDPOINT`, the SDK's ini profile: `platform.connection`), else the
+    embedded core of the config repo at `root` (`core/embedded.py`), with the MLRun service
+    configured beside it (`platform.mlrun_service`).
+
+    `embedded_only` skips resolution (a saved plan made on the embedded core is applied there);
+    `fallback_endpoint` replaces the embedded core when nothing else resolves (a saved plan goes
+    back to the platform it was made against).
+    """
+    from dhmlrun.platform import mlrun_service, remote_platform
+    from dhmlrun.platform.connection import resolve_connection
+    from dhmlrun.vocabulary.settings import FILES_STORE_ENV
+
+    connection = None
+    if not embedded_only:
+        connection = resolve_connection(
+            endpoint=endpoint or None,
+            profile=profile,
+            environment_profile=environment_profile,
+            environ=environ,
+        )
+        if connection is None and fallback_endpoint:
+            connection = resolve_connection(
+                endpoint=fallback_endpoint, profile=None, environment_profile=None, environ=environ
+            )
+    service = mlrun_service(mlrun, connection, environ)
+    if connection is not None:
+        yield remote_platform(connection, environ, service)
+        return
+    from dhmlrun.core.embedded import embedded_platform
+
+    with embedded_platform(root, service, files_store=environ.get(FILES_STORE_ENV)) as platform:
+        yield platform
 
 
 def _as_before_lock(state: PlatformState, held: HeldLock) -> PlatformState:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.apply import services
+from dhmlrun.apply.context import StepContext
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer
@@ -57,7 +58,7 @@ from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.runs import RunSpec
-from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.vocabulary.settings import RUNS_DIR_ENV, run_logs_dir
 from dhmlrun.worker.protocol import (
     ExecuteMLRunRun,
     ExecuteRun,
@@ -94,12 +95,14 @@ class Applier:
         self.environ = environ
         self.secret_value = secret_value
         """Reads a declared secret's value by address (the declaration's sources), for SecretWrite."""
-        self.log_dir = self.root / ".dhmlrun" / "logs"
+        self.log_dir = run_logs_dir(self.root, plan.project)
         self._outputs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._worker_env: dict[str, str] | None = None
         self.stop = threading.Event()
         """Set when apply was interrupted: nothing more starts (`graph.walk`)."""
+        self.context = StepContext(platform, plan.project, self.stop, self.resolve_binding)
+        """What the steps kept outside this class see of the apply (`context.py`)."""
 
     def apply(self, parallelism: int = 4) -> list[NodeResult]:
         return walk(self.plan.actions, self._execute, parallelism, self.stop)
@@ -184,12 +187,16 @@ class Applier:
         if source is None or not self.plan.files_store:
             return body
         request = upload_request(action.type, body, source)
-        result = run_in_worker(
-            request, self.log_dir, action.address, self._environment(), self.run_server, self.secrets
-        )
+        result = run_in_worker(request, self.log_dir, self._environment(), self.run_server, self.secrets)
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
+
+    def _deploy_service(self, action: ServiceDeploy) -> NodeResult:
+        return services.deploy(self.context, action)
+
+    def _stop_service(self, action: ServiceStop) -> NodeResult:
+        return services.stop(self.context, action)
 
     # ---------------------------------------------------------------- the MLRun service
 
@@ -235,7 +242,7 @@ class Applier:
     def _on_mlrun(self, action: Action, request: Request) -> NodeResult:
         """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
         env = self._mlrun_environment()
-        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server, self.secrets)
+        result = run_in_worker(request, self.log_dir, env, self.run_server, self.secrets)
         if not result.completed:
             message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
             return NodeResult(action.address, action.action, FAILED, message, entity_id=result.id)
@@ -257,9 +264,7 @@ class Applier:
         if request.supersedes:
             host.fail_run(request.project, request.supersedes, superseded(request.run_id))
         order = self._order(request)
-        result = run_in_worker(
-            worker_request(order), self.log_dir, action.address, env, self.run_server, self.secrets
-        )
+        result = run_in_worker(worker_request(order), self.log_dir, env, self.run_server, self.secrets)
         outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs
@@ -341,8 +346,8 @@ ROUTES: dict[tuple[type[Action], str], Route] = {
     (RunStart, MLRUN): Route(Applier._run_on_mlrun, in_worker=True),
     (ScheduleWrite, MLRUN): Route(Applier._write_schedule, in_worker=True),
     (ScheduleDelete, MLRUN): Route(Applier._delete_schedule),
-    (ServiceDeploy, DHCORE): Route(services.deploy),
-    (ServiceStop, DHCORE): Route(services.stop),
+    (ServiceDeploy, DHCORE): Route(Applier._deploy_service),
+    (ServiceStop, DHCORE): Route(Applier._stop_service),
 }
 """What apply does for each (action type, backend) the planner emits: the executor dispatches on
 this alone. A new family or backend is new entries here (and its step), never a branch elsewhere."""

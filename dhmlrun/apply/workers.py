@@ -7,7 +7,9 @@ request (mlrun and digitalhub already imported: `run_server.py`), else a fresh
 state never leaks between runs and apply never imports mlrun or the SDK.
 
 What the worker prints goes to a private file of the request's temporary folder, and from there,
-as it comes, to `.dhmlrun/logs/ADDRESS.log` with the sensitive values masked (`MaskedCopy`): a
+as it comes, to `.dhmlrun/logs/PROJECT/ID.log` (the run's id, or the id of what an operation
+writes: one file per run of each project, never per address alone, so an apply of another
+environment of the same configuration never replaces it), with the sensitive values masked (`MaskedCopy`): a
 handler printing a token must not leave it in the config directory (CI uploads it, editors index
 it); `dhmlrun logs --follow` reads that copy while the run goes on.
 """
@@ -33,16 +35,14 @@ WORKER_MODULE = "dhmlrun.worker"
 def run_in_worker(
     request: Request,
     log_dir: Path,
-    address: str,
     env: Mapping[str, str],
     server: RunServer | None = None,
     mask: Iterable[str] = (),
 ) -> Result:
     """Do `request` in a worker process of its own (the module docstring); its result. What the
-    worker printed goes to `log_dir/ADDRESS.log`, `mask` masked; a worker that died without a
-    result is a failure quoting the end of that log."""
-    private_dir(log_dir)
-    log_file = private_file(log_dir / f"{address}.log")
+    worker printed goes to `log_dir/ID.log` (`log_file`), `mask` masked; a worker that died
+    without a result is a failure quoting the end of that log."""
+    log_file = private_file(worker_log(log_dir, request.subject))
     with tempfile.TemporaryDirectory(prefix="dhmlrun-run-") as tmp:
         request_file = Path(tmp) / "request.json"
         result_file = Path(tmp) / "result.json"
@@ -57,6 +57,12 @@ def run_in_worker(
             return Result.from_dict(json.loads(result_file.read_text(encoding="utf-8")))
     tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
     return Result.failure(request.subject, f"run worker exited with code {returncode}: " + " | ".join(tail))
+
+
+def worker_log(log_dir: Path, subject: str) -> Path:
+    """The file keeping what the worker of `subject` (a run's id) printed, in the project's
+    `log_dir` (`.dhmlrun/logs/PROJECT`), which is made private."""
+    return private_dir(log_dir) / f"{subject}.log"
 
 
 class MaskedCopy:

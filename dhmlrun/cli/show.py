@@ -25,6 +25,7 @@ from dhmlrun.views.show import entities_table, entity_rows, outputs_text
 from dhmlrun.views.terminal import safe_text, safe_value
 from dhmlrun.vocabulary import keys, states
 from dhmlrun.vocabulary.mask import mask_text, mask_value
+from dhmlrun.vocabulary.settings import run_logs_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -233,7 +234,6 @@ def logs(
     declaration = configured.declaration
     project = declaration.project_name
     secrets = declaration.sensitive_values()
-    local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
 
     ended = [True]  # whether what was printed so far ends a line
 
@@ -245,6 +245,7 @@ def logs(
 
     with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
+        local = run_logs_dir(declaration.root, project) / f"{run.id}.log"
         if follow_:
             state, message = follow(
                 lambda: _log_text(platform, project, run, local),

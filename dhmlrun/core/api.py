@@ -21,7 +21,6 @@ from urllib.parse import parse_qsl
 from dhmlrun.core.bodies import check_entity_fields, parse_body
 from dhmlrun.core.entities import type_from_collection
 from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
-from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.listing import Page, Params
 from dhmlrun.core.service import Core
 
@@ -123,7 +122,9 @@ WRITES = frozenset({"POST", "PUT", "DELETE"})
 class CoreApi:
     """The endpoint functions, bound to one `Core`."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, files: Sequence[Route] = ()) -> None:
+        """`files`: the files API's routes (`files_api.files_routes`), mounted by whoever gave
+        the core its files store (`server.py`); it imports this module, so not the reverse."""
         self.core = core
         ctx = "/api/v1/-/{project}"
         item = ctx + "/{collection}/{entity_id}"
@@ -138,7 +139,7 @@ class CoreApi:
             _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
             _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
             _route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
-            *files_routes(core),
+            *files,
             _route(ctx + "/{collection}", ["GET", "POST", "DELETE"], self.collection),
             _route(item, ["GET", "PUT", "DELETE"], self.entity),
             _route(item + "/logs", ["GET"], self.logs),

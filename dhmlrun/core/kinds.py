@@ -32,7 +32,7 @@ from typing import Any
 from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
-from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.vocabulary.kinds import MLRUN_KIND, runtime_name, task_action
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -540,12 +540,6 @@ RUNTIMES: tuple[Runtime, ...] = (
 RUNTIMES_BY_NAME: dict[str, Runtime] = {runtime.name: runtime for runtime in RUNTIMES}
 
 
-def runtime_name(kind: str) -> str:
-    """The runtime a function, task or run kind belongs to: `sklearnserve` for
-    `sklearnserve+serve:run` (DHCore names every kind of a runtime after it)."""
-    return kind.split(":", 1)[0].split("+", 1)[0]
-
-
 def sdk_module(kind: str) -> str:
     """The SDK plugin module that holds `kind`'s classes and executes its runs: the runtime's
     `module` in the table, else the SDK's naming convention for a runtime this core does not list."""
@@ -553,12 +547,6 @@ def sdk_module(kind: str) -> str:
     if runtime is not None:
         return runtime.sdk_module
     return RUNTIME_MODULE_PREFIX + runtime_name(kind).replace("-", "_")
-
-
-def task_action(kind: str) -> str | None:
-    """The action of a task or run kind (`serve` for `python+serve:run`), None for other kinds."""
-    task_kind = kind.split(":", 1)[0]
-    return task_kind.split("+", 1)[1] if "+" in task_kind else None
 
 
 def is_service(run_kind: str) -> bool:

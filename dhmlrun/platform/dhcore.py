@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from dhmlrun.platform import labels as L
@@ -55,6 +55,7 @@ class Platform:
         sdk_environment: Callable[[], dict[str, str]] | None = None,
         mlrun: MLRunService | None = None,
         files_store: str | None = None,
+        service_refusals: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.embedded = embedded
@@ -66,6 +67,9 @@ class Platform:
         self.mlrun_service = mlrun
         """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
         environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
+        self.service_refusals: Mapping[str, str] = dict(service_refusals or {})
+        """The service kinds this platform cannot serve, with the reason (the embedded core's
+        host lacks their server: `serving.endpoints.refusals`); the plan refuses them."""
         self._knows_mlrun: bool | None = None
 
     def sdk_environment(self) -> dict[str, str]:
@@ -136,10 +140,7 @@ class Platform:
         state = PlatformState(
             project=project, endpoint=self.endpoint, files_store=self.files_store, executes_here=self.embedded
         )
-        if self.embedded:  # what this host cannot serve (a server missing here): refused by plan
-            from dhmlrun.serving.endpoints import SERVICE_KINDS, refusal
-
-            state.service_refusals = {k: r for k in SERVICE_KINDS if (r := refusal(f"{k}+serve:run"))}
+        state.service_refusals = dict(self.service_refusals)
         mlrun = self.mlrun_host(mlrun_needed)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)

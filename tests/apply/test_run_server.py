@@ -93,7 +93,7 @@ def test_run_in_worker_falls_back_to_a_fresh_worker_when_the_server_is_unusable(
         order = RunOrder("nowhere", "r1", function, "job", {}, {}, [], {}, "local", [])
         request = ExecuteRun(order)
         env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9", "DHMLRUN_HTTP_ATTEMPTS": "1"}
-        result = run_in_worker(request, tmp_path / "logs", "runs.r", env, broken)
+        result = run_in_worker(request, tmp_path / "logs", env, broken)
     assert result.state == "ERROR"
     assert result.id == "r1"
 

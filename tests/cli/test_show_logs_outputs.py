@@ -179,3 +179,40 @@ def test_logs_of_a_run_that_recorded_no_output_say_so_and_succeed(core: Any, tmp
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stdout == ""
     assert f"runs.make: run {run_id} (COMPLETED) has no output recorded" in result.stderr
+
+
+ENVIRONMENTS = """version: 1
+project: {name: "%s-{{ var.env }}"}
+variables:
+  env: {default: dev}
+  execution: {default: local}
+environments:
+  other: {variables: {env: other}}
+  remote: {variables: {env: remote, execution: remote}}
+functions:
+  greet: {kind: python, python_version: PYTHON3_11, source: {source: src/greet.py}, handler: greet}
+runs:
+  greet:
+    function: functions.greet
+    action: job
+    parameters: {who: "{{ var.env }}"}
+    execution: "{{ var.execution }}"
+"""
+
+
+@pytest.mark.slow
+def test_each_environment_keeps_its_own_run_logs_remote_runs_too(core: Any, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "greet.py").write_text("def greet(who):\n    print(f'hello from {who}')\n")
+    (root / "dhmlrun.yaml").write_text(ENVIRONMENTS % unique_project_name("envs"))
+    environments = (((), "dev"), (("-e", "other"), "other"), (("-e", "remote"), "remote"))
+    for env, _ in environments:
+        applied = dhmlrun("apply", root, "--auto-approve", *env)
+        assert applied.exit_code == 0, (applied.output, applied.exception)
+    for env, who in environments:
+        logs = dhmlrun("logs", "runs.greet", "--path", root, *env)
+        assert logs.exit_code == 0, (logs.output, logs.exception)
+        assert f"hello from {who}" in logs.stdout and "hello from" not in logs.stdout.replace(
+            f"hello from {who}", ""
+        )
