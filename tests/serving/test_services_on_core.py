@@ -17,7 +17,6 @@ import requests
 
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.platform.rest import RestClient, context_path
-from tests.apply.test_upload import BUCKET
 from tests.conftest import served_core, unique_project_name
 from tests.serving.conftest import IRIS_V2_BODY, end_services, port_closed, port_open, wait_serving
 
@@ -225,40 +224,21 @@ def test_huggingfaceserve_is_refused_with_the_reason(project: Any) -> None:
 
 
 def test_a_model_in_the_files_store_is_downloaded_and_served(
-    project: Any, iris_model_file: Path, tmp_path: Path, s3: str
+    project: Any, iris_model_file: Path, tmp_path: Path
 ) -> None:
-    """A model logged to an S3 files store (`log_model(source=FOLDER)`, as a training job logs
-    it): its path is a folder, and the server gets the `.pkl` file of `status.files`."""
+    """A model logged to the core's files store (`log_model(source=FOLDER)`, as a training job
+    logs it): its path is a folder, and the server gets the `.pkl` file of `status.files` from the
+    store the core hands its services (as DHCore hands its pods DHCORE_DEFAULT_FILES_STORE)."""
     pytest.importorskip("mlserver_sklearn", reason="the servers come with dhmlrun[serve]")
-    from dhmlrun.platform.sdk import configure_sdk
-
-    settings = {
-        "DHCORE_DEFAULT_FILES_STORE": f"s3://{BUCKET}/store",
-        "AWS_ENDPOINT_URL": s3,
-        "AWS_ACCESS_KEY_ID": "k",
-        "AWS_SECRET_ACCESS_KEY": "s",
-        "AWS_REGION": "us-east-1",
-    }
-    saved = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)  # this process logs to the store; the services inherit AWS_*
-    configure_sdk()
-    try:
-        folder = tmp_path / "model"
-        folder.mkdir()
-        (folder / "iris.pkl").write_bytes(iris_model_file.read_bytes())
-        (folder / "README.txt").write_text("a classifier of iris flowers")
-        logged = project.log_model("stored-iris", kind="sklearn", source=str(folder))
-        assert logged.spec.path.startswith(f"s3://{BUCKET}/store/")
-        function = project.new_function(
-            "stored", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/stored-iris"
-        )
-        run = function.run("serve")
-        assert wait_serving(run).status.state == "RUNNING", run.status.message
-        assert run.invoke(json=IRIS_V2_BODY).json()["outputs"][0]["data"] == [0, 2]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        configure_sdk()
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "iris.pkl").write_bytes(iris_model_file.read_bytes())
+    (folder / "README.txt").write_text("a classifier of iris flowers")
+    logged = project.log_model("stored-iris", kind="sklearn", source=str(folder))
+    assert logged.spec.path.startswith(f"s3://dhcore/{project.name}/model/stored-iris/")
+    function = project.new_function(
+        "stored", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/stored-iris"
+    )
+    run = function.run("serve")
+    assert wait_serving(run).status.state == "RUNNING", run.status.message
+    assert run.invoke(json=IRIS_V2_BODY).json()["outputs"][0]["data"] == [0, 2]
