@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dhmlrun.vocabulary.processes import EXIT_INTERRUPTED
+
 DONE = "done"
 FAILED = "failed"
 SKIPPED = "skipped"
 STARTED = "started"
-EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -24,6 +25,8 @@ class NodeResult:
     elapsed: float = 0.0
     entity_id: str | None = None
     outputs: dict[str, Any] | None = None
+    took: float | None = None
+    """A run's own duration on its platform (from its record), beside `elapsed`, the step's."""
 
 
 @dataclass
@@ -52,13 +55,18 @@ class ApplyResult:
 
 class Observer(Protocol):
     """Who watches an apply: plain progress lines, structured step events, and notices (an
-    interrupt) that must be said at once."""
+    interrupt) that must be said at once. Texts come with secrets masked; they may hold what a
+    run or the platform wrote (terminal control sequences included), which a view takes out
+    before showing them (`views/terminal.py`)."""
 
     def line(self, text: str) -> None: ...
 
     def event(self, address: str, action: str, status: str, elapsed: float, message: str) -> None: ...
 
     def notice(self, text: str) -> None: ...
+
+    def output(self, address: str, text: str) -> None:
+        """What the step at `address` printed, as it comes (masked; any piece of any line)."""
 
 
 class Silent:
@@ -71,4 +79,7 @@ class Silent:
         return
 
     def notice(self, text: str) -> None:
+        return
+
+    def output(self, address: str, text: str) -> None:
         return

@@ -51,6 +51,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from dhmlrun.compat.python import run_exit_handlers
+from dhmlrun.vocabulary.kinds import MLRUN_RUN_JOB
+
 SERVER_ENV = "DHMLRUN_RUN_SERVER"
 PRELOAD = (
     "digitalhub",
@@ -78,7 +81,7 @@ WORKER = "dhmlrun.worker.main:main"
 """What a child runs: `main(argv) -> exit code`, as `python -m dhmlrun.worker` would."""
 REQUIRED = ("digitalhub", "mlrun")
 """Without these the server is no warmer than a fresh worker, so apply does not use it."""
-WARM_KIND = "mlrun+job:run"
+WARM_KIND = MLRUN_RUN_JOB
 """A kind whose lookup makes the SDK register every installed runtime."""
 READ_AT_IMPORT_PREFIXES = ("MLRUN_", "DHCORE_LOG_")
 """Variables mlrun and digitalhub read when imported: a child cannot change what the server
@@ -396,7 +399,7 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         code = 1
     finally:
         try:
-            atexit._run_exitfuncs()  # what a worker process exiting normally would run
+            run_exit_handlers()  # what a worker process exiting normally would run
             sys.stdout.flush()
             sys.stderr.flush()
         finally:

@@ -11,6 +11,7 @@ import click
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary.mask import mask_userinfo
+from dhmlrun.vocabulary.processes import EXIT_INTERRUPTED
 
 EXIT_ERROR = 1
 """Every error is 1, usage errors included: 2 means "changes" (`plan --detailed-exitcode`), and a
@@ -31,7 +32,7 @@ def run_cli(group: click.Group) -> int:
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             click.echo("Interrupted.", err=True)
-            return 130
+            return EXIT_INTERRUPTED
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:  # usage errors too (click's own code for them is 2)
@@ -41,7 +42,7 @@ def run_cli(group: click.Group) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     # without standalone mode click returns (not raises) the code of `ctx.exit(n)`
     return code if isinstance(code, int) else 0
 

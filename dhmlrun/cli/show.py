@@ -21,12 +21,13 @@ from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
 from dhmlrun.config.model import ENTITY_TYPES
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.views.show import entities_table, entity_rows, outputs_text
 from dhmlrun.views.terminal import safe_text, safe_value
-from dhmlrun.vocabulary import keys, states, times
+from dhmlrun.vocabulary import keys, states
 from dhmlrun.vocabulary.mask import mask_text, mask_value
+from dhmlrun.vocabulary.settings import run_logs_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
-COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
 
 
 def path_option(func: F) -> F:
@@ -54,90 +55,6 @@ def run_address(address: str) -> str:
 
 
 # ---------------------------------------------------------------- show
-
-
-def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
-    rows = []
-    for address, entity in sorted(state.managed().items()):
-        rows.append(
-            {
-                "address": address,
-                "kind": entity.kind,
-                "id": entity.id,
-                "version": entity.version,
-                "versions": counts.get(entity.type, {}).get(entity.name, 1),
-                "state": entity.state,
-                "outputs": {},
-                "created": entity.created,
-                "updated": entity.updated or entity.created,
-            }
-        )
-    for address, run in sorted(state.runs.items()):
-        if address.startswith("services."):
-            rows.append(_service_row(address, run))
-            continue
-        rows.append(
-            {
-                "address": address,
-                "kind": "run",
-                "id": run.id,
-                "version": None,
-                "versions": None,
-                "state": run.state,
-                "outputs": run.outputs,
-                "results": run.results,
-                "message": run.message,
-                "created": run.created,
-                "updated": run.updated or run.created,
-            }
-        )
-    return rows
-
-
-def _service_row(address: str, run: Any) -> dict[str, Any]:
-    """A service: the kind it serves, its serve run's state, and where it answers."""
-    url = f"http://{run.service_url}" if run.service_url and run.state == "RUNNING" else None
-    return {
-        "address": address,
-        "kind": str(run.kind or "service").split("+", 1)[0],
-        "id": run.id,
-        "version": None,
-        "versions": None,
-        "state": run.state,
-        "url": url,
-        "message": run.message,
-        "created": run.created,
-        "updated": run.updated or run.created,
-    }
-
-
-def _cell(row: dict[str, Any], column: str) -> str:
-    if column == "OUTPUTS" and "url" in row:
-        return row["url"] or "-"
-    if column == "OUTPUTS":
-        outputs = {k: _entity_name(v) for k, v in (row.get("outputs") or {}).items()}
-        outputs.update(row.get("results") or {})
-        return ", ".join(f"{k}={v}" for k, v in outputs.items()) or "-"
-    if column == "UPDATED":
-        return times.short(row.get("updated")) or "-"
-    value = row.get(column.lower())
-    return "-" if value is None else str(value)
-
-
-def _entity_name(value: Any) -> str:
-    """An output entity by name (`employees-clean`), not its long store key."""
-    key = keys.output_key(value)
-    parsed = keys.parse_key(key)
-    return parsed.name if parsed else str(key)
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    """A plain aligned table, like `dhcli list`."""
-    cells = [list(COLUMNS)] + [[_cell(r, c) for c in COLUMNS] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
 
 
 def _show_target(address: str | None, path: Path) -> tuple[str | None, Path]:
@@ -193,20 +110,63 @@ def show(
     if as_graph:
         _draw_state(declaration, state, address, graph_format or "mermaid")
         return
-    rows = _rows(state, counts)
     if address:
-        rows = [r for r in rows if r["address"] == address]
-        if not rows:
-            raise DhmlrunError.single(
-                f"{address} is not managed by dhmlrun in project {declaration.project_name}"
-            )
+        _show_one(project, state, address, as_json)
+        return
+    rows = entity_rows(state, counts)
     rows = safe_value(mask_value(rows, declaration.sensitive_values()))
     if as_json:
         click.echo(json.dumps({"project": declaration.project_name, "entities": rows}, indent=2, default=str))
     elif not rows:
         click.echo(f"Nothing managed by dhmlrun in project {declaration.project_name}.")
     else:
-        click.echo(table(rows))
+        click.echo(entities_table(rows))
+
+
+def _show_one(project: Any, state: Any, address: str, as_json: bool) -> None:
+    """`show ADDR`: the entity or run in full (`views/entity.py`), as Terraform's state show."""
+    from dhmlrun.views.entity import details, render_details
+
+    declaration = project.declaration
+    name, secrets = declaration.project_name, declaration.sensitive_values()
+    with project.connect() as platform:
+        if address in state.runs or address.startswith("runs."):  # a service is a serve run
+            run = _last_run(platform, declaration, address)
+            host = platform.runs_on(run.backend)
+            dto = host.read_run(name, run.id) or {}
+            history = platform.runs_of(name, run.address) if host is platform else [dto]
+            data = details(address, dto, runs=history, secrets=secrets)
+        else:
+            entity = state.managed().get(address)
+            if entity is None:
+                raise DhmlrunError.single(
+                    f"{address} is not managed by dhmlrun in project {name}",
+                    allowed=", ".join(sorted(state.managed())) or None,
+                )
+            dto = platform.read_entity(name, entity.type, entity.id) or {}
+            versions = sorted(
+                platform.list_versions(name, entity.type, entity.name), key=_created, reverse=True
+            )
+            used_by = [
+                (run_address, platform.runs_on(run.backend).read_run(name, run.id) or {})
+                for run_address, run in sorted(state.runs.items())
+                if address in _reads(declaration, run_address)
+            ]
+            data = details(address, dto, versions, used_by=used_by, secrets=secrets)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(render_details(data))
+
+
+def _created(dto: dict[str, Any]) -> str:
+    return str((dto.get("metadata") or {}).get("created") or "")
+
+
+def _reads(declaration: Any, run_address: str) -> set[str]:
+    """The addresses a declared run depends on (its function, its inputs, its secrets)."""
+    resource = declaration.resources.get(run_address)
+    return set(resource.depends_on) if resource is not None else set()
 
 
 def _draw_state(declaration: Any, state: Any, address: str | None, graph_format: str) -> None:
@@ -255,7 +215,7 @@ def _log_text(platform: Any, project: str, run: Any, local: Path) -> str:
 def _run_state(platform: Any, project: str, run: Any) -> tuple[str, str | None]:
     dto = platform.runs_on(run.backend).read_run(project, run.id) or {}
     status = dto.get("status") or {}
-    return str(status.get("state") or "DELETED"), status.get("message")
+    return str(status.get("state") or states.DELETED), status.get("message")
 
 
 def follow(
@@ -317,7 +277,6 @@ def logs(
     declaration = configured.declaration
     project = declaration.project_name
     secrets = declaration.sensitive_values()
-    local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
 
     ended = [True]  # whether what was printed so far ends a line
 
@@ -329,6 +288,7 @@ def logs(
 
     with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
+        local = run_logs_dir(declaration.root, project) / f"{run.id}.log"
         if follow_:
             state, message = follow(
                 lambda: _log_text(platform, project, run, local),
@@ -351,8 +311,8 @@ def _followed(address: str, run_id: str, state: str, message: str | None, timeou
     if not states.is_final(state):
         info(f"{address}: still {state} after {timeout:g}s (run {run_id}); stopped following")
         return 1
-    info(f"{address}: {state}" + (f": {message}" if message and state != "COMPLETED" else ""))
-    return 0 if state == "COMPLETED" else 1
+    info(f"{address}: {state}" + (f": {message}" if message and state != states.COMPLETED else ""))
+    return 0 if state == states.COMPLETED else 1
 
 
 # ---------------------------------------------------------------- outputs
@@ -378,30 +338,6 @@ def describe_outputs(platform: Any, project: str, run: Any) -> dict[str, Any]:
         "outputs": outputs,
         "results": dict(run.results),
     }
-
-
-def outputs_text(data: dict[str, Any]) -> str:
-    """Two small tables: OUTPUT KIND NAME PATH KEY, then RESULT VALUE."""
-    lines = []
-    if data["outputs"]:
-        rows = [("OUTPUT", "KIND", "NAME", "PATH", "KEY")] + [
-            (n, o["kind"] or "-", o["name"] or "-", o["path"] or "-", o["key"] or "-")
-            for n, o in data["outputs"].items()
-        ]
-        lines.extend(_aligned(rows))
-    if data["results"]:
-        if lines:
-            lines.append("")
-        rows = [("RESULT", "VALUE")] + [
-            (k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in data["results"].items()
-        ]
-        lines.extend(_aligned(rows))
-    return "\n".join(lines)
-
-
-def _aligned(rows: list[tuple[Any, ...]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 @click.command()

@@ -17,6 +17,7 @@ from typing import Any
 
 from dhmlrun import archive
 from dhmlrun.sources import Fetch, UnsupportedSource, classify_source
+from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.kinds import HERA_KIND, MLRUN_KIND, PYTHON_KIND
 
 from .document import Document
@@ -70,7 +71,7 @@ def executable_kind(doc: Document, address: Any) -> str | None:
     """The declared kind of the function or workflow a run names (`functions.X`, `workflows.X`)."""
     if not isinstance(address, str) or "." not in address:
         return None
-    type_, name = address.split(".", 1)
+    type_, name = Address.parse(address).type, Address.parse(address).name
     entries = doc.data.get(type_) if type_ in ("functions", "workflows") else None
     body = entries.get(name) if isinstance(entries, dict) else None
     kind = body.get("kind") if isinstance(body, dict) else None
@@ -97,9 +98,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 """The actions a run of each executable kind may declare (a python function's `serve` is a
 service, declared under `services:`)."""
-PLATFORM_ACTIONS = ("build", "pipeline")
-"""Actions only the platform executes (DHCore's builders and Argo; the runtimes' own `run()`
-does nothing for them): their runs are remote, whatever `execution` says."""
 
 
 def hera_workflow(doc: Document, name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The Declaration: what the user declared, rendered, validated and normalised.
 
-This is the one value the config package hands to the rest of dhmlrun (plan, apply, show). It is
-plain data, already in a single canonical form, so that nothing downstream re-parses YAML or
-re-normalises the two input/output notations:
+This is the one value the config package hands to the rest of dhmlrun (plan, apply, show): data
+in a single canonical form, so that nothing downstream re-parses YAML or re-normalises the two
+input/output notations, plus one reader (`secret_reader`: the declared secrets' values are read
+where they are kept, when asked, never held in the declaration):
 
 - `dataitems.NAME`  spec: {kind, path, description?, labels?}; a local `path` is absolute
   (resolved against the declaring file); URLs (http(s)://, s3://, store://) are kept as written.
@@ -33,15 +34,13 @@ re-normalises the two input/output notations:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dhmlrun.errors import DhmlrunError, Location
-
-if TYPE_CHECKING:
-    from .secrets import SecretReader
+from dhmlrun.vocabulary.addresses import Address
 
 ENTITY_TYPES: tuple[str, ...] = (
     "dataitems",
@@ -62,7 +61,7 @@ def function_address(text: str, type_: str = "functions") -> str:
     """The address a run's `function:` (or `workflow:`, with `type_`) names: `functions.NAME`,
     written in full or as `NAME`. An address of another type (`dataitems.x`) stays what it is,
     so it is refused as such."""
-    written = text.split(".", 1)[0]
+    written = Address.parse(text).type
     return text if "." in text and written in ENTITY_TYPES else f"{type_}.{text}"
 
 
@@ -118,6 +117,14 @@ class Variable:
     sensitive: bool = False
 
 
+class SecretValues(Protocol):
+    """Where the declared secrets' values are read (`config/secrets.SecretReader`)."""
+
+    def value(self, resource: Resource) -> str: ...
+
+    def readable(self, resources: Iterable[Resource]) -> set[str]: ...
+
+
 @dataclass
 class Declaration:
     """The whole rendered configuration of one project."""
@@ -131,7 +138,7 @@ class Declaration:
     mlrun: str | None = None
     """The MLRun API the chosen environment names (`environments.NAME.mlrun`)."""
     resources: dict[str, Resource] = field(default_factory=dict)
-    secret_reader: SecretReader | None = None
+    secret_reader: SecretValues | None = None
     """Reads the declared secrets' values from where they are kept (`config/secrets.py`)."""
     moved: dict[str, str] = field(default_factory=dict)
     """Renamed resources, {new address: old address} (`moved:`, `config/moves.py`)."""
@@ -185,7 +192,7 @@ class Declaration:
         rank = {t: i for i, t in enumerate(ENTITY_TYPES)}
 
         def order(address: str) -> tuple[int, str]:
-            return rank.get(address.split(".", 1)[0], len(rank)), address
+            return rank.get(Address.parse(address).type, len(rank)), address
 
         sorter: TopologicalSorter[str] = TopologicalSorter()
         for address, resource in self.resources.items():

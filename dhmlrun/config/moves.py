@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dhmlrun.vocabulary.addresses import Address
+
 from .document import Document
 from .model import ENTITY_TYPES
 from .suggest import listing
@@ -58,12 +60,12 @@ def resolve_moves(doc: Document, declared: set[str]) -> dict[str, str]:
 def _problem(old: str, new: str, declared: set[str], seen: set[str]) -> tuple[tuple[Any, ...], str] | None:
     movable = movable_types()
     for key, address in (("from", old), ("to", new)):
-        type_ = address.split(".", 1)[0]
+        type_ = Address.parse(address).type
         if "." not in address or type_ not in movable:
             return (key,), f"{address!r} is not TYPE.NAME of a family that can move ({listing(movable)})"
         if address in seen:
             return (key,), f"{address} is moved twice"
-    if old.split(".", 1)[0] != new.split(".", 1)[0]:
+    if Address.parse(old).type != Address.parse(new).type:
         return ("to",), f"{old} cannot become {new}: a move keeps the family, only the name changes"
     if new not in declared:
         return ("to",), f"{new} is not declared: a move names the resource as it is declared now"

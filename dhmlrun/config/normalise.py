@@ -18,7 +18,6 @@ import binascii
 import copy
 import functools
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,13 @@ from dhmlrun.sources import (
     size_problem,
 )
 from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.vocabulary.urls import scheme
 
 from .cron import cron_problem
 from .document import Document
 from .kinds import (
     ACTIONS,
-    PLATFORM_ACTIONS,
     PYTHON,
     executable_kind,
     function_kind,
@@ -53,8 +53,6 @@ from .kinds import (
 from .model import Resource, executable_of, function_address
 from .services import service
 
-URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
 CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly"
 
 
@@ -109,10 +107,10 @@ def _dataitem(
     """A local path (`file://` ones too: the runtime reads them from disk) becomes absolute and
     must stay inside the confinement; URLs are kept as written. (Artifacts and models too.)"""
     written = spec["path"]
-    match = URL.match(written)
-    if match and match.group(1).lower() != "file":
+    written_scheme = scheme(written)
+    if written_scheme not in (None, "file"):
         return spec
-    spec["path"] = str(local_path(urlparse(written).path if match else written, declared_in))
+    spec["path"] = str(local_path(urlparse(written).path if written_scheme else written, declared_in))
     resolved = Path(spec["path"])
     outside = doc.confinement.resolved_outside(resolved)
     if outside is not None:

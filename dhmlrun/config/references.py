@@ -12,6 +12,8 @@ showing the whole cycle.
 
 from __future__ import annotations
 
+from dhmlrun.vocabulary.addresses import Address
+
 from .document import Document
 from .model import MATERIAL_TYPES, Reference, Resource, executable_of, function_address
 from .steps import step_functions
@@ -145,7 +147,7 @@ def _unknown_function(doc: Document, run: str, address: str, declared: set[str])
     field = "workflow" if isinstance(runs.get(run), dict) and "workflow" in runs[run] else "function"
     wanted = f"{field}s"
     candidates = _of_type(declared, wanted)
-    type_ = address.split(".", 1)[0]
+    type_ = Address.parse(address).type
     if type_ != wanted:  # `function: dataitems.x`: another kind of entity, said as such
         what = f"is not a {field}"
         if address in declared:
@@ -180,7 +182,7 @@ def _entity_edge(doc: Document, path: tuple[str, ...], target: str, resources: d
                           f"output{hint}", allowed=INPUT_FORMS)
         return None
     if reference.address not in declared:
-        type_ = reference.address.split(".")[0]
+        type_ = Address.parse(reference.address).type
         doc.later_problem(path, f"unknown {type_[:-1]} {reference.address!r}"
                     f"{_suggest(reference.address, _of_type(declared, type_))}",
                     allowed=listing(_of_type(declared, type_)) or f"(no {type_} are declared)")
@@ -200,8 +202,8 @@ def _suggest(address: str, candidates: list[str]) -> str:
     """Compare names without their shared `TYPE.` prefix, which would make every address look close."""
     import difflib
 
-    names = {c.split(".", 1)[1]: c for c in candidates}
-    match = difflib.get_close_matches(address.split(".", 1)[-1], list(names), n=1, cutoff=0.6)
+    names = {Address.parse(c).name: c for c in candidates}
+    match = difflib.get_close_matches(Address.parse(address).name, list(names), n=1, cutoff=0.6)
     return f"; did you mean {names[match[0]]!r}?" if match else ""
 
 

@@ -76,6 +76,9 @@ class TemplateLimits:
 LIMITS = TemplateLimits()
 ITEM_CHARS = 32
 """What one item of a list or map counts for in `produced_chars`: a pointer and a small object."""
+_TEXT = (str, bytes)
+_SEQUENCES = (list, tuple, set, frozenset)
+_CONTAINERS = (*_SEQUENCES, dict)
 
 
 class LimitExceeded(Exception):
@@ -117,10 +120,10 @@ class Budget:
         """Account for a value just made (strings, bytes and containers; numbers are checked where
         they grow) and hand it back."""
         self.check_time()
-        if isinstance(value, str | bytes):
+        if isinstance(value, _TEXT):
             self.check_size(len(value))
             self.charge(len(value))
-        elif isinstance(value, list | tuple | dict | set | frozenset):
+        elif isinstance(value, _CONTAINERS):
             self.check_items(len(value))
             self.charge(len(value) * ITEM_CHARS)
             self.check_held(value)
@@ -172,14 +175,14 @@ def held_chars(value: Any, limit: int, budget: Budget | None = None) -> int:
         steps += 1
         if budget is not None and steps % 4096 == 0:
             budget.check_time()
-        if isinstance(item, str | bytes):
+        if isinstance(item, _TEXT):
             total += len(item)
             continue
         total += 1
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
+        elif isinstance(item, _SEQUENCES):
             stack.extend(item)
         elif isinstance(item, Namespace):
             stack.extend(object.__getattribute__(item, "_Namespace__attrs").values())
@@ -265,8 +268,17 @@ def _replaced_size(text: str | bytes, old: Any, new: Any, count: Any) -> int:
     return len(text) + occurrences * (len(new) - len(old))
 
 
-def _sizes(items: Iterable[Any]) -> int:
-    return sum(len(item) for item in items if isinstance(item, str | bytes))
+def _joined_items(budget: Budget, items: Iterable[Any], separator: int) -> list[Any]:
+    """The items of a join, read once and refused as soon as what they join to (their texts, a
+    separator between two) is over the limit: `('x'*100000).join(range(100000)|map('string'))` is
+    refused at the eleventh item, not after making the hundred thousand."""
+    taken: list[Any] = []
+    size = 0
+    for item in items:
+        size += (len(item) if isinstance(item, _TEXT) else 0) + (separator if taken else 0)
+        budget.check_size(size, "a joined value of {} characters so far")
+        taken.append(item)
+    return taken
 
 
 def _bounded_method_args(budget: Budget, method: Any, args: tuple, kwargs: dict) -> tuple:
@@ -282,9 +294,7 @@ def _bounded_method_args(budget: Budget, method: Any, args: tuple, kwargs: dict)
         count = args[2] if len(args) > 2 else kwargs.get("count")
         budget.check_size(_replaced_size(text, args[0], args[1], count))
     elif name == "join" and args:
-        items = list(args[0])
-        budget.check_size(_sizes(items) + len(text) * max(len(items) - 1, 0))
-        args = (items, *args[1:])
+        args = (_joined_items(budget, args[0], len(text)), *args[1:])
     elif name == "translate" and args and isinstance(args[0], dict):
         longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
         budget.check_size(len(text) * max(longest, 1))
@@ -321,8 +331,7 @@ def _bounded_filters() -> dict[str, Callable[..., Any]]:
 
     @pass_eval_context
     def join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: str | int | None = None) -> str:
-        items = list(value)
-        _budget().check_size(_sizes(items) + len(str(d)) * max(len(items) - 1, 0))
+        items = _joined_items(_budget(), value, len(str(d)))
         return filters.sync_do_join(eval_ctx, items, d, attribute)
 
     @pass_eval_context
@@ -360,10 +369,14 @@ def _accounted(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _each_made(items: Iterator[Any]) -> Iterator[Any]:
-    """What a filter yields one by one (`map`, `select`, `batch`...), each item accounted for as it
-    comes: `[0]|batch(100000, s)` yields a list of 100,000 references to `s`."""
+    """What a filter yields one by one (`map`, `select`, `batch`...), each container accounted for
+    as it comes: `[0]|batch(100000, s)` yields a list of 100,000 references to `s`. (A string
+    yielded was accounted for when it was made.)"""
+    budget = _budget()
     for item in items:
-        yield _budget().made(item)
+        if isinstance(item, _CONTAINERS):
+            budget.made(item)
+        yield item
 
 
 KEYED_FILTERS = {"sort": 1, "unique": 1, "min": 1, "max": 1, "groupby": 1, "dictsort": 0}

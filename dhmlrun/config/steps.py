@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.sources import Fetch, UnsupportedSource, classify_source
+from dhmlrun.vocabulary.addresses import Address
 
 STEP_KEYWORD = "function"
 
@@ -49,7 +50,7 @@ def step_functions(source: Mapping[str, Any], declared: Iterable[str]) -> list[s
     names = step_function_names(source)
     if names is None:
         return functions
-    return [a for a in functions if a.split(".", 1)[1] in names]
+    return [a for a in functions if Address.parse(a).name in names]
 
 
 def _code(source: Mapping[str, Any]) -> str | None:

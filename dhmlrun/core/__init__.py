@@ -23,11 +23,12 @@ Module map (one concern each):
     jobs.py         remote runs, a bounded pool: one `python -m dhmlrun.worker.job PROJECT
                     RUN_ID` each, which executes the READY run through the SDK and its runtime
     server.py       `EmbeddedCore`: wiring, `serve()` on loopback, `core serve` (`--stock`)
+    embedded.py     the core as the `Platform` of a command that has no endpoint (in process)
 
 Beyond DHCore (which fills logs from Kubernetes), a run's logs are written with
 `POST /api/v1/-/{project}/logs` and body `{"spec": {"run": RUN_ID, "timestamp": MS}, "content":
 BASE64}`; `GET …/runs/{id}/logs` returns them oldest first, `PUT …/logs/{id}` replaces one.
 
-Nothing here imports digitalhub or mlrun (`embedded` resets the SDK's client only when the SDK is
-already loaded).
+Nothing here imports digitalhub or mlrun: the job and service workers it starts do, in their
+own processes.
 """

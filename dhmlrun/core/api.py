@@ -1,4 +1,4 @@
-"""The HTTP surface of the contract §4, free of any web framework: a request in, a reply out.
+"""The HTTP surface of docs/dhcore.md §4, free of any web framework: a request in, a reply out.
 
 `CoreApi.handle` parses the path and query, calls `Core`, and renders JSON exactly as DHCore
 does (alphabetical keys, the API headers, core's error bodies). The same function serves the
@@ -20,9 +20,8 @@ from urllib.parse import parse_qsl
 
 from dhmlrun.core.base_api import base_routes
 from dhmlrun.core.bodies import check_entity_fields, parse_body, parse_entity_body
-from dhmlrun.core.entities import CONTEXT_TYPES, type_from_collection
+from dhmlrun.core.entities import CONTEXT_TYPES, MATERIAL_TYPES, type_from_collection
 from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
-from dhmlrun.core.files_api import MATERIAL_COLLECTIONS, files_routes
 from dhmlrun.core.listing import Page, Params
 from dhmlrun.core.platform_api import platform_routes
 from dhmlrun.core.proxy_api import proxy_routes
@@ -168,6 +167,7 @@ CONTEXT = collections(*(f"{t}s" for t in CONTEXT_TYPES))
 """The `{collection}`s of the context controllers (`/api/v1/-/{project}/…`)."""
 
 
+MATERIALS = tuple(f"{t}s" for t in sorted(MATERIAL_TYPES))
 DELETE_BY_NAME = ("artifacts", "dataitems", "functions", "models", "workflows")
 """The context controllers that map `DELETE ?name=` (every version of a name): runs, tasks,
 secrets, logs and triggers do not (405)."""
@@ -185,7 +185,9 @@ WRITES = frozenset({"POST", "PUT", "DELETE"})
 class CoreApi:
     """The endpoint functions, bound to one `Core`."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, files: Sequence[Route] = ()) -> None:
+        """`files`: the files API's routes (`files_api.files_routes`), mounted by whoever gave
+        the core its files store (`server.py`); it imports this module, so not the reverse."""
         self.core = core
         ctx = "/api/v1/-/{project}"
         item = ctx + "/{collection}/{entity_id}"
@@ -200,7 +202,7 @@ class CoreApi:
             _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
             _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
             _route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
-            *files_routes(core),
+            *files,
             *proxy_routes(core),
             *base_routes(core),
             *platform_routes(core),
@@ -210,7 +212,7 @@ class CoreApi:
             _route(item + "/logs", ["GET"], self.logs, collections("runs")),
             _route(item + "/metrics", ["GET"], self.metrics, collections("runs", "models")),
             _route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric, collections("runs", "models")),
-            _route(item + "/files/info", ["GET", "PUT"], self.files_info, collections(*MATERIAL_COLLECTIONS)),
+            _route(item + "/files/info", ["GET", "PUT"], self.files_info, collections(*MATERIALS)),
             _route(item + "/{action}", ["POST"], self.action, collections("runs")),
             _route(item + "/{action}", ["POST"], self.action, _trigger_action),
         ]

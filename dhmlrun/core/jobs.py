@@ -9,10 +9,12 @@ of another platform's), in a working directory of its own, removed after it (a
 runtime writes the run's source into its working directory: digitalhub-runtime-python's
 `runtime_python/main.py`, which concurrent runs sharing one directory would overwrite for each
 other; what a run keeps goes to the runs directory next to the database). The worker does the whole
-execution through the SDK, so the core never imports mlrun. The core's only duty afterwards is
-honesty: if the worker exits without leaving the run in a final state, the run is set ERROR with a
-message naming the exit code, and what the worker printed is stored as the run's log. A run of a
-kind whose runtime is not installed is set ERROR at once, saying so.
+execution through the SDK, so the core never imports mlrun. What the worker prints is the run's
+log, for every kind, as DHCore serves a pod's log (`GET /runs/{id}/logs`, docs/runtimes.md §3):
+read live while the worker runs (`live_log`), stored as a Log of the run when it exits (the worker is told so,
+`OUTPUT_KEPT_ENV`, and stores none of its own). If the worker exits without leaving the run in a
+final state, the run is set ERROR with a message naming the exit code. A run of a kind whose
+runtime is not installed is set ERROR at once, saying so.
 
 Queued and running runs live in this process's memory, so each one is also *claimed* in the database
 (`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay READY/RUNNING
@@ -52,7 +54,7 @@ from dhmlrun.platform.worker_env import (
 )
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.processes import process_alive
-from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, RUNS_DIR_ENV
+from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, OUTPUT_KEPT_ENV, RUNS_DIR_ENV
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
@@ -128,6 +130,7 @@ class Jobs:
         self._threads: list[threading.Thread] = []
         self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -184,7 +187,7 @@ class Jobs:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        self._set_state(project, run_id, "STOPPED", None)
+        self._set_state(project, run_id, states.STOPPED, None)
 
     def running(self) -> list[str]:
         """Ids of the runs whose worker process is alive right now."""
@@ -263,35 +266,41 @@ class Jobs:
             self._set_state(job.project, job.run_id, states.ERROR, message)
             return
         with (
-            tempfile.TemporaryFile() as output,
+            tempfile.TemporaryDirectory(prefix="dhmlrun-job-out-") as kept,
             tempfile.TemporaryDirectory(prefix="dhmlrun-job-") as workdir,
         ):
+            output_path = Path(kept) / "output.log"
             python, env = self._interpreter(job, self._worker_env(job))
-            process = subprocess.Popen(
-                [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
-            )
-            with self._lock:
-                self._processes[job.run_id] = process
-            try:
-                code = process.wait()
-            finally:
+            with output_path.open("wb") as output:
+                process = subprocess.Popen(
+                    [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
+                )
                 with self._lock:
-                    self._processes.pop(job.run_id, None)
-                    stopped_on_purpose = job.run_id in self._stopped
-                    self._stopped.discard(job.run_id)
-            if stopped_on_purpose:
-                return
-            state = self.core.run_state(job.run_id)
-            if states.is_final(state):
-                return
-            output.seek(0)
-            printed = output.read().decode(errors="replace")
-        self._store_output(job, printed)
+                    self._processes[job.run_id] = process
+                    self._outputs[job.run_id] = output_path
+                try:
+                    code = process.wait()
+                finally:
+                    with self._lock:  # no longer served live: it is stored next
+                        self._outputs.pop(job.run_id, None)
+                        stopped_on_purpose = job.run_id in self._stopped
+                        self._stopped.discard(job.run_id)
+            printed = output_path.read_bytes().decode(errors="replace")
+        try:
+            self._store_output(job, printed)
+        finally:
+            with self._lock:  # `running` lists it until its output is stored
+                self._processes.pop(job.run_id, None)
+        if stopped_on_purpose:
+            return
+        state = self.core.run_state(job.run_id)
+        if states.is_final(state):
+            return
         tail = printed[-_OUTPUT_TAIL:].strip()
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
@@ -330,20 +339,29 @@ class Jobs:
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
         if self.envs_dir is not None:  # so do the environments of functions' requirements
             env[ENVS_DIR_ENV] = str(self.envs_dir.resolve())
+        env[OUTPUT_KEPT_ENV] = "1"  # what it prints is the run's log (`_store_output`)
+        env["PYTHONUNBUFFERED"] = "1"  # served as it is printed (`live_log`), as a pod's log is
         return env
 
+    def live_log(self, run_id: str) -> dict[str, Any] | None:
+        """What the worker of a run still executing has printed so far, as a Log of the run
+        (`Core.run_logs` serves it after the stored ones); None when no worker runs it."""
+        with self._lock:
+            path = self._outputs.get(run_id)
+        if path is None:
+            return None
+        try:
+            printed = path.read_bytes().decode(errors="replace")
+        except OSError:  # the worker ended meanwhile: its output is being stored
+            return None
+        return _log_body(run_id, printed) if printed else None
+
     def _store_output(self, job: Job, printed: str) -> None:
-        """Keep what a failed worker printed as a Log of the run (`content` base64, as core)."""
+        """Keep what the worker printed as a Log of the run (`content` base64, as core)."""
         if not printed:
             return
-        body = {
-            "kind": "log",
-            "spec": {"run": job.run_id},
-            "content": base64.b64encode(printed.encode()).decode(),
-            "metadata": {"labels": ["executor"]},
-        }
         try:
-            self.core.create_entity(job.project, "log", body)
+            self.core.create_entity(job.project, "log", _log_body(job.run_id, printed))
         except ApiError:
             log.warning("could not store the worker output of run %s", job.run_id)
 
@@ -359,3 +377,13 @@ class Jobs:
             self.core.set_run_state(project, run_id, state, message=message)
         except ApiError:
             log.info("run %s could not move to %s (it moved on)", run_id, state)
+
+
+def _log_body(run_id: str, printed: str) -> dict[str, Any]:
+    """A Log of the run holding what its worker printed (labelled as the executor's)."""
+    return {
+        "kind": "log",
+        "spec": {"run": run_id},
+        "content": base64.b64encode(printed.encode("utf-8", "replace")).decode("ascii"),
+        "metadata": {"labels": ["executor"]},
+    }

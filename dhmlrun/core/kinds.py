@@ -5,7 +5,7 @@ spec.` for any other), keeps only the spec fields each kind's class declares (un
 vanish, nulls are dropped), and describes every kind at `GET /api/v1/schemas/{entity}`. The
 embedded core answers the same, from this table, and dhmlrun asks that endpoint whether a
 platform knows the `mlrun` kinds. Field names, types, requirements and defaults come from
-DHCore 0.15's spec classes (notes/dhcore-0.15-facts.md §1-§6); the JSON Schemas served are
+DHCore 0.15's spec classes (docs/dhcore.md §12); the JSON Schemas served are
 derived from this table, not copied from DHCore.
 
 Shape of the table:
@@ -33,6 +33,7 @@ from typing import Any
 from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
+from dhmlrun.vocabulary.kinds import MLRUN_KIND, runtime_name, task_action
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -589,7 +590,7 @@ RUNTIMES: tuple[Runtime, ...] = (
         module=FLOWER_MODULE,
     ),
     Runtime(
-        "mlrun",
+        MLRUN_KIND,
         executable=(SOURCE, _string("handler"), IMAGE, TAG, Field("requirements")),
         tasks={"job": ()},
         task_base=MLRUN_TASK,
@@ -603,12 +604,6 @@ RUNTIMES: tuple[Runtime, ...] = (
 RUNTIMES_BY_NAME: dict[str, Runtime] = {runtime.name: runtime for runtime in RUNTIMES}
 
 
-def runtime_name(kind: str) -> str:
-    """The runtime a function, task or run kind belongs to: `sklearnserve` for
-    `sklearnserve+serve:run` (DHCore names every kind of a runtime after it)."""
-    return kind.split(":", 1)[0].split("+", 1)[0]
-
-
 def sdk_module(kind: str) -> str:
     """The SDK plugin module that holds `kind`'s classes and executes its runs: the runtime's
     `module` in the table, else the SDK's naming convention for a runtime this core does not list."""
@@ -616,12 +611,6 @@ def sdk_module(kind: str) -> str:
     if runtime is not None:
         return runtime.sdk_module
     return RUNTIME_MODULE_PREFIX + runtime_name(kind).replace("-", "_")
-
-
-def task_action(kind: str) -> str | None:
-    """The action of a task or run kind (`serve` for `python+serve:run`), None for other kinds."""
-    task_kind = kind.split(":", 1)[0]
-    return task_kind.split("+", 1)[1] if "+" in task_kind else None
 
 
 def is_service(run_kind: str) -> bool:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from dhmlrun.core.api import CoreApi
 from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.files import FilesService
+from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
 from dhmlrun.core.kinds import KindRegistry, is_service
@@ -72,7 +73,7 @@ class EmbeddedCore:
         self.files_store = (files_store or "").rstrip("/") or f"s3://{DEFAULT_BUCKET}"
         """The default files store handed to runs: the core's own unless told otherwise."""
         self.core.files = FilesService(self.objects, self.files_store, files_credentials(self.token))
-        self.api = CoreApi(self.core)
+        self.api = CoreApi(self.core, files_routes(self.core))
         self.jobs = Jobs(
             self.core,
             max_workers=max_workers,
@@ -87,7 +88,7 @@ class EmbeddedCore:
         self.core.on_runs_deleted = self._runs_deleted
         self.core.on_run_resume = self._run_resumed
         self.core.on_runs_read = self.services.reconcile
-        self.core.run_service_log = self.services.log_entry
+        self.core.run_service_log = self._live_log
         self.core.served_endpoint = lambda: self.serve()[0]
         self.core.configuration = self.configuration
         self.endpoint: str | None = None
@@ -165,6 +166,11 @@ class EmbeddedCore:
 
         files = S3Edge(S3Service(self.objects, files_credentials(self.token)))
         return CoreApp(self.api, token=self.token, files=files)
+
+    def _live_log(self, run_id: str) -> dict | None:
+        """What a run still executing has printed so far: a serve run's service, or the worker
+        of a job (both outlive the request that reads them)."""
+        return self.services.log_entry(run_id) or self.jobs.live_log(run_id)
 
     def _run_created(self, project: str, run_id: str, run: dict) -> None:
         """A run for the core's own executor (a serve run for its service supervisor): its

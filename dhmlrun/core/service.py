@@ -1,4 +1,4 @@
-"""What the core does with a request, independent of HTTP: the rules of the contract §5–§9.
+"""What the core does with a request, independent of HTTP: the rules of docs/dhcore.md §5–§9.
 
 Routes parse and render; `Core` decides: which kinds and spec fields are accepted (`kinds.py`),
 reference checks on create, the build of a remote run inside its create (as DHCore's POST does),
@@ -95,7 +95,7 @@ class Core:
         return project
 
     def get_project(self, name: str, endpoint: str) -> dict[str, Any]:
-        """GET /projects/{name}, with the latest entities embedded in its spec (contract §6)."""
+        """GET /projects/{name}, with the latest entities embedded in its spec (docs/dhcore.md §6)."""
         with self.store.read() as tx:
             row = tx.get("project", name)
             if row is None:
@@ -399,7 +399,7 @@ class Core:
         with self.store.write() as tx:
             row = self._owned(tx, project, entity_type, entity_id)
             spec_mutable = entity_type in ("task", "secret") or (
-                entity_type == "run" and row.state == "CREATED"
+                entity_type == "run" and row.state == states.CREATED
             )
             updated = dto.updated_context_entity(
                 entity_type, row.body, body, spec_mutable=spec_mutable, user=self.user, now=dto.now_ms()
@@ -473,7 +473,7 @@ class Core:
             self._delete_row(tx, row, cascade=cascade or entity_type == "run", runs=runs)
         self._runs_deleted(runs)
         if entity_type == "run":
-            return dto.with_state(row.body, "DELETING")
+            return dto.with_state(row.body, states.DELETING)
         return None
 
     def delete_by_name(self, project: str, entity_type: str, name: str, *, cascade: bool) -> None:
@@ -531,7 +531,7 @@ class Core:
     def run_action(self, project: str, entity_type: str, entity_id: str, action: str) -> dict[str, Any]:
         """POST …/runs/{id}/{event} (`run_events.py`: any run lifecycle event, 400 when the run's
         state has no such transition) and …/triggers/{id}/run|stop."""
-        trigger_targets = {"run": "RUNNING", "stop": "STOPPED"}
+        trigger_targets = {"run": states.RUNNING, "stop": states.STOPPED}
         if entity_type == "trigger" and action not in trigger_targets:
             raise ApiError(404, f"No such action {action}.")
         with self.store.write() as tx:

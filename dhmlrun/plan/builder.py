@@ -1,5 +1,7 @@
-"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. Pure: no I/O
-other than reading the declared local files' content for their digests.
+"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. It never talks
+to the platform and writes nothing; the only things it reads are the declared local files (their
+content's digests) and the declared secrets' values (to compare them with the digest the
+platform keeps: `plan/secrets.py`), through the declaration.
 
 Order of work: the project, then dataitems and functions (compared through the rules table),
 then deletions of managed entities no longer declared, then runs (fingerprints and triggers,
@@ -10,13 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
 from dhmlrun.plan import mlrun_host, runview, services
+from dhmlrun.plan.context import PlanContext, Planned, last_output
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
@@ -33,7 +35,6 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
-    FunctionRef,
     InputBinding,
     NoChange,
     Plan,
@@ -60,8 +61,9 @@ from dhmlrun.plan.rules import (
 from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import defaults, keys, states, urls
+from dhmlrun.vocabulary import defaults, endings, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.runs import FunctionVersion
 
 REMOVED = "removed from the configuration"
 
@@ -69,47 +71,6 @@ REMOVED = "removed from the configuration"
 def new_id() -> str:
     """Client-generated ids (uuid4 hex, as the SDK does) make every create retry-safe."""
     return uuid.uuid4().hex
-
-
-@dataclass
-class _Planned:
-    """What later steps need to know of an entity planned earlier in the same plan."""
-
-    address: str
-    action: str
-    entity_id: str | None
-    key: str | None
-    kind: str | None
-    view: dict[str, Any] = field(default_factory=dict)
-    local: LocalFile | None = None
-    fingerprint: str | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-    before_move: str | None = None
-    """Moved (`moved:`) with its content unchanged: the entity id it had under its old address,
-    or, for a run, the fingerprint it had with every moved address as it was. Runs compare their
-    last run with that, so a rename alone never re-runs anything."""
-
-
-@dataclass
-class _Context:
-    declaration: Declaration
-    state: PlatformState
-    reruns: set[str]
-    id_factory: Callable[[], str]
-    planned: dict[str, _Planned] = field(default_factory=dict)
-
-    @property
-    def moved(self) -> dict[str, str]:
-        """{new address: old address} of the declared `moved:` entries."""
-        return self.declaration.moved
-
-    def last_run(self, address: str) -> RemoteRun | None:
-        """The last run of `address`, or of the address it was moved from."""
-        found = self.state.runs.get(address)
-        if found is None and address in self.moved:
-            found = self.state.runs.get(self.moved[address])
-        return found
 
 
 def build_plan(
@@ -125,7 +86,7 @@ def build_plan(
     reruns = {_full_address(declaration, a, "runs") for a in reruns}
     _check_addresses(declaration, state, targets, reruns)
     mlrun_host.check(declaration, state)
-    ctx = _Context(declaration, state, reruns, id_factory)
+    ctx = PlanContext(declaration, state, reruns, id_factory)
     plan = Plan(
         project=declaration.project_name,
         root=str(declaration.root),
@@ -143,7 +104,7 @@ def build_plan(
             plan.actions.append(_plan_entity(ctx, resource))
         elif resource.type == "secrets":
             secret = plan_secret(resource, ctx.state, ctx.declaration.secret_value, ctx.id_factory)
-            ctx.planned[address] = _Planned(address, secret.action, None, None, "secret")  # runs wait for it
+            ctx.planned[address] = Planned(address, secret.action, None, None, "secret")  # runs wait for it
             plan.actions.append(secret)
     plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
     plan.warnings.extend(_unmoved_renames(ctx, plan.actions))
@@ -176,8 +137,11 @@ def build_plan(
     return plan
 
 
-def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration | None = None) -> Plan:
-    """Delete every managed entity of the project, except those protected by prevent_destroy."""
+def build_destroy_plan(
+    state: PlatformState, root: str, declaration: Declaration | None = None, *, targets: Iterable[str] = ()
+) -> Plan:
+    """Delete every managed entity of the project, except those protected by prevent_destroy;
+    only `targets` when given (`destroy --target`: the rest is left out, and said to be)."""
     plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
     plan.actions.extend(mlrun_host.destroy_schedules(state))
     plan.actions.extend(services.plan_service_removals(set(), state, "destroy"))
@@ -191,7 +155,26 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
             continue
         plan.actions.append(_delete_action(entity, "destroy"))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}  # runs stay; only their moving is stale
+    targets = [_full_address(declaration, t) if declaration else t for t in targets]
+    if targets:
+        _restrict_destroy(plan, state, targets)
     return plan
+
+
+def _restrict_destroy(plan: Plan, state: PlatformState, targets: list[str]) -> None:
+    """Keep the deletions of `targets` (managed entities: runs are history, never deleted)."""
+    managed = sorted(state.managed())
+    problems = [
+        Problem(f"not managed by dhmlrun here{did_you_mean(t, managed)}", path=f"--target {t}",
+                allowed=listing(managed) or "(nothing is managed)")
+        for t in targets
+        if t not in managed
+    ]
+    if problems:
+        raise DhmlrunError(problems)
+    plan.targets = list(targets)
+    plan.left_out = [a.address for a in plan.actions if a.changes and a.address not in targets]
+    plan.actions = [a for a in plan.actions if a.address in targets or not a.changes]
 
 
 def _delete_order(address: str) -> tuple[int, str]:
@@ -261,7 +244,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
     return NoChange(PROJECT_ADDRESS, NOOP, "up to date", seen=declaration.project_name)
 
 
-def _plan_entity(ctx: _Context, resource: Resource) -> Action:
+def _plan_entity(ctx: PlanContext, resource: Resource) -> Action:
     rules = rules_for(resource.type, resource.spec.get("kind"))
     project = ctx.declaration.project_name
     local = local_file(resource.spec, rules, ctx.declaration.root, resource.address, resource.location)
@@ -280,7 +263,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     if moved is not None:
         reason, diff, _ = moved
     if action == NOOP and remote is not None:
-        ctx.planned[resource.address] = _Planned(
+        ctx.planned[resource.address] = Planned(
             resource.address,
             NOOP,
             remote.id,
@@ -293,7 +276,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         return NoChange(resource.address, NOOP, reason, seen=remote.id, backend=remote.backend)
     entity_id = ctx.id_factory()
     body = _declared_body(ctx, resource, rules, local, view, entity_id)
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address,
         action,
         entity_id,
@@ -319,7 +302,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
 
 
 def _moved_entity(
-    ctx: _Context, resource: Resource, rules: KindRules, local: LocalFile | None, view: dict[str, Any]
+    ctx: PlanContext, resource: Resource, rules: KindRules, local: LocalFile | None, view: dict[str, Any]
 ) -> tuple[str, list[AttributeChange], str | None] | None:
     """(reason, diff, the old id when the content is unchanged) of an entity declared under a
     new name by a `moved:` entry whose old one is on the platform; None otherwise. DHCore has no
@@ -338,7 +321,7 @@ def _moved_entity(
 
 
 def _declared_body(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     rules: KindRules,
     local: LocalFile | None,
@@ -360,7 +343,7 @@ def _declared_body(
 
 
 def _plan_adopt(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     rules: KindRules,
     local: LocalFile | None,
@@ -386,7 +369,7 @@ def _plan_adopt(
         changed = ", ".join(c.path for c in diff)
         reason = f"made outside dhmlrun: adopted with a new version; changed: {changed}"
         key = store_key(project, rules, str(resource.spec.get("kind")), resource.name, entity_id)
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address,
         NOOP if in_place else UPDATE,
         entity_id,
@@ -478,7 +461,7 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
     return actions
 
 
-def _unmoved_renames(ctx: _Context, actions: list[Action]) -> list[str]:
+def _unmoved_renames(ctx: PlanContext, actions: list[Action]) -> list[str]:
     """A function created while one with the same content is deleted looks renamed: say how a
     `moved:` entry would keep its runs (they would run again otherwise)."""
     deleted = {a.address: ctx.state.entities[a.address] for a in actions if isinstance(a, EntityDelete)}
@@ -518,7 +501,7 @@ def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in RULES["runs"].planner_only}
 
 
-def _plan_run(ctx: _Context, resource: Resource) -> Action:
+def _plan_run(ctx: PlanContext, resource: Resource) -> Action:
     spec = resource.spec
     executable = executable_of(spec)
     function = ctx.planned.get(executable)
@@ -545,7 +528,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
     fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before, steps)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address,
         RUN if fire else NOOP,
         run_id,
@@ -581,7 +564,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     )
 
 
-def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> list[_Planned]:
+def _step_functions(ctx: PlanContext, resource: Resource, executable: Planned) -> list[Planned]:
     """The declared functions a workflow run's steps run (`config/steps.py`: the run depends on
     them), as planned; none for a function's run."""
     if not executable.address.startswith("workflows."):
@@ -594,14 +577,14 @@ def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> 
 
 
 def _plan_scheduled(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
-    function: _Planned,
+    function: Planned,
     inputs: dict[str, InputBinding],
     fingerprint: RunFingerprint,
 ) -> Action:
     """A run that is an MLRun schedule (`mlrun_host`): planned as an entity, never started here."""
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address, NOOP, None, None, None, fingerprint=fingerprint.value, spec=resource.spec
     )
     name = mlrun_host.schedule_name(resource)
@@ -613,7 +596,7 @@ def _plan_scheduled(
 
 
 def _resolve_inputs(
-    ctx: _Context, resource: Resource
+    ctx: PlanContext, resource: Resource
 ) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str], dict[str, str]]:
     """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref},
     the version ids as they were before the declared moves)."""
@@ -640,15 +623,15 @@ def _resolve_inputs(
             continue
         versions[key] = f"run:{planned.fingerprint}:{ref.output}"
         before[key] = f"run:{planned.before_move or planned.fingerprint}:{ref.output}"
-        produced = None if planned.action == RUN else _last_output(ctx.last_run(ref.address), ref.output)
+        produced = None if planned.action == RUN else last_output(ctx.last_run(ref.address), ref.output)
         inputs[key] = InputBinding(str(ref), key=produced, run=ref.address, output=ref.output)
     return inputs, versions, upstream, before
 
 
 def _fingerprint_before_moves(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
-    function: _Planned,
+    function: Planned,
     versions: dict[str, str],
     versions_before: dict[str, str],
 ) -> RunFingerprint | None:
@@ -668,7 +651,7 @@ def _input_refs(resource: Resource) -> list[str]:
     return [str(ref) for ref in (resource.spec.get("inputs") or {}).values()]
 
 
-def _as_before_moves(ctx: _Context, text: Any) -> Any:
+def _as_before_moves(ctx: PlanContext, text: Any) -> Any:
     """An input reference as it was written before its target moved (`runs.a.outputs.x` for
     `runs.b.outputs.x` when runs.a moved to runs.b)."""
     ref = Reference.parse(str(text))
@@ -677,7 +660,7 @@ def _as_before_moves(ctx: _Context, text: Any) -> Any:
     return str(text).replace(ref.address, ctx.moved[ref.address], 1)
 
 
-def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
+def _moves_of(ctx: PlanContext, resource: Resource, function: Planned) -> str:
     """Why a run is kept across the declared moves: `renamed functions.a -> functions.b`, or,
     for a run downstream of one kept, that its inputs are."""
     named = [resource.address, function.address, *(r.split(".outputs.")[0] for r in _input_refs(resource))]
@@ -687,7 +670,7 @@ def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
     return "its inputs were kept across a rename (moved:)"
 
 
-def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, str]) -> None:
+def _check_remote_inputs(ctx: PlanContext, resource: Resource, upstream: dict[str, str]) -> None:
     """A run executed on another machine (DHCore's or MLRun's Kubernetes) cannot read a file of
     this one: refuse, when the plan is made, one that would read a declared local file or a
     local run's output while no files store takes them there."""
@@ -715,20 +698,15 @@ def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, 
         )
 
 
-def _last_output(run: RemoteRun | None, output: str) -> str | None:
-    """The store key of an output of the last run (status.outputs holds keys or entity dicts)."""
-    return None if run is None else keys.output_key(run.outputs.get(output))
-
-
 def _decide_run(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     fingerprint: RunFingerprint,
     last: RemoteRun | None,
-    function: _Planned,
+    function: Planned,
     upstream: dict[str, str],
     before: RunFingerprint | None = None,
-    steps: list[_Planned] | None = None,
+    steps: list[Planned] | None = None,
 ) -> tuple[bool, str]:
     """Whether the run fires in this plan, and the one-line reason either way. `before` is the
     fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
@@ -775,12 +753,12 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # worker/ending.py's INTERRUPTED
+    if last.ended_by == endings.INTERRUPTED:
         return "last run was interrupted"
     return "last run failed"
 
 
-def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None:
+def _upstream_in_progress(ctx: PlanContext, upstream: dict[str, str]) -> str | None:
     """Why a run must wait: an input comes from a run still executing elsewhere (its lease alive).
 
     Firing now would either read the previous output or none at all; apply again once that run
@@ -796,7 +774,7 @@ def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None
     return None
 
 
-def _upstream_reason(planned: _Planned, ref: str) -> str:
+def _upstream_reason(planned: Planned, ref: str) -> str:
     if planned.action == RUN:
         return f"input {ref} is recomputed"
     if planned.action == CREATE:
@@ -806,7 +784,7 @@ def _upstream_reason(planned: _Planned, ref: str) -> str:
     return f"input {ref} has a new version"
 
 
-def _new_version(function: _Planned) -> str | None:
+def _new_version(function: Planned) -> str | None:
     """Why the run's function gets a new version in this plan (None when it does not)."""
     if function.action == CREATE:
         return "its first version"
@@ -815,7 +793,7 @@ def _new_version(function: _Planned) -> str | None:
     return None
 
 
-def _function_change(function: _Planned, last: RemoteRun, fingerprint: RunFingerprint) -> str:
+def _function_change(function: Planned, last: RemoteRun, fingerprint: RunFingerprint) -> str:
     """Why the function's new version fires the run: renamed (a new function with the last
     run's code under another name), or its code changed."""
     if function.action == CREATE:
@@ -828,13 +806,13 @@ def _function_change(function: _Planned, last: RemoteRun, fingerprint: RunFinger
     return _function_reason(function)
 
 
-def _function_reason(function: _Planned) -> str:
+def _function_reason(function: Planned) -> str:
     if function.local is not None:
         return f"code changed: {function.local.relpath}"
     return f"{function.address} changed"
 
 
-def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: _Planned) -> str:
+def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: Planned) -> str:
     recorded = last.recorded
     reasons = []
     if recorded.get(L.FP_SPEC) != fingerprint.spec:
@@ -847,10 +825,10 @@ def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: 
 
 
 def _run_request(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     run_id: str,
-    function: _Planned,
+    function: Planned,
     inputs: dict[str, InputBinding],
     fingerprint: RunFingerprint,
 ) -> RunRequest:
@@ -866,7 +844,7 @@ def _run_request(
     return RunRequest(
         project=ctx.declaration.project_name,
         run_id=run_id,
-        function=FunctionRef(
+        function=FunctionVersion(
             function.address, str(function.entity_id), str(function.key), str(function.kind)
         ),
         action=str(spec["action"]),

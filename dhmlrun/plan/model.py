@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
+from dhmlrun.vocabulary.runs import FunctionVersion, RunSpec
 
 CREATE = "create"
 UPDATE = "update"
@@ -63,11 +65,11 @@ class Action:
 
     @property
     def type(self) -> str:
-        return self.address.split(".", 1)[0]
+        return Address.parse(self.address).type
 
     @property
     def name(self) -> str:
-        return self.address.split(".", 1)[1] if "." in self.address else self.address
+        return Address.parse(self.address).name
 
     @property
     def changes(self) -> bool:
@@ -139,16 +141,6 @@ class EntityDelete(Action):
 
 
 @dataclass
-class FunctionRef:
-    """The function version a run executes."""
-
-    address: str
-    id: str
-    key: str
-    kind: str
-
-
-@dataclass
 class InputBinding:
     """One run input: as declared (`ref`), and the store key it resolves to. An input produced
     by a run of the same apply has no key yet: apply fills it from that run's `output`."""
@@ -160,21 +152,11 @@ class InputBinding:
 
 
 @dataclass
-class RunRequest:
+class RunRequest(RunSpec):
     """Everything a run worker needs to start the run, resolved at plan time except the outputs
-    of upstream runs of the same apply."""
+    of upstream runs of the same apply (`inputs`: bindings, resolved by apply)."""
 
-    project: str
-    run_id: str
-    function: FunctionRef
-    action: str
     inputs: dict[str, InputBinding] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    values: list[str] = field(default_factory=list)
-    task: dict[str, Any] = field(default_factory=dict)
-    execution: str = "local"
-    labels: list[str] = field(default_factory=list)
     fingerprint: str = ""
     supersedes: str | None = None
     """An unfinished run of the same address whose executor was lost: apply marks it ERROR
@@ -183,7 +165,7 @@ class RunRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRequest:
         data = dict(data)
-        data["function"] = FunctionRef(**data["function"])
+        data["function"] = FunctionVersion(**data["function"])
         data["inputs"] = {k: InputBinding(**v) for k, v in (data.get("inputs") or {}).items()}
         return cls(**data)
 
@@ -208,7 +190,7 @@ class ServiceRequest:
     name: str
     run_id: str
     task_id: str
-    function: FunctionRef | None = None
+    function: FunctionVersion | None = None
     """python: the declared function version it serves."""
     function_id: str = ""
     """Model kinds: the id of the service's own function version, when one must be created."""
@@ -229,7 +211,7 @@ class ServiceRequest:
     def from_dict(cls, data: dict[str, Any]) -> ServiceRequest:
         data = dict(data)
         if data.get("function") is not None:
-            data["function"] = FunctionRef(**data["function"])
+            data["function"] = FunctionVersion(**data["function"])
         if data.get("model") is not None:
             data["model"] = InputBinding(**data["model"])
         data["init_inputs"] = {k: InputBinding(**v) for k, v in (data.get("init_inputs") or {}).items()}

@@ -21,7 +21,7 @@ from dhmlrun.errors import DhmlrunError, Location
 from dhmlrun.plan.fingerprint import digest, sha256_base64, sha256_file, sha256_text
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import RemoteEntity
-from dhmlrun.vocabulary import keys, urls
+from dhmlrun.vocabulary import keys, states, urls
 
 METADATA_KEYS = ("kind", "description", "labels")
 
@@ -103,7 +103,7 @@ RULES: dict[str, KindRules] = {
     ),
 }
 """The one table of per-kind behaviour. Runs are compared by fingerprint, never by spec: the
-runtime rewrites a run's spec while building it (dhcore-api.md §2). Secrets are not here: their
+runtime rewrites a run's spec while building it (docs/dhcore.md §2). Secrets are not here: their
 one owned field is their value, compared by digest (`plan/secrets.py`)."""
 
 KIND_RULES: dict[tuple[str, str], KindRules] = {
@@ -317,7 +317,7 @@ def entity_body(
     address: str,
     view: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The entity JSON apply POSTs for a create or a new version (dhcore-api.md §2)."""
+    """The entity JSON apply POSTs for a create or a new version (docs/dhcore.md §2)."""
     body_spec = dict(_declared_spec(spec, rules))
     body_spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body_spec.items()}
     recorded = {L.ADDRESS: address, L.DIGEST: view_digest(view)}
@@ -345,10 +345,10 @@ def entity_body(
             "embedded": False,
         },
         "spec": body_spec,
-        "status": {"state": "CREATED"},
+        "status": {"state": states.CREATED},
     }
 
 
 def store_key(project: str, rules: KindRules, kind: str, name: str, entity_id: str) -> str:
-    """The `store://` key of an entity version, as the SDK builds it (dhcore-api.md §3)."""
+    """The `store://` key of an entity version, as the SDK builds it (docs/dhcore.md §3)."""
     return keys.entity_key(project, rules.entity_type, kind, name, entity_id)

@@ -30,7 +30,6 @@ from dhmlrun.plan.secrets import digest_matches, value_digest
 from dhmlrun.vocabulary.mask import MASK
 
 if TYPE_CHECKING:
-    from dhmlrun.api import Project
     from dhmlrun.config.model import Declaration
 
 FILE_KIND = "dhmlrun-plan"
@@ -101,9 +100,8 @@ class SavedPlan:
     def needed(self) -> list[str]:
         return sorted(self.digests)
 
-    def restore(self, project: Project) -> Plan:
-        """The plan with its sensitive values put back from `project`'s declaration."""
-        declaration = project.declaration
+    def restore(self, declaration: Declaration) -> Plan:
+        """The plan with its sensitive values put back from the declaration apply rendered."""
         values = {
             n: str(declaration.variables[n].value)
             for n in self.needed

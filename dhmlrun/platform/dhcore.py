@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from dhmlrun.platform import labels as L
@@ -19,9 +19,9 @@ from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
 from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
+from dhmlrun.platform.runs import fail_run
 from dhmlrun.platform.secrets import read_secrets
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
@@ -39,7 +39,7 @@ class RunHost(Protocol):
 
     def run_logs(self, project: str, run_id: str) -> list[str]: ...
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None: ...
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None: ...
 
 
 class Platform:
@@ -55,6 +55,7 @@ class Platform:
         sdk_environment: Callable[[], dict[str, str]] | None = None,
         mlrun: MLRunService | None = None,
         files_store: str | None = None,
+        service_refusals: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.embedded = embedded
@@ -66,6 +67,9 @@ class Platform:
         self.mlrun_service = mlrun
         """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
         environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
+        self.service_refusals: Mapping[str, str] = dict(service_refusals or {})
+        """The service kinds this platform cannot serve, with the reason (the embedded core's
+        host lacks their server: `serving.endpoints.refusals`); the plan refuses them."""
         self._knows_mlrun: bool | None = None
 
     def sdk_environment(self) -> dict[str, str]:
@@ -136,10 +140,7 @@ class Platform:
         state = PlatformState(
             project=project, endpoint=self.endpoint, files_store=self.files_store, executes_here=self.embedded
         )
-        if self.embedded:  # what this host cannot serve (a server missing here): refused by plan
-            from dhmlrun.serving.endpoints import SERVICE_KINDS, refusal
-
-            state.service_refusals = {k: r for k in SERVICE_KINDS if (r := refusal(f"{k}+serve:run"))}
+        state.service_refusals = dict(self.service_refusals)
         mlrun = self.mlrun_host(mlrun_needed)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
@@ -216,6 +217,14 @@ class Platform:
 
     def read_run(self, project: str, run_id: str) -> dict[str, Any] | None:
         return self.read_entity(project, "runs", run_id)
+
+    def runs_of(self, project: str, address: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The last `limit` runs dhmlrun started for `address`, newest first (`show ADDR`)."""
+        label = L.encode({L.ADDRESS: address})[-1]
+        listed = self.client.list(context_path(project, "runs"), {"labels": label, "sort": "created,DESC"})
+        # the label filter is DHCore's own (it may match more): keep the exact label's runs
+        exact = [dto for dto in listed if label in ((dto.get("metadata") or {}).get("labels") or ())]
+        return sorted(exact, key=_created, reverse=True)[:limit]
 
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
         try:
@@ -312,15 +321,12 @@ class Platform:
         for dto in self.list_versions(project, type_, name):
             self.delete_version(project, type_, str(dto["id"]))
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None:
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
-        forever (a running run is never duplicated, so a stuck one would block its address)."""
-        dto = self.read_run(project, run_id)
-        if dto is None:
-            return
-        status = dict(dto.get("status") or {})
-        if states.is_final(status.get("state")):
-            return
-        status.update({"state": states.ERROR, "message": message})
-        dto["status"] = status
-        self.client.put(context_path(project, "runs", run_id), dto)
+        forever (`platform/runs.py`)."""
+        fail_run(self.client, project, run_id, message, reason=reason)
+
+
+def _created(dto: dict[str, Any]) -> str:
+    """A DTO's creation time as DHCore writes it (ISO 8601, so it sorts as text)."""
+    return str((dto.get("metadata") or {}).get("created") or "")

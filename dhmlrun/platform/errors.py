@@ -2,7 +2,7 @@
 HTTP status), never on the text of a message.
 
 DHCore answers a refused request with `{"status": N, "message": TEXT, "errorCode": null}`
-(dhcore-api.md §10). Its only way of saying "this id exists already" is a 400 whose message
+(docs/dhcore.md §10). Its only way of saying "this id exists already" is a 400 whose message
 starts with `Duplicated entity`, so that prefix of the body's `message` field is part of the
 contract, read in one place (`refusal`).
 """

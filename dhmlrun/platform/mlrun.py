@@ -29,7 +29,8 @@ from dhmlrun.platform.errors import NotFound, refusal
 from dhmlrun.platform.lease import lease_expired
 from dhmlrun.platform.state import RemoteEntity, RemoteRun
 from dhmlrun.platform.transport import HttpTransport, Transport
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.backends import MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND, MLRUN_RUN_JOB
 from dhmlrun.vocabulary.mask import mask_userinfo
@@ -47,9 +48,10 @@ BOOKKEEPING = "dhmlrun"
 """The key of the run status map where dhmlrun records what it asked for (its run request with
 inputs resolved to DigitalHub keys) and what came out (outputs registered on DigitalHub)."""
 
+MLRUN_ERROR = "error"
 STATES = {
     "completed": states.COMPLETED,
-    "error": states.ERROR,
+    MLRUN_ERROR: states.ERROR,
     "aborted": states.STOPPED,
     "aborting": states.STOP,
     "running": states.RUNNING,
@@ -124,7 +126,7 @@ def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
     return RemoteEntity(
         type="functions",
         description=(dto.get("spec") or {}).get("description") or None,
-        name=ours[L.ADDRESS].split(".", 1)[-1],
+        name=Address.parse(ours[L.ADDRESS]).name,
         id=str(metadata.get("tag") or metadata.get("hash")),
         kind=MLRUN_KIND,
         spec=spec,
@@ -161,6 +163,7 @@ def remote_run(dto: dict[str, Any]) -> RemoteRun | None:
         executor_lost=not states.is_final(state) and lease_expired(bookkeeping),
         spec=dict(bookkeeping.get("spec") or {}),
         backend=MLRUN,
+        ended_by=bookkeeping.get(endings.ENDED_BY),
     )
 
 
@@ -308,12 +311,21 @@ class MLRunService:
         """Set fields of a run (`status.dhmlrun`, or its state and error when it failed)."""
         self._call("PATCH", self._project(project, "runs", uid), body=updates)
 
-    def fail_run(self, project: str, uid: str, message: str) -> None:
-        """Mark an unfinished run `error` with `message` (its executor is gone or it was refused)."""
+    def fail_run(
+        self, project: str, uid: str, message: str, reason: str | None = None, *, force: bool = False
+    ) -> None:
+        """Mark an unfinished run `error` with `message` (its executor is gone, it was refused or
+        interrupted), and why as data (`status.dhmlrun.ended_by`); `force`: a completed one too
+        (its outputs could not be kept). MLRun's words for DHCore's: `STATES`."""
         found = self.run_record(project, uid)
-        if found is None or STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
+        if found is None:
             return
-        self.annotate_run(project, uid, {"status.state": "error", "status.error": message})
+        if not force and STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
+            return
+        updates = {"status.state": MLRUN_ERROR, "status.error": message}
+        if reason is not None:
+            updates[f"status.{BOOKKEEPING}.{endings.ENDED_BY}"] = reason
+        self.annotate_run(project, uid, updates)
 
 
 def _pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.lease import lease_expired
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
 from dhmlrun.vocabulary.backends import DHCORE
 
 
@@ -61,7 +61,7 @@ class RemoteEntity:
 
     @classmethod
     def from_dto(cls, type_: str, dto: dict[str, Any]) -> RemoteEntity:
-        """Build from the JSON the platform returns (the DTO of dhcore-api.md §2)."""
+        """Build from the JSON the platform returns (the DTO of docs/dhcore.md §2)."""
         metadata = dto.get("metadata") or {}
         return cls(
             type=type_,
@@ -113,6 +113,8 @@ class RemoteRun:
     """A serve run's endpoint once the platform serves it (`status.service.url`, `host:port`)."""
     backend: str = DHCORE
     """Where it was read (`vocabulary/backends.py`): where its state and logs are read."""
+    ended_by: str | None = None
+    """Why dhmlrun ended it, when it did (`vocabulary/endings.py`)."""
 
     @cached_property
     def recorded(self) -> dict[str, str]:
@@ -155,6 +157,7 @@ class RemoteRun:
             spec={k: v for k, v in (dto.get("spec") or {}).items() if k != "source"},
             kind=dto.get("kind"),
             service_url=_service_url(status),
+            ended_by=status.get(endings.ENDED_BY),
         )
 
 

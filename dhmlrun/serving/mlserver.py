@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dhmlrun.serving import endpoints
-from dhmlrun.serving.worker import ServeError
+from dhmlrun.serving.errors import ServeError
 
 STORE_PREFIX = "store://"
 SKLEARN_FILE = re.compile(r".*\.(pkl|joblib)$")

@@ -27,3 +27,17 @@ ENVS_DIR_ENV = "DHMLRUN_ENVS_DIR"
 (`environments.py`): `envs/` next to its database, told to its workers."""
 ENVIRONMENT_ENV = "DHMLRUN_ENVIRONMENT"
 """Set (to its digest) in a job worker that runs inside a function's environment already."""
+
+
+def run_logs_dir(root: Path, project: str) -> Path:
+    """Where apply keeps what its workers printed for `project`: `.dhmlrun/logs/PROJECT/` of the
+    config directory `root`, one `RUN_ID.log` per run. By project and run, never by address
+    alone: one configuration deploys several projects (its environments), and an apply of one
+    must never replace another's record."""
+    return Path(root) / ".dhmlrun" / "logs" / project
+
+
+OUTPUT_KEPT_ENV = "DHMLRUN_OUTPUT_KEPT"
+"""Set in a worker whose executor keeps everything the worker prints as the run's log (the
+embedded core's job runner, as DHCore keeps a pod's): the runtime then prints its own notes
+instead of storing a second log of the same run."""

@@ -1,6 +1,7 @@
-"""How a worker ends a run that cannot finish normally, through the SDK of the worker process:
-mark it ERROR unless it already ended, or end it and the process at once (a deadline fired: it
-timed out, or apply was interrupted). Shared by apply's workers (`worker/run.py`) and the
+"""How a worker ends a run that cannot finish normally: mark it ERROR unless it already ended,
+or end it and the process at once (a deadline fired: it timed out, or apply was interrupted).
+The worker's client goes through its relay (`platform/sdk.py`), so these writes are ordered with
+the run's lease renewals. Shared by apply's workers (`worker/run.py`) and the
 embedded core's job worker (`worker/job.py`).
 """
 
@@ -8,15 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from dhmlrun.vocabulary import states
+from dhmlrun.platform.rest import RestClient
+from dhmlrun.platform.runs import fail_run
 
-MARK_ATTEMPTS = 3
-MARK_RECHECK_SECONDS = 0.5
-INTERRUPTED = "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed"
+MARK_RECHECKS = 2
+INTERRUPTED_MESSAGE = "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed"
 """The message of a run that apply's interrupt ended (`apply/interrupt.py`)."""
 
 
@@ -37,31 +37,24 @@ def declared_source(spec: Any) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def mark_run_error(project: str, run_id: str, message: str) -> bool:
-    """Set the run ERROR with `message` unless it already ended; False when it had.
-
-    The executing thread may have a state update in flight (RUNNING, say) that lands after
-    ours, so the state is read back and set again if it was overwritten.
-    """
-    import digitalhub as dh
-    from digitalhub.utils.exceptions import EntityNotExistsError
-
-    for _ in range(MARK_ATTEMPTS):
-        try:
-            run = dh.get_run(run_id, project=project)
-        except EntityNotExistsError:  # ended before it was created: nothing to mark
-            return False
-        if states.is_final(run.status.state):
-            return run.status.state == states.ERROR and run.status.message == message
-        run.status.state = states.ERROR
-        run.status.message = message
-        run.save(update=True)
-        time.sleep(MARK_RECHECK_SECONDS)
-    return True
+def mark_run_error(
+    client: RestClient, project: str, run_id: str, message: str, reason: str | None = None
+) -> bool:
+    """Set the run ERROR with `message` (and why: `vocabulary/endings.py`) unless it already
+    ended; False when it had (`platform/runs.py`). The run's executing thread may have a state
+    update in flight, so the state is read back and set again if it was overwritten."""
+    return fail_run(client, project, run_id, message, reason=reason, rechecks=MARK_RECHECKS)
 
 
 def end_run_now(
-    project: str, run_id: str, message: str, exit_code: int, last_words: Callable[[], None] | None = None
+    client: RestClient,
+    project: str,
+    run_id: str,
+    message: str,
+    exit_code: int,
+    *,
+    reason: str,
+    last_words: Callable[[], None] | None = None,
 ) -> NoReturn:
     """The run's deadline fired (timed out, or interrupted): mark the run ERROR with `message`,
     keep what it printed as its log, call `last_words` (apply's worker writes its result
@@ -75,7 +68,7 @@ def end_run_now(
     from dhmlrun.runtime.logs import store_run_log
 
     try:
-        if mark_run_error(project, run_id, message):
+        if mark_run_error(client, project, run_id, message, reason):
             store_run_log(project, run_id, f"{live_output().rstrip()}\nrun failed: {message}\n".lstrip())
         print(f"dhmlrun worker: run {run_id} {message}", file=sys.stderr)
     except BaseException as exc:  # the process must end whatever happens here

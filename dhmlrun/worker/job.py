@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
 from dhmlrun.worker.ending import declared_source, end_run_now, failure_message, mark_run_error
 
 if TYPE_CHECKING:
@@ -57,22 +58,11 @@ def execute_run(project: str, run_id: str) -> int:
 
 
 def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> int:
-    import digitalhub as dh
-
     from dhmlrun.platform.secrets import secret_environment
     from dhmlrun.platform.worker_env import secret_variables
 
-    try:
-        run = dh.get_run(run_id, project=project)
-    except Exception as exc:
-        print(f"dhmlrun worker: cannot read run {run_id} of project {project}: {exc}", file=sys.stderr)
-        return EXIT_INFRASTRUCTURE
-    if run.status.state != states.READY:
-        print(
-            f"dhmlrun worker: run {run_id} is {run.status.state}, not READY (built by the platform "
-            "at create); not executing it",
-            file=sys.stderr,
-        )
+    run = ready_run(project, run_id)
+    if run is None:
         return EXIT_INFRASTRUCTURE
     try:
         # the secrets its task names, as environment variables: what DHCore gives a run's pod
@@ -80,7 +70,7 @@ def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> i
         secrets = secret_environment(client, project, spec.get("secrets") or ())
         os.environ.update(secret_variables(secrets, spec))
         mask.update(value for value in secrets.values() if value)  # masked in its results and log
-        _arm_deadline(project, run_id, getattr(run.spec, "timeout", None))
+        _arm_deadline(client, project, run_id, getattr(run.spec, "timeout", None))
         _start(run)
     except Exception as exc:  # the platform failing under us
         print(f"dhmlrun worker: run {run_id} could not be executed: {exc}", file=sys.stderr)
@@ -90,7 +80,7 @@ def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> i
     except Exception as exc:  # the kind's runtime raised: the run failed
         message = failure_message(exc, declared_source(run.spec))
         print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
-        mark_run_error(project, run_id, message)
+        mark_run_error(client, project, run_id, message)
     return EXIT_OK
 
 
@@ -135,6 +125,26 @@ def enter_environment(
     os.execve(python, [python, "-m", module, project, run_id, *args], env)
 
 
+def ready_run(project: str, run_id: str, executor: str = "worker") -> Any | None:
+    """The run to execute, READY (built by the platform at its create, as on DHCore), or None
+    after saying why it cannot be executed (`executor` names who says it)."""
+    import digitalhub as dh
+
+    try:
+        run = dh.get_run(run_id, project=project)
+    except Exception as exc:
+        print(f"dhmlrun {executor}: cannot read run {run_id} of project {project}: {exc}", file=sys.stderr)
+        return None
+    if run.status.state != states.READY:
+        print(
+            f"dhmlrun {executor}: run {run_id} is {run.status.state}, not READY (built by the platform "
+            "at create); not executing it",
+            file=sys.stderr,
+        )
+        return None
+    return run
+
+
 def _start(run: Any) -> None:
     """READY -> RUNNING, as a platform's executor reports a started job; the runtime then sets
     the final state."""
@@ -142,22 +152,31 @@ def _start(run: Any) -> None:
     run.save(update=True)
 
 
-def _arm_deadline(project: str, run_id: str, timeout: float | None) -> None:
+def _arm_deadline(client: RestClient, project: str, run_id: str, timeout: float | None) -> None:
     """Watch the run for `timeout` seconds (nothing to do without one)."""
     if not timeout:
         return
     from dhmlrun.runtime import deadline
 
-    deadline.arm(float(timeout), lambda message: end_run_now(project, run_id, message, EXIT_TIMED_OUT))
+    def end(message: str) -> None:
+        end_run_now(client, project, run_id, message, EXIT_TIMED_OUT, reason=endings.TIMED_OUT)
+
+    deadline.arm(float(timeout), end)
+
+
+def executor_main(module: str, execute: Callable[[str, str], int], argv: list[str] | None = None) -> int:
+    """`python -m MODULE PROJECT RUN_ID`: how the core starts an executor of one run (as DHCore
+    starts a job with the run's project and id); `execute(project, run_id)` is its exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print(f"usage: python -m {module} PROJECT RUN_ID", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return execute(args[0], args[1])
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m dhmlrun.worker.job PROJECT RUN_ID", file=sys.stderr)
-        return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return execute_run(args[0], args[1])
+    return executor_main("dhmlrun.worker.job", execute_run, argv)
 
 
 if __name__ == "__main__":

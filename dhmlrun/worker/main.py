@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.worker.ending import INTERRUPTED, failure_message
+from dhmlrun.worker.ending import INTERRUPTED_MESSAGE, failure_message
 from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, OPERATIONS, Request, Result, decode, operation_name
 
 
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
         subject = request.subject
         result = _handler(request)(request, lambda early: write_result(result_file, early))
     except KeyboardInterrupt:  # before the worker could reach the platform: nothing was started
-        result = Result.failure(subject, f"{INTERRUPTED} (before it was created)")
+        result = Result.failure(subject, f"{INTERRUPTED_MESSAGE} (before it was created)")
     except Exception as exc:  # reported as the run's failure, with the traceback in the log
         traceback.print_exc()
         result = Result.failure(subject, failure_message(exc))
@@ -72,4 +72,4 @@ def _on_interrupt(signum: int, frame: Any) -> None:
     guard = deadline.active()
     if guard is None:
         raise KeyboardInterrupt
-    threading.Thread(target=guard.interrupt, args=(INTERRUPTED,), name="dhmlrun-interrupt").start()
+    threading.Thread(target=guard.interrupt, args=(INTERRUPTED_MESSAGE,), name="dhmlrun-interrupt").start()

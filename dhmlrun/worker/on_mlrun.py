@@ -47,12 +47,13 @@ from dhmlrun.platform.mlrun import (
     LABELS_ANNOTATION,
     SPEC_ANNOTATION,
     STATES,
+    MLRunService,
     function_metadata,
     mlrun_annotations,
     mlrun_labels,
 )
-from dhmlrun.vocabulary import states, times
-from dhmlrun.worker.ending import INTERRUPTED
+from dhmlrun.vocabulary import endings, states, times
+from dhmlrun.worker.ending import INTERRUPTED_MESSAGE
 from dhmlrun.worker.protocol import (
     ExecuteMLRunRun,
     Reply,
@@ -67,7 +68,6 @@ DEFAULT_IMAGE = "mlrun/mlrun"
 DEFAULT_RETURN = "return"
 URL_SCHEMES = ("s3", "http", "https", "gs", "gcs", "az", "abfs", "abfss", "v3io", "ds", "wasb", "wasbs")
 """Input locations a pod on MLRun's Kubernetes can read (given the credentials it is set up with)."""
-MLRUN_FINAL = ("completed", "error", "aborted")
 OURS = (L.MANAGED, ADDRESS_LABEL, LABELS_ANNOTATION, SPEC_ANNOTATION)
 
 
@@ -123,7 +123,7 @@ def stored_function(mlrun: Any, run: RunOrder) -> Any:
     `local`), which would overwrite the declared version. So the copy that runs carries no tag
     and none of dhmlrun's bookkeeping: mlrun keeps it as `latest`, and each run names the exact
     function it ran by hash (its `spec.function`), with the resources it ran with."""
-    name = mlrun_function_name(run.function.address.split(".", 1)[-1])
+    name = mlrun_function_name(run.function.name)
     struct = mlrun.get_run_db().get_function(name, run.project, tag=run.function.id)
     return detached(mlrun.new_function(runtime=struct))
 
@@ -159,7 +159,7 @@ def run(request: ExecuteMLRunRun, reply: Reply) -> Result:
             if order.remote:
                 record, message = _submit(mlrun, order, function, task)
             else:
-                record, message = _run_here(mlrun, order, function, task)
+                record, message = _run_recorded_here(mlrun, order, function, task)
         except KeyboardInterrupt:  # apply was stopped: end the run on MLRun, say so
             return _interrupted(mlrun.get_run_db(), order)
         return _finish(mlrun, order, record, message)
@@ -169,8 +169,8 @@ def _interrupted(db: Any, order: RunOrder) -> Result:
     if order.remote:
         with contextlib.suppress(Exception):
             db.abort_run(order.run_id, order.project)
-    _mark_failed(db, order.project, order.run_id, INTERRUPTED)
-    return Result.failure(order.run_id, INTERRUPTED, states.STOPPED if order.remote else states.ERROR)
+    _mark_failed(order.project, order.run_id, INTERRUPTED_MESSAGE, endings.INTERRUPTED)
+    return Result.failure(order.run_id, INTERRUPTED_MESSAGE, states.STOPPED if order.remote else states.ERROR)
 
 
 def build_task(
@@ -240,34 +240,27 @@ def _submit(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any,
     except Exception as exc:
         traceback.print_exc()
         message = f"MLRun refused the run: {one_line(exc)}"
-        _mark_failed(db, project, run_id, message)
+        _mark_failed(project, run_id, message)
         return None, message
     while True:
         record = _read_run(db, project, run_id)
-        if record is not None and (record.get("status") or {}).get("state") in MLRUN_FINAL:
+        if record is not None and STATES.get(str((record.get("status") or {}).get("state"))) in states.FINAL:
             return record, None
         time.sleep(POLL_SECONDS)
 
 
-def _run_here(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any, str | None]:
-    """Run the handler in this process, recorded on MLRun, holding the run's lease there."""
-    from dhmlrun.runtime.capture import captured_output
+def _run_recorded_here(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any, str | None]:
+    """Run the handler in this process (`runtime.execute.run_here`), recorded on MLRun, holding
+    the run's lease there; its log is stored there too."""
+    from dhmlrun.runtime.execute import run_here
     from dhmlrun.runtime.runtime import runs_root
 
     project, run_id = order.project, order.run_id
     db = mlrun.get_run_db()
-    run_dir = runs_root(project) / run_id
-    (run_dir / "work").mkdir(parents=True, exist_ok=True)
-    message = None
-    with _lease(db, project, run_id), captured_output(()) as buffer, _cwd(run_dir / "work"):
-        try:
-            function.run(task, local=True, watch=False, output_path=str(run_dir / "outputs"))
-        except Exception as exc:  # mlrun's RunError, or the handler's import failing
-            message = one_line(exc)
-        except SystemExit as exc:
-            message = f"the handler called sys.exit({exc.code!r})"
+    with _lease(db, project, run_id):
+        _, message, logs = run_here(lambda: function, runs_root(project) / run_id, runspec=task, watch=False)
     with contextlib.suppress(Exception):
-        db.store_log(run_id, project, buffer.getvalue().encode("utf-8"))
+        db.store_log(run_id, project, logs.encode("utf-8"))
     return _read_run(db, project, run_id), message
 
 
@@ -279,14 +272,14 @@ def _finish(mlrun: Any, order: RunOrder, record: Any, message: str | None) -> Re
     state = STATES.get(str(status.get("state")), states.ERROR)
     if state != states.COMPLETED:
         text = status.get("error") or message or f"the run ended {status.get('state') or 'unrecorded'}"
-        _mark_failed(db, project, run_id, str(text))
+        _mark_failed(project, run_id, str(text))
         _record(db, order, {})
         return Result.failure(run_id, one_line(text), state if state in states.FINAL else states.ERROR)
     try:
         outputs = register_outputs(mlrun, order, status, remote=order.remote)
     except Exception as exc:
         text = one_line(exc)
-        _mark_failed(db, project, run_id, text, force=True)
+        _mark_failed(project, run_id, text, force=True)
         _record(db, order, {})
         return Result.failure(run_id, text)
     _record(db, order, outputs)
@@ -333,7 +326,7 @@ def _values(results: dict[str, Any], order: RunOrder) -> dict[str, Any]:
 def _record(db: Any, order: RunOrder, outputs: dict[str, str]) -> None:
     """What the next plan reads of this run: its spec as the plan showed it, and its outputs."""
     spec = {
-        "function": f"mlrun://{order.project}/{order.function.address.split('.', 1)[-1]}:{order.function.id}",
+        "function": f"mlrun://{order.project}/{order.function.name}:{order.function.id}",
         "task": f"mlrun+{order.action or 'job'}://{order.project}",
         "local_execution": not order.remote,
         "inputs": dict(order.inputs),
@@ -347,16 +340,14 @@ def _record(db: Any, order: RunOrder, outputs: dict[str, str]) -> None:
         db.update_run({f"status.{BOOKKEEPING}": bookkeeping}, order.run_id, order.project)
 
 
-def _mark_failed(db: Any, project: str, run_id: str, message: str, force: bool = False) -> None:
+def _mark_failed(
+    project: str, run_id: str, message: str, reason: str | None = None, *, force: bool = False
+) -> None:
     """An unfinished run MLRun holds becomes `error` with the message (a refused submission
-    leaves it `running` there); `force`: a completed one too (its outputs could not be kept)."""
-    record = _read_run(db, project, run_id)
-    if record is None:
-        return
-    if not force and (record.get("status") or {}).get("state") in MLRUN_FINAL:
-        return
+    leaves it `running` there); `force`: a completed one too (its outputs could not be kept).
+    Best effort: the run's own failure is what the result reports."""
     with contextlib.suppress(Exception):
-        db.update_run({"status.state": "error", "status.error": message}, run_id, project)
+        MLRunService(os.environ["MLRUN_DBPATH"]).fail_run(project, run_id, message, reason, force=force)
 
 
 def _read_run(db: Any, project: str, run_id: str) -> dict[str, Any] | None:
@@ -388,16 +379,6 @@ def _lease(db: Any, project: str, run_id: str) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=5)
-
-
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 # ---------------------------------------------------------------- schedules

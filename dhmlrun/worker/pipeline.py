@@ -26,7 +26,7 @@ from dhmlrun.vocabulary import states
 from dhmlrun.worker.argo import SUCCEEDED, ArgoSpecError, Container, parse_workflow_spec
 from dhmlrun.worker.ending import failure_message
 from dhmlrun.worker.hera_step import StepError, run_step, step_call
-from dhmlrun.worker.job import EXIT_INFRASTRUCTURE, EXIT_OK, EXIT_USAGE
+from dhmlrun.worker.job import EXIT_INFRASTRUCTURE, EXIT_OK, executor_main, ready_run
 from dhmlrun.worker.walk import ContainerResult, Node, PipelineWalker
 
 log = logging.getLogger("dhmlrun.worker.pipeline")
@@ -45,20 +45,10 @@ def execute_pipeline(project: str, run_id: str) -> int:
 
 
 def _execute(project: str, run_id: str) -> int:
-    import digitalhub as dh
-
     from dhmlrun.runtime.logs import store_run_log
 
-    try:
-        run = dh.get_run(run_id, project=project)
-    except Exception as exc:
-        print(f"dhmlrun pipeline: cannot read run {run_id} of project {project}: {exc}", file=sys.stderr)
-        return EXIT_INFRASTRUCTURE
-    if run.status.state != states.READY:
-        print(
-            f"dhmlrun pipeline: run {run_id} is {run.status.state}, not READY; not executing it",
-            file=sys.stderr,
-        )
+    run = ready_run(project, run_id, "pipeline")
+    if run is None:
         return EXIT_INFRASTRUCTURE
     status = RunStatusWriter(run)
     spec = run.spec.to_dict()
@@ -154,12 +144,7 @@ class RunStatusWriter:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m dhmlrun.worker.pipeline PROJECT RUN_ID", file=sys.stderr)
-        return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return execute_pipeline(args[0], args[1])
+    return executor_main("dhmlrun.worker.pipeline", execute_pipeline, argv)
 
 
 if __name__ == "__main__":

@@ -22,42 +22,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
-from dhmlrun.vocabulary import defaults, states
+from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.runs import RunSpec
 
 # ---------------------------------------------------------------- what a run is, for a worker
 
 
-@dataclass(frozen=True)
-class FunctionVersion:
-    """The function version a run executes: its address, version id, store key and kind."""
-
-    address: str
-    id: str
-    key: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class RunOrder:
+@dataclass
+class RunOrder(RunSpec):
     """A run to execute, as the plan made it (`plan.model.RunRequest`), with every input resolved
     to what the worker reads (a store key, or a URL)."""
 
-    project: str
-    run_id: str
-    function: FunctionVersion
-    action: str
     inputs: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    values: list[str] = field(default_factory=list)
-    task: dict[str, Any] = field(default_factory=dict)
-    execution: str = defaults.LOCAL
-    labels: list[str] = field(default_factory=list)
-
-    @property
-    def remote(self) -> bool:
-        """Executed by the platform's executor, not in the worker."""
-        return self.execution == defaults.REMOTE
 
 
 # ---------------------------------------------------------------- requests
@@ -156,6 +132,9 @@ class Result:
     results: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     """Where an uploaded file is now (`UploadFile`)."""
+    took: float | None = None
+    """How long a finished run took on its platform (`times.run_duration` of its record): what
+    `show --graph` says of it."""
 
     @property
     def completed(self) -> bool:

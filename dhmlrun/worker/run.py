@@ -21,18 +21,25 @@ from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
-from dhmlrun.vocabulary import states
-from dhmlrun.worker.ending import INTERRUPTED, declared_source, end_run_now, failure_message, mark_run_error
+from dhmlrun.vocabulary import endings, states, times
+from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
+from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.worker.ending import (
+    INTERRUPTED_MESSAGE,
+    declared_source,
+    end_run_now,
+    failure_message,
+    mark_run_error,
+)
 from dhmlrun.worker.protocol import EXIT_RESULT_WRITTEN, ExecuteRun, Reply, Result, RunOrder
 
 if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
-PIPELINE, BUILD = "pipeline", "build"
 
 NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
-PLATFORM_ACTIONS = (BUILD, PIPELINE)
 """Run fields a function kind's run does not take: a python run's outputs are named by its
 handler and all its other returns are results (digitalhub-runtime-python)."""
 
@@ -49,17 +56,15 @@ def execute(request: ExecuteRun, reply: Reply) -> Result:
         try:
             return execute_run(run, reply, client, mask)
         except KeyboardInterrupt:
-            print(f"dhmlrun worker: run {run.run_id} {INTERRUPTED}", file=sys.stderr)
+            print(f"dhmlrun worker: run {run.run_id} {INTERRUPTED_MESSAGE}", file=sys.stderr)
             try:
-                return _end_interrupted(run)
+                return _end_interrupted(run, client)
             except Exception as exc:
                 traceback.print_exc()
-                return Result.failure(run.run_id, f"{INTERRUPTED}; {exc}")
+                return Result.failure(run.run_id, f"{INTERRUPTED_MESSAGE}; {exc}")
 
 
-def execute_run(
-    run: RunOrder, reply: Reply | None = None, client: RestClient | None = None, mask: set[str] | None = None
-) -> Result:
+def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str]) -> Result:
     """Create and execute the run; its final state and outputs.
 
     A local run gets the secrets its task names as environment variables, as a platform's pod
@@ -68,12 +73,10 @@ def execute_run(
     function = _executable(run)
     kwargs = dict(run.task)
     if not run.remote:
-        if client is not None:
-            secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
-            os.environ.update(secret_variables(secrets, kwargs))
-            if mask is not None:
-                mask.update(value for value in secrets.values() if value)
-        _guard_against_interrupts(run, reply)
+        secrets = secret_environment(client, run.project, kwargs.get("secrets") or ())
+        os.environ.update(secret_variables(secrets, kwargs))
+        mask.update(value for value in secrets.values() if value)
+        _guard_against_interrupts(run, reply, client)
     if run.action == PIPELINE:
         failed = _build_first(function, run, kwargs)
         if failed is not None:
@@ -83,12 +86,30 @@ def execute_run(
     except Exception as exc:  # a local run's handler raised: say what, where in its source
         traceback.print_exc()
         return Result.failure(run.run_id, failure_message(exc, declared_source(function.spec)))
+    echoed = ""
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
+        echoed = _echo_platform_log(started, echoed) if run.remote else echoed
+    if run.remote:
+        _echo_platform_log(started, echoed)
     if run.action == PIPELINE and started.status.state == states.COMPLETED:
         _record_step_outputs(started, run.outputs)
     return _result_of(started)
+
+
+def _echo_platform_log(started: Any, echoed: str) -> str:
+    """Print what the platform's executor has logged of a remote run since `echoed` (all of it
+    when it was rewritten): apply keeps and shows a worker's output, so a remote run's reaches
+    the live progress and `.dhmlrun/logs` as a local run's does. Best effort: a platform that
+    serves no logs yet shows nothing."""
+    try:
+        text = "".join(entry.text or "" for entry in started.logs())
+    except Exception:  # logs are a courtesy here: the run's outcome is read from its state
+        return echoed
+    if text and text != echoed:
+        print(text[len(echoed) :] if text.startswith(echoed) else text, end="", flush=True)
+    return text or echoed
 
 
 def _record_step_outputs(pipeline: Any, wanted: dict[str, str]) -> None:
@@ -138,29 +159,37 @@ def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result
 
 def _result_of(run: Any) -> Result:
     status = run.status.to_dict() if hasattr(run.status, "to_dict") else dict(vars(run.status))
+    metadata = run.metadata
+    took = times.run_duration(getattr(metadata, "created", None), getattr(metadata, "updated", None))
     return Result(
         id=run.id,
         state=str(run.status.state),
         message=status.get("message"),
         outputs=dict(status.get("outputs") or {}),
         results=dict(status.get("results") or {}),
+        took=took if states.is_final(str(run.status.state)) else None,
     )
 
 
-def _guard_against_interrupts(run: RunOrder, reply: Reply | None) -> None:
+def _guard_against_interrupts(run: RunOrder, reply: Reply, client: RestClient) -> None:
     """From here on, an interrupt marks the local run ERROR and ends this process at once."""
     from dhmlrun.runtime import deadline
 
-    def last_words() -> None:
-        if reply is not None:
-            reply(Result.failure(run.run_id, INTERRUPTED))
+    def end(message: str) -> None:
+        end_run_now(
+            client,
+            run.project,
+            run.run_id,
+            message,
+            EXIT_RESULT_WRITTEN,
+            reason=endings.INTERRUPTED,
+            last_words=lambda: reply(Result.failure(run.run_id, INTERRUPTED_MESSAGE)),
+        )
 
-    deadline.arm(
-        None, lambda message: end_run_now(run.project, run.run_id, message, EXIT_RESULT_WRITTEN, last_words)
-    )
+    deadline.arm(None, end)
 
 
-def _end_interrupted(order: RunOrder) -> Result:
+def _end_interrupted(order: RunOrder, client: RestClient) -> Result:
     """Interrupted before the guard took over (or a remote run): stop or fail the run, say how."""
     import digitalhub as dh
     from digitalhub.utils.exceptions import EntityNotExistsError
@@ -168,17 +197,17 @@ def _end_interrupted(order: RunOrder) -> Result:
     try:
         run = dh.get_run(order.run_id, project=order.project)
     except EntityNotExistsError:
-        return Result.failure(order.run_id, f"{INTERRUPTED} (before it was created)")
+        return Result.failure(order.run_id, f"{INTERRUPTED_MESSAGE} (before it was created)")
     if not states.is_final(str(run.status.state)) and order.remote:
         run.stop()  # the platform's executor ends it and marks it STOPPED
     elif not states.is_final(str(run.status.state)):
-        mark_run_error(order.project, order.run_id, INTERRUPTED)
+        mark_run_error(client, order.project, order.run_id, INTERRUPTED_MESSAGE, endings.INTERRUPTED)
     run.refresh()
     result = _result_of(run)
     if not states.is_final(result.state):  # stop is asynchronous: what matters is that it was asked
         result.state = states.STOPPED
     if result.state != states.COMPLETED:
-        result.message = INTERRUPTED
+        result.message = INTERRUPTED_MESSAGE
     return result
 
 

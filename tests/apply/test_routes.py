@@ -11,18 +11,7 @@ from dhmlrun.plan.model import Plan
 from dhmlrun.platform.state import PlatformState
 from tests.plan.helpers import declaration, write_repo
 from tests.plan.mlrun_states import MLRUN, RecordedService, apply_on_mlrun
-
-SCHEDULED = {
-    # a pod reads its input: at a URL (a local file is refused at plan time without a files store)
-    "dataitems.shared": {"kind": "table", "path": "s3://team/employees.csv"},
-    "runs.nightly": {
-        "function": "functions.summarise",
-        "action": "job",
-        "inputs": {"dataset": "dataitems.shared"},
-        "schedule": "0 3 * * *",
-        "execution": "remote",
-    }
-}
+from tests.plan.test_mlrun_host import NIGHTLY
 
 
 def unrouted(plan: Plan) -> list[str]:
@@ -41,7 +30,7 @@ def test_every_action_planned_on_dhcore_has_a_route(tmp_path: Path) -> None:
 
 
 def test_every_action_planned_on_an_mlrun_service_has_a_route(tmp_path: Path) -> None:
-    decl = declaration(write_repo(tmp_path / "repo"), extra=SCHEDULED)
+    decl = declaration(write_repo(tmp_path / "repo"), extra=NIGHTLY)
     plan = build_plan(decl, PlatformState(project=decl.project_name, mlrun=MLRUN))
     assert {a.backend for a in plan.changes()} == {"dhcore", "mlrun"}
     assert not unrouted(plan)

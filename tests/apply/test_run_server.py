@@ -18,7 +18,8 @@ import pytest
 
 from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
 from dhmlrun.apply.workers import run_in_worker
-from dhmlrun.worker.protocol import ExecuteRun, FunctionVersion, RunOrder
+from dhmlrun.vocabulary.runs import FunctionVersion
+from dhmlrun.worker.protocol import ExecuteRun, RunOrder
 from tests.conftest import pids_with_environ
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,9 +90,10 @@ def test_run_in_worker_falls_back_to_a_fresh_worker_when_the_server_is_unusable(
         broken._proc.wait()
         # a platform nobody answers at: the fresh worker reports the failure as a result, not a crash
         function = FunctionVersion("functions.x", "1", "store://nowhere/function/mlrun/x:1", "mlrun")
-        request = ExecuteRun(RunOrder(project="nowhere", run_id="r1", function=function, action="job"))
+        order = RunOrder("nowhere", "r1", function, "job", {}, {}, [], {}, "local", [])
+        request = ExecuteRun(order)
         env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9", "DHMLRUN_HTTP_ATTEMPTS": "1"}
-        result = run_in_worker(request, tmp_path / "logs", "runs.r", env, broken)
+        result = run_in_worker(request, tmp_path / "logs", env, broken)
     assert result.state == "ERROR"
     assert result.id == "r1"
 

@@ -153,20 +153,23 @@ def test_failed_last_run_fires_again(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "message", "reason"),
+    ("state", "message", "ended_by", "reason"),
     [
-        ("STOPPED", None, "last run was stopped"),
+        ("STOPPED", None, None, "last run was stopped"),
         ("ERROR", "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed",
-         "last run was interrupted"),
-        ("ERROR", "refusing token s3cr3t", "last run failed"),
+         "interrupted", "last run was interrupted"),
+        ("ERROR", "interrupted by the handler itself", None, "last run failed"),
+        ("ERROR", "refusing token s3cr3t", None, "last run failed"),
     ],
 )
 def test_the_reason_a_failed_run_fires_again_says_how_it_ended(
-    repo: Path, state: str, message: str | None, reason: str
+    repo: Path, state: str, message: str | None, ended_by: str | None, reason: str
 ) -> None:
+    """How it ended is read from what dhmlrun recorded (`ended_by`), never from the message."""
     decl, plan, _ = first_apply(repo)
     after = applied_state(plan, run_state=state)
-    after.runs["runs.download"] = dataclasses.replace(after.runs["runs.download"], message=message)
+    last = dataclasses.replace(after.runs["runs.download"], message=message, ended_by=ended_by)
+    after.runs["runs.download"] = last
     assert actions(build_plan(decl, after))["runs.download"].reason == reason
 
 
@@ -231,6 +234,16 @@ def test_unknown_target_or_rerun_is_an_error(repo: Path) -> None:
         build_plan(decl, PlatformState(project=decl.project_name), targets=["runs.nope"])
     with pytest.raises(DhmlrunError, match=r"--rerun functions\.downloader"):
         build_plan(decl, PlatformState(project=decl.project_name), reruns=["functions.downloader"])
+
+
+def test_a_targeted_destroy_deletes_only_its_targets_and_says_what_it_left_out(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    plan = build_destroy_plan(state, str(repo), decl, targets=["functions.summarise"])
+    assert [a.address for a in plan.changes()] == ["functions.summarise"]
+    assert plan.targets == ["functions.summarise"]
+    assert plan.left_out == ["functions.downloader", "dataitems.employees"]
+    with pytest.raises(DhmlrunError, match=r"--target runs\.download: not managed by dhmlrun here"):
+        build_destroy_plan(state, str(repo), decl, targets=["runs.download"])
 
 
 def test_a_mistyped_target_gets_the_nearest_address(repo: Path) -> None:

@@ -64,7 +64,7 @@ def test_sensitive_values_never_reach_outputs_plan_files_or_dhmlrun_written_enti
     run("show", "--path", root, *base, "--json")
     for text in printed:
         assert SECRET not in text
-    kept = list((root / ".dhmlrun" / "logs").glob("*.log"))
+    kept = list((root / ".dhmlrun" / "logs").rglob("*.log"))
     assert any("total: got token (sensitive)" in log.read_text() for log in kept)
     for log in kept:
         assert SECRET not in log.read_text()

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
+from dhmlrun.vocabulary.runs import FunctionVersion
 from dhmlrun.worker.protocol import (
     OPERATIONS,
     ExecuteMLRunRun,
     ExecuteRun,
-    FunctionVersion,
     Request,
     Result,
     RunOrder,

@@ -3,9 +3,8 @@ questions about the prepared data. `prepare` and `train` are python jobs (digita
 python); `init` and `serve` are the python service's init function and handler (DHCore's serve
 action: `init` once with the service's init_parameters, `serve` per request, nuclio style)."""
 
-import os
 import pickle
-import uuid
+import tempfile
 from pathlib import Path
 
 from digitalhub_runtime_python import handler
@@ -14,23 +13,14 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 SPECIES = ["setosa", "versicolor", "virginica"]
 
 
-def _folder(kind: str) -> Path:
-    """A folder of its own for what a run writes, where every process of this host reads it (the
-    runs folder dhmlrun gives its runs; on a platform with a files store, log to the store)."""
-    folder = Path(os.environ.get("DHMLRUN_RUNS_DIR", ".")) / kind / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    return folder
-
-
 @handler(outputs=["dataset"])
 def prepare(project, flowers):
     """Keep complete measurements of the known species, numbered for training."""
     df = flowers.as_df().dropna()
     df = df[df["species"].isin(SPECIES)].copy()
     df["label"] = df["species"].map(SPECIES.index)
-    path = _folder("prepared") / "flowers.csv"
-    df.to_csv(path, index=False)
-    return project.new_dataitem("flowers-prepared", kind="table", path=str(path))
+    # a table in the platform's files store, where the training run and the API read it
+    return project.log_dataitem("flowers-prepared", kind="table", data=df)
 
 
 @handler(outputs=["model", "accuracy"])
@@ -41,12 +31,13 @@ def train(project, dataset, C: float = 1.0):
     df = dataset.as_df()
     model = LogisticRegression(C=float(C), max_iter=1000).fit(df[FEATURES].values, df["label"].values)
     accuracy = float(model.score(df[FEATURES].values, df["label"].values))
-    path = _folder("models") / "model.pkl"
-    path.write_bytes(pickle.dumps(model))
-    logged = project.new_model(
+    folder = Path(tempfile.mkdtemp()) / "model"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(pickle.dumps(model))
+    logged = project.log_model(  # uploaded to the platform's files store, where the server reads it
         "flower-classifier",
         kind="sklearn",
-        path=str(path),
+        source=str(folder) + "/",
         framework="sklearn",
         algorithm="LogisticRegression",
         parameters={"C": float(C)},
