@@ -174,21 +174,21 @@ class Project:
         plan.replay = Replay(seed, list(targets), list(reruns))
         return plan
 
-    def destroy_plan(self, *, platform: Platform | None = None) -> Plan:
-        """What destroy would delete now."""
+    def destroy_plan(self, *, targets: Sequence[str] = (), platform: Platform | None = None) -> Plan:
+        """What destroy would delete now (only `targets`, when given: `destroy --target`)."""
         if platform is None:
             with self.connect() as opened:
-                return self.destroy_plan(platform=opened)
-        return self._destroy_plan(self.read_state(platform), platform)
+                return self.destroy_plan(targets=targets, platform=opened)
+        return self._destroy_plan(self.read_state(platform), platform, targets)
 
-    def _destroy_plan(self, state: PlatformState, platform: Platform) -> Plan:
+    def _destroy_plan(self, state: PlatformState, platform: Platform, targets: Sequence[str] = ()) -> Plan:
         from dhmlrun.plan import build_destroy_plan
         from dhmlrun.plan.model import Replay
         from dhmlrun.platform import recorded_endpoint
 
-        plan = build_destroy_plan(state, str(self.root), self.declaration)
+        plan = build_destroy_plan(state, str(self.root), self.declaration, targets=targets)
         plan.endpoint = recorded_endpoint(platform)
-        plan.replay = Replay(seed="")  # a destroy plan draws no ids
+        plan.replay = Replay(seed="", targets=list(targets))  # a destroy plan draws no ids
         return plan
 
     # ------------------------------------------------------------------ applying
@@ -214,7 +214,8 @@ class Project:
 
     def destroy(self, options: ApplyOptions | None = None) -> ApplyResult:
         """Delete every entity dhmlrun manages in the project (run history and produced data stay),
-        except those with `lifecycle.prevent_destroy` (`options.targets` and `reruns` do not apply)."""
+        except those with `lifecycle.prevent_destroy`; only `options.targets` when given
+        (`options.reruns` does not apply)."""
         from dhmlrun.platform.lock import project_lock
 
         options = options or ApplyOptions()
@@ -222,7 +223,7 @@ class Project:
         with self.connect() as platform:
             options.say(f"Reading project {project} from {platform.shown}")
             with project_lock(platform, project, options.lock_timeout, options.say, operation="destroy"):
-                plan = self.destroy_plan(platform=platform)
+                plan = self.destroy_plan(targets=options.targets, platform=platform)
                 return self._execute(plan, platform, options, None)
 
     def _apply_planned(self, options: ApplyOptions, server: object) -> ApplyResult:
@@ -300,7 +301,7 @@ class Project:
                 f"in {self.root}; make a new one with `dhmlrun plan --out FILE`"
             )
         if plan.destroy:
-            again = self._destroy_plan(state, platform)
+            again = self._destroy_plan(state, platform, plan.replay.targets)
         else:
             again = self._plan(state, platform, plan.replay.targets, plan.replay.reruns, plan.replay.seed)
         found = differences(plan, again)

@@ -139,8 +139,11 @@ def build_plan(
     return plan
 
 
-def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration | None = None) -> Plan:
-    """Delete every managed entity of the project, except those protected by prevent_destroy."""
+def build_destroy_plan(
+    state: PlatformState, root: str, declaration: Declaration | None = None, *, targets: Iterable[str] = ()
+) -> Plan:
+    """Delete every managed entity of the project, except those protected by prevent_destroy;
+    only `targets` when given (`destroy --target`: the rest is left out, and said to be)."""
     plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
     plan.actions.extend(mlrun_host.destroy_schedules(state))
     plan.actions.extend(services.plan_service_removals(set(), state, "destroy"))
@@ -154,7 +157,26 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
             continue
         plan.actions.append(_delete_action(entity, "destroy"))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}  # runs stay; only their moving is stale
+    targets = [_full_address(declaration, t) if declaration else t for t in targets]
+    if targets:
+        _restrict_destroy(plan, state, targets)
     return plan
+
+
+def _restrict_destroy(plan: Plan, state: PlatformState, targets: list[str]) -> None:
+    """Keep the deletions of `targets` (managed entities: runs are history, never deleted)."""
+    managed = sorted(state.managed())
+    problems = [
+        Problem(f"not managed by dhmlrun here{did_you_mean(t, managed)}", path=f"--target {t}",
+                allowed=listing(managed) or "(nothing is managed)")
+        for t in targets
+        if t not in managed
+    ]
+    if problems:
+        raise DhmlrunError(problems)
+    plan.targets = list(targets)
+    plan.left_out = [a.address for a in plan.actions if a.changes and a.address not in targets]
+    plan.actions = [a for a in plan.actions if a.address in targets or not a.changes]
 
 
 def _delete_order(address: str) -> tuple[int, str]:

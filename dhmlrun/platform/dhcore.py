@@ -218,6 +218,14 @@ class Platform:
     def read_run(self, project: str, run_id: str) -> dict[str, Any] | None:
         return self.read_entity(project, "runs", run_id)
 
+    def runs_of(self, project: str, address: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The last `limit` runs dhmlrun started for `address`, newest first (`show ADDR`)."""
+        label = L.encode({L.ADDRESS: address})[-1]
+        listed = self.client.list(context_path(project, "runs"), {"labels": label, "sort": "created,DESC"})
+        # the label filter is DHCore's own (it may match more): keep the exact label's runs
+        exact = [dto for dto in listed if label in ((dto.get("metadata") or {}).get("labels") or ())]
+        return sorted(exact, key=_created, reverse=True)[:limit]
+
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
         try:
             return self.client.get(context_path(project, type_, entity_id))
@@ -317,3 +325,8 @@ class Platform:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
         forever (`platform/runs.py`)."""
         fail_run(self.client, project, run_id, message, reason=reason)
+
+
+def _created(dto: dict[str, Any]) -> str:
+    """A DTO's creation time as DHCore writes it (ISO 8601, so it sorts as text)."""
+    return str((dto.get("metadata") or {}).get("created") or "")

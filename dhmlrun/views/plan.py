@@ -66,10 +66,13 @@ def plan_warnings(plan: Plan) -> list[str]:
             left = f"{_left_out(plan)} left out ({shown}{more})"
         else:
             left = "no other change is pending"
-        warnings.append(
-            f"partial plan: only {_targets(plan)} and what it depends on; {left}. "
-            "Plan and apply without --target to make the platform match the whole configuration."
-        )
+        if plan.destroy:
+            warnings.append(f"partial destroy: only {_targets(plan)}; {left}.")
+        else:
+            warnings.append(
+                f"partial plan: only {_targets(plan)} and what it depends on; {left}. "
+                "Plan and apply without --target to make the platform match the whole configuration."
+            )
     return warnings
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
-from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary import endings, states, times
 from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
 from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
 from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
@@ -86,12 +86,30 @@ def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str])
     except Exception as exc:  # a local run's handler raised: say what, where in its source
         traceback.print_exc()
         return Result.failure(run.run_id, failure_message(exc, declared_source(function.spec)))
+    echoed = ""
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
+        echoed = _echo_platform_log(started, echoed) if run.remote else echoed
+    if run.remote:
+        _echo_platform_log(started, echoed)
     if run.action == PIPELINE and started.status.state == states.COMPLETED:
         _record_step_outputs(started, run.outputs)
     return _result_of(started)
+
+
+def _echo_platform_log(started: Any, echoed: str) -> str:
+    """Print what the platform's executor has logged of a remote run since `echoed` (all of it
+    when it was rewritten): apply keeps and shows a worker's output, so a remote run's reaches
+    the live progress and `.dhmlrun/logs` as a local run's does. Best effort: a platform that
+    serves no logs yet shows nothing."""
+    try:
+        text = "".join(entry.text or "" for entry in started.logs())
+    except Exception:  # logs are a courtesy here: the run's outcome is read from its state
+        return echoed
+    if text and text != echoed:
+        print(text[len(echoed) :] if text.startswith(echoed) else text, end="", flush=True)
+    return text or echoed
 
 
 def _record_step_outputs(pipeline: Any, wanted: dict[str, str]) -> None:
@@ -143,12 +161,15 @@ def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result
 
 def _result_of(run: Any) -> Result:
     status = run.status.to_dict() if hasattr(run.status, "to_dict") else dict(vars(run.status))
+    metadata = run.metadata
+    took = times.run_duration(getattr(metadata, "created", None), getattr(metadata, "updated", None))
     return Result(
         id=run.id,
         state=str(run.status.state),
         message=status.get("message"),
         outputs=dict(status.get("outputs") or {}),
         results=dict(status.get("results") or {}),
+        took=took if states.is_final(str(run.status.state)) else None,
     )
 
 
