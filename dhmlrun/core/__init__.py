@@ -10,7 +10,14 @@ Module map (one concern each):
     listing.py      list parameters → SQL, Spring page envelope
     service.py      the rules: kinds and specs, references, a remote run built in its create,
                     update semantics, cascades, project embedding, secrets
-    api.py          URL → service, core's error bodies and API headers (framework-free)
+    api.py          URL → service, core's error bodies and API headers (framework-free); beside it
+                    base_api.py (base entity APIs, relationships, labels), files_api.py (the files
+                    API), platform_api.py (configuration, templates, users, tokens), proxy_api.py
+                    (the run proxy): docs/dhcore-routes.md
+    validation.py   DHCore's `@Valid` rules on entity bodies
+    relationships.py, run_events.py   relationships between entities; run lifecycle events
+    objects.py      the files store (blobs beside core.db); s3.py, sigv4.py, s3_edge.py its S3
+                    protocol; files.py DHCore's files service over it (docs/files-store.md)
     asgi.py         the HTTP edge: bearer token, body limit; http_server.py: uvicorn on a socket
     inprocess.py    the same API without a socket, for this process
     jobs.py         remote runs, a bounded pool: one `python -m dhmlrun.worker.job PROJECT

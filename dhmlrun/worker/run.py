@@ -74,7 +74,7 @@ def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str])
         os.environ.update(secret_variables(secrets, kwargs))
         mask.update(value for value in secrets.values() if value)
         _guard_against_interrupts(run, reply, client)
-    if run.action == PIPELINE:
+    if run.action == PIPELINE and run.workflow_build:
         failed = _build_first(function, run, kwargs)
         if failed is not None:
             return failed
@@ -138,10 +138,12 @@ def _is_workflow(run: RunOrder) -> bool:
 
 
 def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result | None:
-    """A pipeline executes the Argo Workflow the workflow's build made, whose steps name their
-    functions' versions at that build: so the workflow is built right before each pipeline run
-    (as the platform's own scenarios do: `workflow.run("build", wait=True)`), with the run's task
-    parameters. None when the build completed, else the pipeline run's failure, saying why."""
+    """A pipeline executes the Argo Workflow its workflow's version holds as its build, whose
+    steps name their functions' versions at that build: so when the plan found none, or one
+    running older step functions (`run.workflow_build`, `plan/pipelines.py`), the workflow is
+    built right before the pipeline run (as the platform's own scenarios do:
+    `workflow.run("build", wait=True)`), with the run's task parameters. None when the build
+    completed, else the pipeline run's failure, saying why."""
     build = workflow.run(BUILD, **kwargs)
     while not states.is_final(str(build.status.state)):
         time.sleep(POLL_SECONDS)
