@@ -10,10 +10,11 @@ Module map (one concern each):
     listing.py      list parameters → SQL, Spring page envelope
     service.py      the rules: kinds and specs, references, a remote run built in its create,
                     update semantics, cascades, project embedding, secrets
-    api.py          URL → service, core's error bodies and API headers (framework-free); beside it
-                    base_api.py (base entity APIs, relationships, labels), files_api.py (the files
-                    API), platform_api.py (configuration, templates, users, tokens), proxy_api.py
-                    (the run proxy): docs/dhcore-routes.md
+    api.py          URL → service (framework-free); beside it base_api.py (base entity APIs,
+                    relationships, labels), files_api.py (the files API), platform_api.py
+                    (configuration, templates, users, tokens), proxy_api.py (the run proxy):
+                    docs/dhcore-routes.md; all of them on routing.py (request, reply, core's
+                    error bodies and API headers, routes), which imports none of them
     validation.py   DHCore's `@Valid` rules on entity bodies
     relationships.py, run_events.py   relationships between entities; run lifecycle events
     objects.py      the files store (blobs beside core.db); s3.py, sigv4.py, s3_edge.py its S3

@@ -11,130 +11,27 @@ No rule of the platform lives here; a reader looking for *what* happens on a req
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Sequence
+from dataclasses import replace
 
 from dhmlrun.core.base_api import base_routes
-from dhmlrun.core.bodies import check_entity_fields, parse_body, parse_entity_body
 from dhmlrun.core.entities import CONTEXT_TYPES, MATERIAL_TYPES, type_from_collection
-from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
-from dhmlrun.core.listing import Page, Params
+from dhmlrun.core.errors import ApiError, bad_request
 from dhmlrun.core.platform_api import platform_routes
 from dhmlrun.core.proxy_api import proxy_routes
+from dhmlrun.core.routing import (
+    HEADERS,
+    ApiReply,
+    ApiRequest,
+    Route,
+    collections,
+    error_reply,
+    json_reply,
+    route,
+    spring_reply,
+)
 from dhmlrun.core.service import Core
-from dhmlrun.core.validation import check_dto
-
-API_VERSION = "0.15.0"
-API_LEVEL = "15"
-JSON_TYPE = "application/json"
-HEADERS = {"content-type": JSON_TYPE, "x-api-version": API_VERSION, "x-api-level": API_LEVEL}
-
-
-@dataclass(frozen=True)
-class ApiRequest:
-    """One request as the API sees it: method, path, raw query and body."""
-
-    method: str
-    path: str
-    query: str = ""
-    body: bytes = b""
-    content_type: str = JSON_TYPE
-    base_url: str = ""
-    """Scheme and host the client used (`http://127.0.0.1:8080`), for the `ref` links of §6."""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """The request's headers, names lower-cased (repeated ones joined with `, `)."""
-    client: str = ""
-    """The client's address (the run proxy's `X-Forwarded-For`)."""
-
-    @property
-    def params(self) -> Params:
-        return Params(parse_qsl(self.query, keep_blank_values=True))
-
-    def json(self) -> Any:
-        """The body as strict JSON (`bodies.py`); malformed input is a 400 or 415, never a 500."""
-        return parse_body(self.body, self.content_type)
-
-    def object(self) -> dict[str, Any]:
-        """A body that must be an object with DHCore's field types (an entity): JSON, or YAML
-        where DHCore's create and update controllers consume `application/x-yaml` too."""
-        body = parse_entity_body(self.body, self.content_type)
-        if not isinstance(body, dict):
-            raise bad_request("JSON parse error: the request body must be an object")
-        check_entity_fields(body)
-        return body
-
-    def valid(self, entity_type: str) -> dict[str, Any]:
-        """An entity body that passes its DTO's `@Valid` rules (`validation.py`)."""
-        body = self.object()
-        check_dto(entity_type, body)
-        return body
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.params.get(name)
-        if raw is None:
-            return default
-        if raw.lower() not in ("true", "false"):
-            raise bad_request(f"invalid {name}: {raw}")
-        return raw.lower() == "true"
-
-
-@dataclass(frozen=True)
-class ApiReply:
-    """Status, headers and body bytes."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=lambda: dict(HEADERS))
-
-
-def json_reply(content: Any, status: int = 200) -> ApiReply:
-    """Alphabetical keys, compact separators, strict JSON (no NaN), the API headers always."""
-    if isinstance(content, Page):
-        body = content.render()
-    elif content is None:
-        body = b""
-    else:
-        body = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-    return ApiReply(status, body)
-
-
-def error_reply(exc: ApiError) -> ApiReply:
-    """Core's handled-error body."""
-    return json_reply(exc.body(), exc.status)
-
-
-def spring_reply(request: ApiRequest, status: int = 404, error: str = "Not Found") -> ApiReply:
-    """Spring's default body for paths (or methods) no controller handles."""
-    return json_reply(spring_default_body(status, error, request.path), status)
-
-
-Handler = Callable[[ApiRequest, dict[str, str]], ApiReply]
-
-
-Accepts = Callable[[dict[str, str]], bool]
-
-
-@dataclass(frozen=True)
-class Route:
-    pattern: re.Pattern[str]
-    methods: frozenset[str]
-    handler: Handler
-    accepts: Accepts | None = None
-    """Whether the path's parameters name something this route maps (a `{collection}` among
-    those of its controllers): a path it refuses is routed on, never answered 405."""
-
-
-def _route(template: str, methods: Sequence[str], handler: Handler, accepts: Accepts | None = None) -> Route:
-    """`/api/v1/projects/{name}` → a regex whose groups are the path parameters (one segment
-    each; `{name:path}` takes the rest of the path, as Spring's `**`)."""
-    regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", template)
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-    return Route(re.compile(f"^{regex}$"), frozenset(methods), handler, accepts)
-
 
 SLUG = re.compile(r"^[a-zA-Z0-9._+-]+$")
 VALIDATED_PATH_VARIABLES = {
@@ -155,12 +52,6 @@ def check_path_variables(args: dict[str, str]) -> None:
         shown = VALIDATED_PATH_VARIABLES.get(name)
         if shown is not None and not SLUG.match(value):
             raise bad_request(f'{shown}: must match "^[a-zA-Z0-9._+-]+$"')
-
-
-def collections(*names: str) -> Accepts:
-    """A route's `accepts` for paths whose `{collection}` is one of `names`."""
-    allowed = frozenset(names)
-    return lambda args: args.get("collection") in allowed
 
 
 CONTEXT = collections(*(f"{t}s" for t in CONTEXT_TYPES))
@@ -187,34 +78,34 @@ class CoreApi:
 
     def __init__(self, core: Core, files: Sequence[Route] = ()) -> None:
         """`files`: the files API's routes (`files_api.files_routes`), mounted by whoever gave
-        the core its files store (`server.py`); it imports this module, so not the reverse."""
+        the core its files store (`server.py`)."""
         self.core = core
         ctx = "/api/v1/-/{project}"
         item = ctx + "/{collection}/{entity_id}"
         # order matters: `secrets/data` and `schemas/…` before `{collection}/{entity_id}`
         self.routes = [
-            _route("/api/auth", ["GET", "POST"], self.auth),
-            _route("/api/v1/schemas/{entity}", ["GET"], self.schemas),
-            _route("/api/v1/schemas/{entity}/{kind}", ["GET"], self.schema),
-            _route(ctx + "/schemas/{entity}", ["GET"], self.schemas),
-            _route(ctx + "/schemas/{entity}/{kind}", ["GET"], self.schema),
-            _route("/api/v1/projects", ["GET", "POST"], self.projects),
-            _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
-            _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
-            _route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
+            route("/api/auth", ["GET", "POST"], self.auth),
+            route("/api/v1/schemas/{entity}", ["GET"], self.schemas),
+            route("/api/v1/schemas/{entity}/{kind}", ["GET"], self.schema),
+            route(ctx + "/schemas/{entity}", ["GET"], self.schemas),
+            route(ctx + "/schemas/{entity}/{kind}", ["GET"], self.schema),
+            route("/api/v1/projects", ["GET", "POST"], self.projects),
+            route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
+            route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
+            route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
             *files,
             *proxy_routes(core),
             *base_routes(core),
             *platform_routes(core),
-            _route(ctx + "/{collection}", ["GET", "POST"], self.collection, CONTEXT),
-            _route(ctx + "/{collection}", ["DELETE"], self.collection, collections(*DELETE_BY_NAME)),
-            _route(item, ["GET", "PUT", "DELETE"], self.entity, CONTEXT),
-            _route(item + "/logs", ["GET"], self.logs, collections("runs")),
-            _route(item + "/metrics", ["GET"], self.metrics, collections("runs", "models")),
-            _route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric, collections("runs", "models")),
-            _route(item + "/files/info", ["GET", "PUT"], self.files_info, collections(*MATERIALS)),
-            _route(item + "/{action}", ["POST"], self.action, collections("runs")),
-            _route(item + "/{action}", ["POST"], self.action, _trigger_action),
+            route(ctx + "/{collection}", ["GET", "POST"], self.collection, CONTEXT),
+            route(ctx + "/{collection}", ["DELETE"], self.collection, collections(*DELETE_BY_NAME)),
+            route(item, ["GET", "PUT", "DELETE"], self.entity, CONTEXT),
+            route(item + "/logs", ["GET"], self.logs, collections("runs")),
+            route(item + "/metrics", ["GET"], self.metrics, collections("runs", "models")),
+            route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric, collections("runs", "models")),
+            route(item + "/files/info", ["GET", "PUT"], self.files_info, collections(*MATERIALS)),
+            route(item + "/{action}", ["POST"], self.action, collections("runs")),
+            route(item + "/{action}", ["POST"], self.action, _trigger_action),
         ]
 
     def handle(self, request: ApiRequest) -> ApiReply:
@@ -225,19 +116,19 @@ class CoreApi:
         """
         allowed: set[str] = set()
         method = "GET" if request.method == "HEAD" else request.method
-        for route in self.routes:
-            match = route.pattern.match(request.path)
+        for mapped in self.routes:
+            match = mapped.pattern.match(request.path)
             if match is None:
                 continue
             args = match.groupdict()
-            if route.accepts is not None and not route.accepts(args):
+            if mapped.accepts is not None and not mapped.accepts(args):
                 continue  # a `{collection}` no controller maps: not this route at all
-            if method not in route.methods:
-                allowed |= route.methods  # a later route may still take this method
+            if method not in mapped.methods:
+                allowed |= mapped.methods  # a later route may still take this method
                 continue
             try:
                 check_path_variables(args)
-                reply = route.handler(replace(request, method=method), args)
+                reply = mapped.handler(replace(request, method=method), args)
             except ApiError as exc:
                 reply = error_reply(exc)
             return ApiReply(reply.status, b"", reply.headers) if request.method == "HEAD" else reply

@@ -19,8 +19,9 @@ import hmac
 import logging
 from typing import Any
 
-from dhmlrun.core.api import WRITES, ApiReply, ApiRequest, CoreApi, error_reply, json_reply
+from dhmlrun.core.api import WRITES, CoreApi
 from dhmlrun.core.errors import ApiError, forbidden
+from dhmlrun.core.routing import ApiReply, ApiRequest, error_reply, json_reply
 from dhmlrun.core.s3_edge import is_files_path
 from dhmlrun.core.store import DatabaseUnusable
 

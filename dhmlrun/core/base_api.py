@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dhmlrun.core.entities import type_from_collection
 
 if TYPE_CHECKING:
-    from dhmlrun.core.api import ApiReply, ApiRequest, Route
+    from dhmlrun.core.routing import ApiReply, ApiRequest, Route
     from dhmlrun.core.service import Core
 
 BASE_LISTS: dict[str, tuple[str, tuple[str, bool]]] = {
@@ -40,23 +40,23 @@ WITH_RELATIONSHIPS = ("artifacts", "dataitems", "functions", "models", "runs", "
 
 def base_routes(core: Core) -> list[Route]:
     """The routes, in the order they must be tried (before the context `{collection}` ones)."""
-    from dhmlrun.core.api import _route, collections
+    from dhmlrun.core.routing import collections, route
 
     handlers = BaseHandlers(core)
     ctx = "/api/v1/-/{project}"
     item = ctx + "/{collection}/{entity_id}"
     executables = collections("functions", "workflows")
     return [
-        _route("/api/v1/projects/{name}/relationships", ["GET"], handlers.project_relationships),
-        _route(ctx + "/labels", ["GET"], handlers.labels),
-        _route(item + "/relationships", ["GET"], handlers.relationships, collections(*WITH_RELATIONSHIPS)),
-        _route(item + "/tasks", ["GET"], handlers.tasks, executables),
-        _route(item + "/runs", ["GET"], handlers.runs, collections("tasks")),
-        _route("/api/v1/{collection}/search/reindex", ["POST"], handlers.reindex, collections(*INDEXED)),
-        _route("/api/v1/runs/{entity_id}/{action}", ["POST"], handlers.run_action),
-        _route("/api/v1/{collection}", ["GET", "POST"], handlers.collection, collections(*BASE_LISTS)),
-        _route("/api/v1/secrets", ["POST"], handlers.collection, lambda args: True),
-        _route(
+        route("/api/v1/projects/{name}/relationships", ["GET"], handlers.project_relationships),
+        route(ctx + "/labels", ["GET"], handlers.labels),
+        route(item + "/relationships", ["GET"], handlers.relationships, collections(*WITH_RELATIONSHIPS)),
+        route(item + "/tasks", ["GET"], handlers.tasks, executables),
+        route(item + "/runs", ["GET"], handlers.runs, collections("tasks")),
+        route("/api/v1/{collection}/search/reindex", ["POST"], handlers.reindex, collections(*INDEXED)),
+        route("/api/v1/runs/{entity_id}/{action}", ["POST"], handlers.run_action),
+        route("/api/v1/{collection}", ["GET", "POST"], handlers.collection, collections(*BASE_LISTS)),
+        route("/api/v1/secrets", ["POST"], handlers.collection, lambda args: True),
+        route(
             "/api/v1/{collection}/{entity_id}",
             ["GET", "PUT", "DELETE"],
             handlers.entity,
@@ -66,7 +66,7 @@ def base_routes(core: Core) -> list[Route]:
 
 
 def _json(content: Any) -> ApiReply:
-    from dhmlrun.core.api import json_reply
+    from dhmlrun.core.routing import json_reply
 
     return json_reply(content)
 

@@ -18,7 +18,7 @@ from dhmlrun.core.errors import ApiError, bad_request, not_found
 from dhmlrun.core.files import FilesService, check_filename, join_filename
 
 if TYPE_CHECKING:
-    from dhmlrun.core.api import ApiReply, ApiRequest, Route
+    from dhmlrun.core.routing import ApiReply, ApiRequest, Route
     from dhmlrun.core.service import Core
 
 MATERIAL_COLLECTIONS = ("artifacts", "dataitems", "models")
@@ -26,7 +26,7 @@ MATERIAL_COLLECTIONS = ("artifacts", "dataitems", "models")
 
 def files_routes(core: Core) -> list[Route]:
     """The routes, in the order they must be tried (before `/{collection}/{id}`)."""
-    from dhmlrun.core.api import _route, collections
+    from dhmlrun.core.routing import collections, route
 
     handlers = FilesHandlers(core)
     materials = collections(*MATERIAL_COLLECTIONS)
@@ -34,20 +34,20 @@ def files_routes(core: Core) -> list[Route]:
     ctx = "/api/v1/-/{project}/files"
     item = "/api/v1/-/{project}/{collection}/{entity_id}/files"
     return [
-        _route(ctx + "/stores", ["GET"], handlers.stores),
-        _route(ctx + "/info", ["GET"], handlers.info),
-        _route(ctx + "/download", ["GET", "POST"], handlers.download),
-        _route(ctx + "/delete", ["DELETE"], handlers.delete),
-        _route(ctx + "/upload", ["POST"], handlers.upload),
-        _route(ctx + "/multipart/start", ["POST"], handlers.start),
-        _route(ctx + "/multipart/part", ["PUT"], handlers.part),
-        _route(ctx + "/multipart/complete", ["POST"], handlers.complete),
-        _route(item + "/download", ["GET"], handlers.entity_download, materials),
-        _route(item + "/download/{sub:path}", ["GET"], handlers.entity_download, materials),
-        _route(item + "/upload", ["POST"], handlers.entity_upload, materials),
-        _route(item + "/multipart/start", ["POST"], handlers.entity_start, materials),
-        _route(item + "/multipart/part", ["PUT"], handlers.entity_part, materials),
-        _route(item + "/multipart/complete", ["POST"], handlers.entity_complete, materials),
+        route(ctx + "/stores", ["GET"], handlers.stores),
+        route(ctx + "/info", ["GET"], handlers.info),
+        route(ctx + "/download", ["GET", "POST"], handlers.download),
+        route(ctx + "/delete", ["DELETE"], handlers.delete),
+        route(ctx + "/upload", ["POST"], handlers.upload),
+        route(ctx + "/multipart/start", ["POST"], handlers.start),
+        route(ctx + "/multipart/part", ["PUT"], handlers.part),
+        route(ctx + "/multipart/complete", ["POST"], handlers.complete),
+        route(item + "/download", ["GET"], handlers.entity_download, materials),
+        route(item + "/download/{sub:path}", ["GET"], handlers.entity_download, materials),
+        route(item + "/upload", ["POST"], handlers.entity_upload, materials),
+        route(item + "/multipart/start", ["POST"], handlers.entity_start, materials),
+        route(item + "/multipart/part", ["PUT"], handlers.entity_part, materials),
+        route(item + "/multipart/complete", ["POST"], handlers.entity_complete, materials),
     ]
 
 
@@ -239,6 +239,6 @@ def _part_list(request: ApiRequest) -> list[str]:
 
 
 def _json(content: Any) -> ApiReply:
-    from dhmlrun.core.api import json_reply
+    from dhmlrun.core.routing import json_reply
 
     return json_reply(content)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
-from dhmlrun.core.api import JSON_TYPE, ApiRequest, CoreApi
+from dhmlrun.core.api import CoreApi
+from dhmlrun.core.routing import JSON_TYPE, ApiRequest
 from dhmlrun.platform.transport import Reply
 
 IN_PROCESS_BASE = "http://embedded.invalid"

@@ -29,7 +29,7 @@ from dhmlrun.core.errors import bad_request, not_found
 from dhmlrun.core.listing import Page, page_envelope, spring_pageable
 
 if TYPE_CHECKING:
-    from dhmlrun.core.api import ApiReply, ApiRequest, Route
+    from dhmlrun.core.routing import ApiReply, ApiRequest, Route
     from dhmlrun.core.service import Core
 
 PAT_PREFIX = "dhat_"
@@ -42,26 +42,26 @@ PERSONAL, REFRESH = "personal", "refresh"
 
 
 def platform_routes(core: Core) -> list[Route]:
-    from dhmlrun.core.api import _route
+    from dhmlrun.core.routing import route
 
     handlers = PlatformHandlers(core)
     return [
-        _route("/.well-known/configuration", ["GET"], handlers.configuration),
-        _route("/.well-known/security.txt", ["GET"], handlers.security_txt),
-        _route("/api/v1/templates", ["GET"], handlers.templates),
-        _route("/api/v1/templates/{entity}", ["GET"], handlers.templates),
-        _route("/api/v1/templates/{entity}/{template_id}", ["GET"], handlers.template),
-        _route("/api/v1/users/me", ["DELETE"], handlers.delete_me),
-        _route("/api/v1/users/me/projects", ["GET", "DELETE"], handlers.my_projects),
-        _route("/api/v1/tokens/personal", ["GET", "POST"], handlers.personal_tokens),
-        _route("/api/v1/tokens/personal/{token_id}", ["GET", "DELETE"], handlers.personal_token),
-        _route("/api/v1/tokens/refresh", ["GET"], handlers.refresh_tokens),
-        _route("/api/v1/tokens/refresh/{token_id}", ["GET", "DELETE"], handlers.refresh_token),
+        route("/.well-known/configuration", ["GET"], handlers.configuration),
+        route("/.well-known/security.txt", ["GET"], handlers.security_txt),
+        route("/api/v1/templates", ["GET"], handlers.templates),
+        route("/api/v1/templates/{entity}", ["GET"], handlers.templates),
+        route("/api/v1/templates/{entity}/{template_id}", ["GET"], handlers.template),
+        route("/api/v1/users/me", ["DELETE"], handlers.delete_me),
+        route("/api/v1/users/me/projects", ["GET", "DELETE"], handlers.my_projects),
+        route("/api/v1/tokens/personal", ["GET", "POST"], handlers.personal_tokens),
+        route("/api/v1/tokens/personal/{token_id}", ["GET", "DELETE"], handlers.personal_token),
+        route("/api/v1/tokens/refresh", ["GET"], handlers.refresh_tokens),
+        route("/api/v1/tokens/refresh/{token_id}", ["GET", "DELETE"], handlers.refresh_token),
     ]
 
 
 def _json(content: Any) -> ApiReply:
-    from dhmlrun.core.api import json_reply
+    from dhmlrun.core.routing import json_reply
 
     return json_reply(content)
 
@@ -93,8 +93,8 @@ class PlatformHandlers:
         return _json({key.lower(): value for key, value in sorted(settings.items())})
 
     def security_txt(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
-        from dhmlrun.core.api import HEADERS
-        from dhmlrun.core.api import ApiReply as Reply
+        from dhmlrun.core.routing import HEADERS
+        from dhmlrun.core.routing import ApiReply as Reply
 
         expires = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         text = f"Policy: {POLICY}\nPreferred-Languages: en, it\nExpires: {expires}\n"

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from dhmlrun.core.errors import bad_request
 
 if TYPE_CHECKING:
-    from dhmlrun.core.api import ApiReply, ApiRequest, Route
+    from dhmlrun.core.routing import ApiReply, ApiRequest, Route
     from dhmlrun.core.service import Core
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -32,9 +32,9 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 def proxy_routes(core: Core) -> list[Route]:
-    from dhmlrun.core.api import _route
+    from dhmlrun.core.routing import route
 
-    return [_route("/api/v1/-/{project}/runs/{entity_id}/proxy", METHODS, RunProxy(core).handle)]
+    return [route("/api/v1/-/{project}/runs/{entity_id}/proxy", METHODS, RunProxy(core).handle)]
 
 
 def _status_line(status: int) -> str:
@@ -80,7 +80,7 @@ class RunProxy:
     def _forward(self, request: ApiRequest, target: str, method: str) -> ApiReply:
         import urllib3
 
-        from dhmlrun.core.api import HEADERS, ApiReply
+        from dhmlrun.core.routing import HEADERS, ApiReply
 
         headers = {
             k: v

@@ -12,8 +12,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dhmlrun.core.api import ApiRequest
 from dhmlrun.core.asgi import MAX_BODY_BYTES
+from dhmlrun.core.routing import ApiRequest
 from dhmlrun.core.server import EmbeddedCore
 
 PROJECT = "bodies"

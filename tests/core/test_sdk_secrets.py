@@ -65,7 +65,7 @@ def test_secret_values_are_sealed_at_rest(tmp_path, monkeypatch: pytest.MonkeyPa
     the user's only."""
     import stat
 
-    from dhmlrun.core.api import ApiRequest
+    from dhmlrun.core.routing import ApiRequest
     from dhmlrun.core.server import EmbeddedCore
 
     value = "plain-text-that-must-not-be-stored-1f3a"
