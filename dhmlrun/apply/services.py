@@ -14,11 +14,8 @@ embedded core is the service's own last log line.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +31,7 @@ from dhmlrun.platform.rest import context_path
 from dhmlrun.serving import endpoints
 from dhmlrun.vocabulary import keys, states
 
-READY_TIMEOUT_ENV = "DHMLRUN_SERVICE_READY_TIMEOUT"
-DEFAULT_READY_TIMEOUT = 300.0
 POLL_SECONDS = 0.1
-PROBE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,7 +112,7 @@ def stop_run(platform: Platform, project: str, run_id: str) -> None:
 def wait_ready(ctx: StepContext, request: ServiceRequest) -> Served:
     """Poll the serve run until the platform serves it and its endpoint answers; `DhmlrunError`
     with the platform's (the service's) message when it ends or the deadline passes."""
-    deadline = time.monotonic() + ready_timeout()
+    deadline = time.monotonic() + endpoints.ready_timeout()
     project, run_id = request.project, request.run_id
     while time.monotonic() < deadline:
         if ctx.stop.is_set():
@@ -133,8 +127,8 @@ def wait_ready(ctx: StepContext, request: ServiceRequest) -> Served:
             return Served(run_id, str(url))
         time.sleep(POLL_SECONDS)
     raise DhmlrunError.single(
-        f"the service was not ready within {ready_timeout():.0f} s "
-        f"(run {run_id}; {READY_TIMEOUT_ENV} sets the bound)"
+        f"the service was not ready within {endpoints.ready_timeout():.0f} s "
+        f"(run {run_id}; {endpoints.READY_TIMEOUT_ENV} sets the bound)"
     )
 
 
@@ -157,29 +151,14 @@ def answers(kind: str, url: str, embedded: bool) -> bool:
     except (OSError, ValueError):
         return True  # a name only the platform's network resolves: its state is the word
     if kind in endpoints.MODEL_SERVER_IMPLEMENTATIONS:
-        return _http_ok(f"http://{url}{endpoints.MLSERVER_READY_PATH}")
+        return endpoints.probe(f"http://{url}{endpoints.MLSERVER_READY_PATH}")
     if kind == endpoints.PYTHON and embedded:
-        return _http_ok(f"http://{url}{endpoints.PYTHON_READY_PATH}")
+        return endpoints.probe(f"http://{url}{endpoints.PYTHON_READY_PATH}")
     try:
-        with socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT):
+        with socket.create_connection((host, int(port)), timeout=endpoints.PROBE_TIMEOUT):
             return True
     except OSError:
         return False
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def ready_timeout() -> float:
-    try:
-        return float(os.environ.get(READY_TIMEOUT_ENV, DEFAULT_READY_TIMEOUT))
-    except ValueError:
-        return DEFAULT_READY_TIMEOUT
 
 
 def _function_ref(platform: Platform, request: ServiceRequest, model_key: str | None) -> str:

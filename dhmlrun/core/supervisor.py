@@ -29,8 +29,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,12 +45,7 @@ log = logging.getLogger("dhmlrun.core.supervisor")
 
 WORKER_MODULE = "dhmlrun.serving.worker"
 LOG_FILE = "service.log"
-READY_TIMEOUT_ENV = "DHMLRUN_SERVICE_READY_TIMEOUT"
-DEFAULT_READY_TIMEOUT = 300.0
-"""Seconds a service may take to become ready: the bound of the SDK's own `wait()` for services
-(digitalhub-runtime-modelserve's `RunModelserveRun.wait`)."""
 STOP_GRACE_SECONDS = 10.0
-PROBE_TIMEOUT = 2.0
 PROBE_INTERVAL = 0.1
 LOG_TAIL_BYTES = 1 << 20
 """At most this much of a service's output is served as its log (the end of it)."""
@@ -93,7 +86,7 @@ class ServiceSupervisor:
         a pod (`Jobs.process_for`: identity, configuration, the task's `envs`, the function's
         prepared environment)."""
         self._worker_module = worker_module
-        self.ready_timeout = ready_timeout if ready_timeout is not None else _ready_timeout()
+        self.ready_timeout = ready_timeout if ready_timeout is not None else endpoints.ready_timeout()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         """Processes this core started and has not reaped (reaping keeps no zombie behind)."""
         self._watched: set[str] = set()
@@ -178,7 +171,7 @@ class ServiceSupervisor:
             if not same_process(row.pid, row.process_start):
                 self._ended(row, "exited before it was ready")
                 return
-            if probe(url):
+            if endpoints.probe(url):
                 self._ready(row)
                 return
             if time.time() > deadline:
@@ -351,19 +344,3 @@ class ServiceSupervisor:
 def _signal_group(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-
-
-def probe(url: str) -> bool:
-    """One readiness request: True on a 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _ready_timeout() -> float:
-    try:
-        return float(os.environ.get(READY_TIMEOUT_ENV, DEFAULT_READY_TIMEOUT))
-    except ValueError:
-        return DEFAULT_READY_TIMEOUT

@@ -8,6 +8,9 @@ themselves live in the service's own process (`worker.py`). Facts: `docs/service
 from __future__ import annotations
 
 import importlib.util
+import os
+import urllib.error
+import urllib.request
 from typing import Any
 
 from dhmlrun.vocabulary.kinds import runtime_name
@@ -36,6 +39,32 @@ MLSERVER_READY_PATH = "/v2/health/ready"
 PYTHON_READY_PATH = "/.dhmlrun/ready"
 """Answered by dhmlrun's python host itself, never by the user's handler (nuclio's processor has
 its own health port for the same reason)."""
+
+READY_TIMEOUT_ENV = "DHMLRUN_SERVICE_READY_TIMEOUT"
+DEFAULT_READY_TIMEOUT = 300.0
+"""Seconds a service may take to become ready, for the core that starts it and the apply that
+waits on it alike: the bound of the SDK's own `wait()` for services
+(digitalhub-runtime-modelserve's `RunModelserveRun.wait`)."""
+PROBE_TIMEOUT = 2.0
+"""Seconds one readiness request may take."""
+
+
+def ready_timeout() -> float:
+    """`DHMLRUN_SERVICE_READY_TIMEOUT` when it is a number, else the default."""
+    try:
+        return float(os.environ.get(READY_TIMEOUT_ENV, DEFAULT_READY_TIMEOUT))
+    except ValueError:
+        return DEFAULT_READY_TIMEOUT
+
+
+def probe(url: str) -> bool:
+    """One readiness request: True on a 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
 
 SERVE_EXTRA_HINT = "install the servers with: pip install 'dhmlrun[serve]'"
 HUGGINGFACE_REFUSAL = (
