@@ -19,6 +19,15 @@ from dhmlrun.core.store import Query
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 25
+MAX_INT_PARAM = 2**31 - 1
+"""The largest page number a request may name: what Spring binds a `Pageable` to (a Java int).
+A larger one made the offset overflow SQLite's integers, and the answer was a 500."""
+MAX_LABEL_FILTERS = 100
+"""Label filters one list request may carry: each is a clause of the query, and SQLite refuses
+an expression about 1,000 clauses deep (3,000 labels answered 500)."""
+MAX_SORT_TERMS = 32
+"""Sort terms one list request may carry (there are a dozen sortable properties; SQLite refuses
+2,000 terms in an ORDER BY)."""
 
 # Sortable properties (Spring names and the snake/dotted spellings clients use) → columns.
 SORT_COLUMNS: dict[str, str] = {
@@ -76,7 +85,7 @@ def _int_param(params: Params, key: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise bad_request(f"invalid {key}: {raw}") from exc
-    if value < 0:
+    if not 0 <= value <= MAX_INT_PARAM:
         raise bad_request(f"invalid {key}: {raw}")
     return value
 
@@ -93,7 +102,10 @@ def page_window(params: Params) -> tuple[int, int]:
 def sort_order(params: Params, default: tuple[str, bool]) -> list[tuple[str, bool]]:
     """`sort=field,ASC|DESC` (repeatable) → [(column, ascending)]; unknown field → 400."""
     order: list[tuple[str, bool]] = []
-    for raw in params.get_all("sort"):
+    terms = params.get_all("sort")
+    if len(terms) > MAX_SORT_TERMS:
+        raise bad_request(f"too many sort terms: {len(terms)} (at most {MAX_SORT_TERMS})")
+    for raw in terms:
         parts = [p.strip() for p in raw.split(",") if p.strip()]
         if not parts:
             continue
@@ -153,7 +165,10 @@ def build_query(entity_type: str, project: str | None, params: Params) -> Query:
             fields += ["json_extract(e.body, '$.spec.function')", "json_extract(e.body, '$.spec.workflow')"]
         add("(" + " OR ".join(_contains(f"coalesce({f}, '')") for f in fields) + ")", *([text] * len(fields)))
     if entity_type in VERSIONED_TYPES:
-        for label in params.get_all("labels"):
+        labels = params.get_all("labels")
+        if len(labels) > MAX_LABEL_FILTERS:
+            raise bad_request(f"too many label filters: {len(labels)} (at most {MAX_LABEL_FILTERS})")
+        for label in labels:
             add("EXISTS (SELECT 1 FROM json_each(e.body, '$.metadata.labels') WHERE value = ?)", label)
     _reference_filters(entity_type, params, add)
     return query
@@ -245,9 +260,10 @@ def spring_pageable(params: Params) -> tuple[int, int]:
 
     def number(key: str, default: int) -> int:
         try:
-            return int(params.get(key) or default)
+            value = int(params.get(key) or default)
         except ValueError:
             return default
+        return value if abs(value) <= MAX_INT_PARAM else default  # not an int: Spring's default
 
     page = max(0, number("page", 0))
     size = min(number("size", SPRING_DEFAULT_PAGE_SIZE), SPRING_MAX_PAGE_SIZE)
