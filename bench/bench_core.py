@@ -35,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Result
 
-from dhmlrun.core.api import ApiRequest, CoreApi, error_reply
+from dhmlrun.core.api import CoreApi
 from dhmlrun.core.errors import forbidden
 from dhmlrun.core.http_server import HttpServer
 from dhmlrun.core.listing import Params
+from dhmlrun.core.routing import ApiRequest, error_reply
 from dhmlrun.core.server import EmbeddedCore, new_token
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store

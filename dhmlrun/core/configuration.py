@@ -9,7 +9,7 @@ its run workers the same keys for what it has.
 
 from __future__ import annotations
 
-from dhmlrun.core.api import API_LEVEL, API_VERSION
+from dhmlrun.core.routing import API_LEVEL, API_VERSION
 from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
 CORE_NAME = "dhmlrun-core"

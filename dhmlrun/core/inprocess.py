@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
-from dhmlrun.core.api import JSON_TYPE, ApiRequest, CoreApi
+from dhmlrun.core.api import CoreApi
+from dhmlrun.core.routing import JSON_TYPE, ApiRequest
 from dhmlrun.platform.transport import Reply
 
 IN_PROCESS_BASE = "http://embedded.invalid"
@@ -30,7 +31,13 @@ class InProcessTransport:
         reply = self.api.handle(
             # the path percent-decoded, as uvicorn hands it to the ASGI app (`python%2Bjob%3Arun`)
             ApiRequest(
-                method.upper(), unquote(parts.path), parts.query, body or b"", content_type, self.endpoint
+                method.upper(),
+                unquote(parts.path),
+                parts.query,
+                body or b"",
+                content_type,
+                self.endpoint,
+                {k.lower(): v for k, v in headers.items()},
             )
         )
         return Reply(reply.status, reply.body, reply.headers)

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from dhmlrun.core.api import ApiRequest, CoreApi
+from dhmlrun.core.api import CoreApi
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.kinds import KindRegistry
+from dhmlrun.core.routing import ApiRequest
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
 

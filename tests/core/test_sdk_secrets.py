@@ -65,7 +65,7 @@ def test_secret_values_are_sealed_at_rest(tmp_path, monkeypatch: pytest.MonkeyPa
     the user's only."""
     import stat
 
-    from dhmlrun.core.api import ApiRequest
+    from dhmlrun.core.routing import ApiRequest
     from dhmlrun.core.server import EmbeddedCore
 
     value = "plain-text-that-must-not-be-stored-1f3a"
@@ -77,7 +77,8 @@ def test_secret_values_are_sealed_at_rest(tmp_path, monkeypatch: pytest.MonkeyPa
         for method, path, body in [
             ("POST", "/api/v1/projects", {"name": "sealed"}),
             ("POST", "/api/v1/-/sealed/secrets",
-             {"name": "tok", "kind": "secret", "spec": {"path": "secret://tok", "provider": "kubernetes"}}),
+             {"name": "tok", "kind": "secret", "project": "sealed",
+              "spec": {"path": "secret://tok", "provider": "kubernetes"}}),
             ("PUT", "/api/v1/-/sealed/secrets/data", {"tok": value}),
             ("PUT", "/api/v1/-/sealed/secrets/data", {"tok": value + "-2"}),
         ]:
