@@ -157,7 +157,7 @@ def apply(
                 f"no dhmlrun.yaml in {config}: apply a saved plan to the configuration it was made for, "
                 f"from its directory or with --path DIR (this plan names {saved.data.get('root')!s})"
             )
-        project = options.project(config, environment=saved.environment, variables=saved.variables)
+        project = options.applying(config, saved)
         plan = saved.restore(project.declaration)
     else:
         project = options.project(path)

@@ -29,6 +29,7 @@ from dhmlrun.cli.output import use_color
 
 if TYPE_CHECKING:
     from dhmlrun.api import Project
+    from dhmlrun.plan.saved import SavedPlan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,7 +123,8 @@ class ProjectOptions:
     ) -> Project:
         """The config repo at `path`, rendered with these variables and environment, deploying
         to the platform these options choose. `environment` and `variables` are those a saved
-        plan was made with: the options may repeat them, never contradict them."""
+        plan was made with, for reading it (`graph --plan`): the options may repeat them, never
+        contradict them. Applying a saved plan takes neither from it (`applying`)."""
         from dhmlrun.api import Project
         from dhmlrun.errors import DhmlrunError
 
@@ -146,6 +148,28 @@ class ProjectOptions:
             endpoint=self.endpoint,
             profile=self.profile,
         )
+
+    def applying(self, path: Path, saved: SavedPlan) -> Project:
+        """The config repo at `path` rendered as this apply is told (its `-e`, `--var`,
+        `--var-file`, `DHMLRUN_VAR_*`, defaults), to apply `saved` to: refused unless the plan was
+        made with that very environment and those variable values.
+
+        Why not take them from the file: whoever can write a plan file could then choose them.
+        A variable can name a function's source, a git ref, an image or the environment (with
+        its profile, the platform): a file whose variables and actions were changed together
+        would make that very plan again, and be applied as if it had been reviewed."""
+        from dhmlrun.errors import DhmlrunError
+
+        if self.environment != saved.environment:
+            given = f"-e {self.environment}" if self.environment else "no -e"
+            made = f"-e {saved.environment}" if saved.environment else "no -e"
+            raise DhmlrunError.single(
+                f"the saved plan was made with {made}, this apply is given {given}: apply it with the "
+                "environment it was reviewed for (a plan file's environment is not taken on its word)"
+            )
+        project = self.project(path)
+        saved.check_variables(project.declaration)
+        return project
 
 
 _PROJECT_OPTION_NAMES = tuple(f.name for f in fields(ProjectOptions))

@@ -99,7 +99,9 @@ def page_window(params: Params, default_size: int = DEFAULT_PAGE_SIZE) -> tuple[
 
 
 def sort_order(params: Params, default: tuple[str, bool]) -> list[tuple[str, bool]]:
-    """`sort=field,ASC|DESC` (repeatable) → [(column, ascending)]; unknown field → 400."""
+    """`sort=field,ASC|DESC` (repeatable) → [(column, ascending)]; unknown field → 400. A column
+    sorts once, by its first term: a later term on it orders nothing (and 3,000 terms went past
+    SQLite's limit of an ORDER BY, a 500)."""
     order: list[tuple[str, bool]] = []
     for raw in params.get_all("sort"):
         parts = [p.strip() for p in raw.split(",") if p.strip()]
@@ -110,7 +112,8 @@ def sort_order(params: Params, default: tuple[str, bool]) -> list[tuple[str, boo
             raise bad_request(f"No property '{field}' found for sort")
         if direction not in ("ASC", "DESC") or len(parts) > 2:
             raise bad_request(f"invalid sort direction: {raw}")
-        order.append((SORT_COLUMNS[field], direction == "ASC"))
+        if all(column != SORT_COLUMNS[field] for column, _ in order):
+            order.append((SORT_COLUMNS[field], direction == "ASC"))
     return order or [default]
 
 

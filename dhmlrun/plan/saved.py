@@ -1,7 +1,9 @@
 """Saved plans (`plan --out FILE`, `apply FILE`): the Plan value serialised, secrets masked.
 
 The file is JSON, written with mode 0600. It records the declaration environment the plan was
-made with (`-e`), so apply renders the same declaration without being told again. Sensitive
+made with (`-e`) and the values of its variables, which apply checks, never uses: apply renders
+the declaration as it is told (its own `-e`, `--var`, `DHMLRUN_VAR_*`) and refuses a plan made
+with others, since whoever can write the file could otherwise choose them. Sensitive
 values never reach it: each string that held one is stored masked as `(sensitive)`, and a
 "hole" records where it was and which variables to put back (`{"path": [...], "template":
 ["Bearer ", {"var": "token"}]}`) plus a salted scrypt digest of each value (as secrets' labels
@@ -91,14 +93,36 @@ class SavedPlan:
     data: dict[str, Any]
     environment: str | None
     variables: dict[str, str]
-    """The values of the non-sensitive variables the plan was rendered with: apply renders the
-    declaration with the same ones (given again differently, they are refused)."""
+    """The values of the non-sensitive variables the plan was rendered with: apply refuses the
+    plan unless it renders the declaration with the same ones (`check_variables`)."""
     digests: dict[str, str]
     holes: list[dict[str, Any]]
 
     @property
     def needed(self) -> list[str]:
         return sorted(self.digests)
+
+    def check_variables(self, declaration: Declaration) -> None:
+        """Refuse unless `declaration` was rendered with the variable values the plan was made
+        with: apply renders with its own (a file's are not taken on its word, `cli/options.py`),
+        so a value given at plan time (`--var`, `DHMLRUN_VAR_*`) is given again at apply."""
+        now = {n: _plain(v.value) for n, v in declaration.variables.items() if not v.sensitive}
+        differing = sorted(
+            n for n in self.variables.keys() | now.keys() if self.variables.get(n) != now.get(n)
+        )
+        if not differing:
+            return
+        shown = ", ".join(
+            f"{n}={self.variables[n]!r} (this apply: {now[n]!r})"
+            if n in self.variables and n in now
+            else f"{n} ({'not declared now' if n in self.variables else 'not in the plan'})"
+            for n in differing
+        )
+        raise DhmlrunError.single(
+            f"the saved plan was made with other variable values than this apply renders: {shown}. "
+            "A plan file's values are not taken on its word: give the reviewed ones again "
+            "(--var NAME=VALUE, --var-file, DHMLRUN_VAR_NAME), or make a new plan"
+        )
 
     def restore(self, declaration: Declaration) -> Plan:
         """The plan with its sensitive values put back from the declaration apply rendered."""

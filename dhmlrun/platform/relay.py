@@ -22,13 +22,19 @@ so the relay's endpoint carries a random path (`http://127.0.0.1:PORT/RELAY_TOKE
 SDK prefixes to every request path): a request without it is refused (403) before its body is
 read, a body over `MAX_BODY_BYTES` is refused (413) before it is read (a stranger sent 2 GiB
 and the worker grew by as much), and a client gets `HEADER_SECONDS` to send its request line,
-headers and body.
+headers and body. At most `MAX_CONNECTIONS` are open at once (one more is answered 503 and
+closed as it is accepted): a stranger holding a thousand half-sent requests, a byte every few
+seconds each, took every file descriptor of the worker, and the run's own requests failed with
+"Too many open files". The SDK keeps its connections alive, so those it holds are served while
+a stranger fills the rest. Errors of a connection (a client gone) are not printed: the worker's
+output is the run's log.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import re
@@ -49,6 +55,10 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 """The largest request body forwarded: the embedded core's own limit (`core/asgi.py`)."""
 HEADER_SECONDS = 30.0
 """How long a client may take to send a request (its socket's timeout while it is read)."""
+MAX_CONNECTIONS = 64
+"""Connections open at once: a run's SDK holds a few (one per thread), far below the worker's
+file descriptor limit (1024 by default)."""
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _RUN_WRITE = re.compile(r"^/api/v1/-/[^/]+/runs(?:/([^/?]+))?$")
 _LOG_WRITE = re.compile(r"^/api/v1/-/[^/]+/logs$")
 
@@ -111,8 +121,7 @@ class SdkRelay:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # a run's log is its own output, not the relay's
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _CappedServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}{prefix}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="dhmlrun-relay", daemon=True)
 
@@ -152,6 +161,38 @@ class SdkRelay:
         if match is None:
             return False
         return (match.group(1) or body.get("id")) == self.lease.run_id
+
+
+class _CappedServer(ThreadingHTTPServer):
+    """A thread per connection, at most `MAX_CONNECTIONS` at once (module docstring)."""
+
+    daemon_threads = True
+    request_queue_size = MAX_CONNECTIONS
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(_BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client gone mid-answer is not the run's output
 
 
 def _masked_run(run: dict[str, Any], mask: Set[str]) -> dict[str, Any]:

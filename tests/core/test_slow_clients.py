@@ -87,3 +87,15 @@ def test_a_flood_of_invalid_requests_is_logged_once(served: str, caplog: pytest.
                 answer_of(sock)
     invalid = [r for r in caplog.records if "Invalid HTTP request received" in r.getMessage()]
     assert len(invalid) == 1
+
+
+def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(served: str) -> None:
+    """A client declaring 17 MB and sending none of it waited, unanswered, as long as it liked."""
+    host, port = served.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: 17000000\r\n\r\n"
+        )
+        assert answer_of(sock).startswith(b"HTTP/1.1 413 ")  # the socket's 10 s timeout guards a hang

@@ -137,7 +137,7 @@ def test_stale_saved_plan_is_refused_on_first_deploy(core: Any, tmp_path: Path) 
         "apply", other, "--var", f"env={env}", "--auto-approve", "--target", "dataitems.employees"
     )
     assert result.exit_code == 0, (result.stdout, result.exception)
-    result = dhmlrun("apply", saved, "--path", root)
+    result = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert result.exit_code == 1
     assert "stale" in str(result.exception)
 
@@ -153,13 +153,13 @@ def test_saved_plan_applies_exactly_then_goes_stale(core: Any, tmp_path: Path) -
         == 0
     )
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
-    result = dhmlrun("apply", saved, "--path", root)
+    result = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert result.exit_code == 0, (result.stdout, result.exception)
     assert "Apply complete: 2 done, 0 failed, 0 skipped." in result.stdout
     with open_platform(root) as platform:
         state = platform.read_state(f"employees-{env}")
     assert set(state.managed()) == {"dataitems.employees"}
-    again = dhmlrun("apply", saved, "--path", root)
+    again = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert again.exit_code == 1 and "stale" in str(again.exception)
 
 
@@ -306,8 +306,8 @@ def test_a_saved_plan_is_applied_to_the_config_apply_is_pointed_at_not_the_one_i
     saved.write_text(json.dumps(data))
     elsewhere = tmp_path / "empty"
     elsewhere.mkdir()
-    refused = dhmlrun("apply", saved, "--path", elsewhere)
+    refused = dhmlrun("apply", saved, "--path", elsewhere, "--var", f"env={env}")
     assert refused.exit_code == 1 and "no dhmlrun.yaml in" in str(refused.exception)
-    applied = dhmlrun("apply", saved, "--path", root)
+    applied = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert applied.exit_code == 0, (applied.stdout, applied.exception)
     assert not Path("/etc/.dhmlrun").exists()

@@ -56,7 +56,7 @@ def test_swapped_function_code_is_refused_before_anything_runs(planned, tmp_path
         _action(data, "functions.downloader")["body"]["spec"]["source"]["base64"] = code
 
     _edit(saved, swap)
-    refused = dhmlrun("apply", saved, "--path", root)
+    refused = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert refused.exit_code == 1
     message = str(refused.exception)
     assert "the saved plan is not what the configuration in" in message
@@ -73,7 +73,7 @@ def test_a_changed_parameter_is_refused(planned) -> None:
         _action(data, "runs.summary")["request"]["parameters"]["min_years"] = 0
 
     _edit(saved, change)
-    refused = dhmlrun("apply", saved, "--path", root)
+    refused = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert refused.exit_code == 1
     assert "runs.summary: request.parameters.min_years differs" in str(refused.exception)
     _nothing_happened(root, env)
@@ -88,17 +88,56 @@ def test_an_added_action_is_refused(planned) -> None:
         data["actions"].append(extra)
 
     _edit(saved, add)
-    refused = dhmlrun("apply", saved, "--path", root)
+    refused = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert refused.exit_code == 1
     assert "runs.extra: in the plan, not yielded by the configuration now" in str(refused.exception)
     _nothing_happened(root, env)
+
+
+def test_variables_changed_with_the_actions_are_refused(planned, tmp_path: Path) -> None:
+    """A file whose variables and actions were changed together makes that very plan again from
+    its own variables: apply renders with the values it is given, never the file's."""
+    root, saved, env = planned
+    evil = tmp_path / "evil.plan"
+    made = dhmlrun("plan", root, "--var", f"env={env}", "--var", "min_years=0", "--out", evil)
+    assert made.exit_code == 0, (made.output, made.exception)
+    saved.write_bytes(evil.read_bytes())  # a self-consistent plan, made with another value
+    refused = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
+    assert refused.exit_code == 1
+    message = str(refused.exception)
+    assert "the saved plan was made with other variable values than this apply renders" in message
+    assert "min_years='0' (this apply: '2')" in message
+    _nothing_happened(root, env)
+
+
+def test_a_variable_given_at_plan_time_is_given_again_at_apply(planned) -> None:
+    root, saved, env = planned
+    refused = dhmlrun("apply", saved, "--path", root)
+    assert refused.exit_code == 1
+    assert f"env={env!r} (this apply: 'dev')" in str(refused.exception)
+    _nothing_happened(root, env)
+
+
+def test_the_environment_is_the_one_apply_is_given(core: Any, tmp_path: Path) -> None:
+    """A plan file cannot choose the environment (with its profile, the platform) it is applied to."""
+    root = copy_example(tmp_path)
+    env = unique_env()
+    saved = tmp_path / "prod.plan"
+    made = dhmlrun("plan", root, "-e", "prod", "--var", f"env={env}", "--out", saved)
+    assert made.exit_code == 0, (made.output, made.exception)
+    refused = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
+    assert refused.exit_code == 1
+    assert "the saved plan was made with -e prod, this apply is given no -e" in str(refused.exception)
+    _nothing_happened(root, env)
+    applied = dhmlrun("apply", saved, "--path", root, "-e", "prod", "--var", f"env={env}")
+    assert applied.exit_code == 0, (applied.output, applied.exception)
 
 
 def test_code_changed_in_the_checkout_after_review_is_refused(planned) -> None:
     root, saved, env = planned
     source = root / "src" / "pipeline.py"
     source.write_text(source.read_text() + "\nprint('added after the review')\n")
-    refused = dhmlrun("apply", saved, "--path", root)
+    refused = dhmlrun("apply", saved, "--path", root, "--var", f"env={env}")
     assert refused.exit_code == 1
     message = str(refused.exception)
     assert "functions.downloader: body.spec.source.base64 differs" in message
@@ -116,7 +155,7 @@ def test_an_untouched_plan_applies_in_another_checkout(core: Any, tmp_path: Path
     assert dhmlrun("plan", root, *args, "--out", saved).exit_code == 0
     other = copy_example(tmp_path / "b")
     (root / "data" / "employees.csv").unlink()  # the checkout applied is `other`: `root` is not read
-    applied = dhmlrun("apply", saved, "--path", other)
+    applied = dhmlrun("apply", saved, "--path", other, "--var", f"env={env}")
     assert applied.exit_code == 0, (applied.output, applied.exception)
     with open_platform(other) as platform:
         dataitem = platform.read_state(f"employees-{env}").entities["dataitems.employees"]

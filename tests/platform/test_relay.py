@@ -4,6 +4,9 @@ requests pass through untouched."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ import requests
 
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.platform.lease import RunLease, lease_expired
-from dhmlrun.platform.relay import SdkRelay
+from dhmlrun.platform.relay import MAX_CONNECTIONS, SdkRelay
 from dhmlrun.platform.rest import RestClient, context_path, project_path
 
 PROJECT = "relayed"
@@ -162,3 +165,33 @@ def test_what_the_run_writes_of_its_handler_is_masked_its_spec_is_not(core: Embe
     logs = client.get(context_path(PROJECT, "logs"), {"run": "run1"})
     stored = [base64.b64decode(item["content"]).decode() for item in logs["content"]]
     assert stored == ["got (sensitive)\n"]
+
+
+def _half_sent(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+    return sock
+
+
+def test_strangers_holding_connections_leave_the_runs_own_requests_served(core: EmbeddedCore) -> None:
+    """A stranger held a thousand half-sent requests, a byte every 15 s each: the worker's file
+    descriptors ran out and the run's own requests failed with "Too many open files"."""
+    with SdkRelay(core.transport()) as relay, requests.Session() as sdk:
+        port = int(relay.endpoint.split(":")[2].split("/")[0])
+        assert sdk.get(relay.endpoint + "/api/v1/projects", timeout=10).status_code == 200  # kept alive
+        held = [_half_sent(port) for _ in range(MAX_CONNECTIONS - 1)]
+        try:
+            with _half_sent(port) as extra:
+                extra.settimeout(10)
+                assert extra.recv(100).startswith(b"HTTP/1.1 503 ")  # refused as it is accepted
+            assert sdk.get(relay.endpoint + "/api/v1/projects", timeout=10).status_code == 200
+        finally:
+            for sock in held:
+                sock.close()
+        for _ in range(200):  # the relay sees them close, then takes new connections again
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(relay.endpoint + "/api/v1/projects", timeout=10).status_code == 200:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the relay took no new connection once the strangers' closed")
