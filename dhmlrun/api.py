@@ -134,11 +134,15 @@ class Project:
         ) as platform:
             yield platform
 
-    def read_state(self, platform: Platform) -> PlatformState:
+    def read_state(self, platform: Platform, earlier: PlatformState | None = None) -> PlatformState:
         """What the platform holds for this project (DHCore, and MLRun when it hosts the `mlrun`
-        functions and runs)."""
+        functions and runs). `earlier`: a state read before in this command, whose answer to
+        whether DHCore has the mlrun runtime is taken rather than asked again."""
         needed = any(r.spec.get("kind") == MLRUN_KIND for r in self.declaration.of_type("functions"))
-        return platform.read_state(self.declaration.project_name, mlrun_needed=needed)
+        known = earlier.mlrun_runtime if earlier is not None else None
+        return platform.read_state(
+            self.declaration.project_name, mlrun_needed=needed, has_mlrun_runtime=known
+        )
 
     # ------------------------------------------------------------------ planning
 
@@ -234,11 +238,12 @@ class Project:
         targets, reruns = options.targets, options.reruns
         with self.connect() as platform:
             options.say(f"Reading project {project} from {platform.shown}")
-            first = None
+            first = seen = None
             if not platform.project_exists(project):
                 # a first deploy: the lock lives in the project, so plan and review first, then
                 # create the project (idempotently), lock it, and re-plan if anything moved
-                first = self._plan(self.read_state(platform), platform, targets, reruns)
+                seen = self.read_state(platform)
+                first = self._plan(seen, platform, targets, reruns)
                 options.review(first)
                 if not first.has_changes:
                     return ApplyResult()
@@ -247,7 +252,7 @@ class Project:
             with project_lock(
                 platform, project, options.lock_timeout, options.say, create_project=body
             ) as held:
-                state = self.read_state(platform)
+                state = self.read_state(platform, seen)
                 if first is not None and not stale_reasons(first, _as_before_lock(state, held)):
                     return self._execute(first, platform, replace(options, review=None), server)
                 plan = self._plan(state, platform, targets, reruns)
@@ -271,7 +276,8 @@ class Project:
         with self.connect(embedded_only=embedded_only, fallback_endpoint=fallback) as platform:
             check_same_platform(plan.endpoint, platform)
             options.say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
-            self._as_reviewed(plan, self.read_state(platform), platform)  # before the lock writes anything
+            seen = self.read_state(platform)
+            self._as_reviewed(plan, seen, platform)  # before the lock writes anything
             create = plan.project_create()
             body = create.body if create is not None else None
             operation = "destroy" if plan.destroy else "apply"
@@ -283,7 +289,8 @@ class Project:
                 create_project=body,
                 operation=operation,
             ) as held:
-                again = self._as_reviewed(plan, _as_before_lock(self.read_state(platform), held), platform)
+                state = _as_before_lock(self.read_state(platform, seen), held)
+                again = self._as_reviewed(plan, state, platform)
                 return self._execute(again, platform, options, server)
 
     def _as_reviewed(self, plan: Plan, state: PlatformState, platform: Platform) -> Plan:

@@ -17,7 +17,7 @@ from typing import Any
 from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
-from dhmlrun.plan import mlrun_host, runview, services
+from dhmlrun.plan import mlrun_host, pipelines, runview, services
 from dhmlrun.plan.context import PlanContext, Planned, last_output
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
@@ -63,6 +63,7 @@ from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
 from dhmlrun.vocabulary import defaults, endings, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.kinds import PIPELINE_ACTION
 from dhmlrun.vocabulary.runs import FunctionVersion
 
 REMOVED = "removed from the configuration"
@@ -126,6 +127,7 @@ def build_plan(
             plan.actions.append(services.plan_service(ctx, resource))
     plan.actions.extend(services.plan_service_removals(set(declaration.resources), state, REMOVED))
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
+    plan.notes.extend(_steps_notes(declaration))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
     if targets:
@@ -470,7 +472,7 @@ def _unmoved_renames(ctx: PlanContext, actions: list[Action]) -> list[str]:
         if planned.action != CREATE or address in ctx.moved or not address.startswith("functions."):
             continue
         for old, entity in deleted.items():
-            if old.split(".")[0] == "functions" and function_digest(
+            if entity.type == "functions" and function_digest(
                 remote_view(entity, rules_for("functions", entity.kind))
             ) == function_digest(planned.view):
                 warnings.append(
@@ -544,7 +546,10 @@ def _plan_run(ctx: PlanContext, resource: Resource) -> Action:
     if not fire:
         seen = last.id if last else ABSENT
         return NoChange(resource.address, NOOP, reason, seen=seen, depends_on=depends, backend=backend)
-    request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
+    build = _workflow_build(ctx, resource, function, steps)
+    if build is not None:
+        reason = f"{reason}; builds {function.address} first: {build}"
+    request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint, build)
     if last is not None and not last.finished:
         request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
     after = runview.declared_view(request, _new_version(function))
@@ -574,6 +579,37 @@ def _step_functions(ctx: PlanContext, resource: Resource, executable: Planned) -
         for a in resource.depends_on
         if a.startswith("functions.") and a in ctx.planned and ctx.planned[a].entity_id is not None
     ]
+
+
+def _workflow_build(
+    ctx: PlanContext, resource: Resource, workflow: Planned, steps: list[Planned]
+) -> str | None:
+    """Why a pipeline run builds its workflow first (`plan/pipelines.py`); None when it runs the
+    build its workflow's version holds, or is not a pipeline run."""
+    if resource.spec.get("action") != PIPELINE_ACTION or not workflow.address.startswith("workflows."):
+        return None
+    remote = ctx.state.entities.get(workflow.address)
+    return pipelines.build_reason(
+        workflow.address,
+        workflow.action in (CREATE, UPDATE),
+        remote.spec if remote is not None and remote.id == workflow.entity_id else None,
+        {step.address: None if step.action in (CREATE, UPDATE) else str(step.entity_id) for step in steps},
+    )
+
+
+def _steps_notes(declaration: Declaration) -> list[str]:
+    """The plan's notes on the runs of workflows whose steps cannot be read at plan time."""
+    notes = []
+    for run in declaration.of_type("runs"):
+        workflow = declaration.resources.get(str(run.spec.get("workflow")))
+        if workflow is None:
+            continue
+        counted = [a for a in run.depends_on if a.startswith("functions.")]
+        source = workflow.spec.get("source") or {}
+        note = pipelines.unread_steps_note(run.address, workflow.address, source, counted)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 def _plan_scheduled(
@@ -831,6 +867,7 @@ def _run_request(
     function: Planned,
     inputs: dict[str, InputBinding],
     fingerprint: RunFingerprint,
+    workflow_build: str | None = None,
 ) -> RunRequest:
     """What apply hands to a run worker: everything resolved except upstream outputs."""
     spec = resource.spec
@@ -855,6 +892,7 @@ def _run_request(
         task=task_parameters(spec),
         execution=str(spec["execution"]),
         labels=L.encode(recorded, spec.get("labels") or ()),
+        workflow_build=workflow_build,
         fingerprint=fingerprint.value,
     )
 

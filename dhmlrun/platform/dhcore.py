@@ -43,8 +43,9 @@ class RunHost(Protocol):
 
 
 class Platform:
-    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool
-    (it only remembers, once asked, whether that DHCore has the mlrun runtime)."""
+    """A DHCore, through `RestClient`. Stateless, so apply may call it from a pool: what it
+    learns of the platform (whether it has the mlrun runtime) is returned in the state it reads,
+    and handed back by whoever reads again (`read_state`)."""
 
     def __init__(
         self,
@@ -70,7 +71,6 @@ class Platform:
         self.service_refusals: Mapping[str, str] = dict(service_refusals or {})
         """The service kinds this platform cannot serve, with the reason (the embedded core's
         host lacks their server: `serving.endpoints.refusals`); the plan refuses them."""
-        self._knows_mlrun: bool | None = None
 
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
@@ -85,25 +85,20 @@ class Platform:
 
     # ------------------------------------------------------------------ where mlrun lives
 
-    def knows_mlrun(self) -> bool:
-        """Whether this DHCore has the `mlrun` runtime (asked once: `GET /schemas/function?
+    def has_mlrun_runtime(self) -> bool:
+        """Whether this DHCore has the `mlrun` runtime (one request: `GET /schemas/function?
         runtime=mlrun` lists its function kind). A server without the schemas API predates 0.15
         and is taken to have it."""
-        if self._knows_mlrun is None:
-            try:
-                answer = self.client.get(f"{API}/schemas/function", {"runtime": MLRUN_KIND})
-                self._knows_mlrun = bool((answer or {}).get("content"))
-            except NotFound:
-                self._knows_mlrun = True
-        return self._knows_mlrun
+        try:
+            answer = self.client.get(f"{API}/schemas/function", {"runtime": MLRUN_KIND})
+        except NotFound:
+            return True
+        return bool((answer or {}).get("content"))
 
-    def mlrun_host(self, needed: bool) -> MLRunService | None:
-        """Where the `mlrun` functions, schedules and runs live: None when on this DHCore, the
-        MLRun service otherwise. `needed`: the declaration has `mlrun` functions; without any,
-        the MLRun service is still read when one is configured (to delete what was removed)."""
-        if not needed and self.mlrun_service is None:
-            return None
-        if self.knows_mlrun():
+    def mlrun_host(self, has_mlrun_runtime: bool | None) -> MLRunService | None:
+        """Where the `mlrun` functions, schedules and runs live: None when on this DHCore (or
+        not asked about: nothing mlrun is declared or configured), the MLRun service otherwise."""
+        if has_mlrun_runtime is None or has_mlrun_runtime:
             return None
         if self.mlrun_service is None:
             raise PlatformError(
@@ -134,14 +129,24 @@ class Platform:
         found = self._find_project(project)
         return None if found is None else (found.get("metadata") or {}).get("description")
 
-    def read_state(self, project: str, *, mlrun_needed: bool = False) -> PlatformState:
+    def read_state(
+        self, project: str, *, mlrun_needed: bool = False, has_mlrun_runtime: bool | None = None
+    ) -> PlatformState:
         """The project's latest entity versions and the last managed run per run address, from
-        DHCore and, when the `mlrun` families live there, from the MLRun service."""
+        DHCore and, when the `mlrun` families live there, from the MLRun service.
+
+        Whether DHCore has the mlrun runtime is asked only when it matters (`mlrun_needed`: the
+        declaration has `mlrun` functions; or an MLRun service is configured, to delete what was
+        removed), and not again when a state read earlier in the same command says
+        (`has_mlrun_runtime`, that state's `mlrun_runtime`)."""
         state = PlatformState(
             project=project, endpoint=self.endpoint, files_store=self.files_store, executes_here=self.embedded
         )
         state.service_refusals = dict(self.service_refusals)
-        mlrun = self.mlrun_host(mlrun_needed)
+        if mlrun_needed or self.mlrun_service is not None:
+            known = has_mlrun_runtime
+            state.mlrun_runtime = self.has_mlrun_runtime() if known is None else known
+        mlrun = self.mlrun_host(state.mlrun_runtime)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
         found = self._find_project(project)

@@ -25,6 +25,7 @@ from dhmlrun.vocabulary import endings, states, times
 from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
 from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
 from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.vocabulary.runs import FIELDS_NOT_TAKEN
 from dhmlrun.worker.ending import (
     INTERRUPTED_MESSAGE,
     declared_source,
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
-
-NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
-"""Run fields a function kind's run does not take: a python run's outputs are named by its
-handler and all its other returns are results (digitalhub-runtime-python)."""
 
 
 def execute(request: ExecuteRun, reply: Reply) -> Result:
@@ -77,7 +74,7 @@ def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str])
         os.environ.update(secret_variables(secrets, kwargs))
         mask.update(value for value in secrets.values() if value)
         _guard_against_interrupts(run, reply, client)
-    if run.action == PIPELINE:
+    if run.action == PIPELINE and run.workflow_build:
         failed = _build_first(function, run, kwargs)
         if failed is not None:
             return failed
@@ -141,10 +138,12 @@ def _is_workflow(run: RunOrder) -> bool:
 
 
 def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result | None:
-    """A pipeline executes the Argo Workflow the workflow's build made, whose steps name their
-    functions' versions at that build: so the workflow is built right before each pipeline run
-    (as the platform's own scenarios do: `workflow.run("build", wait=True)`), with the run's task
-    parameters. None when the build completed, else the pipeline run's failure, saying why."""
+    """A pipeline executes the Argo Workflow its workflow's version holds as its build, whose
+    steps name their functions' versions at that build: so when the plan found none, or one
+    running older step functions (`run.workflow_build`, `plan/pipelines.py`), the workflow is
+    built right before the pipeline run (as the platform's own scenarios do:
+    `workflow.run("build", wait=True)`), with the run's task parameters. None when the build
+    completed, else the pipeline run's failure, saying why."""
     build = workflow.run(BUILD, **kwargs)
     while not states.is_final(str(build.status.state)):
         time.sleep(POLL_SECONDS)
@@ -222,7 +221,7 @@ def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any
         "parameters": dict(run.parameters),
         "values": list(run.values),
     }
-    for name in NOT_TAKEN.get(run.function.kind, ()):
+    for name in FIELDS_NOT_TAKEN.get(run.function.kind, ()):
         fields.pop(name)
     if run.action in PLATFORM_ACTIONS:  # a build takes nothing; a pipeline its workflow's arguments:
         arguments = {**fields.get("parameters", {}), **fields.get("inputs", {})}  # inputs as their keys
