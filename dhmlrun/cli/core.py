@@ -100,6 +100,14 @@ def _token(token_file: Path | None) -> tuple[str, bool]:
     help="Behave as a stock DHCore 0.15: only its kinds (no mlrun), only their spec fields.",
 )
 @click.option(
+    "--api-level",
+    type=click.Choice(["15", "16"]),
+    default="15",
+    show_default=True,
+    help="The DHCore API level to speak: 15 (DHCore 0.15), or 16 for the DigitalHub 0.16 line "
+    "(the 0.16 SDK refuses a level-15 core; level 16 adds container images).",
+)
+@click.option(
     "--env-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -113,6 +121,7 @@ def serve(
     token_file: Path | None,
     workers: int,
     stock: bool,
+    api_level: str,
     env_file: Path | None,
 ) -> None:
     """Serve the DHCore REST API on HOST:PORT from the database DB until interrupted."""
@@ -120,14 +129,22 @@ def serve(
 
     token, generated = _token(token_file)
     embedded = EmbeddedCore(
-        db_path, max_workers=workers, stock=stock, token=token, files_store=os.environ.get(FILES_STORE_ENV)
+        db_path,
+        max_workers=workers,
+        stock=stock,
+        token=token,
+        files_store=os.environ.get(FILES_STORE_ENV),
+        api_level=int(api_level),
     )
     try:
         http = embedded.bind(host, port)
     except OSError as exc:
         embedded.close()
         raise DhmlrunError.single(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    flavour = ", stock DHCore 0.15 kinds only" if stock else ""
+    release = "0.15" if api_level == "15" else "0.16"
+    flavour = (f", stock DHCore {release} kinds only" if stock else "") + (
+        f", API level {api_level}" if api_level != "15" else ""
+    )
     click.echo(f"dhmlrun core serving {http.endpoint} (database {db_path}, bearer token required{flavour})")
     client = embedded.connection(http.endpoint)
     click.echo(f"export DHCORE_ENDPOINT={http.endpoint}")

@@ -17,14 +17,39 @@ import sys
 from packaging.specifiers import SpecifierSet
 
 VERSIONS = SpecifierSet(">=0.15.11,<0.16")
-"""The SDK versions whose client configuration is laid out so (`pyproject.toml`'s range)."""
+"""The SDK versions whose client configuration is laid out so (`pyproject.toml`'s range); the
+mlrun runtime's builders are written against the same layout."""
+
+
+def save_update(entity: object) -> None:
+    """PUT an entity as it is in memory: `save(update=True)` on the 0.15 line, `update()` on 0.16."""
+    if sdk_supported():
+        entity.save(update=True)  # type: ignore[attr-defined]
+    else:
+        entity.update()  # type: ignore[attr-defined]
+
+
+def sdk_supported() -> bool:
+    """Whether the installed SDK is of the line dhmlrun's SDK plugins are written for (read from
+    the distribution's metadata: the SDK is not imported)."""
+    from dhmlrun.compat import within
+
+    return within("digitalhub", VERSIONS)
+
+
+NEXT_LINE = SpecifierSet(">=0.16.0b0,<0.17")
+"""The 0.16 pre-releases, the second target (`.ci/run-sdk016`): where the client factory moved to
+`digitalhub.stores.client.factory` and `save(update=True)` became `update()`."""
 
 
 def reload_client_configuration() -> None:
     """The SDK (if already imported) reads its configuration from this process's environment."""
     if "digitalhub" not in sys.modules:
         return
-    from digitalhub.stores.client.base.factory import client_factory
+    if sdk_supported():
+        from digitalhub.stores.client.base.factory import client_factory
+    else:  # the 0.16 line
+        from digitalhub.stores.client.factory import client_factory  # type: ignore[no-redef]
     from digitalhub.stores.client.common.config import ClientConfig, set_client_config
 
     set_client_config(ClientConfig())

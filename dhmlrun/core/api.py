@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from dhmlrun.core.base_api import base_routes
-from dhmlrun.core.entities import CONTEXT_TYPES, MATERIAL_TYPES, type_from_collection
+from dhmlrun.core.entities import MATERIAL_TYPES, type_from_collection
 from dhmlrun.core.errors import ApiError, bad_request
 from dhmlrun.core.platform_api import platform_routes
 from dhmlrun.core.proxy_api import proxy_routes
@@ -54,12 +54,8 @@ def check_path_variables(args: dict[str, str]) -> None:
             raise bad_request(f'{shown}: must match "^[a-zA-Z0-9._+-]+$"')
 
 
-CONTEXT = collections(*(f"{t}s" for t in CONTEXT_TYPES))
-"""The `{collection}`s of the context controllers (`/api/v1/-/{project}/…`)."""
-
-
 MATERIALS = tuple(f"{t}s" for t in sorted(MATERIAL_TYPES))
-DELETE_BY_NAME = ("artifacts", "dataitems", "functions", "models", "workflows")
+DELETE_BY_NAME = ("artifacts", "dataitems", "functions", "models", "workflows", "containerimages")
 """The context controllers that map `DELETE ?name=` (every version of a name): runs, tasks,
 secrets, logs and triggers do not (405)."""
 
@@ -80,6 +76,9 @@ class CoreApi:
         """`files`: the files API's routes (`files_api.files_routes`), mounted by whoever gave
         the core its files store (`server.py`)."""
         self.core = core
+        self.level_headers = core.kinds.level.headers
+        context = collections(*(f"{t}s" for t in core.kinds.entity_types))
+        by_name = collections(*(c for c in DELETE_BY_NAME if c[:-1] in core.kinds.entity_types))
         ctx = "/api/v1/-/{project}"
         item = ctx + "/{collection}/{entity_id}"
         # order matters: `secrets/data` and `schemas/…` before `{collection}/{entity_id}`
@@ -97,9 +96,9 @@ class CoreApi:
             *proxy_routes(core),
             *base_routes(core),
             *platform_routes(core),
-            route(ctx + "/{collection}", ["GET", "POST"], self.collection, CONTEXT),
-            route(ctx + "/{collection}", ["DELETE"], self.collection, collections(*DELETE_BY_NAME)),
-            route(item, ["GET", "PUT", "DELETE"], self.entity, CONTEXT),
+            route(ctx + "/{collection}", ["GET", "POST"], self.collection, context),
+            route(ctx + "/{collection}", ["DELETE"], self.collection, by_name),
+            route(item, ["GET", "PUT", "DELETE"], self.entity, context),
             route(item + "/logs", ["GET"], self.logs, collections("runs")),
             route(item + "/metrics", ["GET"], self.metrics, collections("runs", "models")),
             route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric, collections("runs", "models")),
@@ -109,6 +108,12 @@ class CoreApi:
         ]
 
     def handle(self, request: ApiRequest) -> ApiReply:
+        """Route and answer one request (`_answer`), with the API headers of this core's level."""
+        reply = self._answer(request)
+        reply.headers.update(self.level_headers)
+        return reply
+
+    def _answer(self, request: ApiRequest) -> ApiReply:
         """Route and answer one request; every refusal is core's error body, never an exception.
 
         As Spring MVC: a GET mapping answers HEAD too (no body), OPTIONS on a mapped path lists

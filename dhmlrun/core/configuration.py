@@ -9,20 +9,22 @@ its run workers the same keys for what it has.
 
 from __future__ import annotations
 
-from dhmlrun.core.routing import API_LEVEL, API_VERSION
+from dhmlrun.core.levels import DEFAULT_LEVEL, LEVELS, ApiLevel
 from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
 CORE_NAME = "dhmlrun-core"
 API_NAME = "v1"
 
 
-def run_configuration(endpoint: str, files_store: str | None = None) -> dict[str, str]:
-    """The configuration variables of a run of the core serving at `endpoint`."""
+def run_configuration(
+    endpoint: str, files_store: str | None = None, level: ApiLevel = LEVELS[DEFAULT_LEVEL]
+) -> dict[str, str]:
+    """The configuration variables of a run of the core serving at `endpoint` (at `level`)."""
     configuration = {
         "DHCORE_ENDPOINT": endpoint,
         "DHCORE_NAME": CORE_NAME,
-        "DHCORE_VERSION": API_VERSION,
-        "DHCORE_API_LEVEL": API_LEVEL,
+        "DHCORE_VERSION": level.version,
+        "DHCORE_API_LEVEL": str(level.level),
         "DHCORE_API_VERSION": API_NAME,
     }
     if files_store:

@@ -29,8 +29,10 @@ CONTEXT_TYPES: tuple[str, ...] = (
     "secret",
     "trigger",
     "log",
+    "containerimage",
 )
-VERSIONED_TYPES = frozenset({"function", "workflow", "artifact", "dataitem", "model"})
+"""Every context type of any API level (`levels.py`: container images are level 16's)."""
+VERSIONED_TYPES = frozenset({"function", "workflow", "artifact", "dataitem", "model", "containerimage"})
 MATERIAL_TYPES = frozenset({"artifact", "dataitem", "model"})
 EXECUTABLE_TYPES = frozenset({"function", "workflow"})
 EMBEDDED_IN_PROJECT: tuple[str, ...] = ("artifact", "dataitem", "model", "function", "workflow")

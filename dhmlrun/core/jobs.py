@@ -42,6 +42,7 @@ from typing import Any
 from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.errors import ApiError
 from dhmlrun.core.kinds import sdk_module
+from dhmlrun.core.levels import DEFAULT_LEVEL, LEVELS
 from dhmlrun.core.service import Core
 from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
 from dhmlrun.platform.worker_env import (
@@ -114,12 +115,15 @@ class Jobs:
         worker_module: str = WORKER_MODULE,
         runs_dir: Path | None = None,
         files_store: str | None = None,
+        level: int = DEFAULT_LEVEL,
         envs_dir: Path | None = None,
     ) -> None:
         self.core = core
         self.runs_dir = runs_dir
         self.envs_dir = envs_dir
         self.files_store = files_store
+        self.level = LEVELS[level]
+        """The API level the core speaks (its runs are told it: DHCORE_API_LEVEL)."""
         """The default files store the core's runs are told (DHCore's `FilesConfig`)."""
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
@@ -328,7 +332,7 @@ class Jobs:
     def _worker_env(self, job: Job) -> dict[str, str]:
         """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
         assert self.endpoint is not None and self._token is not None
-        configuration = {**self._connection, **run_configuration(self.endpoint, self.files_store)}
+        configuration = {**self._connection, **run_configuration(self.endpoint, self.files_store, self.level)}
         env = pod_environment(
             platform_run_environment(os.environ, self._connection),
             configuration,

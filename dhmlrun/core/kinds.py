@@ -32,6 +32,7 @@ from typing import Any
 
 from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
+from dhmlrun.core.levels import DEFAULT_LEVEL, LEVEL_ONLY_TYPES, api_level
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
 from dhmlrun.vocabulary.kinds import MLRUN_KIND, runtime_name, task_action
 
@@ -172,6 +173,8 @@ class Kind:
     stock: bool = True
     check: Check | None = None
     """dhmlrun's own validation of a kind it executes (its runtime's needs, core's 400 wording)."""
+    level: int = DEFAULT_LEVEL
+    """The first API level that has this kind (`levels.py`)."""
 
     @property
     def schema_id(self) -> str:
@@ -686,6 +689,7 @@ OTHER_KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind("log", "log", (_string("run", required=True), _integer("timestamp"))),
+    Kind("containerimage", "container-image", (_string("image", required=True),), level=16),
 )
 
 ALL_KINDS: tuple[Kind, ...] = (*(k for runtime in RUNTIMES for k in runtime.kinds()), *OTHER_KINDS)
@@ -700,16 +704,24 @@ class KindRegistry:
     (dhmlrun's own kinds carry more than DHCore's classes), and dhmlrun's kinds are checked.
     """
 
-    def __init__(self, *, stock: bool = False) -> None:
+    def __init__(self, *, stock: bool = False, level: int = DEFAULT_LEVEL) -> None:
         self.stock = stock
-        self._kinds = {(k.entity, k.kind): k for k in ALL_KINDS if k.stock or not stock}
+        self.level = api_level(level)
+        """The API level served (`levels.py`): its kinds and entity types only."""
+        self._kinds = {
+            (k.entity, k.kind): k for k in ALL_KINDS if (k.stock or not stock) and k.level <= level
+        }
+        self.entity_types = tuple(
+            t for t in CONTEXT_TYPES if t not in LEVEL_ONLY_TYPES or t in self.level.types
+        )
+        """The context entity types of this level (0.16 adds container images)."""
 
     def find(self, entity: str, kind: str) -> Kind | None:
         return self._kinds.get((entity, kind))
 
     def schemas(self, entity: str, runtime: str | None = None) -> list[dict[str, Any]] | None:
         """Schema documents of `entity` (of one runtime when given), by kind; None: no such entity."""
-        if entity not in SCHEMA_ENTITIES:
+        if not self._schema_entity(entity):
             return None
         found = [
             k
@@ -720,12 +732,15 @@ class KindRegistry:
 
     def schema(self, entity: str, kind: str) -> dict[str, Any] | None:
         """One schema document; None: no such entity; 400 `missing spec`: no such kind there."""
-        if entity not in SCHEMA_ENTITIES:
+        if not self._schema_entity(entity):
             return None
         found = self.find(entity, kind)
         if found is None:
             raise missing_spec()
         return found.document()
+
+    def _schema_entity(self, entity: str) -> bool:
+        return entity in SCHEMA_ENTITIES and (entity not in LEVEL_ONLY_TYPES or entity in self.level.types)
 
     def admit(self, entity: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         """The spec to store for a create (or a PUT that may change the spec): an unknown kind

@@ -54,6 +54,7 @@ LIFECYCLES: dict[str, dict[str, frozenset[str]]] = {
     "artifact": MATERIAL_EDGES,
     "dataitem": MATERIAL_EDGES,
     "model": MATERIAL_EDGES,
+    "containerimage": MATERIAL_EDGES,
 }
 
 

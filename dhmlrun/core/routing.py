@@ -17,13 +17,13 @@ from urllib.parse import parse_qsl
 
 from dhmlrun.core.bodies import check_entity_fields, parse_body, parse_entity_body
 from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
+from dhmlrun.core.levels import DEFAULT_LEVEL, LEVELS
 from dhmlrun.core.listing import Page, Params
 from dhmlrun.core.validation import check_dto
 
-API_VERSION = "0.15.0"
-API_LEVEL = "15"
 JSON_TYPE = "application/json"
-HEADERS = {"content-type": JSON_TYPE, "x-api-version": API_VERSION, "x-api-level": API_LEVEL}
+HEADERS = {"content-type": JSON_TYPE, **LEVELS[DEFAULT_LEVEL].headers}
+"""Every reply's headers; `CoreApi.handle` sets the level of the core that answers."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dhmlrun.core.api import CoreApi
 from dhmlrun.core.configuration import run_configuration
@@ -31,6 +31,8 @@ from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
 from dhmlrun.core.kinds import KindRegistry, is_service
+from dhmlrun.core.levels import DEFAULT_LEVEL
+from dhmlrun.core.levels import api_level as api_level_of
 from dhmlrun.core.objects import DEFAULT_BUCKET, ObjectStore
 from dhmlrun.core.s3 import PREFIX as FILES_PREFIX
 from dhmlrun.core.s3 import files_credentials
@@ -61,11 +63,14 @@ class EmbeddedCore:
         stock: bool = False,
         files_store: str | None = None,
         token: str | None = None,
+        api_level: int = DEFAULT_LEVEL,
     ) -> None:
         self.db_path = Path(db_path)
         self.stock = stock
         self.store = Store(self.db_path)
-        self.core = Core(self.store, kinds=KindRegistry(stock=stock))
+        self.core = Core(self.store, kinds=KindRegistry(stock=stock, level=api_level))
+        self.level = api_level_of(api_level)
+        """The DHCore API level served (`levels.py`): 15, or 16 for the 0.16 line."""
         self.token: str = token or new_token()
         """The bearer token of this start (`serve()` and `bind()` use it); the files store's key
         is derived from it."""
@@ -81,6 +86,7 @@ class EmbeddedCore:
             runs_dir=self.db_path.parent / "runs",
             envs_dir=self.db_path.parent / "envs",
             files_store=self.files_store,
+            level=api_level,
         )
         self.services = ServiceSupervisor(self.core, self.db_path.parent / "services", self.jobs.process_for)
         self.core.on_run_created = self._run_created
@@ -121,12 +127,16 @@ class EmbeddedCore:
         """The SDK settings that reach this core at `endpoint`, its files store included."""
         return embedded_connection(endpoint, self.token, self.files_environment(endpoint))
 
-    def configuration(self, endpoint: str) -> dict[str, str]:
+    def configuration(self, endpoint: str) -> dict[str, Any]:
         """What DHCore's configuration providers publish for a client at `endpoint` (CoreConfig,
         FilesConfig, S3Config): names and URLs, never a key."""
-        settings = {**run_configuration(endpoint, self.files_store), **self.files_environment(endpoint)}
+        settings: dict[str, Any] = {
+            **run_configuration(endpoint, self.files_store, self.level),
+            **self.files_environment(endpoint),
+        }
         if "AWS_ENDPOINT_URL" in settings:
             settings["S3_BUCKET"] = DEFAULT_BUCKET
+        settings.update({key.upper(): list(value) for key, value in self.level.configuration})
         return {k: v for k, v in settings.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
 
     def files_environment(self, endpoint: str) -> dict[str, str]:

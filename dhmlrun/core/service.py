@@ -62,7 +62,7 @@ class Core:
         self.on_runs_deleted: DeletedHook | None = None
         self.files: FilesService | None = None
         """The files store's API (`files.py`), set by whoever gives the core a files store."""
-        self.configuration: Callable[[str], dict[str, str]] | None = None
+        self.configuration: Callable[[str], dict[str, Any]] | None = None
         """The platform's configuration for a client at an endpoint (`/.well-known/configuration`:
         no credentials), set by whoever serves the core."""
         self.served_endpoint: Callable[[], str] | None = None

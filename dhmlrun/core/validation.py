@@ -34,6 +34,7 @@ DTO_FIELDS: dict[str, dict[str, Rule]] = {
     "dataitem": _NAMED,
     "model": _NAMED,
     "secret": _NAMED,
+    "containerimage": _NAMED,
     "task": {"id": (False, SLUG), "kind": (True, SLUG), "project": (True, SLUG)},
     "run": {"id": (False, SLUG), "name": (False, SLUG), "kind": (True, KIND), "project": (True, SLUG)},
     "trigger": {"id": (False, SLUG), "name": (False, SLUG), "kind": (True, SLUG), "project": (True, SLUG)},

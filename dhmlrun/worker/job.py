@@ -81,6 +81,8 @@ def _execute(project: str, run_id: str, client: RestClient, mask: set[str]) -> i
         message = failure_message(exc, declared_source(run.spec))
         print(f"dhmlrun worker: run {run_id} failed: {message}", file=sys.stderr)
         mark_run_error(client, project, run_id, message)
+    else:
+        _complete(run)
     return EXIT_OK
 
 
@@ -145,11 +147,25 @@ def ready_run(project: str, run_id: str, executor: str = "worker") -> Any | None
     return run
 
 
+def _complete(run: Any) -> None:
+    """The runtime returned: a run it left unfinished is COMPLETED, as DHCore's framework marks a
+    run whose job ended well (the SDK's 0.16 line leaves a remote run's final state to the
+    platform; the 0.15 line set it itself, and then there is nothing to do)."""
+    from dhmlrun.compat.digitalhub import save_update
+
+    run.refresh()
+    if not states.is_final(run.status.state):
+        run.status.state = states.COMPLETED
+        save_update(run)
+
+
 def _start(run: Any) -> None:
     """READY -> RUNNING, as a platform's executor reports a started job; the runtime then sets
     the final state."""
+    from dhmlrun.compat.digitalhub import save_update
+
     run.status.state = states.RUNNING
-    run.save(update=True)
+    save_update(run)
 
 
 def _arm_deadline(client: RestClient, project: str, run_id: str, timeout: float | None) -> None:
