@@ -383,6 +383,7 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         from dhmlrun.platform.sdk import configure_sdk
 
         configure_sdk()
+        _reconnect_mlrun()
         import importlib
 
         module, _, function = str(request.get("target") or WORKER).partition(":")
@@ -400,6 +401,20 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _reconnect_mlrun() -> None:
+    """Give this child its own connection to the MLRun API server (`MLRUN_DBPATH`).
+
+    Why: mlrun connects to that server when it is imported (it fills its configuration from the
+    server's client spec), so the warm server holds a pooled HTTP connection that every child
+    inherits; two children using it at once read each other's answers (seen: storing one
+    function got the other's reply, a `BadStatusLine`). A fresh worker connects at its own
+    import; this is that connect. A server that cannot be reached fails the run's own calls."""
+    mlrun = sys.modules.get("mlrun")
+    if mlrun is not None and os.environ.get("MLRUN_DBPATH"):
+        with contextlib.suppress(Exception):
+            mlrun.get_run_db(force_reconnect=True)
 
 
 class _Server:

@@ -7,10 +7,12 @@ apply tests in `tests/plan` run real mlrun runs through the full preload.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +140,56 @@ def test_a_child_reads_the_sdk_configuration_of_its_own_environment(
         env = {**os.environ, "DH_CONFIG": str(tmp_path / "private.ini")}
         assert warm.execute([str(out)], tmp_path / "log", env, str(tmp_path), f"{TARGETS}:sdk_config") == 0
     assert out.read_text() == str(tmp_path / "private.ini")
+
+
+class _ClientSpec(http.server.BaseHTTPRequestHandler):
+    """An MLRun API server as far as mlrun's connect goes; notes each request's client port."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int]
+
+    def do_GET(self) -> None:
+        self.ports.append(self.client_address[1])
+        body = json.dumps({"version": "1.7.0"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.mark.slow
+def test_each_child_talks_to_mlrun_on_its_own_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing mlrun with MLRUN_DBPATH set connects to its API server, so the warm server holds
+    a pooled connection; children sharing it would read each other's answers."""
+    ports: list[int] = []
+    handler = type("Handler", (_ClientSpec,), {"ports": ports})
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("MLRUN_DBPATH", f"http://127.0.0.1:{api.server_address[1]}")
+    try:
+        with RunServer(preload=("mlrun", TARGETS)) as warm:
+            warm._wait_ready()
+            (at_import,) = set(ports)  # the server's own connection, made by `import mlrun`
+            children = []
+            for name in ("a", "b"):
+                before = len(ports)
+                out = tmp_path / f"{name}.json"
+                log = tmp_path / f"{name}.log"
+                code = warm.execute([str(out)], log, dict(os.environ), str(tmp_path), f"{TARGETS}:mlrun_call")
+                assert code == 0, log.read_text()
+                children.append(set(ports[before:]))
+    finally:
+        api.shutdown()
+        api.server_close()
+    assert all(at_import not in used for used in children), (at_import, children)
+    assert not children[0] & children[1], children
 
 
 def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path) -> None:
