@@ -289,7 +289,7 @@ class Project:
         the plan runs nothing (its memory and CPU go back now)."""
         from dhmlrun.apply.executor import Applier
         from dhmlrun.apply.interrupt import interruptible
-        from dhmlrun.apply.run_server import RunServer
+        from dhmlrun.apply.run_server import RunServer, release
 
         if review is not None:
             review(plan)
@@ -297,7 +297,7 @@ class Project:
             return ApplyResult(destroy=plan.destroy)
         run_server = server if isinstance(server, RunServer) else None
         if run_server is not None and not plan.runs_something:
-            run_server.close()
+            release(run_server)
             run_server = None
         observer = observer or Silent()
         applier = Applier(

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from dhmlrun.apply.executor import run_in_worker
-from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
+from dhmlrun.apply.run_server import (
+    SERVER_ENV,
+    RunServer,
+    RunServerUnavailable,
+    keeping_run_server,
+    warm_run_server,
+)
 from tests.conftest import pids_with_environ
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,15 +228,48 @@ def test_an_early_server_is_taken_over_or_stopped(monkeypatch: pytest.MonkeyPatc
     from dhmlrun.apply import run_server
 
     monkeypatch.delenv(SERVER_ENV, raising=False)
-    run_server.start_early(("json",))
-    early = run_server._early
-    assert early is not None
-    with warm_run_server(wanted) as server:
-        assert run_server._early is None
-        assert server is (early if wanted else None)
-        if server is not None:
-            server._wait_ready()
+    with keeping_run_server(False):  # as in a CLI process (the test session keeps one: conftest)
+        run_server.start_early(("json",))
+        early = run_server._early
+        assert early is not None
+        with warm_run_server(wanted) as server:
+            assert run_server._early is None
+            assert server is (early if wanted else None)
+            if server is not None:
+                server._wait_ready()
     assert early._proc.poll() is not None
+
+
+def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process applying again and again keeps one server (`keeping_run_server`)."""
+    from dhmlrun.apply import run_server
+
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    with keeping_run_server(False), keeping_run_server():  # this test's block, not the session's
+        run_server.start_early(("json",))  # a light server, as the CLI would start one
+        with warm_run_server(True) as first:
+            assert first is not None
+        run_server.start_early(("json",))
+        assert run_server._early is None  # the kept one will serve: no second server
+        with warm_run_server(True) as second:
+            assert second is first
+        with warm_run_server(False) as third:
+            assert third is None
+        assert first.alive
+        with keeping_run_server(False):
+            run_server.start_early(("json",))
+            with warm_run_server(True) as own:
+                assert own is not None and own is not first  # not kept here: the apply's own
+        assert not own.alive
+        assert first.alive
+        monkeypatch.setenv("SSL_CERT_FILE", "/elsewhere.pem")  # read by what a server imports
+        run_server.start_early(("json",))
+        with warm_run_server(True) as fresh:
+            assert fresh is not None and fresh is not first  # started in the environment of now
+        assert fresh.alive and not first.alive  # kept instead of the first
+    assert not fresh.alive
 
 
 @pytest.mark.parametrize(
