@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from dhmlrun.platform.lock import LOCK_NAME
-from tests.conftest import pids_with_environ
+from tests.conftest import pids_with_environ, wait_for
 from tests.system.conftest import Truth, cli, cli_env, start_cli, write_config
 
 pytestmark = pytest.mark.slow
@@ -53,6 +53,11 @@ class Apply:
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def run_log(self, address: str) -> str:
+        """What the run worker of `address` printed so far (apply's log of it)."""
+        log = self.root / ".dhmlrun" / "logs" / f"{address}.log"
+        return log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+
     def children(self) -> list[int]:
         """The processes it started that are still alive (its environment's marker)."""
         return pids_with_environ(MARK, self.mark)
@@ -83,7 +88,7 @@ def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
     core: Any, tmp_path: Path, signum: int, whole_group: bool
 ) -> None:
     with running_apply(core, tmp_path) as first:
-        time.sleep(0.5)  # into the handler's sleep
+        wait_for(lambda: "load: sleeping" in first.run_log("runs.load"), "runs.load's handler to start")
         started = time.monotonic()
         code = first.interrupt(signum, whole_group)
         took = time.monotonic() - started
@@ -115,7 +120,7 @@ def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
 def test_a_second_interrupt_exits_at_once(core: Any, tmp_path: Path) -> None:
     with running_apply(core, tmp_path) as first:
         first.process.send_signal(signal.SIGINT)
-        time.sleep(0.05)
+        wait_for(lambda: "Interrupt again to exit at once" in first.output, "the first interrupt to be taken")
         code = first.interrupt(signal.SIGINT)
     assert code == EXIT_INTERRUPTED, first.output
     assert "Interrupted again" in first.output
