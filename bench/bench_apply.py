@@ -8,7 +8,7 @@
 Every apply starts from an empty `.dhmlrun` (a fresh embedded core), so its plan creates the
 project and the function and fires every run, as a first apply in CI would. Each apply is also
 measured with the warm run server turned off (`DHMLRUN_RUN_SERVER=0`: one fresh
-`python -m dhmlrun.apply.run_worker` per run, the behaviour before the run server), so "before"
+`python -m dhmlrun.worker` per run, the behaviour before the run server), so "before"
 and "after" come from the same run of this benchmark. Timings are the best of N, the variants
 measured in turns.
 

@@ -81,7 +81,6 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
 
     from dhmlrun.core.server import EmbeddedCore
-    from dhmlrun.platform.worker_env import embedded_connection
 
     work = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
     code = work / "handler.py"
@@ -92,7 +91,7 @@ def main() -> None:
     runtime_times, bare_times = [], []
     core = EmbeddedCore(work / "core.db")
     try:
-        env.update(embedded_connection(*core.serve()))
+        env.update(core.client_environment())
         for index in range(repeat):
             runtime_times.append(
                 timed(RUNTIME_SCRIPT.format(code=str(code)), f"bench-{index}", cwd=work, env=env)

@@ -11,6 +11,9 @@ benchmarks report, tests test.
     1 validate (bench_validate)   2, 3 plan (bench_plan)   4, 5 apply (bench_apply)
     6 fetch (bench_fetch)         7 core (bench_core)
     8 plan on the applied example vs terraform plan (bench_plan_example)
+    9 hostile declarations refused by validate (bench_hostile)
+    10 functions' requirements: an environment reused vs prepared (bench_environments)
+    11 services: a served model ready after apply vs the same server by hand (bench_services)
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_apply
 import bench_core
+import bench_environments
 import bench_fetch
+import bench_hostile
 import bench_plan
 import bench_plan_example
+import bench_services
 import bench_validate
 from common import Result, verdict
 
@@ -42,6 +48,9 @@ BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("6", bench_fetch.run),
     ("7", bench_core.run),
     ("8", bench_plan_example.run),
+    ("9", bench_hostile.run),
+    ("10", bench_environments.run),
+    ("11", bench_services.run),
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

@@ -8,7 +8,7 @@ times and counts the exits that are not 0.
     DHCORE_ENDPOINT=... DHCORE_ACCESS_TOKEN=... DH_CONFIG=/dev/null \\
         python bench/seed_snippet.py PROJECT [--without-exit-drain]
 
-`--without-exit-drain` unregisters the runtime's exit drain (`dhmlrun/runtime/arrow_shutdown.py`)
+`--without-exit-drain` unregisters the runtime's exit drain (`dhmlrun/compat/pyarrow.py`)
 after the SDK loaded the plugin: the process as it was before that fix, to measure the abort rate.
 """
 
@@ -72,7 +72,7 @@ def _wait_until_final(run: Any) -> None:
 def _unregister_exit_drain() -> None:
     import atexit
 
-    from dhmlrun.runtime.arrow_shutdown import drain_arrow_pools
+    from dhmlrun.compat.pyarrow import drain_arrow_pools
 
     atexit.unregister(drain_arrow_pools)
 

@@ -2,7 +2,7 @@
 
 Why: a process that did all its work could still abort at interpreter exit ("terminate called
 without an active exception", exit 134) when Arrow's thread pools were still finishing a read
-(issue 18; the fix is `dhmlrun/runtime/arrow_shutdown.py`). The abort depends on timing, so it
+(issue 18; the fix is `dhmlrun/compat/pyarrow.py`). The abort depends on timing, so it
 shows only as a rate, and a busy machine makes it likelier: this check keeps every core busy with
 a bounded busy loop while it runs `bench/seed_snippet.py` (a run executed by `dhmlrun core serve`,
 then a local run, every output read as a table) again and again, and reports each exit code.

@@ -15,10 +15,10 @@ release the lock. Nothing here imports click, the views, the digitalhub SDK or m
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,26 @@ confirmation); raising cancels the apply. Not called for a plan without changes.
 
 def _no_review(plan: Plan) -> None:
     return
+
+
+def _say_nothing(text: str) -> None:
+    return
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How an apply (or destroy) goes, as one value (Terraform's `PlanOpts`): what it plans for
+    (`targets`, `reruns`: `--target`, `--rerun`), how many steps run at once, how long it waits
+    for another apply's lock, who reviews the plan (`review`; None: it was reviewed already),
+    who watches the steps (`observer`) and who hears the notes (`say`)."""
+
+    targets: Sequence[str] = ()
+    reruns: Sequence[str] = ()
+    parallelism: int = 4
+    lock_timeout: float = 0.0
+    review: Review | None = _no_review
+    observer: Observer | None = None
+    say: Callable[[str], None] = _say_nothing
 
 
 class Project:
@@ -134,13 +154,26 @@ class Project:
         return self._plan(self.read_state(platform), platform, targets, reruns)
 
     def _plan(
-        self, state: PlatformState, platform: Platform, targets: Sequence[str], reruns: Sequence[str]
+        self,
+        state: PlatformState,
+        platform: Platform,
+        targets: Sequence[str],
+        reruns: Sequence[str],
+        seed: str | None = None,
     ) -> Plan:
+        """The plan, its ids drawn from `seed` (a new one by default): the same seed, configuration
+        and platform make the same plan (`plan/replay.py`)."""
         from dhmlrun.plan import build_plan
+        from dhmlrun.plan.model import Replay
+        from dhmlrun.plan.replay import new_seed, seeded_ids
         from dhmlrun.platform import recorded_endpoint
 
-        plan = build_plan(self.declaration, state, targets=targets, reruns=reruns)
+        seed = new_seed() if seed is None else seed
+        plan = build_plan(
+            self.declaration, state, targets=targets, reruns=reruns, id_factory=seeded_ids(seed)
+        )
         plan.endpoint = recorded_endpoint(platform)
+        plan.replay = Replay(seed, list(targets), list(reruns))
         return plan
 
     def destroy_plan(self, *, platform: Platform | None = None) -> Plan:
@@ -148,108 +181,80 @@ class Project:
         if platform is None:
             with self.connect() as opened:
                 return self.destroy_plan(platform=opened)
+        return self._destroy_plan(self.read_state(platform), platform)
+
+    def _destroy_plan(self, state: PlatformState, platform: Platform) -> Plan:
         from dhmlrun.plan import build_destroy_plan
+        from dhmlrun.plan.model import Replay
         from dhmlrun.platform import recorded_endpoint
 
-        plan = build_destroy_plan(self.read_state(platform), str(self.root), self.declaration)
+        plan = build_destroy_plan(state, str(self.root), self.declaration)
         plan.endpoint = recorded_endpoint(platform)
+        plan.replay = Replay(seed="")  # a destroy plan draws no ids
         return plan
 
     # ------------------------------------------------------------------ applying
 
-    def apply(
-        self,
-        plan: Plan | None = None,
-        *,
-        targets: Sequence[str] = (),
-        reruns: Sequence[str] = (),
-        parallelism: int = 4,
-        lock_timeout: float = 0.0,
-        review: Review = _no_review,
-        observer: Observer | None = None,
-        say: Callable[[str], None] = lambda _: None,
-    ) -> ApplyResult:
+    def apply(self, plan: Plan | None = None, options: ApplyOptions | None = None) -> ApplyResult:
         """Make the platform match: plan under the project's lock and apply that plan, or apply
-        the given `plan` exactly (refused when the platform moved since it was made).
+        the given `plan` exactly (refused when the platform moved since it was made, or when this
+        configuration no longer makes that very plan).
 
-        `review` sees the plan before anything changes (module docstring); `observer` watches
-        the steps; `say` receives notes (the platform read, lock waits).
+        `options.review` sees the plan before anything changes (module docstring);
+        `options.observer` watches the steps; `options.say` receives notes (the platform read,
+        lock waits).
         """
+        from dhmlrun.apply.executor import needs_workers
         from dhmlrun.apply.run_server import warm_run_server
 
-        wanted = plan.runs_something if plan is not None else bool(self.declaration.of_type("runs"))
+        options = options or ApplyOptions()
+        wanted = needs_workers(plan) if plan is not None else bool(self.declaration.of_type("runs"))
         with warm_run_server(wanted) as server:
             if plan is not None:
-                return self._apply_given(plan, parallelism, lock_timeout, review, observer, say, server)
-            return self._apply_planned(
-                targets, reruns, parallelism, lock_timeout, review, observer, say, server
-            )
+                return self._apply_given(plan, options, server)
+            return self._apply_planned(options, server)
 
-    def destroy(
-        self,
-        *,
-        parallelism: int = 4,
-        lock_timeout: float = 0.0,
-        review: Review = _no_review,
-        observer: Observer | None = None,
-        say: Callable[[str], None] = lambda _: None,
-    ) -> ApplyResult:
+    def destroy(self, options: ApplyOptions | None = None) -> ApplyResult:
         """Delete every entity dhmlrun manages in the project (run history and produced data stay),
-        except those with `lifecycle.prevent_destroy`."""
+        except those with `lifecycle.prevent_destroy` (`options.targets` and `reruns` do not apply)."""
         from dhmlrun.platform.lock import project_lock
 
+        options = options or ApplyOptions()
         project = self.declaration.project_name
         with self.connect() as platform:
-            say(f"Reading project {project} from {platform.shown}")
-            with project_lock(platform, project, lock_timeout, say, operation="destroy"):
+            options.say(f"Reading project {project} from {platform.shown}")
+            with project_lock(platform, project, options.lock_timeout, options.say, operation="destroy"):
                 plan = self.destroy_plan(platform=platform)
-                return self._execute(plan, platform, parallelism, review, observer, None)
+                return self._execute(plan, platform, options, None)
 
-    def _apply_planned(
-        self,
-        targets: Sequence[str],
-        reruns: Sequence[str],
-        parallelism: int,
-        lock_timeout: float,
-        review: Review,
-        observer: Observer | None,
-        say: Callable[[str], None],
-        server: object,
-    ) -> ApplyResult:
+    def _apply_planned(self, options: ApplyOptions, server: object) -> ApplyResult:
         from dhmlrun.plan.staleness import stale_reasons
         from dhmlrun.platform.lock import project_lock
 
         project = self.declaration.project_name
+        targets, reruns = options.targets, options.reruns
         with self.connect() as platform:
-            say(f"Reading project {project} from {platform.shown}")
+            options.say(f"Reading project {project} from {platform.shown}")
             first = None
             if not platform.project_exists(project):
                 # a first deploy: the lock lives in the project, so plan and review first, then
                 # create the project (idempotently), lock it, and re-plan if anything moved
                 first = self._plan(self.read_state(platform), platform, targets, reruns)
-                review(first)
+                options.review(first)
                 if not first.has_changes:
                     return ApplyResult()
             create = first.project_create() if first is not None else None
             body = create.body if create is not None else None
-            with project_lock(platform, project, lock_timeout, say, create_project=body) as held:
+            with project_lock(
+                platform, project, options.lock_timeout, options.say, create_project=body
+            ) as held:
                 state = self.read_state(platform)
                 if first is not None and not stale_reasons(first, _as_before_lock(state, held)):
-                    return self._execute(first, platform, parallelism, None, observer, server)
+                    return self._execute(first, platform, replace(options, review=None), server)
                 plan = self._plan(state, platform, targets, reruns)
-                return self._execute(plan, platform, parallelism, review, observer, server)
+                return self._execute(plan, platform, options, server)
 
-    def _apply_given(
-        self,
-        plan: Plan,
-        parallelism: int,
-        lock_timeout: float,
-        review: Review,
-        observer: Observer | None,
-        say: Callable[[str], None],
-        server: object,
-    ) -> ApplyResult:
-        from dhmlrun.plan.staleness import check_not_stale
+    def _apply_given(self, plan: Plan, options: ApplyOptions, server: object) -> ApplyResult:
         from dhmlrun.platform import EMBEDDED, check_same_platform
         from dhmlrun.platform.lock import project_lock
 
@@ -266,40 +271,64 @@ class Project:
         fallback = None if embedded_only else plan.endpoint
         with self.connect(embedded_only=embedded_only, fallback_endpoint=fallback) as platform:
             check_same_platform(plan.endpoint, platform)
-            say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
+            options.say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
+            self._as_reviewed(plan, self.read_state(platform), platform)  # before the lock writes anything
             create = plan.project_create()
             body = create.body if create is not None else None
             operation = "destroy" if plan.destroy else "apply"
             with project_lock(
-                platform, plan.project, lock_timeout, say, create_project=body, operation=operation
+                platform,
+                plan.project,
+                options.lock_timeout,
+                options.say,
+                create_project=body,
+                operation=operation,
             ) as held:
-                check_not_stale(plan, _as_before_lock(self.read_state(platform), held))
-                return self._execute(plan, platform, parallelism, review, observer, server)
+                again = self._as_reviewed(plan, _as_before_lock(self.read_state(platform), held), platform)
+                return self._execute(again, platform, options, server)
 
-    def _execute(
-        self,
-        plan: Plan,
-        platform: Platform,
-        parallelism: int,
-        review: Review | None,
-        observer: Observer | None,
-        server: object,
-    ) -> ApplyResult:
-        """Review (unless already reviewed) and execute `plan`; stop the run server at once when
-        the plan runs nothing (its memory and CPU go back now)."""
-        from dhmlrun.apply.executor import Applier
+    def _as_reviewed(self, plan: Plan, state: PlatformState, platform: Platform) -> Plan:
+        """`plan` made again from this configuration and `state`, refused when the platform moved
+        since (stale) or when it is not the same plan (`plan/replay.py`): what is executed is what
+        was reviewed, with this checkout's paths."""
+        from dhmlrun.plan.replay import differences
+        from dhmlrun.plan.staleness import check_not_stale
+
+        check_not_stale(plan, state)
+
+        if plan.replay is None:
+            raise DhmlrunError.single(
+                "the plan does not say how it was made, so it cannot be checked against the configuration "
+                f"in {self.root}; make a new one with `dhmlrun plan --out FILE`"
+            )
+        if plan.destroy:
+            again = self._destroy_plan(state, platform)
+        else:
+            again = self._plan(state, platform, plan.replay.targets, plan.replay.reruns, plan.replay.seed)
+        found = differences(plan, again)
+        if found:
+            raise DhmlrunError.single(
+                f"the saved plan is not what the configuration in {self.root} yields now, so it is not "
+                f"what was reviewed: {'; '.join(found)}. Review the change: run `dhmlrun plan` again."
+            )
+        return again
+
+    def _execute(self, plan: Plan, platform: Platform, options: ApplyOptions, server: object) -> ApplyResult:
+        """Review (unless `options.review` is None: already reviewed) and execute `plan`; stop
+        the run server at once when the plan runs nothing (its memory and CPU go back now)."""
+        from dhmlrun.apply.executor import Applier, needs_workers
         from dhmlrun.apply.interrupt import interruptible
         from dhmlrun.apply.run_server import RunServer, release
 
-        if review is not None:
-            review(plan)
+        if options.review is not None:
+            options.review(plan)
         if not plan.has_changes:
             return ApplyResult(destroy=plan.destroy)
         run_server = server if isinstance(server, RunServer) else None
-        if run_server is not None and not plan.runs_something:
+        if run_server is not None and not needs_workers(plan):
             release(run_server)
             run_server = None
-        observer = observer or Silent()
+        observer = options.observer or Silent()
         applier = Applier(
             plan,
             platform,
@@ -311,10 +340,10 @@ class Project:
             secret_value=self.declaration.secret_value,
         )
         with interruptible(applier, observer.notice):
-            results = applier.apply(parallelism)
+            results = applier.apply(options.parallelism)
         return ApplyResult(results, interrupted=applier.stop.is_set(), destroy=plan.destroy)
 
 
 def _as_before_lock(state: PlatformState, held: HeldLock) -> PlatformState:
     """The state as the plan saw it: a project this apply created just to lock it was absent."""
-    return dataclasses.replace(state, project_exists=False) if held.created_project else state
+    return replace(state, project_exists=False) if held.created_project else state

@@ -2,11 +2,20 @@
 dhmlrun on a project it already runs.
 
 Follows what the SDK's own `project.export()` carries (the project, then the latest version of
-each function and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
-function's code, decoded from the platform's base64 spec into `src/`, so the code is reviewed
+each function, workflow and dataitem), but writes dhmlrun's format: one `dhmlrun.yaml` plus each
+function's and workflow's code, decoded from the platform's base64 spec into `src/` (a python
+serve function keeps its `init_function`; a workflow's `build` is the platform's), so the code is reviewed
 and diffed as files. Entities dhmlrun cannot declare are listed as comments, never dropped
 silently: functions of other kinds, dataitems a run produced (outputs are never declared), and
 runs (declare them by hand; importing one would re-run it).
+
+An export, and a platform, may come from strangers: import writes only what they hold (decoded
+code, inline content) and never reads a file of this machine on their word. A dataitem whose
+`spec.path` is a local path is not copied: it is declared at the path dhmlrun recorded for it in
+its old repository when there is one (so adopting a managed project does not plan its deletion;
+the plan asks for the file), else left out, and either way listed. An export's entity files are
+read only from the export's own folder. Everything written into the comments of `dhmlrun.yaml`
+has its line breaks and other invisible characters escaped, so no name or kind can add YAML.
 
 `build_import` is pure (DTOs in, text and files out); `read_project` reads a live project,
 `read_export` the YAML files `project.export()` wrote; `write_import` writes, refusing to
@@ -19,23 +28,24 @@ import base64
 import binascii
 import contextlib
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
+from dhmlrun.config.yaml_loader import load_yaml
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform import labels as L
 from dhmlrun.vocabulary import urls
-from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, PYTHON_KIND
+from dhmlrun.vocabulary.kinds import FUNCTION_KINDS, HERA_KIND, PYTHON_KIND
 
 DATAITEM_KINDS = ("table", "dataitem")
 SOURCE_DIR = "src"
-DATA_DIR = "data"
 RECORDED_DATA = f"{L.LOCAL_PATH}:path"
 RECORDED_SOURCE = f"{L.LOCAL_PATH}:source.source"
+MAX_STORED_FILE = 256 * 1024 * 1024
+"""The largest declared data file import brings back from the platform's files store."""
 
 
 @dataclass
@@ -47,6 +57,10 @@ class ProjectExport:
     endpoint: str
     functions: list[dict[str, Any]] = field(default_factory=list)
     dataitems: list[dict[str, Any]] = field(default_factory=list)
+    workflows: list[dict[str, Any]] = field(default_factory=list)
+    stored: dict[str, bytes] = field(default_factory=dict)
+    """The bytes of declared files apply uploaded to the files store (store path → content),
+    read back from the platform so the new repo holds them again."""
 
 
 @dataclass
@@ -55,10 +69,10 @@ class ImportResult:
 
     project: str
     files: dict[str, bytes] = field(default_factory=dict)
-    copies: dict[str, Path] = field(default_factory=dict)
-    """Local data files to copy into the new repo (relative path -> the file on this machine)."""
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    not_copied: list[str] = field(default_factory=list)
+    """Declared entities whose local file stayed where it was: put in place before planning."""
     managed: list[str] = field(default_factory=list)
     """Imported addresses dhmlrun already manages (the rest will plan as `adopt`)."""
 
@@ -77,25 +91,35 @@ def read_project(platform: Any, project: str) -> ProjectExport:
             else ""
         )
         raise DhmlrunError.single(f"project {project} not found on {platform.endpoint}{hint}")
+    dataitems = sorted(
+        (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
+        key=_name,
+    )
     return ProjectExport(
         project=project,
         description=platform.project_description(project),
         endpoint=platform.endpoint,
         functions=sorted(platform.list_latest(project, "functions"), key=_name),
-        dataitems=sorted(
-            (d for d in platform.list_latest(project, "dataitems") if d.get("id") != L.lock_id(project)),
-            key=_name,
-        ),
+        workflows=sorted(platform.list_latest(project, "workflows"), key=_name),
+        dataitems=dataitems,
+        stored={
+            path: platform.read_file(project, path, MAX_STORED_FILE)
+            for path in filter(None, (_uploaded_path(d) for d in dataitems))
+        },
     )
+
+
+def _uploaded_path(dto: dict[str, Any]) -> str | None:
+    """The store path of a declared local file that apply uploaded (its labels record the file)."""
+    path = (dto.get("spec") or {}).get("path")
+    recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
+    return str(path) if recorded and isinstance(path, str) and path.startswith("s3://") else None
 
 
 def read_export(path: Path) -> ProjectExport:
     """Read the YAML the SDK's `project.export()` writes (`projects-NAME.yaml`), whose entity
     entries are embedded or point by `metadata.ref` at the entity's own exported YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DhmlrunError.single(f"cannot read the project export {path}: {exc}") from exc
+    data = _load_export_file(path)
     if not isinstance(data, dict) or data.get("kind") != "project" or not data.get("name"):
         raise DhmlrunError.single(f"{path} is not a project export (written by the SDK's project.export())")
     spec = data.get("spec") or {}
@@ -104,25 +128,43 @@ def read_export(path: Path) -> ProjectExport:
         description=(data.get("metadata") or {}).get("description"),
         endpoint=f"the export {path.name}",
         functions=sorted(_exported(path, spec.get("functions")), key=_name),
+        workflows=sorted(_exported(path, spec.get("workflows")), key=_name),
         dataitems=sorted(_exported(path, spec.get("dataitems")), key=_name),
     )
 
 
+def _load_export_file(path: Path) -> Any:
+    """One YAML file of an export, with the declaration loader's bounds (size, aliases, depth)."""
+    loaded = load_yaml(path)
+    if loaded.problems:
+        raise DhmlrunError(loaded.problems)
+    return loaded.data
+
+
 def _exported(project_file: Path, entries: Any) -> list[dict[str, Any]]:
     """Each entity entry in full: embedded (it has a spec) or loaded from its `ref` file, which
-    the SDK writes next to the project file (or relative to where it ran)."""
+    the SDK writes next to the project file. A ref is read only inside the export's folder (after
+    symlinks): `ref: /home/me/.kube/config` must not make import read this machine's files."""
+    folder = project_file.resolve().parent
     found = []
     for entry in entries or ():
         if not isinstance(entry, dict):
             continue
         ref = (entry.get("metadata") or {}).get("ref")
         if "spec" not in entry and isinstance(ref, str) and "://" not in ref:
-            candidates = [project_file.parent / ref, Path(ref)]
-            target = next((c for c in candidates if c.is_file()), None)
-            if target is None:
-                raise DhmlrunError.single(f"{project_file}: {_name(entry)} refers to {ref}, which is missing")
-            entry = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
-        found.append(entry)
+            target = (folder / ref).resolve()
+            if not target.is_relative_to(folder):
+                raise DhmlrunError.single(
+                    f"{project_file}: {_name(entry)!r} refers to {ref!r}, outside the "
+                    "export's folder: not read"
+                )
+            if not target.is_file():
+                raise DhmlrunError.single(
+                    f"{project_file}: {_name(entry)!r} refers to {ref!r}, which is missing"
+                )
+            entry = _load_export_file(target)
+        if isinstance(entry, dict):
+            found.append(entry)
     return found
 
 
@@ -139,9 +181,15 @@ def build_import(export: ProjectExport) -> ImportResult:
         if declared is not None:
             functions[_name(dto)] = declared
             _record(result, f"functions.{_name(dto)}", dto)
+    workflows: dict[str, Any] = {}
+    for dto in export.workflows:
+        declared = _workflow(dto, result)
+        if declared is not None:
+            workflows[_name(dto)] = declared
+            _record(result, f"workflows.{_name(dto)}", dto)
     dataitems: dict[str, Any] = {}
     for dto in export.dataitems:
-        declared = _dataitem(dto, result)
+        declared = _dataitem(dto, result, export.stored)
         if declared is not None:
             dataitems[_name(dto)] = declared
             _record(result, f"dataitems.{_name(dto)}", dto)
@@ -152,6 +200,8 @@ def build_import(export: ProjectExport) -> ImportResult:
         document["dataitems"] = dataitems
     if functions:
         document["functions"] = functions
+    if workflows:
+        document["workflows"] = workflows
     result.files["dhmlrun.yaml"] = _yaml_text(export, document, result).encode("utf-8")
     return result
 
@@ -191,11 +241,32 @@ def _function(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
     declared: dict[str, Any] = {"kind": kind, "source": declared_source}
     if source.get("handler"):
         declared["source"]["handler"] = str(source["handler"])
-    for key in ("handler", "image", "tag", "python_version", "base_image"):  # as the kind has them
+    for key in ("handler", "init_function", "image", "tag", "python_version", "base_image"):  # as it has them
         if spec.get(key):
             declared[key] = str(spec[key])
     if spec.get("requirements"):
         declared["requirements"] = [str(r) for r in spec["requirements"]]
+    declared.update(_metadata(dto))
+    return declared
+
+
+def _workflow(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+    """A hera workflow: its code into `src/`, its handler; its `build` is the platform's."""
+    name, kind = _name(dto), str(dto.get("kind"))
+    if kind != HERA_KIND:
+        result.skipped.append(f"workflows.{name}: kind {kind} (dhmlrun declares {HERA_KIND})")
+        return None
+    spec = dto.get("spec") or {}
+    source = dict(spec.get("source") or {})
+    declared_source = _function_source(dto, source, result)
+    if declared_source is None or not source.get("handler"):
+        result.skipped.append(f"workflows.{name}: no code or no handler in its spec")
+        return None
+    declared_source["handler"] = str(source["handler"])
+    declared: dict[str, Any] = {"kind": kind, "source": declared_source}
+    for key in ("image", "tag"):
+        if spec.get(key):
+            declared[key] = str(spec[key])
     declared.update(_metadata(dto))
     return declared
 
@@ -240,7 +311,7 @@ def _place_file(file_name: str, content: bytes, result: ImportResult) -> str:
     return candidate
 
 
-def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | None:
+def _dataitem(dto: dict[str, Any], result: ImportResult, stored: dict[str, bytes]) -> dict[str, Any] | None:
     name, kind = _name(dto), str(dto.get("kind"))
     metadata = dto.get("metadata") or {}
     produced_by = [
@@ -257,26 +328,37 @@ def _dataitem(dto: dict[str, Any], result: ImportResult) -> dict[str, Any] | Non
         result.skipped.append(f"dataitems.{name}: no path in its spec")
         return None
     declared = str(path)
-    if not urls.is_url(declared):
-        placed = _place_data(dto, Path(declared), result)
-        if placed is None:
-            result.skipped.append(f"dataitems.{name}: its local file {declared} is not on this machine")
+    if declared in stored:  # a declared local file apply uploaded: the platform holds its bytes
+        target = _recorded_data_path(dto)
+        if target is None:
+            result.skipped.append(f"dataitems.{name}: no safe path recorded for its uploaded file")
             return None
-        declared = placed
-    return {"kind": kind, "path": declared, **_metadata(dto)}
-
-
-def _place_data(dto: dict[str, Any], source: Path, result: ImportResult) -> str | None:
-    """Where a local data file goes in the new repo (copied there by `write_import`): the path
-    dhmlrun recorded relative to the old repo when it is a safe relative path, so the plan right
-    after the import compares equal, else `data/FILE`. None when the file is not here."""
-    if not source.is_absolute() or not source.is_file():
+        result.files[target] = stored[declared]
+        return {"kind": kind, "path": target, **_metadata(dto)}
+    if urls.is_url(declared) and urls.scheme(declared) != "file":
+        return {"kind": kind, "path": declared, **_metadata(dto)}
+    recorded = _recorded_data_path(dto)
+    if recorded is None:
+        result.skipped.append(
+            f"dataitems.{name}: its path {declared!r} is a local file of the machine that made it, not copied"
+        )
         return None
+    result.not_copied.append(
+        f"dataitems.{name}: {recorded} (a local file where it was applied, "
+        f"{declared!r}): not copied, put it there before dhmlrun plan"
+    )
+    return {"kind": kind, "path": recorded, **_metadata(dto)}
+
+
+def _recorded_data_path(dto: dict[str, Any]) -> str | None:
+    """The path, relative to its old repository, that dhmlrun recorded for a dataitem's local
+    file (a label of the entities it applied), when it is a plain relative path."""
     recorded = L.decode((dto.get("metadata") or {}).get("labels"))[1].get(RECORDED_DATA)
-    target = PurePosixPath(str(recorded)) if recorded else PurePosixPath(DATA_DIR, source.name)
-    if target.is_absolute() or ".." in target.parts or not target.parts:
-        target = PurePosixPath(DATA_DIR, source.name)
-    result.copies[str(target)] = source
+    if not isinstance(recorded, str) or not recorded or not recorded.isprintable():
+        return None
+    target = PurePosixPath(recorded.replace("\\", "/"))
+    if target.is_absolute() or ".." in target.parts or not target.parts or ":" in recorded:
+        return None
     return str(target)
 
 
@@ -291,16 +373,25 @@ def _yaml_text(export: ProjectExport, document: dict[str, Any], result: ImportRe
         "# `dhmlrun plan` shows these entities as `adopt`: the first apply labels them as managed by",
         "# dhmlrun (in place when nothing differs). Runs are not imported: declare them under `runs:`.",
     ]
+    if result.not_copied:
+        header.append("# Not copied (import never reads a local file):")
+        header.extend(f"#   {line}" for line in result.not_copied)
     if result.skipped:
         header.append("# Not imported:")
         header.extend(f"#   {line}" for line in result.skipped)
+    header = [_comment_line(line) for line in header]
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
     return "\n".join(header) + "\n" + body
 
 
+def _comment_line(text: str) -> str:
+    """A YAML comment line whatever the platform's names hold: every character that is not
+    printable (line breaks YAML knows, `\\r`, NEL, U+2028, bidi controls...) escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def write_import(result: ImportResult, out: Path, *, force: bool = False) -> list[str]:
-    """Write the files under `out` (plus the editor schema and .gitignore) and copy the data
-    files; the paths written.
+    """Write the files under `out` (plus the editor schema and .gitignore); the paths written.
 
     Refuses, before writing anything, when a file exists and differs, unless `force`; when a
     write fails half-way, removes what this call created (files and folders) before raising."""
@@ -315,11 +406,6 @@ def write_import(result: ImportResult, out: Path, *, force: bool = False) -> lis
         for rel, content in files.items()
         if rel != SCHEMA_FILE and (out / rel).exists() and (out / rel).read_bytes() != content
     ]
-    clashes += [
-        rel
-        for rel, source in result.copies.items()
-        if (out / rel).exists() and (out / rel).read_bytes() != source.read_bytes()
-    ]
     if clashes and not force:
         raise DhmlrunError.single(
             f"refusing to overwrite {', '.join(sorted(clashes))} in {out}: "
@@ -330,13 +416,10 @@ def write_import(result: ImportResult, out: Path, *, force: bool = False) -> lis
         for rel, content in files.items():
             _new_parents(out / rel, created)
             (out / rel).write_bytes(content)
-        for rel, source in result.copies.items():
-            _new_parents(out / rel, created)
-            shutil.copyfile(source, out / rel)
     except OSError as exc:
         _remove(created)
         raise DhmlrunError.single(f"cannot write the import into {out}: {exc}") from exc
-    return sorted([*files, *result.copies])
+    return sorted(files)
 
 
 def _new_parents(target: Path, created: list[Path]) -> None:

@@ -28,7 +28,9 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("models", "models.NAME", ("models", "additionalProperties")),
     ("secrets", "secrets.NAME", ("secrets", "additionalProperties")),
     ("functions", "functions.NAME", ("functions", "additionalProperties")),
+    ("workflows", "workflows.NAME", ("workflows", "additionalProperties")),
     ("runs", "runs.NAME", ("runs", "additionalProperties")),
+    ("services", "services.NAME", ("services", "additionalProperties")),
 )
 HEADER = ("Field", "Type", "Required", "Allowed values", "Default", "Description")
 

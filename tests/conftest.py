@@ -26,7 +26,6 @@ from hypothesis import settings
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.platform import Platform
 from dhmlrun.platform.rest import RestClient
-from dhmlrun.platform.worker_env import embedded_connection
 
 COMMIT_EXAMPLES = 25
 """Examples per Hypothesis test on every commit (each test's own count runs with
@@ -114,7 +113,16 @@ def unique_project_name(prefix: str = "t") -> str:
     return f"{prefix[:24]}-{uuid.uuid4().hex[:12]}"
 
 
-SDK_CONNECTION = ("DHCORE_ENDPOINT", "DHCORE_ACCESS_TOKEN", "DH_CONFIG")
+SDK_CONNECTION = (
+    "DHCORE_ENDPOINT",
+    "DHCORE_ACCESS_TOKEN",
+    "DH_CONFIG",
+    "DHCORE_DEFAULT_FILES_STORE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+)
 
 
 @contextmanager
@@ -124,8 +132,7 @@ def served_core(db_path: Path, **kwargs: object) -> Iterator[EmbeddedCore]:
     core = EmbeddedCore(db_path, **kwargs)  # type: ignore[arg-type]
     saved = {key: os.environ.get(key) for key in SDK_CONNECTION}
     try:
-        endpoint, token = core.serve()
-        os.environ.update(embedded_connection(endpoint, token))
+        os.environ.update(core.client_environment())
         _forget_sdk_client()
         yield core
     finally:

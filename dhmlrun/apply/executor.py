@@ -1,32 +1,31 @@
 """Apply: execute the Plan it is given, exactly; never re-plan, never re-decide.
 
 Platform writes go through `dhmlrun.platform.Platform` from a thread pool; each run executes
-in its own worker process (running `dhmlrun.apply.run_worker`: forked by the warm run server
-when apply started one, else a fresh interpreter), so mlrun's process-global state cannot leak
-between runs and this process never imports mlrun or the digitalhub SDK. A worker is given its
-connection to the platform explicitly, in its environment (`platform/worker_env.py`). Outputs
-of a run feed the inputs of later runs (`runs.X.outputs.Y`) once it completes.
+in its own worker process, given a typed request (`dhmlrun/worker/protocol.py`, sent by
+`workers.py`: forked by the warm run server when apply started one, else a fresh interpreter),
+so mlrun's process-global state cannot leak between runs and this process never imports mlrun
+or the digitalhub SDK. A worker is given its connection to the platform explicitly, in its
+environment (`platform/worker_env.py`). Outputs of a run feed the inputs of later runs
+(`runs.X.outputs.Y`) once it completes.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.apply import services
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
-from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
+from dhmlrun.apply.run_server import RunServer
 from dhmlrun.apply.secrets import write_secret
-from dhmlrun.apply.uploads import FILES_STORE_ENV, local_file_of, upload_request
+from dhmlrun.apply.uploads import local_file_of, upload_request
+from dhmlrun.apply.workers import run_in_worker, signal_runs
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.plan.model import (
@@ -39,6 +38,7 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
+    InputBinding,
     MLRunProject,
     Plan,
     ProjectChange,
@@ -47,16 +47,25 @@ from dhmlrun.plan.model import (
     ScheduleDelete,
     ScheduleWrite,
     SecretWrite,
+    ServiceDeploy,
+    ServiceStop,
 )
-from dhmlrun.platform.dhcore import Platform
+from dhmlrun.platform.dhcore import Platform, RunHost
 from dhmlrun.platform.mlrun import MLRunService
-from dhmlrun.platform.worker_env import local_run_environment
-from dhmlrun.private import private_dir, private_file
-from dhmlrun.views.terminal import safe_text
-from dhmlrun.vocabulary import keys, states
-from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
+from dhmlrun.vocabulary import keys
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
-from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.vocabulary.runs import RunSpec
+from dhmlrun.vocabulary.settings import RUNS_DIR_ENV, run_logs_dir
+from dhmlrun.worker.protocol import (
+    ExecuteMLRunRun,
+    ExecuteRun,
+    Request,
+    RunOrder,
+    StoreMLRunFunction,
+    WriteMLRunSchedule,
+)
 
 VERBS = {CREATE: "creating", UPDATE: "updating", DELETE: "deleting", RUN: "running", ADOPT: "adopting"}
 
@@ -85,7 +94,7 @@ class Applier:
         self.environ = environ
         self.secret_value = secret_value
         """Reads a declared secret's value by address (the declaration's sources), for SecretWrite."""
-        self.log_dir = self.root / ".dhmlrun" / "logs"
+        self.log_dir = run_logs_dir(self.root, plan.project)
         self._outputs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._worker_env: dict[str, str] | None = None
@@ -96,14 +105,14 @@ class Applier:
         return walk(self.plan.actions, self._execute, parallelism, self.stop)
 
     def signal_runs(self, signum: int) -> None:
-        """Forward a signal to the runs executing now (their workers end them: `run_worker.py`)."""
+        """Forward a signal to the runs executing now (their workers end them: `worker/main.py`)."""
         signal_runs(self.run_server, signum)
 
     def _say(self, text: str) -> None:
-        self.observer.line(safe_text(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets)))
+        self.observer.line(mask_text(f"[{time.strftime('%H:%M:%S')}] {text}", self.secrets))
 
     def _event(self, action: Action, status: str, elapsed: float = 0.0, message: str = "") -> None:
-        shown = safe_text(mask_text(message, self.secrets))
+        shown = mask_text(message, self.secrets)
         self.observer.event(action.address, action.action, status, elapsed, shown)
 
     def _execute(self, action: Action) -> NodeResult:
@@ -122,67 +131,89 @@ class Applier:
         self._event(action, result.status, result.elapsed, result.message)
         self._say(
             f"{action.address}: {result.status} ({result.elapsed:.1f}s)"
-            + (f": {result.message}" if result.status != DONE and result.message else "")
+            + (f": {result.message}" if result.message else "")
         )
         return result
 
     def _dispatch(self, action: Action) -> NodeResult:
-        project = self.plan.project
-        match action:
-            case ProjectChange():
-                self.platform.ensure_project(action.body, update=action.action == UPDATE)
-                return NodeResult(action.address, action.action, DONE, entity_id=project)
-            case MLRunProject():
-                self._mlrun().ensure_project(project, action.description)
-                return NodeResult(action.address, action.action, DONE, entity_id=project)
-            case ScheduleDelete():
-                self._mlrun().delete_schedule(project, action.schedule)
-                return NodeResult(action.address, action.action, DONE)
-            case ScheduleWrite(request=RunRequest() as request):
-                return self._on_mlrun(
-                    action, "schedule", {**asdict(request), "inputs": self._resolve_inputs(request)}
-                )
-            case EntityDelete() if self._mlrun_hosts(action.entity_kind):
-                self._mlrun().delete_function(project, mlrun_function_name(action.name))
-                return NodeResult(action.address, action.action, DONE)
-            case EntityWrite() if self._mlrun_hosts((action.body or {}).get("kind")):
-                return self._on_mlrun(action, "store_function", {"project": project, "body": action.body})
-            case EntityDelete():
-                self.platform.delete_entity(project, action.type, action.name)
-                return NodeResult(action.address, action.action, DONE)
-            case RunStart(request=RunRequest() as request):
-                return self._run(action, request)
-            case EntityAdopt() if action.in_place:
-                self.platform.adopt_in_place(action.type, action.body)
-                return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
-            case SecretWrite():
-                if self.secret_value is None:
-                    raise DhmlrunError.single(f"{action.address}: no secret values can be read here")
-                entity_id = write_secret(self.platform, project, action, self.secret_value(action.address))
-                return NodeResult(action.address, action.action, DONE, entity_id=entity_id)
-            case EntityAdopt() | EntityWrite():
-                created = self.platform.create_entity(action.type, self._uploaded(action))
-                return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))
-        raise DhmlrunError.single(f"{action.address}: nothing to apply for a {type(action).__name__}")
+        route = ROUTES.get((type(action), action.backend))
+        if route is None:
+            raise DhmlrunError.single(
+                f"{action.address}: nothing to apply for a {type(action).__name__} on {action.backend}"
+            )
+        return route.step(self, action)
+
+    # ---------------------------------------------------------------- the DigitalHub platform
+
+    def _write_project(self, action: ProjectChange) -> NodeResult:
+        self.platform.ensure_project(action.body, update=action.action == UPDATE)
+        return NodeResult(action.address, action.action, DONE, entity_id=self.plan.project)
+
+    def _create_version(self, action: EntityWrite | EntityAdopt) -> NodeResult:
+        created = self.platform.create_entity(action.type, self._uploaded(action))
+        return NodeResult(action.address, action.action, DONE, entity_id=str(created.get("id")))
+
+    def _adopt(self, action: EntityAdopt) -> NodeResult:
+        if not action.in_place:
+            return self._create_version(action)
+        self.platform.adopt_in_place(action.type, action.body)
+        return NodeResult(action.address, action.action, DONE, entity_id=action.seen)
+
+    def _write_secret(self, action: SecretWrite) -> NodeResult:
+        if self.secret_value is None:
+            raise DhmlrunError.single(f"{action.address}: no secret values can be read here")
+        value = self.secret_value(action.address)
+        entity_id = write_secret(self.platform, self.plan.project, action, value)
+        return NodeResult(action.address, action.action, DONE, entity_id=entity_id)
+
+    def _delete_entity(self, action: EntityDelete) -> NodeResult:
+        self.platform.delete_entity(self.plan.project, action.type, action.name)
+        return NodeResult(action.address, action.action, DONE)
+
+    def _run_on_dhcore(self, action: RunStart) -> NodeResult:
+        assert action.request is not None
+        env = self._run_environment(action.request)
+        mask = sorted(self.secrets)
+        return self._run(action, self.platform, lambda order: ExecuteRun(run=order, mask=mask), env)
 
     def _uploaded(self, action: EntityWrite | EntityAdopt) -> dict[str, Any]:
         """The body of a new version, its declared local file uploaded to the files store first
         when one is configured (`uploads.py`)."""
         body = dict(action.body or {})
         source = local_file_of(action.type, body)
-        if source is None or not self._environment().get(FILES_STORE_ENV):
+        if source is None or not self.plan.files_store:
             return body
         request = upload_request(action.type, body, source)
-        result = run_in_worker(request, self.log_dir, action.address, self._environment(), self.run_server)
-        if result.get("state") != states.COMPLETED:
-            raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.get('message')}")
-        return {**body, "spec": {**(body.get("spec") or {}), "path": result["path"]}}
+        result = run_in_worker(request, self.log_dir, self._environment(), self.run_server, self.secrets)
+        if not result.completed:
+            raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
+        return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
 
-    # ---------------------------------------------------------------- MLRun
+    # ---------------------------------------------------------------- the MLRun service
 
-    def _mlrun_hosts(self, kind: object) -> bool:
-        """Whether an entity of `kind` lives on the MLRun service in this plan."""
-        return self.plan.mlrun is not None and kind == MLRUN_KIND
+    def _create_mlrun_project(self, action: MLRunProject) -> NodeResult:
+        self._mlrun().ensure_project(self.plan.project, action.description)
+        return NodeResult(action.address, action.action, DONE, entity_id=self.plan.project)
+
+    def _store_mlrun_function(self, action: EntityWrite) -> NodeResult:
+        return self._on_mlrun(action, StoreMLRunFunction(body=dict(action.body)))
+
+    def _delete_mlrun_function(self, action: EntityDelete) -> NodeResult:
+        self._mlrun().delete_function(self.plan.project, mlrun_function_name(action.name))
+        return NodeResult(action.address, action.action, DONE)
+
+    def _write_schedule(self, action: ScheduleWrite) -> NodeResult:
+        assert action.request is not None
+        order = self._order(action.request)
+        return self._on_mlrun(action, WriteMLRunSchedule(name=action.request.run_id, run=order))
+
+    def _delete_schedule(self, action: ScheduleDelete) -> NodeResult:
+        self._mlrun().delete_schedule(self.plan.project, action.schedule)
+        return NodeResult(action.address, action.action, DONE)
+
+    def _run_on_mlrun(self, action: RunStart) -> NodeResult:
+        service = self._mlrun()
+        return self._run(action, service, lambda order: ExecuteMLRunRun(run=order), self._mlrun_environment())
 
     def _mlrun(self) -> MLRunService:
         """The MLRun service this plan was made against (a saved plan goes back to it)."""
@@ -195,52 +226,47 @@ class Applier:
             )
         return service
 
-    def _on_mlrun(self, action: Action, op: str, request: dict[str, Any]) -> NodeResult:
-        """An operation that needs mlrun's classes, in a run worker (`mlrun_worker.py`)."""
-        service = self._mlrun()
-        env = {**self._environment(), "MLRUN_DBPATH": service.endpoint}
-        request = {**request, "op": op}
-        result = run_in_worker(request, self.log_dir, action.address, env, self.run_server)
-        if result.get("state") != states.COMPLETED:
-            message = str(result.get("message") or f"{op} ended in state {result.get('state')}")
-            if isinstance(action, RunStart) and action.request is not None:  # a worker that died
-                try:
-                    service.fail_run(self.plan.project, action.request.run_id, message)
-                except DhmlrunError as exc:
-                    message = f"{message} (and it could not be marked error on MLRun: {exc})"
-            return NodeResult(action.address, action.action, FAILED, message, entity_id=result.get("id"))
-        outputs = dict(result.get("outputs") or {})
-        if isinstance(action, RunStart):
-            with self._lock:
-                self._outputs[action.address] = outputs
-        return NodeResult(action.address, action.action, DONE, entity_id=result.get("id"), outputs=outputs)
+    def _mlrun_environment(self) -> dict[str, str]:
+        """A worker's environment for mlrun's classes: apply's, with the MLRun service."""
+        return {**self._environment(), "MLRUN_DBPATH": self._mlrun().endpoint}
 
-    # ---------------------------------------------------------------- runs
+    def _on_mlrun(self, action: Action, request: Request) -> NodeResult:
+        """An operation that needs mlrun's classes, in a worker (`worker/on_mlrun.py`)."""
+        env = self._mlrun_environment()
+        result = run_in_worker(request, self.log_dir, env, self.run_server, self.secrets)
+        if not result.completed:
+            message = str(result.message or f"{type(request).__name__} ended in state {result.state}")
+            return NodeResult(action.address, action.action, FAILED, message, entity_id=result.id)
+        return NodeResult(action.address, action.action, DONE, entity_id=result.id)
 
-    def _run(self, action: RunStart, request: RunRequest) -> NodeResult:
-        on_mlrun = self._mlrun_hosts(request.function.kind)
-        if request.supersedes and on_mlrun:
-            self._mlrun().fail_run(request.project, request.supersedes, superseded(request.run_id))
-        elif request.supersedes:
-            self.platform.fail_run(request.project, request.supersedes, superseded(request.run_id))
-        worker_request = {**asdict(request), "inputs": self._resolve_inputs(request)}
-        if on_mlrun:
-            return self._on_mlrun(action, "run", worker_request)
-        result = run_in_worker(
-            worker_request, self.log_dir, action.address, self._environment(), self.run_server
-        )
-        outputs = dict(result.get("outputs") or {})
+    # ---------------------------------------------------------------- runs, on either
+
+    def _run(
+        self,
+        action: RunStart,
+        host: RunHost,
+        worker_request: Callable[[RunOrder], Request],
+        env: dict[str, str],
+    ) -> NodeResult:
+        """Start the run in a worker; a run whose executor was lost (`supersedes`) is marked ERROR
+        first, and one left unfinished by a worker that died is marked ERROR after, on `host`."""
+        request = action.request
+        assert request is not None
+        if request.supersedes:
+            host.fail_run(request.project, request.supersedes, superseded(request.run_id))
+        order = self._order(request)
+        result = run_in_worker(worker_request(order), self.log_dir, env, self.run_server, self.secrets)
+        outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs
-        state = str(result.get("state") or states.ERROR)
-        if state != states.COMPLETED:
-            message = result.get("message") or f"run ended in state {state}"
+        if not result.completed:
+            message = result.message or f"run ended in state {result.state}"
             try:
-                self.platform.fail_run(request.project, request.run_id, str(message))
+                host.fail_run(request.project, request.run_id, str(message))
             except DhmlrunError as exc:  # the run's own failure is the one to report
                 message = f"{message} (and it could not be marked ERROR: {exc})"
-            return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.get("id"))
-        return NodeResult(action.address, RUN, DONE, entity_id=result.get("id"), outputs=outputs)
+            return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.id)
+        return NodeResult(action.address, RUN, DONE, entity_id=result.id, outputs=outputs)
 
     def _environment(self) -> dict[str, str]:
         """The environment of every run worker of this apply (built once: for the embedded core
@@ -252,102 +278,74 @@ class Applier:
                 self._worker_env = env
             return self._worker_env
 
+    def _order(self, request: RunRequest) -> RunOrder:
+        """The worker's form of a planned run: its inputs resolved now."""
+        spec = {f.name: getattr(request, f.name) for f in fields(RunSpec)}
+        return RunOrder(**spec, inputs=self._resolve_inputs(request))
+
+    def _run_environment(self, request: RunRequest) -> dict[str, str]:
+        """The worker's environment for one run: apply's, with what DHCore's runners give a run's
+        pod (`PROJECT_NAME`, `RUN_ID`, the task's `envs`; docs/dhcore-runs.md §1)."""
+        base = self._environment()
+        identity = run_identity(request.project, request.run_id, f"{request.function.kind}+{request.action}")
+        return pod_environment(base, {}, identity, task_envs(request.task))
+
     def _resolve_inputs(self, request: RunRequest) -> dict[str, str]:
         """Input keys for the worker; outputs of upstream runs of this apply are filled in now."""
-        resolved = {}
-        for key, binding in request.inputs.items():
-            value = binding.key
-            if binding.run:
-                with self._lock:
-                    upstream = self._outputs.get(binding.run)
-                if upstream is not None and binding.output is not None:
-                    value = keys.output_key(upstream.get(binding.output))
-            if not value:
-                raise DhmlrunError.single(
-                    f"input {key}: {binding.ref} has no value (the upstream run produced no such output)"
-                )
-            resolved[key] = str(value)
-        return resolved
+        return {key: self.resolve_binding(f"input {key}", binding) for key, binding in request.inputs.items()}
+
+    def resolve_binding(self, what: str, binding: InputBinding) -> str:
+        """The key `binding` names now: an output of an upstream run of this apply once it has
+        run, else the key planned."""
+        value = binding.key
+        if binding.run:
+            with self._lock:
+                upstream = self._outputs.get(binding.run)
+            if upstream is not None and binding.output is not None:
+                value = keys.output_key(upstream.get(binding.output))
+        if not value:
+            raise DhmlrunError.single(
+                f"{what}: {binding.ref} has no value (the upstream run produced no such output)"
+            )
+        return str(value)
 
 
 def superseded(run_id: str) -> str:
     return f"executor lost: the process executing it stopped renewing its lease; superseded by run {run_id}"
 
 
-def run_in_worker(
-    request: dict[str, Any],
-    log_dir: Path,
-    address: str,
-    env: Mapping[str, str],
-    server: RunServer | None = None,
-) -> dict[str, Any]:
-    """Execute one run in its own process, running `dhmlrun.apply.run_worker`; its result dict.
+@dataclass(frozen=True)
+class Route:
+    """How apply does one type of action on one backend."""
 
-    The process is a child forked by the warm `server` when there is one that can take the run
-    (mlrun and digitalhub already imported: see `run_server.py`), else a fresh
-    `python -m dhmlrun.apply.run_worker`.
-    """
-    private_dir(log_dir)
-    log_file = private_file(log_dir / f"{address}.log")
-    with tempfile.TemporaryDirectory(prefix="dhmlrun-run-") as tmp:
-        request_file = Path(tmp) / "request.json"
-        result_file = Path(tmp) / "result.json"
-        request_file.write_text(json.dumps(request), encoding="utf-8")
-        argv = [str(request_file), str(result_file)]
-        returncode = _in_server(server, argv, log_file, dict(env), tmp)
-        if returncode is None:
-            returncode = _in_fresh_worker(argv, log_file, dict(env), tmp)
-        if result_file.is_file():
-            return json.loads(result_file.read_text(encoding="utf-8"))
-    tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-    return {
-        "id": request.get("run_id"),
-        "state": states.ERROR,
-        "message": f"run worker exited with code {returncode}: " + " | ".join(tail),
-    }
+    step: Callable[[Applier, Any], NodeResult]
+    in_worker: bool = False
+    """Done in a worker process that imports mlrun and the SDK: an apply with such a step starts
+    the warm run server (`run_server.py`) early."""
 
 
-_fresh_workers: set[subprocess.Popen[bytes]] = set()
-_fresh_workers_lock = threading.Lock()
+ROUTES: dict[tuple[type[Action], str], Route] = {
+    (ProjectChange, DHCORE): Route(Applier._write_project),
+    (EntityWrite, DHCORE): Route(Applier._create_version),
+    (EntityAdopt, DHCORE): Route(Applier._adopt),
+    (SecretWrite, DHCORE): Route(Applier._write_secret),
+    (EntityDelete, DHCORE): Route(Applier._delete_entity),
+    (RunStart, DHCORE): Route(Applier._run_on_dhcore, in_worker=True),
+    (MLRunProject, MLRUN): Route(Applier._create_mlrun_project),
+    (EntityWrite, MLRUN): Route(Applier._store_mlrun_function, in_worker=True),
+    (EntityDelete, MLRUN): Route(Applier._delete_mlrun_function),
+    (RunStart, MLRUN): Route(Applier._run_on_mlrun, in_worker=True),
+    (ScheduleWrite, MLRUN): Route(Applier._write_schedule, in_worker=True),
+    (ScheduleDelete, MLRUN): Route(Applier._delete_schedule),
+    (ServiceDeploy, DHCORE): Route(services.deploy),
+    (ServiceStop, DHCORE): Route(services.stop),
+}
+"""What apply does for each (action type, backend) the planner emits: the executor dispatches on
+this alone. A new family or backend is new entries here (and its step), never a branch elsewhere."""
 
 
-def _in_fresh_worker(argv: list[str], log_file: Path, env: dict[str, str], cwd: str) -> int:
-    """The exit code of a new `python -m dhmlrun.apply.run_worker` process running the run."""
-    with log_file.open("w", encoding="utf-8") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dhmlrun.apply.run_worker", *argv],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-        )
-        with _fresh_workers_lock:
-            _fresh_workers.add(worker)
-        try:
-            return worker.wait()
-        finally:
-            with _fresh_workers_lock:
-                _fresh_workers.discard(worker)
-
-
-def signal_runs(server: RunServer | None, signum: int) -> None:
-    """Send `signum` to every run worker executing now (forked by `server` or started fresh)."""
-    if server is not None:
-        server.signal_children(signum)
-    with _fresh_workers_lock:
-        workers = list(_fresh_workers)
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signum)
-
-
-def _in_server(
-    server: RunServer | None, argv: list[str], log_file: Path, env: dict[str, str], cwd: str
-) -> int | None:
-    """The exit code of the run forked by `server`, or None when it could not take the run."""
-    if server is None:
-        return None
-    try:
-        return server.execute(argv, log_file, env, cwd)
-    except RunServerUnavailable:
-        return None
+def needs_workers(plan: Plan) -> bool:
+    """Whether applying `plan` does a step in a worker process (mlrun and the SDK imported there)."""
+    return any(
+        route.in_worker for action in plan.changes() if (route := ROUTES.get((type(action), action.backend)))
+    )

@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from dhmlrun.vocabulary.processes import EXIT_INTERRUPTED
+
 if TYPE_CHECKING:
     from dhmlrun.apply.executor import Applier
 
-EXIT_INTERRUPTED = 130
 FORWARD_EVERY_SECONDS = 1.0
 FIRST = (
     "Interrupted: starting nothing more and ending the runs in progress (the next apply runs them "

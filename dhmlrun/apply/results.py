@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dhmlrun.vocabulary.processes import EXIT_INTERRUPTED
+
 DONE = "done"
 FAILED = "failed"
 SKIPPED = "skipped"
 STARTED = "started"
-EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -52,7 +53,9 @@ class ApplyResult:
 
 class Observer(Protocol):
     """Who watches an apply: plain progress lines, structured step events, and notices (an
-    interrupt) that must be said at once."""
+    interrupt) that must be said at once. Texts come with secrets masked; they may hold what a
+    run or the platform wrote (terminal control sequences included), which a view takes out
+    before showing them (`views/terminal.py`)."""
 
     def line(self, text: str) -> None: ...
 

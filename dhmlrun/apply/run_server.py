@@ -1,19 +1,19 @@
 """A warm run server: one process imports mlrun and digitalhub once, then forks one child per run.
 
 Why: every run executes in its own process (mlrun's process-global state must not leak between
-runs, and apply itself must not import mlrun), but a fresh `python -m dhmlrun.apply.run_worker`
+runs, and apply itself must not import mlrun), but a fresh `python -m dhmlrun.worker`
 pays `import mlrun` + `import digitalhub` (about 2 s here) before doing anything. Apply starts
 this server first thing (`start_early`; stopped once apply knows nothing will run), so the
 imports overlap its own work (loading, the embedded core, planning); each run is an `os.fork()` of the warm
 process, a child that is exactly as isolated as a fresh worker (own memory, environment,
-working directory, file descriptors) and that runs the same `run_worker.main`.
+working directory, file descriptors) and that runs the same `dhmlrun.worker.main.main`.
 
 Protocol (JSON lines; the server's stdin carries requests, a private copy of its original
 stdout carries answers; whatever else it prints goes to /dev/null):
 
     server → {"ready": true, "failed": [modules that did not import]}
     parent → {"id": N, "argv": [REQUEST.json, RESULT.json], "log": FILE, "env": {...}, "cwd": DIR,
-              "target": "dhmlrun.apply.run_worker:main"}
+              "target": "dhmlrun.worker.main:main"}
     server → {"id": N, "pid": PID}            when the child is forked
     server → {"id": N, "exit": CODE}          when it ended (negative: killed by that signal)
 
@@ -51,11 +51,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from dhmlrun.compat.python import run_exit_handlers
+from dhmlrun.vocabulary.kinds import MLRUN_RUN_JOB
+
 SERVER_ENV = "DHMLRUN_RUN_SERVER"
 PRELOAD = (
     "digitalhub",
     "mlrun",
-    "dhmlrun.apply.run_worker",
+    "dhmlrun.worker.main",
+    "dhmlrun.worker.run",
     "dhmlrun.runtime",
     "dhmlrun.runtime.execute",
     "dhmlrun.runtime.inputs",
@@ -73,11 +77,11 @@ PRELOAD = (
     "mlrun.track.tracker_manager",
 )
 """What a run needs, imported once in the server (a module missing here is imported by the run)."""
-WORKER = "dhmlrun.apply.run_worker:main"
-"""What a child runs: `main(argv) -> exit code`, as `python -m dhmlrun.apply.run_worker` would."""
+WORKER = "dhmlrun.worker.main:main"
+"""What a child runs: `main(argv) -> exit code`, as `python -m dhmlrun.worker` would."""
 REQUIRED = ("digitalhub", "mlrun")
 """Without these the server is no warmer than a fresh worker, so apply does not use it."""
-WARM_KIND = "mlrun+job:run"
+WARM_KIND = MLRUN_RUN_JOB
 """A kind whose lookup makes the SDK register every installed runtime."""
 READ_AT_IMPORT_PREFIXES = ("MLRUN_", "DHCORE_LOG_")
 """Variables mlrun and digitalhub read when imported: a child cannot change what the server
@@ -212,7 +216,7 @@ class RunServer:
     def execute(
         self, argv: list[str], log_file: Path, env: Mapping[str, str], cwd: str, target: str = WORKER
     ) -> int:
-        """Run `target(argv)` (`run_worker.main`) in a fresh child of the server; its exit code.
+        """Run `target(argv)` (`dhmlrun.worker.main`) in a fresh child of the server; its exit code.
 
         Raises RunServerUnavailable before anything ran (the caller then starts a fresh worker).
         """
@@ -461,7 +465,7 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         code = 1
     finally:
         try:
-            atexit._run_exitfuncs()  # what a worker process exiting normally would run
+            run_exit_handlers()  # what a worker process exiting normally would run
             sys.stdout.flush()
             sys.stderr.flush()
         finally:

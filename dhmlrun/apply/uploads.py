@@ -2,14 +2,15 @@
 apply, as the SDK's `log_dataitem`, `log_artifact` and `log_model` put them: a run that executes
 elsewhere (a pod on DHCore's or MLRun's Kubernetes) cannot read a file on the apply machine.
 
-Only when a files store is configured (`DHCORE_DEFAULT_FILES_STORE=s3://…`, in the environment
-or the profile) and only for a new version: the plan gives an entity a new version exactly
-when its file's content (or its declaration) changed, so an unchanged file is never uploaded
-again. The entity keeps dhmlrun's record of the local file (config-relative path and SHA-256,
-in its labels), which is what the next plan compares; its `spec.path` is the store's copy.
+Only when the plan names a files store (`DHCORE_DEFAULT_FILES_STORE=s3://…` in the environment or
+the profile, or the embedded core's own) and only for a new version: the plan gives an entity a
+new version exactly when its file's content (or its declaration) changed, or when its current
+version is not in that store yet, so an unchanged file is never uploaded again. The entity keeps
+dhmlrun's record of the local file (config-relative path and SHA-256, in its labels), which is
+what the next plan compares; its `spec.path` is the store's copy.
 
-The upload itself runs in a worker process (`run_worker.py`, op `upload`), through the SDK's own
-stores and credentials, so apply never imports the SDK.
+The upload itself runs in a worker process (`worker/upload.py`), through the SDK's own stores and
+credentials, so apply never imports the SDK.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from dhmlrun.platform import labels as L
-from dhmlrun.vocabulary import states
+from dhmlrun.worker.protocol import UploadFile
 
-FILES_STORE_ENV = "DHCORE_DEFAULT_FILES_STORE"
 UPLOADED_TYPES = {"dataitems": "dataitem", "artifacts": "artifact", "models": "model"}
 """The declared types whose local file is uploaded, with the SDK's entity type of each."""
 
@@ -36,27 +36,12 @@ def local_file_of(type_: str, body: dict[str, Any]) -> str | None:
     return path
 
 
-def upload_request(type_: str, body: dict[str, Any], source: str) -> dict[str, Any]:
-    return {
-        "op": "upload",
-        "project": body["project"],
-        "run_id": body["id"],
-        "entity_type": UPLOADED_TYPES[type_],
-        "name": body["name"],
-        "source": source,
-    }
-
-
-def upload(request: dict[str, Any]) -> dict[str, Any]:
-    """Worker side: copy the file to the files store, at the path the SDK would log it to."""
-    from dhmlrun.platform.sdk import sdk_session
-
-    with sdk_session(request["project"], request["run_id"], leased=False):
-        from digitalhub.entities._commons.utils import build_log_path_from_source
-        from digitalhub.stores.data.api import get_store
-
-        destination = build_log_path_from_source(
-            request["project"], request["entity_type"], request["name"], request["run_id"], request["source"]
-        )
-        get_store(destination).upload(request["source"], destination)
-    return {"id": request["run_id"], "state": states.COMPLETED, "path": destination}
+def upload_request(type_: str, body: dict[str, Any], source: str) -> UploadFile:
+    """The worker request that uploads the file of the new version `body`."""
+    return UploadFile(
+        project=body["project"],
+        entity_type=UPLOADED_TYPES[type_],
+        name=body["name"],
+        entity_id=body["id"],
+        source=source,
+    )

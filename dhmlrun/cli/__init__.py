@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("dhmlrun.cli.graph", "graph"),
     "logs": ("dhmlrun.cli.show", "logs"),
     "outputs": ("dhmlrun.cli.show", "outputs"),
+    "invoke": ("dhmlrun.cli.invoke", "invoke"),
     "import": ("dhmlrun.cli.importer", "import_project"),
     "core": ("dhmlrun.cli.core", "core"),
     "init": ("dhmlrun.cli.init", "init"),
@@ -40,6 +41,7 @@ HELP = {
     "graph": "Draw the dependency graph and lineage (Mermaid, DOT or SVG).",
     "logs": "Print a run's captured output (--follow: until it finishes).",
     "outputs": "Print the outputs and results of a run's last execution.",
+    "invoke": "Send one request to a service (services.NAME) and print its answer.",
     "import": "Write dhmlrun.yaml from an existing platform project (to adopt it).",
     "core": "The embedded DHCore-compatible server.",
     "init": "Scaffold a config repo (example declaration and CI workflow).",
@@ -50,14 +52,12 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported only when invoked (or when their help is asked)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name, (module, _) in COMMANDS.items() if _available(module)]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
         module_name, attr = COMMANDS[cmd_name]
-        if not _available(module_name):
-            return None
         return getattr(importlib.import_module(module_name), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -66,13 +66,6 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
-
-
-def _available(module_name: str) -> bool:
-    """True when the command's module exists (commands land one issue at a time)."""
-    import importlib.util
-
-    return importlib.util.find_spec(module_name) is not None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -87,8 +87,19 @@ def _finish(ctx: click.Context, project: Any, outcome: Any, colour: bool) -> Non
     from dhmlrun.views.apply import render_apply_summary
 
     if outcome.results or outcome.interrupted:
-        click.echo(render_apply_summary(outcome, project.secrets, colour))
+        click.echo(render_apply_summary(outcome, project.secrets, colour, lambda a: logs_command(project, a)))
     ctx.exit(outcome.exit_code)
+
+
+def logs_command(project: Any, address: str) -> str:
+    """The `dhmlrun logs` command that shows the run at `address` of this project (its config
+    directory and environment as this command was given them)."""
+    import shlex
+
+    here = Path(project.path).resolve() == Path.cwd().resolve()
+    path = "" if here else f" --path {shlex.quote(str(project.path))}"
+    env = f" -e {shlex.quote(project.env)}" if project.env else ""
+    return f"dhmlrun logs {address}{path}{env}"
 
 
 @click.command()
@@ -122,6 +133,7 @@ def apply(
 ) -> None:
     """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly
     (made with `dhmlrun plan --out`) to the configuration in the current directory (or --path)."""
+    from dhmlrun.api import ApplyOptions
     from dhmlrun.plan.saved import is_saved_plan, load_saved_plan
     from dhmlrun.views.progress import Display
 
@@ -138,7 +150,7 @@ def apply(
                 f"from its directory or with --path DIR (this plan names {saved.data.get('root')!s})"
             )
         project = options.project(config, environment=saved.environment, variables=saved.variables)
-        plan = saved.restore(project)
+        plan = saved.restore(project.declaration)
     else:
         project = options.project(path)
     # a saved plan was reviewed when it was made: it is shown, never asked about again
@@ -150,17 +162,9 @@ def apply(
         verb="apply",
         what="these changes",
     )
+    how = ApplyOptions(targets, reruns, parallelism, lock_timeout, review, observer=display, say=info)
     try:
-        outcome = project.apply(
-            plan,
-            targets=targets,
-            reruns=reruns,
-            parallelism=parallelism,
-            lock_timeout=lock_timeout,
-            review=review,
-            observer=display,
-            say=info,
-        )
+        outcome = project.apply(plan, how)
         display.finish(outcome.results)
     finally:
         display.finish()
@@ -181,6 +185,7 @@ def destroy(
     options: ProjectOptions,
 ) -> None:
     """Delete the entities dhmlrun manages in the project (run history is kept)."""
+    from dhmlrun.api import ApplyOptions
     from dhmlrun.views.progress import Display
 
     display = Display(sys.stderr, info)
@@ -194,10 +199,11 @@ def destroy(
         what="these entities",
         plan_flags="--destroy ",
     )
+    how = ApplyOptions(
+        parallelism=parallelism, lock_timeout=lock_timeout, review=review, observer=display, say=info
+    )
     try:
-        outcome = project.destroy(
-            parallelism=parallelism, lock_timeout=lock_timeout, review=review, observer=display, say=info
-        )
+        outcome = project.destroy(how)
         display.finish(outcome.results)
     finally:
         display.finish()

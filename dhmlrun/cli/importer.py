@@ -40,20 +40,24 @@ def import_project(
     Then `dhmlrun plan` shows the imported entities as `adopt`, and the first apply labels
     them as managed by dhmlrun.
     """
-    from dhmlrun.config import load_declaration
     from dhmlrun.importer import build_import, read_export, write_import
 
-    if Path(project).is_file():
+    from_file = Path(project).is_file()
+    if from_file:
         export = read_export(Path(project))
         project = export.project
     else:
         export = _read_live(project, out, endpoint, profile)
     result = build_import(export)
     written = write_import(result, out, force=force)
-    load_declaration(out)  # what import writes must load: a failure here is a bug worth seeing
+    _check_loads(out, result.not_copied)
     click.echo(f"Imported project {project} into {out}:")
     for path in written:
         click.echo(f"  {safe_text(str(path))}")
+    if result.not_copied:
+        click.echo("Not copied (import never reads a local file; listed at the top of dhmlrun.yaml):")
+        for line in result.not_copied:
+            click.echo(f"  {safe_text(line)}")
     if result.skipped:
         click.echo("Not imported (listed at the top of dhmlrun.yaml):")
         for line in result.skipped:
@@ -66,7 +70,41 @@ def import_project(
         what = "no changes expected: every imported entity is already managed by dhmlrun"
     else:
         what = "nothing was imported"
+    if from_file and not _platform_configured(endpoint, profile):
+        click.echo(
+            f"\nNext: point plan at the platform project {project} lives on (the export file does not "
+            f"say which): dhmlrun plan{where} --endpoint URL (or --profile NAME, or DHCORE_ENDPOINT); "
+            f"then dhmlrun apply{where} with the same. Without one, plan reads {out}'s own embedded "
+            f"core, which does not hold {project}: it would plan every entity as new."
+        )
+        return
     click.echo(f"\nNext: dhmlrun plan{where}   # {what}; then dhmlrun apply{where}")
+
+
+def _platform_configured(endpoint: str | None, profile: str | None) -> bool:
+    """Whether plan will read a platform (an option, DHCORE_ENDPOINT or a profile), not the
+    config directory's own embedded core."""
+    from dhmlrun.platform.connection import resolve_connection
+
+    chosen = resolve_connection(
+        endpoint=endpoint, profile=profile, environment_profile=None, environ=os.environ
+    )
+    return chosen is not None
+
+
+def _check_loads(out: Path, not_copied: list[str]) -> None:
+    """What import writes must load (a failure here is a bug worth seeing), except that the local
+    files it declared without copying them are missing: the user puts them in place, and
+    validate and plan ask for them by their line until then."""
+    from dhmlrun.config import load_declaration
+
+    missing = {f"{line.split(':', 1)[0]}.path" for line in not_copied}
+    try:
+        load_declaration(out)
+    except DhmlrunError as exc:
+        unexpected = [problem for problem in exc.problems if problem.path not in missing]
+        if unexpected:
+            raise DhmlrunError(unexpected) from exc
 
 
 def _read_live(project: str, out: Path, endpoint: str | None, profile: str | None) -> ProjectExport:
@@ -75,13 +113,8 @@ def _read_live(project: str, out: Path, endpoint: str | None, profile: str | Non
     not there must leave nothing behind in OUT."""
     from dhmlrun.importer import read_project
     from dhmlrun.platform import embedded_db_path, open_platform
-    from dhmlrun.platform.connection import resolve_connection
 
-    if (
-        resolve_connection(endpoint=endpoint, profile=profile, environment_profile=None, environ=os.environ)
-        is None
-        and not embedded_db_path(out).is_file()
-    ):
+    if not _platform_configured(endpoint, profile) and not embedded_db_path(out).is_file():
         raise DhmlrunError.single(
             f"project {project} not found: no endpoint is configured and {out} has no embedded core; "
             "pass --endpoint URL or --profile NAME"

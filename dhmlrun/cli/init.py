@@ -25,7 +25,7 @@ def init(directory: Path, name: str | None, force: bool) -> None:
     click.echo(f"Created project {result.project} in {directory}:")
     for path in result.files:
         click.echo(f"  {path}")
-    click.echo(f"\n{result.pin_note} (the CI workflow installs exactly that; edit it to change it).")
+    click.echo(f"\n{result.pin_note}.")
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))}\n  "
     click.echo(
         "\nNext steps:\n"
@@ -33,5 +33,6 @@ def init(directory: Path, name: str | None, force: bool) -> None:
         "  dhmlrun plan            # see what apply would do (embedded core unless configured)\n"
         "  dhmlrun apply           # create the entities and run the jobs\n"
         "\nTo deploy to DigitalHub: --profile NAME (a ~/.dhcore.ini section), or DHCORE_ENDPOINT and\n"
-        "DHCORE_ACCESS_TOKEN; in CI set them as repository secrets for .github/workflows/dhmlrun.yml."
+        "DHCORE_ACCESS_TOKEN; in CI set DHCORE_ENDPOINT, DHCORE_PLAN_TOKEN (pull requests' plans) and\n"
+        "DHCORE_ACCESS_TOKEN (apply on main, best in the environment dhmlrun) as secrets."
     )

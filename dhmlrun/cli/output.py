@@ -11,6 +11,7 @@ import click
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary.mask import mask_userinfo
+from dhmlrun.vocabulary.processes import EXIT_INTERRUPTED
 
 EXIT_ERROR = 1
 """Every error is 1, usage errors included: 2 means "changes" (`plan --detailed-exitcode`), and a
@@ -24,26 +25,36 @@ def run_cli(group: click.Group) -> int:
     command unwinds the same way: locks released, the embedded core stopped, exit 130."""
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = group.main(standalone_mode=False)
+        code = group.main(standalone_mode=False, prog_name="dhmlrun")
     except DhmlrunError as exc:
         print_problems(exc)
         return 1
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             click.echo("Interrupted.", err=True)
-            return 130
+            return EXIT_INTERRUPTED
         click.echo("Aborted.", err=True)
         return 1
     except click.ClickException as exc:  # usage errors too (click's own code for them is 2)
-        exc.show()
+        _show_click_error(exc)
         return EXIT_ERROR
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     # without standalone mode click returns (not raises) the code of `ctx.exit(n)`
     return code if isinstance(code, int) else 0
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """click's errors in dhmlrun's one format (`error: ...`), then, for a usage error, the
+    command's usage and where its help is."""
+    click.echo(f"error: {safe_text(exc.format_message())}", err=True)
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        click.echo(f"Try '{ctx.command_path} --help' for help.", err=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -32,7 +32,12 @@ FORMATS = ("text", "json", "markdown")
     "changes and the Mermaid graph of what changes).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON: the same as --format json.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when no changes, 2 when changes, 1 on error.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when no changes, 2 when changes (with --target: also when changes were left out), "
+    "1 on error.",
+)
 @click.option(
     "--target",
     "targets",
@@ -87,5 +92,5 @@ def plan(
         click.echo(render_plan_markdown(result, project.declaration, project.secrets))
     else:
         click.echo(render_plan(result, project.secrets, colour=options.colour))
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and result.pending:  # a partial plan never says "no changes" for what it left out
         ctx.exit(2)

@@ -21,31 +21,33 @@ from dhmlrun.cli.options import ProjectOptions, project_options
 from dhmlrun.cli.output import info
 from dhmlrun.config.model import ENTITY_TYPES
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.views.show import entities_table, entity_rows, outputs_text
 from dhmlrun.views.terminal import safe_text, safe_value
-from dhmlrun.vocabulary import keys, states, times
+from dhmlrun.vocabulary import keys, states
 from dhmlrun.vocabulary.mask import mask_text, mask_value
+from dhmlrun.vocabulary.settings import run_logs_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
-COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
 
 
 def path_option(func: F) -> F:
-    """`--path DIR`: the config directory, shared by show, logs and outputs."""
+    """`--path DIR`: the config directory, shared by show, logs and outputs (or its root file,
+    as plan and apply take one: `examples/serving/pipeline.yaml`)."""
     return click.option(
         "--path",
         "path",
         default=".",
         show_default=True,
         metavar="DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The config directory (where dhmlrun.yaml is).",
+        type=click.Path(path_type=Path),
+        help="The config directory (where dhmlrun.yaml is), or the declaration's root file.",
     )(func)
 
 
 def run_address(address: str) -> str:
-    """`download` and `runs.download` both name the run declared as runs.download; another
-    address (`functions.gen`) is not a run."""
-    if address.startswith("runs."):
+    """`download` and `runs.download` both name the run declared as runs.download; a service
+    (`services.api`) names its serve run; another address (`functions.gen`) is not a run."""
+    if address.startswith(("runs.", "services.")):
         return address
     if "." in address:
         raise DhmlrunError.single(f"{address} is not a run: logs and outputs are those of runs (runs.NAME)")
@@ -53,68 +55,6 @@ def run_address(address: str) -> str:
 
 
 # ---------------------------------------------------------------- show
-
-
-def _rows(state: Any, counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
-    rows = []
-    for address, entity in sorted(state.managed().items()):
-        rows.append(
-            {
-                "address": address,
-                "kind": entity.kind,
-                "id": entity.id,
-                "version": entity.version,
-                "versions": counts.get(entity.type, {}).get(entity.name, 1),
-                "state": entity.state,
-                "outputs": {},
-                "created": entity.created,
-                "updated": entity.updated or entity.created,
-            }
-        )
-    for address, run in sorted(state.runs.items()):
-        rows.append(
-            {
-                "address": address,
-                "kind": "run",
-                "id": run.id,
-                "version": None,
-                "versions": None,
-                "state": run.state,
-                "outputs": run.outputs,
-                "results": run.results,
-                "message": run.message,
-                "created": run.created,
-                "updated": run.updated or run.created,
-            }
-        )
-    return rows
-
-
-def _cell(row: dict[str, Any], column: str) -> str:
-    if column == "OUTPUTS":
-        outputs = {k: _entity_name(v) for k, v in (row.get("outputs") or {}).items()}
-        outputs.update(row.get("results") or {})
-        return ", ".join(f"{k}={v}" for k, v in outputs.items()) or "-"
-    if column == "UPDATED":
-        return times.short(row.get("updated")) or "-"
-    value = row.get(column.lower())
-    return "-" if value is None else str(value)
-
-
-def _entity_name(value: Any) -> str:
-    """An output entity by name (`employees-clean`), not its long store key."""
-    key = keys.output_key(value)
-    parsed = keys.parse_key(key)
-    return parsed.name if parsed else str(key)
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    """A plain aligned table, like `dhcli list`."""
-    cells = [list(COLUMNS)] + [[_cell(r, c) for c in COLUMNS] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
 
 
 def _show_target(address: str | None, path: Path) -> tuple[str | None, Path]:
@@ -170,7 +110,7 @@ def show(
     if as_graph:
         _draw_state(declaration, state, address, graph_format or "mermaid")
         return
-    rows = _rows(state, counts)
+    rows = entity_rows(state, counts)
     if address:
         rows = [r for r in rows if r["address"] == address]
         if not rows:
@@ -183,7 +123,7 @@ def show(
     elif not rows:
         click.echo(f"Nothing managed by dhmlrun in project {declaration.project_name}.")
     else:
-        click.echo(table(rows))
+        click.echo(entities_table(rows))
 
 
 def _draw_state(declaration: Any, state: Any, address: str | None, graph_format: str) -> None:
@@ -208,27 +148,31 @@ def _draw_state(declaration: Any, state: Any, address: str | None, graph_format:
 
 
 def _last_run(platform: Any, declaration: Any, address: str) -> Any:
-    run = platform.read_state(declaration.project_name).runs.get(address)
+    """The last run of `address`, or of the address a `moved:` entry says it had."""
+    runs = platform.read_state(declaration.project_name).runs
+    run = runs.get(address) or runs.get(declaration.moved.get(address, ""))
     if run is None:
-        known = ", ".join(sorted(a for a in declaration.resources if a.startswith("runs."))) or None
+        ran = sorted(a for a in declaration.resources if a.startswith(("runs.", "services.")))
+        known = ", ".join(ran) or None
         raise DhmlrunError.single(
             f"{address} has never run in project {declaration.project_name}", allowed=known
         )
     return run
 
 
-def _log_text(platform: Any, project: str, run_id: str, local: Path) -> str:
-    """The run's log: the platform's copy, else the local file apply is writing."""
-    texts = platform.run_logs(project, run_id)
+def _log_text(platform: Any, project: str, run: Any, local: Path) -> str:
+    """The run's log: the platform's copy (where the run lives), else the local file apply is
+    writing."""
+    texts = platform.runs_on(run.backend).run_logs(project, run.id)
     if texts:
         return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
     return local.read_text(encoding="utf-8", errors="replace") if local.is_file() else ""
 
 
-def _run_state(platform: Any, project: str, run_id: str) -> tuple[str, str | None]:
-    dto = platform.read_entity(project, "runs", run_id) or {}
+def _run_state(platform: Any, project: str, run: Any) -> tuple[str, str | None]:
+    dto = platform.runs_on(run.backend).read_run(project, run.id) or {}
     status = dto.get("status") or {}
-    return str(status.get("state") or "DELETED"), status.get("message")
+    return str(status.get("state") or states.DELETED), status.get("message")
 
 
 def follow(
@@ -290,7 +234,6 @@ def logs(
     declaration = configured.declaration
     project = declaration.project_name
     secrets = declaration.sensitive_values()
-    local = Path(declaration.root) / ".dhmlrun" / "logs" / f"{address}.log"
 
     ended = [True]  # whether what was printed so far ends a line
 
@@ -302,10 +245,11 @@ def logs(
 
     with configured.connect() as platform:
         run = _last_run(platform, declaration, address)
+        local = run_logs_dir(declaration.root, project) / f"{run.id}.log"
         if follow_:
             state, message = follow(
-                lambda: _log_text(platform, project, run.id, local),
-                lambda: _run_state(platform, project, run.id),
+                lambda: _log_text(platform, project, run, local),
+                lambda: _run_state(platform, project, run),
                 echo,
                 interval=interval,
                 timeout=timeout,
@@ -313,9 +257,10 @@ def logs(
             if not ended[0]:
                 echo("\n")  # the state line that follows starts a line of its own
             ctx.exit(_followed(address, run.id, state, message, timeout))
-        text = _log_text(platform, project, run.id, local)
-    if not text:
-        raise DhmlrunError.single(f"no logs recorded for {address} (run {run.id}, {run.state})")
+        text = _log_text(platform, project, run, local)
+    if not text:  # a run may print nothing: not an error of `logs`
+        info(f"{address}: run {run.id} ({run.state}) has no output recorded")
+        return
     echo(text if text.endswith("\n") else text + "\n")
 
 
@@ -323,8 +268,8 @@ def _followed(address: str, run_id: str, state: str, message: str | None, timeou
     if not states.is_final(state):
         info(f"{address}: still {state} after {timeout:g}s (run {run_id}); stopped following")
         return 1
-    info(f"{address}: {state}" + (f": {message}" if message and state != "COMPLETED" else ""))
-    return 0 if state == "COMPLETED" else 1
+    info(f"{address}: {state}" + (f": {message}" if message and state != states.COMPLETED else ""))
+    return 0 if state == states.COMPLETED else 1
 
 
 # ---------------------------------------------------------------- outputs
@@ -350,30 +295,6 @@ def describe_outputs(platform: Any, project: str, run: Any) -> dict[str, Any]:
         "outputs": outputs,
         "results": dict(run.results),
     }
-
-
-def outputs_text(data: dict[str, Any]) -> str:
-    """Two small tables: OUTPUT KIND NAME PATH KEY, then RESULT VALUE."""
-    lines = []
-    if data["outputs"]:
-        rows = [("OUTPUT", "KIND", "NAME", "PATH", "KEY")] + [
-            (n, o["kind"] or "-", o["name"] or "-", o["path"] or "-", o["key"] or "-")
-            for n, o in data["outputs"].items()
-        ]
-        lines.extend(_aligned(rows))
-    if data["results"]:
-        if lines:
-            lines.append("")
-        rows = [("RESULT", "VALUE")] + [
-            (k, v if isinstance(v, str) else json.dumps(v, default=str)) for k, v in data["results"].items()
-        ]
-        lines.extend(_aligned(rows))
-    return "\n".join(lines)
-
-
-def _aligned(rows: list[tuple[Any, ...]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 @click.command()

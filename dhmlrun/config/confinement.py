@@ -35,10 +35,10 @@ class Confinement:
 
     def resolved_outside(self, path: Path) -> Path | None:
         """Where `path` really is when that is outside every permitted place, else None. A path
-        that cannot be resolved (a symlink loop) counts as outside."""
+        that cannot be resolved (a symlink loop, a NUL byte) counts as outside."""
         try:
             resolved = path.resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):
             return path
         if any(resolved == place or resolved.is_relative_to(place) for place in (self.root, *self.allowed)):
             return None

@@ -12,17 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.errors import DhmlrunError, Location, Problem
+from dhmlrun.errors import Location, Problem
 
 from .confinement import Confinement
 
 FieldPath = tuple[str | int, ...]
 Position = tuple[str, int, int]
 """(file as displayed, line, column), both 1-based: cheaper to store than a Location per value."""
-
-
-def as_location(position: Position) -> Location:
-    return Location(*position)
 
 
 def display_path(path: Path) -> str:
@@ -101,10 +97,6 @@ class Document:
     def is_flagged(self, type_: str, name: str) -> bool:
         """True when a problem was found inside resource `type_.name` (later steps then skip it)."""
         return (type_, name) in self.flagged or (type_,) in self.flagged
-
-    def raise_if_problems(self) -> None:
-        if self.problems:
-            raise DhmlrunError(list(self.problems))
 
     def declared_in(self, type_: str, name: str) -> Path:
         """The absolute path of the file declaring resource `type_.name` (the root file if unknown)."""

@@ -1,9 +1,15 @@
 """Step 2: read the root file and the files its `include:` globs name, and merge them into one.
 
 Globs are relative to the root file's directory (`resources/*.yaml`, `**/*.yml`), with the
-`glob` module's meaning, except that `**` never descends into a symlinked directory (a symlink
-to `/` or to its own parent would make it walk the whole disk, or for ever). A glob, and every
-file it matches, must stay inside the config directory (see `confinement`). An included file may
+`glob` module's meaning (one that matches no file is an error, as in Databricks bundles: it is
+more often a mistyped folder than an empty one), except that `**` never descends into a
+symlinked directory (a symlink to `/` or to its own parent would make it walk the whole disk, or
+for ever). A glob, and every file it matches, must stay inside the config directory (see
+`confinement`): a pattern holding `..` is refused (`*/../*/../*` took exponential time, and
+named files beside the repository), a directory is listed only once it is known to be inside,
+and a refusal names the path as written in the config directory, never where a symlink leads.
+Expanding one pattern stops after `MAX_EXPANSION` directory entries (`**/**/**/...` over a large
+tree). An included file may
 declare `variables`, `dataitems`, `functions` and `runs`; the project, environments and version
 belong to the root file only, so there is one place to read them. A name declared twice is an
 error naming both places. Each resource remembers the file that declared it, so relative paths
@@ -14,13 +20,14 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dhmlrun.errors import DhmlrunError, Location, Problem
 
-from .confinement import Confinement
+from .confinement import HINT, Confinement
 from .document import Document, display_path, dotted
 from .model import ENTITY_TYPES
 from .yaml_loader import LoadedYaml, load_yaml
@@ -36,8 +43,10 @@ def find_root_file(path: Path) -> Path:
             candidate = path / name
             if candidate.is_file():
                 return candidate.resolve()
-        raise DhmlrunError.single(f"no dhmlrun.yaml in {display_path(path.resolve())}",
-                                  Location(display_path(path.resolve())))
+        shown = display_path(path.resolve())
+        raise DhmlrunError.single(
+            f"no dhmlrun.yaml in {shown}: name the config directory (`dhmlrun plan DIR`; `--path DIR` "
+            f"for show, logs and outputs), or start one here with `dhmlrun init {shlex.quote(shown)}`")
     if path.is_file():
         return path.resolve()
     raise DhmlrunError.single(f"no such file or directory: {path}", Location(str(path)))
@@ -75,6 +84,14 @@ def _included_paths(doc: Document, root_file: Path) -> list[Path]:
     return found
 
 
+MAX_EXPANSION = 100_000
+"""Directory entries one include pattern may look at (a deep tree matched by `**/**/**/...`)."""
+
+
+class _Refused(Exception):
+    """Expanding a pattern stopped; the message is the problem to report at the pattern."""
+
+
 def _matches(doc: Document, base: Path, pattern: str, index: int) -> list[Path]:
     """The files `pattern` names, all inside the confinement; else a problem and nothing."""
     parts = Path(pattern).parts
@@ -82,47 +99,87 @@ def _matches(doc: Document, base: Path, pattern: str, index: int) -> list[Path]:
     while literal < len(parts) and not glob.has_magic(parts[literal]):
         literal += 1
     start = base.joinpath(*parts[:literal])
-    outside = doc.confinement.resolved_outside(start)
-    matches: list[Path] = []
-    if outside is None:
-        matches = sorted({m.resolve() for m in _expand(start, parts[literal:])})
-        matches = [m for m in matches if m.is_file()]
-        outside = next((m for m in matches if doc.confinement.resolved_outside(m) is not None), None)
-    if outside is not None:
-        doc.problem(("include", index), doc.confinement.refusal("include", pattern, outside))
-        return []
-    if not matches and not glob.has_magic(pattern):
-        doc.problem(("include", index), f"included file {pattern!r} does not exist")
-    return matches
-
-
-def _expand(directory: Path, segments: tuple[str, ...]) -> Iterator[Path]:
-    """What `glob` would match below `directory`, never following a symlinked directory for `**`."""
-    if not segments:
-        if directory.exists():
-            yield directory
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "**":
-        yield from _expand(directory, rest)
-        for child in _children(directory, "*"):
-            if child.is_dir() and not child.is_symlink():
-                yield from _expand(child, segments)
-    elif not glob.has_magic(head):
-        yield from _expand(directory / head, rest)
-    else:
-        for child in _children(directory, head):
-            yield from _expand(child, rest)
-
-
-def _children(directory: Path, pattern: str) -> list[Path]:
-    """Entries of `directory` matching one glob segment; hidden ones only when it asks for a dot."""
     try:
-        names = sorted(entry.name for entry in directory.iterdir())
-    except OSError:
+        if ".." in parts:
+            raise _Refused(f"include {pattern!r}: '..' is not allowed in include patterns (they name files "
+                           "below the config directory)")
+        if doc.confinement.resolved_outside(start) is not None:
+            if not start.is_relative_to(base):  # written as an absolute path
+                raise _Refused(f"include {pattern!r} is outside the config directory {base}; {HINT}")
+            raise _Refused(_leads_outside(doc, pattern, start))
+        expansion = _Expansion(doc, pattern)
+        matches = sorted({m for m in expansion.expand(start, _collapsed(parts[literal:])) if m.is_file()})
+        outside_match = next((m for m in matches if doc.confinement.resolved_outside(m) is not None), None)
+        if outside_match is not None:
+            raise _Refused(_leads_outside(doc, pattern, outside_match))
+    except _Refused as refused:
+        doc.problem(("include", index), str(refused))
         return []
-    return [directory / name for name in names
-            if fnmatch.fnmatchcase(name, pattern) and (not name.startswith(".") or pattern.startswith("."))]
+    if not matches:  # a glob matching nothing is a mistyped folder more often than an empty one
+        what = "matches no file" if glob.has_magic(pattern) else "does not exist"
+        doc.problem(("include", index), f"included file {pattern!r} {what}")
+    return [m.resolve() for m in matches]
+
+
+def _leads_outside(doc: Document, pattern: str, found: Path) -> str:
+    """A refusal naming `found` as it is written inside the config directory (a symlink there),
+    never the place outside it leads to."""
+    shown = str(found.relative_to(doc.root_file.parent))
+    where = "" if shown == pattern else f" at {shown!r}"
+    return (f"include {pattern!r}{where} leads outside the config directory {doc.root_file.parent} "
+            f"through a symlink; {HINT}")
+
+
+def _collapsed(segments: tuple[str, ...]) -> tuple[str, ...]:
+    """`**/**` matches what `**` does: one is kept."""
+    kept: list[str] = []
+    for segment in segments:
+        if not (segment == "**" and kept and kept[-1] == "**"):
+            kept.append(segment)
+    return tuple(kept)
+
+
+class _Expansion:
+    """What `glob` would match, walked within the confinement and a budget of entries."""
+
+    def __init__(self, doc: Document, pattern: str) -> None:
+        self.doc, self.pattern, self.seen = doc, pattern, 0
+
+    def expand(self, directory: Path, segments: tuple[str, ...]) -> Iterator[Path]:
+        """Never following a symlinked directory for `**`, never listing one that leads outside."""
+        if not segments:
+            if directory.exists():
+                yield directory
+            return
+        head, rest = segments[0], segments[1:]
+        if head == "**":
+            yield from self.expand(directory, rest)
+            for child in self._children(directory, "*"):
+                if child.is_dir() and not child.is_symlink():
+                    yield from self.expand(child, segments)
+        elif not glob.has_magic(head):
+            yield from self.expand(directory / head, rest)
+        else:
+            for child in self._children(directory, head):
+                yield from self.expand(child, rest)
+
+    def _children(self, directory: Path, pattern: str) -> list[Path]:
+        """Entries of `directory` matching one glob segment; hidden ones only when it asks for a dot."""
+        if not directory.is_dir():
+            return []
+        if self.doc.confinement.resolved_outside(directory) is not None:
+            raise _Refused(_leads_outside(self.doc, self.pattern, directory))
+        try:
+            names = sorted(entry.name for entry in directory.iterdir())
+        except OSError:
+            return []
+        self.seen += len(names)
+        if self.seen > MAX_EXPANSION:
+            raise _Refused(f"include {self.pattern!r} looks at more than {MAX_EXPANSION:,} directory "
+                           "entries; name the files more precisely")
+        hidden_too = pattern.startswith(".")
+        return [directory / name for name in names
+                if fnmatch.fnmatchcase(name, pattern) and (hidden_too or not name.startswith("."))]
 
 
 def _record_origins(doc: Document, loaded: LoadedYaml) -> None:

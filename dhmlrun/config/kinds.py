@@ -17,7 +17,8 @@ from typing import Any
 
 from dhmlrun import archive
 from dhmlrun.sources import Fetch, UnsupportedSource, classify_source
-from dhmlrun.vocabulary.kinds import MLRUN_KIND, PYTHON_KIND
+from dhmlrun.vocabulary.addresses import Address
+from dhmlrun.vocabulary.kinds import HERA_KIND, MLRUN_KIND, PYTHON_KIND
 
 from .document import Document
 
@@ -40,7 +41,7 @@ class FunctionKind:
 
 
 FUNCTION_KINDS: dict[str, FunctionKind] = {
-    MLRUN: FunctionKind(MLRUN, refused=("python_version", "base_image")),
+    MLRUN: FunctionKind(MLRUN, refused=("python_version", "base_image", "init_function")),
     PYTHON: FunctionKind(
         PYTHON,
         refused=("tag",),
@@ -61,10 +62,18 @@ FUNCTION_KINDS: dict[str, FunctionKind] = {
 
 def function_kind(doc: Document, address: Any) -> str | None:
     """The declared kind of the function a run names (`functions.X`), if it is declared."""
-    functions = doc.data.get("functions")
-    if not isinstance(address, str) or not isinstance(functions, dict):
+    if not isinstance(address, str) or not address.startswith("functions."):
         return None
-    body = functions.get(address.split(".", 1)[-1])
+    return executable_kind(doc, address)
+
+
+def executable_kind(doc: Document, address: Any) -> str | None:
+    """The declared kind of the function or workflow a run names (`functions.X`, `workflows.X`)."""
+    if not isinstance(address, str) or "." not in address:
+        return None
+    type_, name = Address.parse(address).type, Address.parse(address).name
+    entries = doc.data.get(type_) if type_ in ("functions", "workflows") else None
+    body = entries.get(name) if isinstance(entries, dict) else None
     kind = body.get("kind") if isinstance(body, dict) else None
     return kind if isinstance(kind, str) else None
 
@@ -82,20 +91,43 @@ def refuse_fields(doc: Document, path: tuple[str, ...], spec: dict[str, Any], ki
             doc.later_problem(path, f"a {kind} function needs {field}")
 
 
+ACTIONS: dict[str, tuple[str, ...]] = {
+    MLRUN: ("job",),
+    PYTHON: ("job", "build"),
+    HERA_KIND: ("pipeline", "build"),
+}
+"""The actions a run of each executable kind may declare (a python function's `serve` is a
+service, declared under `services:`)."""
+
+
+def hera_workflow(doc: Document, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A hera workflow as DHCore stores it (the SDK's `new_workflow`): its handler in
+    `source.handler`, `code` as `base64`, the source a form the hera runtime fetches."""
+    return _python_source_entity(doc, ("workflows", name), spec, "a hera workflow")
+
+
 def python_function(doc: Document, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """A python function as DHCore stores it: `handler` moved into `source.handler`, `code` as
     `base64`; checks that the runtime can run the declared source."""
     path = ("functions", name)
     refuse_fields(doc, path, spec, PYTHON)
+    return _python_source_entity(doc, path, spec, "a python function")
+
+
+def _python_source_entity(
+    doc: Document, path: tuple[str, ...], spec: dict[str, Any], what: str
+) -> dict[str, Any]:
     source = dict(spec["source"])
     handler = spec.pop("handler", None)
     if handler is not None and source.get("handler") not in (None, handler):
         doc.later_problem((*path, "handler"), "give the handler once: handler and source.handler differ")
     handler = source.get("handler") or handler
     if not handler:
-        doc.later_problem(path, "a python function needs a handler (handler: NAME, or source.handler)")
+        doc.later_problem(path, f"{what} needs a handler (handler: NAME, or source.handler)")
     else:
         source["handler"] = handler
+    if "init_function" in spec:  # DHCore keeps it in the source, beside the handler
+        source["init_function"] = spec.pop("init_function")
     if "code" in source:
         source["base64"] = base64.b64encode(str(source.pop("code")).encode("utf-8")).decode("ascii")
     embedded = "base64" in source or _local(source.get("source"))

@@ -1,8 +1,9 @@
 """The Declaration: what the user declared, rendered, validated and normalised.
 
-This is the one value the config package hands to the rest of dhmlrun (plan, apply, show). It is
-plain data, already in a single canonical form, so that nothing downstream re-parses YAML or
-re-normalises the two input/output notations:
+This is the one value the config package hands to the rest of dhmlrun (plan, apply, show): data
+in a single canonical form, so that nothing downstream re-parses YAML or re-normalises the two
+input/output notations, plus one reader (`secret_reader`: the declared secrets' values are read
+where they are kept, when asked, never held in the declaration):
 
 - `dataitems.NAME`  spec: {kind, path, description?, labels?}; a local `path` is absolute
   (resolved against the declaring file); URLs (http(s)://, s3://, store://) are kept as written.
@@ -15,31 +16,58 @@ re-normalises the two input/output notations:
   Kind "python": {source: {source?, base64?, handler, lang?}, python_version, image?,
   base_image?, requirements?}: the handler lives in `source.handler` and `code` became `base64`,
   as DHCore stores a python function.
-- `runs.NAME`       spec: {function: "functions.X", action: "job", inputs: {key: ref},
+- `workflows.NAME`  spec: {kind: "hera", source: {source?, base64?, handler, lang?}, image?, tag?},
+  shaped as DHCore stores one (the handler in `source.handler`, `code` as `base64`).
+- `runs.NAME`       spec: {function: "functions.X" | workflow: "workflows.X", action: "job" |
+  "build" | "pipeline", inputs: {key: ref},
   outputs: {key: name}, parameters: {}, values: [], trigger, execution, and the task parameters
   (node_selector, volumes, resources, affinity, tolerations, envs, secrets, backoff_limit,
   schedule, replicas) when given}. `inputs` and `outputs` are always maps here, whatever form the
   user wrote (a python run's outputs list becomes {name: name}). An input ref is an address
   (`dataitems.X`, `artifacts.X`, `models.X`, `runs.X.outputs.Y`) or a `store://` key.
+- `services.NAME`   spec: {kind: python|sklearnserve|mlflowserve|huggingfaceserve, function:
+  "functions.X" (python), init_parameters: {} (python; a value may be a reference), model: a
+  reference or a store:// key (model kinds), model_name?, image?, and the serve task's fields
+  (replicas, service_type, service_name, resources, volumes, envs, secrets) when given}.
 - `lifecycle` (e.g. {prevent_destroy: true}) is kept out of `spec`, in `Resource.lifecycle`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dhmlrun.errors import DhmlrunError, Location
+from dhmlrun.vocabulary.addresses import Address
 
-if TYPE_CHECKING:
-    from .secrets import SecretReader
-
-ENTITY_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models", "secrets", "functions", "runs")
+ENTITY_TYPES: tuple[str, ...] = (
+    "dataitems",
+    "artifacts",
+    "models",
+    "secrets",
+    "functions",
+    "workflows",
+    "runs",
+    "services",
+)
 """Declared resource types, in the order they are applied when nothing else orders them."""
 MATERIAL_TYPES: tuple[str, ...] = ("dataitems", "artifacts", "models")
 """Declared data a run may take as an input (`TYPE.NAME`)."""
+
+
+def function_address(text: str, type_: str = "functions") -> str:
+    """The address a run's `function:` (or `workflow:`, with `type_`) names: `functions.NAME`,
+    written in full or as `NAME`. An address of another type (`dataitems.x`) stays what it is,
+    so it is refused as such."""
+    written = Address.parse(text).type
+    return text if "." in text and written in ENTITY_TYPES else f"{type_}.{text}"
+
+
+def executable_of(run_spec: dict[str, Any]) -> str:
+    """The address of what a (normalised) run executes: its function, or its workflow."""
+    return str(run_spec.get("workflow") or run_spec.get("function") or "")
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,14 @@ class Variable:
     sensitive: bool = False
 
 
+class SecretValues(Protocol):
+    """Where the declared secrets' values are read (`config/secrets.SecretReader`)."""
+
+    def value(self, resource: Resource) -> str: ...
+
+    def readable(self, resources: Iterable[Resource]) -> set[str]: ...
+
+
 @dataclass
 class Declaration:
     """The whole rendered configuration of one project."""
@@ -102,8 +138,10 @@ class Declaration:
     mlrun: str | None = None
     """The MLRun API the chosen environment names (`environments.NAME.mlrun`)."""
     resources: dict[str, Resource] = field(default_factory=dict)
-    secret_reader: SecretReader | None = None
+    secret_reader: SecretValues | None = None
     """Reads the declared secrets' values from where they are kept (`config/secrets.py`)."""
+    moved: dict[str, str] = field(default_factory=dict)
+    """Renamed resources, {new address: old address} (`moved:`, `config/moves.py`)."""
 
     @property
     def project_name(self) -> str:
@@ -154,7 +192,7 @@ class Declaration:
         rank = {t: i for i, t in enumerate(ENTITY_TYPES)}
 
         def order(address: str) -> tuple[int, str]:
-            return rank.get(address.split(".", 1)[0], len(rank)), address
+            return rank.get(Address.parse(address).type, len(rank)), address
 
         sorter: TopologicalSorter[str] = TopologicalSorter()
         for address, resource in self.resources.items():

@@ -18,7 +18,6 @@ import binascii
 import copy
 import functools
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,24 @@ from dhmlrun.sources import (
     size_problem,
 )
 from dhmlrun.vocabulary.defaults import REMOTE, RUN_DEFAULTS
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.vocabulary.urls import scheme
 
 from .cron import cron_problem
 from .document import Document
-from .kinds import PYTHON, function_kind, python_function, python_run, refuse_fields
-from .model import Resource
+from .kinds import (
+    ACTIONS,
+    PYTHON,
+    executable_kind,
+    function_kind,
+    hera_workflow,
+    python_function,
+    python_run,
+    refuse_fields,
+)
+from .model import Resource, executable_of, function_address
+from .services import service
 
-URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-DATA_SCHEMES = ("http", "https", "s3", "store", "zip+s3", "zip+https", "sql", "remote")
 CRON_FORMS = "'MIN HOUR DOM MON DOW' e.g. '0 3 * * 1-5', or @hourly, @daily, @weekly, @monthly"
 
 
@@ -66,7 +75,9 @@ def normalise_resources(doc: Document) -> dict[str, Resource]:
         "models": functools.partial(_dataitem, type_="models"),
         "secrets": _secret,
         "functions": _function,
+        "workflows": _workflow,
         "runs": _run,
+        "services": _service,
     }
     resources: dict[str, Resource] = {}
     for type_, build in builders.items():
@@ -96,14 +107,29 @@ def _dataitem(
     """A local path (`file://` ones too: the runtime reads them from disk) becomes absolute and
     must stay inside the confinement; URLs are kept as written. (Artifacts and models too.)"""
     written = spec["path"]
-    match = URL.match(written)
-    if match and match.group(1).lower() != "file":
+    written_scheme = scheme(written)
+    if written_scheme not in (None, "file"):
         return spec
-    spec["path"] = str(local_path(urlparse(written).path if match else written, declared_in))
-    outside = doc.confinement.resolved_outside(Path(spec["path"]))
+    spec["path"] = str(local_path(urlparse(written).path if written_scheme else written, declared_in))
+    resolved = Path(spec["path"])
+    outside = doc.confinement.resolved_outside(resolved)
     if outside is not None:
         doc.later_problem((type_, name, "path"), doc.confinement.refusal("data path", written, outside))
+        return spec
+    missing = _not_a_file(resolved)
+    if missing:  # plan reads it (its digest is the version), apply uploads it: found out now, not then
+        doc.later_problem((type_, name, "path"), f"local file {written!r} {missing} (looked for {resolved})")
     return spec
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` is not a readable local file (None when it is one)."""
+    try:
+        if path.is_file():
+            return None
+        return "is a directory, not a file" if path.is_dir() else "does not exist"
+    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
+        return "does not exist"
 
 
 def _secret(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
@@ -130,8 +156,29 @@ def _secret(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -
 
 
 def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
-    source = dict(spec["source"])
-    path = ("functions", name, "source")
+    source = _checked_source_spec(doc, ("functions", name, "source"), spec["source"], declared_in)
+    spec["source"] = source
+    if spec.get("kind") == PYTHON:
+        return python_function(doc, name, spec)
+    refuse_fields(doc, ("functions", name), spec, str(spec.get("kind")))
+    handler = spec.get("handler") or source.get("handler")
+    problem = run_name_problem(name, handler) if isinstance(handler, str) else None
+    if problem and ("functions", name) not in doc.reported:  # a name refused already says why
+        doc.problem(("functions", name), problem, key=True)
+    return spec
+
+
+def _workflow(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    spec["source"] = _checked_source_spec(doc, ("workflows", name, "source"), spec["source"], declared_in)
+    return hera_workflow(doc, name, spec)
+
+
+def _checked_source_spec(
+    doc: Document, path: tuple[str, ...], written: dict[str, Any], declared_in: Path
+) -> dict[str, Any]:
+    """A function's or workflow's `source`: its URL or local file checked (`_checked_source`),
+    its base64 decoding to what the runtime can run."""
+    source = dict(written)
     if "source" in source:
         source["source"] = _checked_source(doc, path, source["source"], declared_in)
     if "base64" in source:
@@ -142,15 +189,7 @@ def _function(doc: Document, name: str, spec: dict[str, Any], declared_in: Path)
                               "(A-Z, a-z, 0-9, +, /, with = padding)")
         else:
             _check_embedded(doc, (*path, "base64"), "base64", content)
-    spec["source"] = source
-    if spec.get("kind") == PYTHON:
-        return python_function(doc, name, spec)
-    refuse_fields(doc, ("functions", name), spec, str(spec.get("kind")))
-    handler = spec.get("handler") or source.get("handler")
-    problem = run_name_problem(name, handler) if isinstance(handler, str) else None
-    if problem and ("functions", name) not in doc.reported:  # a name refused already says why
-        doc.problem(("functions", name), problem, key=True)
-    return spec
+    return source
 
 
 def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in: Path) -> str:
@@ -169,13 +208,9 @@ def _checked_source(doc: Document, path: tuple[str, ...], text: str, declared_in
     if outside is not None:
         doc.later_problem(field, doc.confinement.refusal("source file", text, outside))
         return str(resolved)
-    try:
-        found, directory = resolved.is_file(), resolved.is_dir()
-    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the OS
-        found = directory = False
-    if not found:
-        what = "is a directory, not a file" if directory else "does not exist"
-        doc.later_problem(field, f"source file {text!r} {what} (looked for {resolved})")
+    missing = _not_a_file(resolved)
+    if missing:
+        doc.later_problem(field, f"source file {text!r} {missing} (looked for {resolved})")
         return str(resolved)
     too_big = size_problem(resolved.stat().st_size)  # judged before reading it
     if too_big:
@@ -226,17 +261,31 @@ def bindings(
     return merged
 
 
+def _service(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
+    return service(doc, name, spec)
+
+
 def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> dict[str, Any]:
     path = ("runs", name)
-    function = spec["function"]
-    spec["function"] = function if function.startswith("functions.") else f"functions.{function}"
+    if "workflow" in spec:
+        spec["workflow"] = function_address(spec["workflow"], "workflows")
+    else:
+        spec["function"] = function_address(spec["function"])
+    executable = executable_of(spec)
+    _check_action(doc, path, spec, executable_kind(doc, executable))
     spec["inputs"] = bindings(doc, (*path, "inputs"), spec.get("inputs"))
-    python = function_kind(doc, spec["function"]) == PYTHON
-    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=python)
+    python = function_kind(doc, executable) == PYTHON
+    named = python or spec.get("action") == "pipeline"  # a pipeline's: its steps' output parameters
+    spec["outputs"] = bindings(doc, (*path, "outputs"), spec.get("outputs"), names=named)
     if python:
         python_run(doc, name, spec)
     if spec.get("schedule"):  # a schedule fires on the platform, never in an apply
         spec.setdefault("execution", REMOTE)
+    if spec["action"] in PLATFORM_ACTIONS:
+        if spec.get("execution", REMOTE) != REMOTE:
+            doc.later_problem((*path, "execution"), f"a {spec['action']} run is executed by the platform "
+                              "(DHCore's builders, Argo): its execution is remote", allowed="remote")
+        spec["execution"] = REMOTE
     for key, default in RUN_DEFAULTS.items():
         spec.setdefault(key, copy.deepcopy(default))
     if "env" in spec:
@@ -250,3 +299,13 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
             doc.later_problem((*path, "schedule"), f"invalid cron schedule: {problem}",
                         allowed=CRON_FORMS)
     return spec
+
+
+def _check_action(doc: Document, path: tuple[str, ...], spec: dict[str, Any], kind: str | None) -> None:
+    """The action is one the executable's kind has (`kinds.ACTIONS`)."""
+    actions = ACTIONS.get(kind or "")
+    if actions is None or spec.get("action") in actions:
+        return
+    what = f"a {kind} {'workflow' if 'workflow' in spec else 'function'}"
+    doc.later_problem((*path, "action"), f"{what} has no action {spec.get('action')!r}",
+                      allowed=", ".join(actions))

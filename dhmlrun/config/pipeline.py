@@ -9,6 +9,7 @@
 6. `normalise.normalise_resources`  canonical Resources, with the checks JSON Schema cannot do
                                (and what each function kind takes: `kinds`)
 7. `references.resolve_references`  depends_on edges; unknown targets and cycles refused
+8. `moves.resolve_moves`       `moved:` entries (renamed resources) checked
 
 Why the rest is validated once, after rendering, rather than before and after: rendering replaces
 scalars only, so the structure (unknown keys, missing keys, shapes) is the same before and after,
@@ -37,6 +38,7 @@ from .confinement import Confinement
 from .document import Document, FieldPath
 from .includes import find_root_file, load_files
 from .model import ENTITY_TYPES, Declaration, Variable
+from .moves import resolve_moves
 from .normalise import normalise_resources
 from .references import resolve_references
 from .render import Renderer, render_document
@@ -105,6 +107,7 @@ def _load(
     resources = normalise_resources(doc)
     declared = {f"{t}.{n}" for t in ENTITY_TYPES if isinstance(doc.data.get(t), dict) for n in doc.data[t]}
     resolve_references(doc, resources, declared)
+    moved = resolve_moves(doc, declared)
     if doc.problems:
         _raise(doc, variables.values)
     environ = os.environ if environ is None else environ
@@ -118,6 +121,7 @@ def _load(
         mlrun=variables.mlrun,
         resources=resources,
         secret_reader=SecretReader(environ, variables.values, doc.root_file.parent),
+        moved=moved,
     )
 
 

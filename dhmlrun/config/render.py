@@ -14,6 +14,13 @@ A scalar that is exactly one `{{ expression }}` keeps the expression's native ty
 an int); any other template renders to a string. Strings without `{{`, `{%` or `{#` are left as
 they are, and the common `{{ name }}` / `{{ var.name }}` substitutions skip Jinja entirely, which
 keeps a thousand-resource declaration fast.
+
+A sensitive variable may only be substituted as it is (`{{ var.token }}`, with text around it):
+masking finds its value in what dhmlrun shows and writes, but not a value derived from it
+(`{{ var.token|reverse }}` printed it reversed), so any other use of it in a template (a filter,
+a test, an operator, `var['token']`) is refused. And it may not be used at all in what the
+platform stores and shows as metadata (`METADATA`: names, descriptions, labels), which nothing
+masks there.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .document import Document, FieldPath
@@ -31,6 +38,18 @@ from .suggest import did_you_mean, listing, with_article
 
 NOT_RENDERED = ("version", "include", "variables", "environments")
 """Top-level sections that are read before rendering and are never templates."""
+
+METADATA = {
+    ("project", "name"): "the project's name",
+    ("project", "description"): "a description",
+    ("project", "labels"): "labels",
+    ("*", "description"): "a description",
+    ("*", "labels"): "labels",
+    ("runs", "outputs"): "the name of an output",
+    ("runs", "values"): "the name of a result",
+}
+"""Fields stored as they are on the platform, shown to whoever can list the project: (section,
+field) for the project, (entity type or `*`, field) for entities."""
 
 _MARKERS = ("{{", "{%", "{#")
 _SIMPLE = re.compile(r"\{\{\s*(var\.)?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -43,12 +62,14 @@ class RenderFailure(Exception):
 
 class _VarNamespace:
     """`var` in templates: only item access, so a variable named `items` or `keys` is not shadowed
-    by a dict method (Jinja tries attributes before items)."""
+    by a dict method (Jinja tries attributes before items). The names read are noted in `read`."""
 
     def __init__(self, values: dict[str, Any]) -> None:
         self._values = values
+        self.read: set[str] = set()
 
     def __getitem__(self, name: str) -> Any:
+        self.read.add(name)
         return self._values[name]
 
     def __contains__(self, name: object) -> bool:
@@ -66,6 +87,14 @@ def _compile_template(source: str) -> Any:
 @functools.lru_cache(maxsize=4096)
 def _compile_expression(source: str) -> Any:
     return environment().compile_expression(source, undefined_to_none=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_in(source: str) -> frozenset[str]:
+    """The names a template reads from its context (`var` among them)."""
+    from jinja2 import meta
+
+    return frozenset(meta.find_undeclared_variables(environment().parse(source)))
 
 
 def _single_expression(text: str) -> str | None:
@@ -89,8 +118,12 @@ class Renderer:
         self.chars = 0
         values = {name: v.value for name, v in variables.items()}
         self.values = values
+        self.sensitive = frozenset(name for name, v in variables.items() if v.sensitive)
+        self.used_sensitive: frozenset[str] = frozenset()
+        """The sensitive variables the last `render` substituted."""
+        self.var = _VarNamespace(values)
         self.context: dict[str, Any] = dict(values)
-        self.context["var"] = _VarNamespace(values)
+        self.context["var"] = self.var
         env_value = values.get("env", environment)
         if env_value is not None:
             self.context["env"] = env_value
@@ -104,6 +137,7 @@ class Renderer:
 
     def render(self, text: str) -> Any:
         """The rendered value of one scalar string; RenderFailure with a clear message on error."""
+        self.used_sensitive = frozenset()
         if not any(marker in text for marker in _MARKERS):
             return text
         try:
@@ -121,6 +155,8 @@ class Renderer:
         if len(text) > self.limits.template_chars:
             raise LimitExceeded(f"a template of {len(text):,} characters, more than the "
                                 f"{self.limits.template_chars:,} allowed (limit 'template_chars')")
+        self._refuse_sensitive(_names_in(text))
+        self.var.read = set()
         left = self.limits.declaration_seconds - self.seconds
         overtime = None
         if left < self.limits.seconds:
@@ -134,10 +170,22 @@ class Renderer:
                 if expression is not None:
                     value = self._native(_compile_expression(expression)(**self.context))
                     budget.check_size(_size(value), "a value of about {} characters")
-                    return value
-                return render_counted(_compile_template(text), self.context)
+                else:
+                    value = render_counted(_compile_template(text), self.context)
+                self._refuse_sensitive(self.var.read)
+                return value
         finally:
             self.seconds += time.monotonic() - started
+
+    def _refuse_sensitive(self, names: Iterable[str]) -> None:
+        """A template Jinja renders may not read a sensitive variable (module docstring)."""
+        used = sorted(self.sensitive.intersection(names))
+        if used:
+            plain = f"{{{{ var.{used[0]} }}}}"
+            raise RenderFailure(
+                f"the sensitive variable {used[0]!r} may only be substituted plainly ({plain}, in a value "
+                "without filters, tests or expressions): masking would not recognise a value derived from it"
+            )
 
     def _count_declaration_chars(self, value: Any) -> None:
         self.chars += _size(value)
@@ -156,6 +204,7 @@ class Renderer:
         for match in matches:
             if self._lookup(match) is _NO_FAST_PATH or text[match.start() - 1 : match.start()] == "{":
                 return _NO_FAST_PATH  # unknown name, or `{{{ x }}`, which Jinja reads differently
+        self.used_sensitive = self.sensitive.intersection(m.group(2) for m in matches)
         if len(matches) == 1 and matches[0].group(0) == text.strip():
             return self._lookup(matches[0])
         size = len(text) + sum(len(str(self._lookup(m))) - len(m.group(0)) for m in matches)
@@ -261,6 +310,14 @@ def _render_value(
             if not renderer.mentions_missing(value):  # already reported as "has no value"
                 doc.problem(path, str(exc))
             return value
+        if renderer.used_sensitive:
+            refused = _metadata_field(path)
+            if refused is not None:
+                result.failed.add(path)
+                name = sorted(renderer.used_sensitive)[0]
+                doc.problem(path, f"the sensitive variable {name!r} may not be used in {refused}: the "
+                                  "platform stores and shows it as it is, unmasked")
+                return value
         result.rendered.add(path)
         return _plain(rendered)
     if isinstance(value, dict):
@@ -268,6 +325,15 @@ def _render_value(
     if isinstance(value, list):
         return [_render_value(doc, renderer, v, (*path, i), result) for i, v in enumerate(value)]
     return value
+
+
+def _metadata_field(path: FieldPath) -> str | None:
+    """What `path` is when it is one of the `METADATA` fields (or inside one), else None."""
+    if len(path) >= 2 and path[0] == "project":
+        return METADATA.get(("project", str(path[1])))
+    if len(path) >= 3:
+        return METADATA.get((str(path[0]), str(path[2]))) or METADATA.get(("*", str(path[2])))
+    return None
 
 
 def _plain(value: Any) -> Any:

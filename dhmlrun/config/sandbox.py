@@ -15,6 +15,11 @@ rendered, except the two `declaration_*` ones, which hold for one whole declarat
   `zfill`, `expandtabs`, `str.format` (`'{:>N}'`, `'{:.N}'`) and `%`-formatting (`'%Ns'`), the
   result of `replace`, `join`, `translate`, `*`, `+` and `~`, and the filters `center`, `indent`,
   `wordwrap`, `join`, `replace`, `format`, `batch` and `slice`; after it is made otherwise;
+  A list, tuple, map, set or namespace counts as the text it holds: its strings' lengths and
+  one per other item, every time it refers to them (`['x'*999999]*100000` holds 10^11
+  characters for the price of one string; sorting, comparing or printing it would touch them
+  all). Lists, tuples and maps written in the template, what a filter yields one by one and a
+  namespace after each `set` are all counted;
 - `value_items`: any one list, tuple, map or set a template makes (`range` stops at 100,000 too),
   and the count of `batch` and `slice`;
 - `produced_chars`: everything made while rendering one scalar, added up, an item of a container
@@ -27,6 +32,11 @@ rendered, except the two `declaration_*` ones, which hold for one whole declarat
 - `seconds`: wall-clock time for one scalar, checked at every loop iteration, call, operator,
   filter and output piece;
 - `declaration_chars`, `declaration_seconds`: all rendered values of a declaration together.
+
+`sort`, `unique`, `min`, `max`, `groupby` and `dictsort` make a key of each item (a lower-cased
+copy of every string, unless `case_sensitive`): what they are given is made a value first (so
+within `value_items` and `value_chars`), and their keys are charged to `produced_chars` before
+they are made. `%`-formats are read for widths in one pass (linear in the format's length).
 
 Statements that render into a buffer the output count cannot see (`macro`, `call`, `set` blocks,
 `filter` blocks, `block`, recursive `for`) and those loading other templates (`include`,
@@ -44,6 +54,8 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from .suggest import with_article
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,9 @@ class TemplateLimits:
 LIMITS = TemplateLimits()
 ITEM_CHARS = 32
 """What one item of a list or map counts for in `produced_chars`: a pointer and a small object."""
+_TEXT = (str, bytes)
+_SEQUENCES = (list, tuple, set, frozenset)
+_CONTAINERS = (*_SEQUENCES, dict)
 
 
 class LimitExceeded(Exception):
@@ -105,15 +120,25 @@ class Budget:
         """Account for a value just made (strings, bytes and containers; numbers are checked where
         they grow) and hand it back."""
         self.check_time()
-        if isinstance(value, str | bytes):
+        if isinstance(value, _TEXT):
             self.check_size(len(value))
-            self._produced(len(value))
-        elif isinstance(value, list | tuple | dict | set | frozenset):
+            self.charge(len(value))
+        elif isinstance(value, _CONTAINERS):
             self.check_items(len(value))
-            self._produced(len(value) * ITEM_CHARS)
+            self.charge(len(value) * ITEM_CHARS)
+            self.check_held(value)
         return value
 
-    def _produced(self, size: int) -> None:
+    def check_held(self, value: Any) -> None:
+        """Refuse a container that refers to more text than one value may be (see `held_chars`)."""
+        limit = self.limits.value_chars
+        held = held_chars(value, limit, self)
+        if held > limit:
+            raise LimitExceeded(f"{with_article(_kind(value))} holding more than {limit:,} characters, "
+                                "counting every value each time it is referred to (limit 'value_chars')")
+
+    def charge(self, size: int) -> None:
+        """Add `size` characters to what this rendering has made (`produced_chars`)."""
         self.produced += size
         if self.produced > self.limits.produced_chars:
             raise LimitExceeded(f"the template made more than {self.limits.produced_chars:,} characters of "
@@ -135,6 +160,37 @@ class Budget:
         if bits > self.limits.int_bits:
             raise LimitExceeded(f"an integer of about {bits:,} bits, more than the {self.limits.int_bits:,} "
                                 "allowed (limit 'int_bits')")
+
+
+def held_chars(value: Any, limit: int, budget: Budget | None = None) -> int:
+    """About how many characters `value` amounts to as text: its strings' lengths plus one per
+    other item, counting a value every time it is referred to (what printing, comparing, sorting
+    or lower-casing it touches). Counting stops past `limit`, so a cycle or a huge structure is
+    walked at most `limit` steps; the time limit is checked as it goes."""
+    from jinja2.utils import Namespace
+
+    total, stack, steps = 0, [value], 0
+    while stack and total <= limit:
+        item = stack.pop()
+        steps += 1
+        if budget is not None and steps % 4096 == 0:
+            budget.check_time()
+        if isinstance(item, _TEXT):
+            total += len(item)
+            continue
+        total += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _SEQUENCES):
+            stack.extend(item)
+        elif isinstance(item, Namespace):
+            stack.extend(object.__getattribute__(item, "_Namespace__attrs").values())
+    return total
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", tuple: "tuple", dict: "map", set: "set", frozenset: "set"}.get(type(value), "value")
 
 
 _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("dhmlrun_budget", default=None)
@@ -160,18 +216,40 @@ def _budget() -> Budget:
 
 # -- sizes told beforehand ------------------------------------------------------------------------
 
-_PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+_PRINTF_SPEC = re.compile(r"[#0\- +]*+(\*|\d++)?+(?:\.(\*|\d*+))?+")
+"""What follows `%` (and its `(key)`) in a %-format: flags, width, precision; possessive, so
+matching it is linear in what it reads."""
+_PARENTHESES = re.compile(r"[()]")
 _FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(\d*)[_,]?(?:\.(\d+))?[a-zA-Z%]?")
+
+
+def _printf_numbers(text: str) -> Iterator[str]:
+    """The widths and precisions of `text`'s %-conversions, read in one pass as Python reads
+    them: `%`, an optional `(key)` (parentheses nest), flags, width, `.precision`. A backtracking
+    regex took quadratic time on `'%(' * 450000`; here every character is read once."""
+    position = text.find("%")
+    while position != -1:
+        cursor = position + 1
+        if text.startswith("(", cursor):
+            depth = 0
+            for parenthesis in _PARENTHESES.finditer(text, cursor):
+                depth += 1 if parenthesis.group() == "(" else -1
+                if depth == 0:
+                    cursor = parenthesis.end()
+                    break
+            else:
+                return  # an incomplete key: Python refuses the whole format here
+        spec = _PRINTF_SPEC.match(text, cursor)  # always matches: every part is optional
+        yield from (number for number in (spec.groups() if spec else ()) if number)
+        position = text.find("%", (spec.end() if spec else cursor) + 1)
 
 
 def _check_printf(budget: Budget, text: str) -> None:
     """`'%1000000000s' % x` and `'%.1000000000f' % x`: widths and precisions within the limit."""
-    for match in _PRINTF.finditer(text):
-        for number in match.groups():
-            if number == "*":
-                raise LimitExceeded("'*' widths in %-formatting are not supported in templates")
-            if number:
-                budget.check_size(int(number), "a %-format width or precision of {}")
+    for number in _printf_numbers(text):
+        if number == "*":
+            raise LimitExceeded("'*' widths in %-formatting are not supported in templates")
+        budget.check_size(int(number), "a %-format width or precision of {}")
 
 
 def _check_format_spec(budget: Budget, spec: str) -> None:
@@ -190,8 +268,17 @@ def _replaced_size(text: str | bytes, old: Any, new: Any, count: Any) -> int:
     return len(text) + occurrences * (len(new) - len(old))
 
 
-def _sizes(items: Iterable[Any]) -> int:
-    return sum(len(item) for item in items if isinstance(item, str | bytes))
+def _joined_items(budget: Budget, items: Iterable[Any], separator: int) -> list[Any]:
+    """The items of a join, read once and refused as soon as what they join to (their texts, a
+    separator between two) is over the limit: `('x'*100000).join(range(100000)|map('string'))` is
+    refused at the eleventh item, not after making the hundred thousand."""
+    taken: list[Any] = []
+    size = 0
+    for item in items:
+        size += (len(item) if isinstance(item, _TEXT) else 0) + (separator if taken else 0)
+        budget.check_size(size, "a joined value of {} characters so far")
+        taken.append(item)
+    return taken
 
 
 def _bounded_method_args(budget: Budget, method: Any, args: tuple, kwargs: dict) -> tuple:
@@ -207,9 +294,7 @@ def _bounded_method_args(budget: Budget, method: Any, args: tuple, kwargs: dict)
         count = args[2] if len(args) > 2 else kwargs.get("count")
         budget.check_size(_replaced_size(text, args[0], args[1], count))
     elif name == "join" and args:
-        items = list(args[0])
-        budget.check_size(_sizes(items) + len(text) * max(len(items) - 1, 0))
-        args = (items, *args[1:])
+        args = (_joined_items(budget, args[0], len(text)), *args[1:])
     elif name == "translate" and args and isinstance(args[0], dict):
         longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
         budget.check_size(len(text) * max(longest, 1))
@@ -246,8 +331,7 @@ def _bounded_filters() -> dict[str, Callable[..., Any]]:
 
     @pass_eval_context
     def join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: str | int | None = None) -> str:
-        items = list(value)
-        _budget().check_size(_sizes(items) + len(str(d)) * max(len(items) - 1, 0))
+        items = _joined_items(_budget(), value, len(str(d)))
         return filters.sync_do_join(eval_ctx, items, d, attribute)
 
     @pass_eval_context
@@ -278,9 +362,46 @@ def _accounted(original: Callable[..., Any]) -> Callable[..., Any]:
     def accounted(*args: Any, **kwargs: Any) -> Any:
         budget = _budget()
         budget.check_time()
-        return budget.made(original(*args, **kwargs))
+        result = budget.made(original(*args, **kwargs))
+        return _each_made(result) if isinstance(result, Iterator) else result
 
     return accounted
+
+
+def _each_made(items: Iterator[Any]) -> Iterator[Any]:
+    """What a filter yields one by one (`map`, `select`, `batch`...), each container accounted for
+    as it comes: `[0]|batch(100000, s)` yields a list of 100,000 references to `s`. (A string
+    yielded was accounted for when it was made.)"""
+    budget = _budget()
+    for item in items:
+        if isinstance(item, _CONTAINERS):
+            budget.made(item)
+        yield item
+
+
+KEYED_FILTERS = {"sort": 1, "unique": 1, "min": 1, "max": 1, "groupby": 1, "dictsort": 0}
+"""The filters that make a key of every item they are given, and where that value is among their
+arguments (after the environment Jinja passes to all but `dictsort`)."""
+
+
+def _keyed(original: Callable[..., Any], position: int) -> Callable[..., Any]:
+    """`sort`, `unique`, `min`, `max`, `groupby` and `dictsort` budgeted: the value they are given is
+    made a value first (so it is within `value_items` and `value_chars` whatever produced it), and
+    the keys they will make, a lower-cased copy of each string unless `case_sensitive`, are
+    charged to `produced_chars` before Jinja makes them."""
+
+    @functools.wraps(original)
+    def keyed(*args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        if len(args) > position and isinstance(args[position], Iterable):
+            value = args[position]
+            value = value if isinstance(value, dict) else list(value)
+            budget.made(value)
+            budget.charge(held_chars(value, budget.limits.produced_chars, budget))
+            args = (*args[:position], value, *args[position + 1:])
+        return original(*args, **kwargs)
+
+    return keyed
 
 
 # -- the environment --------------------------------------------------------------------------------
@@ -300,6 +421,7 @@ def environment() -> Any:
     from jinja2.compiler import CodeGenerator, Frame, optimizeconst
     from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
+    from jinja2.utils import Namespace
 
     class BoundedFormatter(SandboxedFormatter):
         def format_field(self, value: Any, format_spec: str) -> Any:
@@ -319,6 +441,37 @@ def environment() -> Any:
                 self.visit(arg, frame)
                 self.write(", ")
             self.write("))")
+
+        def visit_List(self, node: nodes.List, frame: Frame) -> None:
+            self._made_literal(super().visit_List, node, frame)
+
+        def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+            self._made_literal(super().visit_Dict, node, frame)
+
+        def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+            if node.ctx != "load":  # a target: `{% for a, b in ... %}`, `{% set a, b = ... %}`
+                super().visit_Tuple(node, frame)
+                return
+            self._made_literal(super().visit_Tuple, node, frame)
+
+        def _made_literal(self, visit: Callable[..., None], node: nodes.Expr, frame: Frame) -> None:
+            """A list, map or tuple written in the template is made like any other value:
+            `[s, s, s, ...]` may refer to a large `s` thousands of times."""
+            self.write("environment.made(")
+            visit(node, frame)
+            self.write(")")
+
+    class BoundedNamespace(Namespace):
+        """`namespace()`, whose content is checked when it is made and after every
+        `{% set ns.x = ... %}`."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _budget().check_held(self)
+
+        def __setitem__(self, name: str, value: Any) -> None:
+            super().__setitem__(name, value)
+            _budget().check_held(self)
 
     @pass_context
     def counted_loop(context: Any, iterable: Any) -> Iterator[Any]:
@@ -358,6 +511,9 @@ def environment() -> Any:
             _check_binop(budget, operator, left, right)
             return budget.made(super().call_binop(context, operator, left, right))
 
+        def made(self, value: Any) -> Any:
+            return _budget().made(value)
+
         def bounded_concat(self, parts: Iterable[Any]) -> str:
             budget = _budget()
             texts = [str(part) for part in parts]
@@ -383,7 +539,10 @@ def environment() -> Any:
 
     env = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True)
     env.globals.pop("lipsum", None)
-    env.filters = {name: _accounted(f) for name, f in {**env.filters, **_bounded_filters()}.items()}
+    env.globals["namespace"] = BoundedNamespace
+    filters = {**env.filters, **_bounded_filters()}
+    filters.update({name: _keyed(filters[name], position) for name, position in KEYED_FILTERS.items()})
+    env.filters = {name: _accounted(f) for name, f in filters.items()}
     env.filters[LOOP_FILTER] = counted_loop
     return env
 

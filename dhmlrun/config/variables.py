@@ -35,7 +35,7 @@ from dhmlrun.errors import Location, Problem
 from .document import Document, display_path
 from .model import Variable
 from .suggest import did_you_mean, listing, with_article
-from .yaml_loader import load_yaml
+from .yaml_loader import VARIABLE_VALUES, load_yaml
 
 ENV_PREFIX = "DHMLRUN_VAR_"
 TYPE_NAMES = ("string", "integer", "number", "boolean", "list", "map")
@@ -74,27 +74,35 @@ def _matches(value: Any, type_: str) -> bool:
 
 
 def _from_text(text: str, type_: str | None) -> Any:
-    """Convert a command-line/environment string to the variable's type; ValueError when it cannot."""
+    """Convert a command-line/environment string to the variable's type; ValueError, whose
+    message is meant for the user, when it cannot."""
     if type_ in (None, "string"):
         return text
-    if type_ == "integer":
-        return int(text.strip())
-    if type_ == "number":
-        stripped = text.strip()
+    stripped = text.strip()
+    if type_ in ("integer", "number"):
         try:
             return int(stripped)
         except ValueError:
-            return float(stripped)
+            if type_ == "number":
+                try:
+                    return float(stripped)
+                except ValueError:
+                    pass
+        raise ValueError(f"{text!r} is not {with_article(type_)}")
     if type_ == "boolean":
-        lowered = text.strip().lower()
+        lowered = stripped.lower()
         if lowered in ("true", "yes", "on", "1"):
             return True
         if lowered in ("false", "no", "off", "0"):
             return False
-        raise ValueError("not a boolean (true/false)")
-    value = yaml.safe_load(text)
+        raise ValueError(f"{text!r} is not a boolean (true or false)")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
     if not _matches(value, type_):
-        raise ValueError(f"not {with_article(type_)}")
+        example = "[a, b]" if type_ == "list" else "{key: value}"
+        raise ValueError(f"{text!r} is not {with_article(type_)} (write it in YAML, e.g. {example})")
     return value
 
 
@@ -135,9 +143,16 @@ class _Resolver:
     def set_text(self, name: str, text: str, problem: Any) -> None:
         try:
             self.values[name] = _from_text(text, self.types.get(name))
-        except (ValueError, yaml.YAMLError) as exc:
-            problem(f"variable {name!r} is {with_article(self.types.get(name) or 'string')}: "
-                    f"cannot use the value given ({exc})")
+        except ValueError as exc:
+            problem(f"{exc} ({self.type_origin(name)})")
+
+    def type_origin(self, name: str) -> str:
+        """Where a variable's type comes from, for a message refusing a value."""
+        spec = self.declared.get(name, {})
+        type_ = with_article(self.types.get(name) or "string")
+        if spec.get("type") in TYPE_NAMES:
+            return f"variable {name!r} is declared {type_}"
+        return f"variable {name!r} takes {type_}, the type of its default {spec.get('default')!r}"
 
 
 def _apply_environment(
@@ -221,7 +236,7 @@ def _environ_entries(
 
 
 def _apply_var_file(doc: Document, resolver: _Resolver, path: Path) -> None:
-    loaded = load_yaml(Path(path).resolve())
+    loaded = load_yaml(Path(path).resolve(), holds=VARIABLE_VALUES)
     doc.problems.extend(loaded.problems)
     if loaded.problems:
         return

@@ -260,8 +260,17 @@ def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:
     return Problem(message, location)
 
 
-def load_yaml(path: Path) -> LoadedYaml:
-    """Load one file; the result's `problems` say everything wrong with it (data is {} on failure)."""
+DECLARATION_KEYS = "keys (version, project, ...)"
+"""What the top level of a declaration file maps (`load_yaml`'s `holds`)."""
+VARIABLE_VALUES = "variable names to values (e.g. `min_years: 3`)"
+"""What the top level of a `--var-file` maps."""
+
+
+def load_yaml(path: Path, holds: str = DECLARATION_KEYS) -> LoadedYaml:
+    """Load one file; the result's `problems` say everything wrong with it (data is {} on failure).
+
+    `holds` says what the top-level mapping maps, for the message when it is not one (a
+    declaration's keys, or a var file's variable values). An empty var file sets nothing."""
     loaded = LoadedYaml(path)
     file = loaded.file
     try:
@@ -291,12 +300,12 @@ def load_yaml(path: Path) -> LoadedYaml:
         loaded.fail(f"YAML syntax error: {exc}")
         return loaded
     if node is None:
-        loaded.fail("the file is empty; a declaration needs at least `version` and `project`")
+        if holds == DECLARATION_KEYS:
+            loaded.fail("the file is empty; a declaration needs at least `version` and `project`")
         return loaded
     if not isinstance(node, yaml.MappingNode):
         kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
-        loaded.fail(f"the top level must be a mapping of keys (version, project, ...), not {kind}",
-                    loaded.location(node))
+        loaded.fail(f"the top level must be a mapping of {holds}, not {kind}", loaded.location(node))
         return loaded
     try:
         data = loaded.convert(node, ())

@@ -13,8 +13,8 @@ Module map (one concern each):
     api.py          URL → service, core's error bodies and API headers (framework-free)
     asgi.py         the HTTP edge: bearer token, body limit; http_server.py: uvicorn on a socket
     inprocess.py    the same API without a socket, for this process
-    jobs.py         remote runs: `python -m dhmlrun.core.job_worker PROJECT RUN_ID`, bounded
-    job_worker.py   executes one READY run through the SDK and the kind's runtime
+    jobs.py         remote runs, a bounded pool: one `python -m dhmlrun.worker.job PROJECT
+                    RUN_ID` each, which executes the READY run through the SDK and its runtime
     server.py       `EmbeddedCore`: wiring, `serve()` on loopback, `core serve` (`--stock`)
 
 Beyond DHCore (which fills logs from Kubernetes), a run's logs are written with

@@ -1,4 +1,4 @@
-"""The HTTP surface of the contract §4, free of any web framework: a request in, a reply out.
+"""The HTTP surface of docs/dhcore.md §4, free of any web framework: a request in, a reply out.
 
 `CoreApi.handle` parses the path and query, calls `Core`, and renders JSON exactly as DHCore
 does (alphabetical keys, the API headers, core's error bodies). The same function serves the
@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from dhmlrun.core.bodies import check_entity_fields, parse_body
 from dhmlrun.core.entities import type_from_collection
 from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
+from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.listing import Page, Params
 from dhmlrun.core.service import Core
 
@@ -108,8 +109,10 @@ class Route:
 
 
 def _route(template: str, methods: Sequence[str], handler: Handler) -> Route:
-    """`/api/v1/projects/{name}` → a regex whose groups are the path parameters (one segment each)."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    """`/api/v1/projects/{name}` → a regex whose groups are the path parameters (one segment
+    each; `{name:path}` takes the rest of the path, as Spring's `**`)."""
+    regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", template)
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
     return Route(re.compile(f"^{regex}$"), frozenset(methods), handler)
 
 
@@ -135,6 +138,7 @@ class CoreApi:
             _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
             _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
             _route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
+            *files_routes(core),
             _route(ctx + "/{collection}", ["GET", "POST", "DELETE"], self.collection),
             _route(item, ["GET", "PUT", "DELETE"], self.entity),
             _route(item + "/logs", ["GET"], self.logs),

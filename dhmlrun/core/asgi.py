@@ -21,6 +21,8 @@ from typing import Any
 
 from dhmlrun.core.api import WRITES, ApiReply, ApiRequest, CoreApi, error_reply, json_reply
 from dhmlrun.core.errors import ApiError, forbidden
+from dhmlrun.core.s3_edge import is_files_path
+from dhmlrun.core.store import DatabaseUnusable
 
 log = logging.getLogger("dhmlrun.core")
 
@@ -38,15 +40,22 @@ class CoreApp:
     (403 otherwise, as DHCore answers: the SDK only refreshes on 401). There is no way to serve
     without a token: a core on loopback is still reachable by every local process."""
 
-    def __init__(self, api: CoreApi, *, token: str, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, api: CoreApi, *, token: str, max_body: int = MAX_BODY_BYTES, files: Any = None
+    ) -> None:
         if not token:
             raise ValueError("the embedded core is never served without a token")
         self.api = api
+        self.files = files
+        """The files store's S3 edge (`s3_edge.S3Edge`): requests under `/s3/`, signed with SigV4."""
         self._expected = f"Bearer {token}".encode()
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if self.files is not None and is_files_path(scope["path"]):
+            await self.files(scope, receive, send)
             return
         headers = dict(scope["headers"])
         if not hmac.compare_digest(headers.get(b"authorization", b""), self._expected):
@@ -69,11 +78,15 @@ class CoreApp:
 
 async def _answer(api: CoreApi, request: ApiRequest) -> ApiReply:
     """Reads run on the loop (WAL readers never wait); writes may wait on another process's
-    write lock, so they run in a thread. A bug is a 500 with core's body, logged here."""
+    write lock, so they run in a thread. A database that cannot be used (damaged, a full disk) is
+    a 503 saying what to do; a bug is a 500 with core's body, logged here."""
     try:
         if request.method in WRITES:
             return await asyncio.get_running_loop().run_in_executor(None, api.handle, request)
         return api.handle(request)
+    except DatabaseUnusable as exc:
+        log.error("%s", exc)
+        return json_reply({"status": 503, "message": str(exc), "errorCode": None}, 503)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_reply({"status": 500, "message": "Internal error", "errorCode": None}, 500)

@@ -19,7 +19,6 @@ from dhmlrun.core.errors import ApiError, bad_request
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted (Jackson's default limit is 1000; real
 entities stay under 10, and Python's parser would otherwise hit its recursion limit)."""
-JSON_TYPES = ("application/json", "+json")
 
 _METADATA_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,),

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dhmlrun.core.errors import bad_request
-from dhmlrun.vocabulary import keys
+from dhmlrun.vocabulary import keys, states
 
 CONTEXT_TYPES: tuple[str, ...] = (
     "function",
@@ -163,7 +163,7 @@ def version_word() -> str:
 
 
 def build_key(entity_type: str, project: str, kind: str, name: str, entity_id: str) -> str:
-    """The `key` core returns (the SDK forms some of its own keys differently; see the contract §3)."""
+    """The `key` core returns (the SDK forms some of its own keys differently; see docs/dhcore.md §3)."""
     if entity_type == "project":
         return f"{keys.PREFIX}{name}"
     if entity_type == "secret":
@@ -255,7 +255,7 @@ def new_project(body: dict[str, Any], *, user: str, now: int) -> dict[str, Any]:
         raise bad_request("project id must match name")
     metadata = _created_metadata(_as_map(body, "metadata"), project=name, name=name, user=user, now=now)
     status = _as_map(body, "status")
-    status.setdefault("state", "CREATED")
+    status.setdefault("state", states.CREATED)
     dto = {
         "id": name,
         "name": name,
@@ -310,7 +310,7 @@ def updated_project(stored: dict[str, Any], body: dict[str, Any], *, user: str, 
     dto["metadata"] = _updated_metadata(stored, body, project=name, user=user, now=now, version=None)
     dto["spec"] = _project_spec(body)
     status = _as_map(body, "status")
-    status.setdefault("state", stored.get("status", {}).get("state", "CREATED"))
+    status.setdefault("state", stored.get("status", {}).get("state", states.CREATED))
     dto["status"] = status
     return omit_nulls(dto)
 
@@ -348,7 +348,7 @@ def new_context_entity(
             metadata, project=project, name=name, user=user, now=now, version=version
         )
         status = _as_map(body, "status")
-        status["state"] = "CREATED"
+        status["state"] = states.CREATED
         dto["status"] = status
     if entity_type in _WITH_EXTENSIONS:
         extensions = body.get("extensions")
@@ -382,7 +382,7 @@ def updated_context_entity(
             stored, body, project=stored["project"], user=user, now=now, version=version
         )
         status = _as_map(body, "status")
-        status["state"] = stored.get("status", {}).get("state", "CREATED")
+        status["state"] = stored.get("status", {}).get("state", states.CREATED)
         dto["status"] = status
     if spec_mutable:
         new_spec = _as_map(body, "spec")

@@ -2,16 +2,19 @@
 
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
 leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
-each whose kind has a runtime installed here, starts `python -m dhmlrun.core.job_worker PROJECT
-RUN_ID` with the environment of a platform run (`platform_run_environment`: the core's endpoint and
-token, nothing of another platform's), in a working directory of its own, removed after it (a
+each whose kind has a runtime installed here, starts `python -m dhmlrun.worker.job PROJECT
+RUN_ID` with the environment DHCore gives a run's pod (`worker_env.pod_environment`: the core's
+endpoint, token and configuration, the run's `PROJECT_NAME` and `RUN_ID`, its task's `envs`; nothing
+of another platform's), in a working directory of its own, removed after it (a
 runtime writes the run's source into its working directory: digitalhub-runtime-python's
 `runtime_python/main.py`, which concurrent runs sharing one directory would overwrite for each
 other; what a run keeps goes to the runs directory next to the database). The worker does the whole
-execution through the SDK, so the core never imports mlrun. The core's only duty afterwards is
-honesty: if the worker exits without leaving the run in a final state, the run is set ERROR with a
-message naming the exit code, and what the worker printed is stored as the run's log. A run of a
-kind whose runtime is not installed is set ERROR at once, saying so.
+execution through the SDK, so the core never imports mlrun. What the worker prints is the run's
+log, for every kind, as DHCore serves a pod's log (`GET /runs/{id}/logs`): read live while the
+worker runs (`live_log`), stored as a Log of the run when it exits (the worker is told so,
+`OUTPUT_KEPT_ENV`, and stores none of its own). If the worker exits without leaving the run in a
+final state, the run is set ERROR with a message naming the exit code. A run of a kind whose
+runtime is not installed is set ERROR at once, saying so.
 
 Queued and running runs live in this process's memory, so each one is also *claimed* in the database
 (`run_claims`: run id → this pid). If the process is killed (-9) those runs would stay READY/RUNNING
@@ -31,32 +34,55 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.errors import ApiError
+from dhmlrun.core.kinds import sdk_module
 from dhmlrun.core.service import Core
-from dhmlrun.platform.worker_env import embedded_connection, platform_run_environment
+from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
+from dhmlrun.platform.worker_env import (
+    embedded_connection,
+    platform_run_environment,
+    pod_environment,
+    run_identity,
+    task_envs,
+    task_kind_of,
+)
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.processes import process_alive
-from dhmlrun.vocabulary.settings import RUNS_DIR_ENV
+from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, OUTPUT_KEPT_ENV, RUNS_DIR_ENV
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
-WORKER_MODULE = "dhmlrun.core.job_worker"
-RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
+WORKER_MODULE = "dhmlrun.worker.job"
+PIPELINE_WORKER_MODULE = "dhmlrun.worker.pipeline"
+BUILD_WORKER_MODULE = "dhmlrun.worker.build"
+ORCHESTRATORS: dict[str, str] = {"hera+pipeline:run": PIPELINE_WORKER_MODULE}
+"""Run kinds that orchestrate other runs (what Argo does for DHCore), by the module that executes
+them. Each starts at once in a thread of its own, outside the bounded pool: its steps' runs are
+what take the pool's workers, and pipelines holding every pool slot while waiting for their own
+steps would deadlock it."""
+BUILDERS: dict[str, str] = {
+    "python+build:run": BUILD_WORKER_MODULE,
+    "container+build:run": BUILD_WORKER_MODULE,
+}
+"""Build runs, which DHCore executes itself (the runtimes' `run()` does nothing for a build):
+the core's build worker does them (`worker/build.py`), in the pool, with no runtime needed."""
 DEFAULT_MAX_WORKERS = 2
 _OUTPUT_TAIL = 4000
 STOPPED_BEFORE_START = "the core stopped before the run started"
 
 
 def runtime_module(run_kind: str) -> str:
-    """The SDK plugin that executes runs of `run_kind`, by the SDK's naming convention:
-    `python+job:run` is run by `digitalhub_runtime_python`, `mlrun+job:run` by
-    `digitalhub_runtime_mlrun`."""
-    runtime = run_kind.split(":", 1)[0].split("+", 1)[0]
-    return RUNTIME_MODULE_PREFIX + runtime.replace("-", "_")
+    """The SDK plugin that executes runs of `run_kind`, as the kinds table names it:
+    `python+job:run` is run by `digitalhub_runtime_python`, `sklearnserve+serve:run` by
+    `digitalhub_runtime_modelserve` (not derived from the kind's prefix: several runtimes share
+    one plugin)."""
+    return sdk_module(run_kind)
 
 
 def runtime_installed(run_kind: str) -> bool:
@@ -73,6 +99,8 @@ class Job:
     project: str
     run_id: str
     kind: str
+    spec: dict[str, Any]
+    """The run's spec as built at its create (its task kind and `envs` shape the environment)."""
 
 
 class Jobs:
@@ -85,23 +113,33 @@ class Jobs:
         max_workers: int = DEFAULT_MAX_WORKERS,
         worker_module: str = WORKER_MODULE,
         runs_dir: Path | None = None,
+        files_store: str | None = None,
+        envs_dir: Path | None = None,
     ) -> None:
         self.core = core
         self.runs_dir = runs_dir
+        self.envs_dir = envs_dir
+        self.files_store = files_store
+        """The default files store the core's runs are told (DHCore's `FilesConfig`)."""
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
         self._token: str | None = None
+        self._connection: dict[str, str] = {}
         self._worker_module = worker_module
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self, endpoint: str, token: str) -> None:
-        """Begin taking runs; workers are told to talk to `endpoint` with `token`."""
+    def start(self, endpoint: str, token: str, connection: Mapping[str, str] | None = None) -> None:
+        """Begin taking runs; workers are told to talk to `endpoint` with `token` (`connection`:
+        the whole SDK environment of the served core, its files store included)."""
         self.endpoint, self._token = endpoint, token
+        self._connection = dict(connection or embedded_connection(endpoint, token))
         self.recover_orphans()
         for index in range(self.max_workers):
             thread = threading.Thread(target=self._loop, name=f"dhmlrun-jobs-{index}", daemon=True)
@@ -112,7 +150,16 @@ class Jobs:
         """Claim and queue a run (called by `Core` right after the create committed)."""
         with self.core.store.write() as tx:
             tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
-        self._queue.put(Job(project, run_id, str(run.get("kind", ""))))
+        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        if job.kind not in ORCHESTRATORS:
+            self._queue.put(job)
+            return
+        thread = threading.Thread(
+            target=self._take, args=(job,), name=f"dhmlrun-pipeline-{run_id}", daemon=True
+        )
+        with self._lock:
+            self._orchestrators = [t for t in self._orchestrators if t.is_alive()] + [thread]
+        thread.start()
 
     def recover_orphans(self) -> None:
         """Fail the unfinished runs claimed by executors whose process no longer exists."""
@@ -140,7 +187,7 @@ class Jobs:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        self._set_state(project, run_id, "STOPPED", None)
+        self._set_state(project, run_id, states.STOPPED, None)
 
     def running(self) -> list[str]:
         """Ids of the runs whose worker process is alive right now."""
@@ -169,9 +216,12 @@ class Jobs:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for thread in self._threads:
+        with self._lock:
+            threads = [*self._threads, *self._orchestrators]
+        for thread in threads:
             thread.join(timeout=timeout)
         self._threads.clear()
+        self._orchestrators.clear()
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -188,23 +238,27 @@ class Jobs:
             job = self._queue.get()
             if job is None:
                 return
-            try:
-                if self._stopping.is_set():
-                    self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
-                else:
-                    self._execute(job)
-            except Exception:  # a broken job must not kill the pool
-                log.exception("the job runner failed on run %s", job.run_id)
-                self._set_state(
-                    job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
-                )
-            finally:
-                self._release(job.run_id)
+            self._take(job)
+
+    def _take(self, job: Job) -> None:
+        """Execute one job, whatever happens: a broken job must not kill the pool."""
+        try:
+            if self._stopping.is_set():
+                self._set_state(job.project, job.run_id, states.ERROR, STOPPED_BEFORE_START)
+            else:
+                self._execute(job)
+        except Exception:
+            log.exception("the job runner failed on run %s", job.run_id)
+            self._set_state(
+                job.project, job.run_id, states.ERROR, "the core failed to start the run's worker"
+            )
+        finally:
+            self._release(job.run_id)
 
     def _execute(self, job: Job) -> None:
         if self.core.run_state(job.run_id) != states.READY:
             return  # deleted, stopped or taken over by a client while queued
-        if not runtime_installed(job.kind):
+        if job.kind not in BUILDERS and not runtime_installed(job.kind):
             message = (
                 f"no runtime for kind {job.kind} is installed where this core runs "
                 f"(the Python module {runtime_module(job.kind)}); it cannot execute this run"
@@ -212,57 +266,101 @@ class Jobs:
             self._set_state(job.project, job.run_id, states.ERROR, message)
             return
         with (
-            tempfile.TemporaryFile() as output,
+            tempfile.TemporaryDirectory(prefix="dhmlrun-job-out-") as kept,
             tempfile.TemporaryDirectory(prefix="dhmlrun-job-") as workdir,
         ):
-            process = subprocess.Popen(
-                [sys.executable, "-m", self._worker_module, job.project, job.run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=self._worker_env(),
-                cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
-            )
-            with self._lock:
-                self._processes[job.run_id] = process
-            try:
-                code = process.wait()
-            finally:
+            output_path = Path(kept) / "output.log"
+            python, env = self._interpreter(job, self._worker_env(job))
+            with output_path.open("wb") as output:
+                process = subprocess.Popen(
+                    [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
+                )
                 with self._lock:
-                    self._processes.pop(job.run_id, None)
-                    stopped_on_purpose = job.run_id in self._stopped
-                    self._stopped.discard(job.run_id)
-            if stopped_on_purpose:
-                return
-            state = self.core.run_state(job.run_id)
-            if states.is_final(state):
-                return
-            output.seek(0)
-            printed = output.read().decode(errors="replace")
-        self._store_output(job, printed)
+                    self._processes[job.run_id] = process
+                    self._outputs[job.run_id] = output_path
+                try:
+                    code = process.wait()
+                finally:
+                    with self._lock:  # no longer served live: it is stored next
+                        self._outputs.pop(job.run_id, None)
+                        stopped_on_purpose = job.run_id in self._stopped
+                        self._stopped.discard(job.run_id)
+            printed = output_path.read_bytes().decode(errors="replace")
+        try:
+            self._store_output(job, printed)
+        finally:
+            with self._lock:  # `running` lists it until its output is stored
+                self._processes.pop(job.run_id, None)
+        if stopped_on_purpose:
+            return
+        state = self.core.run_state(job.run_id)
+        if states.is_final(state):
+            return
         tail = printed[-_OUTPUT_TAIL:].strip()
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
-    def _worker_env(self) -> dict[str, str]:
+    def _interpreter(self, job: Job, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The worker's Python: a python run's environment when it is prepared already (else the
+        worker prepares it and starts again there: `worker/job.py`), the core's."""
+        if self.envs_dir is None or job.kind in BUILDERS or not job.kind.startswith(PYTHON_KIND_PREFIX):
+            return sys.executable, env
+        request = EnvironmentRequest.of(job.spec)
+        environment = ready(self.envs_dir, request) if request.requirements else None
+        if environment is None:
+            return sys.executable, env
+        return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
+
+    def process_for(self, project: str, run_id: str, run: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """The interpreter and environment of a process the core runs for `run` outside this pool
+        (a serve run's server: `supervisor.py`), as a job's worker would get them."""
+        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        return self._interpreter(job, self._worker_env(job))
+
+    def _worker_module_of(self, kind: str) -> str:
+        return ORCHESTRATORS.get(kind) or BUILDERS.get(kind) or self._worker_module
+
+    def _worker_env(self, job: Job) -> dict[str, str]:
+        """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
         assert self.endpoint is not None and self._token is not None
-        env = platform_run_environment(os.environ, embedded_connection(self.endpoint, self._token))
+        configuration = {**self._connection, **run_configuration(self.endpoint, self.files_store)}
+        env = pod_environment(
+            platform_run_environment(os.environ, self._connection),
+            configuration,
+            run_identity(job.project, job.run_id, task_kind_of(job.spec)),
+            task_envs(job.spec),
+        )
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
+        if self.envs_dir is not None:  # so do the environments of functions' requirements
+            env[ENVS_DIR_ENV] = str(self.envs_dir.resolve())
+        env[OUTPUT_KEPT_ENV] = "1"  # what it prints is the run's log (`_store_output`)
         return env
 
+    def live_log(self, run_id: str) -> dict[str, Any] | None:
+        """What the worker of a run still executing has printed so far, as a Log of the run
+        (`Core.run_logs` serves it after the stored ones); None when no worker runs it."""
+        with self._lock:
+            path = self._outputs.get(run_id)
+        if path is None:
+            return None
+        try:
+            printed = path.read_bytes().decode(errors="replace")
+        except OSError:  # the worker ended meanwhile: its output is being stored
+            return None
+        return _log_body(run_id, printed) if printed else None
+
     def _store_output(self, job: Job, printed: str) -> None:
-        """Keep what a failed worker printed as a Log of the run (`content` base64, as core)."""
+        """Keep what the worker printed as a Log of the run (`content` base64, as core)."""
         if not printed:
             return
-        body = {
-            "kind": "log",
-            "spec": {"run": job.run_id},
-            "content": base64.b64encode(printed.encode()).decode(),
-            "metadata": {"labels": ["executor"]},
-        }
         try:
-            self.core.create_entity(job.project, "log", body)
+            self.core.create_entity(job.project, "log", _log_body(job.run_id, printed))
         except ApiError:
             log.warning("could not store the worker output of run %s", job.run_id)
 
@@ -278,3 +376,13 @@ class Jobs:
             self.core.set_run_state(project, run_id, state, message=message)
         except ApiError:
             log.info("run %s could not move to %s (it moved on)", run_id, state)
+
+
+def _log_body(run_id: str, printed: str) -> dict[str, Any]:
+    """A Log of the run holding what its worker printed (labelled as the executor's)."""
+    return {
+        "kind": "log",
+        "spec": {"run": run_id},
+        "content": base64.b64encode(printed.encode("utf-8", "replace")).decode("ascii"),
+        "metadata": {"labels": ["executor"]},
+    }

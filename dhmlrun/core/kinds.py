@@ -5,7 +5,7 @@ spec.` for any other), keeps only the spec fields each kind's class declares (un
 vanish, nulls are dropped), and describes every kind at `GET /api/v1/schemas/{entity}`. The
 embedded core answers the same, from this table, and dhmlrun asks that endpoint whether a
 platform knows the `mlrun` kinds. Field names, types, requirements and defaults come from
-DHCore 0.15's spec classes (notes/dhcore-0.15-facts.md §1-§6); the JSON Schemas served are
+DHCore 0.15's spec classes (docs/dhcore.md §12); the JSON Schemas served are
 derived from this table, not copied from DHCore.
 
 Shape of the table:
@@ -32,6 +32,7 @@ from typing import Any
 from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
+from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -229,6 +230,13 @@ ADAPTERS = _array("adapters")
 
 # -------------------------------------------------------------------------------- runtimes
 
+RUNTIME_MODULE_PREFIX = "digitalhub_runtime_"
+PYTHON_MODULE = "digitalhub_runtime_python"
+MODELSERVE_MODULE = "digitalhub_runtime_modelserve"
+FLOWER_MODULE = "digitalhub_runtime_flower"
+SERVE_ACTION = "serve"
+"""The task action whose runs are services: kept running behind an endpoint, not run to an end."""
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -244,6 +252,17 @@ class Runtime:
     stock: bool = True
     checks: Mapping[str, Check] = field(default_factory=dict)
     """entity type → dhmlrun's own validation of that kind."""
+    executable_hidden: Fields = ()
+    """Executable fields kept but not described (DHCore's `@JsonSchemaIgnore`: a workflow's `build`)."""
+    module: str | None = None
+    """The SDK plugin that holds this runtime's entities and executes its runs, when it is not
+    named after the runtime (`digitalhub_runtime_<name>`): the SDK finds a kind's classes in
+    whichever `digitalhub_runtime_*` module lists it in `entity_builders`, and several runtimes
+    share one package (the model-serving kinds are all digitalhub-runtime-modelserve's)."""
+
+    @property
+    def sdk_module(self) -> str:
+        return self.module or RUNTIME_MODULE_PREFIX + self.name.replace("-", "_")
 
     def kinds(self) -> Iterator[Kind]:
         """The executable kind, then each task kind followed by its run kind."""
@@ -252,6 +271,7 @@ class Runtime:
             self.name,
             self.executable,
             runtime=self.name,
+            hidden=self.executable_hidden,
             stock=self.stock,
             check=self.checks.get(self.executable_entity),
         )
@@ -273,7 +293,7 @@ class Runtime:
                 (*RUN_BASE, *self.run),
                 runtime=self.name,
                 base=task,
-                hidden=self.executable,
+                hidden=(*self.executable, *self.executable_hidden),
                 stock=self.stock,
                 check=self.checks.get("run"),
             )
@@ -314,6 +334,9 @@ HUGGINGFACE_SERVE_TASK: Fields = (
 FLOWER_FUNCTION: Fields = (BASE_IMAGE, IMAGE, REQUIREMENTS)
 FLOWER_PEER_RUN: Fields = (_string("root_certificates"), _string("superlink"))
 WORKFLOW_EXECUTABLE: Fields = (IMAGE, SOURCE, TAG)
+WORKFLOW_BUILD: Fields = (_object("build"),)
+"""The built Argo workflow (`{base64, lang: yaml}`) DHCore stores after a build (`HeraWorkflowSpec`,
+`KFPWorkflowSpec`: `@JsonSchemaIgnore`); docs/dhcore-runs.md §2."""
 
 MLRUN_TASK: Fields = (
     _array("node_selector"),
@@ -358,6 +381,7 @@ RUNTIMES: tuple[Runtime, ...] = (
         ),
         tasks={"build": BUILD_TASK, "serve": SERVE_TASK},
         run=(INIT_PARAMETERS,),
+        module=PYTHON_MODULE,
     ),
     Runtime(
         "openinference",
@@ -373,6 +397,7 @@ RUNTIMES: tuple[Runtime, ...] = (
         ),
         tasks={"build": BUILD_TASK, "serve": SERVE_TASK},
         run=(INIT_PARAMETERS,),
+        module=PYTHON_MODULE,
     ),
     Runtime(
         "container",
@@ -395,6 +420,7 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime(
         "kfp",
         executable=WORKFLOW_EXECUTABLE,
+        executable_hidden=WORKFLOW_BUILD,
         executable_entity="workflow",
         tasks={"pipeline": (), "build": ()},
         run=(INPUTS, OUTPUTS, PARAMETERS),
@@ -402,6 +428,7 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime(
         "hera",
         executable=WORKFLOW_EXECUTABLE,
+        executable_hidden=WORKFLOW_BUILD,
         executable_entity="workflow",
         tasks={"pipeline": (), "build": ()},
         run=(PARAMETERS,),
@@ -419,6 +446,7 @@ RUNTIMES: tuple[Runtime, ...] = (
         tasks={"serve": ()},
         task_base=KUBEAI_SERVE_TASK,
         run=KUBEAI_RUN,
+        module=MODELSERVE_MODULE,
     ),
     Runtime(
         "kubeai-speech",
@@ -426,33 +454,56 @@ RUNTIMES: tuple[Runtime, ...] = (
         tasks={"serve": ()},
         task_base=KUBEAI_SERVE_TASK,
         run=KUBEAI_RUN,
+        module=MODELSERVE_MODULE,
     ),
     Runtime(
         "mlflowserve",
         executable=MODEL_SERVE_FUNCTION,
         tasks={"serve": MODEL_SERVE_TASK, "build": BUILD_TASK},
         run=(_string("path"),),
+        module=MODELSERVE_MODULE,
     ),
     Runtime(
         "sklearnserve",
         executable=MODEL_SERVE_FUNCTION,
         tasks={"serve": MODEL_SERVE_TASK},
         run=(_string("path"),),
+        module=MODELSERVE_MODULE,
     ),
     Runtime(
         "huggingfaceserve",
         executable=MODEL_SERVE_FUNCTION,
         tasks={"serve": HUGGINGFACE_SERVE_TASK},
         run=(ARGS, _string("path")),
+        module=MODELSERVE_MODULE,
     ),
-    Runtime("vllmserve-text", executable=VLLM_FUNCTION, tasks={"serve": MODEL_SERVE_TASK}, run=VLLM_RUN),
-    Runtime("vllmserve-speech", executable=VLLM_FUNCTION, tasks={"serve": MODEL_SERVE_TASK}, run=VLLM_RUN),
-    Runtime("vllmserve-pooling", executable=VLLM_FUNCTION, tasks={"serve": MODEL_SERVE_TASK}, run=VLLM_RUN),
+    Runtime(
+        "vllmserve-text",
+        executable=VLLM_FUNCTION,
+        tasks={"serve": MODEL_SERVE_TASK},
+        run=VLLM_RUN,
+        module=MODELSERVE_MODULE,
+    ),
+    Runtime(
+        "vllmserve-speech",
+        executable=VLLM_FUNCTION,
+        tasks={"serve": MODEL_SERVE_TASK},
+        run=VLLM_RUN,
+        module=MODELSERVE_MODULE,
+    ),
+    Runtime(
+        "vllmserve-pooling",
+        executable=VLLM_FUNCTION,
+        tasks={"serve": MODEL_SERVE_TASK},
+        run=VLLM_RUN,
+        module=MODELSERVE_MODULE,
+    ),
     Runtime(
         "flower-app",
         executable=(*FLOWER_FUNCTION, _object("fab_source")),
         tasks={"train": ()},
         run=(_string("federation"), PARAMETERS, *FLOWER_PEER_RUN),
+        module=FLOWER_MODULE,
     ),
     Runtime(
         "flower-client",
@@ -465,15 +516,17 @@ RUNTIMES: tuple[Runtime, ...] = (
             _string("public_key_secret"),
             *FLOWER_PEER_RUN,
         ),
+        module=FLOWER_MODULE,
     ),
     Runtime(
         "flower-server",
         executable=FLOWER_FUNCTION,
         tasks={"build": BUILD_TASK, "deploy": ()},
         run=(_array("auth_public_keys", "string"), Field("insecure", "boolean", default=False)),
+        module=FLOWER_MODULE,
     ),
     Runtime(
-        "mlrun",
+        MLRUN_KIND,
         executable=(SOURCE, _string("handler"), IMAGE, TAG, Field("requirements")),
         tasks={"job": ()},
         task_base=MLRUN_TASK,
@@ -483,6 +536,35 @@ RUNTIMES: tuple[Runtime, ...] = (
     ),
 )
 """Stock DHCore 0.15 ships every runtime here but `mlrun` (dropped in DHCore 0.8)."""
+
+RUNTIMES_BY_NAME: dict[str, Runtime] = {runtime.name: runtime for runtime in RUNTIMES}
+
+
+def runtime_name(kind: str) -> str:
+    """The runtime a function, task or run kind belongs to: `sklearnserve` for
+    `sklearnserve+serve:run` (DHCore names every kind of a runtime after it)."""
+    return kind.split(":", 1)[0].split("+", 1)[0]
+
+
+def sdk_module(kind: str) -> str:
+    """The SDK plugin module that holds `kind`'s classes and executes its runs: the runtime's
+    `module` in the table, else the SDK's naming convention for a runtime this core does not list."""
+    runtime = RUNTIMES_BY_NAME.get(runtime_name(kind))
+    if runtime is not None:
+        return runtime.sdk_module
+    return RUNTIME_MODULE_PREFIX + runtime_name(kind).replace("-", "_")
+
+
+def task_action(kind: str) -> str | None:
+    """The action of a task or run kind (`serve` for `python+serve:run`), None for other kinds."""
+    task_kind = kind.split(":", 1)[0]
+    return task_kind.split("+", 1)[1] if "+" in task_kind else None
+
+
+def is_service(run_kind: str) -> bool:
+    """Whether runs of `run_kind` are services, kept running behind an endpoint (`docs/services.md`)."""
+    return run_kind.endswith(":run") and task_action(run_kind) == SERVE_ACTION
+
 
 MODEL_FIELDS: Fields = (
     MODEL_PATH,

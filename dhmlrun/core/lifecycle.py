@@ -1,4 +1,4 @@
-"""The state machines of runs and materials (contract §9), as data.
+"""The state machines of runs and materials (docs/dhcore.md §9), as data.
 
 Core moves a stored entity through at most one edge per update. Types without a table store the
 state as sent. A state change with no edge is refused with `Invalid transition from state X to

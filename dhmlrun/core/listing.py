@@ -1,6 +1,6 @@
 """List requests: query parameters → a store `Query`, and rows → Spring's page envelope.
 
-Filters follow the contract §7 and are applied *after* the latest-version step, so `?kind=X`
+Filters follow docs/dhcore.md §7 and are applied *after* the latest-version step, so `?kind=X`
 returns the names whose latest version has kind X. Bad paging or sorting is the client's fault
 (400), never a server error.
 """

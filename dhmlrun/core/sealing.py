@@ -74,10 +74,6 @@ class Sealer:
             ) from exc
         return plain.decode("utf-8")
 
-    @staticmethod
-    def is_sealed(stored: str) -> bool:
-        return stored.startswith(PREFIX)
-
 
 def _bound(project: str, name: str) -> bytes:
     return f"{project}/{name}".encode()

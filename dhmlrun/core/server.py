@@ -9,6 +9,12 @@ core's own job workers); the token reaches them through their environment and is
 With `stock=True` the core knows only what a stock DHCore 0.15 ships (`kinds.py`): other kinds
 are refused with 404 `No such spec.`, specs keep only their kind's fields. So a rehearsal on one
 machine meets the refusals a real deployment would give.
+
+The core has a files store of its own (`objects.py`, S3 under `/s3/` of its port, `files/`
+beside the database) and hands it to every client it serves as DHCore hands its pods their
+store (`client_environment`: `DHCORE_DEFAULT_FILES_STORE` and the S3 settings the SDK reads).
+Given another store (`files_store=`, from `DHCORE_DEFAULT_FILES_STORE` where the core is
+opened), it hands that one instead, and the S3 settings of its host's environment go with it.
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dhmlrun.core.api import CoreApi
+from dhmlrun.core.files import FilesService
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
-from dhmlrun.core.kinds import KindRegistry
+from dhmlrun.core.kinds import KindRegistry, is_service
+from dhmlrun.core.objects import DEFAULT_BUCKET, ObjectStore
+from dhmlrun.core.s3 import PREFIX as FILES_PREFIX
+from dhmlrun.core.s3 import files_credentials
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
+from dhmlrun.core.supervisor import ServiceSupervisor
+from dhmlrun.platform.worker_env import embedded_connection
+from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
 if TYPE_CHECKING:
     from dhmlrun.core.http_server import HttpServer
@@ -44,23 +57,40 @@ class EmbeddedCore:
         max_workers: int = DEFAULT_MAX_WORKERS,
         worker_module: str = WORKER_MODULE,
         stock: bool = False,
+        files_store: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.stock = stock
         self.store = Store(self.db_path)
         self.core = Core(self.store, kinds=KindRegistry(stock=stock))
+        self.token: str = token or new_token()
+        """The bearer token of this start (`serve()` and `bind()` use it); the files store's key
+        is derived from it."""
+        self.objects = ObjectStore(self.store, self.db_path.parent / "files")
+        self.files_store = (files_store or "").rstrip("/") or f"s3://{DEFAULT_BUCKET}"
+        """The default files store handed to runs: the core's own unless told otherwise."""
+        self.core.files = FilesService(self.objects, self.files_store, files_credentials(self.token))
         self.api = CoreApi(self.core)
         self.jobs = Jobs(
             self.core,
             max_workers=max_workers,
             worker_module=worker_module,
             runs_dir=self.db_path.parent / "runs",
+            envs_dir=self.db_path.parent / "envs",
+            files_store=self.files_store,
+        )
+        self.services = ServiceSupervisor(
+            self.core, self.db_path.parent / "services", self.jobs.process_for
         )
         self.core.on_run_created = self._run_created
-        self.core.on_run_stop = self.jobs.stop_run
-        self.core.on_runs_deleted = self.jobs.forget_runs
+        self.core.on_run_stop = self._run_stop
+        self.core.on_runs_deleted = self._runs_deleted
+        self.core.on_run_resume = self._run_resumed
+        self.core.on_runs_read = self.services.reconcile
+        self.core.run_service_log = self._live_log
+        self.core.served_endpoint = lambda: self.serve()[0]
         self.endpoint: str | None = None
-        self.token: str | None = None
         self._http: HttpServer | None = None
         self._lock = threading.Lock()
 
@@ -69,44 +99,94 @@ class EmbeddedCore:
         return InProcessTransport(self.api)
 
     def serve(self) -> tuple[str, str]:
-        """Serve HTTP on loopback behind a new token (once); returns (endpoint, token)."""
+        """Serve HTTP on loopback behind this start's token (once); returns (endpoint, token)."""
         with self._lock:
             if self._http is None:
                 from dhmlrun.core.http_server import HttpServer
 
-                token = new_token()
-                http = HttpServer(self._app(token))
+                http = HttpServer(self._app())
                 http.start()
-                self._http, self.endpoint, self.token = http, http.endpoint, token
-                self.jobs.start(http.endpoint, token)
-        assert self.endpoint is not None and self.token is not None
+                self._http, self.endpoint = http, http.endpoint
+                self.jobs.start(http.endpoint, self.token, self.connection(http.endpoint))
+        assert self.endpoint is not None
         return self.endpoint, self.token
 
-    def bind(self, host: str, port: int, token: str) -> HttpServer:
+    def client_environment(self) -> dict[str, str]:
+        """What the SDK of another process needs to use this core, served (and its files store)."""
+        endpoint, _ = self.serve()
+        return self.connection(endpoint)
+
+    def connection(self, endpoint: str) -> dict[str, str]:
+        """The SDK settings that reach this core at `endpoint`, its files store included."""
+        return embedded_connection(endpoint, self.token, self.files_environment(endpoint))
+
+    def files_environment(self, endpoint: str) -> dict[str, str]:
+        """The default files store as the SDK reads it (DHCore hands its pods the same): for
+        the core's own store, its S3 endpoint and key; for another store, only its URL."""
+        if self.files_store != f"s3://{DEFAULT_BUCKET}":
+            return {FILES_STORE_ENV: self.files_store}
+        access_key, secret = files_credentials(self.token)
+        return {
+            FILES_STORE_ENV: self.files_store,
+            "AWS_ENDPOINT_URL": endpoint + FILES_PREFIX,
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_REGION": "us-east-1",
+        }
+
+    def bind(self, host: str, port: int) -> HttpServer:
         """An HTTP server for `serve_forever`, bound now: a port in use fails before anything runs."""
         from dhmlrun.core.http_server import HttpServer
 
-        return HttpServer(self._app(token), host, port)
+        return HttpServer(self._app(), host, port)
 
-    def serve_forever(self, http: HttpServer, token: str) -> None:
+    def serve_forever(self, http: HttpServer) -> None:
         """`dhmlrun core serve`: serve `http` (from `bind`) in this thread until interrupted."""
         with self._lock:
-            self._http, self.endpoint, self.token = http, http.endpoint, token
-        self.jobs.start(http.endpoint, token)
+            self._http, self.endpoint = http, http.endpoint
+        self.jobs.start(http.endpoint, self.token, self.connection(http.endpoint))
         try:
             http.run()
         finally:
             self.close()
 
-    def _app(self, token: str) -> object:
+    def _app(self) -> object:
         from dhmlrun.core.asgi import CoreApp
+        from dhmlrun.core.s3 import S3Service
+        from dhmlrun.core.s3_edge import S3Edge
 
-        return CoreApp(self.api, token=token)
+        files = S3Edge(S3Service(self.objects, files_credentials(self.token)))
+        return CoreApp(self.api, token=self.token, files=files)
+
+    def _live_log(self, run_id: str) -> dict | None:
+        """What a run still executing has printed so far: a serve run's service, or the worker
+        of a job (both outlive the request that reads them)."""
+        return self.services.log_entry(run_id) or self.jobs.live_log(run_id)
 
     def _run_created(self, project: str, run_id: str, run: dict) -> None:
-        """A run for the core's own executor: its workers need the HTTP server."""
+        """A run for the core's own executor (a serve run for its service supervisor): its
+        workers and services need the HTTP server."""
         self.serve()
-        self.jobs.submit(project, run_id, run)
+        if is_service(str(run.get("kind", ""))):
+            self.services.launch(project, run_id, run)
+        else:
+            self.jobs.submit(project, run_id, run)
+
+    def _run_stop(self, project: str, run_id: str) -> None:
+        if self.services.serves(run_id):
+            self.services.stop(project, run_id)
+        else:
+            self.jobs.stop_run(project, run_id)
+
+    def _run_resumed(self, project: str, run_id: str, run: dict) -> None:
+        """A resumed serve run is served again (a resumed job has nothing to resume here)."""
+        if is_service(str(run.get("kind", ""))):
+            self.serve()
+            self.services.resume(project, run_id, run)
+
+    def _runs_deleted(self, run_ids: list[str]) -> None:
+        self.jobs.forget_runs(run_ids)
+        self.services.forget(run_ids)
 
     def close(self) -> None:
         """Stop serving, let workers finish (bounded), close the database."""
@@ -114,5 +194,6 @@ class EmbeddedCore:
             http, self._http = self._http, None
         if http is not None:
             http.stop()
+        self.services.close()
         self.jobs.shutdown()
         self.store.close()

@@ -1,4 +1,4 @@
-"""What the core does with a request, independent of HTTP: the rules of the contract §5–§9.
+"""What the core does with a request, independent of HTTP: the rules of docs/dhcore.md §5–§9.
 
 Routes parse and render; `Core` decides: which kinds and spec fields are accepted (`kinds.py`),
 reference checks on create, the build of a remote run inside its create (as DHCore's POST does),
@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dhmlrun.core import entities as dto
+from dhmlrun.core.completion import on_complete
 from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
+from dhmlrun.core.files import FilesService
 from dhmlrun.core.kinds import KindRegistry
 from dhmlrun.core.lifecycle import next_state
 from dhmlrun.core.listing import Page, Params, build_query, page_envelope, whole_list_page
@@ -24,6 +26,8 @@ from dhmlrun.vocabulary import keys, states
 RunHook = Callable[[str, str, dict[str, Any]], None]
 StopHook = Callable[[str, str], None]
 DeletedHook = Callable[[list[str]], None]
+ReadHook = Callable[[str], None]
+LogHook = Callable[[str], "dict[str, Any] | None"]
 
 
 def _public(row: Row) -> dict[str, Any]:
@@ -52,6 +56,16 @@ class Core:
         self.on_run_created: RunHook | None = None
         self.on_run_stop: StopHook | None = None
         self.on_runs_deleted: DeletedHook | None = None
+        self.files: FilesService | None = None
+        """The files store's API (`files.py`), set by whoever gives the core a files store."""
+        self.served_endpoint: Callable[[], str] | None = None
+        """Serves the core over HTTP (once) and returns its endpoint: presigned URLs asked for
+        in-process must point somewhere a client can reach."""
+        # Set by the service supervisor: a resumed serve run is served again, runs are checked
+        # against their service processes before they are read, a service's output is its log.
+        self.on_run_resume: RunHook | None = None
+        self.on_runs_read: ReadHook | None = None
+        self.run_service_log: LogHook | None = None
 
     # projects ---------------------------------------------------------------------------------
 
@@ -73,7 +87,7 @@ class Core:
         return project
 
     def get_project(self, name: str, endpoint: str) -> dict[str, Any]:
-        """GET /projects/{name}, with the latest entities embedded in its spec (contract §6)."""
+        """GET /projects/{name}, with the latest entities embedded in its spec (docs/dhcore.md §6)."""
         with self.store.read() as tx:
             row = tx.get("project", name)
             if row is None:
@@ -94,6 +108,14 @@ class Core:
         if body.get("metadata", {}).get("embedded") is True:
             return {**body, "metadata": {**body["metadata"], "ref": ref}}
         return dto.project_summary(body, ref)
+
+    def project_spec(self, name: str) -> dict[str, Any]:
+        """A project's own spec (no embedded entities); 404 `No such project.`."""
+        with self.store.read() as tx:
+            row = tx.get("project", name)
+        if row is None:
+            raise not_found("project")
+        return dict(row.body.get("spec") or {})
 
     def list_projects(self, params: Params) -> Page:
         """GET /projects: a page of projects without embedded entities."""
@@ -267,8 +289,15 @@ class Core:
 
     def get_entity(self, project: str, entity_type: str, entity_id: str) -> dict[str, Any]:
         """GET /-/{p}/{type}s/{id}: 404 `No such <type>.`, 400 `invalid project` across projects."""
+        self._runs_read(entity_type, project)
         with self.store.read() as tx:
             return _public(self._owned(tx, project, entity_type, entity_id))
+
+    def find_entity(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
+        """An entity by id in any project, or None (DHCore's `find*`, where `get*` raises)."""
+        with self.store.read() as tx:
+            row = tx.get(entity_type, entity_id)
+        return _public(row) if row is not None else None
 
     @staticmethod
     def _owned(tx: Tx, project: str, entity_type: str, entity_id: str) -> Row:
@@ -281,7 +310,14 @@ class Core:
 
     def list_entities(self, project: str, entity_type: str, params: Params) -> Page:
         """GET /-/{p}/{type}s: filters after latest, sort, page."""
+        self._runs_read(entity_type, project)
         return self._page(entity_type, project, params)
+
+    def _runs_read(self, entity_type: str, project: str) -> None:
+        """Before runs are read: serve runs say what their processes do now (as DHCore's monitor
+        keeps them), so a reader never sees RUNNING for a service that is gone."""
+        if entity_type == "run" and self.on_runs_read is not None:
+            self.on_runs_read(project)
 
     def _page(self, entity_type: str, project: str | None, params: Params) -> Page:
         query = build_query(entity_type, project, params)
@@ -301,7 +337,7 @@ class Core:
         with self.store.write() as tx:
             row = self._owned(tx, project, entity_type, entity_id)
             spec_mutable = entity_type in ("task", "secret") or (
-                entity_type == "run" and row.state == "CREATED"
+                entity_type == "run" and row.state == states.CREATED
             )
             updated = dto.updated_context_entity(
                 entity_type, row.body, body, spec_mutable=spec_mutable, user=self.user, now=dto.now_ms()
@@ -317,23 +353,42 @@ class Core:
                 # a stale copy saved after the run ended (the SDK PUTs the whole run): the
                 # executor's final record (results, outputs, message) is kept, not erased
                 updated["status"] = dict(row.body.get("status") or {})
+            if entity_type == "run":
+                self._completed(tx, row.state, dto.with_state(updated, state))
             tx.replace(entity_type, entity_id, updated, state=state, updated=dto.now_ms())
         return dto.with_state(updated, state)
 
+    @staticmethod
+    def _completed(tx: Tx, before: str, run: dict[str, Any]) -> None:
+        """A run the core executes reached COMPLETED: what its runtime's `onComplete` does
+        (`completion.py`), in the same transaction."""
+        now = run["status"].get("state")
+        if now == states.COMPLETED and before != states.COMPLETED and not _local(run):
+            on_complete(tx, run)
+
     def set_run_state(
-        self, project: str, run_id: str, target: str, *, message: str | None = None
+        self,
+        project: str,
+        run_id: str,
+        target: str,
+        *,
+        message: str | None = None,
+        status: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        """Move a run along one edge from the server side (executor, stop); None when it is gone."""
+        """Move a run along one edge from the server side (executor, stop, service supervisor),
+        with more status fields when given (a None value removes that field); None when it is gone."""
         with self.store.write() as tx:
             row = tx.get("run", run_id)
             if row is None or row.project != project:
                 return None
             state = next_state("run", row.state, target)
             body = dict(row.body)
-            status = {**body.get("status", {}), "state": state}
+            merged = {**body.get("status", {}), **(status or {}), "state": state}
+            status = {key: value for key, value in merged.items() if value is not None}
             if message is not None:
                 status["message"] = message
             body["status"] = status
+            self._completed(tx, row.state, body)
             tx.replace("run", run_id, body, state=state, updated=dto.now_ms())
         return dto.with_state(body, state)
 
@@ -355,7 +410,7 @@ class Core:
             self._delete_row(tx, row, cascade=cascade or entity_type == "run", runs=runs)
         self._runs_deleted(runs)
         if entity_type == "run":
-            return dto.with_state(row.body, "DELETING")
+            return dto.with_state(row.body, states.DELETING)
         return None
 
     def delete_by_name(self, project: str, entity_type: str, name: str, *, cascade: bool) -> None:
@@ -412,10 +467,10 @@ class Core:
     def run_action(self, project: str, entity_type: str, entity_id: str, action: str) -> dict[str, Any]:
         """POST …/runs/{id}/stop|resume (triggers: run|stop): one transition, 400 when invalid."""
         targets = {
-            ("run", "stop"): "STOP",
-            ("run", "resume"): "RESUME",
-            ("trigger", "run"): "RUNNING",
-            ("trigger", "stop"): "STOPPED",
+            ("run", "stop"): states.STOP,
+            ("run", "resume"): states.RESUME,
+            ("trigger", "run"): states.RUNNING,
+            ("trigger", "stop"): states.STOPPED,
         }
         target = targets.get((entity_type, action))
         if target is None:
@@ -427,13 +482,22 @@ class Core:
         if (entity_type, action) == ("run", "stop") and self.on_run_stop is not None:
             self.on_run_stop(project, entity_id)
             return self.get_entity(project, entity_type, entity_id)
+        if (entity_type, action) == ("run", "resume") and self.on_run_resume is not None:
+            self.on_run_resume(project, entity_id, dto.with_state(row.body, state))
+            return self.get_entity(project, entity_type, entity_id)
         return dto.with_state(row.body, state)
 
     def run_logs(self, project: str, run_id: str) -> list[dict[str, Any]]:
-        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64."""
+        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64; a serve
+        run's output so far comes last (read from its service's log file when asked)."""
         with self.store.read() as tx:
             self._owned(tx, project, "run", run_id)
-            return [_public(r) for r in tx.find("log", project, ref=run_id)]
+            logs = [_public(r) for r in tx.find("log", project, ref=run_id)]
+        served = self.run_service_log(run_id) if self.run_service_log is not None else None
+        if served is not None:
+            body = {**served, "id": f"{run_id}-service", "name": f"{run_id}-service"}
+            logs.append(dto.new_context_entity("log", project, body, user=self.user, now=dto.now_ms()))
+        return logs
 
     def metrics(self, project: str, entity_type: str, entity_id: str) -> dict[str, Any]:
         """GET …/{runs|models}/{id}/metrics."""
@@ -450,10 +514,28 @@ class Core:
             tx.put_metric(project, entity_type, entity_id, name, value)
 
     def files_info(self, project: str, entity_type: str, entity_id: str) -> list[Any]:
-        """GET …/files/info: a JSON list (0.15.x)."""
+        """GET …/files/info, as BaseFilesService.getFileInfo: the entity's `status.files`, else
+        the list stored with PUT, else what the files store says of its `spec.path` ([] when no
+        store handles that path)."""
         with self.store.read() as tx:
-            self._owned(tx, project, entity_type, entity_id)
-            return tx.files_info(entity_type, entity_id)
+            row = self._owned(tx, project, entity_type, entity_id)
+            stored = tx.files_info(entity_type, entity_id)
+        files = (row.body.get("status") or {}).get("files")
+        if isinstance(files, list) and files:
+            return files
+        if stored:
+            return stored
+        path = (row.body.get("spec") or {}).get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise not_found("file")
+        if self.files is None:
+            return []
+        try:
+            return self.files.file_info(path)
+        except ApiError as exc:
+            if exc.status == 404:  # no store for that path (a local path, say): no info
+                return []
+            raise
 
     def put_files_info(self, project: str, entity_type: str, entity_id: str, files: Any) -> list[Any]:
         """PUT …/files/info with a list of FileInfo objects."""

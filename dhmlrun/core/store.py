@@ -57,9 +57,28 @@ CREATE TABLE IF NOT EXISTS files_info (
 CREATE TABLE IF NOT EXISTS run_claims (
     run_id TEXT PRIMARY KEY, project TEXT NOT NULL, owner_pid INTEGER NOT NULL, claimed INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS services (
+    run_id TEXT PRIMARY KEY, project TEXT NOT NULL, kind TEXT NOT NULL, pid INTEGER NOT NULL,
+    process_start TEXT, port INTEGER NOT NULL, second_port INTEGER, directory TEXT NOT NULL,
+    launched INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS shares (
     id TEXT PRIMARY KEY, project TEXT NOT NULL, user TEXT NOT NULL, owner TEXT NOT NULL,
     issued INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, content_type TEXT NOT NULL, modified INTEGER NOT NULL, metadata TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, content_type TEXT NOT NULL,
+    metadata TEXT NOT NULL, created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload_id TEXT NOT NULL, part INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+    etag TEXT NOT NULL, PRIMARY KEY (upload_id, part)
 );
 """
 
@@ -74,6 +93,26 @@ CREATE INDEX IF NOT EXISTS ix_files_project ON files_info (project);
 """
 
 _COLUMNS = "seq, type, id, project, name, kind, state, created_by, created, updated, ref, body"
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One served run's process (`services.py`): where it listens and how to know it is still it."""
+
+    run_id: str
+    project: str
+    kind: str
+    pid: int
+    process_start: str | None
+    """The process's start time as the OS tells it (`processes.process_start`): a pid reused by
+    another process does not pass for the service."""
+    port: int
+    second_port: int | None
+    directory: str
+    launched: int
+
+
+_SERVICE_COLUMNS = "run_id, project, kind, pid, process_start, port, second_port, directory, launched"
 
 
 class DuplicateError(Exception):
@@ -311,6 +350,101 @@ class Tx:
             "DELETE FROM shares WHERE project = ? AND id = ?", (project, share_id)
         ).rowcount
 
+    # the files store's index (objects.py; the bytes are files under its directory) -----------
+
+    def bucket_exists(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is not None
+
+    def add_bucket(self, name: str, created: int) -> bool:
+        """Create a bucket; False when it existed."""
+        return bool(
+            self.conn.execute(
+                "INSERT OR IGNORE INTO buckets (name, created) VALUES (?, ?)", (name, created)
+            ).rowcount
+        )
+
+    def buckets(self) -> list[tuple[str, int]]:
+        return self.conn.execute("SELECT name, created FROM buckets ORDER BY name").fetchall()
+
+    def delete_bucket(self, name: str) -> None:
+        self.conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+    def object_row(self, bucket: str, key: str) -> tuple[Any, ...] | None:
+        """(blob, size, etag, content_type, modified, metadata JSON) of one object."""
+        return self.conn.execute(
+            "SELECT blob, size, etag, content_type, modified, metadata FROM objects"
+            " WHERE bucket = ? AND key = ?",
+            (bucket, key),
+        ).fetchone()
+
+    def put_object_row(self, bucket: str, key: str, values: tuple[Any, ...]) -> str | None:
+        """Insert or replace an object (values as `object_row` returns them); the blob it
+        replaced, for the caller to remove once committed."""
+        old = self.object_row(bucket, key)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, content_type, modified, metadata)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (bucket, key, *values),
+        )
+        return old[0] if old else None
+
+    def delete_object_row(self, bucket: str, key: str) -> str | None:
+        """Remove an object; its blob (None when there was no such object)."""
+        old = self.object_row(bucket, key)
+        self.conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        return old[0] if old else None
+
+    def object_keys(self, bucket: str, prefix: str, after: str, limit: int) -> list[tuple[Any, ...]]:
+        """(key, size, etag, modified) of objects whose key starts with `prefix` and sorts after
+        `after`, in key order (SQLite's BINARY order of UTF-8 text: S3's order)."""
+        return self.conn.execute(
+            "SELECT key, size, etag, modified FROM objects WHERE bucket = ? AND key > ?"
+            " AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+            (bucket, after, len(prefix), prefix, limit),
+        ).fetchall()
+
+    def count_objects(self, bucket: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM objects WHERE bucket = ?", (bucket,)).fetchone()[0]
+
+    def add_upload(
+        self, upload_id: str, bucket: str, key: str, content_type: str, metadata: str, now: int
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO uploads (id, bucket, key, content_type, metadata, created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (upload_id, bucket, key, content_type, metadata, now),
+        )
+
+    def upload_row(self, upload_id: str) -> tuple[Any, ...] | None:
+        """(bucket, key, content_type, metadata JSON) of a multipart upload in progress."""
+        return self.conn.execute(
+            "SELECT bucket, key, content_type, metadata FROM uploads WHERE id = ?", (upload_id,)
+        ).fetchone()
+
+    def put_part_row(self, upload_id: str, part: int, blob: str, size: int, etag: str) -> str | None:
+        """Record one part (replacing a part of the same number); the blob it replaced."""
+        old = self.conn.execute(
+            "SELECT blob FROM upload_parts WHERE upload_id = ? AND part = ?", (upload_id, part)
+        ).fetchone()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO upload_parts (upload_id, part, blob, size, etag) VALUES (?, ?, ?, ?, ?)",
+            (upload_id, part, blob, size, etag),
+        )
+        return old[0] if old else None
+
+    def part_rows(self, upload_id: str) -> list[tuple[Any, ...]]:
+        """(part, blob, size, etag) of every part of an upload, by number."""
+        return self.conn.execute(
+            "SELECT part, blob, size, etag FROM upload_parts WHERE upload_id = ? ORDER BY part", (upload_id,)
+        ).fetchall()
+
+    def delete_upload(self, upload_id: str) -> list[str]:
+        """Forget an upload and its parts; the parts' blobs."""
+        blobs = [row[1] for row in self.part_rows(upload_id)]
+        self.conn.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
+        self.conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        return blobs
+
     # run claims (see executor.py) ------------------------------------------------------------
 
     def claim(self, run_id: str, project: str, owner_pid: int, claimed: int) -> None:
@@ -330,9 +464,82 @@ class Tx:
             "SELECT run_id, project, owner_pid FROM run_claims ORDER BY claimed"
         ).fetchall()
 
+    # served runs (see services.py) ---------------------------------------------------------
+
+    def put_service(self, row: ServiceRow) -> None:
+        """Record (or replace) the process serving a run."""
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO services ({_SERVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.run_id,
+                row.project,
+                row.kind,
+                row.pid,
+                row.process_start,
+                row.port,
+                row.second_port,
+                row.directory,
+                row.launched,
+            ),
+        )
+
+    def service(self, run_id: str) -> ServiceRow | None:
+        found = self.conn.execute(
+            f"SELECT {_SERVICE_COLUMNS} FROM services WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return ServiceRow(*found) if found else None
+
+    def services(self, project: str | None = None) -> list[ServiceRow]:
+        """Every recorded service (of one project when given), oldest first."""
+        if project is None:
+            rows = self.conn.execute(f"SELECT {_SERVICE_COLUMNS} FROM services ORDER BY launched")
+        else:
+            rows = self.conn.execute(
+                f"SELECT {_SERVICE_COLUMNS} FROM services WHERE project = ? ORDER BY launched", (project,)
+            )
+        return [ServiceRow(*values) for values in rows.fetchall()]
+
+    def delete_service(self, run_id: str) -> None:
+        self.conn.execute("DELETE FROM services WHERE run_id = ?", (run_id,))
+
+
+class DatabaseUnusable(DhmlrunError):
+    """The database file cannot be used as it is (damaged, on a full or failing disk, not
+    writable); the message says what to do. Never a raw sqlite error: `dhmlrun plan` on a core.db
+    damaged in the middle, or an apply on a full disk, printed sqlite tracebacks."""
+
+
+DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+UNWRITABLE_DISK = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR})
+NOT_PERMITTED = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM})
+
+
+def unusable(path: str, exc: sqlite3.Error) -> DatabaseUnusable | None:
+    """What to tell the user when `exc` means the file itself cannot be used, by SQLite's primary
+    result code; None for every other error (a constraint, a busy database), which callers handle."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in DAMAGED:
+        return DatabaseUnusable.single(
+            f"the embedded core's database {path} is damaged ({exc}); move it away (with its -wal and "
+            "-shm files) and run the command again: an empty one is started (what it held is lost)"
+        )
+    if code in UNWRITABLE_DISK:
+        return DatabaseUnusable.single(
+            f"cannot write the embedded core's database {path} ({exc}): the disk is full or failing; "
+            "free space there (or check the disk) and run the command again (the failed write was "
+            "rolled back)"
+        )
+    if code in NOT_PERMITTED:
+        return DatabaseUnusable.single(
+            f"cannot open or write the embedded core's database {path} ({exc}): check that "
+            f"{Path(path).parent} and the files in it are yours and writable"
+        )
+    return None
+
 
 class Store:
-    """The database file: one connection per thread, opened on first use."""
+    """The database file: one connection per thread, opened on first use. Errors that mean the
+    file cannot be used are raised as `DatabaseUnusable` (`unusable`)."""
 
     def __init__(self, path: Path | str, *, wal: bool = True, indexes: bool = True) -> None:
         self.path = str(path)
@@ -349,16 +556,18 @@ class Store:
                 if Path(self.path + companion).exists():
                     private_file(Path(self.path + companion))
         try:
-            conn = self._connection()
-            with self._immediate(conn):
+            with self.write() as tx:
                 # executescript() would commit on its own; statements one by one stay in this
                 # transaction.
                 for statement in (_SCHEMA + (_INDEXES if indexes else "")).split(";"):
                     if statement.strip():
-                        conn.execute(statement)
-        except sqlite3.DatabaseError as exc:  # a damaged file, or not SQLite at all: say which
+                        tx.conn.execute(statement)
+        except DatabaseUnusable:
             self.close()
-            raise DhmlrunError.single(
+            raise
+        except sqlite3.DatabaseError as exc:  # not what a core's database holds: say so
+            self.close()
+            raise DatabaseUnusable.single(
                 f"{self.path} is not a usable embedded-core database ({exc}); move it away "
                 "(with its -wal and -shm files) to start with an empty one"
             ) from exc
@@ -394,21 +603,34 @@ class Store:
         conn.execute("COMMIT")
 
     @contextmanager
+    def _usable(self) -> Iterator[None]:
+        """For the block: an error meaning the file cannot be used becomes `DatabaseUnusable`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            failure = unusable(self.path, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    @contextmanager
     def write(self) -> Iterator[Tx]:
         """A short write transaction holding the database write lock from its first statement."""
-        conn = self._connection()
-        with self._immediate(conn):
-            yield Tx(conn)
+        with self._usable():
+            conn = self._connection()
+            with self._immediate(conn):
+                yield Tx(conn)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A read transaction: several queries (a page and its count) see one snapshot."""
-        conn = self._connection()
-        conn.execute("BEGIN")
-        try:
-            yield Tx(conn)
-        finally:
-            conn.execute("COMMIT")
+        with self._usable():
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield Tx(conn)
+            finally:
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every connection this store opened (any thread)."""

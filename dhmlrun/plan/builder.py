@@ -1,5 +1,7 @@
-"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. Pure: no I/O
-other than reading the declared local files' content for their digests.
+"""`build_plan(declaration, state) -> Plan`: the diff of declaration vs platform. It never talks
+to the platform and writes nothing; the only things it reads are the declared local files (their
+content's digests) and the declared secrets' values (to compare them with the digest the
+platform keeps: `plan/secrets.py`), through the declaration.
 
 Order of work: the project, then dataitems and functions (compared through the rules table),
 then deletions of managed entities no longer declared, then runs (fingerprints and triggers,
@@ -13,9 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dhmlrun.config.model import Declaration, Reference, Resource
-from dhmlrun.errors import DhmlrunError
-from dhmlrun.plan import mlrun_host, runview
+from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
+from dhmlrun.config.suggest import did_you_mean, listing
+from dhmlrun.errors import DhmlrunError, Problem
+from dhmlrun.plan import mlrun_host, runview, services
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
@@ -32,7 +35,6 @@ from dhmlrun.plan.model import (
     EntityAdopt,
     EntityDelete,
     EntityWrite,
-    FunctionRef,
     InputBinding,
     NoChange,
     Plan,
@@ -47,6 +49,7 @@ from dhmlrun.plan.rules import (
     LocalFile,
     desired_view,
     entity_body,
+    function_digest,
     local_file,
     local_source_matches,
     remote_view,
@@ -58,8 +61,11 @@ from dhmlrun.plan.rules import (
 from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import defaults, keys, states
+from dhmlrun.vocabulary import defaults, endings, keys, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.runs import FunctionVersion
+
+REMOVED = "removed from the configuration"
 
 
 def new_id() -> str:
@@ -80,6 +86,11 @@ class _Planned:
     local: LocalFile | None = None
     fingerprint: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    before_move: str | None = None
+    """Moved (`moved:`) with its content unchanged: the entity id it had under its old address,
+    or, for a run, the fingerprint it had with every moved address as it was. Runs compare their
+    last run with that, so a rename alone never re-runs anything."""
 
 
 @dataclass
@@ -89,6 +100,18 @@ class _Context:
     reruns: set[str]
     id_factory: Callable[[], str]
     planned: dict[str, _Planned] = field(default_factory=dict)
+
+    @property
+    def moved(self) -> dict[str, str]:
+        """{new address: old address} of the declared `moved:` entries."""
+        return self.declaration.moved
+
+    def last_run(self, address: str) -> RemoteRun | None:
+        """The last run of `address`, or of the address it was moved from."""
+        found = self.state.runs.get(address)
+        if found is None and address in self.moved:
+            found = self.state.runs.get(self.moved[address])
+        return found
 
 
 def build_plan(
@@ -110,6 +133,7 @@ def build_plan(
         root=str(declaration.root),
         endpoint=state.endpoint,
         mlrun=state.mlrun,
+        files_store=state.files_store,
     )
     plan.actions.append(_plan_project(declaration, state))
     mlrun_project = mlrun_host.plan_project(declaration, state)
@@ -124,6 +148,7 @@ def build_plan(
             ctx.planned[address] = _Planned(address, secret.action, None, None, "secret")  # runs wait for it
             plan.actions.append(secret)
     plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
+    plan.warnings.extend(_unmoved_renames(ctx, plan.actions))
     for address in declaration.topological_order():
         resource = declaration.resources[address]
         if resource.type == "runs":
@@ -136,10 +161,20 @@ def build_plan(
                     "it once now (only an MLRun service beside a DHCore without the mlrun runtime "
                     "schedules it)"
                 )
+    for address in declaration.topological_order():
+        resource = declaration.resources[address]
+        if resource.type == "services":
+            plan.actions.append(services.plan_service(ctx, resource))
+    plan.actions.extend(services.plan_service_removals(set(declaration.resources), state, REMOVED))
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
+    plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
     if targets:
-        plan.actions = _restrict_to_targets(plan.actions, declaration, targets)
+        kept = _restrict_to_targets(plan.actions, declaration, targets)
+        kept_addresses = {a.address for a in kept}
+        plan.targets = list(targets)
+        plan.left_out = [a.address for a in plan.actions if a.changes and a.address not in kept_addresses]
+        plan.actions = kept
     return plan
 
 
@@ -147,6 +182,7 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
     """Delete every managed entity of the project, except those protected by prevent_destroy."""
     plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
     plan.actions.extend(mlrun_host.destroy_schedules(state))
+    plan.actions.extend(services.plan_service_removals(set(), state, "destroy"))
     for address, entity in sorted(state.managed().items(), key=lambda item: _delete_order(item[0])):
         declared = declaration.resources.get(address) if declaration else None
         protected = bool(declared and declared.lifecycle.get("prevent_destroy")) or (
@@ -175,15 +211,26 @@ def _full_address(declaration: Declaration, text: str, type_: str | None = None)
 def _check_addresses(
     declaration: Declaration, state: PlatformState, targets: list[str], reruns: set[str]
 ) -> None:
-    known = set(declaration.resources) | set(state.managed())
-    problems = [f"--target {t}: no such resource" for t in targets if t not in known]
-    problems += [
-        f"--rerun {r}: no such run"
-        for r in sorted(reruns)
-        if r not in declaration.resources or not r.startswith("runs.")
+    """Every `--target` names a declared or managed address, every `--rerun` a declared run; each
+    wrong one is refused with what it may name and the nearest such name."""
+    known = sorted(set(declaration.resources) | set(state.managed()))
+    runs = sorted(a for a in declaration.resources if a.startswith("runs."))
+    problems = [
+        Problem(f"no such resource{did_you_mean(t, known)}", path=f"--target {t}", allowed=listing(known))
+        for t in targets
+        if t not in known
     ]
+    for rerun in sorted(r for r in reruns if r not in runs):
+        what = "is not a run: --rerun forces runs" if rerun in known else "no such run"
+        problems.append(
+            Problem(
+                f"{what}{did_you_mean(rerun, runs)}",
+                path=f"--rerun {rerun}",
+                allowed=listing(runs) or "(no runs are declared)",
+            )
+        )
     if problems:
-        raise DhmlrunError.single("; ".join(problems), allowed=", ".join(sorted(known)) or None)
+        raise DhmlrunError(problems)
 
 
 def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
@@ -219,15 +266,21 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
 def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     rules = rules_for(resource.type, resource.spec.get("kind"))
     project = ctx.declaration.project_name
-    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address)
+    local = local_file(resource.spec, rules, ctx.declaration.root, resource.address, resource.location)
     view = desired_view(resource.spec, resource.lifecycle, rules, local)
     remote = ctx.state.entities.get(resource.address)
     kind = str(resource.spec.get("kind"))
     if remote is not None and resource.address in ctx.state.adoptable:
         return _plan_adopt(ctx, resource, rules, local, view, remote)
     action, reason, diff, drift = _compare(view, remote, rules, local)
+    if action == NOOP and _to_upload(ctx.state, resource, remote, local):
+        action, reason = UPDATE, UPLOAD_REASON
+        diff = [AttributeChange("files store", f"(this machine) {local.relpath}", ctx.state.files_store)]
     if remote is None and mlrun_host.on_mlrun(ctx.state, resource):
         reason = "not on the MLRun service"
+    moved = _moved_entity(ctx, resource, rules, local, view) if remote is None else None
+    if moved is not None:
+        reason, diff, _ = moved
     if action == NOOP and remote is not None:
         ctx.planned[resource.address] = _Planned(
             resource.address,
@@ -239,7 +292,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
             local,
             spec=resource.spec,
         )
-        return NoChange(resource.address, NOOP, reason, seen=remote.id)
+        return NoChange(resource.address, NOOP, reason, seen=remote.id, backend=remote.backend)
     entity_id = ctx.id_factory()
     body = _declared_body(ctx, resource, rules, local, view, entity_id)
     ctx.planned[resource.address] = _Planned(
@@ -251,6 +304,8 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         view,
         local,
         spec=resource.spec,
+        reason=reason,
+        before_move=moved[2] if moved is not None else None,
     )
     return EntityWrite(
         resource.address,
@@ -261,7 +316,27 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         drift=drift,
         seen=remote.id if remote else ABSENT,
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
+        backend=mlrun_host.backend_of(ctx.state, kind),
     )
+
+
+def _moved_entity(
+    ctx: _Context, resource: Resource, rules: KindRules, local: LocalFile | None, view: dict[str, Any]
+) -> tuple[str, list[AttributeChange], str | None] | None:
+    """(reason, diff, the old id when the content is unchanged) of an entity declared under a
+    new name by a `moved:` entry whose old one is on the platform; None otherwise. DHCore has no
+    rename (an entity's name is its identity): the moved one is created under its new name and
+    the old one deleted (`_plan_deletions`), and runs treat it as the same (`before_move`)."""
+    old_address = ctx.moved.get(resource.address)
+    old = ctx.state.managed().get(old_address or "")
+    if old is None:
+        return None
+    action, changed, diff, _ = _compare(view, old, rules, local)
+    rename = [AttributeChange("name", old.name, resource.name)]
+    what = f"moved from {old_address}: the same {resource.type[:-1]} under its new name"
+    if action == NOOP:
+        return f"{what} (the platform has no rename)", rename, old.id
+    return f"moved from {old_address}; {changed}", rename + diff, None
 
 
 def _declared_body(
@@ -296,7 +371,8 @@ def _plan_adopt(
 ) -> Action:
     """Adopt an entity never managed by dhmlrun that has a declared name (e.g. after `dhmlrun
     import`): relabel its latest version in place when kind and spec match (metadata is all a
-    PUT may change), else create a new version from the declaration."""
+    PUT may change), else create a new version from the declaration. Either happens where the
+    entity was found (`remote.backend`)."""
     project = ctx.declaration.project_name
     before = remote_view(remote, rules)
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
@@ -330,7 +406,28 @@ def _plan_adopt(
         body=body,
         seen=remote.id,
         depends_on=mlrun_host.function_dependencies(ctx.state, resource),
+        backend=remote.backend,
     )
+
+
+UPLOAD_REASON = "upload to the files store"
+UPLOADED_TYPES = ("dataitems", "artifacts", "models")
+"""The declared types whose local file apply uploads to the files store (`apply/uploads.py`)."""
+
+
+def in_store(path: Any, store: str) -> bool:
+    """Whether `path` is a file of the files store `store` (`s3://bucket[/prefix]`)."""
+    return isinstance(path, str) and path.startswith(store.rstrip("/") + "/")
+
+
+def _to_upload(
+    state: PlatformState, resource: Resource, remote: RemoteEntity | None, local: LocalFile | None
+) -> bool:
+    """A declared local file whose current version is not in the configured files store (made
+    before a store was configured, or in another one): a new version uploads it."""
+    if resource.type not in UPLOADED_TYPES or local is None or remote is None or not state.files_store:
+        return False
+    return not in_store(remote.spec.get("path"), state.files_store)
 
 
 def _compare(
@@ -340,7 +437,7 @@ def _compare(
     if remote is None:
         diff = [AttributeChange(k, None, v) for k, v in view.items() if v not in (None, [], False)]
         return CREATE, "not on the platform", diff, False
-    before = remote_view(remote, rules)
+    before = {k: v for k, v in remote_view(remote, rules).items() if k in view}  # what is declared
     diff = [AttributeChange(k, before.get(k), v) for k, v in view.items() if before.get(k) != v]
     if not remote.managed:
         reason = (
@@ -377,8 +474,30 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
                 "then remove it."
             )
             continue
-        actions.append(_delete_action(entity, "removed from the configuration"))
+        moved_to = next((new for new, old in declaration.moved.items() if old == address), None)
+        reason = f"moved to {moved_to}" if moved_to else REMOVED
+        actions.append(_delete_action(entity, reason))
     return actions
+
+
+def _unmoved_renames(ctx: _Context, actions: list[Action]) -> list[str]:
+    """A function created while one with the same content is deleted looks renamed: say how a
+    `moved:` entry would keep its runs (they would run again otherwise)."""
+    deleted = {a.address: ctx.state.entities[a.address] for a in actions if isinstance(a, EntityDelete)}
+    warnings = []
+    for address, planned in ctx.planned.items():
+        if planned.action != CREATE or address in ctx.moved or not address.startswith("functions."):
+            continue
+        for old, entity in deleted.items():
+            if old.split(".")[0] == "functions" and function_digest(
+                remote_view(entity, rules_for("functions", entity.kind))
+            ) == function_digest(planned.view):
+                warnings.append(
+                    f"{address} looks like {old} renamed (same code, and {old} is deleted): its runs "
+                    f"run again; to keep them, declare moved: [{{from: {old}, to: {address}}}]"
+                )
+                break
+    return warnings
 
 
 def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
@@ -389,16 +508,11 @@ def _delete_action(entity: RemoteEntity, reason: str) -> EntityDelete:
         seen=entity.id,
         entity_kind=entity.kind,
         diff=[AttributeChange("name", entity.name, None)],
+        backend=entity.backend,
     )
 
 
 # ---------------------------------------------------------------- runs
-
-
-def function_digest(view: dict[str, Any]) -> str:
-    """A function's content digest: its kind and spec (code digest, handler, image...), not its
-    description or labels, which do not change what a run computes."""
-    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
 
 
 def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
@@ -408,30 +522,47 @@ def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _plan_run(ctx: _Context, resource: Resource) -> Action:
     spec = resource.spec
-    function = ctx.planned.get(str(spec["function"]))
+    executable = executable_of(spec)
+    function = ctx.planned.get(executable)
     if function is None:
+        field = "workflow" if "workflow" in spec else "function"
         raise DhmlrunError.single(
-            f"function {spec['function']} is not declared", resource.location, f"{resource.address}.function"
+            f"{field} {executable} is not declared", resource.location, f"{resource.address}.{field}"
         )
-    inputs, input_versions, upstream = _resolve_inputs(ctx, resource)
+    inputs, input_versions, upstream, versions_before = _resolve_inputs(ctx, resource)
+    _check_remote_inputs(ctx, resource, upstream)
+    steps = _step_functions(ctx, resource, function)
+    for step in steps:  # a pipeline runs its steps' functions: their versions are its inputs too
+        input_versions[f"step:{step.address}"] = str(step.entity_id)
+        versions_before[f"step:{step.address}"] = str(step.before_move or step.entity_id)
     fingerprint = fingerprint_run(
         run_spec_for_fingerprint(spec),
         function_digest(function.view),
         function.spec.get("image"),
         input_versions,
     )
-    last = ctx.state.runs.get(resource.address)
+    before = _fingerprint_before_moves(ctx, resource, function, input_versions, versions_before)
+    last = ctx.last_run(resource.address)
     if mlrun_host.scheduled(ctx.declaration, ctx.state, resource):
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
-    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream)
+    fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before, steps)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
     ctx.planned[resource.address] = _Planned(
-        resource.address, RUN if fire else NOOP, run_id, None, None, fingerprint=fingerprint.value, spec=spec
+        resource.address,
+        RUN if fire else NOOP,
+        run_id,
+        None,
+        None,
+        fingerprint=fingerprint.value,
+        spec=spec,
+        before_move=before.value if before is not None and not fire else None,
     )
     depends = [a for a in resource.depends_on if a in ctx.planned] + [function.address]
     depends = sorted(set(depends) | {PROJECT_ADDRESS})
+    backend = mlrun_host.backend_of(ctx.state, function.kind)
     if not fire:
-        return NoChange(resource.address, NOOP, reason, seen=last.id if last else ABSENT, depends_on=depends)
+        seen = last.id if last else ABSENT
+        return NoChange(resource.address, NOOP, reason, seen=seen, depends_on=depends, backend=backend)
     request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
     if last is not None and not last.finished:
         request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
@@ -448,7 +579,20 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         request=request,
         depends_on=depends,
         seen=last.id if last else ABSENT,
+        backend=backend,
     )
+
+
+def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> list[_Planned]:
+    """The declared functions a workflow run's steps run (`config/steps.py`: the run depends on
+    them), as planned; none for a function's run."""
+    if not executable.address.startswith("workflows."):
+        return []
+    return [
+        ctx.planned[a]
+        for a in resource.depends_on
+        if a.startswith("functions.") and a in ctx.planned and ctx.planned[a].entity_id is not None
+    ]
 
 
 def _plan_scheduled(
@@ -472,16 +616,18 @@ def _plan_scheduled(
 
 def _resolve_inputs(
     ctx: _Context, resource: Resource
-) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str]]:
-    """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref})."""
+) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str], dict[str, str]]:
+    """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref},
+    the version ids as they were before the declared moves)."""
     inputs: dict[str, InputBinding] = {}
     versions: dict[str, str] = {}
     upstream: dict[str, str] = {}
+    before: dict[str, str] = {}
     for key, ref_text in sorted((resource.spec.get("inputs") or {}).items()):
         ref = Reference.parse(str(ref_text))
         if ref is None:
             inputs[key] = InputBinding(str(ref_text), key=str(ref_text))
-            versions[key] = str(ref_text)
+            versions[key] = before[key] = str(ref_text)
             continue
         planned = ctx.planned.get(ref.address)
         if planned is None:
@@ -492,13 +638,83 @@ def _resolve_inputs(
         if ref.output is None:
             inputs[key] = InputBinding(str(ref), key=planned.key)
             versions[key] = str(planned.entity_id)
+            before[key] = str(planned.before_move or planned.entity_id)
             continue
         versions[key] = f"run:{planned.fingerprint}:{ref.output}"
-        produced = (
-            None if planned.action == RUN else _last_output(ctx.state.runs.get(ref.address), ref.output)
-        )
+        before[key] = f"run:{planned.before_move or planned.fingerprint}:{ref.output}"
+        produced = None if planned.action == RUN else _last_output(ctx.last_run(ref.address), ref.output)
         inputs[key] = InputBinding(str(ref), key=produced, run=ref.address, output=ref.output)
-    return inputs, versions, upstream
+    return inputs, versions, upstream, before
+
+
+def _fingerprint_before_moves(
+    ctx: _Context,
+    resource: Resource,
+    function: _Planned,
+    versions: dict[str, str],
+    versions_before: dict[str, str],
+) -> RunFingerprint | None:
+    """The run's fingerprint with every address the `moved:` entries renamed as it was (its
+    function, its inputs, upstream runs' fingerprints), or None when no move touches it."""
+    named = [resource.address, function.address, *(r.split(".outputs.")[0] for r in _input_refs(resource))]
+    if versions == versions_before and not any(address in ctx.moved for address in named):
+        return None
+    spec = dict(resource.spec)
+    spec["function"] = ctx.moved.get(function.address, function.address)
+    spec["inputs"] = {key: _as_before_moves(ctx, ref) for key, ref in (spec.get("inputs") or {}).items()}
+    digest, image = function_digest(function.view), function.spec.get("image")
+    return fingerprint_run(run_spec_for_fingerprint(spec), digest, image, versions_before)
+
+
+def _input_refs(resource: Resource) -> list[str]:
+    return [str(ref) for ref in (resource.spec.get("inputs") or {}).values()]
+
+
+def _as_before_moves(ctx: _Context, text: Any) -> Any:
+    """An input reference as it was written before its target moved (`runs.a.outputs.x` for
+    `runs.b.outputs.x` when runs.a moved to runs.b)."""
+    ref = Reference.parse(str(text))
+    if ref is None or ref.address not in ctx.moved:
+        return text
+    return str(text).replace(ref.address, ctx.moved[ref.address], 1)
+
+
+def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
+    """Why a run is kept across the declared moves: `renamed functions.a -> functions.b`, or,
+    for a run downstream of one kept, that its inputs are."""
+    named = [resource.address, function.address, *(r.split(".outputs.")[0] for r in _input_refs(resource))]
+    moves = [f"{ctx.moved[a]} -> {a}" for a in dict.fromkeys(named) if a in ctx.moved]
+    if moves:
+        return f"renamed {', '.join(moves)} (moved:), kept without a re-run"
+    return "its inputs were kept across a rename (moved:)"
+
+
+def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, str]) -> None:
+    """A run executed on another machine (DHCore's or MLRun's Kubernetes) cannot read a file of
+    this one: refuse, when the plan is made, one that would read a declared local file or a
+    local run's output while no files store takes them there."""
+    state = ctx.state
+    if resource.spec.get("execution") != "remote" or state.executes_here or state.files_store:
+        return
+    for address, ref in sorted(upstream.items()):
+        planned = ctx.planned[address]
+        remote = state.entities.get(address)
+        if planned.local is not None and not (
+            planned.action == NOOP and remote and urls.is_url(str(remote.spec.get("path") or ""))
+        ):
+            what = f"{ref}, a file on this machine ({planned.local.relpath})"
+        elif address.startswith("runs.") and planned.spec.get("execution") == "local":
+            what = f"{ref}, which a local run registers on this machine"
+        else:
+            continue
+        key = next(k for k, v in (resource.spec.get("inputs") or {}).items() if str(v) == ref)
+        raise DhmlrunError.single(
+            f"{resource.address} executes remotely but reads {what}, which the platform's executor "
+            "cannot read; set DHCORE_DEFAULT_FILES_STORE (s3://…) so apply uploads declared files "
+            "to the files store, or declare the input at an s3:// or https:// path",
+            resource.location,
+            f"{resource.address}.inputs.{key}",
+        )
 
 
 def _last_output(run: RemoteRun | None, output: str) -> str | None:
@@ -513,8 +729,11 @@ def _decide_run(
     last: RemoteRun | None,
     function: _Planned,
     upstream: dict[str, str],
+    before: RunFingerprint | None = None,
+    steps: list[_Planned] | None = None,
 ) -> tuple[bool, str]:
-    """Whether the run fires in this plan, and the one-line reason either way."""
+    """Whether the run fires in this plan, and the one-line reason either way. `before` is the
+    fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
     trigger = resource.spec["trigger"]
     if last is not None and not last.finished:
         if last.executor_lost:  # its executor stopped renewing its lease (platform/lease.py)
@@ -531,13 +750,20 @@ def _decide_run(
         return False, "trigger: once, already run"
     if trigger == defaults.ALWAYS:
         return True, "trigger: always"
+    if before is not None and last.fingerprint == before.value and not last.failed:
+        return False, f"up to date: {_moves_of(ctx, resource, function)}"
     reasons = [
         _upstream_reason(ctx.planned[address], ref)
         for address, ref in upstream.items()
         if ctx.planned[address].action in (CREATE, UPDATE, RUN)
     ]
     if function.action in (CREATE, UPDATE):
-        reasons.insert(0, _function_reason(function))
+        reasons.insert(0, _function_change(function, last, fingerprint))
+    reasons.extend(
+        f"step function {step.address} changed ({_function_reason(step)})"
+        for step in steps or ()
+        if step.action in (CREATE, UPDATE)
+    )
     if reasons:
         return True, "; ".join(reasons)
     if last.fingerprint != fingerprint.value:
@@ -551,7 +777,7 @@ def _failed_reason(last: RemoteRun) -> str:
     """Why a failed last run fires again, in fixed words (its message may quote a secret)."""
     if last.state == states.STOPPED:
         return "last run was stopped"
-    if (last.message or "").startswith("interrupted"):  # apply/run_worker.py's INTERRUPTED
+    if last.ended_by == endings.INTERRUPTED:
         return "last run was interrupted"
     return "last run failed"
 
@@ -565,7 +791,7 @@ def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None
     for address, ref in upstream.items():
         if ctx.planned[address].action == RUN:
             continue
-        run = ctx.state.runs.get(address)
+        run = ctx.last_run(address)
         if run is not None and not run.finished and not run.executor_lost:
             state = run.state.lower()
             return f"waits for input {ref}: run {run.id} is still {state}; apply again when it ends"
@@ -577,6 +803,8 @@ def _upstream_reason(planned: _Planned, ref: str) -> str:
         return f"input {ref} is recomputed"
     if planned.action == CREATE:
         return f"input {ref} is created"
+    if planned.reason == UPLOAD_REASON:
+        return f"input {ref} moves to the files store"
     return f"input {ref} has a new version"
 
 
@@ -587,6 +815,19 @@ def _new_version(function: _Planned) -> str | None:
     if function.action == UPDATE:
         return _function_reason(function)
     return None
+
+
+def _function_change(function: _Planned, last: RemoteRun, fingerprint: RunFingerprint) -> str:
+    """Why the function's new version fires the run: renamed (a new function with the last
+    run's code under another name), or its code changed."""
+    if function.action == CREATE:
+        old = runview.recorded_view(last, ())["function"]
+        if old and f"functions.{old}" != function.address:
+            same = last.recorded.get(L.FP_FUNCTION) == fingerprint.function
+            return f"function renamed: functions.{old} -> {function.address}" + (
+                "" if same else f"; {_function_reason(function)}"
+            )
+    return _function_reason(function)
 
 
 def _function_reason(function: _Planned) -> str:
@@ -627,7 +868,7 @@ def _run_request(
     return RunRequest(
         project=ctx.declaration.project_name,
         run_id=run_id,
-        function=FunctionRef(
+        function=FunctionVersion(
             function.address, str(function.entity_id), str(function.key), str(function.kind)
         ),
         action=str(spec["action"]),

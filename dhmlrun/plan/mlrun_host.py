@@ -10,7 +10,9 @@ What changes compared with a DHCore that has the runtime:
 - a run with `schedule` is an MLRun schedule, planned like an entity: created, replaced when its
   run spec, function, inputs or cron change (its fingerprint), deleted when the run is no longer
   scheduled or declared. It executes on MLRun's Kubernetes, so it is remote, and its outputs stay
-  on MLRun (no apply is there to register them on DigitalHub): no run may read them.
+  on MLRun (no apply is there to register them on DigitalHub): no run may read them;
+- every action on those families says so (`backend`: `backend_of` decides it, here only), and
+  apply dispatches on that.
 
 Pure, like the rest of the planner: standard library only (no mlrun), so `plan` stays light.
 """
@@ -41,6 +43,7 @@ from dhmlrun.platform.mlrun import SCHEDULE_LABEL
 from dhmlrun.platform.state import PlatformState
 from dhmlrun.sources import ARCHIVE_SUFFIXES, Fetch, UnsupportedSource, classify_source
 from dhmlrun.vocabulary import defaults
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
 INEXPRESSIBLE = {
@@ -55,6 +58,11 @@ which must not be imported here: it imports the Kubernetes client)."""
 def hosts_mlrun(state: PlatformState) -> bool:
     """Whether this plan's `mlrun` families live on an MLRun service."""
     return state.mlrun is not None
+
+
+def backend_of(state: PlatformState, kind: object) -> str:
+    """Where a function of `kind`, and its runs, live in this plan (`vocabulary/backends.py`)."""
+    return MLRUN if hosts_mlrun(state) and kind == MLRUN_KIND else DHCORE
 
 
 def mlrun_functions(declaration: Declaration) -> list[Resource]:
@@ -154,7 +162,7 @@ def plan_project(declaration: Declaration, state: PlatformState) -> Action | Non
         return None
     name = declaration.project_name
     if state.mlrun_project_exists:
-        return NoChange(MLRUN_PROJECT_ADDRESS, NOOP, f"up to date on {state.mlrun}", seen=name)
+        return NoChange(MLRUN_PROJECT_ADDRESS, NOOP, f"up to date on {state.mlrun}", seen=name, backend=MLRUN)
     return MLRunProject(
         MLRUN_PROJECT_ADDRESS,
         CREATE,
@@ -168,7 +176,7 @@ def plan_project(declaration: Declaration, state: PlatformState) -> Action | Non
 
 def on_mlrun(state: PlatformState, function: Resource) -> bool:
     """Whether this declared function lives on the MLRun service."""
-    return hosts_mlrun(state) and function.spec.get("kind") == MLRUN_KIND
+    return backend_of(state, function.spec.get("kind")) == MLRUN
 
 
 def function_dependencies(state: PlatformState, function: Resource) -> list[str]:
@@ -223,6 +231,7 @@ def plan_schedule(
             f"scheduled {cron} on MLRun, up to date",
             seen=last.id if last else ABSENT,
             depends_on=depends_on,
+            backend=MLRUN,
         )
     return ScheduleWrite(
         run.address,

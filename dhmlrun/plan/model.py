@@ -4,8 +4,10 @@ A Plan is data. It is built by `plan.builder`, shown by `dhmlrun.views`, saved b
 and executed by `dhmlrun.apply`; none of those re-decide anything. Each shape of change has its
 own type, carrying exactly what apply sends: the project to create or update, an entity version
 to create (the first, or a new one), an entity to adopt, an entity to delete, a run to start.
-Every id is chosen at plan time, so a saved plan applies exactly what was shown and a retried
-apply adopts instead of duplicating.
+Each action also says where it executes (`backend`: the DigitalHub platform, or the MLRun
+service), and apply dispatches on its type and backend alone. Every id is chosen at plan time,
+so a saved plan applies exactly what was shown and a retried apply adopts instead of
+duplicating.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.vocabulary.addresses import Address
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
+from dhmlrun.vocabulary.runs import FunctionVersion, RunSpec
 
 CREATE = "create"
 UPDATE = "update"
@@ -45,6 +49,7 @@ class Action:
 
     `seen` is the platform's state of that address when planned (an id, or "absent"), used to
     refuse a stale saved plan. `depends_on` lists addresses of other actions of this plan.
+    `backend` is where apply does it (`vocabulary/backends.py`).
     """
 
     SHAPE: ClassVar[str] = "no-op"
@@ -56,14 +61,15 @@ class Action:
     depends_on: list[str] = field(default_factory=list)
     seen: str = ABSENT
     drift: bool = False
+    backend: str = DHCORE
 
     @property
     def type(self) -> str:
-        return self.address.split(".", 1)[0]
+        return Address.parse(self.address).type
 
     @property
     def name(self) -> str:
-        return self.address.split(".", 1)[1] if "." in self.address else self.address
+        return Address.parse(self.address).name
 
     @property
     def changes(self) -> bool:
@@ -135,16 +141,6 @@ class EntityDelete(Action):
 
 
 @dataclass
-class FunctionRef:
-    """The function version a run executes."""
-
-    address: str
-    id: str
-    key: str
-    kind: str
-
-
-@dataclass
 class InputBinding:
     """One run input: as declared (`ref`), and the store key it resolves to. An input produced
     by a run of the same apply has no key yet: apply fills it from that run's `output`."""
@@ -156,21 +152,11 @@ class InputBinding:
 
 
 @dataclass
-class RunRequest:
+class RunRequest(RunSpec):
     """Everything a run worker needs to start the run, resolved at plan time except the outputs
-    of upstream runs of the same apply."""
+    of upstream runs of the same apply (`inputs`: bindings, resolved by apply)."""
 
-    project: str
-    run_id: str
-    function: FunctionRef
-    action: str
     inputs: dict[str, InputBinding] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    values: list[str] = field(default_factory=list)
-    task: dict[str, Any] = field(default_factory=dict)
-    execution: str = "local"
-    labels: list[str] = field(default_factory=list)
     fingerprint: str = ""
     supersedes: str | None = None
     """An unfinished run of the same address whose executor was lost: apply marks it ERROR
@@ -179,7 +165,7 @@ class RunRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRequest:
         data = dict(data)
-        data["function"] = FunctionRef(**data["function"])
+        data["function"] = FunctionVersion(**data["function"])
         data["inputs"] = {k: InputBinding(**v) for k, v in (data.get("inputs") or {}).items()}
         return cls(**data)
 
@@ -194,11 +180,72 @@ class RunStart(Action):
 
 
 @dataclass
+class ServiceRequest:
+    """Everything apply needs to (re)deploy a service: its serve task and run (ids chosen at plan
+    time), what it serves, and the run it replaces once the new one is ready."""
+
+    project: str
+    kind: str
+    """python, sklearnserve, mlflowserve or huggingfaceserve (the runtime of its serve task)."""
+    name: str
+    run_id: str
+    task_id: str
+    function: FunctionVersion | None = None
+    """python: the declared function version it serves."""
+    function_id: str = ""
+    """Model kinds: the id of the service's own function version, when one must be created."""
+    model: InputBinding | None = None
+    """Model kinds: the model served (a key, or an output of a run of the same apply)."""
+    model_name: str | None = None
+    image: str | None = None
+    init_parameters: dict[str, Any] = field(default_factory=dict)
+    init_inputs: dict[str, InputBinding] = field(default_factory=dict)
+    """python: init parameters that name entities, passed as their keys."""
+    task: dict[str, Any] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    supersedes: str | None = None
+    """The serve run now serving: stopped once the new one is ready."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceRequest:
+        data = dict(data)
+        if data.get("function") is not None:
+            data["function"] = FunctionVersion(**data["function"])
+        if data.get("model") is not None:
+            data["model"] = InputBinding(**data["model"])
+        data["init_inputs"] = {k: InputBinding(**v) for k, v in (data.get("init_inputs") or {}).items()}
+        return cls(**data)
+
+
+@dataclass
+class ServiceDeploy(Action):
+    """Deploy a service (create), or deploy it anew (update: its spec, function or model changed,
+    or it is not running): a serve run, waited for until ready, the previous one stopped."""
+
+    SHAPE: ClassVar[str] = "service"
+
+    request: ServiceRequest | None = None
+
+
+@dataclass
+class ServiceStop(Action):
+    """Stop a service no longer declared (or destroyed): its serve run is stopped, and the
+    function a model service owns is deleted (which removes its runs)."""
+
+    SHAPE: ClassVar[str] = "service-stop"
+
+    run_id: str | None = None
+    function_name: str | None = None
+
+
+@dataclass
 class MLRunProject(Action):
     """Create the project on the MLRun service (where the `mlrun` functions and runs live)."""
 
     SHAPE: ClassVar[str] = "mlrun-project"
 
+    backend: str = MLRUN
     description: str | None = None
 
 
@@ -208,6 +255,7 @@ class ScheduleWrite(Action):
 
     SHAPE: ClassVar[str] = "schedule"
 
+    backend: str = MLRUN
     request: RunRequest | None = None
 
 
@@ -217,6 +265,7 @@ class ScheduleDelete(Action):
 
     SHAPE: ClassVar[str] = "schedule-delete"
 
+    backend: str = MLRUN
     schedule: str = ""
 
 
@@ -230,6 +279,8 @@ SHAPES: dict[str, type[Action]] = {
         SecretWrite,
         EntityDelete,
         RunStart,
+        ServiceDeploy,
+        ServiceStop,
         MLRunProject,
         ScheduleWrite,
         ScheduleDelete,
@@ -248,7 +299,20 @@ def action_from_dict(data: dict[str, Any]) -> Action:
     data["diff"] = [AttributeChange(**d) for d in data.get("diff") or ()]
     if cls in (RunStart, ScheduleWrite) and data.get("request") is not None:
         data["request"] = RunRequest.from_dict(data["request"])
+    if cls is ServiceDeploy and data.get("request") is not None:
+        data["request"] = ServiceRequest.from_dict(data["request"])
     return cls(**data)
+
+
+@dataclass
+class Replay:
+    """How to make a plan again, so a saved plan can be checked against the configuration it is
+    applied with (`plan/replay.py`): the seed its ids were drawn from, and the `--target` and
+    `--rerun` it was made with."""
+
+    seed: str
+    targets: list[str] = field(default_factory=list)
+    reruns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -263,8 +327,30 @@ class Plan:
     endpoint: str | None = None
     destroy: bool = False
     mlrun: str | None = None
-    """The MLRun service the `mlrun` functions, schedules and runs of this plan go to (None:
-    they live on the DigitalHub platform)."""
+    """Which MLRun service this plan's actions on the `mlrun` backend go to (its URL, masked), so
+    that a saved plan is applied to the service it was made against; None when it has none."""
+    files_store: str | None = None
+    """The files store apply uploads declared local files to (None: they stay local)."""
+    replay: Replay | None = None
+    """How it was made (None: it cannot be made again, and so cannot be applied from a file)."""
+    targets: list[str] = field(default_factory=list)
+    """The `--target` addresses this plan was restricted to (empty: the whole configuration)."""
+    left_out: list[str] = field(default_factory=list)
+    """Addresses with a change that `--target` left out: the platform still differs there."""
+    version_names: dict[str, str] = field(default_factory=dict)
+    """The names the platform gave the entity versions it holds (`metadata.version`, e.g.
+    `sunny-ocelot`), by id: views show versions by them, as `show` does."""
+
+    @property
+    def partial(self) -> bool:
+        """Made with `--target`: it may not hold every change the configuration asks for."""
+        return bool(self.targets)
+
+    @property
+    def pending(self) -> bool:
+        """Whether the platform differs from the configuration: this plan changes something, or
+        changes were left out of it (`--detailed-exitcode` exits 2 either way)."""
+        return self.has_changes or bool(self.left_out)
 
     def by_address(self) -> dict[str, Action]:
         return {a.address: a for a in self.actions}
@@ -275,15 +361,6 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(a.changes for a in self.actions)
-
-    @property
-    def runs_something(self) -> bool:
-        """Whether apply needs run workers (mlrun imported): runs, and on an MLRun service the
-        functions and schedules it stores with mlrun's classes."""
-        stored_with_mlrun = self.mlrun is not None and any(
-            isinstance(a, EntityWrite) and (a.body or {}).get("kind") == MLRUN_KIND for a in self.actions
-        )
-        return stored_with_mlrun or any(isinstance(a, RunStart | ScheduleWrite) for a in self.actions)
 
     def project_create(self) -> ProjectChange | None:
         """The project this plan creates (a first deploy creates it before locking it)."""
@@ -307,9 +384,14 @@ class Plan:
             "endpoint": self.endpoint,
             "destroy": self.destroy,
             "mlrun": self.mlrun,
+            "files_store": self.files_store,
+            "targets": list(self.targets),
+            "left_out": list(self.left_out),
+            "version_names": dict(self.version_names),
             "warnings": list(self.warnings),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
+            "replay": asdict(self.replay) if self.replay is not None else None,
         }
 
     @classmethod
@@ -323,4 +405,9 @@ class Plan:
             endpoint=data.get("endpoint"),
             destroy=bool(data.get("destroy")),
             mlrun=data.get("mlrun"),
+            files_store=data.get("files_store"),
+            replay=Replay(**data["replay"]) if data.get("replay") is not None else None,
+            targets=list(data.get("targets") or ()),
+            left_out=list(data.get("left_out") or ()),
+            version_names=dict(data.get("version_names") or {}),
         )

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.errors import DhmlrunError
+from dhmlrun.errors import DhmlrunError, Location
 from dhmlrun.plan.fingerprint import digest, sha256_base64, sha256_file, sha256_text
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import RemoteEntity
-from dhmlrun.vocabulary import keys, urls
+from dhmlrun.vocabulary import keys, states, urls
 
 METADATA_KEYS = ("kind", "description", "labels")
 
@@ -40,6 +40,9 @@ class KindRules:
     ship_local_as: str | None = None
     inline_content: str | None = None
     planner_only: tuple[str, ...] = ()
+    compared_when_declared: tuple[str, ...] = ()
+    """Owned fields the platform may set itself when they are not declared (a python function's
+    `image`, written by its build: `PythonRuntime.onComplete`): compared only when declared."""
 
     @property
     def content_key(self) -> str | None:
@@ -81,25 +84,44 @@ RULES: dict[str, KindRules] = {
         ship_local_as="source.base64",
         inline_content="source",
     ),
+    "workflows": KindRules(
+        type="workflows",
+        entity_type="workflow",
+        owned=("source.handler", "source.lang", "image", "tag"),
+        defaults={"source.lang": "python"},
+        server_filled=("build",),
+        local_path="source.source",
+        ship_local_as="source.base64",
+        inline_content="source",
+    ),
     "runs": KindRules(
         type="runs",
         entity_type="run",
         versioned=False,
-        owned=("function", "action", "inputs", "outputs", "parameters", "values"),
+        owned=("function", "workflow", "action", "inputs", "outputs", "parameters", "values"),
         planner_only=("trigger", "execution"),
     ),
 }
 """The one table of per-kind behaviour. Runs are compared by fingerprint, never by spec: the
-runtime rewrites a run's spec while building it (dhcore-api.md §2). Secrets are not here: their
+runtime rewrites a run's spec while building it (docs/dhcore.md §2). Secrets are not here: their
 one owned field is their value, compared by digest (`plan/secrets.py`)."""
 
 KIND_RULES: dict[tuple[str, str], KindRules] = {
     ("functions", "python"): KindRules(
         type="functions",
         entity_type="function",
-        owned=("source.handler", "source.lang", "python_version", "image", "base_image", "requirements"),
+        owned=(
+            "source.handler",
+            "source.init_function",
+            "source.lang",
+            "python_version",
+            "image",
+            "base_image",
+            "requirements",
+        ),
         defaults={"source.lang": "python", "requirements": []},
         server_filled=("source.lang_version",),
+        compared_when_declared=("image",),
         local_path="source.source",
         ship_local_as="source.base64",
         inline_content="source",
@@ -112,6 +134,12 @@ KIND_RULES: dict[tuple[str, str], KindRules] = {
 VERSIONED_TYPES: tuple[str, ...] = tuple(t for t, r in RULES.items() if r.versioned)
 """The declared types every change of which is a new version (dataitems, artifacts, models,
 functions), compared through this table."""
+
+
+def function_digest(view: dict[str, Any]) -> str:
+    """A function's content digest: its kind and spec (code digest, handler, image...), not its
+    description or labels, which do not change what a run computes."""
+    return view_digest({k: v for k, v in view.items() if k == "kind" or k.startswith("spec.")})
 
 
 def rules_for(type_: str, kind: object) -> KindRules:
@@ -179,7 +207,11 @@ class LocalFile:
 
 
 def local_file(
-    resource_spec: Mapping[str, Any], rules: KindRules, root: Path, where: str
+    resource_spec: Mapping[str, Any],
+    rules: KindRules,
+    root: Path,
+    where: str,
+    location: Location | None = None,
 ) -> LocalFile | None:
     """Read the local file of a declared resource, or None when it has none (URL, inline code)."""
     if rules.local_path is None:
@@ -189,7 +221,9 @@ def local_file(
         return None
     path = Path(value)
     if not path.is_file():
-        raise DhmlrunError.single(f"local file not found: {relative_to_root(value, root)}", path=where)
+        raise DhmlrunError.single(
+            f"local file not found: {relative_to_root(value, root)}", location, f"{where}.{rules.local_path}"
+        )
     return LocalFile(str(path), relative_to_root(value, root), sha256_file(path))
 
 
@@ -219,6 +253,8 @@ def desired_view(
     }
     for name in rules.owned:
         value = get_path(declared, name)
+        if value is None and name in rules.compared_when_declared:
+            continue
         view[f"spec.{name}"] = rules.defaults.get(name) if value is None else value
     if rules.local_path:
         raw = get_path(declared, rules.local_path)
@@ -281,7 +317,7 @@ def entity_body(
     address: str,
     view: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The entity JSON apply POSTs for a create or a new version (dhcore-api.md §2)."""
+    """The entity JSON apply POSTs for a create or a new version (docs/dhcore.md §2)."""
     body_spec = dict(_declared_spec(spec, rules))
     body_spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body_spec.items()}
     recorded = {L.ADDRESS: address, L.DIGEST: view_digest(view)}
@@ -309,10 +345,10 @@ def entity_body(
             "embedded": False,
         },
         "spec": body_spec,
-        "status": {"state": "CREATED"},
+        "status": {"state": states.CREATED},
     }
 
 
 def store_key(project: str, rules: KindRules, kind: str, name: str, entity_id: str) -> str:
-    """The `store://` key of an entity version, as the SDK builds it (dhcore-api.md §3)."""
+    """The `store://` key of an entity version, as the SDK builds it (docs/dhcore.md §3)."""
     return keys.entity_key(project, rules.entity_type, kind, name, entity_id)

@@ -1,6 +1,7 @@
 """Platform access: which DHCore to talk to, and the narrow `Platform` interface to it.
 
-Endpoint resolution (design §3, `connection.resolve_connection`): `--endpoint`, a profile,
+Endpoint resolution (`connection.resolve_connection`; the precedence, for users: docs/reference.md,
+"Connecting to DigitalHub"): `--endpoint`, a profile,
 `DHCORE_ENDPOINT`, the SDK's current ini profile; else the embedded core on
 `<config dir>/.dhmlrun/core.db`, answered in this process without a socket (and served over
 HTTP, behind a fresh token, only when a run worker needs to reach it). Nothing here imports the
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from dhmlrun.vocabulary.settings import FILES_STORE_ENV
 
 if TYPE_CHECKING:
     from dhmlrun.platform.mlrun import MLRunService
@@ -101,7 +103,7 @@ def open_platform(
     if connection is not None:
         yield remote_platform(connection, environ, service)
         return
-    with embedded_platform(root, service) as platform:
+    with embedded_platform(root, service, files_store=environ.get(FILES_STORE_ENV)) as platform:
         yield platform
 
 
@@ -127,7 +129,13 @@ def remote_platform(
 
     assert isinstance(connection, Connection)
     client = RestClient(_http(connection.endpoint, environ), Credentials(connection.variables))
-    return Platform(client, shown=connection.endpoint, sdk_environment=connection.sdk_environ, mlrun=mlrun)
+    return Platform(
+        client,
+        shown=connection.endpoint,
+        sdk_environment=connection.sdk_environ,
+        mlrun=mlrun,
+        files_store=connection.variables.get(FILES_STORE_ENV),
+    )
 
 
 def _http(endpoint: str, environ: Mapping[str, str]) -> HttpTransport:
@@ -137,22 +145,25 @@ def _http(endpoint: str, environ: Mapping[str, str]) -> HttpTransport:
 
 
 @contextmanager
-def embedded_platform(root: Path, mlrun: MLRunService | None = None) -> Iterator[Platform]:
-    """The embedded core of the config repo at `root`, in this process, for the block."""
+def embedded_platform(
+    root: Path, mlrun: MLRunService | None = None, *, files_store: str | None = None
+) -> Iterator[Platform]:
+    """The embedded core of the config repo at `root`, in this process, for the block; its
+    default files store is its own, or `files_store` (`DHCORE_DEFAULT_FILES_STORE`) when set."""
     from dhmlrun.core.server import EmbeddedCore
     from dhmlrun.platform.rest import RestClient
-    from dhmlrun.platform.worker_env import embedded_connection
 
     db = embedded_db_path(root)
-    core = EmbeddedCore(db)
+    core = EmbeddedCore(db, files_store=files_store)
     try:
         shown = f"the embedded core ({_display(db)})"
         yield Platform(
             RestClient(core.transport()),
             embedded=True,
             shown=shown,
-            sdk_environment=lambda: embedded_connection(*core.serve()),
+            sdk_environment=core.client_environment,
             mlrun=mlrun,
+            files_store=core.files_store,
         )
     finally:
         core.close()

@@ -12,25 +12,39 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.errors import Duplicate, NotFound, PlatformError
 from dhmlrun.platform.labels import LOCK_TYPE, lock_id
-from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families, run_as_dto
+from dhmlrun.platform.mlrun import MLRunService, read_mlrun_families
 from dhmlrun.platform.rest import API, RestClient, context_path, project_path
+from dhmlrun.platform.runs import fail_run
 from dhmlrun.platform.secrets import read_secrets
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND
 
-VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions")
+VERSIONED_TYPES = ("dataitems", "artifacts", "models", "functions", "workflows")
+SERVICES_PREFIX = "services."
 PROJECT_LISTS = ("functions", "artifacts", "dataitems", "models", "workflows")
 """The entity lists DHCore computes into a project's spec on GET (never stored, never sent)."""
 
 
+class RunHost(Protocol):
+    """Where runs of one backend are read and failed: a DHCore (`Platform`), or the MLRun
+    service (`platform.mlrun.MLRunService`). Runs read as DHCore DTOs from both."""
+
+    def read_run(self, project: str, run_id: str) -> dict[str, Any] | None: ...
+
+    def run_logs(self, project: str, run_id: str) -> list[str]: ...
+
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None: ...
+
+
 class Platform:
-    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool."""
+    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool
+    (it only remembers, once asked, whether that DHCore has the mlrun runtime)."""
 
     def __init__(
         self,
@@ -40,9 +54,12 @@ class Platform:
         shown: str | None = None,
         sdk_environment: Callable[[], dict[str, str]] | None = None,
         mlrun: MLRunService | None = None,
+        files_store: str | None = None,
     ) -> None:
         self.client = client
         self.embedded = embedded
+        self.files_store = files_store or None
+        """Where apply uploads declared local files (the run workers' `DHCORE_DEFAULT_FILES_STORE`)."""
         self.shown = shown or client.endpoint
         """How to name this platform to a user (the embedded core has no URL of its own)."""
         self._sdk_environment = sdk_environment
@@ -50,8 +67,6 @@ class Platform:
         """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
         environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
         self._knows_mlrun: bool | None = None
-        self._runs_on_mlrun: set[str] = set()
-        """Ids of the runs read from the MLRun service (their logs and state are read there)."""
 
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
@@ -95,6 +110,13 @@ class Platform:
             )
         return self.mlrun_service
 
+    def runs_on(self, backend: str) -> RunHost:
+        """Where the runs of `backend` are read and failed (`RemoteRun.backend`, an action's)."""
+        host: RunHost | None = {DHCORE: self, MLRUN: self.mlrun_service}.get(backend)
+        if host is None:
+            raise PlatformError(f"no {backend} service is configured beside {self.shown}")
+        return host
+
     # ------------------------------------------------------------------ reading
 
     def _find_project(self, project: str) -> dict[str, Any] | None:
@@ -111,11 +133,16 @@ class Platform:
     def read_state(self, project: str, *, mlrun_needed: bool = False) -> PlatformState:
         """The project's latest entity versions and the last managed run per run address, from
         DHCore and, when the `mlrun` families live there, from the MLRun service."""
-        state = PlatformState(project=project, endpoint=self.endpoint)
+        state = PlatformState(
+            project=project, endpoint=self.endpoint, files_store=self.files_store, executes_here=self.embedded
+        )
+        if self.embedded:  # what this host cannot serve (a server missing here): refused by plan
+            from dhmlrun.serving.endpoints import SERVICE_KINDS, refusal
+
+            state.service_refusals = {k: r for k in SERVICE_KINDS if (r := refusal(f"{k}+serve:run"))}
         mlrun = self.mlrun_host(mlrun_needed)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
-            self._runs_on_mlrun |= {run.id for run in state.runs.values()}
         found = self._find_project(project)
         if found is None:
             return state
@@ -126,6 +153,10 @@ class Platform:
                 if type_ == LOCK_TYPE and dto.get("id") == lock_id(project):
                     continue  # the apply lock, not a declared entity
                 entity = RemoteEntity.from_dto(type_, dto)
+                owner = entity.recorded.get(L.ADDRESS, "")
+                if owner.startswith(SERVICES_PREFIX):  # a model service's own function
+                    state.service_functions[owner] = entity
+                    continue
                 state.entities[entity.address] = entity
             state.adoptable |= self._never_managed(project, type_, state)
         state.entities.update(read_secrets(self.client, project))
@@ -157,16 +188,8 @@ class Platform:
                 runs[run.address] = run
         return runs
 
-    def on_mlrun(self, run_id: str) -> MLRunService | None:
-        """The MLRun service holding this run (one `read_state` found there), or None."""
-        return self.mlrun_service if run_id in self._runs_on_mlrun else None
-
     def run_logs(self, project: str, run_id: str) -> list[str]:
         """The run's captured log lines (DHCore stores them base64-encoded)."""
-        service = self.on_mlrun(run_id)
-        if service is not None:
-            text = service.run_log(project, run_id)
-            return [text] if text else []
         logs = self.client.get(context_path(project, "runs", run_id, "logs"))
         texts = []
         for entry in logs if isinstance(logs, list) else []:
@@ -191,15 +214,37 @@ class Platform:
     def list_versions(self, project: str, type_: str, name: str) -> list[dict[str, Any]]:
         return self.client.list(context_path(project, type_), {"name": name, "versions": "all"})
 
+    def read_run(self, project: str, run_id: str) -> dict[str, Any] | None:
+        return self.read_entity(project, "runs", run_id)
+
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
-        service = self.on_mlrun(entity_id) if type_ == "runs" else None
-        if service is not None:
-            found = service.read_run(project, entity_id)
-            return None if found is None else run_as_dto(found)
         try:
             return self.client.get(context_path(project, type_, entity_id))
         except NotFound:
             return None
+
+    def read_file(self, project: str, path: str, limit: int) -> bytes:
+        """The bytes of a file in the platform's files store (at most `limit`), through DHCore's
+        files API: a presigned download URL (FilesStoreController.downloadAsUrl), then a GET."""
+        import urllib3
+
+        answer = self.client.get(context_path(project, "files", "download"), {"path": path})
+        url = (answer or {}).get("url") if isinstance(answer, dict) else None
+        if not isinstance(url, str) or "://" not in url:
+            raise PlatformError(f"{self.shown} gives no download URL for {path}")
+        try:
+            response = urllib3.PoolManager().request(
+                "GET", url, preload_content=False, timeout=urllib3.Timeout(connect=10, read=60), retries=False
+            )
+            data = response.read(limit + 1, decode_content=True)
+            response.release_conn()
+        except urllib3.exceptions.HTTPError as exc:
+            raise PlatformError(f"cannot download {path} from {self.shown}: {exc}") from exc
+        if response.status != 200:
+            raise PlatformError(f"cannot download {path} from {self.shown}: HTTP {response.status}")
+        if len(data) > limit:
+            raise PlatformError(f"{path} is larger than {limit} bytes")
+        return data
 
     # ------------------------------------------------------------------ writing
 
@@ -267,19 +312,7 @@ class Platform:
         for dto in self.list_versions(project, type_, name):
             self.delete_version(project, type_, str(dto["id"]))
 
-    def fail_run(self, project: str, run_id: str, message: str) -> None:
+    def fail_run(self, project: str, run_id: str, message: str, reason: str | None = None) -> None:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
-        forever (a running run is never duplicated, so a stuck one would block its address)."""
-        service = self.on_mlrun(run_id)
-        if service is not None:
-            service.fail_run(project, run_id, message)
-            return
-        dto = self.read_entity(project, "runs", run_id)
-        if dto is None:
-            return
-        status = dict(dto.get("status") or {})
-        if states.is_final(status.get("state")):
-            return
-        status.update({"state": states.ERROR, "message": message})
-        dto["status"] = status
-        self.client.put(context_path(project, "runs", run_id), dto)
+        forever (`platform/runs.py`)."""
+        fail_run(self.client, project, run_id, message, reason=reason)

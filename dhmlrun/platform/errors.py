@@ -2,7 +2,7 @@
 HTTP status), never on the text of a message.
 
 DHCore answers a refused request with `{"status": N, "message": TEXT, "errorCode": null}`
-(dhcore-api.md §10). Its only way of saying "this id exists already" is a 400 whose message
+(docs/dhcore.md §10). Its only way of saying "this id exists already" is a 400 whose message
 starts with `Duplicated entity`, so that prefix of the body's `message` field is part of the
 contract, read in one place (`refusal`).
 """
@@ -46,7 +46,19 @@ class Duplicate(Refused):
 
 
 class NotAllowed(Refused):
-    """401 or 403: missing, wrong or insufficient credentials."""
+    """401 or 403: missing, wrong or insufficient credentials. Its text says where credentials
+    come from, since the platform's own ("Access Denied") does not."""
+
+    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+        super().__init__(method, path, status, message)
+        self.problems = [Problem(f"{self.problems[0].message}; {CREDENTIALS_HINT}")]
+
+
+CREDENTIALS_HINT = (
+    "the credentials were missing or not accepted: set DHCORE_ACCESS_TOKEN (or DHCORE_USER and "
+    "DHCORE_PASSWORD), or choose the ~/.dhcore.ini profile that holds them with --profile NAME "
+    "(a `dhmlrun core serve` takes the token it printed or DHMLRUN_CORE_TOKEN's, as DHCORE_ACCESS_TOKEN)"
+)
 
 
 def error_message(body: bytes) -> str:

@@ -1,4 +1,9 @@
-"""Run leases: the process executing a run keeps proving it is alive, on the run itself.
+"""Leases: a holder keeps proving it is alive by pushing an expiry forward; a reader treats a
+record whose expiry passed as left by a holder that died. The one definition of a lease's
+length, its record and its expiry, used by run leases (below) and by the apply lock
+(`lock.py`, which records its holder the same way in its marker).
+
+Run leases: the process executing a run keeps proving it is alive, on the run itself.
 
 A run left RUNNING by a process that was killed (-9, OOM, a CI runner torn down) would block its
 address forever ("a running run is never duplicated"), and nothing on the platform says whether
@@ -15,8 +20,9 @@ an old status back. So the worker's SDK talks to the platform through a relay
 (`platform/relay.py`) that stamps the current lease into every write of the leased run under
 `RunLease.lock`, and the heartbeat holds the same lock.
 
-Clocks: `expires` is written by the executor's clock and compared with the reader's; the default
-length (60 s) tolerates ordinary skew. `DHMLRUN_RUN_LEASE_SECONDS` changes it.
+Clocks: `expires` is written by the holder's clock and compared with the reader's; the default
+length (60 s) tolerates ordinary skew. `DHMLRUN_RUN_LEASE_SECONDS` changes a run lease's,
+`DHMLRUN_LOCK_LEASE_SECONDS` the lock's.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,21 +43,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("dhmlrun.lease")
 
 LEASE_KEY = "lease"
-LEASE_ENV = "DHMLRUN_RUN_LEASE_SECONDS"
+RUN_LEASE_ENV = "DHMLRUN_RUN_LEASE_SECONDS"
+LOCK_LEASE_ENV = "DHMLRUN_LOCK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 60.0
 
 
-def lease_seconds() -> float:
-    return max(1.0, float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS))
+def lease_seconds(setting: str = RUN_LEASE_ENV) -> float:
+    """A lease's length: the environment's `setting`, else 60 s (at least 1 s)."""
+    return max(1.0, float(os.environ.get(setting) or DEFAULT_LEASE_SECONDS))
+
+
+def expired(record: Mapping[str, Any], now: datetime | None = None) -> bool:
+    """True when the lease `record` (anything with an `expires` timestamp) ran out."""
+    expires = times.parse(record.get("expires"))
+    return expires is not None and expires < (now or times.now())
 
 
 def lease_expired(status: dict[str, Any], now: datetime | None = None) -> bool:
     """True when `status` carries a lease and it ran out (no lease: not ours to judge)."""
     lease = status.get(LEASE_KEY)
-    if not isinstance(lease, dict):
-        return False
-    expires = times.parse(lease.get("expires"))
-    return expires is not None and expires < (now or times.now())
+    return isinstance(lease, dict) and expired(lease, now)
 
 
 def this_process() -> str:

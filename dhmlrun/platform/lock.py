@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.platform.labels import LOCK_NAME, LOCK_TYPE, lock_id
-from dhmlrun.vocabulary import times
+from dhmlrun.platform.lease import LOCK_LEASE_ENV, expired, lease_seconds
+from dhmlrun.vocabulary import states, times
 from dhmlrun.vocabulary.processes import process_alive
 
 if TYPE_CHECKING:
@@ -46,13 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dhmlrun.lock")
 
 POLL_SECONDS = 1.0
-LEASE_ENV = "DHMLRUN_LOCK_LEASE_SECONDS"
-DEFAULT_LEASE_SECONDS = 60.0
 __all__ = ["LOCK_NAME", "LOCK_TYPE", "HeldLock", "force_unlock", "lock_id", "project_lock"]
-
-
-def lease_seconds() -> float:
-    return max(1.0, float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS))
 
 
 def _user() -> str:
@@ -72,7 +67,7 @@ def holder(operation: str = "apply", seconds: float | None = None) -> dict[str, 
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "since": times.iso(now),
-        "expires": times.iso_in(seconds or lease_seconds(), now),
+        "expires": times.iso_in(seconds or lease_seconds(LOCK_LEASE_ENV), now),
     }
 
 
@@ -89,7 +84,7 @@ def lock_body(project: str, who: dict[str, Any]) -> dict[str, Any]:
             "description": json.dumps(who, sort_keys=True),
         },
         "spec": {"path": f"dhmlrun-lock://{project}"},
-        "status": {"state": "CREATED"},
+        "status": {"state": states.CREATED},
     }
 
 
@@ -102,8 +97,7 @@ def recorded_holder(dto: dict[str, Any] | None) -> dict[str, Any]:
 
 def stale_reason(who: dict[str, Any], now: datetime | None = None) -> str | None:
     """Why a recorded holder no longer holds anything (None while it may be alive)."""
-    expires = times.parse(who.get("expires"))
-    if expires is not None and expires < (now or times.now()):
+    if expired(who, now):
         return f"its lease expired at {who.get('expires')}"
     if who.get("host") != socket.gethostname() or not isinstance(who.get("pid"), int):
         return None
@@ -216,7 +210,7 @@ def release(platform: Platform, project: str, holder_id: str | None) -> bool:
 
 
 def _renew_loop(platform: Platform, project: str, held: HeldLock, stop: threading.Event) -> None:
-    seconds = lease_seconds()
+    seconds = lease_seconds(LOCK_LEASE_ENV)
     while not stop.wait(seconds / 4):
         try:
             current = platform.read_entity(project, LOCK_TYPE, lock_id(project))

@@ -6,7 +6,7 @@ so `plan` stays light): one list request per family (functions and runs by the `
 schedules), and the few single reads and writes that need no mlrun objects (delete a function
 or a schedule, read, fail or annotate a run, read its log). What needs mlrun's own classes to be
 faithful (storing a function, submitting a run, creating a schedule) is done by the MLRun worker
-(`dhmlrun/apply/mlrun_worker.py`), which imports mlrun.
+(`dhmlrun/worker/on_mlrun.py`), which imports mlrun.
 
 dhmlrun's bookkeeping (`platform/labels.py`: `dhmlrun` and `dhmlrun/KEY=VALUE`, with 64-character
 digests) is kept whole in one annotation (`LABELS_ANNOTATION`): MLRun labels become a remote
@@ -29,7 +29,9 @@ from dhmlrun.platform.errors import NotFound, refusal
 from dhmlrun.platform.lease import lease_expired
 from dhmlrun.platform.state import RemoteEntity, RemoteRun
 from dhmlrun.platform.transport import HttpTransport, Transport
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary.addresses import Address
+from dhmlrun.vocabulary.backends import MLRUN
 from dhmlrun.vocabulary.kinds import MLRUN_KIND, MLRUN_RUN_JOB
 from dhmlrun.vocabulary.mask import mask_userinfo
 
@@ -46,9 +48,10 @@ BOOKKEEPING = "dhmlrun"
 """The key of the run status map where dhmlrun records what it asked for (its run request with
 inputs resolved to DigitalHub keys) and what came out (outputs registered on DigitalHub)."""
 
+MLRUN_ERROR = "error"
 STATES = {
     "completed": states.COMPLETED,
-    "error": states.ERROR,
+    MLRUN_ERROR: states.ERROR,
     "aborted": states.STOPPED,
     "aborting": states.STOP,
     "running": states.RUNNING,
@@ -123,7 +126,7 @@ def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
     return RemoteEntity(
         type="functions",
         description=(dto.get("spec") or {}).get("description") or None,
-        name=ours[L.ADDRESS].split(".", 1)[-1],
+        name=Address.parse(ours[L.ADDRESS]).name,
         id=str(metadata.get("tag") or metadata.get("hash")),
         kind=MLRUN_KIND,
         spec=spec,
@@ -132,6 +135,7 @@ def remote_function(dto: dict[str, Any]) -> RemoteEntity | None:
         key=f"db://{metadata.get('project')}/{name}:{metadata.get('tag')}",
         created=metadata.get("updated"),
         updated=metadata.get("updated"),
+        backend=MLRUN,
     )
 
 
@@ -158,6 +162,8 @@ def remote_run(dto: dict[str, Any]) -> RemoteRun | None:
         updated=status.get("last_update"),
         executor_lost=not states.is_final(state) and lease_expired(bookkeeping),
         spec=dict(bookkeeping.get("spec") or {}),
+        backend=MLRUN,
+        ended_by=bookkeeping.get(endings.ENDED_BY),
     )
 
 
@@ -259,18 +265,26 @@ class MLRunService:
         answer = self._call("GET", self._project(project, "schedules"), {"labels": L.MANAGED})
         return list((answer or {}).get("schedules") or [])
 
-    def read_run(self, project: str, uid: str) -> dict[str, Any] | None:
+    def run_record(self, project: str, uid: str) -> dict[str, Any] | None:
+        """The run as MLRun keeps it (None when it has none)."""
         try:
             return (self._call("GET", self._project(project, "runs", uid)) or {}).get("data")
         except NotFound:
             return None
 
-    def run_log(self, project: str, uid: str) -> str:
+    def read_run(self, project: str, uid: str) -> dict[str, Any] | None:
+        """The run in the shape dhmlrun reads DHCore runs (`run_as_dto`)."""
+        found = self.run_record(project, uid)
+        return None if found is None else run_as_dto(found)
+
+    def run_logs(self, project: str, uid: str) -> list[str]:
+        """The run's log, as one text (MLRun keeps one per run)."""
         try:
             answer = self._call("GET", self._project(project, "logs", uid))
         except NotFound:
-            return ""
-        return answer if isinstance(answer, str) else json.dumps(answer)
+            return []
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        return [text] if text else []
 
     # ------------------------------------------------------------------ writing
 
@@ -297,12 +311,21 @@ class MLRunService:
         """Set fields of a run (`status.dhmlrun`, or its state and error when it failed)."""
         self._call("PATCH", self._project(project, "runs", uid), body=updates)
 
-    def fail_run(self, project: str, uid: str, message: str) -> None:
-        """Mark an unfinished run `error` with `message` (its executor is gone or it was refused)."""
-        found = self.read_run(project, uid)
-        if found is None or STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
+    def fail_run(
+        self, project: str, uid: str, message: str, reason: str | None = None, *, force: bool = False
+    ) -> None:
+        """Mark an unfinished run `error` with `message` (its executor is gone, it was refused or
+        interrupted), and why as data (`status.dhmlrun.ended_by`); `force`: a completed one too
+        (its outputs could not be kept). MLRun's words for DHCore's: `STATES`."""
+        found = self.run_record(project, uid)
+        if found is None:
             return
-        self.annotate_run(project, uid, {"status.state": "error", "status.error": message})
+        if not force and STATES.get(str((found.get("status") or {}).get("state"))) in states.FINAL:
+            return
+        updates = {"status.state": MLRUN_ERROR, "status.error": message}
+        if reason is not None:
+            updates[f"status.{BOOKKEEPING}.{endings.ENDED_BY}"] = reason
+        self.annotate_run(project, uid, updates)
 
 
 def _pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """A project's secrets on DHCore: the entities (read into the state, one list request), their
 values through the secrets API, and the environment a run gets from the secrets its task names.
 
-DHCore 0.15 (notes §5): a secret is an entity `{kind: secret, name, spec: {path: secret://NAME,
+DHCore 0.15 (docs/dhcore.md §11): a secret is an entity `{kind: secret, name, spec: {path: secret://NAME,
 provider: kubernetes}}` (one per name, not versioned), its value set with `PUT
 /-/{p}/secrets/data` and body `{NAME: value}` once the entity exists, read with `GET
 /-/{p}/secrets/data?keys=NAME,...`, which answers `{KEY: value}` keyed by the `secret://KEY` of

@@ -13,7 +13,8 @@ from typing import Any
 
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.lease import lease_expired
-from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary.backends import DHCORE
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class RemoteEntity:
     state: str | None = None
     produced_by: str | None = None
     """The key of the run that produced this version (a run output), from its relationships."""
+    backend: str = DHCORE
+    """Where it was read (`vocabulary/backends.py`): where it is changed and deleted."""
 
     @property
     def address(self) -> str:
@@ -58,7 +61,7 @@ class RemoteEntity:
 
     @classmethod
     def from_dto(cls, type_: str, dto: dict[str, Any]) -> RemoteEntity:
-        """Build from the JSON the platform returns (the DTO of dhcore-api.md §2)."""
+        """Build from the JSON the platform returns (the DTO of docs/dhcore.md §2)."""
         metadata = dto.get("metadata") or {}
         return cls(
             type=type_,
@@ -104,6 +107,14 @@ class RemoteRun:
     that process is gone, so the run will never finish by itself."""
     spec: dict[str, Any] = field(default_factory=dict)
     """The run's spec on the platform (without the function's code), what a rerun is diffed with."""
+    kind: str | None = None
+    """The run's kind (`python+job:run`, `sklearnserve+serve:run`)."""
+    service_url: str | None = None
+    """A serve run's endpoint once the platform serves it (`status.service.url`, `host:port`)."""
+    backend: str = DHCORE
+    """Where it was read (`vocabulary/backends.py`): where its state and logs are read."""
+    ended_by: str | None = None
+    """Why dhmlrun ended it, when it did (`vocabulary/endings.py`)."""
 
     @cached_property
     def recorded(self) -> dict[str, str]:
@@ -144,7 +155,16 @@ class RemoteRun:
             updated=metadata.get("updated"),
             executor_lost=not states.is_final(status.get("state")) and lease_expired(status),
             spec={k: v for k, v in (dto.get("spec") or {}).items() if k != "source"},
+            kind=dto.get("kind"),
+            service_url=_service_url(status),
+            ended_by=status.get(endings.ENDED_BY),
         )
+
+
+def _service_url(status: dict[str, Any]) -> str | None:
+    service = status.get("service")
+    url = service.get("url") if isinstance(service, dict) else None
+    return str(url) if url else None
 
 
 @dataclass
@@ -164,8 +184,20 @@ class PlatformState:
     """The MLRun service holding the `mlrun` functions, schedules and runs, when the DigitalHub
     platform has no `mlrun` runtime (None: they live on DigitalHub)."""
     mlrun_project_exists: bool = False
+    files_store: str | None = None
+    """The platform's default files store (`DHCORE_DEFAULT_FILES_STORE`, or the embedded core's
+    own): where apply uploads declared local files. None: declared local files stay local."""
+    executes_here: bool = False
+    """The platform's executor runs on this machine (the embedded core's workers): its remote
+    runs can read files of this machine."""
     schedules: dict[str, Any] = field(default_factory=dict)
     """Schedules on MLRun by run address (`platform.mlrun.RemoteSchedule`)."""
+    service_functions: dict[str, RemoteEntity] = field(default_factory=dict)
+    """The functions model services own (named after the service, labelled with its address),
+    by service address (`services.NAME`): part of the service, never a declared function."""
+    service_refusals: dict[str, str] = field(default_factory=dict)
+    """Service kinds this platform cannot serve, with the reason (the embedded core: a server
+    not installed here, or none that installs)."""
 
     def managed(self) -> dict[str, RemoteEntity]:
         """Entities dhmlrun created (their latest version carries the marker, or they are ours)."""

@@ -4,7 +4,7 @@ The SDK imports `digitalhub_runtime_mlrun` (which re-exports these tuples) while
 runtimes, so importing this package stays cheap: mlrun is imported only when a run executes.
 
 Importing it also makes the process wait, at exit, for Arrow's thread pools to finish what they
-still do (`arrow_shutdown`): reading a table the runtime produced (`dataitem.as_df()`) can leave
+still do (`dhmlrun/compat/pyarrow.py`): reading a table the runtime produced (`dataitem.as_df()`) can leave
 work there that aborts the interpreter if it is still running when Python finalizes.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from digitalhub.runtimes.builder import RuntimeBuilder
 
-from dhmlrun.runtime.arrow_shutdown import drain_at_exit
+from dhmlrun.compat.pyarrow import drain_at_exit
 from dhmlrun.runtime.function import FunctionMlrunBuilder
 from dhmlrun.runtime.kinds import Kind
 from dhmlrun.runtime.run import RunMlrunJobBuilder

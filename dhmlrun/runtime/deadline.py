@@ -2,8 +2,8 @@
 
 mlrun runs the handler in the executing process, and a Python thread cannot be stopped from
 outside, so the only safe way to end a runaway handler is to end its process. That is possible
-in a worker (one process per run, `worker.py`), which arms a `RunDeadline` after building the
-run: on expiry the worker marks the run ERROR ("timed out after N s") and exits. In the caller's
+in a worker (one process per run, `dhmlrun/worker/`), which arms a `RunDeadline` after building
+the run: on expiry the worker marks the run ERROR ("timed out after N s") and exits. In the caller's
 own process (`local_execution=True`) ending the process would end the caller, so the timeout is
 not enforced there (the run's log says so).
 

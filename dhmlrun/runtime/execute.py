@@ -6,27 +6,29 @@ nothing here calls `run.outputs`, which blocks forever without an API server. Wi
 `MLRUN_DBPATH` pointing at an MLRun service the run still executes here (this process is where
 the platform put the run: a worker, a pod) and is recorded on that service, project saved, as the
 DigitalHub mlrun runtime always did; submitting runs to MLRun's Kubernetes is dhmlrun apply's job
-for platforms without the runtime (`dhmlrun/apply/mlrun_worker.py`), never this plugin's, since
-the inputs it fetched live on this machine.
+for platforms without the runtime (`dhmlrun/worker/on_mlrun.py`, which runs local ones with
+`run_here` too), never this plugin's, since the inputs it fetched live on this machine.
 
 mlrun runs in one process are not isolated (environment, working directory, `sys.path`,
-module cache), so executions in one process are serialised by a lock.
+module cache): each is given its own and the caller's are put back (`compat/mlrun.py`), and
+executions in one process are serialised by a lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dhmlrun.compat.mlrun import isolated_run
 from dhmlrun.mlrun_names import mlrun_function_name
 from dhmlrun.runtime.capture import captured_output
 from dhmlrun.runtime.errors import ExecutionError
+from dhmlrun.runtime.failure import HandlerErrorTrap, source_paths
 
 DEFAULT_IMAGE = "mlrun/mlrun"
 _EXECUTION_LOCK = threading.Lock()
@@ -48,6 +50,9 @@ class MlrunJob:
     image: str | None = None
     envs: dict[str, str] = field(default_factory=dict)
     task_params: dict[str, Any] = field(default_factory=dict)
+    declared_source: str | None = None
+    """The handler file's path as the declaration wrote it (`src/pipeline.py`), to name it in a
+    failure (`runtime.failure`)."""
 
     @property
     def output_path(self) -> Path:
@@ -107,49 +112,100 @@ def _run_offline(job: MlrunJob) -> MlrunOutcome:
 
     db = install_memory_db()
     db.reset()
-    _, error, logs = _run_here(mlrun, job, save_project=False)
-    return _outcome_from_db(db, error, logs)
+    _, error, logs, failure = _build_and_run_here(mlrun, job, save_project=False)
+    return _with_failure(_outcome_from_db(db, error, logs), failure)
 
 
 def _run_recorded_on_service(job: MlrunJob) -> MlrunOutcome:
     """Run the handler here (`local=True`), recorded on the MLRun service of `MLRUN_DBPATH`."""
     mlrun = _import_mlrun()
-    run, error, logs = _run_here(mlrun, job, save_project=True)
+    run, error, logs, failure = _build_and_run_here(mlrun, job, save_project=True)
     if run is None:
-        return MlrunOutcome("error", error, {}, [], logs)
+        return _with_failure(MlrunOutcome("error", error, {}, [], logs), failure)
     status = run.status
     state = status.state or "error"
     error = status.error if state != "completed" else None
     artifacts = [_service_artifact(uri) for uri in (status.artifact_uris or {}).values()]
-    return MlrunOutcome(state, error, dict(status.results or {}), artifacts, logs, run.metadata.uid)
+    outcome = MlrunOutcome(state, error, dict(status.results or {}), artifacts, logs, run.metadata.uid)
+    return _with_failure(outcome, failure)
 
 
-def _run_here(mlrun: Any, job: MlrunJob, *, save_project: bool) -> tuple[Any, str | None, str]:
-    """Run the handler in this process, isolated; (mlrun's run object or None, the failure or
-    None, everything printed)."""
-    job.output_path.mkdir(parents=True, exist_ok=True)
-    work_dir = job.run_dir / "work"
+def _with_failure(outcome: MlrunOutcome, failure: str | None) -> MlrunOutcome:
+    """A failed outcome says what the handler raised, typed and placed (`runtime.failure`),
+    rather than mlrun's text of it."""
+    if outcome.failed and failure:
+        outcome.error = failure
+    return outcome
+
+
+def _build_and_run_here(
+    mlrun: Any, job: MlrunJob, *, save_project: bool
+) -> tuple[Any, str | None, str, str | None]:
+    """Build the job's function and run its handler in this process (`run_here`); (mlrun's run
+    object or None, the failure or None, everything printed, the handler's exception in one
+    line or None)."""
+    trap = HandlerErrorTrap()
+    run, error, logs = run_here(
+        lambda: _build_function(mlrun, job, save_project=save_project),
+        job.run_dir,
+        source_root=job.source_root,
+        envs=job.envs,
+        trap=trap,
+        handler=job.handler,
+        inputs=job.inputs or None,
+        params=job.params or None,
+        returns=job.returns or None,
+    )
+    return run, error, logs, trap.failure(source_paths(job.code_file, job.source_root, job.declared_source))
+
+
+def run_here(
+    function: Callable[[], Any],
+    run_dir: Path,
+    *,
+    source_root: Path | None = None,
+    envs: dict[str, str] | None = None,
+    trap: HandlerErrorTrap | None = None,
+    **run_args: Any,
+) -> tuple[Any, str | None, str]:
+    """Run an mlrun function's handler in this process (`local=True`), isolated: working
+    directory `run_dir/work`, outputs under `run_dir/outputs`, `source_root` importable, `envs`
+    set, all restored after (`compat/mlrun.py`); (mlrun's run object or None, the failure or
+    None, everything printed and logged). `function` builds the function (its failure is the
+    run's); `trap` catches what the handler raised. The one local mlrun run: this plugin's and
+    the MLRun worker's (`worker/on_mlrun.py`)."""
+    output_path = run_dir / "outputs"
+    output_path.mkdir(parents=True, exist_ok=True)
+    work_dir = run_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
+    trap = trap or HandlerErrorTrap()
     run, error = None, None
     with (
-        captured_output(_mlrun_log_handlers(mlrun)) as buffer,
-        _isolated(work_dir, job.source_root, job.envs),
+        captured_output(_mlrun_log_handlers()) as buffer,
+        isolated_run(work_dir, source_root, envs or {}),
+        _trapping(trap),
     ):
         try:
-            function = _build_function(mlrun, job, save_project=save_project)
-            run = function.run(
-                handler=job.handler,
-                inputs=job.inputs or None,
-                params=job.params or None,
-                returns=job.returns or None,
-                local=True,
-                output_path=str(job.output_path),
-            )
+            run = function().run(local=True, output_path=str(output_path), **run_args)
         except Exception as exc:  # mlrun raises RunError or anything the handler's import raised
             error = _error_text(exc)
+            trap.exceptions.append(exc)
         except SystemExit as exc:  # mlrun catches Exception only; sys.exit() in a handler lands here
             error = f"the handler called sys.exit({exc.code!r})"
     return run, error, buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _trapping(trap: HandlerErrorTrap) -> Iterator[None]:
+    """`trap` on mlrun's logger (the standard library's logger named `mlrun`) for the block."""
+    import logging
+
+    logger = logging.getLogger("mlrun")
+    logger.addHandler(trap)
+    try:
+        yield
+    finally:
+        logger.removeHandler(trap)
 
 
 def _build_function(mlrun: Any, job: MlrunJob, save_project: bool = False) -> Any:
@@ -196,37 +252,6 @@ def _error_text(exc: BaseException) -> str:
     return text
 
 
-@contextlib.contextmanager
-def _isolated(work_dir: Path, source_root: Path, envs: dict[str, str]) -> Iterator[None]:
-    """Run in `work_dir`, with the source importable and the task's env set; restore all after.
-
-    mlrun also exports `MLRUN_*` variables for each run; they are restored too, so one run
-    cannot leak configuration into the next one in the same process.
-    """
-    old_cwd = os.getcwd()
-    old_env = dict(os.environ)
-    old_path = list(sys.path)
-    os.environ.update(envs)
-    sys.path.insert(0, str(source_root))
-    os.chdir(work_dir)
-    try:
-        yield
-    finally:
-        _remove_mlrun_tmpfile(old_env)
-        os.chdir(old_cwd)
-        sys.path[:] = old_path
-        for name in set(os.environ) - set(old_env):
-            del os.environ[name]
-        os.environ.update(old_env)
-
-
-def _remove_mlrun_tmpfile(old_env: dict[str, str]) -> None:
-    """mlrun leaves one temp JSON file per local run (`MLRUN_META_TMPFILE`); remove ours."""
-    tmpfile = os.environ.get("MLRUN_META_TMPFILE")
-    if tmpfile and tmpfile != old_env.get("MLRUN_META_TMPFILE"):
-        Path(tmpfile).unlink(missing_ok=True)
-
-
 def _service_artifact(uri: str) -> dict:
     """An artifact the MLRun service recorded, as the same dict shape the offline DB keeps."""
     from mlrun.datastore.store_resources import get_store_resource
@@ -234,7 +259,7 @@ def _service_artifact(uri: str) -> dict:
     return get_store_resource(uri).to_dict()
 
 
-def _mlrun_log_handlers(mlrun: Any) -> tuple[Any, ...]:
+def _mlrun_log_handlers() -> tuple[Any, ...]:
     """mlrun's stream handlers (its "default" console handler), to capture what mlrun logs. mlrun's
     logger wraps the standard library's logger named `mlrun`, which is where its handlers live."""
     import logging

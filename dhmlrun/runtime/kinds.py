@@ -1,4 +1,5 @@
-"""The kinds the mlrun runtime registers with the digitalhub SDK, in one place."""
+"""The kinds the mlrun runtime registers with the digitalhub SDK, as the SDK's enums (their words
+are `vocabulary/kinds.py`'s)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from enum import Enum
 
 from digitalhub.entities._commons.utils import map_actions
 
+from dhmlrun.vocabulary.kinds import MLRUN_KIND, MLRUN_RUN_JOB, MLRUN_TASK_JOB
+
 
 class Kind(Enum):
     """Entity kinds: the function, its one task and the run of that task."""
 
-    FUNCTION = "mlrun"
-    TASK_JOB = "mlrun+job"
-    RUN_JOB = "mlrun+job:run"
+    FUNCTION = MLRUN_KIND
+    TASK_JOB = MLRUN_TASK_JOB
+    RUN_JOB = MLRUN_RUN_JOB
 
 
 class Action(Enum):

@@ -4,7 +4,8 @@ With `MLRUN_DBPATH` unset, mlrun 1.12.1 uses `NopDB`: a raising handler then lea
 `created`, `run.outputs` blocks forever and artifacts cannot be read back. Registering this DB
 as the provider behind mlrun's "nop" URL (through `mlrun.db.factory`) gives mlrun somewhere to
 record run state, errors, artifacts and the handler's stdout; mlrun then raises `RunError` with
-the real message, and the runtime reads everything back from here. Imported only inside `run()`.
+the real message, and the runtime reads everything back from here (the mlrun internals this
+takes are fenced in `compat/mlrun.py`). Imported only inside `run()`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ import threading
 from typing import Any
 
 import mlrun.utils
-from dependency_injector import providers
-from mlrun.db.factory import RunDBFactory
 from mlrun.db.nopdb import NopDB
 
+from dhmlrun.compat.mlrun import install_offline_db, without_nop_warnings
 
+
+@without_nop_warnings
 class MemoryRunDB(NopDB):
     """Keeps runs, artifacts and logs of this process; everything else stays a no-op."""
-
-    # NopDB warns "MLRUN_DBPATH is misconfigured" on every attribute access; plain lookup here.
-    __getattribute__ = object.__getattribute__
 
     def __init__(self, url: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(url)
@@ -116,14 +115,12 @@ def install_memory_db() -> MemoryRunDB:
     global _INSTALLED
     if _INSTALLED is None:
         _INSTALLED = MemoryRunDB()
-        factory = RunDBFactory()
-        factory._rundb_container.nop.override(providers.Object(_INSTALLED))
         # Connecting to a DB without "://" always warns "MLRUN_DBPATH is misconfigured"; offline
         # is exactly what is intended here, so that warning would only mislead the run's log.
         old_level = mlrun.utils.logger.level
         mlrun.utils.logger.set_logger_level("ERROR")
         try:
-            factory.create_run_db(force_reconnect=True)
+            install_offline_db(_INSTALLED)
         finally:
             mlrun.utils.logger.set_logger_level(old_level)
     return _INSTALLED

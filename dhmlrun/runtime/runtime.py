@@ -64,7 +64,7 @@ class RuntimeMlrunJob(Runtime):
         transcript.append(f"run directory: {run_dir}")
         outputs = dict(spec.get("outputs") or {})
         outcome = run_job(self._job(run, spec, run_dir, outputs))
-        transcript.append(outcome.logs)
+        transcript.append(Printed(outcome.logs))
         _stop_deadline()
         if outcome.failed:
             return _failed(outcome.error or "the handler failed")
@@ -102,16 +102,30 @@ class RuntimeMlrunJob(Runtime):
             image=spec.get("image"),
             envs={e["name"]: e["value"] for e in spec.get("envs") or []},
             task_params=spec,
+            declared_source=(spec.get("source") or {}).get("source"),
         )
 
     def _store_logs(self, run: dict, transcript: list[str]) -> None:
+        """Store the transcript as the run's log; or, where the executor keeps everything the
+        process prints as the run's log (the embedded core's workers), print the notes it does
+        not hold yet (what the handler printed is printed already)."""
         from dhmlrun.runtime.logs import store_run_log
+        from dhmlrun.vocabulary.settings import OUTPUT_KEPT_ENV
 
+        if os.environ.get(OUTPUT_KEPT_ENV):
+            notes = [part for part in transcript if part.strip() and not isinstance(part, Printed)]
+            print("".join(f"{part.rstrip()}\n" for part in notes), end="", flush=True)
+            return
         text = "".join(f"{part.rstrip()}\n" for part in transcript if part.strip())
         try:
             store_run_log(self.project, run["id"], text)
         except Exception:
             log.exception("could not store the run log")
+
+
+class Printed(str):
+    """A part of a run's transcript that this process printed already (what mlrun captured is
+    echoed as it comes: `capture.Tee`)."""
 
 
 def _inputs_and_params(spec: dict) -> tuple[dict[str, str], dict[str, Any]]:

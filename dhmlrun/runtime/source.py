@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from dhmlrun import archive
 from dhmlrun.runtime.download import download_url, url_file_name
@@ -157,7 +157,12 @@ def locate_handler(root: Path, handler: str) -> MaterialisedSource:
 
 
 def clone_git(uri: str, dest: Path) -> None:
-    """Clone `git+https://host/repo.git#ref` into `dest` and check out `ref` (default branch if none)."""
+    """Clone `git+https://host/repo.git#ref` into `dest` and check out `ref` (default branch if none).
+
+    Credentials in the URL (`git+https://user:token@host/...`) never reach git's command line,
+    which every user of the machine can read (`ps`), nor the clone's `.git/config`: git gets the
+    URL without them, and an `Authorization` header for that host through its environment
+    (`_credentials_environment`)."""
     parsed = urlparse(uri)
     url = parsed._replace(scheme=parsed.scheme.removeprefix("git+"), fragment="").geturl()
     if parsed.scheme == "git":
@@ -165,7 +170,8 @@ def clone_git(uri: str, dest: Path) -> None:
     ref = parsed.fragment
     if ref.startswith("-"):
         raise ExecutionError(f"git ref {ref!r} is not a valid ref")
-    _git(["clone", "--quiet", url, str(dest)], f"cannot clone {url}")
+    url, credentials = _credentials_environment(url)
+    _git(["clone", "--quiet", url, str(dest)], f"cannot clone {url}", credentials)
     if ref:
         commit = _resolve_ref(dest, ref)
         if commit is None:
@@ -190,9 +196,27 @@ def _resolve_ref(repo: Path, ref: str) -> str | None:
     return None
 
 
-def _git(args: list[str], failure: str) -> None:
+def _credentials_environment(url: str) -> tuple[str, dict[str, str]]:
+    """`url` without its user and password, and the environment that gives git an HTTP Basic
+    `Authorization` header for that scheme and host only (git's `GIT_CONFIG_COUNT`/`KEY_n`/
+    `VALUE_n` settings, read from the environment since git 2.31)."""
+    parsed = urlparse(url)
+    if parsed.username is None and parsed.password is None:
+        return url, {}
+    host = parsed.netloc.rpartition("@")[2]
+    pair = f"{unquote(parsed.username or '')}:{unquote(parsed.password or '')}"
+    header = "Authorization: Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    index = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+    return parsed._replace(netloc=host).geturl(), {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{parsed.scheme}://{host}/.extraHeader",
+        f"GIT_CONFIG_VALUE_{index}": header,
+    }
+
+
+def _git(args: list[str], failure: str, extra_env: dict[str, str] | None = None) -> None:
     """Run git without prompts (a prompt would hang a worker forever) and with a timeout."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    env = {**os.environ, **(extra_env or {}), "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     try:
         proc = subprocess.run(
             ["git", *args], capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT_SECONDS, check=False

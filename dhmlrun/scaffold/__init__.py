@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dhmlrun.errors import DhmlrunError, Location
-from dhmlrun.scaffold.pin import REQUIREMENTS_FILE, installed_pin, requirements_text
+from dhmlrun.scaffold.pin import (
+    REQUIREMENTS_FILE,
+    REQUIREMENTS_INPUT,
+    installed_pin,
+    requirements_input_text,
+    requirements_text,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAME_PLACEHOLDER = "__NAME__"
@@ -59,7 +65,7 @@ def project_name(raw: str) -> str:
 
 def planned_files() -> list[str]:
     """Every file `init` writes, relative to the new repo."""
-    return sorted([*FILES, SCHEMA_FILE, REQUIREMENTS_FILE])
+    return sorted([*FILES, SCHEMA_FILE, REQUIREMENTS_FILE, REQUIREMENTS_INPUT])
 
 
 def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -> Scaffold:
@@ -78,7 +84,8 @@ def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -
         _write(directory / target, text)
     _write(directory / SCHEMA_FILE, schema_text())
     pin = installed_pin()
-    _write(directory / REQUIREMENTS_FILE, requirements_text(pin))
+    _write(directory / REQUIREMENTS_INPUT, requirements_input_text(pin))
+    _write(directory / REQUIREMENTS_FILE, requirements_text())
     return Scaffold(directory, project, tuple(planned_files()), pin.note)
 
 

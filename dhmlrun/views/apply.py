@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dhmlrun.apply.results import DONE, FAILED, SKIPPED, ApplyResult
+from dhmlrun.plan.model import RUN
 from dhmlrun.views.plan import style
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary.mask import mask_text
 
 
-def render_apply_summary(outcome: ApplyResult, secrets: Iterable[str] = (), colour: bool = False) -> str:
+def render_apply_summary(
+    outcome: ApplyResult,
+    secrets: Iterable[str] = (),
+    colour: bool = False,
+    logs_command: Callable[[str], str] | None = None,
+) -> str:
     """`Apply complete: N done, M failed, K skipped.` (`Destroy complete` for a destroy), plus
-    one line per failure or skip."""
+    one line per failure or skip; a failed run's line ends with where its whole output is
+    (`logs_command(address)`: `dhmlrun logs runs.x ...`)."""
     results = outcome.results
     done = [r for r in results if r.status == DONE]
     failed = [r for r in results if r.status == FAILED]
     skipped = [r for r in results if r.status == SKIPPED]
-    lines = [
-        style(f"  failed:  {r.address} ({r.action}): {_shown(r.message, secrets)}", "delete", colour)
-        for r in failed
-    ]
+    lines = []
+    for r in failed:
+        hint = f"; see: {logs_command(r.address)}" if logs_command and r.action == RUN else ""
+        line = f"  failed:  {r.address} ({r.action}): {_shown(r.message, secrets)}{hint}"
+        lines.append(style(line, "delete", colour))
     lines += [f"  skipped: {r.address} ({r.action}): {_shown(r.message, secrets)}" for r in skipped]
     verb = "Destroy" if outcome.destroy else "Apply"
     head = (

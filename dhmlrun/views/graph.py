@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from dhmlrun.config.model import ENTITY_TYPES, Reference
 from dhmlrun.plan.model import ADOPT, CREATE, DELETE, NOOP, PROJECT_ADDRESS, RUN, SYMBOLS, UPDATE, Action
 from dhmlrun.views.progress import elapsed_text
-from dhmlrun.views.terminal import safe_text
+from dhmlrun.views.terminal import reviewable_text
 from dhmlrun.vocabulary import keys, states, times
 from dhmlrun.vocabulary.mask import mask_text
 
@@ -243,10 +243,6 @@ def output_address(run: str, key: str) -> str:
 # ---------------------------------------------------------------- label text
 
 
-_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-"""Zero-width and bidirectional formatting characters: they could make a label read as another."""
-
-
 class _Text:
     """Label text as shown: masked, without control or invisible characters, wrapped."""
 
@@ -254,7 +250,7 @@ class _Text:
         self.secrets = sorted({str(s) for s in secrets if str(s)})
 
     def clean(self, text: object) -> str:
-        return _INVISIBLE.sub("", safe_text(mask_text(str(text), self.secrets)))
+        return reviewable_text(mask_text(str(text), self.secrets))
 
     def lines(self, text: object) -> list[str]:
         wrapped = [

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING
 
 from dhmlrun.plan.model import SYMBOLS, Plan
 from dhmlrun.views.graph import Graph, changes_graph, legend, plan_graph, to_mermaid
-from dhmlrun.views.plan import render_plan, summary_line
-from dhmlrun.views.terminal import safe_text, safe_value
-from dhmlrun.vocabulary.mask import mask_value
+from dhmlrun.views.plan import plan_warnings, render_plan, shown_plan, summary_line
+from dhmlrun.views.terminal import reviewable_text
 
 if TYPE_CHECKING:
     from dhmlrun.config.model import Declaration
@@ -38,7 +37,7 @@ _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]~|!])")
 def cell_text(text: str) -> str:
     """Plain text, shown as written in a Markdown table cell or paragraph: one line, markup and
     HTML escaped, and @mentions broken by a zero-width space (as Renovate does)."""
-    one_line = " ".join(safe_text(str(text)).split())
+    one_line = " ".join(reviewable_text(str(text)).split())
     escaped = html.escape(one_line, quote=False)
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", escaped).replace("@", "@&#8203;")
 
@@ -46,7 +45,7 @@ def cell_text(text: str) -> str:
 def code_span(text: str) -> str:
     """`text` as inline code, safe in a table cell: the backtick fence is longer than any run of
     backticks inside, and pipes are escaped (GFM splits cells before reading code spans)."""
-    one_line = " ".join(safe_text(str(text)).split())
+    one_line = " ".join(reviewable_text(str(text)).split())
     if not one_line:
         return ""
     longest = max((len(run) for run in re.findall("`+", one_line)), default=0)
@@ -65,10 +64,10 @@ def fenced(text: str, info: str = "") -> list[str]:
 def render_plan_markdown(plan: Plan, declaration: Declaration, secrets: Iterable[str] = ()) -> str:
     """The plan for a pull request (see the module docstring)."""
     secrets = {*secrets, *declaration.sensitive_values()}
-    masked = Plan.from_dict(safe_value(mask_value(plan.as_dict(), secrets)))
+    masked = shown_plan(plan, secrets)
     verb = "destroy" if masked.destroy else "plan"
     lines = [f"## dhmlrun {verb}: project {code_span(masked.project)}", ""]
-    for warning in masked.warnings:
+    for warning in plan_warnings(masked):
         lines += [f"> **Warning:** {cell_text(warning)}", ""]
     lines += [f"**{cell_text(summary_line(masked))}**", ""]
     changes = masked.changes()

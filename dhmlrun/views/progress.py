@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from dhmlrun.views.terminal import safe_text
+
 MODE_ENV = "DHMLRUN_PROGRESS"
 """`live` or `plain` forces a mode; anything else (or unset) chooses by whether stderr is a TTY."""
 
@@ -137,7 +139,7 @@ class LiveProgress:
                 elapsed = elapsed_text(node.elapsed) if node.status in ("done", "failed") else ""
             line = f"  {symbol} {node.address.ljust(pad)}  {state:<9} {elapsed:>7}"
             if node.message and node.status in ("failed", "skipped"):
-                line += f"  {node.message}"
+                line += f"  {safe_text(node.message)}"
             lines.append(line.rstrip()[: max(20, width - 1)])
         for notice in self.notices:  # wrapped, not cut: every word of it matters
             lines.extend(textwrap.wrap(notice, max(20, width - 1)))
@@ -203,7 +205,7 @@ class Display:
 
     def line(self, text: str) -> None:
         if self.live is None:
-            self.plain(text)
+            self.plain(safe_text(text))
 
     def event(self, address: str, action: str, status: str, elapsed: float, message: str) -> None:
         if self.live is not None:

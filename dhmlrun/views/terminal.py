@@ -20,6 +20,10 @@ _STRINGS = re.compile(r"(?:\x1b[\]P^_X]|[\x9d\x90\x9e\x9f\x98])[^\x07\x1b\x9c]*(
 _CSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?")
 _ESCAPE = re.compile(r"\x1b[ -/]*[0-~]?")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+"""Zero-width and bidirectional formatting characters: they make text read as other text (U+202E
+reverses what follows it, so a reviewer reads `gnp.exe` for `exe.png`). Removed from what is
+reviewed: plans, text and Markdown, and the graph (`reviewable_text`)."""
 
 
 def safe_text(text: str) -> str:
@@ -29,6 +33,22 @@ def safe_text(text: str) -> str:
     for pattern in (_STRINGS, _CSI, _ESCAPE, _CONTROLS):
         text = pattern.sub("", text)
     return text
+
+
+def reviewable_text(text: str) -> str:
+    """`safe_text`, and without the `INVISIBLE` formatting characters."""
+    return INVISIBLE.sub("", safe_text(text))
+
+
+def reviewable_value(value: Any) -> Any:
+    """A copy of `value` with `reviewable_text` applied to every string, at any depth (keys too)."""
+    if isinstance(value, str):
+        return reviewable_text(value)
+    if isinstance(value, dict):
+        return {reviewable_value(k): reviewable_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [reviewable_value(v) for v in value]
+    return value
 
 
 def safe_value(value: Any) -> Any:

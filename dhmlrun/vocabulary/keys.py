@@ -1,6 +1,6 @@
 """Store keys (`store://…`), the one format of references between DigitalHub entities.
 
-Built here and parsed here (dhcore-api.md §3). The SDK builds the keys of versioned entities
+Built here and parsed here (docs/dhcore.md §3). The SDK builds the keys of versioned entities
 as `store://PROJECT/TYPE/KIND/NAME:ID`, which is also what DHCore returns for them; runs,
 tasks and secrets differ between the two and are never parsed by dhmlrun.
 """
@@ -58,10 +58,6 @@ def executable_ref(kind: str, project: str, name: str, entity_id: str) -> str:
 def task_ref(kind: str, project: str, task_id: str) -> str:
     """`python+job://p/9f…`: how a run points at its task."""
     return f"{kind}://{project}/{task_id}"
-
-
-def is_store_key(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
 
 
 def output_key(value: object) -> str | None:

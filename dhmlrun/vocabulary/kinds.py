@@ -12,3 +12,11 @@ PYTHON_KIND = "python"
 """The function kind of DigitalHub's python runtime (task `python+job`, run `python+job:run`)."""
 FUNCTION_KINDS = (MLRUN_KIND, PYTHON_KIND)
 """The function kinds a declaration may use."""
+HERA_KIND = "hera"
+"""The workflow kind of digitalhub-runtime-hera (tasks `hera+build`, `hera+pipeline`)."""
+BUILD_ACTION = "build"
+PIPELINE_ACTION = "pipeline"
+PLATFORM_ACTIONS = (BUILD_ACTION, PIPELINE_ACTION)
+"""Actions only the platform executes (DHCore's builders and Argo; the runtimes' own `run()`
+does nothing for them): their runs are remote, and their run specs say nothing of local
+execution."""

@@ -36,8 +36,9 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
 
 
 def mask_value(value: Any, secrets: Iterable[str]) -> Any:
-    """A copy of `value` with every secret and URL credential masked, at any depth (keys
-    included); a number equal to a secret is masked too."""
+    """A copy of `value` with every secret and URL credential masked in its values, at any depth;
+    a number equal to a secret is masked too. Keys are never changed: they are structure (with
+    a one-character secret, masking `execution` broke the plan apply shows)."""
     return _mask(value, ordered_secrets(secrets))
 
 
@@ -47,9 +48,50 @@ def _mask(value: Any, secrets: list[str]) -> Any:
             value = value.replace(secret, MASK)
         return mask_userinfo(value)
     if isinstance(value, dict):
-        return {_mask(k, secrets): _mask(v, secrets) for k, v in value.items()}
+        return {k: _mask(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_mask(v, secrets) for v in value]
     if isinstance(value, int | float) and not isinstance(value, bool) and str(value) in secrets:
         return MASK
     return value
+
+
+class StreamMask:
+    """`mask_text` over a text that arrives in pieces (what a run prints, as it prints it).
+
+    `feed` returns what can be written so far: up to the last line end that no secret can still
+    straddle (a piece may end half-way through a secret), or, for a line longer than
+    `max_pending`, all but its last characters; `end` returns the rest, masked.
+    """
+
+    def __init__(self, secrets: Iterable[str], max_pending: int = 64 * 1024) -> None:
+        self.secrets = ordered_secrets(secrets)
+        self.longest = len(self.secrets[0]) if self.secrets else 1
+        self.max_pending = max_pending
+        self.pending = ""
+
+    def feed(self, text: str) -> str:
+        self.pending += text
+        safe = max(len(self.pending) - (self.longest - 1), 0)  # an unfinished secret starts after it
+        line_end = self.pending.rfind("\n", 0, safe) + 1
+        cut = line_end or (safe if len(self.pending) > self.max_pending else 0)
+        cut = self._past_straddling(cut)
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return mask_text(out, self.secrets) if out else ""
+
+    def end(self) -> str:
+        out, self.pending = self.pending, ""
+        return mask_text(out, self.secrets) if out else ""
+
+    def _past_straddling(self, cut: int) -> int:
+        """`cut`, moved to the end of any secret occurrence it would split."""
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            for secret in self.secrets:
+                start = self.pending.find(secret, max(0, cut - len(secret) + 1))
+                while start != -1 and start < cut:
+                    if cut < start + len(secret):
+                        cut, moved = start + len(secret), True
+                    start = self.pending.find(secret, start + 1)
+        return cut

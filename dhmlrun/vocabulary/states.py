@@ -1,4 +1,4 @@
-"""Run and material states (DHCore's lifecycles, dhcore-api.md §9) and the classes of them that
+"""Run and material states (DHCore's lifecycles, docs/dhcore.md §9) and the classes of them that
 dhmlrun reasons with.
 
 Why classes and not ad-hoc tuples: "is this run over?" has one answer everywhere (the planner's
@@ -31,8 +31,6 @@ FINAL = ENDED | REMOVED
 lease, never count it as still running."""
 FAILED = frozenset({ERROR, STOPPED})
 """A run that ended without completing: an `on_change` run fires again."""
-EXECUTABLE = frozenset({BUILT, STOPPED})
-"""States from which the SDK's `start_execution` accepts to run."""
 
 
 def is_final(state: str | None) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun import Project
+from dhmlrun import ApplyOptions, Project
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.model import Plan
 
@@ -81,10 +81,10 @@ def test_review_sees_the_plan_and_can_cancel_before_anything_changes(
         raise DhmlrunError.single("not today")
 
     with pytest.raises(DhmlrunError, match="not today"):
-        project.apply(review=refuse)
+        project.apply(options=ApplyOptions(review=refuse))
     assert [a.address for a in seen[0].changes()] == ["project", "dataitems.numbers", "functions.f"]
     assert project.plan().counts()["create"] == 3  # nothing was created
-    outcome = project.apply(review=seen.append)
+    outcome = project.apply(options=ApplyOptions(review=seen.append))
     assert outcome.exit_code == 0 and not project.plan().has_changes
     destroyed = project.destroy()
     assert destroyed.destroy and destroyed.exit_code == 0

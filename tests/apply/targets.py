@@ -1,5 +1,5 @@
 """Entry points the run-server tests fork children into (`main(argv) -> exit code`, like
-`dhmlrun.apply.run_worker.main`). Each writes what it observed to the file named by argv[0]."""
+`dhmlrun.worker.main.main`). Each writes what it observed to the file named by argv[0]."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.apply.mlrun_worker import OURS, build_function, readable_url
 from dhmlrun.plan import build_plan
 from dhmlrun.plan.model import EntityWrite
 from dhmlrun.platform.state import PlatformState
+from dhmlrun.worker.on_mlrun import OURS, build_function, readable_url
 from tests.plan.helpers import counter_ids, declaration, write_repo
 from tests.plan.mlrun_states import MLRUN, RecordedService, read_state
 
@@ -53,7 +53,7 @@ def test_the_function_mlrun_runs_is_detached_from_the_declared_version(tmp_path:
     none of dhmlrun's labels, so the declared version on MLRun stays as it was."""
     import mlrun
 
-    from dhmlrun.apply.mlrun_worker import detached
+    from dhmlrun.worker.on_mlrun import detached
 
     body = {
         "id": "v1",

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.apply.executor import run_in_worker
 from dhmlrun.apply.run_server import (
     SERVER_ENV,
     RunServer,
@@ -26,6 +25,9 @@ from dhmlrun.apply.run_server import (
     keeping_run_server,
     warm_run_server,
 )
+from dhmlrun.apply.workers import run_in_worker
+from dhmlrun.vocabulary.runs import FunctionVersion
+from dhmlrun.worker.protocol import ExecuteRun, RunOrder
 from tests.conftest import pids_with_environ
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,12 +96,14 @@ def test_run_in_worker_falls_back_to_a_fresh_worker_when_the_server_is_unusable(
     with RunServer(preload=(TARGETS,)) as broken:
         broken._proc.kill()  # the server is gone before the run is sent
         broken._proc.wait()
-        # an unreadable request: the fresh worker reports the failure as a result, not a crash
-        request = {"run_id": "r1", "function": {"key": "store://nowhere/function/mlrun/x:1"}}
-        env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9"}
-        result = run_in_worker(request, tmp_path / "logs", "runs.r", env, broken)
-    assert result["state"] == "ERROR"
-    assert result["id"] == "r1"
+        # a platform nobody answers at: the fresh worker reports the failure as a result, not a crash
+        function = FunctionVersion("functions.x", "1", "store://nowhere/function/mlrun/x:1", "mlrun")
+        order = RunOrder("nowhere", "r1", function, "job", {}, {}, [], {}, "local", [])
+        request = ExecuteRun(order)
+        env = {**os.environ, "DHCORE_ENDPOINT": "http://127.0.0.1:9", "DHMLRUN_HTTP_ATTEMPTS": "1"}
+        result = run_in_worker(request, tmp_path / "logs", env, broken)
+    assert result.state == "ERROR"
+    assert result.id == "r1"
 
 
 def test_the_server_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,6 +35,14 @@ def test_plan_with_detailed_exitcode_and_a_bad_flag_is_an_error_not_changes() ->
     assert run("plan", "--detailed-exitcode", "--no-such-flag") == 1
 
 
+def test_a_usage_error_reads_like_every_other_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("plan", "--no-such-flag") == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "error: No such option '--no-such-flag'."
+    assert "Error:" not in err
+    assert "Usage: dhmlrun plan [OPTIONS] [PATH]" in err and "Try 'dhmlrun plan --help' for help." in err
+
+
 def test_outputs_of_something_that_is_not_a_run_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["outputs", "functions.gen", "--path", str(tmp_path)])
     assert result.exit_code == 1
@@ -72,3 +80,28 @@ def test_a_destroy_is_saved_reviewed_and_applied(core: object, tmp_path: Path, p
     again = invoke(cli, ["plan", str(root), "--destroy"])
     assert "No changes." in again.stdout
     assert os.environ.get("DHCORE_ENDPOINT")  # the session core, not the repo's own
+
+
+TWO = """version: 1
+project: {name: "%s"}
+dataitems:
+  a: {kind: table, path: "s3://bucket/a.csv"}
+  b: {kind: table, path: "%s"}
+"""
+
+
+def test_a_partial_plan_exits_2_with_detailed_exitcode_while_changes_were_left_out(
+    core: object, tmp_path: Path, project_name: str
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "dhmlrun.yaml").write_text(TWO % (project_name, "s3://bucket/b.csv"))
+    invoke = CliRunner().invoke
+    assert invoke(cli, ["apply", str(root), "--auto-approve"]).exit_code == 0
+    (root / "dhmlrun.yaml").write_text(TWO % (project_name, "s3://bucket/b2.csv"))
+    planned = invoke(cli, ["plan", str(root), "--target", "dataitems.a", "--detailed-exitcode"])
+    assert planned.exit_code == 2, (planned.stdout, planned.exception)
+    assert "The platform matches" not in planned.stdout
+    assert "1 change left out (dataitems.b)" in planned.stdout
+    whole = invoke(cli, ["plan", str(root), "--target", "dataitems.b", "--detailed-exitcode"])
+    assert whole.exit_code == 2 and "~ dataitems.b" in whole.stdout

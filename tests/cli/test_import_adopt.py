@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from dhmlrun.config import load_declaration
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.importer import ProjectExport, build_import, write_import
+from dhmlrun.importer import ProjectExport, build_import, read_export, write_import
 from dhmlrun.plan import build_plan
+from dhmlrun.platform import labels as L
 from dhmlrun.platform import open_platform
 from dhmlrun.platform.state import PlatformState, RemoteEntity
 from tests.cli.conftest import dhmlrun, plan_json
@@ -228,6 +230,112 @@ def test_write_import_checks_every_file_before_writing_any(tmp_path: Path) -> No
     assert not (tmp_path / "dhmlrun.yaml").exists()
 
 
+# ---------------------------------------------------------------- hostile exports (issue 21)
+
+PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-really-a-key\n"
+
+
+@pytest.fixture
+def private_file(tmp_path: Path) -> Path:
+    """A file of this machine that no export may make import copy."""
+    place = tmp_path / "home" / ".ssh"
+    place.mkdir(parents=True)
+    (place / "id_ed25519").write_text(PRIVATE)
+    return place / "id_ed25519"
+
+
+def _written(out: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+
+
+def test_import_never_copies_a_local_file_an_export_names(tmp_path: Path, private_file: Path) -> None:
+    export = ProjectExport(
+        "p",
+        None,
+        "http://x",
+        dataitems=[
+            _dto("key", "table", {"path": str(private_file)}),
+            _dto("url", "table", {"path": f"file://{private_file}"}),
+        ],
+    )
+    result = build_import(export)
+    out = tmp_path / "out"
+    write_import(result, out)
+    assert PRIVATE not in _written(out)
+    assert "dataitems" not in yaml.safe_load((out / "dhmlrun.yaml").read_text())
+    said = "is a local file of the machine that made it, not copied"
+    assert result.skipped == [
+        f"dataitems.key: its path {str(private_file)!r} {said}",
+        f"dataitems.url: its path 'file://{private_file}' {said}",
+    ]
+
+
+def test_a_recorded_path_is_declared_never_filled_from_this_machine(
+    tmp_path: Path, private_file: Path
+) -> None:
+    """A dataitem dhmlrun applied (it recorded the file's path in its repo) keeps that path, so
+    adopting it does not plan its deletion; the label cannot make import read anything."""
+    recorded = L.encode({f"{L.LOCAL_PATH}:path": "data/numbers.csv"})
+    climbing = L.encode({f"{L.LOCAL_PATH}:path": "../../home/.ssh/id_ed25519"})
+    export = ProjectExport(
+        "p",
+        None,
+        "http://x",
+        dataitems=[
+            _dto("numbers", "table", {"path": str(private_file)}, labels=recorded),
+            _dto("climb", "table", {"path": str(private_file)}, labels=climbing),
+        ],
+    )
+    result = build_import(export)
+    out = tmp_path / "out"
+    write_import(result, out)
+    assert PRIVATE not in _written(out) and not (out / "data").exists()
+    document = yaml.safe_load((out / "dhmlrun.yaml").read_text())
+    assert document["dataitems"] == {"numbers": {"kind": "table", "path": "data/numbers.csv"}}
+    assert result.not_copied == [
+        f"dataitems.numbers: data/numbers.csv (a local file where it was applied, "
+        f"{str(private_file)!r}): not copied, put it there before dhmlrun plan"
+    ]
+    assert [line.split(":")[0] for line in result.skipped] == ["dataitems.climb"]
+
+
+def test_names_and_kinds_cannot_write_yaml_into_the_header() -> None:
+    """A kind holding a newline once produced a live top-level `runs:` entry among the comments."""
+    evil = "x\nruns:\n  pwn: {function: f, action: job}\r\u2028#"
+    export = ProjectExport(
+        "p\nruns: {}",
+        None,
+        "http://x\n",
+        functions=[_dto("f", evil, {})],
+        dataitems=[_dto(f"d\n{evil}", evil, {"path": "s3://b/x"})],
+    )
+    text = build_import(export).files["dhmlrun.yaml"].decode()
+    document = yaml.safe_load(text)
+    assert set(document) == {"version", "project"}
+    assert "#   functions.f: kind x\\nruns:\\n  pwn: {function: f, action: job}\\r\\u2028#" in text
+    assert all(line.startswith("#") for line in text.split("\nversion:")[0].splitlines())
+
+
+def test_an_export_refers_only_to_files_in_its_own_folder(tmp_path: Path, private_file: Path) -> None:
+    private_file.write_text(
+        "kind: table\nname: stolen\nspec: {path: s3://b/x}\nmetadata: {description: from this machine}\n"
+    )
+    export = tmp_path / "export"
+    export.mkdir()
+    for ref in (str(private_file), f"../home/.ssh/{private_file.name}"):
+        (export / "projects-p.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "kind": "project",
+                    "name": "p",
+                    "spec": {"dataitems": [{"name": "d", "kind": "table", "metadata": {"ref": ref}}]},
+                }
+            )
+        )
+        with pytest.raises(DhmlrunError, match="outside the export's folder: not read"):
+            read_export(export / "projects-p.yaml")
+
+
 # ---------------------------------------------------------------- the planner (pure)
 
 
@@ -286,6 +394,39 @@ def test_import_from_the_sdks_project_export_matches_the_live_import(
     assert {a["action"] for a in plan_json(out)["actions"] if a["action"] != "no-op"} == {"adopt"}
 
 
+def test_an_export_imported_with_no_platform_configured_says_where_to_point_plan(
+    imported: Path, project_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digitalhub as dh
+
+    (tmp_path / "exports").mkdir()
+    monkeypatch.chdir(tmp_path / "exports")
+    exported = Path(dh.get_project(project_name).export())
+    for name in ("DHCORE_ENDPOINT", "DHCORE_ACCESS_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DH_CONFIG", str(tmp_path / "no.ini"))  # and no profile either
+    out = tmp_path / "from-export"
+    result = dhmlrun("import", exported, "--out", out)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "no changes expected" not in result.stdout and "to adopt" not in result.stdout
+    assert f"Next: point plan at the platform project {project_name} lives on" in result.stdout
+    assert f"dhmlrun plan {out} --endpoint URL (or --profile NAME, or DHCORE_ENDPOINT)" in result.stdout
+    assert "it would plan every entity as new" in result.stdout
+
+
+def test_a_refused_token_says_where_credentials_come_from(
+    core: Any, project_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DHCORE_ACCESS_TOKEN", "not-the-token")
+    result = dhmlrun("import", project_name, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert ": 403 Access Denied; the credentials were missing or not accepted: set DHCORE_ACCESS_TOKEN" in (
+        message
+    )
+    assert "with --profile NAME" in message
+
+
 def test_a_file_that_is_not_a_project_export_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("kind: function\nname: f\n")
     result = dhmlrun("import", tmp_path / "x.yaml", "--out", tmp_path / "out")
@@ -304,7 +445,10 @@ functions:
 def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
     core: Any, project_name: str, tmp_path: Path
 ) -> None:
-    """Data paths become paths of the new repo and the files are copied; the code too."""
+    """Data paths become the paths dhmlrun recorded in the old repo, with the bytes the platform
+    holds: apply uploaded the declared file to the files store (the embedded core's own) and
+    import downloads it from there (DHCore's files API, a presigned URL), never from this
+    machine's disk; the code is written from the platform."""
     old = tmp_path / "old"
     (old / "data").mkdir(parents=True)
     (old / "src").mkdir()
@@ -312,6 +456,7 @@ def test_importing_a_managed_project_into_a_new_repo_plans_no_changes(
     (old / "src" / "jobs.py").write_text("def h(context):\n    pass\n")
     (old / "dhmlrun.yaml").write_text(MANAGED % project_name)
     assert dhmlrun("apply", old, "--auto-approve").exit_code == 0
+    (old / "data" / "numbers.csv").unlink()  # what import writes cannot come from here
     new = tmp_path / "new"
     result = dhmlrun("import", project_name, "--out", new)
     assert result.exit_code == 0, (result.output, result.exception)
@@ -335,3 +480,47 @@ def test_a_failed_import_leaves_nothing_behind(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 1
     assert "no endpoint is configured" in str(result.exception)
     assert not out.exists()
+
+
+def test_workflows_and_serve_functions_are_written_not_dropped(tmp_path: Path) -> None:
+    """s1-etl's shape: a serve function with its init_function, a hera workflow whose build the
+    platform filled in; the written declaration loads, and holds both as they were."""
+    code = base64.b64encode(b"def serve(context, event):\n    return 1\n\ndef init(context, di):\n    pass\n")
+    flow = base64.b64encode(b"def pipeline():\n    return None\n").decode()
+    export = ProjectExport(
+        "flows",
+        None,
+        "http://x",
+        functions=[
+            _dto(
+                "api",
+                "python",
+                {
+                    "source": {"base64": code.decode(), "handler": "serve"},
+                    "python_version": "PYTHON3_10",
+                    "init_function": "init",
+                },
+            )
+        ],
+        workflows=[
+            _dto(
+                "pipeline",
+                "hera",
+                {
+                    "source": {"base64": flow, "handler": "pipeline", "lang": "python"},
+                    "build": {"base64": "eA=="},
+                },
+            ),
+            _dto("old", "kfp", {"source": {"base64": flow, "handler": "pipeline"}}),
+        ],
+    )
+    result = build_import(export)
+    document = yaml.safe_load(result.files["dhmlrun.yaml"])
+    assert document["functions"]["api"]["init_function"] == "init"
+    assert document["workflows"] == {
+        "pipeline": {"kind": "hera", "source": {"source": "src/pipeline.py", "handler": "pipeline"}}
+    }
+    assert "workflows.old: kind kfp" in "\n".join(result.skipped)
+    write_import(result, tmp_path / "out")
+    loaded = load_declaration(tmp_path / "out", environ={})
+    assert loaded.resources["workflows.pipeline"].spec["source"]["handler"] == "pipeline"

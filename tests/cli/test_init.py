@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -156,23 +157,82 @@ def steps_running(doc: dict[str, Any], job: str) -> list[str]:
 def test_workflow_plans_on_pull_requests_and_applies_on_main(repo: Path) -> None:
     doc = workflow(repo)
     triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` key as true
-    assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
-    assert "pull_request" in doc["jobs"]["plan"]["if"]
+    assert "pull_request_target" in triggers and triggers["push"]["branches"] == ["main"]
+    assert "pull_request_target" in doc["jobs"]["plan"]["if"]
     assert "refs/heads/main" in doc["jobs"]["apply"]["if"]
-    assert any("dhmlrun plan --detailed-exitcode" in run for run in steps_running(doc, "plan"))
+    assert any("dhmlrun plan pr --detailed-exitcode" in run for run in steps_running(doc, "plan"))
     assert any(run.strip() == "dhmlrun apply --auto-approve" for run in steps_running(doc, "apply"))
-    for job in ("plan", "apply"):  # never `pip install dhmlrun` from an index: the pinned source
+    for job in ("plan", "apply"):  # never `pip install dhmlrun` from an index: the hash-checked lock
         installs = [run for run in steps_running(doc, job) if "pip install" in run]
-        assert installs and all("pip install -r requirements.txt" in run for run in installs)
+        assert installs and all(
+            "python -m pip install --require-hashes --no-deps -r requirements.txt" in run for run in installs
+        )
 
 
 def test_workflow_takes_credentials_from_secrets_and_never_echoes_them(repo: Path) -> None:
     doc = workflow(repo)
-    assert doc["env"]["DHCORE_ENDPOINT"] == "${{ secrets.DHCORE_ENDPOINT }}"
-    assert doc["env"]["DHCORE_ACCESS_TOKEN"] == "${{ secrets.DHCORE_ACCESS_TOKEN }}"
+    assert "env" not in doc  # each job gets only its own
+    plan, apply = doc["jobs"]["plan"]["env"], doc["jobs"]["apply"]["env"]
+    assert plan["DHCORE_ENDPOINT"] == apply["DHCORE_ENDPOINT"] == "${{ secrets.DHCORE_ENDPOINT }}"
+    assert plan["DHCORE_ACCESS_TOKEN"] == "${{ secrets.DHCORE_PLAN_TOKEN }}"
+    assert apply["DHCORE_ACCESS_TOKEN"] == "${{ secrets.DHCORE_ACCESS_TOKEN }}"
     for job in ("plan", "apply"):
         for run in steps_running(doc, job):
-            assert "secrets." not in run and "echo $DHCORE" not in run and '"$DHCORE_ACCESS' not in run
+            assert "secrets." not in run
+            assert not re.search(r"(echo|printf|cat)[^\n]*\$\{?DHCORE_ACCESS", run), run
+
+
+# -- issue 21: the workflow is safe on pull requests ---------------------------------------------
+
+def test_the_plan_runs_the_base_branchs_workflow_and_dhmlrun_never_the_pull_requests(repo: Path) -> None:
+    """It installed `requirements.txt` from the pull request's own branch next to the token."""
+    plan = workflow(repo)["jobs"]["plan"]
+    checkouts = [s for s in plan["steps"] if "actions/checkout@" in s.get("uses", "")]
+    base, pull = (s["with"] for s in checkouts)
+    assert base == {"path": "base", "persist-credentials": False}
+    assert pull == {
+        "ref": "${{ github.event.pull_request.head.sha }}",
+        "path": "pr",
+        "persist-credentials": False,
+    }
+    install = next(s for s in plan["steps"] if "pip install" in s.get("run", ""))
+    assert install["working-directory"] == "base"
+    touching = [  # the steps that use the pull request's files: dhmlrun reading them, nothing else
+        s["name"]
+        for s in plan["steps"]
+        if re.search(r"\bpr\b", s.get("run", "")) or s.get("working-directory") == "pr"
+    ]
+    assert touching == ["Validate", "Plan"]
+
+
+def test_pull_requests_from_forks_are_not_planned(repo: Path) -> None:
+    condition = workflow(repo)["jobs"]["plan"]["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+
+
+def test_the_plan_job_holds_no_variable_values_and_no_apply_token(repo: Path) -> None:
+    """A pull request redeclaring a variable without `sensitive` printed the DHMLRUN_VAR_* the job held."""
+    text = (repo / WORKFLOW).read_text()
+    plan = workflow(repo)["jobs"]["plan"]
+    assert not [k for k in plan["env"] if k.startswith("DHMLRUN_VAR_")]
+    assert "secrets.DHCORE_ACCESS_TOKEN" not in yaml.safe_dump(plan)
+    assert "secrets.DHCORE_ACCESS_TOKEN" in text  # the apply job's, in its environment
+    assert workflow(repo)["jobs"]["apply"]["environment"] == "dhmlrun"
+
+
+def test_every_action_is_pinned_by_a_full_commit_id(repo: Path) -> None:
+    doc = workflow(repo)
+    uses = [s["uses"] for job in doc["jobs"].values() for s in job["steps"] if "uses" in s]
+    assert len(uses) == 6
+    for used in uses:
+        assert re.fullmatch(r"actions/[a-z-]+@[0-9a-f]{40}", used), used
+
+
+def test_pip_downloads_are_cached_on_the_lock(repo: Path) -> None:
+    doc = workflow(repo)
+    for job, lock in (("plan", "base/requirements.txt"), ("apply", "requirements.txt")):
+        setup = next(s for s in doc["jobs"][job]["steps"] if "setup-python" in s.get("uses", ""))
+        assert setup["with"]["cache"] == "pip" and setup["with"]["cache-dependency-path"] == lock
 
 
 def plan_step(repo: Path) -> str:
@@ -208,7 +268,7 @@ def test_plan_step_treats_changes_as_success_and_posts_the_summary(
     )
     assert result.returncode == step_exit, result.stdout + result.stderr
     called = (tmp_path / "args.txt").read_text().split()
-    assert called == ["plan", "--detailed-exitcode", "--format", "markdown"]
+    assert called == ["plan", "pr", "--detailed-exitcode", "--format", "markdown"]
     posted = summary.read_text()
     commented = (tmp_path / "plan.md").read_text()  # what the next step posts on the pull request
     assert posted == commented
@@ -220,11 +280,11 @@ def test_plan_step_treats_changes_as_success_and_posts_the_summary(
 
 def test_plan_job_may_comment_and_the_apply_job_may_not(repo: Path) -> None:
     doc = workflow(repo)
-    assert doc["permissions"] == {"contents": "read"}
+    assert doc["permissions"] == {}
     assert doc["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
-    assert "permissions" not in doc["jobs"]["apply"]
+    assert doc["jobs"]["apply"]["permissions"] == {"contents": "read"}
     comment = next(s for s in doc["jobs"]["plan"]["steps"] if "github-script" in s.get("uses", ""))
-    assert "!cancelled()" in comment["if"] and "head.repo.full_name == github.repository" in comment["if"]
+    assert "!cancelled()" in comment["if"]
 
 
 COMMENT_HARNESS = """
@@ -308,17 +368,23 @@ def test_init_and_the_connection_module_import_neither_the_sdk_nor_mlrun(tmp_pat
 
 
 def test_init_pins_the_ci_dhmlrun_to_a_verifiable_source() -> None:
-    from dhmlrun.scaffold.pin import pin_from_direct_url, requirements_text
+    from dhmlrun.scaffold.pin import LOCK_COMMAND, pin_from_direct_url, requirements_input_text
 
     commit = "0123456789abcdef0123456789abcdef01234567"
     git = pin_from_direct_url(
         {"url": "https://github.com/org/dhmlrun.git", "vcs_info": {"vcs": "git", "commit_id": commit}}
     )
-    assert git.requirement == f"dhmlrun @ git+https://github.com/org/dhmlrun.git@{commit}"
+    assert git.requirement == f"dhmlrun @ https://github.com/org/dhmlrun/archive/{commit}.tar.gz"
+    elsewhere = pin_from_direct_url(
+        {"url": "https://git.example.org/dhmlrun.git", "vcs_info": {"vcs": "git", "commit_id": commit}}
+    )
+    assert elsewhere.requirement == f"dhmlrun @ git+https://git.example.org/dhmlrun.git@{commit}"
+    assert "cannot hash-check" in elsewhere.note
     archive = pin_from_direct_url(
         {"url": "https://example.org/dhmlrun-0.1.0.tar.gz", "archive_info": {"hashes": {"sha256": "ab" * 32}}}
     )
     assert archive.requirement == f"dhmlrun @ https://example.org/dhmlrun-0.1.0.tar.gz#sha256={'ab' * 32}"
+    assert LOCK_COMMAND in archive.note
     for unverifiable in (
         None,
         {"url": Path(__file__).resolve().parents[2].as_uri(), "dir_info": {"editable": True}},
@@ -326,19 +392,21 @@ def test_init_pins_the_ci_dhmlrun_to_a_verifiable_source() -> None:
     ):
         pin = pin_from_direct_url(unverifiable)
         assert pin.requirement is None and "pin" in pin.note
-        assert "TODO: pin dhmlrun" in requirements_text(pin)
+        assert "TODO: pin dhmlrun" in requirements_input_text(pin)
 
 
-def test_the_workflow_refuses_to_run_an_unpinned_dhmlrun(tmp_path: Path) -> None:
-    """The install step's own check, run by bash on the requirements file init wrote here (an
-    editable install: nothing to pin), and on a pinned one."""
-    import re
-
+def test_the_workflow_refuses_to_run_without_a_hash_checked_lock(tmp_path: Path) -> None:
+    """The install step's own check, run by bash on the requirements file init wrote here (not a
+    lock yet), on a pin without hashes (what the workflow installed before issue 21), and on a lock."""
     directory = tmp_path / "repo"
     assert CliRunner().invoke(cli, ["init", str(directory)]).exit_code == 0
     workflow = (directory / ".github" / "workflows" / "dhmlrun.yml").read_text()
-    check = re.search(r"if ! (grep -qE .*? requirements\.txt); then", workflow).group(1)
-    unpinned = subprocess.run(["bash", "-c", check], cwd=directory, check=False)
-    assert unpinned.returncode != 0
+    check = re.search(r"if (! grep -qE .*? requirements\.txt); then", workflow).group(1)
+    refused = f"if {check}; then exit 1; fi"
+    assert subprocess.run(["bash", "-c", refused], cwd=directory, check=False).returncode != 0
     (directory / "requirements.txt").write_text("dhmlrun @ git+https://h/o/dhmlrun@" + "a" * 40 + "\n")
-    assert subprocess.run(["bash", "-c", check], cwd=directory, check=False).returncode == 0
+    assert subprocess.run(["bash", "-c", refused], cwd=directory, check=False).returncode != 0
+    (directory / "requirements.txt").write_text(
+        "dhmlrun @ https://h/o/dhmlrun.whl \\\n    --hash=sha256:" + "a" * 64 + "\n"
+    )
+    assert subprocess.run(["bash", "-c", refused], cwd=directory, check=False).returncode == 0

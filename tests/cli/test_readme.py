@@ -64,6 +64,47 @@ def test_every_option_in_the_cli_table_belongs_to_its_command() -> None:
             assert option in known, f"`dhmlrun {name}` has no {option}"
 
 
+COMMON_OPTIONS = {"--var", "--var-file", "-e", "--env", "--allow-outside", "--endpoint", "--profile",
+                  "--no-color", "-h", "--help"}
+"""Options the README lists once, below the table, for every command that takes them."""
+
+
+def test_the_cli_table_lists_every_option_of_every_command() -> None:
+    rows = dict(re.findall(r"^\| `dhmlrun ([a-z][a-z-]*)([^`]*)` \|", README, re.M))
+    assert set(rows) == set(COMMANDS), "every command has its row"
+    for name, usage in rows.items():
+        command = _command(name)
+        if name == "core":
+            command = command.commands["serve"]  # type: ignore[attr-defined]
+        listed = set(re.findall(r"(--[a-z-]+|-[a-z]\b)", usage))
+        for param in command.params:
+            opts = set(getattr(param, "opts", [])) | set(getattr(param, "secondary_opts", []))
+            if isinstance(param, click.Option) and not param.hidden and not opts & COMMON_OPTIONS:
+                assert opts & listed, f"the README's row of `dhmlrun {name}` lacks {'/'.join(sorted(opts))}"
+    common = re.search(r"Commands that load the declaration take (.*?)\n\n", README, re.S)
+    assert common is not None
+    for option in COMMON_OPTIONS - {"-h", "--help"}:
+        assert f"`{option}" in common.group(1) or f"/{option}`" in common.group(1), option
+
+
+def test_the_quickstart_names_the_interpreter_dhmlrun_supports() -> None:
+    command = next(line for line in _code_blocks(README)[0].splitlines() if line and not line.startswith("#"))
+    assert command.startswith("python3.11 -m venv .venv && ")
+
+
+def test_another_python_is_refused_with_the_supported_versions_and_how_to_get_one() -> None:
+    import runpy
+    import tomllib
+
+    hook = runpy.run_path(str(ROOT / "hatch_build.py"))
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert hook["refusal"]((3, 11, 7), requires, "/usr/bin/python3.11") is None
+    refused = hook["refusal"]((3, 12, 1), requires, "/usr/bin/python3.12")
+    assert refused.startswith(f"dhmlrun needs Python 3.11 (requires-python {requires}: mlrun 1.12.1 ")
+    assert "this is Python 3.12.1 (/usr/bin/python3.12)" in refused and "python3.11 -m venv .venv" in refused
+    assert hook["classifiers"](requires)[-1] == "Programming Language :: Python :: 3.11"
+
+
 def test_the_guarantees_placeholder_heading_is_kept() -> None:
     assert "\n## Guarantees\n" in README
 

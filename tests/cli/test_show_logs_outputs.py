@@ -30,14 +30,26 @@ RUNS = """runs:
 """
 
 
+APPLY_OUTPUT: dict[Path, str] = {}
+"""What the module's apply printed, by config directory."""
+
+
 @pytest.fixture(scope="module")
 @one_worker
 def applied(core: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_config(tmp_path_factory.mktemp("daytwo") / "repo", unique_project_name("show"), runs=RUNS)
     result = dhmlrun("apply", root, "--auto-approve")
     assert result.exit_code == 1, (result.output, result.exception)  # runs.fail fails, on purpose
-    assert "failed:  runs.fail" in result.stdout
+    APPLY_OUTPUT[root] = result.stdout
     return root
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_typed_placed_and_points_at_its_logs(applied: Path) -> None:
+    assert (
+        "  failed:  runs.fail (run): RuntimeError: boom on purpose (src/handlers.py:12); "
+        f"see: dhmlrun logs runs.fail --path {applied}"
+    ) in APPLY_OUTPUT[applied].splitlines()
 
 
 @pytest.mark.slow
@@ -101,7 +113,7 @@ def test_outputs_lists_entity_keys_kinds_paths_and_values(applied: Path) -> None
     dataset = data["outputs"]["dataset"]
     assert dataset["key"].startswith("store://") and parse_key(dataset["key"]).name == "made"
     assert (dataset["type"], dataset["kind"], dataset["name"]) == ("dataitem", "table", "made")
-    assert Path(dataset["path"]).is_file()
+    assert dataset["path"].startswith("s3://dhcore/")  # the embedded core's files store
     human = dhmlrun("outputs", "make", "--path", applied)  # a bare run name works too
     assert human.exit_code == 0
     assert human.stdout.splitlines()[0].split() == ["OUTPUT", "KIND", "NAME", "PATH", "KEY"]
@@ -148,3 +160,60 @@ def test_follow_gives_up_after_its_timeout() -> None:
 
     assert follow(lambda: "", state, print, interval=0.01, timeout=0.05)[0] == "RUNNING"
     assert 1 <= len(polls) < 1000
+
+
+@pytest.mark.slow
+def test_logs_of_a_run_that_recorded_no_output_say_so_and_succeed(core: Any, tmp_path: Path) -> None:
+    from dhmlrun.platform.rest import context_path
+    from tests.conftest import platform_of
+
+    project = unique_project_name("quiet")
+    root = write_config(tmp_path / "repo", project, runs=RUNS.split("  fail:")[0])
+    assert dhmlrun("apply", root, "--auto-approve").exit_code == 0
+    run_id = json.loads(dhmlrun("show", "runs.make", "--path", root, "--json").stdout)["entities"][0]["id"]
+    client = platform_of(core).client
+    for entry in client.get(context_path(project, "runs", run_id, "logs")):
+        client.delete(context_path(project, "logs", entry["id"]))
+    for kept in (root / ".dhmlrun" / "logs").rglob("*.log"):
+        kept.unlink()
+    result = dhmlrun("logs", "runs.make", "--path", root)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stdout == ""
+    assert f"runs.make: run {run_id} (COMPLETED) has no output recorded" in result.stderr
+
+
+ENVIRONMENTS = """version: 1
+project: {name: "%s-{{ var.env }}"}
+variables:
+  env: {default: dev}
+  execution: {default: local}
+environments:
+  other: {variables: {env: other}}
+  remote: {variables: {env: remote, execution: remote}}
+functions:
+  greet: {kind: python, python_version: PYTHON3_11, source: {source: src/greet.py}, handler: greet}
+runs:
+  greet:
+    function: functions.greet
+    action: job
+    parameters: {who: "{{ var.env }}"}
+    execution: "{{ var.execution }}"
+"""
+
+
+@pytest.mark.slow
+def test_each_environment_keeps_its_own_run_logs_remote_runs_too(core: Any, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "greet.py").write_text("def greet(who):\n    print(f'hello from {who}')\n")
+    (root / "dhmlrun.yaml").write_text(ENVIRONMENTS % unique_project_name("envs"))
+    environments = (((), "dev"), (("-e", "other"), "other"), (("-e", "remote"), "remote"))
+    for env, _ in environments:
+        applied = dhmlrun("apply", root, "--auto-approve", *env)
+        assert applied.exit_code == 0, (applied.output, applied.exception)
+    for env, who in environments:
+        logs = dhmlrun("logs", "runs.greet", "--path", root, *env)
+        assert logs.exit_code == 0, (logs.output, logs.exception)
+        assert f"hello from {who}" in logs.stdout and "hello from" not in logs.stdout.replace(
+            f"hello from {who}", ""
+        )

@@ -25,6 +25,7 @@ project:
 """
 
 PIPELINE_PY = "def handler(context):\n    return 1\n"
+DATA_CSV = "id,value\n1,2\n"
 
 
 @pytest.fixture
@@ -33,12 +34,13 @@ def write(tmp_path: Path) -> Callable[..., Path]:
 
     Returns the config directory.
 
-    `src/main.py` exists by default so function sources resolve.
+    `src/main.py` and `data.csv` exist by default so function sources and local data resolve.
     """
 
     def _write(text: str, files: dict[str, str] | None = None) -> Path:
         (tmp_path / "src").mkdir(exist_ok=True)
         (tmp_path / "src" / "main.py").write_text(PIPELINE_PY)
+        (tmp_path / "data.csv").write_text(DATA_CSV)
         (tmp_path / "dhmlrun.yaml").write_text(textwrap.dedent(text))
         for name, content in (files or {}).items():
             target = tmp_path / name

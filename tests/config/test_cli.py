@@ -50,7 +50,8 @@ def test_validate_with_env_and_var():
 
 
 def test_validate_reports_every_error_and_exits_1(write):
-    root = write("version: 1\nproject: {name: demo, colour: x}\ndataitems:\n  d: {kind: tabel, path: a}\n")
+    root = write("version: 1\nproject: {name: demo, colour: x}\n"
+                 "dataitems:\n  d: {kind: tabel, path: data.csv}\n")
     result = invoke("validate", str(root))
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith("error: ")]

@@ -36,6 +36,12 @@ FULL: dict[str, Any] = {
         "tolerations": [{}], "env": [{"name": "A", "value": "b"}], "secrets": ["s"],
         "backoff_limit": 0, "schedule": "* * * * *", "replicas": 1,
     }},
+    "services": {
+        "m": {"kind": "sklearnserve", "model": "runs.r.outputs.o", "model_name": "m", "image": "i",
+              "replicas": 1, "service_type": "ClusterIP", "service_name": "m", "secrets": ["s"],
+              "envs": [{"name": "A", "value": "b"}], "resources": {"cpu": "1"}},
+        "p": {"kind": "python", "function": "f", "init_parameters": {"a": "dataitems.d"}},
+    },
 }
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-2, 2), st.just(1.0),

@@ -150,13 +150,14 @@ def test_artifacts_and_models_load_like_dataitems_and_feed_runs(write, tmp_path)
 
 
 def test_an_unknown_model_input_suggests_the_declared_one(write):
-    root = write(HEAD + MATERIALS + PYTHON_FN + RUNS + "    inputs: {base: models.bse}\n")
+    root = write(HEAD + MATERIALS + PYTHON_FN + RUNS + "    inputs: {base: models.bse}\n",
+                 {"data/ref.json": "{}"})
     problem = one_problem(root)
     assert problem.path == "runs.r.inputs.base" and "did you mean 'models.base'?" in problem.message
 
 
 def test_a_model_kind_lists_dhcores_model_kinds(write):
-    problem = one_problem(write(HEAD + "models:\n  m: {kind: keras, path: m.bin}\n"))
+    problem = one_problem(write(HEAD + "models:\n  m: {kind: keras, path: data.csv}\n"))
     assert problem.allowed == "model, sklearn, mlflow, huggingface"
 
 

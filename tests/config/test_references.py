@@ -57,6 +57,12 @@ def test_unknown_function_suggests_the_nearest(write):
     assert problem.path == "runs.a.function" and problem.location.line == 8
 
 
+def test_a_dataitem_named_as_a_function_is_refused_as_a_dataitem(write):
+    problem = one_problem(write(HEAD + "  a: {function: dataitems.employees, action: job}\n"))
+    assert problem.message == "'dataitems.employees' is a dataitem, not a function"
+    assert problem.path == "runs.a.function" and problem.allowed == "functions.f"
+
+
 def test_unknown_dataitem_suggests_the_nearest(write):
     problem = one_problem(write(HEAD + "  a: {function: f, action: job, inputs: {x: dataitems.employes}}\n"))
     assert problem.message == "unknown dataitem 'dataitems.employes'; did you mean 'dataitems.employees'?"
@@ -180,3 +186,17 @@ def test_topological_order_of_a_long_chain_is_linear():
     order = declaration.topological_order()
     assert order == [f"runs.r{i}" for i in range(n)]
     assert VisitCounting.visits <= 4 * n, VisitCounting.visits
+
+
+
+def test_two_runs_writing_one_output_name_are_refused(write):
+    root = write(HEAD + "  a: {function: f, action: job, outputs: {dataset: clean}}\n"
+                 "  b: {function: f, action: job, outputs: {table: clean}}\n")
+    problem = one_problem(root)
+    assert problem.path == "runs.b.outputs.table" and problem.location.line == 9
+    assert problem.message.startswith("output 'clean' is also written by runs.a (outputs.dataset): ")
+
+
+def test_a_run_writing_a_declared_dataitem_is_refused(write):
+    problem = one_problem(write(HEAD + "  a: {function: f, action: job, outputs: {dataset: employees}}\n"))
+    assert problem.message.startswith("output 'employees' is also the name of the declared dataitem ")

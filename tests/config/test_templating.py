@@ -264,4 +264,33 @@ def test_a_type_mismatch_reads_with_the_right_article(write, tmp_path):
     problem = one_problem(write(CONFIG), var_files=[var_file])
     assert problem.message == "variable 'count' is an integer, got a list"
     problem = one_problem(write(CONFIG), cli_vars={"count": "many"})
-    assert problem.message.startswith("variable 'count' is an integer: cannot use the value given")
+    assert problem.message == (
+        "'many' is not an integer (variable 'count' takes an integer, the type of its default 2)"
+    )
+
+
+def test_a_command_line_value_of_the_wrong_type_is_refused_in_the_user_s_words(write):
+    flag = "  count: {default: 2}\n  flag: {type: boolean, default: false}\n"
+    root = write(CONFIG.replace("  count: {default: 2}\n", flag))
+    messages = [one_problem(root, cli_vars=v).message for v in ({"count": "abc"}, {"flag": "maybe"})]
+    assert messages == [
+        "'abc' is not an integer (variable 'count' takes an integer, the type of its default 2)",
+        "'maybe' is not a boolean (true or false) (variable 'flag' is declared a boolean)",
+    ]
+    assert not any("literal" in m or "int()" in m for m in messages)
+
+
+def test_a_var_file_holding_a_list_is_told_it_maps_variable_names_to_values(write, tmp_path):
+    var_file = tmp_path / "vars.yaml"
+    var_file.write_text("- count\n- 3\n")
+    problem = one_problem(write(CONFIG), var_files=[var_file])
+    assert problem.message == (
+        "the top level must be a mapping of variable names to values (e.g. `min_years: 3`), not a list"
+    )
+    assert problem.location.file.endswith("vars.yaml") and problem.location.line == 1
+
+
+def test_an_empty_var_file_sets_nothing(write, tmp_path):
+    var_file = tmp_path / "vars.yaml"
+    var_file.write_text("# nothing yet\n")
+    assert params(write(CONFIG), var_files=[var_file])["count"] == 2

@@ -60,7 +60,7 @@ def test_unknown_function_kind_lists_allowed(write):
 
 
 def test_unknown_dataitem_kind_lists_allowed(write):
-    problem = one_problem(write(HEAD + "dataitems:\n  d: {kind: tabel, path: x.csv}\n"))
+    problem = one_problem(write(HEAD + "dataitems:\n  d: {kind: tabel, path: data.csv}\n"))
     assert "did you mean 'table'?" in problem.message and problem.allowed == "table, dataitem"
 
 
@@ -209,7 +209,7 @@ def test_bad_cron(write):
 
 
 def test_bad_names_are_refused(write):
-    problem = one_problem(write(HEAD + "dataitems:\n  'bad name': {kind: table, path: x.csv}\n"))
+    problem = one_problem(write(HEAD + "dataitems:\n  'bad name': {kind: table, path: data.csv}\n"))
     assert "'bad name' is not allowed" in problem.message and problem.location.line == 4
 
 
@@ -280,7 +280,7 @@ def test_all_errors_are_reported_at_once_each_with_file_line_and_path(write):
         version: 1
         project: {name: demo, colour: red}
         dataitems:
-          d: {kind: tabel, path: x.csv}
+          d: {kind: tabel, path: data.csv}
         functions:
           f: {kind: mlrun, source: {source: src/missing.py}}
         runs:
@@ -305,7 +305,7 @@ def test_json_schema_jargon_stays_out_of_messages(write):
 def test_every_problem_of_one_run_is_reported_not_only_the_schema_ones(write):
     root = write(HEAD + """\
         dataitems:
-          raw: {kind: table, path: x.csv}
+          raw: {kind: table, path: data.csv}
         functions:
           f: {kind: mlrun, source: {source: src/main.py}}
         runs:
@@ -336,7 +336,7 @@ def function_named(name: str, handler: str) -> str:
 
 def test_a_too_long_name_is_refused_for_its_length(write):
     name = "a" * 300
-    problem = one_problem(write(HEAD + f"dataitems:\n  {name}: {{kind: table, path: x.csv}}\n"))
+    problem = one_problem(write(HEAD + f"dataitems:\n  {name}: {{kind: table, path: data.csv}}\n"))
     assert problem.message == f"the name '{'a' * 37}...' is too long: 300 characters, at most 255"
     assert problem.path == f"dataitems.{name}" and problem.location.line == 4
 

@@ -117,3 +117,39 @@ def test_serve_stock_rehearses_a_stock_dhcore(tmp_path: Path):
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+def test_serve_writes_the_client_settings_files_store_included_to_a_private_env_file(tmp_path: Path):
+    """What an SDK client of `core serve` needs, as DHCore hands its clients (endpoint, token, and
+    the files store: DHCORE_DEFAULT_FILES_STORE and the S3 settings S3StoreConfigurator reads)."""
+    import stat
+
+    import boto3
+
+    env_file = tmp_path / "client.env"
+    env = {**os.environ, "DHMLRUN_CORE_TOKEN": "sup3r-secret"}
+    env.pop("DHCORE_DEFAULT_FILES_STORE", None)
+    command = [*serve_command(0, tmp_path / "c.db"), "--env-file", str(env_file)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        printed = [server.stdout.readline() for _ in range(7)]
+        settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        assert settings["DHCORE_ACCESS_TOKEN"] == "sup3r-secret"
+        assert settings["DHCORE_DEFAULT_FILES_STORE"] == "s3://dhcore"
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=settings["AWS_ENDPOINT_URL"],
+            aws_access_key_id=settings["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=settings["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        s3.put_object(Bucket="dhcore", Key="k", Body=b"served")
+        assert s3.get_object(Bucket="dhcore", Key="k")["Body"].read() == b"served"
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    shown = "".join(printed) + out + err
+    assert "export AWS_ENDPOINT_URL=" in shown
+    assert "sup3r-secret" not in shown and settings["AWS_SECRET_ACCESS_KEY"] not in shown

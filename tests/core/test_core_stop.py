@@ -17,7 +17,7 @@ TOKEN = "t"
 
 
 def started(tmp_path: Path) -> HttpServer:
-    server = EmbeddedCore(tmp_path / "core.db").bind("127.0.0.1", 0, TOKEN)
+    server = EmbeddedCore(tmp_path / "core.db", token=TOKEN).bind("127.0.0.1", 0)
     server.start()
     return server
 

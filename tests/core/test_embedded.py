@@ -98,5 +98,5 @@ def test_a_file_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:
 
     bad = tmp_path / "core.db"
     bad.write_text("not sqlite at all\n" * 100)
-    with pytest.raises(DhmlrunError, match="not a usable embedded-core database"):
+    with pytest.raises(DhmlrunError, match=r"is damaged \(file is not a database\); move it away"):
         Store(bad)

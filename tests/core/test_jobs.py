@@ -130,6 +130,34 @@ def test_worker_completes_the_run(serve):
     assert base64.b64decode(log["content"]) == b"worked\n"
 
 
+def test_what_a_worker_prints_is_its_run_s_log_while_it_runs_and_after(
+    serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    go = tmp_path / "go"
+    monkeypatch.setenv("DHMLRUN_TEST_GO", str(go))
+    server, api, project = serve("tests.core.workers.prints")
+    run_id = _remote_run(api, project)["id"]
+
+    def printed() -> str:
+        logs = api.ok("GET", f"/-/{project}/runs/{run_id}/logs")
+        return "".join(base64.b64decode(entry["content"]).decode() for entry in logs)
+
+    deadline = time.monotonic() + 60
+    while "first line" not in printed():
+        assert time.monotonic() < deadline, "the worker's output was never served while it ran"
+        time.sleep(0.05)
+    assert "last line" not in printed()
+    go.touch()
+    assert _wait_final(api, project, run_id)["status"]["state"] == "COMPLETED"
+    deadline = time.monotonic() + 30
+    while run_id in server.jobs.running():  # its output is stored once the worker exits
+        assert time.monotonic() < deadline, "the worker never exited"
+        time.sleep(0.05)
+    (log,) = api.ok("GET", f"/-/{project}/runs/{run_id}/logs")
+    assert base64.b64decode(log["content"]).decode() == "first line\nlast line\n"
+    assert log["metadata"]["labels"] == ["executor"]
+
+
 def test_crashed_worker_marks_run_error_with_exit_code_and_output(serve):
     _, api, project = serve("tests.core.workers.crashes")
     run = _wait_final(api, project, _remote_run(api, project)["id"])
@@ -213,3 +241,18 @@ def test_runs_of_a_killed_core_are_failed_by_the_next_one(tmp_path: Path):
             assert tx.claims() == []
     finally:
         server.close()
+
+
+def test_a_container_build_ends_in_error_the_embedded_core_having_no_image_builder(serve):
+    """DHCore builds container images with Kaniko or BuildKit (ContainerBuildRunner); the
+    embedded core has no image builder and says so, instead of pretending."""
+    _, api, project = serve("tests.core.workers.completes")
+    spec = {"image": "alpine:3.20", "base_image": "alpine:3.20"}
+    function = api.ok(
+        "POST", f"/-/{project}/functions", json={"name": "box", "kind": "container", "spec": spec}
+    )
+    task = api.task(project, function, kind="container+build")
+    run = api.run(project, task, local=False)
+    final = _wait_final(api, project, run["id"])
+    assert final["status"]["state"] == "ERROR"
+    assert "builds no container images" in final["status"]["message"]

@@ -422,20 +422,25 @@ class Replayer:
         self.problems: list[str] = []
 
     def __call__(self, method: str, target: str, headers: dict[str, str], data: bytes) -> tuple:
-        live = self.substitutions.to_placeholders(
-            request_of(method, target, encode_body(data, headers.get("Content-Type")))
-        )
+        live = request_of(method, target, encode_body(data, headers.get("Content-Type")))
+        response = self.answer(self.substitutions.to_placeholders(live))
+        if response is None:
+            message = f"not in the cassette {self.cassette.path.name}: {method} {target}"
+            return 599, {"Content-Type": "text/plain"}, message.encode()
+        response = self.substitutions.to_live(response)
+        return response["status"], response["headers"], decode_body(response["body"])
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The recorded response to `request` (with placeholders) carrying this run's ids, or
+        None when the recording has no such request (the difference is kept for `check`)."""
         with self.lock:
-            slot, bindings = self._find(live)
+            slot, bindings = self._find(request)
             if slot is None:
-                self.problems.append(self._difference(live))
-                message = f"not in the cassette {self.cassette.path.name}: {method} {target}"
-                return 599, {"Content-Type": "text/plain"}, message.encode()
+                self.problems.append(self._difference(request))
+                return None
             self.bindings = bindings
             slot.used = True
-            response = slot.exchange["response"]
-        response = self.substitutions.to_live(bindings.to_live(response))
-        return response["status"], response["headers"], decode_body(response["body"])
+            return bindings.to_live(slot.exchange["response"])
 
     def _find(self, live: dict[str, Any]) -> tuple[_Slot | None, Bindings]:
         """The first unused recorded exchange matching `live`, else the last used one (a repeat)."""
@@ -481,15 +486,19 @@ class Replayer:
 
         return map_strings(request, text)
 
-    def check(self) -> None:
-        """Fail with every difference: requests not recorded, recorded requests never sent."""
+    def differences(self) -> list[str]:
+        """Requests not recorded, then recorded requests never sent (repeats aside)."""
         unsent = [
             s.exchange["request"]
             for s in self.slots
             if not s.used and not any(t.used and _same_request(s, t) for t in self.slots)
         ]
         problems = list(self.problems)
-        problems += [f"recorded but never sent: {r['method']} {r['path']} {r['query']}" for r in unsent]
+        return problems + [f"recorded but never sent: {r['method']} {r['path']} {r['query']}" for r in unsent]
+
+    def check(self) -> None:
+        """Fail with every difference (`differences`)."""
+        problems = self.differences()
         if problems:
             raise AssertionError(
                 f"the MLRun exchanges differ from {self.cassette.path.name} "
@@ -510,6 +519,15 @@ def _timeless(value: Any) -> Any:
 
 def _pretty(request: Mapping[str, Any]) -> str:
     return json.dumps(request, indent=1, sort_keys=True)
+
+
+def compare(old: Cassette, new: Cassette) -> list[str]:
+    """What changed from one recording of a test to the next: `new`'s requests, in order, as the
+    replay of `old` would report them (ids, timestamps and repeats aside, as in CI)."""
+    replayer = Replayer(old, Substitutions())
+    for exchange in new.exchanges:
+        replayer.answer(exchange["request"])
+    return replayer.differences()
 
 
 @contextlib.contextmanager

@@ -153,20 +153,23 @@ def test_failed_last_run_fires_again(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "message", "reason"),
+    ("state", "message", "ended_by", "reason"),
     [
-        ("STOPPED", None, "last run was stopped"),
+        ("STOPPED", None, None, "last run was stopped"),
         ("ERROR", "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed",
-         "last run was interrupted"),
-        ("ERROR", "refusing token s3cr3t", "last run failed"),
+         "interrupted", "last run was interrupted"),
+        ("ERROR", "interrupted by the handler itself", None, "last run failed"),
+        ("ERROR", "refusing token s3cr3t", None, "last run failed"),
     ],
 )
 def test_the_reason_a_failed_run_fires_again_says_how_it_ended(
-    repo: Path, state: str, message: str | None, reason: str
+    repo: Path, state: str, message: str | None, ended_by: str | None, reason: str
 ) -> None:
+    """How it ended is read from what dhmlrun recorded (`ended_by`), never from the message."""
     decl, plan, _ = first_apply(repo)
     after = applied_state(plan, run_state=state)
-    after.runs["runs.download"] = dataclasses.replace(after.runs["runs.download"], message=message)
+    last = dataclasses.replace(after.runs["runs.download"], message=message, ended_by=ended_by)
+    after.runs["runs.download"] = last
     assert actions(build_plan(decl, after))["runs.download"].reason == reason
 
 
@@ -209,12 +212,47 @@ def test_target_includes_its_dependencies_only(repo: Path) -> None:
     assert set(actions(plan)) == {"project", "dataitems.employees", "functions.downloader", "runs.download"}
 
 
+def test_a_targeted_plan_records_the_changes_it_left_out(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    (repo / "src" / "pipeline.py").write_text("# changed\n")
+    plan = build_plan(decl, state, targets=["dataitems.employees"])
+    assert not plan.has_changes
+    assert plan.partial and plan.targets == ["dataitems.employees"]
+    assert plan.left_out == ["functions.downloader", "functions.summarise", "runs.download", "runs.summary"]
+    assert plan.pending
+
+
+def test_a_targeted_plan_with_nothing_left_out_is_not_pending(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    plan = build_plan(decl, state, targets=["runs.download"])
+    assert plan.partial and plan.left_out == [] and not plan.pending
+
+
 def test_unknown_target_or_rerun_is_an_error(repo: Path) -> None:
     decl = declaration(repo)
     with pytest.raises(DhmlrunError, match=r"--target runs\.nope"):
         build_plan(decl, PlatformState(project=decl.project_name), targets=["runs.nope"])
     with pytest.raises(DhmlrunError, match=r"--rerun functions\.downloader"):
         build_plan(decl, PlatformState(project=decl.project_name), reruns=["functions.downloader"])
+
+
+def test_a_mistyped_target_gets_the_nearest_address(repo: Path) -> None:
+    decl = declaration(repo)
+    with pytest.raises(DhmlrunError) as raised:
+        build_plan(decl, PlatformState(project=decl.project_name), targets=["runs.sumary"])
+    assert raised.value.problems[0].render().startswith(
+        "--target runs.sumary: no such resource; did you mean 'runs.summary'?"
+    )
+
+
+def test_a_rerun_of_a_function_is_refused_listing_only_the_runs(repo: Path) -> None:
+    decl = declaration(repo)
+    with pytest.raises(DhmlrunError) as raised:
+        build_plan(decl, PlatformState(project=decl.project_name), reruns=["functions.summarise"])
+    problem = raised.value.problems[0]
+    assert problem.path == "--rerun functions.summarise"
+    assert problem.message.startswith("is not a run: --rerun forces runs")
+    assert problem.allowed == "runs.download, runs.summary"
 
 
 def test_upstream_output_key_comes_from_the_last_run_when_upstream_does_not_fire(repo: Path) -> None:

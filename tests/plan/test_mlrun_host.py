@@ -24,14 +24,17 @@ from tests.plan.helpers import counter_ids, declaration, write_repo
 from tests.plan.mlrun_states import MLRUN, RecordedService, apply_on_mlrun, read_state
 
 NIGHTLY = {
+    # a pod reads its input: declared at a URL (a local file is refused at plan time without a
+    # files store, tests/plan/test_files_store.py)
+    "dataitems.shared": {"kind": "table", "path": "s3://team/employees.csv"},
     "runs.nightly": {
         "function": "functions.summarise",
         "action": "job",
-        "inputs": {"dataset": "dataitems.employees"},
+        "inputs": {"dataset": "dataitems.shared"},
         "schedule": "0 3 * * *",
         "execution": "remote",
         "resources": {"cpu": "1"},
-    }
+    },
 }
 
 
@@ -55,12 +58,26 @@ def test_the_project_is_created_on_mlrun_before_any_function(repo: Path) -> None
     assert acts[MLRUN_PROJECT_ADDRESS].action == "create"
     assert MLRUN_PROJECT_ADDRESS in acts["functions.downloader"].depends_on
     assert MLRUN_PROJECT_ADDRESS not in acts["dataitems.employees"].depends_on
-    assert plan.mlrun == MLRUN and plan.runs_something
+    assert plan.mlrun == MLRUN
+
+
+def test_each_action_says_where_it_executes(repo: Path) -> None:
+    acts = by_address(build_plan(declaration(repo), empty()))
+    on_mlrun = {a for a, action in acts.items() if action.backend == "mlrun"}
+    assert on_mlrun == {
+        MLRUN_PROJECT_ADDRESS,
+        "functions.downloader",
+        "functions.summarise",
+        "runs.download",
+        "runs.summary",
+    }
+    assert all(action.backend == "dhcore" for a, action in acts.items() if a not in on_mlrun)
 
 
 def test_no_mlrun_action_where_dhcore_holds_mlrun(repo: Path) -> None:
     plan = build_plan(declaration(repo), PlatformState(project="employees-dev"))
     assert MLRUN_PROJECT_ADDRESS not in by_address(plan) and plan.mlrun is None
+    assert {a.backend for a in plan.actions} == {"dhcore"}
 
 
 def test_replan_after_apply_on_mlrun_is_a_no_op(repo: Path) -> None:
@@ -168,7 +185,10 @@ def test_a_changed_cron_or_run_replaces_the_schedule(repo: Path) -> None:
     decl = declaration(repo, extra=NIGHTLY)
     service, dhcore = RecordedService(), PlatformState(project="employees-dev", project_exists=True)
     state = apply_on_mlrun(build_plan(decl, empty(), id_factory=counter_ids()), service, dhcore)
-    changed = {"runs.nightly": {**NIGHTLY["runs.nightly"], "schedule": "@daily", "parameters": {"x": 1}}}
+    changed = {
+        **NIGHTLY,
+        "runs.nightly": {**NIGHTLY["runs.nightly"], "schedule": "@daily", "parameters": {"x": 1}},
+    }
     nightly = by_address(build_plan(declaration(repo, extra=changed), state))["runs.nightly"]
     assert isinstance(nightly, ScheduleWrite) and nightly.action == "update"
     assert nightly.reason == "schedule changed; run spec changed"
@@ -179,7 +199,10 @@ def test_a_schedule_no_longer_declared_is_deleted(repo: Path) -> None:
     decl = declaration(repo, extra=NIGHTLY)
     service, dhcore = RecordedService(), PlatformState(project="employees-dev", project_exists=True)
     state = apply_on_mlrun(build_plan(decl, empty(), id_factory=counter_ids()), service, dhcore)
-    unscheduled = {"runs.nightly": {k: v for k, v in NIGHTLY["runs.nightly"].items() if k != "schedule"}}
+    unscheduled = {
+        **NIGHTLY,
+        "runs.nightly": {k: v for k, v in NIGHTLY["runs.nightly"].items() if k != "schedule"},
+    }
     plan = build_plan(declaration(repo, extra=unscheduled), state)
     deletes = [a for a in plan.actions if isinstance(a, ScheduleDelete)]
     assert [(a.address, a.schedule, a.reason) for a in deletes] == [
@@ -201,6 +224,7 @@ def test_destroy_deletes_the_schedules_and_the_functions_on_mlrun(repo: Path) ->
         "functions.downloader",
         "functions.summarise",
         "dataitems.employees",
+        "dataitems.shared",
     }
     assert plan.mlrun == MLRUN
 

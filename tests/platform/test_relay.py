@@ -95,3 +95,69 @@ def test_a_platform_that_does_not_answer_is_a_gateway_error(tmp_path: Path) -> N
         answer = requests.get(relay.endpoint + "/api/v1/projects", timeout=30)
     assert answer.status_code == 502
     assert "cannot reach the platform" in answer.json()["message"]
+
+
+# ---------------------------------------------------------------- strangers and secrets (issue 21)
+
+
+def _raw_request(endpoint: str, head: str, body: bytes = b"") -> int:
+    """Send a request by hand (a body shorter than it says); the status the relay answered."""
+    import contextlib
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(endpoint)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        with contextlib.suppress(OSError):  # the relay closes the connection without reading
+            sock.sendall(body)
+        answer = sock.recv(200).decode(errors="replace")
+    return int(answer.split()[1])
+
+
+def test_a_request_without_the_relays_token_is_refused_before_its_body_is_read(core: EmbeddedCore) -> None:
+    """Another user of the machine sent a 2 GiB body to the relay's port: the worker grew by as much."""
+    with SdkRelay(core.transport()) as relay:
+        port = relay.endpoint.split(":")[2].split("/")[0]
+        stranger = f"http://127.0.0.1:{port}"
+        assert requests.get(stranger + "/api/v1/projects", timeout=10).status_code == 403
+        assert requests.get(relay.endpoint[:-1] + "/api/v1/projects", timeout=10).status_code == 403
+        head = f"POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nContent-Length: {2**31}\r\n\r\n"
+        assert _raw_request(stranger, head, b"x" * 2**20) == 403
+        assert requests.get(relay.endpoint + "/api/v1/projects", timeout=10).status_code == 200
+
+
+def test_a_body_over_16_mib_is_refused_before_it_is_read(core: EmbeddedCore) -> None:
+    with SdkRelay(core.transport()) as relay:
+        path = relay.endpoint.split(":", 2)[2].split("/", 1)[1]
+        head = f"POST /{path}/api/v1/projects HTTP/1.1\r\nHost: x\r\nContent-Length: {2**31}\r\n\r\n"
+        assert _raw_request(relay.endpoint, head, b"x" * 2**20) == 413
+
+
+SECRET = "tok-77d1-s3cr3t"
+
+
+def test_what_the_run_writes_of_its_handler_is_masked_its_spec_is_not(core: EmbeddedCore) -> None:
+    import base64
+
+    client = RestClient(core.transport())
+    task = task_of(client)
+    lease = RunLease(client, PROJECT, "run1", seconds=60)
+    mask: set[str] = set()
+    with SdkRelay(core.transport(), lease, mask) as relay:
+        mask.add(SECRET)  # the worker adds the secrets it reads once the relay runs
+        body = run_body("run1", task, "CREATED")
+        body["spec"]["parameters"] = {"token": SECRET}
+        requests.post(relay.endpoint + context_path(PROJECT, "runs"), json=body, timeout=10)
+        body["status"] = {"state": "ERROR", "message": f"refused {SECRET}", "results": {"echo": [SECRET, 1]}}
+        requests.put(relay.endpoint + context_path(PROJECT, "runs", "run1"), json=body, timeout=10)
+        content = base64.b64encode(f"got {SECRET}\n".encode()).decode()
+        log = {"kind": "log", "spec": {"run": "run1"}, "content": content}
+        requests.post(relay.endpoint + context_path(PROJECT, "logs"), json=log, timeout=10)
+    run = client.get(context_path(PROJECT, "runs", "run1"))
+    assert run["spec"]["parameters"] == {"token": SECRET}
+    assert run["status"]["message"] == "refused (sensitive)"
+    assert run["status"]["results"] == {"echo": ["(sensitive)", 1]}
+    logs = client.get(context_path(PROJECT, "logs"), {"run": "run1"})
+    stored = [base64.b64decode(item["content"]).decode() for item in logs["content"]]
+    assert stored == ["got (sensitive)\n"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.runtime.arrow_shutdown import arrow_pools, drain_arrow_pools, wait_until_idle
+from dhmlrun.compat.pyarrow import arrow_pools, drain_arrow_pools, wait_until_idle
 from tests.runtime.slow_reads import journal_words, start_slow_scan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import digitalhub_runtime_mlrun  # what the SDK imports when it scans for runtimes
-from dhmlrun.runtime.arrow_shutdown import drain_arrow_pools
+from dhmlrun.compat.pyarrow import drain_arrow_pools
 from tests.runtime.slow_reads import start_slow_scan
 
 if sys.argv[3] == "without-drain":

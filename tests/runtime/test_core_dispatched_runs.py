@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dhmlrun.core.job_worker import EXIT_INFRASTRUCTURE, EXIT_USAGE, execute_run, main
+from dhmlrun.worker.job import EXIT_INFRASTRUCTURE, EXIT_USAGE, execute_run, main
 from tests.runtime.conftest import seed_downloader
 
 FINAL = ("COMPLETED", "ERROR", "STOPPED")
@@ -51,7 +51,7 @@ def test_concurrent_remote_runs_are_isolated_and_a_failing_handler_is_an_error_r
     bad = project.new_function(name="remote-fails", kind="mlrun", source=failing, handler="h").run("job")
     good = project.new_function(name="remote-works", kind="mlrun", source=passing, handler="h").run("job")
     assert follow(bad)[-1] == "ERROR"
-    assert bad.status.message == "boom from the handler"  # the handler's error, not a worker exit
+    assert bad.status.message == "RuntimeError: boom from the handler (main.py:2)"  # not a worker exit
     assert follow(good)[-1] == "COMPLETED", good.status.message
     assert good.result("pid") != os.getpid()
 

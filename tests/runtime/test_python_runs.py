@@ -89,3 +89,53 @@ def test_a_remote_runs_task_secrets_are_its_environment(project: Any, tmp_path) 
     assert wait_final(without).status.state == "COMPLETED", without.status.message
     assert with_secret.result("token_length") == len("swordfish-42")
     assert without.result("token_length") == 0
+
+
+FRAME_HANDLER = """
+import pandas as pd
+from digitalhub_runtime_python import handler
+
+
+@handler(outputs=["table"])
+def frame(rows: int = 3):
+    return pd.DataFrame({"n": list(range(rows))})
+"""
+
+
+def test_a_remote_python_run_returning_a_dataframe_completes_into_the_cores_files_store(project: Any) -> None:
+    """digitalhub-runtime-python logs a returned DataFrame as a table through the SDK's default
+    store (`get_default_store`), which the core hands its runs as DHCore hands its pods
+    DHCORE_DEFAULT_FILES_STORE: without it the run ended in ERROR "No default store found"."""
+    code = base64.b64encode(FRAME_HANDLER.encode()).decode()
+    source = {"base64": code, "source": "f.py", "handler": "frame"}
+    function = project.new_function("framer", kind="python", python_version="PYTHON3_11", source=source)
+    run = wait_final(function.run("job", parameters={"rows": 4}))
+    assert run.status.state == "COMPLETED", run.status.message
+    table = run.output("table")
+    assert table.spec.path.startswith(f"s3://dhcore/{project.name}/dataitem/table/")
+    assert table.as_df()["n"].tolist() == [0, 1, 2, 3]
+
+
+ENVIRONMENT_HANDLER = """
+import os
+
+
+def report(project, run):
+    names = ("PROJECT_NAME", "RUN_ID", "GREETING", "DHCORE_NAME", "DHCORE_WORKFLOW_IMAGE")
+    return (*(os.environ.get(name, "") for name in names), run.id)
+"""
+
+
+def test_a_remote_run_has_the_environment_dhcores_runners_give_a_pod(project: Any) -> None:
+    """PythonBaseRunner.createEnvList: PROJECT_NAME, RUN_ID, the task's envs; the core's
+    configuration from the run's secret (CoreConfig)."""
+    source = {"base64": base64.b64encode(ENVIRONMENT_HANDLER.encode()).decode(), "handler": "report"}
+    function = project.new_function("environment", kind="python", python_version="PYTHON3_11", source=source)
+    run = function.run("job", envs=[{"name": "GREETING", "value": "hello"}])
+    assert wait_final(run).status.state == "COMPLETED", run.status.message
+    values = [run.result(f"output_{i}") for i in range(6)]
+    project_name, run_id, greeting, core_name, workflow_image, seen_run = values
+    assert (project_name, run_id, greeting) == (project.name, run.id, "hello")
+    assert core_name == "dhmlrun-core"
+    assert workflow_image == ""  # only a workflow build is told the step image
+    assert seen_run == run.id  # the SDK's context found the run it executes in, by RUN_ID

@@ -236,3 +236,50 @@ def test_handler_presence_is_checked_before_running(tmp_path: Path) -> None:
     broken = materialise({"code": "def (:\n"}, "handler", tmp_path / "b")
     with pytest.raises(ExecutionError, match="syntax error at line 1"):
         check_handler_defined(broken)
+
+
+def test_git_credentials_never_reach_the_command_line_nor_the_clone(
+    git_repo: GitRepo, file_server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: the token of `git+https://user:token@host/...` was in `git clone`'s argv, which
+    `ps` shows every user of the machine. The server here refuses requests without it."""
+    import functools
+    import http.server
+    import os
+    import shutil
+    import threading
+
+    token = "ghp_n0t-in-argv"
+    expected = "Basic " + base64.b64encode(f"bot:{token}".encode()).decode()
+
+    class Guarded(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.end_headers()
+                return
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Guarded, directory=str(file_server.root))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    wrappers, argv_log = tmp_path / "bin", tmp_path / "argv.log"
+    wrappers.mkdir()
+    recording = f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_log}\nexec {shutil.which("git")} "$@"\n'
+    (wrappers / "git").write_text(recording)
+    (wrappers / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}:{os.environ['PATH']}")
+    try:
+        url = f"git+http://bot:{token}@127.0.0.1:{server.server_address[1]}/repo.git#v1"
+        done = materialise({"source": url}, "pkg.jobs:say", tmp_path / "clone")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (done.root / "pkg" / "helpers.py").read_text() == "WORD = 'one'\n"
+    assert "clone" in argv_log.read_text() and token not in argv_log.read_text()
+    assert token not in (done.root / ".git" / "config").read_text()

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dhmlrun.core.job_worker import EXIT_TIMED_OUT
 from dhmlrun.runtime.deadline import RunDeadline, timeout_message
 from dhmlrun.runtime.taskparams import TaskParams
+from dhmlrun.worker.job import EXIT_TIMED_OUT
 from tests.runtime.test_bad_data import materials
 from tests.runtime.test_core_dispatched_runs import follow
 from tests.runtime.test_local_execution import log_text
@@ -111,7 +111,7 @@ def test_a_worker_ends_a_run_that_exceeds_its_timeout(project: Any) -> None:
     assert (run.status.state, run.spec.local_execution) == ("READY", False)
     before = materials(project)
     worker = subprocess.run(
-        [sys.executable, "-m", "dhmlrun.core.job_worker", project.name, run.id],
+        [sys.executable, "-m", "dhmlrun.worker.job", project.name, run.id],
         capture_output=True,
         text=True,
         timeout=120,

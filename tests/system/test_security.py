@@ -1,10 +1,11 @@
 """A sensitive variable's value never reaches what dhmlrun prints or writes itself.
 
-It is passed as a run parameter (so it necessarily reaches the run: its spec, and whatever the
-handler prints or raises), and the handler prints it and fails with it in the message. It must
-not appear in: plan text, plan JSON, the saved plan file (which must be 0600), apply's stdout and
-stderr (run failures and logs included), `show --json`, `logs`, and on the platform anywhere
-outside the run's own parameters, output and message.
+It is passed as a run parameter (so it necessarily reaches the run's spec and its handler), and
+the handler prints it and fails with it in the message. It must not appear in: plan text, plan
+JSON, the saved plan file (which must be 0600), apply's stdout and stderr (run failures and logs
+included), `show --json`, `logs`, the run's log kept in `.dhmlrun/logs`, and on the platform
+anywhere outside the run's own parameters: the worker masks what the run writes of its message,
+results and log (issue 21).
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ pytestmark = pytest.mark.slow
 SECRET = "s3cr3t-T0KEN-4f9a"
 
 
-def outside_the_run(type_: str, dto: dict[str, Any]) -> dict[str, Any]:
-    """What dhmlrun itself wrote: the entity minus the run's parameters and the run's own output."""
+def outside_the_parameters(type_: str, dto: dict[str, Any]) -> dict[str, Any]:
+    """The entity minus the run's parameters (the one place the value must be), logs decoded."""
     dto = json.loads(json.dumps(dto))
     if type_ == "runs":
         (dto.get("spec") or {}).pop("parameters", None)
-        (dto.get("status") or {}).pop("message", None)
-    if type_ == "logs":
-        dto.pop("content", None)
+    if type_ == "logs" and isinstance(dto.get("content"), str):
+        dto["content"] = base64.b64decode(dto["content"]).decode(errors="replace")
     return dto
 
 
@@ -64,11 +64,15 @@ def test_sensitive_values_never_reach_outputs_plan_files_or_dhmlrun_written_enti
     run("show", "--path", root, *base, "--json")
     for text in printed:
         assert SECRET not in text
+    kept = list((root / ".dhmlrun" / "logs").rglob("*.log"))
+    assert any("total: got token (sensitive)" in log.read_text() for log in kept)
+    for log in kept:
+        assert SECRET not in log.read_text()
 
     truth = Truth(core, project)
     stored = []
     for type_ in ("functions", "dataitems", "runs", "logs"):
-        stored += [outside_the_run(type_, dto) for dto in truth.list(type_, versions="all")]
+        stored += [outside_the_parameters(type_, dto) for dto in truth.list(type_, versions="all")]
     assert SECRET not in json.dumps(stored)
     # the run itself has it: that is what passing a parameter means (documented)
     assert SECRET in json.dumps(truth.runs_of("runs.total")[0]["spec"].get("parameters"))

@@ -52,6 +52,53 @@ def test_no_changes_message(repo: Path) -> None:
     )
 
 
+def test_a_partial_plan_never_says_the_platform_matches(repo: Path) -> None:
+    decl, plan = fresh_plan(repo)
+    (repo / "src" / "pipeline.py").write_text("# new\n")
+    text = render_plan(build_plan(decl, applied_state(plan), targets=["dataitems.employees"]))
+    assert "The platform matches" not in text
+    assert text.splitlines()[-1] == (
+        "No changes for --target dataitems.employees, but 4 changes outside it: "
+        "the platform does not match the configuration."
+    )
+    assert (
+        "Warning: partial plan: only --target dataitems.employees and what it depends on; 4 changes "
+        "left out (functions.downloader, functions.summarise, runs.download, runs.summary)."
+    ) in text
+
+
+def test_a_partial_plan_with_changes_counts_what_it_left_out(repo: Path) -> None:
+    decl, plan = fresh_plan(repo)
+    (repo / "src" / "pipeline.py").write_text("# new\n")
+    partial = build_plan(decl, applied_state(plan), targets=["functions.downloader"])
+    text = render_plan(partial)
+    assert text.splitlines()[-1] == (
+        "Plan: 0 to create, 1 to update, 0 to delete, 0 to run. (3 changes left out by --target.)"
+    )
+    data = json.loads(json.dumps(plan_json(partial)))
+    assert data["partial"] == {
+        "targets": ["functions.downloader"],
+        "left_out": ["functions.summarise", "runs.download", "runs.summary"],
+    }
+    assert plan_json(plan)["partial"] is None
+
+
+def test_entity_versions_read_by_the_names_the_platform_gave_them(repo: Path) -> None:
+    import dataclasses
+
+    decl, plan = fresh_plan(repo)
+    state = applied_state(plan)
+    named = {"dataitems.employees": "sunny-ocelot", "functions.downloader": "cosmic-badger"}
+    for address, name in named.items():
+        state.entities[address] = dataclasses.replace(state.entities[address], version=name)
+    (repo / "data" / "employees.csv").write_text("id,department,salary,years\n2,b,20,4\n")
+    (repo / "src" / "pipeline.py").write_text("def downloader(context, url):\n    return 2\n")
+    text = render_plan(build_plan(decl, state))
+    changed = "      ~ inputs.url: dataitem employees (version sunny-ocelot) -> dataitem employees (version "
+    assert changed in text
+    assert "      ~ function_version: version cosmic-badger -> " in text
+
+
 def test_colour_only_when_asked(repo: Path) -> None:
     _, plan = fresh_plan(repo)
     assert "\x1b[32m" in render_plan(plan, colour=True)
@@ -82,7 +129,8 @@ def test_json_plan_format(repo: Path) -> None:
     assert data["summary"] == {"create": 4, "update": 0, "delete": 0, "run": 2}
     assert data["changes"] is True
     for action in data["actions"]:
-        assert set(action) == {"address", "action", "reason", "drift", "depends_on", "diff"}
+        assert set(action) == {"address", "action", "reason", "drift", "backend", "depends_on", "diff"}
+        assert action["backend"] == "dhcore"
         assert action["action"] in {"create", "update", "delete", "run", "no-op"}
         for change in action["diff"]:
             assert set(change) == {"path", "before", "after"}

@@ -1,5 +1,6 @@
-"""What apply does on an MLRun service with mlrun's own classes, in a run worker process (mlrun
-is imported there, never in apply itself): store a function, execute a run, create a schedule.
+"""What apply does on an MLRun service with mlrun's own classes, in a worker process (mlrun is
+imported there, never in apply itself): store a function (`protocol.StoreMLRunFunction`),
+execute a run (`ExecuteMLRunRun`), create a schedule (`WriteMLRunSchedule`).
 
 Used when the `mlrun` functions and runs live on MLRun (a DHCore without the mlrun runtime:
 `dhmlrun/plan/mlrun_host.py`). The worker is given `MLRUN_DBPATH` (the service) and the
@@ -46,40 +47,43 @@ from dhmlrun.platform.mlrun import (
     LABELS_ANNOTATION,
     SPEC_ANNOTATION,
     STATES,
+    MLRunService,
     function_metadata,
     mlrun_annotations,
     mlrun_labels,
 )
-from dhmlrun.vocabulary import states, times
+from dhmlrun.vocabulary import endings, states, times
+from dhmlrun.worker.ending import INTERRUPTED_MESSAGE
+from dhmlrun.worker.protocol import (
+    ExecuteMLRunRun,
+    Reply,
+    Result,
+    RunOrder,
+    StoreMLRunFunction,
+    WriteMLRunSchedule,
+)
 
 POLL_SECONDS = 2.0
 DEFAULT_IMAGE = "mlrun/mlrun"
 DEFAULT_RETURN = "return"
 URL_SCHEMES = ("s3", "http", "https", "gs", "gcs", "az", "abfs", "abfss", "v3io", "ds", "wasb", "wasbs")
 """Input locations a pod on MLRun's Kubernetes can read (given the credentials it is set up with)."""
-MLRUN_FINAL = ("completed", "error", "aborted")
 OURS = (L.MANAGED, ADDRESS_LABEL, LABELS_ANNOTATION, SPEC_ANNOTATION)
-
-
-def execute(request: dict[str, Any]) -> dict[str, Any]:
-    """Do the operation the request names; its result dict ({id, state, message, outputs...})."""
-    operations = {"store_function": store_function, "run": run, "schedule": schedule}
-    return operations[request["op"]](request)
 
 
 # ---------------------------------------------------------------- functions
 
 
-def store_function(request: dict[str, Any]) -> dict[str, Any]:
+def store_function(request: StoreMLRunFunction, reply: Reply) -> Result:
     """Store the declared function version on MLRun (idempotent: the same tag is overwritten)."""
     import mlrun
 
-    body = request["body"]
+    body = request.body
     function = build_function(mlrun, body)
     mlrun.get_run_db().store_function(
         function.to_dict(), function.metadata.name, body["project"], tag=body["id"], versioned=True
     )
-    return {"id": body["id"], "state": states.COMPLETED}
+    return Result(id=request.subject, state=states.COMPLETED)
 
 
 def build_function(mlrun: Any, body: dict[str, Any]) -> Any:
@@ -112,16 +116,15 @@ def build_function(mlrun: Any, body: dict[str, Any]) -> Any:
     return function
 
 
-def stored_function(mlrun: Any, request: dict[str, Any]) -> Any:
-    """The function version the run request names, as MLRun stores it, ready to run.
+def stored_function(mlrun: Any, run: RunOrder) -> Any:
+    """The function version the run names, as MLRun stores it, ready to run.
 
     mlrun stores the function it runs again, under the function's tag (a local run even as kind
     `local`), which would overwrite the declared version. So the copy that runs carries no tag
     and none of dhmlrun's bookkeeping: mlrun keeps it as `latest`, and each run names the exact
     function it ran by hash (its `spec.function`), with the resources it ran with."""
-    ref = request["function"]
-    name = mlrun_function_name(ref["address"].split(".", 1)[-1])
-    struct = mlrun.get_run_db().get_function(name, request["project"], tag=ref["id"])
+    name = mlrun_function_name(run.function.name)
+    struct = mlrun.get_run_db().get_function(name, run.project, tag=run.function.id)
     return detached(mlrun.new_function(runtime=struct))
 
 
@@ -138,79 +141,73 @@ def detached(function: Any) -> Any:
 # ---------------------------------------------------------------- runs
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
+def run(request: ExecuteMLRunRun, reply: Reply) -> Result:
     """Execute one run recorded on MLRun; its outputs are registered on DigitalHub."""
     import mlrun
 
     from dhmlrun.platform.sdk import sdk_session
 
-    project, run_id = request["project"], request["run_id"]
-    remote = request.get("execution") == "remote"
-    with sdk_session(project, run_id, leased=False):
+    order = request.run
+    with sdk_session(order.project, order.run_id, leased=False):
         try:
-            function = stored_function(mlrun, request)
-            task = build_task(mlrun, request, function, _inputs(request, remote))
+            function = stored_function(mlrun, order)
+            task = build_task(mlrun, order, function, _inputs(order, order.remote))
         except Exception as exc:
             traceback.print_exc()
-            return _failure(run_id, one_line(exc))
+            return Result.failure(order.run_id, one_line(exc))
         try:
-            if remote:
-                record, message = _submit(mlrun, request, function, task)
+            if order.remote:
+                record, message = _submit(mlrun, order, function, task)
             else:
-                record, message = _run_here(mlrun, request, function, task)
+                record, message = _run_recorded_here(mlrun, order, function, task)
         except KeyboardInterrupt:  # apply was stopped: end the run on MLRun, say so
-            return _interrupted(mlrun.get_run_db(), request, remote)
-        return _finish(mlrun, request, record, message)
+            return _interrupted(mlrun.get_run_db(), order)
+        return _finish(mlrun, order, record, message)
 
 
-def _interrupted(db: Any, request: dict[str, Any], remote: bool) -> dict[str, Any]:
-    from dhmlrun.apply.run_worker import INTERRUPTED
-
-    project, run_id = request["project"], request["run_id"]
-    if remote:
+def _interrupted(db: Any, order: RunOrder) -> Result:
+    if order.remote:
         with contextlib.suppress(Exception):
-            db.abort_run(run_id, project)
-    _mark_failed(db, project, run_id, INTERRUPTED)
-    return _failure(run_id, INTERRUPTED, states.STOPPED if remote else states.ERROR)
+            db.abort_run(order.run_id, order.project)
+    _mark_failed(order.project, order.run_id, INTERRUPTED_MESSAGE, endings.INTERRUPTED)
+    return Result.failure(order.run_id, INTERRUPTED_MESSAGE, states.STOPPED if order.remote else states.ERROR)
 
 
-def build_task(mlrun: Any, request: dict[str, Any], function: Any, inputs: dict[str, str]) -> Any:
-    """The MLRun run of `request`: the plan's run id as its uid, dhmlrun's bookkeeping kept."""
-    outputs = dict(request.get("outputs") or {})
-    labels = list(request.get("labels") or ())
+def build_task(
+    mlrun: Any, order: RunOrder, function: Any, inputs: dict[str, str], name: str | None = None
+) -> Any:
+    """The MLRun run of `order`: the plan's run id as its uid, dhmlrun's bookkeeping kept; named
+    `name` (a schedule's runs are named by the schedule), else as mlrun names runs."""
+    labels = list(order.labels)
     task = mlrun.new_task(
-        name=run_name(request, function),
+        name=name or run_name(function),
         handler=function.spec.default_handler,
-        params=dict(request.get("parameters") or {}),
+        params=dict(order.parameters),
         inputs=inputs or None,
-        returns=list(outputs) or [DEFAULT_RETURN],
+        returns=list(order.outputs) or [DEFAULT_RETURN],
     )
-    task.metadata.uid = request["run_id"]
+    task.metadata.uid = order.run_id
     for key, value in mlrun_labels(labels).items():
         task.set_label(key, value)
     task.metadata.annotations = mlrun_annotations(labels)
     return task
 
 
-def run_name(request: dict[str, Any], function: Any) -> str:
-    """A schedule's runs are named by the schedule (`plan.mlrun_host.schedule_name`), others as
-    mlrun names them (`{function}-{handler}`)."""
+def run_name(function: Any) -> str:
+    """How mlrun names a function's runs (`{function}-{handler}`)."""
     from dhmlrun.mlrun_names import mlrun_run_name
 
-    if request.get("op") == "schedule":
-        return str(request["run_id"])
     return mlrun_run_name(function.metadata.name, function.spec.default_handler or "handler")
 
 
-def _inputs(request: dict[str, Any], remote: bool) -> dict[str, str]:
+def _inputs(order: RunOrder, remote: bool) -> dict[str, str]:
     """Local paths for a run executing here, URLs a pod can read for one on MLRun."""
-    inputs = dict(request.get("inputs") or {})
     if not remote:
         from dhmlrun.runtime.inputs import fetch_inputs
         from dhmlrun.runtime.runtime import runs_root
 
-        return fetch_inputs(inputs, runs_root(request["project"]) / request["run_id"] / "inputs")
-    return {name: readable_url(name, ref) for name, ref in inputs.items()}
+        return fetch_inputs(dict(order.inputs), runs_root(order.project) / order.run_id / "inputs")
+    return {name: readable_url(name, ref) for name, ref in order.inputs.items()}
 
 
 def readable_url(name: str, ref: str) -> str:
@@ -230,80 +227,71 @@ def readable_url(name: str, ref: str) -> str:
     )
 
 
-def _submit(mlrun: Any, request: dict[str, Any], function: Any, task: Any) -> tuple[Any, str | None]:
+def _submit(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any, str | None]:
     """Submit to MLRun's Kubernetes and poll until the run ends; (its record, failure or None)."""
     from dhmlrun.runtime.k8s import apply_task_params, run_options
 
-    project, run_id = request["project"], request["run_id"]
+    project, run_id = order.project, order.run_id
     db = mlrun.get_run_db()
-    task_params = dict(request.get("task") or {})
+    task_params = dict(order.task)
     try:
         apply_task_params(function, task_params, project)
         function.run(task, local=False, watch=False, **run_options(task_params))
     except Exception as exc:
         traceback.print_exc()
         message = f"MLRun refused the run: {one_line(exc)}"
-        _mark_failed(db, project, run_id, message)
+        _mark_failed(project, run_id, message)
         return None, message
     while True:
         record = _read_run(db, project, run_id)
-        if record is not None and (record.get("status") or {}).get("state") in MLRUN_FINAL:
+        if record is not None and STATES.get(str((record.get("status") or {}).get("state"))) in states.FINAL:
             return record, None
         time.sleep(POLL_SECONDS)
 
 
-def _run_here(mlrun: Any, request: dict[str, Any], function: Any, task: Any) -> tuple[Any, str | None]:
-    """Run the handler in this process, recorded on MLRun, holding the run's lease there."""
-    from dhmlrun.runtime.capture import captured_output
+def _run_recorded_here(mlrun: Any, order: RunOrder, function: Any, task: Any) -> tuple[Any, str | None]:
+    """Run the handler in this process (`runtime.execute.run_here`), recorded on MLRun, holding
+    the run's lease there; its log is stored there too."""
+    from dhmlrun.runtime.execute import run_here
     from dhmlrun.runtime.runtime import runs_root
 
-    project, run_id = request["project"], request["run_id"]
+    project, run_id = order.project, order.run_id
     db = mlrun.get_run_db()
-    run_dir = runs_root(project) / run_id
-    (run_dir / "work").mkdir(parents=True, exist_ok=True)
-    message = None
-    with _lease(db, project, run_id), captured_output(()) as buffer, _cwd(run_dir / "work"):
-        try:
-            function.run(task, local=True, watch=False, output_path=str(run_dir / "outputs"))
-        except Exception as exc:  # mlrun's RunError, or the handler's import failing
-            message = one_line(exc)
-        except SystemExit as exc:
-            message = f"the handler called sys.exit({exc.code!r})"
+    with _lease(db, project, run_id):
+        _, message, logs = run_here(lambda: function, runs_root(project) / run_id, runspec=task, watch=False)
     with contextlib.suppress(Exception):
-        db.store_log(run_id, project, buffer.getvalue().encode("utf-8"))
+        db.store_log(run_id, project, logs.encode("utf-8"))
     return _read_run(db, project, run_id), message
 
 
-def _finish(mlrun: Any, request: dict[str, Any], record: Any, message: str | None) -> dict[str, Any]:
+def _finish(mlrun: Any, order: RunOrder, record: Any, message: str | None) -> Result:
     """Register a completed run's outputs on DigitalHub and record them on MLRun; the result."""
-    project, run_id = request["project"], request["run_id"]
+    project, run_id = order.project, order.run_id
     db = mlrun.get_run_db()
     status = (record or {}).get("status") or {}
     state = STATES.get(str(status.get("state")), states.ERROR)
     if state != states.COMPLETED:
         text = status.get("error") or message or f"the run ended {status.get('state') or 'unrecorded'}"
-        _mark_failed(db, project, run_id, str(text))
-        _record(db, request, {})
-        return _failure(run_id, one_line(text), state if state in states.FINAL else states.ERROR)
+        _mark_failed(project, run_id, str(text))
+        _record(db, order, {})
+        return Result.failure(run_id, one_line(text), state if state in states.FINAL else states.ERROR)
     try:
-        outputs = register_outputs(mlrun, request, status, remote=request.get("execution") == "remote")
+        outputs = register_outputs(mlrun, order, status, remote=order.remote)
     except Exception as exc:
         text = one_line(exc)
-        _mark_failed(db, project, run_id, text, force=True)
-        _record(db, request, {})
-        return _failure(run_id, text)
-    _record(db, request, outputs)
-    return {
-        "id": run_id,
-        "state": states.COMPLETED,
-        "outputs": outputs,
-        "results": _values(dict(status.get("results") or {}), request),
-    }
+        _mark_failed(project, run_id, text, force=True)
+        _record(db, order, {})
+        return Result.failure(run_id, text)
+    _record(db, order, outputs)
+    return Result(
+        id=run_id,
+        state=states.COMPLETED,
+        outputs=dict(outputs),
+        results=_values(dict(status.get("results") or {}), order),
+    )
 
 
-def register_outputs(
-    mlrun: Any, request: dict[str, Any], status: dict[str, Any], remote: bool
-) -> dict[str, str]:
+def register_outputs(mlrun: Any, order: RunOrder, status: dict[str, Any], remote: bool) -> dict[str, str]:
     """The run's artifacts as DigitalHub entities (by their path where MLRun wrote them: no copy
     for a remote run; uploaded to the files store, when one is set, for a run executed here)."""
     from dhmlrun.runtime.results import check_declared_outputs, produced_files
@@ -311,13 +299,13 @@ def register_outputs(
 
     artifacts = [_artifact(mlrun, uri) for uri in (status.get("artifact_uris") or {}).values()]
     files = produced_files([a for a in artifacts if a])
-    outputs = dict(request.get("outputs") or {})
+    outputs = dict(order.outputs)
     check_declared_outputs(files, outputs)
-    address = dict(L.decode(request.get("labels") or ())[1]).get(L.ADDRESS, "")
+    address = dict(L.decode(order.labels)[1]).get(L.ADDRESS, "")
     # not the `dhmlrun` marker: outputs are the runs' data, never entities dhmlrun manages
-    labels = [f"{L.PREFIX}produced_by={address}", f"{L.PREFIX}mlrun_run={request['run_id']}"]
+    labels = [f"{L.PREFIX}produced_by={address}", f"{L.PREFIX}mlrun_run={order.run_id}"]
     upload = False if remote else None  # a remote run's files are already where MLRun wrote them
-    return register(request["project"], None, files, outputs, labels=labels, upload=upload)
+    return register(order.project, None, files, outputs, labels=labels, upload=upload)
 
 
 def _artifact(mlrun: Any, uri: str) -> dict[str, Any] | None:
@@ -329,41 +317,37 @@ def _artifact(mlrun: Any, uri: str) -> dict[str, Any] | None:
         return None
 
 
-def _values(results: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+def _values(results: dict[str, Any], order: RunOrder) -> dict[str, Any]:
     from dhmlrun.runtime.results import select_results
 
-    outputs = list(dict(request.get("outputs") or {}))
-    return select_results(results, list(request.get("values") or ()), [*outputs, DEFAULT_RETURN])
+    return select_results(results, list(order.values), [*order.outputs, DEFAULT_RETURN])
 
 
-def _record(db: Any, request: dict[str, Any], outputs: dict[str, str]) -> None:
+def _record(db: Any, order: RunOrder, outputs: dict[str, str]) -> None:
     """What the next plan reads of this run: its spec as the plan showed it, and its outputs."""
     spec = {
-        "function": f"mlrun://{request['project']}/{request['function']['address'].split('.', 1)[-1]}"
-        f":{request['function']['id']}",
-        "task": f"mlrun+{request.get('action') or 'job'}://{request['project']}",
-        "local_execution": request.get("execution") != "remote",
-        "inputs": dict(request.get("inputs") or {}),
-        "outputs": dict(request.get("outputs") or {}),
-        "parameters": dict(request.get("parameters") or {}),
-        "values": list(request.get("values") or ()),
-        **dict(request.get("task") or {}),
+        "function": f"mlrun://{order.project}/{order.function.name}:{order.function.id}",
+        "task": f"mlrun+{order.action or 'job'}://{order.project}",
+        "local_execution": not order.remote,
+        "inputs": dict(order.inputs),
+        "outputs": dict(order.outputs),
+        "parameters": dict(order.parameters),
+        "values": list(order.values),
+        **dict(order.task),
     }
     bookkeeping = {"spec": spec, "outputs": outputs, "created": times.iso(times.now())}
     with contextlib.suppress(Exception):
-        db.update_run({f"status.{BOOKKEEPING}": bookkeeping}, request["run_id"], request["project"])
+        db.update_run({f"status.{BOOKKEEPING}": bookkeeping}, order.run_id, order.project)
 
 
-def _mark_failed(db: Any, project: str, run_id: str, message: str, force: bool = False) -> None:
+def _mark_failed(
+    project: str, run_id: str, message: str, reason: str | None = None, *, force: bool = False
+) -> None:
     """An unfinished run MLRun holds becomes `error` with the message (a refused submission
-    leaves it `running` there); `force`: a completed one too (its outputs could not be kept)."""
-    record = _read_run(db, project, run_id)
-    if record is None:
-        return
-    if not force and (record.get("status") or {}).get("state") in MLRUN_FINAL:
-        return
+    leaves it `running` there); `force`: a completed one too (its outputs could not be kept).
+    Best effort: the run's own failure is what the result reports."""
     with contextlib.suppress(Exception):
-        db.update_run({"status.state": "error", "status.error": message}, run_id, project)
+        MLRunService(os.environ["MLRUN_DBPATH"]).fail_run(project, run_id, message, reason, force=force)
 
 
 def _read_run(db: Any, project: str, run_id: str) -> dict[str, Any] | None:
@@ -397,20 +381,10 @@ def _lease(db: Any, project: str, run_id: str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 # ---------------------------------------------------------------- schedules
 
 
-def schedule(request: dict[str, Any]) -> dict[str, Any]:
+def schedule(request: WriteMLRunSchedule, reply: Reply) -> Result:
     """Create (or replace) the MLRun schedule starting the request's run on its cron."""
     import mlrun
 
@@ -418,21 +392,21 @@ def schedule(request: dict[str, Any]) -> dict[str, Any]:
     from dhmlrun.platform.sdk import sdk_session
     from dhmlrun.runtime.k8s import apply_task_params, run_options
 
-    project, name = request["project"], request["run_id"]
-    task_params = dict(request.get("task") or {})
+    order, name = request.run, request.name
+    task_params = dict(order.task)
     cron = cron_fields(str(task_params.pop("schedule")))
-    with sdk_session(project, name, leased=False):
+    with sdk_session(order.project, name, leased=False):
         try:
-            function = stored_function(mlrun, request)
-            task = build_task(mlrun, request, function, _inputs(request, remote=True))
+            function = stored_function(mlrun, order)
+            task = build_task(mlrun, order, function, _inputs(order, remote=True), name=name)
             task.metadata.uid = None
-            apply_task_params(function, task_params, project)
+            apply_task_params(function, task_params, order.project)
             # MLRun replaces a schedule of that name in place (nothing lost if it refuses)
             function.run(task, schedule=cron, local=False, watch=False, **run_options(task_params))
         except Exception as exc:
             traceback.print_exc()  # into the worker's log (.dhmlrun/logs/ADDRESS.log)
-            return _failure(name, f"MLRun refused the schedule: {one_line(exc)}")
-    return {"id": name, "state": states.COMPLETED}
+            return Result.failure(name, f"MLRun refused the schedule: {one_line(exc)}")
+    return Result(id=name, state=states.COMPLETED)
 
 
 # ---------------------------------------------------------------- results
@@ -443,7 +417,3 @@ def one_line(exc: BaseException | str) -> str:
     text = str(exc).strip() or type(exc).__name__
     first = " ".join(text.split())
     return first if len(first) <= 500 else first[:497] + "..."
-
-
-def _failure(run_id: str, message: str, state: str = states.ERROR) -> dict[str, Any]:
-    return {"id": run_id, "state": state, "message": message}

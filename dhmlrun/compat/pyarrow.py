@@ -1,4 +1,4 @@
-"""Let Arrow's thread pools finish their work before the interpreter finalizes.
+"""Let Arrow's thread pools finish their work before the interpreter finalizes (pyarrow < 24).
 
 Why: `pandas.read_parquet(path)` (what the SDK's `dataitem.as_df()` calls for a table the runtime
 registered) opens the file in Python and hands pyarrow a Python file object, so the buffers it
@@ -19,6 +19,10 @@ API for a pool's task count: the exported C++ functions are called through ctype
 (`GetCpuThreadPool`, `io::internal::GetIOThreadPool`, `ThreadPool::GetNumTasks`). Where they
 cannot be found (another platform, another ABI) nothing is done, and the wait is bounded so that
 a task that never ends cannot keep the process from exiting.
+
+Needed for `VERSIONS`: pyarrow 24 carries apache/arrow#49943 (merged 2026-05-07), and there
+the drain is skipped. The mangled symbol names are those of libarrow 23 (Itanium ABI); a test
+finds them in the installed libarrow (`tests/compat/test_versions.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+
+from dhmlrun.compat import within
+
+VERSIONS = SpecifierSet("<24")
+"""The pyarrow versions without apache/arrow#49943, which need the drain."""
 DRAIN_TIMEOUT_SECONDS = 10.0
 """The longest exit waits for Arrow's pools; a straggler normally needs milliseconds."""
 POLL_SECONDS = 0.005
@@ -56,9 +66,10 @@ class ArrowPools:
 
 
 def drain_at_exit() -> None:
-    """Register the exit drain once per process (the runtime plugin does it when imported)."""
+    """Register the exit drain once per process (the runtime plugin does it when imported), for
+    the pyarrow versions that need it."""
     global _installed
-    if not _installed:
+    if not _installed and within("pyarrow", VERSIONS):
         atexit.register(drain_arrow_pools)
         _installed = True
 
