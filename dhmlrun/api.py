@@ -122,8 +122,6 @@ class Project:
         self, *, embedded_only: bool = False, fallback_endpoint: str | None = None
     ) -> Iterator[Platform]:
         """The platform this project deploys to, for the block."""
-        from dhmlrun.platform import open_platform
-
         with open_platform(
             self.root,
             self.endpoint,
@@ -136,11 +134,15 @@ class Project:
         ) as platform:
             yield platform
 
-    def read_state(self, platform: Platform) -> PlatformState:
+    def read_state(self, platform: Platform, earlier: PlatformState | None = None) -> PlatformState:
         """What the platform holds for this project (DHCore, and MLRun when it hosts the `mlrun`
-        functions and runs)."""
+        functions and runs). `earlier`: a state read before in this command, whose answer to
+        whether DHCore has the mlrun runtime is taken rather than asked again."""
         needed = any(r.spec.get("kind") == MLRUN_KIND for r in self.declaration.of_type("functions"))
-        return platform.read_state(self.declaration.project_name, mlrun_needed=needed)
+        known = earlier.mlrun_runtime if earlier is not None else None
+        return platform.read_state(
+            self.declaration.project_name, mlrun_needed=needed, has_mlrun_runtime=known
+        )
 
     # ------------------------------------------------------------------ planning
 
@@ -176,21 +178,21 @@ class Project:
         plan.replay = Replay(seed, list(targets), list(reruns))
         return plan
 
-    def destroy_plan(self, *, platform: Platform | None = None) -> Plan:
-        """What destroy would delete now."""
+    def destroy_plan(self, *, targets: Sequence[str] = (), platform: Platform | None = None) -> Plan:
+        """What destroy would delete now (only `targets`, when given: `destroy --target`)."""
         if platform is None:
             with self.connect() as opened:
-                return self.destroy_plan(platform=opened)
-        return self._destroy_plan(self.read_state(platform), platform)
+                return self.destroy_plan(targets=targets, platform=opened)
+        return self._destroy_plan(self.read_state(platform), platform, targets)
 
-    def _destroy_plan(self, state: PlatformState, platform: Platform) -> Plan:
+    def _destroy_plan(self, state: PlatformState, platform: Platform, targets: Sequence[str] = ()) -> Plan:
         from dhmlrun.plan import build_destroy_plan
         from dhmlrun.plan.model import Replay
         from dhmlrun.platform import recorded_endpoint
 
-        plan = build_destroy_plan(state, str(self.root), self.declaration)
+        plan = build_destroy_plan(state, str(self.root), self.declaration, targets=targets)
         plan.endpoint = recorded_endpoint(platform)
-        plan.replay = Replay(seed="")  # a destroy plan draws no ids
+        plan.replay = Replay(seed="", targets=list(targets))  # a destroy plan draws no ids
         return plan
 
     # ------------------------------------------------------------------ applying
@@ -216,7 +218,8 @@ class Project:
 
     def destroy(self, options: ApplyOptions | None = None) -> ApplyResult:
         """Delete every entity dhmlrun manages in the project (run history and produced data stay),
-        except those with `lifecycle.prevent_destroy` (`options.targets` and `reruns` do not apply)."""
+        except those with `lifecycle.prevent_destroy`; only `options.targets` when given
+        (`options.reruns` does not apply)."""
         from dhmlrun.platform.lock import project_lock
 
         options = options or ApplyOptions()
@@ -224,7 +227,7 @@ class Project:
         with self.connect() as platform:
             options.say(f"Reading project {project} from {platform.shown}")
             with project_lock(platform, project, options.lock_timeout, options.say, operation="destroy"):
-                plan = self.destroy_plan(platform=platform)
+                plan = self.destroy_plan(targets=options.targets, platform=platform)
                 return self._execute(plan, platform, options, None)
 
     def _apply_planned(self, options: ApplyOptions, server: object) -> ApplyResult:
@@ -235,11 +238,12 @@ class Project:
         targets, reruns = options.targets, options.reruns
         with self.connect() as platform:
             options.say(f"Reading project {project} from {platform.shown}")
-            first = None
+            first = seen = None
             if not platform.project_exists(project):
                 # a first deploy: the lock lives in the project, so plan and review first, then
                 # create the project (idempotently), lock it, and re-plan if anything moved
-                first = self._plan(self.read_state(platform), platform, targets, reruns)
+                seen = self.read_state(platform)
+                first = self._plan(seen, platform, targets, reruns)
                 options.review(first)
                 if not first.has_changes:
                     return ApplyResult()
@@ -248,7 +252,7 @@ class Project:
             with project_lock(
                 platform, project, options.lock_timeout, options.say, create_project=body
             ) as held:
-                state = self.read_state(platform)
+                state = self.read_state(platform, seen)
                 if first is not None and not stale_reasons(first, _as_before_lock(state, held)):
                     return self._execute(first, platform, replace(options, review=None), server)
                 plan = self._plan(state, platform, targets, reruns)
@@ -272,7 +276,8 @@ class Project:
         with self.connect(embedded_only=embedded_only, fallback_endpoint=fallback) as platform:
             check_same_platform(plan.endpoint, platform)
             options.say(f"Applying the saved plan to project {plan.project} on {platform.shown}")
-            self._as_reviewed(plan, self.read_state(platform), platform)  # before the lock writes anything
+            seen = self.read_state(platform)
+            self._as_reviewed(plan, seen, platform)  # before the lock writes anything
             create = plan.project_create()
             body = create.body if create is not None else None
             operation = "destroy" if plan.destroy else "apply"
@@ -284,7 +289,8 @@ class Project:
                 create_project=body,
                 operation=operation,
             ) as held:
-                again = self._as_reviewed(plan, _as_before_lock(self.read_state(platform), held), platform)
+                state = _as_before_lock(self.read_state(platform, seen), held)
+                again = self._as_reviewed(plan, state, platform)
                 return self._execute(again, platform, options, server)
 
     def _as_reviewed(self, plan: Plan, state: PlatformState, platform: Platform) -> Plan:
@@ -302,7 +308,7 @@ class Project:
                 f"in {self.root}; make a new one with `dhmlrun plan --out FILE`"
             )
         if plan.destroy:
-            again = self._destroy_plan(state, platform)
+            again = self._destroy_plan(state, platform, plan.replay.targets)
         else:
             again = self._plan(state, platform, plan.replay.targets, plan.replay.reruns, plan.replay.seed)
         found = differences(plan, again)
@@ -342,6 +348,53 @@ class Project:
         with interruptible(applier, observer.notice):
             results = applier.apply(options.parallelism)
         return ApplyResult(results, interrupted=applier.stop.is_set(), destroy=plan.destroy)
+
+
+@contextmanager
+def open_platform(
+    root: Path,
+    endpoint: str | None = None,
+    profile: str | None = None,
+    environment_profile: str | None = None,
+    *,
+    embedded_only: bool = False,
+    fallback_endpoint: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    mlrun: str | None = None,
+) -> Iterator[Platform]:
+    """The platform of one command, for the block: the connection that resolves (`--endpoint`,
+    a profile, `DHCORE_ENDPOINT`, the SDK's ini profile: `platform.connection`), else the
+    embedded core of the config repo at `root` (`core/embedded.py`), with the MLRun service
+    configured beside it (`platform.mlrun_service`).
+
+    `embedded_only` skips resolution (a saved plan made on the embedded core is applied there);
+    `fallback_endpoint` replaces the embedded core when nothing else resolves (a saved plan goes
+    back to the platform it was made against).
+    """
+    from dhmlrun.platform import mlrun_service, remote_platform
+    from dhmlrun.platform.connection import resolve_connection
+    from dhmlrun.vocabulary.settings import FILES_STORE_ENV
+
+    connection = None
+    if not embedded_only:
+        connection = resolve_connection(
+            endpoint=endpoint or None,
+            profile=profile,
+            environment_profile=environment_profile,
+            environ=environ,
+        )
+        if connection is None and fallback_endpoint:
+            connection = resolve_connection(
+                endpoint=fallback_endpoint, profile=None, environment_profile=None, environ=environ
+            )
+    service = mlrun_service(mlrun, connection, environ)
+    if connection is not None:
+        yield remote_platform(connection, environ, service)
+        return
+    from dhmlrun.core.embedded import embedded_platform
+
+    with embedded_platform(root, service, files_store=environ.get(FILES_STORE_ENV)) as platform:
+        yield platform
 
 
 def _as_before_lock(state: PlatformState, held: HeldLock) -> PlatformState:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dhmlrun.apply import services
+from dhmlrun.apply.context import StepContext
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
 from dhmlrun.apply.run_server import RunServer
@@ -53,7 +54,7 @@ from dhmlrun.plan.model import (
 from dhmlrun.platform.dhcore import Platform, RunHost
 from dhmlrun.platform.mlrun import MLRunService
 from dhmlrun.platform.worker_env import local_run_environment, pod_environment, run_identity, task_envs
-from dhmlrun.vocabulary import keys
+from dhmlrun.vocabulary import keys, times
 from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.runs import RunSpec
@@ -100,6 +101,8 @@ class Applier:
         self._worker_env: dict[str, str] | None = None
         self.stop = threading.Event()
         """Set when apply was interrupted: nothing more starts (`graph.walk`)."""
+        self.context = StepContext(platform, plan.project, self.stop, self.resolve_binding)
+        """What the steps kept outside this class see of the apply (`context.py`)."""
 
     def apply(self, parallelism: int = 4) -> list[NodeResult]:
         return walk(self.plan.actions, self._execute, parallelism, self.stop)
@@ -124,13 +127,13 @@ class Applier:
         except Exception as exc:
             elapsed = time.monotonic() - started
             message = str(exc) or type(exc).__name__
-            self._say(f"{action.address}: failed ({elapsed:.1f}s): {message}")
+            self._say(f"{action.address}: failed ({times.duration_text(elapsed)}): {message}")
             self._event(action, FAILED, elapsed, message)
             return NodeResult(action.address, action.action, FAILED, message, elapsed)
         result.elapsed = time.monotonic() - started
         self._event(action, result.status, result.elapsed, result.message)
         self._say(
-            f"{action.address}: {result.status} ({result.elapsed:.1f}s)"
+            f"{action.address}: {result.status} ({_durations(result)})"
             + (f": {result.message}" if result.message else "")
         )
         return result
@@ -188,6 +191,12 @@ class Applier:
         if not result.completed:
             raise DhmlrunError.single(f"cannot upload {source} to the files store: {result.message}")
         return {**body, "spec": {**(body.get("spec") or {}), "path": result.path}}
+
+    def _deploy_service(self, action: ServiceDeploy) -> NodeResult:
+        return services.deploy(self.context, action)
+
+    def _stop_service(self, action: ServiceStop) -> NodeResult:
+        return services.stop(self.context, action)
 
     # ---------------------------------------------------------------- the MLRun service
 
@@ -255,7 +264,14 @@ class Applier:
         if request.supersedes:
             host.fail_run(request.project, request.supersedes, superseded(request.run_id))
         order = self._order(request)
-        result = run_in_worker(worker_request(order), self.log_dir, env, self.run_server, self.secrets)
+        result = run_in_worker(
+            worker_request(order),
+            self.log_dir,
+            env,
+            self.run_server,
+            self.secrets,
+            lambda text: self.observer.output(action.address, text),
+        )
         outputs = dict(result.outputs)
         with self._lock:
             self._outputs[action.address] = outputs
@@ -265,8 +281,9 @@ class Applier:
                 host.fail_run(request.project, request.run_id, str(message))
             except DhmlrunError as exc:  # the run's own failure is the one to report
                 message = f"{message} (and it could not be marked ERROR: {exc})"
-            return NodeResult(action.address, RUN, FAILED, str(message), entity_id=result.id)
-        return NodeResult(action.address, RUN, DONE, entity_id=result.id, outputs=outputs)
+            failed = str(message)
+            return NodeResult(action.address, RUN, FAILED, failed, entity_id=result.id, took=result.took)
+        return NodeResult(action.address, RUN, DONE, entity_id=result.id, outputs=outputs, took=result.took)
 
     def _environment(self) -> dict[str, str]:
         """The environment of every run worker of this apply (built once: for the embedded core
@@ -337,8 +354,8 @@ ROUTES: dict[tuple[type[Action], str], Route] = {
     (RunStart, MLRUN): Route(Applier._run_on_mlrun, in_worker=True),
     (ScheduleWrite, MLRUN): Route(Applier._write_schedule, in_worker=True),
     (ScheduleDelete, MLRUN): Route(Applier._delete_schedule),
-    (ServiceDeploy, DHCORE): Route(services.deploy),
-    (ServiceStop, DHCORE): Route(services.stop),
+    (ServiceDeploy, DHCORE): Route(Applier._deploy_service),
+    (ServiceStop, DHCORE): Route(Applier._stop_service),
 }
 """What apply does for each (action type, backend) the planner emits: the executor dispatches on
 this alone. A new family or backend is new entries here (and its step), never a branch elsewhere."""
@@ -349,3 +366,10 @@ def needs_workers(plan: Plan) -> bool:
     return any(
         route.in_worker for action in plan.changes() if (route := ROUTES.get((type(action), action.backend)))
     )
+
+
+def _durations(result: NodeResult) -> str:
+    """`3.3s`, and for a run how long it took on its platform, as `show --graph` says it:
+    `3.3s; the run 0.2s` (the rest is starting its worker and registering its outputs)."""
+    step = times.duration_text(result.elapsed)
+    return step if result.took is None else f"{step}; the run {times.duration_text(result.took)}"

@@ -25,6 +25,8 @@ class NodeResult:
     elapsed: float = 0.0
     entity_id: str | None = None
     outputs: dict[str, Any] | None = None
+    took: float | None = None
+    """A run's own duration on its platform (from its record), beside `elapsed`, the step's."""
 
 
 @dataclass
@@ -63,6 +65,9 @@ class Observer(Protocol):
 
     def notice(self, text: str) -> None: ...
 
+    def output(self, address: str, text: str) -> None:
+        """What the step at `address` printed, as it comes (masked; any piece of any line)."""
+
 
 class Silent:
     """An observer that shows nothing (the Python API's default)."""
@@ -74,4 +79,7 @@ class Silent:
         return
 
     def notice(self, text: str) -> None:
+        return
+
+    def output(self, address: str, text: str) -> None:
         return

@@ -20,20 +20,19 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dhmlrun.apply.context import StepContext
 from dhmlrun.apply.results import DONE, NodeResult
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.plan.model import InputBinding, ServiceDeploy, ServiceRequest, ServiceStop
+from dhmlrun.plan.model import ServiceDeploy, ServiceRequest, ServiceStop
 from dhmlrun.plan.services import served_labels, served_versions
 from dhmlrun.platform import labels as L
+from dhmlrun.platform.dhcore import Platform
 from dhmlrun.platform.errors import NotFound, PlatformError
 from dhmlrun.platform.rest import context_path
 from dhmlrun.serving import endpoints
 from dhmlrun.vocabulary import keys, states
-
-if TYPE_CHECKING:
-    from dhmlrun.apply.executor import Applier
 
 READY_TIMEOUT_ENV = "DHMLRUN_SERVICE_READY_TIMEOUT"
 DEFAULT_READY_TIMEOUT = 300.0
@@ -49,13 +48,13 @@ class Served:
     url: str
 
 
-def deploy(applier: Applier, action: ServiceDeploy) -> NodeResult:
+def deploy(ctx: StepContext, action: ServiceDeploy) -> NodeResult:
     """Create the serve run of `action`, wait until it serves, then stop the one it replaces."""
     request = action.request
     assert request is not None
-    model_key = _resolved(applier, request.model) if request.model else None
-    init_keys = {key: _resolved(applier, binding) for key, binding in request.init_inputs.items()}
-    function_ref = _function_ref(applier, request, model_key)
+    model_key = ctx.resolve(request.model.ref, request.model) if request.model else None
+    init_keys = {key: ctx.resolve(binding.ref, binding) for key, binding in request.init_inputs.items()}
+    function_ref = _function_ref(ctx.platform, request, model_key)
     labels = served_labels(
         request.labels, served_versions({"model": model_key} if model_key else {}, init_keys)
     )
@@ -66,7 +65,7 @@ def deploy(applier: Applier, action: ServiceDeploy) -> NodeResult:
         "kind": task_kind,
         "spec": {"function": function_ref, **_task_spec(request.task)},
     }
-    applier.platform.create_entity("tasks", task)
+    ctx.platform.create_entity("tasks", task)
     spec: dict[str, Any] = {
         "task": keys.task_ref(task_kind, request.project, request.task_id),
         "local_execution": False,
@@ -83,30 +82,29 @@ def deploy(applier: Applier, action: ServiceDeploy) -> NodeResult:
         "metadata": {"labels": labels},
         "spec": spec,
     }
-    applier.platform.create_entity("runs", run)
-    served = wait_ready(applier, request)
+    ctx.platform.create_entity("runs", run)
+    served = wait_ready(ctx, request)
     if request.supersedes and request.supersedes != request.run_id:
-        stop_run(applier, request.project, request.supersedes)
+        stop_run(ctx.platform, request.project, request.supersedes)
     return NodeResult(
         action.address, action.action, DONE, f"serving at http://{served.url}", entity_id=request.run_id
     )
 
 
-def stop(applier: Applier, action: ServiceStop) -> NodeResult:
+def stop(ctx: StepContext, action: ServiceStop) -> NodeResult:
     """Stop the service's serve run, and delete the function a model service owns."""
-    project = applier.plan.project
     if action.run_id:
-        stop_run(applier, project, action.run_id)
+        stop_run(ctx.platform, ctx.project, action.run_id)
     if action.function_name:
-        applier.platform.delete_entity(project, "functions", action.function_name)
+        ctx.platform.delete_entity(ctx.project, "functions", action.function_name)
     return NodeResult(action.address, action.action, DONE)
 
 
-def stop_run(applier: Applier, project: str, run_id: str) -> None:
+def stop_run(platform: Platform, project: str, run_id: str) -> None:
     """Stop a serve run that serves (DHCore undeploys it); one still starting cannot be stopped
     (no such transition) and is deleted instead; one gone or ended is left as it is."""
-    client = applier.platform.client
-    run = applier.platform.read_run(project, run_id)
+    client = platform.client
+    run = platform.read_run(project, run_id)
     state = (run or {}).get("status", {}).get("state")
     try:
         if state == states.RUNNING:
@@ -117,21 +115,21 @@ def stop_run(applier: Applier, project: str, run_id: str) -> None:
         pass
 
 
-def wait_ready(applier: Applier, request: ServiceRequest) -> Served:
+def wait_ready(ctx: StepContext, request: ServiceRequest) -> Served:
     """Poll the serve run until the platform serves it and its endpoint answers; `DhmlrunError`
     with the platform's (the service's) message when it ends or the deadline passes."""
     deadline = time.monotonic() + ready_timeout()
     project, run_id = request.project, request.run_id
     while time.monotonic() < deadline:
-        if applier.stop.is_set():
+        if ctx.stop.is_set():
             raise DhmlrunError.single("apply was interrupted before the service was ready")
-        run = applier.platform.read_run(project, run_id) or {}
+        run = ctx.platform.read_run(project, run_id) or {}
         status = run.get("status") or {}
         state = status.get("state")
         url = (status.get("service") or {}).get("url")
         if state in states.FINAL:
-            raise DhmlrunError.single(_never_ready(applier, project, run_id, status))
-        if state == states.RUNNING and url and answers(request.kind, str(url), applier.platform.embedded):
+            raise DhmlrunError.single(_never_ready(ctx.platform, project, run_id, status))
+        if state == states.RUNNING and url and answers(request.kind, str(url), ctx.platform.embedded):
             return Served(run_id, str(url))
         time.sleep(POLL_SECONDS)
     raise DhmlrunError.single(
@@ -140,11 +138,11 @@ def wait_ready(applier: Applier, request: ServiceRequest) -> Served:
     )
 
 
-def _never_ready(applier: Applier, project: str, run_id: str, status: dict[str, Any]) -> str:
+def _never_ready(platform: Platform, project: str, run_id: str, status: dict[str, Any]) -> str:
     message = " ".join(str(status.get("message") or "").split())
     if not message:
         try:
-            lines = "".join(applier.platform.run_logs(project, run_id)).strip().splitlines()
+            lines = "".join(platform.run_logs(project, run_id)).strip().splitlines()
         except PlatformError:
             lines = []
         message = lines[-1].strip() if lines else f"its run {run_id} is {status.get('state')}"
@@ -184,12 +182,7 @@ def ready_timeout() -> float:
         return DEFAULT_READY_TIMEOUT
 
 
-def _resolved(applier: Applier, binding: InputBinding) -> str:
-    """The key a model or init parameter binding names now (a run of this apply filled in)."""
-    return applier.resolve_binding(binding.ref, binding)
-
-
-def _function_ref(applier: Applier, request: ServiceRequest, model_key: str | None) -> str:
+def _function_ref(platform: Platform, request: ServiceRequest, model_key: str | None) -> str:
     """The executable the serve task names: the python function version declared, or the
     model service's own function (named after the service, its `path` the model's name-level
     key, as DHCore's runtimes want a run's path to extend it), a new version only when its
@@ -203,7 +196,6 @@ def _function_ref(applier: Applier, request: ServiceRequest, model_key: str | No
         spec["model_name"] = request.model_name
     if request.image:
         spec["image"] = request.image
-    platform = applier.platform
     listed = platform.client.list(
         context_path(request.project, "functions"), {"name": request.name, "versions": "latest"}
     )

@@ -21,8 +21,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
 from dhmlrun.private import private_dir, private_file
@@ -38,10 +39,12 @@ def run_in_worker(
     env: Mapping[str, str],
     server: RunServer | None = None,
     mask: Iterable[str] = (),
+    on_output: Callable[[str], None] | None = None,
 ) -> Result:
     """Do `request` in a worker process of its own (the module docstring); its result. What the
-    worker printed goes to `log_dir/ID.log` (`log_file`), `mask` masked; a worker that died
-    without a result is a failure quoting the end of that log."""
+    worker printed goes to `log_dir/ID.log` (`log_file`), `mask` masked, and to `on_output` as it
+    comes (the live progress shows a run's last line); a worker that died without a result is a
+    failure quoting the end of that log."""
     log_file = private_file(worker_log(log_dir, request.subject))
     with tempfile.TemporaryDirectory(prefix="dhmlrun-run-") as tmp:
         request_file = Path(tmp) / "request.json"
@@ -49,7 +52,7 @@ def run_in_worker(
         printed = Path(tmp) / "printed.log"
         request_file.write_text(json.dumps(encode(request)), encoding="utf-8")
         argv = [str(request_file), str(result_file)]
-        with MaskedCopy(printed, log_file, mask):
+        with MaskedCopy(printed, log_file, mask, on_output):
             returncode = _in_server(server, argv, printed, dict(env), tmp)
             if returncode is None:
                 returncode = _in_fresh_worker(argv, printed, dict(env), tmp)
@@ -71,8 +74,11 @@ class MaskedCopy:
 
     POLL_SECONDS = 0.1
 
-    def __init__(self, source: Path, target: Path, mask: Iterable[str]) -> None:
+    def __init__(
+        self, source: Path, target: Path, mask: Iterable[str], on_output: Callable[[str], None] | None = None
+    ) -> None:
         self.source, self.target = source, target
+        self.on_output = on_output
         self.masked = StreamMask(mask)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._copy, name="dhmlrun-log-copy", daemon=True)
@@ -97,15 +103,22 @@ class MaskedCopy:
                     if reading is None and self.source.exists():
                         reading = self.source.open("rb")
                     if reading is not None:
-                        out.write(self.masked.feed(decoder.decode(reading.read())))
-                        out.flush()
+                        self._write(out, self.masked.feed(decoder.decode(reading.read())))
                     if finished:
                         break
                     self.done.wait(self.POLL_SECONDS)
-                out.write(self.masked.feed(decoder.decode(b"", final=True)) + self.masked.end())
+                self._write(out, self.masked.feed(decoder.decode(b"", final=True)) + self.masked.end())
             finally:
                 if reading is not None:
                     reading.close()
+
+    def _write(self, out: TextIO, text: str) -> None:
+        if not text:
+            return
+        out.write(text)
+        out.flush()
+        if self.on_output is not None:
+            self.on_output(text)
 
 
 _fresh_workers: set[subprocess.Popen[bytes]] = set()

@@ -118,6 +118,13 @@ def logs_command(project: Any, address: str) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="With a PLANFILE: the config directory it was made for.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show everything the runs print as they print it (else the live progress shows each "
+    "running run's last line).",
+)
 @project_options
 @click.pass_context
 def apply(
@@ -129,6 +136,7 @@ def apply(
     targets: tuple[str, ...],
     reruns: tuple[str, ...],
     config: Path,
+    verbose: bool,
     options: ProjectOptions,
 ) -> None:
     """Make the platform match the declaration at PATH, or apply the saved plan PLANFILE exactly
@@ -137,7 +145,7 @@ def apply(
     from dhmlrun.plan.saved import is_saved_plan, load_saved_plan
     from dhmlrun.views.progress import Display
 
-    display = Display(sys.stderr, info)
+    display = Display(sys.stderr, info, verbose=verbose)
     plan = None
     if is_saved_plan(path):
         if targets or reruns:
@@ -174,6 +182,13 @@ def apply(
 @click.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @apply_options
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    help="Delete only ADDR (repeatable); the rest stays, and the plan says what it left out.",
+)
 @project_options
 @click.pass_context
 def destroy(
@@ -182,9 +197,11 @@ def destroy(
     auto_approve: bool,
     parallelism: int,
     lock_timeout: float,
+    targets: tuple[str, ...],
     options: ProjectOptions,
 ) -> None:
-    """Delete the entities dhmlrun manages in the project (run history is kept)."""
+    """Delete the entities dhmlrun manages in the project (run history is kept), or only the
+    --target ones."""
     from dhmlrun.api import ApplyOptions
     from dhmlrun.views.progress import Display
 
@@ -197,10 +214,15 @@ def destroy(
         ask=not auto_approve,
         verb="destroy",
         what="these entities",
-        plan_flags="--destroy ",
+        plan_flags="--destroy " + "".join(f"--target {t} " for t in targets),
     )
     how = ApplyOptions(
-        parallelism=parallelism, lock_timeout=lock_timeout, review=review, observer=display, say=info
+        targets=targets,
+        parallelism=parallelism,
+        lock_timeout=lock_timeout,
+        review=review,
+        observer=display,
+        say=info,
     )
     try:
         outcome = project.destroy(how)

@@ -111,8 +111,9 @@ def _read_live(project: str, out: Path, endpoint: str | None, profile: str | Non
     """The live project, from the platform the options choose. With none configured, the only
     candidate is OUT's own embedded core, which must already exist: reading a project that is
     not there must leave nothing behind in OUT."""
+    from dhmlrun.api import open_platform
+    from dhmlrun.core.embedded import embedded_db_path
     from dhmlrun.importer import read_project
-    from dhmlrun.platform import embedded_db_path, open_platform
 
     if not _platform_configured(endpoint, profile) and not embedded_db_path(out).is_file():
         raise DhmlrunError.single(

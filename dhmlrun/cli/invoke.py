@@ -20,6 +20,7 @@ from dhmlrun.cli.show import path_option
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.views.terminal import safe_text
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.kinds import runtime_name
 
 REQUEST_TIMEOUT = 60.0
 
@@ -60,7 +61,7 @@ def invoke(
         raise DhmlrunError.single(
             f"{address} is not running (its run {run.id} is {run.state}{why}); apply to deploy it"
         )
-    kind = str(run.kind or "").split("+", 1)[0]
+    kind = runtime_name(str(run.kind or ""))
     if request_path is None:
         model = endpoints.model_name(run.spec)
         request_path = f"/v2/models/{model}/infer" if kind in endpoints.MODEL_SERVER_IMPLEMENTATIONS else "/"

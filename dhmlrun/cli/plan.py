@@ -73,12 +73,12 @@ def plan(
         raise click.UsageError(f"--json and --format {output_format} ask for two formats: give one")
     output_format = "json" if as_json else output_format or "text"
     project = options.project(path)
-    if destroy and (targets or reruns):
-        raise DhmlrunError.single("--destroy deletes every managed entity: it takes no --target or --rerun")
+    if destroy and reruns:
+        raise DhmlrunError.single("--destroy deletes managed entities, it runs nothing: it takes no --rerun")
     with project.connect() as platform:
         info(f"Reading project {project.declaration.project_name} from {platform.shown}")
         if destroy:
-            result = project.destroy_plan(platform=platform)
+            result = project.destroy_plan(targets=targets, platform=platform)
         else:
             result = project.plan(targets=targets, reruns=reruns, platform=platform)
     if out is not None:

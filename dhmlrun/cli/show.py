@@ -110,13 +110,10 @@ def show(
     if as_graph:
         _draw_state(declaration, state, address, graph_format or "mermaid")
         return
-    rows = entity_rows(state, counts)
     if address:
-        rows = [r for r in rows if r["address"] == address]
-        if not rows:
-            raise DhmlrunError.single(
-                f"{address} is not managed by dhmlrun in project {declaration.project_name}"
-            )
+        _show_one(project, state, address, as_json)
+        return
+    rows = entity_rows(state, counts)
     rows = safe_value(mask_value(rows, declaration.sensitive_values()))
     if as_json:
         click.echo(json.dumps({"project": declaration.project_name, "entities": rows}, indent=2, default=str))
@@ -124,6 +121,52 @@ def show(
         click.echo(f"Nothing managed by dhmlrun in project {declaration.project_name}.")
     else:
         click.echo(entities_table(rows))
+
+
+def _show_one(project: Any, state: Any, address: str, as_json: bool) -> None:
+    """`show ADDR`: the entity or run in full (`views/entity.py`), as Terraform's state show."""
+    from dhmlrun.views.entity import details, render_details
+
+    declaration = project.declaration
+    name, secrets = declaration.project_name, declaration.sensitive_values()
+    with project.connect() as platform:
+        if address in state.runs or address.startswith("runs."):  # a service is a serve run
+            run = _last_run(platform, declaration, address)
+            host = platform.runs_on(run.backend)
+            dto = host.read_run(name, run.id) or {}
+            history = platform.runs_of(name, run.address) if host is platform else [dto]
+            data = details(address, dto, runs=history, secrets=secrets)
+        else:
+            entity = state.managed().get(address)
+            if entity is None:
+                raise DhmlrunError.single(
+                    f"{address} is not managed by dhmlrun in project {name}",
+                    allowed=", ".join(sorted(state.managed())) or None,
+                )
+            dto = platform.read_entity(name, entity.type, entity.id) or {}
+            versions = sorted(
+                platform.list_versions(name, entity.type, entity.name), key=_created, reverse=True
+            )
+            used_by = [
+                (run_address, platform.runs_on(run.backend).read_run(name, run.id) or {})
+                for run_address, run in sorted(state.runs.items())
+                if address in _reads(declaration, run_address)
+            ]
+            data = details(address, dto, versions, used_by=used_by, secrets=secrets)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(render_details(data))
+
+
+def _created(dto: dict[str, Any]) -> str:
+    return str((dto.get("metadata") or {}).get("created") or "")
+
+
+def _reads(declaration: Any, run_address: str) -> set[str]:
+    """The addresses a declared run depends on (its function, its inputs, its secrets)."""
+    resource = declaration.resources.get(run_address)
+    return set(resource.depends_on) if resource is not None else set()
 
 
 def _draw_state(declaration: Any, state: Any, address: str | None, graph_format: str) -> None:

@@ -50,21 +50,23 @@ def _refuse_shared_outputs(doc: Document, resources: dict[str, Resource]) -> Non
     }
     for run in resources.values():
         outputs = run.spec.get("outputs") if run.type == "runs" else None
-        for key, name in (outputs.items() if isinstance(outputs, dict) else ()):
+        for key, name in outputs.items() if isinstance(outputs, dict) else ():
             if not isinstance(name, str):
                 continue
             writer = f"written by {run.address} (outputs.{key})"
             first = writers.setdefault(name, writer)
             if first != writer:
-                doc.later_problem(("runs", run.name, "outputs", key),
-                                  f"output {name!r} is also {first}: each would make the "
-                                  "other's result an old version; give it a name of its own")
+                doc.later_problem(
+                    ("runs", run.name, "outputs", key),
+                    f"output {name!r} is also {first}: each would make the "
+                    "other's result an old version; give it a name of its own",
+                )
 
 
 def _check_broken_runs(doc: Document, resources: dict[str, Resource], declared: set[str]) -> None:
     """A run with other problems still gets its `function` checked, so all errors come at once."""
     runs = doc.data.get("runs")
-    for name, body in (runs.items() if isinstance(runs, dict) else ()):
+    for name, body in runs.items() if isinstance(runs, dict) else ():
         function = body.get("function") if isinstance(body, dict) else None
         if isinstance(body, dict) and isinstance(body.get("workflow"), str):
             function = body["workflow"]
@@ -110,23 +112,33 @@ def _service_edges(
         kind = declared_function.spec.get("kind") if declared_function is not None else None
         if function not in declared or not function.startswith("functions."):
             functions = _of_type(declared, "functions")
-            doc.later_problem((*path, "function"),
-                              f"unknown function {function!r}{_suggest(function, functions)}",
-                              allowed=listing(functions) or "(no functions are declared)")
+            doc.later_problem(
+                (*path, "function"),
+                f"unknown function {function!r}{_suggest(function, functions)}",
+                allowed=listing(functions) or "(no functions are declared)",
+            )
         elif kind is not None and kind != "python":
-            doc.later_problem((*path, "function"), f"{function} is a {kind} function: a python service "
-                              "serves a python function")
+            doc.later_problem(
+                (*path, "function"),
+                f"{function} is a {kind} function: a python service serves a python function",
+            )
         else:
             edges.append(function)
     if spec.get("kind") != "python" and f"functions.{service.name}" in declared:
-        doc.later_problem(path, f"a {spec.get('kind')} service owns a function named after it, and "
-                          f"functions.{service.name} is declared: give one of them another name", key=True)
+        doc.later_problem(
+            path,
+            f"a {spec.get('kind')} service owns a function named after it, and "
+            f"functions.{service.name} is declared: give one of them another name",
+            key=True,
+        )
     model = spec.get("model")
     if isinstance(model, str):
         reference = Reference.parse(model)
         if reference is not None and not (reference.address.startswith("models.") or reference.output):
-            doc.later_problem((*path, "model"), f"{model!r} is not a model: write models.NAME, "
-                              "runs.NAME.outputs.KEY or a store:// model key")
+            doc.later_problem(
+                (*path, "model"),
+                f"{model!r} is not a model: write models.NAME, runs.NAME.outputs.KEY or a store:// model key",
+            )
         else:
             edge = _entity_edge(doc, (*path, "model"), model, resources, declared)
             if edge:
@@ -155,46 +167,60 @@ def _unknown_function(doc: Document, run: str, address: str, declared: set[str])
         message = f"{address!r} {what}{_suggest(address, candidates)}"
     else:
         message = f"unknown {field} {address!r}{_suggest(address, candidates)}"
-    doc.later_problem(("runs", run, field), message,
-                      allowed=listing(candidates) or f"(no {wanted} are declared)")
+    doc.later_problem(
+        ("runs", run, field), message, allowed=listing(candidates) or f"(no {wanted} are declared)"
+    )
 
 
-def _input_edge(doc: Document, run: Resource, key: str, target: str, resources: dict[str, Resource],
-                declared: set[str]) -> str | None:
+def _input_edge(
+    doc: Document, run: Resource, key: str, target: str, resources: dict[str, Resource], declared: set[str]
+) -> str | None:
     return _entity_edge(doc, ("runs", run.name, "inputs", key), target, resources, declared)
 
 
-def _entity_edge(doc: Document, path: tuple[str, ...], target: str, resources: dict[str, Resource],
-                 declared: set[str]) -> str | None:
+def _entity_edge(
+    doc: Document, path: tuple[str, ...], target: str, resources: dict[str, Resource], declared: set[str]
+) -> str | None:
     """The edge to the entity `target` names (a material or a run's output), or None with a
     problem at `path` when it names nothing declared (`store://` keys name outside entities)."""
     if not isinstance(target, str) or target.startswith("store://"):
         return None
     reference = Reference.parse(target)
-    if reference is None or reference.address.startswith(("functions.", "workflows.", "secrets.")) or (
-        reference.address.startswith("runs.") and reference.output is None
+    if (
+        reference is None
+        or reference.address.startswith(("functions.", "workflows.", "secrets."))
+        or (reference.address.startswith("runs.") and reference.output is None)
     ):
         hint = ""
         for type_ in (*MATERIAL_TYPES, "runs"):
             if f"{type_}.{target}" in declared:
                 hint = f"; did you mean '{type_}.{target}'" + (".outputs.KEY'?" if type_ == "runs" else "?")
-        doc.later_problem(path, f"{target!r} is not a reference to a dataitem, artifact, model or run "
-                          f"output{hint}", allowed=INPUT_FORMS)
+        doc.later_problem(
+            path,
+            f"{target!r} is not a reference to a dataitem, artifact, model or run output{hint}",
+            allowed=INPUT_FORMS,
+        )
         return None
     if reference.address not in declared:
         type_ = Address.parse(reference.address).type
-        doc.later_problem(path, f"unknown {type_[:-1]} {reference.address!r}"
-                    f"{_suggest(reference.address, _of_type(declared, type_))}",
-                    allowed=listing(_of_type(declared, type_)) or f"(no {type_} are declared)")
+        doc.later_problem(
+            path,
+            f"unknown {type_[:-1]} {reference.address!r}"
+            f"{_suggest(reference.address, _of_type(declared, type_))}",
+            allowed=listing(_of_type(declared, type_)) or f"(no {type_} are declared)",
+        )
         return None
     producer = resources.get(reference.address)
     if reference.output is None or producer is None:
         return reference.address
     outputs = list(producer.spec["outputs"])
     if reference.output not in outputs:
-        doc.later_problem(path, f"run {producer.name!r} has no output {reference.output!r}"
-                    f"{did_you_mean(reference.output, outputs)}",
-                    allowed=listing(outputs) or "(it declares none)")
+        doc.later_problem(
+            path,
+            f"run {producer.name!r} has no output {reference.output!r}"
+            f"{did_you_mean(reference.output, outputs)}",
+            allowed=listing(outputs) or "(it declares none)",
+        )
     return reference.address
 
 

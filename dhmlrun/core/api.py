@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dhmlrun.core.bodies import check_entity_fields, parse_body
-from dhmlrun.core.entities import type_from_collection
+from dhmlrun.core.base_api import base_routes
+from dhmlrun.core.bodies import check_entity_fields, parse_body, parse_entity_body
+from dhmlrun.core.entities import CONTEXT_TYPES, MATERIAL_TYPES, type_from_collection
 from dhmlrun.core.errors import ApiError, bad_request, spring_default_body
-from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.listing import Page, Params
+from dhmlrun.core.platform_api import platform_routes
+from dhmlrun.core.proxy_api import proxy_routes
 from dhmlrun.core.service import Core
+from dhmlrun.core.validation import check_dto
 
 API_VERSION = "0.15.0"
 API_LEVEL = "15"
@@ -42,6 +45,10 @@ class ApiRequest:
     content_type: str = JSON_TYPE
     base_url: str = ""
     """Scheme and host the client used (`http://127.0.0.1:8080`), for the `ref` links of §6."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request's headers, names lower-cased (repeated ones joined with `, `)."""
+    client: str = ""
+    """The client's address (the run proxy's `X-Forwarded-For`)."""
 
     @property
     def params(self) -> Params:
@@ -52,11 +59,18 @@ class ApiRequest:
         return parse_body(self.body, self.content_type)
 
     def object(self) -> dict[str, Any]:
-        """A body that must be a JSON object with DHCore's field types (an entity)."""
-        body = self.json()
+        """A body that must be an object with DHCore's field types (an entity): JSON, or YAML
+        where DHCore's create and update controllers consume `application/x-yaml` too."""
+        body = parse_entity_body(self.body, self.content_type)
         if not isinstance(body, dict):
             raise bad_request("JSON parse error: the request body must be an object")
         check_entity_fields(body)
+        return body
+
+    def valid(self, entity_type: str) -> dict[str, Any]:
+        """An entity body that passes its DTO's `@Valid` rules (`validation.py`)."""
+        body = self.object()
+        check_dto(entity_type, body)
         return body
 
     def flag(self, name: str, default: bool) -> bool:
@@ -101,19 +115,67 @@ def spring_reply(request: ApiRequest, status: int = 404, error: str = "Not Found
 Handler = Callable[[ApiRequest, dict[str, str]], ApiReply]
 
 
+Accepts = Callable[[dict[str, str]], bool]
+
+
 @dataclass(frozen=True)
 class Route:
     pattern: re.Pattern[str]
     methods: frozenset[str]
     handler: Handler
+    accepts: Accepts | None = None
+    """Whether the path's parameters name something this route maps (a `{collection}` among
+    those of its controllers): a path it refuses is routed on, never answered 405."""
 
 
-def _route(template: str, methods: Sequence[str], handler: Handler) -> Route:
+def _route(template: str, methods: Sequence[str], handler: Handler, accepts: Accepts | None = None) -> Route:
     """`/api/v1/projects/{name}` → a regex whose groups are the path parameters (one segment
     each; `{name:path}` takes the rest of the path, as Spring's `**`)."""
     regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", template)
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-    return Route(re.compile(f"^{regex}$"), frozenset(methods), handler)
+    return Route(re.compile(f"^{regex}$"), frozenset(methods), handler, accepts)
+
+
+SLUG = re.compile(r"^[a-zA-Z0-9._+-]+$")
+VALIDATED_PATH_VARIABLES = {
+    "project": "project",
+    "entity_id": "id",
+    "name": "id",
+    "action": "action",
+    "token_id": "id",
+}
+"""The path variables DHCore's controllers annotate `@Pattern(regexp = Keys.SLUG_PATTERN)`
+(this core's names → DHCore's)."""
+
+
+def check_path_variables(args: dict[str, str]) -> None:
+    """A path variable that is no slug is a ConstraintViolationException (400), whatever the
+    route (`bad%C2%84name` included: paths arrive percent-decoded)."""
+    for name, value in args.items():
+        shown = VALIDATED_PATH_VARIABLES.get(name)
+        if shown is not None and not SLUG.match(value):
+            raise bad_request(f'{shown}: must match "^[a-zA-Z0-9._+-]+$"')
+
+
+def collections(*names: str) -> Accepts:
+    """A route's `accepts` for paths whose `{collection}` is one of `names`."""
+    allowed = frozenset(names)
+    return lambda args: args.get("collection") in allowed
+
+
+CONTEXT = collections(*(f"{t}s" for t in CONTEXT_TYPES))
+"""The `{collection}`s of the context controllers (`/api/v1/-/{project}/…`)."""
+
+
+MATERIALS = tuple(f"{t}s" for t in sorted(MATERIAL_TYPES))
+DELETE_BY_NAME = ("artifacts", "dataitems", "functions", "models", "workflows")
+"""The context controllers that map `DELETE ?name=` (every version of a name): runs, tasks,
+secrets, logs and triggers do not (405)."""
+
+
+def _trigger_action(args: dict[str, str]) -> bool:
+    """TriggerContextController maps `/{id}/run` and `/{id}/stop` only."""
+    return args.get("collection") == "triggers" and args.get("action") in ("run", "stop")
 
 
 WRITES = frozenset({"POST", "PUT", "DELETE"})
@@ -123,7 +185,9 @@ WRITES = frozenset({"POST", "PUT", "DELETE"})
 class CoreApi:
     """The endpoint functions, bound to one `Core`."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, files: Sequence[Route] = ()) -> None:
+        """`files`: the files API's routes (`files_api.files_routes`), mounted by whoever gave
+        the core its files store (`server.py`); it imports this module, so not the reverse."""
         self.core = core
         ctx = "/api/v1/-/{project}"
         item = ctx + "/{collection}/{entity_id}"
@@ -138,32 +202,51 @@ class CoreApi:
             _route("/api/v1/projects/{name}", ["GET", "PUT", "DELETE"], self.project),
             _route("/api/v1/projects/{name}/share", ["GET", "POST", "DELETE"], self.share),
             _route(ctx + "/secrets/data", ["GET", "PUT"], self.secret_data),
-            *files_routes(core),
-            _route(ctx + "/{collection}", ["GET", "POST", "DELETE"], self.collection),
-            _route(item, ["GET", "PUT", "DELETE"], self.entity),
-            _route(item + "/logs", ["GET"], self.logs),
-            _route(item + "/metrics", ["GET"], self.metrics),
-            _route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric),
-            _route(item + "/files/info", ["GET", "PUT"], self.files_info),
-            _route(item + "/{action}", ["GET", "POST"], self.action),
+            *files,
+            *proxy_routes(core),
+            *base_routes(core),
+            *platform_routes(core),
+            _route(ctx + "/{collection}", ["GET", "POST"], self.collection, CONTEXT),
+            _route(ctx + "/{collection}", ["DELETE"], self.collection, collections(*DELETE_BY_NAME)),
+            _route(item, ["GET", "PUT", "DELETE"], self.entity, CONTEXT),
+            _route(item + "/logs", ["GET"], self.logs, collections("runs")),
+            _route(item + "/metrics", ["GET"], self.metrics, collections("runs", "models")),
+            _route(item + "/metrics/{metric}", ["GET", "PUT"], self.metric, collections("runs", "models")),
+            _route(item + "/files/info", ["GET", "PUT"], self.files_info, collections(*MATERIALS)),
+            _route(item + "/{action}", ["POST"], self.action, collections("runs")),
+            _route(item + "/{action}", ["POST"], self.action, _trigger_action),
         ]
 
     def handle(self, request: ApiRequest) -> ApiReply:
-        """Route and answer one request; every refusal is core's error body, never an exception."""
-        wrong_method = False
+        """Route and answer one request; every refusal is core's error body, never an exception.
+
+        As Spring MVC: a GET mapping answers HEAD too (no body), OPTIONS on a mapped path lists
+        its methods in `Allow`, and a mapped path asked with another method is 405 with `Allow`.
+        """
+        allowed: set[str] = set()
+        method = "GET" if request.method == "HEAD" else request.method
         for route in self.routes:
             match = route.pattern.match(request.path)
             if match is None:
                 continue
-            if request.method not in route.methods:
-                wrong_method = True  # a later route may still take this method (as Starlette routes)
+            args = match.groupdict()
+            if route.accepts is not None and not route.accepts(args):
+                continue  # a `{collection}` no controller maps: not this route at all
+            if method not in route.methods:
+                allowed |= route.methods  # a later route may still take this method
                 continue
             try:
-                return route.handler(request, match.groupdict())
+                check_path_variables(args)
+                reply = route.handler(replace(request, method=method), args)
             except ApiError as exc:
-                return error_reply(exc)
-        if wrong_method:
-            return spring_reply(request, 405, "Method Not Allowed")
+                reply = error_reply(exc)
+            return ApiReply(reply.status, b"", reply.headers) if request.method == "HEAD" else reply
+        if allowed:
+            methods = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()) | {"OPTIONS"})
+            if request.method == "OPTIONS":
+                return ApiReply(200, b"", {**HEADERS, "allow": ",".join(methods)})
+            reply = spring_reply(request, 405, "Method Not Allowed")
+            return ApiReply(reply.status, reply.body, {**reply.headers, "allow": ",".join(methods)})
         return spring_reply(request)
 
     # -------------------------------------------------------------------------------- handlers
@@ -224,7 +307,7 @@ class CoreApi:
             return spring_reply(request)
         project = args["project"]
         if request.method == "POST":
-            return json_reply(self.core.create_entity(project, entity_type, request.object()))
+            return json_reply(self.core.create_entity(project, entity_type, request.valid(entity_type)))
         if request.method == "GET":
             return json_reply(self.core.list_entities(project, entity_type, request.params))
         name = request.params.get("name")
@@ -241,7 +324,9 @@ class CoreApi:
         if request.method == "GET":
             return json_reply(self.core.get_entity(project, entity_type, entity_id))
         if request.method == "PUT":
-            return json_reply(self.core.update_entity(project, entity_type, entity_id, request.object()))
+            return json_reply(
+                self.core.update_entity(project, entity_type, entity_id, request.valid(entity_type))
+            )
         cascade = request.flag("cascade", False)
         return json_reply(self.core.delete_entity(project, entity_type, entity_id, cascade=cascade))
 
@@ -277,12 +362,7 @@ class CoreApi:
 
     def action(self, request: ApiRequest, args: dict[str, str]) -> ApiReply:
         entity_type = type_from_collection(args["collection"])
-        action = args["action"]
-        if (entity_type, action) not in (
-            ("run", "stop"),
-            ("run", "resume"),
-            ("trigger", "run"),
-            ("trigger", "stop"),
-        ):
-            return spring_reply(request)
-        return json_reply(self.core.run_action(args["project"], entity_type, args["entity_id"], action))
+        assert entity_type is not None
+        return json_reply(
+            self.core.run_action(args["project"], entity_type, args["entity_id"], args["action"])
+        )

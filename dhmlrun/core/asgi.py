@@ -72,6 +72,8 @@ class CoreApp:
             body=body,
             content_type=headers.get(b"content-type", b"application/json").decode("latin-1"),
             base_url=_base_url(scope, headers),
+            headers=_headers(scope),
+            client=str((scope.get("client") or ("", 0))[0]),
         )
         await _send(send, await _answer(self.api, request))
 
@@ -108,6 +110,16 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """Every header, lower-cased names, repeated ones joined (as HTTP allows)."""
+    joined: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        joined[key] = f"{joined[key]}, {text}" if key in joined else text
+    return joined
 
 
 def _base_url(scope: Scope, headers: dict[bytes, bytes]) -> str:

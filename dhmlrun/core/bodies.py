@@ -3,9 +3,11 @@ DHCore's field types, bounded nesting; every malformed body is a 400 (or 415), n
 
 Why strict: a client's body is stored and served back to every other client. Python's `json`
 accepts `NaN`, `Infinity`, `1e999` (stored as `Infinity`) and lone surrogates (`\\ud800`); stored
-once, each of them breaks every strict parser that later lists the collection. DHCore reads only
-JSON (its controllers name `application/x-yaml`, but no converter reads it: 415), and Jackson
-refuses a metadata field of the wrong type (`labels: "notalist"`) with 400.
+once, each of them breaks every strict parser that later lists the collection. DHCore's entity
+create and update controllers consume `application/x-yaml` beside JSON (Spring's Jackson YAML
+converter reads it); a YAML body is held to the same rules once read, and may not use anchors
+and aliases (a few lines of them expand to gigabytes of JSON). Jackson refuses a metadata field
+of the wrong type (`labels: "notalist"`) with 400.
 """
 
 from __future__ import annotations
@@ -59,6 +61,51 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         raise bad_request(f"JSON parse error: {exc}") from exc
     _check(value, 0)
     return value
+
+
+YAML_TYPES = ("application/x-yaml", "application/yaml")
+
+
+def is_yaml(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in YAML_TYPES or media.endswith("+yaml")
+
+
+def parse_entity_body(raw: bytes, content_type: str) -> Any:
+    """An entity's body: strict JSON, or YAML (plain data, no anchors or aliases)."""
+    if not is_yaml(content_type):
+        return parse_body(raw, content_type)
+    if not raw.strip():
+        raise bad_request("Required request body is missing")
+    value = _plain_yaml(raw)
+    try:  # the same strictness as JSON once read: finite numbers, valid strings, bounded depth
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"YAML parse error: {exc}") from exc
+    return parse_body(text.encode(), "application/json")
+
+
+def _plain_yaml(raw: bytes) -> Any:
+    import yaml
+
+    class PlainLoader(yaml.SafeLoader):
+        """SafeLoader without anchors and aliases, and with dates kept as strings."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+                raise yaml.YAMLError("anchors and aliases are not accepted")
+            return super().compose_node(parent, index)
+
+    PlainLoader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        return yaml.load(raw.decode("utf-8"), Loader=PlainLoader)
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"YAML parse error: the body is not UTF-8 ({exc.reason})") from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise bad_request(f"YAML parse error: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
 
 
 def _no_constant(name: str) -> Any:

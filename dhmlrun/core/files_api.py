@@ -24,26 +24,12 @@ if TYPE_CHECKING:
 MATERIAL_COLLECTIONS = ("artifacts", "dataitems", "models")
 
 
-class NotRouted(Exception):
-    """The path matched a files route's shape but names no files API (Spring's 404)."""
-
-
 def files_routes(core: Core) -> list[Route]:
     """The routes, in the order they must be tried (before `/{collection}/{id}`)."""
-    from dhmlrun.core.api import _route
+    from dhmlrun.core.api import _route, collections
 
     handlers = FilesHandlers(core)
-
-    def guarded(handler: Any) -> Any:
-        def answer(request: ApiRequest, args: dict[str, str]) -> ApiReply:
-            from dhmlrun.core.api import spring_reply
-
-            try:
-                return handler(request, args)
-            except NotRouted:
-                return spring_reply(request)
-
-        return answer
+    materials = collections(*MATERIAL_COLLECTIONS)
 
     ctx = "/api/v1/-/{project}/files"
     item = "/api/v1/-/{project}/{collection}/{entity_id}/files"
@@ -56,12 +42,12 @@ def files_routes(core: Core) -> list[Route]:
         _route(ctx + "/multipart/start", ["POST"], handlers.start),
         _route(ctx + "/multipart/part", ["PUT"], handlers.part),
         _route(ctx + "/multipart/complete", ["POST"], handlers.complete),
-        _route(item + "/download", ["GET"], guarded(handlers.entity_download)),
-        _route(item + "/download/{sub:path}", ["GET"], guarded(handlers.entity_download)),
-        _route(item + "/upload", ["POST"], guarded(handlers.entity_upload)),
-        _route(item + "/multipart/start", ["POST"], guarded(handlers.entity_start)),
-        _route(item + "/multipart/part", ["PUT"], guarded(handlers.entity_part)),
-        _route(item + "/multipart/complete", ["POST"], guarded(handlers.entity_complete)),
+        _route(item + "/download", ["GET"], handlers.entity_download, materials),
+        _route(item + "/download/{sub:path}", ["GET"], handlers.entity_download, materials),
+        _route(item + "/upload", ["POST"], handlers.entity_upload, materials),
+        _route(item + "/multipart/start", ["POST"], handlers.entity_start, materials),
+        _route(item + "/multipart/part", ["PUT"], handlers.entity_part, materials),
+        _route(item + "/multipart/complete", ["POST"], handlers.entity_complete, materials),
     ]
 
 
@@ -220,10 +206,9 @@ class FilesHandlers:
 
     @staticmethod
     def _material(args: dict[str, str]) -> str:
-        """The material type of the path's collection; other collections have no files routes."""
+        """The material type of the path's collection (the routes accept only materials)."""
         entity_type = type_from_collection(args["collection"])
-        if args["collection"] not in MATERIAL_COLLECTIONS or entity_type is None:
-            raise NotRouted
+        assert entity_type is not None
         return entity_type
 
     def _entity_in_project(self, args: dict[str, str]) -> dict[str, Any] | None:

@@ -30,7 +30,13 @@ class InProcessTransport:
         reply = self.api.handle(
             # the path percent-decoded, as uvicorn hands it to the ASGI app (`python%2Bjob%3Arun`)
             ApiRequest(
-                method.upper(), unquote(parts.path), parts.query, body or b"", content_type, self.endpoint
+                method.upper(),
+                unquote(parts.path),
+                parts.query,
+                body or b"",
+                content_type,
+                self.endpoint,
+                {k.lower(): v for k, v in headers.items()},
             )
         )
         return Reply(reply.status, reply.body, reply.headers)

@@ -10,8 +10,8 @@ runtime writes the run's source into its working directory: digitalhub-runtime-p
 `runtime_python/main.py`, which concurrent runs sharing one directory would overwrite for each
 other; what a run keeps goes to the runs directory next to the database). The worker does the whole
 execution through the SDK, so the core never imports mlrun. What the worker prints is the run's
-log, for every kind, as DHCore serves a pod's log (`GET /runs/{id}/logs`): read live while the
-worker runs (`live_log`), stored as a Log of the run when it exits (the worker is told so,
+log, for every kind, as DHCore serves a pod's log (`GET /runs/{id}/logs`, docs/runtimes.md §3):
+read live while the worker runs (`live_log`), stored as a Log of the run when it exits (the worker is told so,
 `OUTPUT_KEPT_ENV`, and stores none of its own). If the worker exits without leaving the run in a
 final state, the run is set ERROR with a message naming the exit code. A run of a kind whose
 runtime is not installed is set ERROR at once, saying so.
@@ -340,6 +340,7 @@ class Jobs:
         if self.envs_dir is not None:  # so do the environments of functions' requirements
             env[ENVS_DIR_ENV] = str(self.envs_dir.resolve())
         env[OUTPUT_KEPT_ENV] = "1"  # what it prints is the run's log (`_store_output`)
+        env["PYTHONUNBUFFERED"] = "1"  # served as it is printed (`live_log`), as a pod's log is
         return env
 
     def live_log(self, run_id: str) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ fact); type errors are not checked here (DHCore answers them with Jackson's 400)
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from dhmlrun.core.entities import CONTEXT_TYPES
 from dhmlrun.core.errors import bad_request, missing_spec, no_such_spec
 from dhmlrun.core.specs import check_mlrun_function, check_mlrun_run, check_mlrun_task
-from dhmlrun.vocabulary.kinds import MLRUN_KIND
+from dhmlrun.vocabulary.kinds import MLRUN_KIND, runtime_name, task_action
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -41,6 +42,19 @@ SCHEMA_ENTITIES: tuple[str, ...] = (*CONTEXT_TYPES, "project", "metadata", "exte
 The last three have kinds in DHCore that the embedded core does not model: their lists are empty."""
 
 Check = Callable[[dict[str, Any]], None]
+INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _json_kind(value: Any) -> str:
+    """How Jackson names a JSON token it could not bind."""
+    if isinstance(value, dict):
+        return "Object value (token `JsonToken.START_OBJECT`)"
+    if isinstance(value, list):
+        return "Array value (token `JsonToken.START_ARRAY`)"
+    if isinstance(value, bool):
+        return f"Boolean value ({str(value).lower()})"
+    return f'String "{value}"' if isinstance(value, str) else f"value {value!r}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,43 @@ class Field:
     """For an object of strings: the only keys DHCore keeps (empty: kept as sent)."""
     default: Any = None
     """What DHCore stores when the field is absent (its spec class initialises it)."""
+
+    def problem(self, value: Any) -> str | None:
+        """Why Jackson could not bind `value` to this field of the spec class (None when it can):
+        scalars coerce between strings, numbers and booleans as Jackson's defaults allow
+        (`"5"` to an int, `5` to a string), enums match exactly, objects and arrays must be."""
+        if value is None or self.type is None:
+            return None
+        text = isinstance(value, str)
+        if self.type == "string":
+            if isinstance(value, dict | list):
+                return f"Cannot deserialize value of type `java.lang.String` from {_json_kind(value)}"
+            if self.enum and str(value) not in self.enum:
+                allowed = ", ".join(self.enum)
+                return (
+                    f'Cannot deserialize value from String "{value}": not one of the values accepted '
+                    f"for Enum class: [{allowed}]"
+                )
+            return None
+        if self.type in ("integer", "number"):
+            java = "java.lang.Integer" if self.type == "integer" else "java.lang.Double"
+            if isinstance(value, bool | dict | list):
+                return f"Cannot deserialize value of type `{java}` from {_json_kind(value)}"
+            pattern = INTEGER_TEXT if self.type == "integer" else NUMBER_TEXT
+            fraction = self.type == "integer" and isinstance(value, float) and not value.is_integer()
+            if (text and not pattern.match(value.strip())) or fraction:
+                shown = _json_kind(value)
+                return f"Cannot deserialize value of type `{java}` from {shown}: not a valid `{java}` value"
+            return None
+        if self.type == "boolean":
+            if isinstance(value, bool) or (text and value.strip().lower() in ("true", "false")):
+                return None
+            return f"Cannot deserialize value of type `java.lang.Boolean` from {_json_kind(value)}"
+        expected = {"object": dict, "array": list}.get(self.type)
+        if expected is not None and not isinstance(value, expected):
+            java = "java.util.Map" if self.type == "object" else "java.util.List"
+            return f"Cannot deserialize value of type `{java}` from {_json_kind(value)}"
+        return None
 
     def shaped(self, value: Any) -> Any:
         """The value as DHCore stores it."""
@@ -165,6 +216,19 @@ class Kind:
             if f.default is not None and f.name not in shaped:
                 shaped[f.name] = copy.deepcopy(f.default)
         return shaped
+
+    def check_types(self, spec: dict[str, Any]) -> None:
+        """400 with Jackson's message when a known field cannot be bound (`replicas: "abc"`, a
+        `python_version` no enum constant names): DHCore converts the spec map to its kind's spec
+        class (`Spec.configure`) and answers an IllegalArgumentException with 400."""
+        known: dict[str, Field] = {}
+        for f in self.kept_fields():
+            known.setdefault(f.name, f)
+        for name, value in spec.items():
+            found = known.get(name)
+            problem = found.problem(value) if found is not None else None
+            if problem is not None:
+                raise bad_request(f"{problem} (through reference chain: spec[\"{name}\"])")
 
     def require(self, spec: dict[str, Any]) -> None:
         """400 like DHCore's spec validator when a required own field is missing."""
@@ -540,12 +604,6 @@ RUNTIMES: tuple[Runtime, ...] = (
 RUNTIMES_BY_NAME: dict[str, Runtime] = {runtime.name: runtime for runtime in RUNTIMES}
 
 
-def runtime_name(kind: str) -> str:
-    """The runtime a function, task or run kind belongs to: `sklearnserve` for
-    `sklearnserve+serve:run` (DHCore names every kind of a runtime after it)."""
-    return kind.split(":", 1)[0].split("+", 1)[0]
-
-
 def sdk_module(kind: str) -> str:
     """The SDK plugin module that holds `kind`'s classes and executes its runs: the runtime's
     `module` in the table, else the SDK's naming convention for a runtime this core does not list."""
@@ -553,12 +611,6 @@ def sdk_module(kind: str) -> str:
     if runtime is not None:
         return runtime.sdk_module
     return RUNTIME_MODULE_PREFIX + runtime_name(kind).replace("-", "_")
-
-
-def task_action(kind: str) -> str | None:
-    """The action of a task or run kind (`serve` for `python+serve:run`), None for other kinds."""
-    task_kind = kind.split(":", 1)[0]
-    return task_kind.split("+", 1)[1] if "+" in task_kind else None
 
 
 def is_service(run_kind: str) -> bool:
@@ -642,9 +694,10 @@ ALL_KINDS: tuple[Kind, ...] = (*(k for runtime in RUNTIMES for k in runtime.kind
 class KindRegistry:
     """The kinds of one core: stock DHCore 0.15's, plus dhmlrun's own unless `stock`.
 
-    `admit` is the create-time rule. Stock: an unknown kind is refused, the spec is shaped as
-    DHCore stores it and its required fields are checked. Otherwise (plan and apply's core):
-    any kind is stored as sent, and only dhmlrun's own kinds are checked.
+    `admit` is the create-time rule: an unknown kind is refused and known fields must bind to
+    their types, in both modes. Stock: the spec is also shaped as DHCore stores it and its
+    required fields are checked. Otherwise (plan and apply's core): specs are stored as sent
+    (dhmlrun's own kinds carry more than DHCore's classes), and dhmlrun's kinds are checked.
     """
 
     def __init__(self, *, stock: bool = False) -> None:
@@ -675,12 +728,12 @@ class KindRegistry:
         return found.document()
 
     def admit(self, entity: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """The spec to store for a create (or a PUT that may change the spec)."""
+        """The spec to store for a create (or a PUT that may change the spec): an unknown kind
+        is `No such spec.` (404, DHCore's spec registry), a field of the wrong type 400."""
         found = self.find(entity, kind)
         if found is None:
-            if self.stock:
-                raise no_such_spec()
-            return spec
+            raise no_such_spec()
+        found.check_types(spec)
         if found.check is not None:
             found.check(spec)
         if not self.stock:

@@ -57,6 +57,12 @@ LIFECYCLES: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
+def can_move(entity_type: str, current: str, target: str) -> bool:
+    """Whether the lifecycle has an edge from `current` to `target` (types without one: always)."""
+    edges = LIFECYCLES.get(entity_type)
+    return edges is None or target in edges.get(current, frozenset())
+
+
 def next_state(entity_type: str, current: str, target: str | None, *, lenient: bool = False) -> str:
     """The state to store after a client asked for `target` (None or same state: unchanged).
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from dhmlrun.core.entities import VERSIONED_TYPES, parse_iso_ms
+from dhmlrun.core.entities import VERSIONED_TYPES
 from dhmlrun.core.errors import bad_request
 from dhmlrun.core.store import Query
 
-MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 25
+"""ApplicationKeys.DEFAULT_PAGE_SIZE: the controllers' `@PageableDefault(size = …)`."""
+SPRING_DEFAULT_PAGE_SIZE = 20
+SPRING_MAX_PAGE_SIZE = 2000
+"""Spring Data's defaults for a Pageable: size 20, at most 2000 (larger sizes are clamped)."""
 
 # Sortable properties (Spring names and the snake/dotted spellings clients use) → columns.
 SORT_COLUMNS: dict[str, str] = {
@@ -68,26 +73,29 @@ class Params:
         return values
 
 
-def _int_param(params: Params, key: str, default: int) -> int:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise bad_request(f"invalid {key}: {raw}") from exc
-    if value < 0:
-        raise bad_request(f"invalid {key}: {raw}")
-    return value
+JAVA_INT_MAX = 2**31 - 1
 
 
-def page_window(params: Params) -> tuple[int, int]:
-    """(page, size) from `page`/`size`; size over 1000 or negative numbers → 400."""
-    page = _int_param(params, "page", 0)
-    size = _int_param(params, "size", DEFAULT_PAGE_SIZE)
-    if size > MAX_PAGE_SIZE:
-        raise bad_request(f"page size must not be greater than {MAX_PAGE_SIZE}")
-    return page, size or DEFAULT_PAGE_SIZE
+def _java_int(raw: str) -> int:
+    """`Integer.parseInt`, as Spring Data reads `page` and `size`: what does not parse, or does
+    not fit in an int, is 0 (PageableHandlerMethodArgumentResolverSupport.parseAndApplyBoundaries),
+    never an error."""
+    text = raw.strip()
+    if not re.fullmatch(r"[+-]?\d{1,10}", text):
+        return 0
+    value = int(text)
+    return value if -(2**31) <= value <= JAVA_INT_MAX else 0
+
+
+def page_window(params: Params, default_size: int = DEFAULT_PAGE_SIZE) -> tuple[int, int]:
+    """(page, size) as Spring Data resolves a `@PageableDefault(size = 25)` Pageable: a page
+    below 0 is 0, a size below 1 is the default, above 2000 is 2000; nothing is refused."""
+    raw_page, raw_size = params.get("page"), params.get("size")
+    page = max(0, _java_int(raw_page)) if raw_page is not None else 0
+    size = _java_int(raw_size) if raw_size is not None else default_size
+    if size < 1:
+        size = default_size
+    return page, min(size, SPRING_MAX_PAGE_SIZE)
 
 
 def sort_order(params: Params, default: tuple[str, bool]) -> list[tuple[str, bool]]:
@@ -106,32 +114,91 @@ def sort_order(params: Params, default: tuple[str, bool]) -> list[tuple[str, boo
     return order or [default]
 
 
+def _offset_date(text: str) -> int | None:
+    """Epoch ms of an ISO-8601 date-time with an offset (`ISO_OFFSET_DATE_TIME`), else None."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or "T" not in text:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
 def _time_range(column: str, raw: str) -> tuple[list[str], list[Any]]:
-    """`start[,end]`, both exclusive."""
+    """`start[,end]`, both exclusive; a date that does not parse drops the whole filter, as
+    AbstractEntityFilter skips it on a DateTimeParseException."""
     parts = raw.split(",")
-    clauses, values = [f"e.{column} > ?"], [parse_iso_ms(parts[0])]
-    if len(parts) > 1 and parts[1].strip():
+    start = _offset_date(parts[0])
+    if start is None:
+        return [], []
+    clauses, values = [f"e.{column} > ?"], [start]
+    if len(parts) == 2:
+        end = _offset_date(parts[1])
+        if end is None:
+            return [], []
         clauses.append(f"e.{column} < ?")
-        values.append(parse_iso_ms(parts[1]))
+        values.append(end)
     return clauses, values
 
 
 def _contains(expression: str) -> str:
-    return f"instr({expression}, ?) > 0"
+    """BaseEntitySearchCriteria's `like`: `lower(field) LIKE %lower(value)%` (the value's own
+    `%` and `_` stay wildcards, as in DHCore)."""
+    return f"lower({expression}) LIKE '%' || lower(?) || '%'"
 
 
-def build_query(entity_type: str, project: str | None, params: Params) -> Query:
-    """Translate a list request for one type into a store query (filters, latest, order, page)."""
+def _check_filter(name: str, value: str, pattern: re.Pattern[str], shown: str) -> None:
+    """AbstractEntityFilter's `@Pattern`s on `name`, `kind` and `project`: a BindException (400)."""
+    if not pattern.match(value):
+        raise bad_request(
+            f"Field error in object 'entityFilter' on field '{name}': rejected value [{value}]; "
+            f'default message [must match "{shown}"]'
+        )
+
+
+JOINED_LABELS = (
+    "coalesce((SELECT group_concat(l.value, ',') FROM json_each(e.body, '$.metadata.labels') l), '')"
+)
+"""An entity's labels as DHCore stores them: one string, joined with commas."""
+LABEL_MATCH = f"lower({JOINED_LABELS}) LIKE '%' || lower(w.value) || '%'"
+FILTER_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    "name": (re.compile(r"^[a-zA-Z0-9._+-]+$"), "^[a-zA-Z0-9._+-]+$"),
+    "project": (re.compile(r"^[a-zA-Z0-9._+-]+$"), "^[a-zA-Z0-9._+-]+$"),
+    "kind": (re.compile(r"^[a-zA-Z0-9._+\-:]+$"), "^[a-zA-Z0-9._+-:]+$"),
+}
+"""Keys.SLUG_PATTERN and KIND_PATTERN on the filter's fields."""
+EQUAL_FILTERS = (
+    ("name", "name"),
+    ("kind", "kind"),
+    ("state", "state"),
+    ("user", "created_by"),
+    ("project", "project"),
+)
+"""AbstractEntityFilter's equality criteria: query parameter → column."""
+
+
+def build_query(
+    entity_type: str,
+    project: str | None,
+    params: Params,
+    *,
+    versions: str = "latest",
+    sort: tuple[str, bool] | None = None,
+) -> Query:
+    """Translate a list request for one type into a store query (filters, latest, order, page).
+
+    `versions` and `sort` are the controller's defaults: the context APIs list the latest
+    versions by `created` descending, the base APIs (`/api/v1/functions`, ...) every version,
+    each sorted as its controller's `@SortDefault` says."""
     page, size = page_window(params)
-    default_sort = ("name", True) if entity_type in ("project", "secret") else ("created", False)
+    default_sort = sort or (("name", True) if entity_type in ("project", "secret") else ("created", False))
     query = Query(
         entity_type, project, order=sort_order(params, default_sort), limit=size, offset=page * size
     )
-    versions = params.get("versions") or "latest"
-    if entity_type in VERSIONED_TYPES:
-        if versions not in ("latest", "all"):
-            raise bad_request(f"invalid versions: {versions}")
-        query.latest_only = versions == "latest"
+    versions = params.get("versions") or versions
+    if entity_type in VERSIONED_TYPES:  # the controllers: `"all".equals(versions)`, else latest
+        query.latest_only = versions != "all"
     if entity_type == "secret":
         return query
 
@@ -139,8 +206,10 @@ def build_query(entity_type: str, project: str | None, params: Params) -> Query:
         query.where.append(clause)
         query.params.extend(values)
 
-    for param, column in (("name", "name"), ("kind", "kind"), ("state", "state"), ("user", "created_by")):
+    for param, column in EQUAL_FILTERS:
         if (value := params.get(param)) is not None:
+            if param in FILTER_PATTERNS:
+                _check_filter(param, value, *FILTER_PATTERNS[param])
             add(f"e.{column} = ?", value)
     for column in ("created", "updated"):
         if (raw := params.get(column)) is not None:
@@ -152,9 +221,10 @@ def build_query(entity_type: str, project: str | None, params: Params) -> Query:
         if entity_type == "run":
             fields += ["json_extract(e.body, '$.spec.function')", "json_extract(e.body, '$.spec.workflow')"]
         add("(" + " OR ".join(_contains(f"coalesce({f}, '')") for f in fields) + ")", *([text] * len(fields)))
-    if entity_type in VERSIONED_TYPES:
-        for label in params.get_all("labels"):
-            add("EXISTS (SELECT 1 FROM json_each(e.body, '$.metadata.labels') WHERE value = ?)", label)
+    labels = params.get_all("labels")
+    if entity_type in VERSIONED_TYPES and labels:
+        # every label a `like` on the comma-joined labels, in one predicate whatever their number
+        add(f"NOT EXISTS (SELECT 1 FROM json_each(?) w WHERE NOT ({LABEL_MATCH}))", json.dumps(labels))
     _reference_filters(entity_type, params, add)
     return query
 
@@ -235,23 +305,10 @@ def page_envelope(
     }
 
 
-SPRING_DEFAULT_PAGE_SIZE = 20
-SPRING_MAX_PAGE_SIZE = 2000
-
-
 def spring_pageable(params: Params) -> tuple[int, int]:
-    """(page, size) as Spring resolves a `Pageable` no controller default applies to: page 0 and
-    size 20 unless given, bad numbers fall back to those, sizes clamp to 2000 (never a 400)."""
-
-    def number(key: str, default: int) -> int:
-        try:
-            return int(params.get(key) or default)
-        except ValueError:
-            return default
-
-    page = max(0, number("page", 0))
-    size = min(number("size", SPRING_DEFAULT_PAGE_SIZE), SPRING_MAX_PAGE_SIZE)
-    return page, size if size >= 1 else SPRING_DEFAULT_PAGE_SIZE
+    """(page, size) as Spring resolves a `Pageable` no controller default applies to (size 20):
+    `page_window` with Spring's own default."""
+    return page_window(params, default_size=SPRING_DEFAULT_PAGE_SIZE)
 
 
 def whole_list_page(documents: list[dict[str, Any]], params: Params) -> Page:

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dhmlrun.core.api import CoreApi
+from dhmlrun.core.configuration import run_configuration
 from dhmlrun.core.files import FilesService
+from dhmlrun.core.files_api import files_routes
 from dhmlrun.core.inprocess import InProcessTransport
 from dhmlrun.core.jobs import DEFAULT_MAX_WORKERS, WORKER_MODULE, Jobs
 from dhmlrun.core.kinds import KindRegistry, is_service
@@ -71,7 +73,7 @@ class EmbeddedCore:
         self.files_store = (files_store or "").rstrip("/") or f"s3://{DEFAULT_BUCKET}"
         """The default files store handed to runs: the core's own unless told otherwise."""
         self.core.files = FilesService(self.objects, self.files_store, files_credentials(self.token))
-        self.api = CoreApi(self.core)
+        self.api = CoreApi(self.core, files_routes(self.core))
         self.jobs = Jobs(
             self.core,
             max_workers=max_workers,
@@ -80,9 +82,7 @@ class EmbeddedCore:
             envs_dir=self.db_path.parent / "envs",
             files_store=self.files_store,
         )
-        self.services = ServiceSupervisor(
-            self.core, self.db_path.parent / "services", self.jobs.process_for
-        )
+        self.services = ServiceSupervisor(self.core, self.db_path.parent / "services", self.jobs.process_for)
         self.core.on_run_created = self._run_created
         self.core.on_run_stop = self._run_stop
         self.core.on_runs_deleted = self._runs_deleted
@@ -90,6 +90,7 @@ class EmbeddedCore:
         self.core.on_runs_read = self.services.reconcile
         self.core.run_service_log = self._live_log
         self.core.served_endpoint = lambda: self.serve()[0]
+        self.core.configuration = self.configuration
         self.endpoint: str | None = None
         self._http: HttpServer | None = None
         self._lock = threading.Lock()
@@ -119,6 +120,14 @@ class EmbeddedCore:
     def connection(self, endpoint: str) -> dict[str, str]:
         """The SDK settings that reach this core at `endpoint`, its files store included."""
         return embedded_connection(endpoint, self.token, self.files_environment(endpoint))
+
+    def configuration(self, endpoint: str) -> dict[str, str]:
+        """What DHCore's configuration providers publish for a client at `endpoint` (CoreConfig,
+        FilesConfig, S3Config): names and URLs, never a key."""
+        settings = {**run_configuration(endpoint, self.files_store), **self.files_environment(endpoint)}
+        if "AWS_ENDPOINT_URL" in settings:
+            settings["S3_BUCKET"] = DEFAULT_BUCKET
+        return {k: v for k, v in settings.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
 
     def files_environment(self, endpoint: str) -> dict[str, str]:
         """The default files store as the SDK reads it (DHCore hands its pods the same): for

@@ -8,17 +8,21 @@ is one short transaction (plus, for runs, a hand-off to the executor after commi
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from dhmlrun.core import entities as dto
 from dhmlrun.core.completion import on_complete
-from dhmlrun.core.errors import ApiError, bad_request, duplicated, not_found
+from dhmlrun.core.errors import ApiError, bad_request, duplicated, invalid_transition, not_found
 from dhmlrun.core.files import FilesService
 from dhmlrun.core.kinds import KindRegistry
-from dhmlrun.core.lifecycle import next_state
-from dhmlrun.core.listing import Page, Params, build_query, page_envelope, whole_list_page
+from dhmlrun.core.lifecycle import can_move, next_state
+from dhmlrun.core.listing import Page, Params, build_query, page_envelope, spring_pageable, whole_list_page
+from dhmlrun.core.relationships import detail as relationship_detail
+from dhmlrun.core.relationships import relationship_of
+from dhmlrun.core.run_events import event_target
 from dhmlrun.core.sealing import Sealer, SealingError
 from dhmlrun.core.store import DuplicateError, Row, Store, Tx
 from dhmlrun.vocabulary import keys, states
@@ -58,6 +62,9 @@ class Core:
         self.on_runs_deleted: DeletedHook | None = None
         self.files: FilesService | None = None
         """The files store's API (`files.py`), set by whoever gives the core a files store."""
+        self.configuration: Callable[[str], dict[str, str]] | None = None
+        """The platform's configuration for a client at an endpoint (`/.well-known/configuration`:
+        no credentials), set by whoever serves the core."""
         self.served_endpoint: Callable[[], str] | None = None
         """Serves the core over HTTP (once) and returns its endpoint: presigned URLs asked for
         in-process must point somewhere a client can reach."""
@@ -75,6 +82,7 @@ class Core:
         project["spec"] = self.kinds.admit("project", project["kind"], project["spec"])
         try:
             with self.store.write() as tx:
+                _register_metadata(tx, "project", project)
                 tx.insert(
                     "project",
                     project,
@@ -129,6 +137,7 @@ class Core:
                 raise not_found("project")
             updated = dto.updated_project(row.body, body, user=self.user, now=dto.now_ms())
             updated["spec"] = self.kinds.admit("project", row.kind, updated["spec"])
+            _register_metadata(tx, "project", updated)
             tx.replace(
                 "project",
                 name,
@@ -188,6 +197,7 @@ class Core:
                 if entity_type == "run" and state == states.CREATED and not _local(entity):
                     entity, state = self._build_run(tx, project, entity)
                 tx.insert(entity_type, entity, state=state, ref=ref, created=now)
+                _register_metadata(tx, entity_type, entity)
         except DuplicateError as exc:
             raise duplicated(entity_type, entity["id"]) from exc
         created = dto.with_state(entity, state)
@@ -234,8 +244,6 @@ class Core:
                 raise bad_request("spec: missing function or workflow")
             return spec["task"]
         if entity_type == "secret":
-            if spec.get("path") != f"secret://{entity['name']}":
-                raise bad_request(f"spec.path: must be secret://{entity['name']}")
             if tx.find("secret", project, name=entity["name"]):
                 raise duplicated("secret", entity["id"])
             return None
@@ -319,8 +327,62 @@ class Core:
         if entity_type == "run" and self.on_runs_read is not None:
             self.on_runs_read(project)
 
-    def _page(self, entity_type: str, project: str | None, params: Params) -> Page:
-        query = build_query(entity_type, project, params)
+    def list_all(
+        self, entity_type: str, params: Params, *, versions: str, sort: tuple[str, bool]
+    ) -> Page:
+        """GET /api/v1/{type}s (the base controllers): every project, with their defaults."""
+        return self._page(entity_type, None, params, versions=versions, sort=sort)
+
+    def entity_by_id(self, entity_type: str, entity_id: str) -> dict[str, Any]:
+        """GET /api/v1/{type}s/{id}: in whatever project; 404 `No such <type>.`."""
+        found = self.find_entity(entity_type, entity_id)
+        if found is None:
+            raise not_found(entity_type)
+        return found
+
+    def linked(self, project: str, entity_type: str, entity_id: str, child_type: str) -> list[dict[str, Any]]:
+        """GET …/functions|workflows/{id}/tasks, …/tasks/{id}/runs: what names this entity
+        (FunctionManager.getTasksByFunctionId, RunManager.getRunsByTaskId)."""
+        with self.store.read() as tx:
+            row = self._owned(tx, project, entity_type, entity_id)
+            links = [link for child, link in self._children(row) if child == child_type]
+            return [_public(r) for link in links for r in tx.find(child_type, project, ref=link)]
+
+    def relationships(self, project: str, entity_type: str, entity_id: str) -> list[dict[str, str]]:
+        """GET …/{type}s/{id}/relationships: every relationship with the entity at either end."""
+        with self.store.read() as tx:
+            self._owned(tx, project, entity_type, entity_id)
+            return [relationship_detail(r) for r in tx.relationships_of(project, entity_type, entity_id)]
+
+    def project_relationships(self, name: str) -> list[dict[str, str]]:
+        """GET /projects/{id}/relationships: every relationship registered in the project."""
+        with self.store.read() as tx:
+            if tx.get("project", name) is None:
+                raise not_found("project")
+            return [relationship_detail(r) for r in tx.project_relationships(name)]
+
+    def labels(self, project: str, prefix: str | None, params: Params) -> Page:
+        """GET /-/{p}/labels[?label=PREFIX]: the labels used in a project (LabelService), as a
+        page Spring builds from an unsorted Pageable."""
+        page, size = spring_pageable(params)
+        with self.store.read() as tx:
+            rows, total = tx.labels(project, prefix, size, page * size)
+        items = [{"id": i, "label": label, "project": project} for i, label in rows]
+        return Page(
+            [json.dumps(item, sort_keys=True, separators=(",", ":")) for item in items],
+            page_envelope(len(items), total=total, page=page, size=size, order=[]),
+        )
+
+    def _page(
+        self,
+        entity_type: str,
+        project: str | None,
+        params: Params,
+        *,
+        versions: str = "latest",
+        sort: tuple[str, bool] | None = None,
+    ) -> Page:
+        query = build_query(entity_type, project, params, versions=versions, sort=sort)
         with self.store.read() as tx:
             rows = tx.select(query)
             total = tx.count(query)
@@ -356,6 +418,7 @@ class Core:
             if entity_type == "run":
                 self._completed(tx, row.state, dto.with_state(updated, state))
             tx.replace(entity_type, entity_id, updated, state=state, updated=dto.now_ms())
+            _register_metadata(tx, entity_type, updated)
         return dto.with_state(updated, state)
 
     @staticmethod
@@ -437,6 +500,7 @@ class Core:
             runs.append(row.id)
         if row.type == "secret":
             tx.delete_secret_value(row.project, row.name)
+        tx.clear_relationships(row.project, row.type, row.id)
         tx.delete(row.type, row.id)
 
     @staticmethod
@@ -465,26 +529,30 @@ class Core:
     # run actions, logs, metrics, files, secrets -----------------------------------------------
 
     def run_action(self, project: str, entity_type: str, entity_id: str, action: str) -> dict[str, Any]:
-        """POST …/runs/{id}/stop|resume (triggers: run|stop): one transition, 400 when invalid."""
-        targets = {
-            ("run", "stop"): states.STOP,
-            ("run", "resume"): states.RESUME,
-            ("trigger", "run"): states.RUNNING,
-            ("trigger", "stop"): states.STOPPED,
-        }
-        target = targets.get((entity_type, action))
-        if target is None:
+        """POST …/runs/{id}/{event} (`run_events.py`: any run lifecycle event, 400 when the run's
+        state has no such transition) and …/triggers/{id}/run|stop."""
+        trigger_targets = {"run": states.RUNNING, "stop": states.STOPPED}
+        if entity_type == "trigger" and action not in trigger_targets:
             raise ApiError(404, f"No such action {action}.")
         with self.store.write() as tx:
             row = self._owned(tx, project, entity_type, entity_id)
-            state = next_state(entity_type, row.state, target)
+            if entity_type == "run":
+                target = event_target(action, row.state)
+                if target is None or (target != row.state and not can_move("run", row.state, target)):
+                    raise invalid_transition(row.state, "null")
+                state = target
+            else:
+                state = next_state(entity_type, row.state, trigger_targets[action])
             tx.replace(entity_type, entity_id, row.body, state=state, updated=dto.now_ms())
-        if (entity_type, action) == ("run", "stop") and self.on_run_stop is not None:
+        event = action.upper()
+        if entity_type == "run" and event == "STOP" and self.on_run_stop is not None:
             self.on_run_stop(project, entity_id)
             return self.get_entity(project, entity_type, entity_id)
-        if (entity_type, action) == ("run", "resume") and self.on_run_resume is not None:
+        if entity_type == "run" and event == "RESUME" and self.on_run_resume is not None:
             self.on_run_resume(project, entity_id, dto.with_state(row.body, state))
             return self.get_entity(project, entity_type, entity_id)
+        if entity_type == "run" and event == "RUN" and self.on_run_created is not None:
+            self.on_run_created(project, entity_id, dto.with_state(row.body, state))
         return dto.with_state(row.body, state)
 
     def run_logs(self, project: str, run_id: str) -> list[dict[str, Any]]:
@@ -567,6 +635,26 @@ class Core:
                 raise bad_request(f"missing secrets for {', '.join(sorted(missing))}")
             for name, value in data.items():
                 tx.put_secret_value(project, name, self.sealer.seal(project, name, value))
+
+
+def _register_metadata(tx: Tx, entity_type: str, entity: dict[str, Any]) -> None:
+    """What DHCore keeps beside an entity it saves: its labels in the project's label registry
+    (LabelComponent: never removed), and the relationships its metadata declares
+    (BaseEntityRelationshipsManager.register: replacing those it declared before)."""
+    metadata = entity.get("metadata") or {}
+    labels = [label for label in metadata.get("labels") or () if isinstance(label, str) and label.strip()]
+    if labels:
+        tx.add_labels(entity["project"], labels)
+    if entity_type == "project":
+        return
+    declared = []
+    for item in metadata.get("relationships") or ():
+        parsed = relationship_of(item)
+        if parsed is not None:
+            declared.append(parsed)
+    source = (entity_type, entity["id"], str(entity.get("key") or ""))
+    if declared or metadata.get("relationships") is not None:
+        tx.replace_relationships(entity["project"], source, declared)
 
 
 def _kind(entity_type: str, entity: dict[str, Any]) -> str:

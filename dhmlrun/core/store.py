@@ -80,6 +80,18 @@ CREATE TABLE IF NOT EXISTS upload_parts (
     upload_id TEXT NOT NULL, part INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
     etag TEXT NOT NULL, PRIMARY KEY (upload_id, part)
 );
+CREATE TABLE IF NOT EXISTS relationships (
+    id TEXT PRIMARY KEY, project TEXT NOT NULL, relationship TEXT NOT NULL,
+    source_type TEXT NOT NULL, source_id TEXT NOT NULL, source_key TEXT NOT NULL,
+    dest_type TEXT NOT NULL, dest_id TEXT NOT NULL, dest_key TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (
+    id TEXT PRIMARY KEY, project TEXT NOT NULL, label TEXT NOT NULL, UNIQUE (project, label)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, user TEXT NOT NULL, name TEXT NOT NULL,
+    digest TEXT NOT NULL, body TEXT NOT NULL, issued INTEGER NOT NULL
+);
 """
 
 # The indexes behind "latest per name", the default `created,DESC` listing and reference lookups
@@ -90,6 +102,8 @@ CREATE INDEX IF NOT EXISTS ix_entities_created ON entities (project, type, creat
 CREATE INDEX IF NOT EXISTS ix_entities_ref ON entities (project, type, ref);
 CREATE INDEX IF NOT EXISTS ix_metrics_project ON metrics (project);
 CREATE INDEX IF NOT EXISTS ix_files_project ON files_info (project);
+CREATE INDEX IF NOT EXISTS ix_relationships_source ON relationships (project, source_type, source_id);
+CREATE INDEX IF NOT EXISTS ix_relationships_dest ON relationships (project, dest_type, dest_id);
 """
 
 _COLUMNS = "seq, type, id, project, name, kind, state, created_by, created, updated, ref, body"
@@ -234,6 +248,11 @@ class Tx:
             params.append(ref)
         return [_row(r) for r in self.conn.execute(sql + " ORDER BY seq", params)]
 
+    def find_projects_of(self, user: str) -> list[Row]:
+        """The projects a user created (their owner: `listByUser`)."""
+        sql = f"SELECT {_COLUMNS} FROM entities WHERE type = 'project' AND created_by = ? ORDER BY name"
+        return [_row(r) for r in self.conn.execute(sql, (user,))]
+
     def latest(self, entity_type: str, project: str) -> list[Row]:
         """The latest version of every name of a type in a project (greatest created, then seq)."""
         query = Query(entity_type, project, latest_only=True, order=[("name", True)], limit=-1)
@@ -247,7 +266,17 @@ class Tx:
 
     def delete_project_contents(self, project: str) -> None:
         """Remove everything a project owns, the project row included."""
-        for table in ("entities", "secret_values", "metrics", "files_info", "shares", "run_claims"):
+        tables = (
+            "entities",
+            "secret_values",
+            "metrics",
+            "files_info",
+            "shares",
+            "run_claims",
+            "relationships",
+            "labels",
+        )
+        for table in tables:
             self.conn.execute(f"DELETE FROM {table} WHERE project = ?", (project,))
 
     def _where(self, query: Query) -> tuple[str, list[Any]]:
@@ -349,6 +378,104 @@ class Tx:
         return self.conn.execute(
             "DELETE FROM shares WHERE project = ? AND id = ?", (project, share_id)
         ).rowcount
+
+    # relationships and labels (DHCore's EntityRelationshipsService and LabelService) ---------
+
+    def relationships_of(self, project: str, entity_type: str, entity_id: str) -> list[tuple[str, str, str]]:
+        """(relationship, source key, dest key) of every relationship with the entity at one end
+        (RelationshipRepository.findByProjectAndEntityId), oldest first."""
+        return self.conn.execute(
+            "SELECT relationship, source_key, dest_key FROM relationships WHERE project = ?"
+            " AND ((source_type = ? AND source_id = ?) OR (dest_type = ? AND dest_id = ?)) ORDER BY rowid",
+            (project, entity_type, entity_id, entity_type, entity_id),
+        ).fetchall()
+
+    def project_relationships(self, project: str) -> list[tuple[str, str, str]]:
+        return self.conn.execute(
+            "SELECT relationship, source_key, dest_key FROM relationships WHERE project = ? ORDER BY rowid",
+            (project,),
+        ).fetchall()
+
+    def replace_relationships(
+        self, project: str, source: tuple[str, str, str], relationships: list[tuple[str, str, str, str]]
+    ) -> None:
+        """The relationships a source entity (type, id, key) declares: (name, dest type, dest id,
+        dest key) each, replacing what it declared before."""
+        source_type, source_id, source_key = source
+        self.conn.execute(
+            "DELETE FROM relationships WHERE project = ? AND source_type = ? AND source_id = ?",
+            (project, source_type, source_id),
+        )
+        for name, dest_type, dest_id, dest_key in relationships:
+            self.conn.execute(
+                "INSERT INTO relationships (id, project, relationship, source_type, source_id, source_key,"
+                " dest_type, dest_id, dest_key) VALUES (lower(hex(randomblob(16))), ?, ?, ?, ?, ?, ?, ?, ?)",
+                (project, name, source_type, source_id, source_key, dest_type, dest_id, dest_key),
+            )
+
+    def clear_relationships(self, project: str, entity_type: str, entity_id: str) -> None:
+        """An entity went away: every relationship with it at either end goes too."""
+        self.conn.execute(
+            "DELETE FROM relationships WHERE project = ? AND ((source_type = ? AND source_id = ?)"
+            " OR (dest_type = ? AND dest_id = ?))",
+            (project, entity_type, entity_id, entity_type, entity_id),
+        )
+
+    def add_labels(self, project: str, labels: list[str]) -> None:
+        """Register labels used in a project (lower-cased, trimmed; kept once)."""
+        for label in labels:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO labels (id, project, label) VALUES (lower(hex(randomblob(16))), ?, ?)",
+                (project, label.strip().lower()),
+            )
+
+    def labels(
+        self, project: str, prefix: str | None, limit: int, offset: int
+    ) -> tuple[list[tuple[str, str]], int]:
+        """(id, label) of a page of a project's labels (starting with `prefix`, any case), and how
+        many match in all."""
+        where, params = "project = ?", [project]
+        if prefix:
+            where += " AND substr(label, 1, ?) = ?"
+            params += [len(prefix), prefix.strip().lower()]
+        total = self.conn.execute(f"SELECT COUNT(*) FROM labels WHERE {where}", params).fetchone()[0]
+        rows = self.conn.execute(
+            f"SELECT id, label FROM labels WHERE {where} ORDER BY rowid LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return rows, total
+
+    # tokens (DHCore's TokenService: personal access and refresh tokens) ----------------------
+
+    def add_token(
+        self, token_id: str, kind: str, user: str, name: str, digest: str, body: str, issued: int
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO tokens (id, kind, user, name, digest, body, issued) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, kind, user, name, digest, body, issued),
+        )
+
+    def tokens(self, kind: str, user: str) -> list[str]:
+        """The stored bodies (JSON) of a user's tokens of one kind, oldest first."""
+        rows = self.conn.execute(
+            "SELECT body FROM tokens WHERE kind = ? AND user = ? ORDER BY issued, id", (kind, user)
+        )
+        return [row[0] for row in rows]
+
+    def token(self, kind: str, user: str, token_id: str) -> str | None:
+        found = self.conn.execute(
+            "SELECT body FROM tokens WHERE kind = ? AND user = ? AND id = ?", (kind, user, token_id)
+        ).fetchone()
+        return found[0] if found else None
+
+    def token_by_digest(self, kind: str, digest: str) -> tuple[str, str] | None:
+        """(id, user) of the token of `kind` whose secret has this digest."""
+        return self.conn.execute(
+            "SELECT id, user FROM tokens WHERE kind = ? AND digest = ?", (kind, digest)
+        ).fetchone()
+
+    def delete_token(self, kind: str, user: str, token_id: str) -> None:
+        self.conn.execute("DELETE FROM tokens WHERE kind = ? AND user = ? AND id = ?", (kind, user, token_id))
 
     # the files store's index (objects.py; the bytes are files under its directory) -----------
 

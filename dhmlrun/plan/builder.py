@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from dhmlrun.config.model import Declaration, Reference, Resource, executable_of
 from dhmlrun.config.suggest import did_you_mean, listing
 from dhmlrun.errors import DhmlrunError, Problem
-from dhmlrun.plan import mlrun_host, runview, services
+from dhmlrun.plan import mlrun_host, pipelines, runview, services
+from dhmlrun.plan.context import PlanContext, Planned, last_output
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     ABSENT,
@@ -61,8 +61,9 @@ from dhmlrun.plan.rules import (
 from dhmlrun.plan.secrets import plan_secret
 from dhmlrun.platform import labels as L
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
-from dhmlrun.vocabulary import defaults, endings, keys, states, urls
+from dhmlrun.vocabulary import defaults, endings, states, urls
 from dhmlrun.vocabulary.defaults import TASK_PARAMETERS as TASK_FIELDS
+from dhmlrun.vocabulary.kinds import PIPELINE_ACTION
 from dhmlrun.vocabulary.runs import FunctionVersion
 
 REMOVED = "removed from the configuration"
@@ -71,47 +72,6 @@ REMOVED = "removed from the configuration"
 def new_id() -> str:
     """Client-generated ids (uuid4 hex, as the SDK does) make every create retry-safe."""
     return uuid.uuid4().hex
-
-
-@dataclass
-class _Planned:
-    """What later steps need to know of an entity planned earlier in the same plan."""
-
-    address: str
-    action: str
-    entity_id: str | None
-    key: str | None
-    kind: str | None
-    view: dict[str, Any] = field(default_factory=dict)
-    local: LocalFile | None = None
-    fingerprint: str | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-    before_move: str | None = None
-    """Moved (`moved:`) with its content unchanged: the entity id it had under its old address,
-    or, for a run, the fingerprint it had with every moved address as it was. Runs compare their
-    last run with that, so a rename alone never re-runs anything."""
-
-
-@dataclass
-class _Context:
-    declaration: Declaration
-    state: PlatformState
-    reruns: set[str]
-    id_factory: Callable[[], str]
-    planned: dict[str, _Planned] = field(default_factory=dict)
-
-    @property
-    def moved(self) -> dict[str, str]:
-        """{new address: old address} of the declared `moved:` entries."""
-        return self.declaration.moved
-
-    def last_run(self, address: str) -> RemoteRun | None:
-        """The last run of `address`, or of the address it was moved from."""
-        found = self.state.runs.get(address)
-        if found is None and address in self.moved:
-            found = self.state.runs.get(self.moved[address])
-        return found
 
 
 def build_plan(
@@ -127,7 +87,7 @@ def build_plan(
     reruns = {_full_address(declaration, a, "runs") for a in reruns}
     _check_addresses(declaration, state, targets, reruns)
     mlrun_host.check(declaration, state)
-    ctx = _Context(declaration, state, reruns, id_factory)
+    ctx = PlanContext(declaration, state, reruns, id_factory)
     plan = Plan(
         project=declaration.project_name,
         root=str(declaration.root),
@@ -145,7 +105,7 @@ def build_plan(
             plan.actions.append(_plan_entity(ctx, resource))
         elif resource.type == "secrets":
             secret = plan_secret(resource, ctx.state, ctx.declaration.secret_value, ctx.id_factory)
-            ctx.planned[address] = _Planned(address, secret.action, None, None, "secret")  # runs wait for it
+            ctx.planned[address] = Planned(address, secret.action, None, None, "secret")  # runs wait for it
             plan.actions.append(secret)
     plan.actions.extend(_plan_deletions(declaration, state, plan.warnings))
     plan.warnings.extend(_unmoved_renames(ctx, plan.actions))
@@ -167,6 +127,7 @@ def build_plan(
             plan.actions.append(services.plan_service(ctx, resource))
     plan.actions.extend(services.plan_service_removals(set(declaration.resources), state, REMOVED))
     plan.actions.extend(mlrun_host.schedule_deletions(declaration, state))
+    plan.notes.extend(_steps_notes(declaration))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}
     plan.version_names = {e.id: e.version for e in state.entities.values() if e.version}
     if targets:
@@ -178,8 +139,11 @@ def build_plan(
     return plan
 
 
-def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration | None = None) -> Plan:
-    """Delete every managed entity of the project, except those protected by prevent_destroy."""
+def build_destroy_plan(
+    state: PlatformState, root: str, declaration: Declaration | None = None, *, targets: Iterable[str] = ()
+) -> Plan:
+    """Delete every managed entity of the project, except those protected by prevent_destroy;
+    only `targets` when given (`destroy --target`: the rest is left out, and said to be)."""
     plan = Plan(project=state.project, root=root, endpoint=state.endpoint, destroy=True, mlrun=state.mlrun)
     plan.actions.extend(mlrun_host.destroy_schedules(state))
     plan.actions.extend(services.plan_service_removals(set(), state, "destroy"))
@@ -193,7 +157,26 @@ def build_destroy_plan(state: PlatformState, root: str, declaration: Declaration
             continue
         plan.actions.append(_delete_action(entity, "destroy"))
     plan.seen_runs = {a: r.id for a, r in state.runs.items()}  # runs stay; only their moving is stale
+    targets = [_full_address(declaration, t) if declaration else t for t in targets]
+    if targets:
+        _restrict_destroy(plan, state, targets)
     return plan
+
+
+def _restrict_destroy(plan: Plan, state: PlatformState, targets: list[str]) -> None:
+    """Keep the deletions of `targets` (managed entities: runs are history, never deleted)."""
+    managed = sorted(state.managed())
+    problems = [
+        Problem(f"not managed by dhmlrun here{did_you_mean(t, managed)}", path=f"--target {t}",
+                allowed=listing(managed) or "(nothing is managed)")
+        for t in targets
+        if t not in managed
+    ]
+    if problems:
+        raise DhmlrunError(problems)
+    plan.targets = list(targets)
+    plan.left_out = [a.address for a in plan.actions if a.changes and a.address not in targets]
+    plan.actions = [a for a in plan.actions if a.address in targets or not a.changes]
 
 
 def _delete_order(address: str) -> tuple[int, str]:
@@ -263,7 +246,7 @@ def _plan_project(declaration: Declaration, state: PlatformState) -> Action:
     return NoChange(PROJECT_ADDRESS, NOOP, "up to date", seen=declaration.project_name)
 
 
-def _plan_entity(ctx: _Context, resource: Resource) -> Action:
+def _plan_entity(ctx: PlanContext, resource: Resource) -> Action:
     rules = rules_for(resource.type, resource.spec.get("kind"))
     project = ctx.declaration.project_name
     local = local_file(resource.spec, rules, ctx.declaration.root, resource.address, resource.location)
@@ -282,7 +265,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
     if moved is not None:
         reason, diff, _ = moved
     if action == NOOP and remote is not None:
-        ctx.planned[resource.address] = _Planned(
+        ctx.planned[resource.address] = Planned(
             resource.address,
             NOOP,
             remote.id,
@@ -295,7 +278,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
         return NoChange(resource.address, NOOP, reason, seen=remote.id, backend=remote.backend)
     entity_id = ctx.id_factory()
     body = _declared_body(ctx, resource, rules, local, view, entity_id)
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address,
         action,
         entity_id,
@@ -321,7 +304,7 @@ def _plan_entity(ctx: _Context, resource: Resource) -> Action:
 
 
 def _moved_entity(
-    ctx: _Context, resource: Resource, rules: KindRules, local: LocalFile | None, view: dict[str, Any]
+    ctx: PlanContext, resource: Resource, rules: KindRules, local: LocalFile | None, view: dict[str, Any]
 ) -> tuple[str, list[AttributeChange], str | None] | None:
     """(reason, diff, the old id when the content is unchanged) of an entity declared under a
     new name by a `moved:` entry whose old one is on the platform; None otherwise. DHCore has no
@@ -340,7 +323,7 @@ def _moved_entity(
 
 
 def _declared_body(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     rules: KindRules,
     local: LocalFile | None,
@@ -362,7 +345,7 @@ def _declared_body(
 
 
 def _plan_adopt(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     rules: KindRules,
     local: LocalFile | None,
@@ -388,7 +371,7 @@ def _plan_adopt(
         changed = ", ".join(c.path for c in diff)
         reason = f"made outside dhmlrun: adopted with a new version; changed: {changed}"
         key = store_key(project, rules, str(resource.spec.get("kind")), resource.name, entity_id)
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address,
         NOOP if in_place else UPDATE,
         entity_id,
@@ -480,7 +463,7 @@ def _plan_deletions(declaration: Declaration, state: PlatformState, warnings: li
     return actions
 
 
-def _unmoved_renames(ctx: _Context, actions: list[Action]) -> list[str]:
+def _unmoved_renames(ctx: PlanContext, actions: list[Action]) -> list[str]:
     """A function created while one with the same content is deleted looks renamed: say how a
     `moved:` entry would keep its runs (they would run again otherwise)."""
     deleted = {a.address: ctx.state.entities[a.address] for a in actions if isinstance(a, EntityDelete)}
@@ -489,7 +472,7 @@ def _unmoved_renames(ctx: _Context, actions: list[Action]) -> list[str]:
         if planned.action != CREATE or address in ctx.moved or not address.startswith("functions."):
             continue
         for old, entity in deleted.items():
-            if old.split(".")[0] == "functions" and function_digest(
+            if entity.type == "functions" and function_digest(
                 remote_view(entity, rules_for("functions", entity.kind))
             ) == function_digest(planned.view):
                 warnings.append(
@@ -520,7 +503,7 @@ def run_spec_for_fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in RULES["runs"].planner_only}
 
 
-def _plan_run(ctx: _Context, resource: Resource) -> Action:
+def _plan_run(ctx: PlanContext, resource: Resource) -> Action:
     spec = resource.spec
     executable = executable_of(spec)
     function = ctx.planned.get(executable)
@@ -547,7 +530,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
         return _plan_scheduled(ctx, resource, function, inputs, fingerprint)
     fire, reason = _decide_run(ctx, resource, fingerprint, last, function, upstream, before, steps)
     run_id = ctx.id_factory() if fire else (last.id if last else None)
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address,
         RUN if fire else NOOP,
         run_id,
@@ -563,7 +546,10 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     if not fire:
         seen = last.id if last else ABSENT
         return NoChange(resource.address, NOOP, reason, seen=seen, depends_on=depends, backend=backend)
-    request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint)
+    build = _workflow_build(ctx, resource, function, steps)
+    if build is not None:
+        reason = f"{reason}; builds {function.address} first: {build}"
+    request = _run_request(ctx, resource, run_id or "", function, inputs, fingerprint, build)
     if last is not None and not last.finished:
         request.supersedes = last.id  # executor lost: apply marks it ERROR before starting anew
     after = runview.declared_view(request, _new_version(function))
@@ -583,7 +569,7 @@ def _plan_run(ctx: _Context, resource: Resource) -> Action:
     )
 
 
-def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> list[_Planned]:
+def _step_functions(ctx: PlanContext, resource: Resource, executable: Planned) -> list[Planned]:
     """The declared functions a workflow run's steps run (`config/steps.py`: the run depends on
     them), as planned; none for a function's run."""
     if not executable.address.startswith("workflows."):
@@ -595,15 +581,46 @@ def _step_functions(ctx: _Context, resource: Resource, executable: _Planned) -> 
     ]
 
 
+def _workflow_build(
+    ctx: PlanContext, resource: Resource, workflow: Planned, steps: list[Planned]
+) -> str | None:
+    """Why a pipeline run builds its workflow first (`plan/pipelines.py`); None when it runs the
+    build its workflow's version holds, or is not a pipeline run."""
+    if resource.spec.get("action") != PIPELINE_ACTION or not workflow.address.startswith("workflows."):
+        return None
+    remote = ctx.state.entities.get(workflow.address)
+    return pipelines.build_reason(
+        workflow.address,
+        workflow.action in (CREATE, UPDATE),
+        remote.spec if remote is not None and remote.id == workflow.entity_id else None,
+        {step.address: None if step.action in (CREATE, UPDATE) else str(step.entity_id) for step in steps},
+    )
+
+
+def _steps_notes(declaration: Declaration) -> list[str]:
+    """The plan's notes on the runs of workflows whose steps cannot be read at plan time."""
+    notes = []
+    for run in declaration.of_type("runs"):
+        workflow = declaration.resources.get(str(run.spec.get("workflow")))
+        if workflow is None:
+            continue
+        counted = [a for a in run.depends_on if a.startswith("functions.")]
+        source = workflow.spec.get("source") or {}
+        note = pipelines.unread_steps_note(run.address, workflow.address, source, counted)
+        if note is not None:
+            notes.append(note)
+    return notes
+
+
 def _plan_scheduled(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
-    function: _Planned,
+    function: Planned,
     inputs: dict[str, InputBinding],
     fingerprint: RunFingerprint,
 ) -> Action:
     """A run that is an MLRun schedule (`mlrun_host`): planned as an entity, never started here."""
-    ctx.planned[resource.address] = _Planned(
+    ctx.planned[resource.address] = Planned(
         resource.address, NOOP, None, None, None, fingerprint=fingerprint.value, spec=resource.spec
     )
     name = mlrun_host.schedule_name(resource)
@@ -615,7 +632,7 @@ def _plan_scheduled(
 
 
 def _resolve_inputs(
-    ctx: _Context, resource: Resource
+    ctx: PlanContext, resource: Resource
 ) -> tuple[dict[str, InputBinding], dict[str, str], dict[str, str], dict[str, str]]:
     """(input bindings for apply, version ids for the fingerprint, {upstream address: input ref},
     the version ids as they were before the declared moves)."""
@@ -642,15 +659,15 @@ def _resolve_inputs(
             continue
         versions[key] = f"run:{planned.fingerprint}:{ref.output}"
         before[key] = f"run:{planned.before_move or planned.fingerprint}:{ref.output}"
-        produced = None if planned.action == RUN else _last_output(ctx.last_run(ref.address), ref.output)
+        produced = None if planned.action == RUN else last_output(ctx.last_run(ref.address), ref.output)
         inputs[key] = InputBinding(str(ref), key=produced, run=ref.address, output=ref.output)
     return inputs, versions, upstream, before
 
 
 def _fingerprint_before_moves(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
-    function: _Planned,
+    function: Planned,
     versions: dict[str, str],
     versions_before: dict[str, str],
 ) -> RunFingerprint | None:
@@ -670,7 +687,7 @@ def _input_refs(resource: Resource) -> list[str]:
     return [str(ref) for ref in (resource.spec.get("inputs") or {}).values()]
 
 
-def _as_before_moves(ctx: _Context, text: Any) -> Any:
+def _as_before_moves(ctx: PlanContext, text: Any) -> Any:
     """An input reference as it was written before its target moved (`runs.a.outputs.x` for
     `runs.b.outputs.x` when runs.a moved to runs.b)."""
     ref = Reference.parse(str(text))
@@ -679,7 +696,7 @@ def _as_before_moves(ctx: _Context, text: Any) -> Any:
     return str(text).replace(ref.address, ctx.moved[ref.address], 1)
 
 
-def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
+def _moves_of(ctx: PlanContext, resource: Resource, function: Planned) -> str:
     """Why a run is kept across the declared moves: `renamed functions.a -> functions.b`, or,
     for a run downstream of one kept, that its inputs are."""
     named = [resource.address, function.address, *(r.split(".outputs.")[0] for r in _input_refs(resource))]
@@ -689,7 +706,7 @@ def _moves_of(ctx: _Context, resource: Resource, function: _Planned) -> str:
     return "its inputs were kept across a rename (moved:)"
 
 
-def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, str]) -> None:
+def _check_remote_inputs(ctx: PlanContext, resource: Resource, upstream: dict[str, str]) -> None:
     """A run executed on another machine (DHCore's or MLRun's Kubernetes) cannot read a file of
     this one: refuse, when the plan is made, one that would read a declared local file or a
     local run's output while no files store takes them there."""
@@ -717,20 +734,15 @@ def _check_remote_inputs(ctx: _Context, resource: Resource, upstream: dict[str, 
         )
 
 
-def _last_output(run: RemoteRun | None, output: str) -> str | None:
-    """The store key of an output of the last run (status.outputs holds keys or entity dicts)."""
-    return None if run is None else keys.output_key(run.outputs.get(output))
-
-
 def _decide_run(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     fingerprint: RunFingerprint,
     last: RemoteRun | None,
-    function: _Planned,
+    function: Planned,
     upstream: dict[str, str],
     before: RunFingerprint | None = None,
-    steps: list[_Planned] | None = None,
+    steps: list[Planned] | None = None,
 ) -> tuple[bool, str]:
     """Whether the run fires in this plan, and the one-line reason either way. `before` is the
     fingerprint with the moved addresses as they were: matching the last run's, the run is kept."""
@@ -782,7 +794,7 @@ def _failed_reason(last: RemoteRun) -> str:
     return "last run failed"
 
 
-def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None:
+def _upstream_in_progress(ctx: PlanContext, upstream: dict[str, str]) -> str | None:
     """Why a run must wait: an input comes from a run still executing elsewhere (its lease alive).
 
     Firing now would either read the previous output or none at all; apply again once that run
@@ -798,7 +810,7 @@ def _upstream_in_progress(ctx: _Context, upstream: dict[str, str]) -> str | None
     return None
 
 
-def _upstream_reason(planned: _Planned, ref: str) -> str:
+def _upstream_reason(planned: Planned, ref: str) -> str:
     if planned.action == RUN:
         return f"input {ref} is recomputed"
     if planned.action == CREATE:
@@ -808,7 +820,7 @@ def _upstream_reason(planned: _Planned, ref: str) -> str:
     return f"input {ref} has a new version"
 
 
-def _new_version(function: _Planned) -> str | None:
+def _new_version(function: Planned) -> str | None:
     """Why the run's function gets a new version in this plan (None when it does not)."""
     if function.action == CREATE:
         return "its first version"
@@ -817,7 +829,7 @@ def _new_version(function: _Planned) -> str | None:
     return None
 
 
-def _function_change(function: _Planned, last: RemoteRun, fingerprint: RunFingerprint) -> str:
+def _function_change(function: Planned, last: RemoteRun, fingerprint: RunFingerprint) -> str:
     """Why the function's new version fires the run: renamed (a new function with the last
     run's code under another name), or its code changed."""
     if function.action == CREATE:
@@ -830,13 +842,13 @@ def _function_change(function: _Planned, last: RemoteRun, fingerprint: RunFinger
     return _function_reason(function)
 
 
-def _function_reason(function: _Planned) -> str:
+def _function_reason(function: Planned) -> str:
     if function.local is not None:
         return f"code changed: {function.local.relpath}"
     return f"{function.address} changed"
 
 
-def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: _Planned) -> str:
+def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: Planned) -> str:
     recorded = last.recorded
     reasons = []
     if recorded.get(L.FP_SPEC) != fingerprint.spec:
@@ -849,12 +861,13 @@ def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint, function: 
 
 
 def _run_request(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     run_id: str,
-    function: _Planned,
+    function: Planned,
     inputs: dict[str, InputBinding],
     fingerprint: RunFingerprint,
+    workflow_build: str | None = None,
 ) -> RunRequest:
     """What apply hands to a run worker: everything resolved except upstream outputs."""
     spec = resource.spec
@@ -879,6 +892,7 @@ def _run_request(
         task=task_parameters(spec),
         execution=str(spec["execution"]),
         labels=L.encode(recorded, spec.get("labels") or ()),
+        workflow_build=workflow_build,
         fingerprint=fingerprint.value,
     )
 

@@ -323,6 +323,9 @@ class Plan:
     root: str
     actions: list[Action] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What a reviewer should know of how the plan was made, that is no warning (Terraform's
+    `Note:`): e.g. a workflow whose steps cannot be read at plan time (`plan/pipelines.py`)."""
     seen_runs: dict[str, str] = field(default_factory=dict)
     endpoint: str | None = None
     destroy: bool = False
@@ -389,6 +392,7 @@ class Plan:
             "left_out": list(self.left_out),
             "version_names": dict(self.version_names),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "seen_runs": dict(self.seen_runs),
             "actions": [a.as_dict() for a in self.actions],
             "replay": asdict(self.replay) if self.replay is not None else None,
@@ -401,6 +405,7 @@ class Plan:
             root=data["root"],
             actions=[action_from_dict(a) for a in data.get("actions") or ()],
             warnings=list(data.get("warnings") or ()),
+            notes=list(data.get("notes") or ()),
             seen_runs=dict(data.get("seen_runs") or {}),
             endpoint=data.get("endpoint"),
             destroy=bool(data.get("destroy")),

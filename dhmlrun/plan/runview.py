@@ -5,8 +5,9 @@ A run is compared by fingerprint (`fingerprint.py`) to decide whether it fires; 
 says what differs, in the words of the declaration: `function` and its `function_version`,
 `action`, `execution`, `inputs.NAME` (the store key of the entity version read, or what will
 produce it), `outputs.NAME`, `parameters.NAME...`, `values`, and the task parameters
-(`resources.cpu`...). The last run's side is read from the run's own spec on the platform (the
-runtime's build adds fields there; only the ones above are compared).
+(`resources.cpu`...), less those a run of its kind does not take (a python run's `outputs` and
+`values`: `vocabulary/runs.py`). The last run's side is read from the run's own spec on the
+platform (the runtime's build adds fields there; only the ones above are compared).
 
 Why not deepdiff: it imports pandas when pandas is installed (it always is beside mlrun), 0.9
 to 1.9 s measured, on `dhmlrun plan`'s path, which must stay light; the diff of two small nested
@@ -22,7 +23,8 @@ from dhmlrun.plan.model import AttributeChange, InputBinding, RunRequest
 from dhmlrun.platform.state import RemoteRun
 from dhmlrun.vocabulary import keys
 from dhmlrun.vocabulary.addresses import Address
-from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS, runtime_name
+from dhmlrun.vocabulary.runs import FIELDS_NOT_TAKEN
 
 PRODUCED_LATER = "(produced by {run} in this apply)"
 NEW_VERSION = "(new version: {why})"
@@ -42,7 +44,7 @@ def declared_view(request: RunRequest, new_function_version: str | None = None) 
     """The run `request` would start. `new_function_version` says why its function gets a new
     version in the same apply (then its id is not worth showing)."""
     function = request.function
-    return {
+    view = {
         "function": Address.parse(function.address).name,
         "function_version": NEW_VERSION.format(why=new_function_version)
         if new_function_version
@@ -55,6 +57,7 @@ def declared_view(request: RunRequest, new_function_version: str | None = None) 
         "values": list(request.values),
         **{name: value for name, value in sorted(request.task.items())},
     }
+    return _taken(view, function.kind)
 
 
 def _input(binding: InputBinding) -> str:
@@ -82,7 +85,13 @@ def recorded_view(run: RemoteRun, task_fields: tuple[str, ...]) -> dict[str, Any
         "values": list(spec.get("values") or []),
     }
     view.update({field: spec[field] for field in task_fields if spec.get(field) is not None})
-    return view
+    return _taken(view, runtime_name(str(run.kind or "")))
+
+
+def _taken(view: dict[str, Any], function_kind: str) -> dict[str, Any]:
+    """The view without the fields a run of `function_kind` does not take (`FIELDS_NOT_TAKEN`):
+    the platform never records them, so comparing them would show them added at every plan."""
+    return {k: v for k, v in view.items() if k not in FIELDS_NOT_TAKEN.get(function_kind, ())}
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> list[AttributeChange]:

@@ -17,10 +17,11 @@ the entities init parameters name, so a reason says which part changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dhmlrun.config.model import Reference, Resource
 from dhmlrun.errors import DhmlrunError
+from dhmlrun.plan.context import PlanContext, Planned, last_output
 from dhmlrun.plan.fingerprint import RunFingerprint, fingerprint_run
 from dhmlrun.plan.model import (
     CREATE,
@@ -43,16 +44,13 @@ from dhmlrun.platform.state import PlatformState, RemoteRun
 from dhmlrun.vocabulary import keys, states
 from dhmlrun.vocabulary.runs import FunctionVersion
 
-if TYPE_CHECKING:
-    from dhmlrun.plan.builder import _Context, _Planned
-
 PYTHON = "python"
 TASK_FIELDS = ("replicas", "service_type", "service_name", "resources", "volumes", "envs", "secrets")
 STARTING = frozenset({states.CREATED, states.BUILT, states.READY, states.PENDING, states.RESUME})
 SERVING = STARTING | {states.RUNNING}
 
 
-def plan_service(ctx: _Context, resource: Resource) -> Action:
+def plan_service(ctx: PlanContext, resource: Resource) -> Action:
     """The action that makes the platform serve `resource` as declared (see the module doc)."""
     spec = resource.spec
     kind = str(spec["kind"])
@@ -131,11 +129,11 @@ def served_versions(model: dict[str, str], init: dict[str, str]) -> dict[str, st
 
 
 def _decide(
-    ctx: _Context,
+    ctx: PlanContext,
     resource: Resource,
     last: RemoteRun | None,
     fingerprint: RunFingerprint,
-    function: _Planned | None,
+    function: Planned | None,
     model: InputBinding | None,
     init_inputs: dict[str, InputBinding],
 ) -> tuple[str, str, bool]:
@@ -162,7 +160,10 @@ def _why_not_running(last: RemoteRun) -> str:
 
 
 def _upstream_changes(
-    ctx: _Context, function: _Planned | None, model: InputBinding | None, init_inputs: dict[str, InputBinding]
+    ctx: PlanContext,
+    function: Planned | None,
+    model: InputBinding | None,
+    init_inputs: dict[str, InputBinding],
 ) -> list[str]:
     """What changes in this plan that the service serves: its function, its model, an entity its
     init parameters name (a run producing one fires, or a declared one gets a new version)."""
@@ -193,7 +194,7 @@ def _fingerprint_reason(last: RemoteRun, fingerprint: RunFingerprint) -> str:
     return "; ".join(reasons) or "fingerprint changed"
 
 
-def _function(ctx: _Context, resource: Resource) -> _Planned | None:
+def _function(ctx: PlanContext, resource: Resource) -> Planned | None:
     address = resource.spec.get("function")
     if not address:
         return None
@@ -205,7 +206,7 @@ def _function(ctx: _Context, resource: Resource) -> _Planned | None:
     return planned
 
 
-def _binding(ctx: _Context, resource: Resource, field: str, value: Any) -> InputBinding | None:
+def _binding(ctx: PlanContext, resource: Resource, field: str, value: Any) -> InputBinding | None:
     """What a model or an init parameter names: a declared entity's key, a run output of this
     plan (filled in by apply after that run), or a store key; None for a plain value."""
     if not isinstance(value, str):
@@ -229,16 +230,12 @@ def _binding(ctx: _Context, resource: Resource, field: str, value: Any) -> Input
     produced = (
         None
         if planned.action == RUN
-        else _last_output(ctx.state.runs.get(reference.address), reference.output)
+        else last_output(ctx.state.runs.get(reference.address), reference.output)
     )
     return InputBinding(str(reference), key=produced, run=reference.address, output=reference.output)
 
 
-def _last_output(run: RemoteRun | None, output: str) -> str | None:
-    return None if run is None else keys.output_key(run.outputs.get(output))
-
-
-def _version(ctx: _Context, binding: InputBinding) -> str:
+def _version(ctx: PlanContext, binding: InputBinding) -> str:
     """The version a binding names, for the fingerprint: the key of the entity version served
     (apply records the key a run of the same apply produced: `served_labels`)."""
     return binding.key or f"{PENDING}{binding.run}"

@@ -1,19 +1,16 @@
 """Platform access: which DHCore to talk to, and the narrow `Platform` interface to it.
 
 Endpoint resolution (`connection.resolve_connection`; the precedence, for users: docs/reference.md,
-"Connecting to DigitalHub"): `--endpoint`, a profile,
-`DHCORE_ENDPOINT`, the SDK's current ini profile; else the embedded core on
-`<config dir>/.dhmlrun/core.db`, answered in this process without a socket (and served over
-HTTP, behind a fresh token, only when a run worker needs to reach it). Nothing here imports the
-digitalhub SDK or mlrun; HTTP code is imported only for a remote endpoint.
+"Connecting to DigitalHub"): `--endpoint`, a profile, `DHCORE_ENDPOINT`, the SDK's current ini
+profile. When none resolves, the caller falls back to the embedded core (`dhmlrun.api.open_platform`,
+`dhmlrun.core.embedded`): the core is built on this package, so this package never starts one.
+Nothing here imports the digitalhub SDK or mlrun; HTTP code is imported only for a remote endpoint.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from dhmlrun.errors import DhmlrunError
@@ -32,9 +29,9 @@ __all__ = [
     "RemoteEntity",
     "RemoteRun",
     "check_same_platform",
-    "embedded_db_path",
-    "open_platform",
+    "mlrun_service",
     "recorded_endpoint",
+    "remote_platform",
 ]
 
 EMBEDDED = "embedded"
@@ -60,57 +57,11 @@ def check_same_platform(recorded: str | None, platform: Platform) -> None:
     )
 
 
-def embedded_db_path(root: Path) -> Path:
-    """Where the embedded core keeps a config repo's platform state."""
-    return Path(root) / ".dhmlrun" / "core.db"
-
-
-@contextmanager
-def open_platform(
-    root: Path,
-    endpoint: str | None = None,
-    profile: str | None = None,
-    environment_profile: str | None = None,
-    *,
-    embedded_only: bool = False,
-    fallback_endpoint: str | None = None,
-    environ: Mapping[str, str] = os.environ,
-    mlrun: str | None = None,
-) -> Iterator[Platform]:
-    """Yield the Platform for the resolved connection (module docstring).
-
-    `embedded_only` skips resolution (a saved plan made on the embedded core is applied there);
-    `fallback_endpoint` replaces the embedded core when nothing else resolves (a saved plan goes
-    back to the platform it was made against). The MLRun service beside it (used when DHCore has
-    no `mlrun` runtime) is, first found: `mlrun` (the environment's `mlrun:`), the chosen
-    profile's `mlrun_dbpath`, `MLRUN_DBPATH`.
-    """
-    from dhmlrun.platform.connection import resolve_connection
-
-    connection = None
-    if not embedded_only:
-        connection = resolve_connection(
-            endpoint=endpoint or None,
-            profile=profile,
-            environment_profile=environment_profile,
-            environ=environ,
-        )
-        if connection is None and fallback_endpoint:
-            connection = resolve_connection(
-                endpoint=fallback_endpoint, profile=None, environment_profile=None, environ=environ
-            )
-    service = mlrun_service(mlrun, connection, environ)
-    if connection is not None:
-        yield remote_platform(connection, environ, service)
-        return
-    with embedded_platform(root, service, files_store=environ.get(FILES_STORE_ENV)) as platform:
-        yield platform
-
-
 def mlrun_service(
     explicit: str | None, connection: object, environ: Mapping[str, str]
 ) -> MLRunService | None:
-    """The MLRun API configured beside the platform (see `open_platform`), or None."""
+    """The MLRun API configured beside the platform, or None: first found, `explicit` (the
+    environment's `mlrun:`), the connection's profile's `mlrun_dbpath`, `MLRUN_DBPATH`."""
     from dhmlrun.platform.connection import Connection
     from dhmlrun.platform.mlrun import MLRunService
 
@@ -142,36 +93,3 @@ def _http(endpoint: str, environ: Mapping[str, str]) -> HttpTransport:
     from dhmlrun.platform.transport import HttpTransport
 
     return HttpTransport(endpoint, environ)
-
-
-@contextmanager
-def embedded_platform(
-    root: Path, mlrun: MLRunService | None = None, *, files_store: str | None = None
-) -> Iterator[Platform]:
-    """The embedded core of the config repo at `root`, in this process, for the block; its
-    default files store is its own, or `files_store` (`DHCORE_DEFAULT_FILES_STORE`) when set."""
-    from dhmlrun.core.server import EmbeddedCore
-    from dhmlrun.platform.rest import RestClient
-
-    db = embedded_db_path(root)
-    core = EmbeddedCore(db, files_store=files_store)
-    try:
-        shown = f"the embedded core ({_display(db)})"
-        yield Platform(
-            RestClient(core.transport()),
-            embedded=True,
-            shown=shown,
-            sdk_environment=core.client_environment,
-            mlrun=mlrun,
-            files_store=core.files_store,
-        )
-    finally:
-        core.close()
-
-
-def _display(path: Path) -> str:
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from dhmlrun.platform import labels as L
@@ -43,8 +43,9 @@ class RunHost(Protocol):
 
 
 class Platform:
-    """A DHCore, through `RestClient`. Stateless per call, so apply may call it from a pool
-    (it only remembers, once asked, whether that DHCore has the mlrun runtime)."""
+    """A DHCore, through `RestClient`. Stateless, so apply may call it from a pool: what it
+    learns of the platform (whether it has the mlrun runtime) is returned in the state it reads,
+    and handed back by whoever reads again (`read_state`)."""
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class Platform:
         sdk_environment: Callable[[], dict[str, str]] | None = None,
         mlrun: MLRunService | None = None,
         files_store: str | None = None,
+        service_refusals: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.embedded = embedded
@@ -66,7 +68,9 @@ class Platform:
         self.mlrun_service = mlrun
         """The MLRun service configured beside it (`MLRUN_DBPATH`, a profile's or an
         environment's `mlrun:`), used for the `mlrun` families when DHCore has no mlrun runtime."""
-        self._knows_mlrun: bool | None = None
+        self.service_refusals: Mapping[str, str] = dict(service_refusals or {})
+        """The service kinds this platform cannot serve, with the reason (the embedded core's
+        host lacks their server: `serving.endpoints.refusals`); the plan refuses them."""
 
     def sdk_environment(self) -> dict[str, str]:
         """The digitalhub SDK settings (endpoint, credentials) with which a run worker reaches
@@ -81,25 +85,20 @@ class Platform:
 
     # ------------------------------------------------------------------ where mlrun lives
 
-    def knows_mlrun(self) -> bool:
-        """Whether this DHCore has the `mlrun` runtime (asked once: `GET /schemas/function?
+    def has_mlrun_runtime(self) -> bool:
+        """Whether this DHCore has the `mlrun` runtime (one request: `GET /schemas/function?
         runtime=mlrun` lists its function kind). A server without the schemas API predates 0.15
         and is taken to have it."""
-        if self._knows_mlrun is None:
-            try:
-                answer = self.client.get(f"{API}/schemas/function", {"runtime": MLRUN_KIND})
-                self._knows_mlrun = bool((answer or {}).get("content"))
-            except NotFound:
-                self._knows_mlrun = True
-        return self._knows_mlrun
+        try:
+            answer = self.client.get(f"{API}/schemas/function", {"runtime": MLRUN_KIND})
+        except NotFound:
+            return True
+        return bool((answer or {}).get("content"))
 
-    def mlrun_host(self, needed: bool) -> MLRunService | None:
-        """Where the `mlrun` functions, schedules and runs live: None when on this DHCore, the
-        MLRun service otherwise. `needed`: the declaration has `mlrun` functions; without any,
-        the MLRun service is still read when one is configured (to delete what was removed)."""
-        if not needed and self.mlrun_service is None:
-            return None
-        if self.knows_mlrun():
+    def mlrun_host(self, has_mlrun_runtime: bool | None) -> MLRunService | None:
+        """Where the `mlrun` functions, schedules and runs live: None when on this DHCore (or
+        not asked about: nothing mlrun is declared or configured), the MLRun service otherwise."""
+        if has_mlrun_runtime is None or has_mlrun_runtime:
             return None
         if self.mlrun_service is None:
             raise PlatformError(
@@ -130,17 +129,24 @@ class Platform:
         found = self._find_project(project)
         return None if found is None else (found.get("metadata") or {}).get("description")
 
-    def read_state(self, project: str, *, mlrun_needed: bool = False) -> PlatformState:
+    def read_state(
+        self, project: str, *, mlrun_needed: bool = False, has_mlrun_runtime: bool | None = None
+    ) -> PlatformState:
         """The project's latest entity versions and the last managed run per run address, from
-        DHCore and, when the `mlrun` families live there, from the MLRun service."""
+        DHCore and, when the `mlrun` families live there, from the MLRun service.
+
+        Whether DHCore has the mlrun runtime is asked only when it matters (`mlrun_needed`: the
+        declaration has `mlrun` functions; or an MLRun service is configured, to delete what was
+        removed), and not again when a state read earlier in the same command says
+        (`has_mlrun_runtime`, that state's `mlrun_runtime`)."""
         state = PlatformState(
             project=project, endpoint=self.endpoint, files_store=self.files_store, executes_here=self.embedded
         )
-        if self.embedded:  # what this host cannot serve (a server missing here): refused by plan
-            from dhmlrun.serving.endpoints import SERVICE_KINDS, refusal
-
-            state.service_refusals = {k: r for k in SERVICE_KINDS if (r := refusal(f"{k}+serve:run"))}
-        mlrun = self.mlrun_host(mlrun_needed)
+        state.service_refusals = dict(self.service_refusals)
+        if mlrun_needed or self.mlrun_service is not None:
+            known = has_mlrun_runtime
+            state.mlrun_runtime = self.has_mlrun_runtime() if known is None else known
+        mlrun = self.mlrun_host(state.mlrun_runtime)
         if mlrun is not None:
             read_mlrun_families(mlrun, project, state)
         found = self._find_project(project)
@@ -216,6 +222,14 @@ class Platform:
 
     def read_run(self, project: str, run_id: str) -> dict[str, Any] | None:
         return self.read_entity(project, "runs", run_id)
+
+    def runs_of(self, project: str, address: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The last `limit` runs dhmlrun started for `address`, newest first (`show ADDR`)."""
+        label = L.encode({L.ADDRESS: address})[-1]
+        listed = self.client.list(context_path(project, "runs"), {"labels": label, "sort": "created,DESC"})
+        # the label filter is DHCore's own (it may match more): keep the exact label's runs
+        exact = [dto for dto in listed if label in ((dto.get("metadata") or {}).get("labels") or ())]
+        return sorted(exact, key=_created, reverse=True)[:limit]
 
     def read_entity(self, project: str, type_: str, entity_id: str) -> dict[str, Any] | None:
         try:
@@ -316,3 +330,8 @@ class Platform:
         """Mark a run ERROR when its worker died before finishing it, so it is not left RUNNING
         forever (`platform/runs.py`)."""
         fail_run(self.client, project, run_id, message, reason=reason)
+
+
+def _created(dto: dict[str, Any]) -> str:
+    """A DTO's creation time as DHCore writes it (ISO 8601, so it sorts as text)."""
+    return str((dto.get("metadata") or {}).get("created") or "")

@@ -184,6 +184,10 @@ class PlatformState:
     """The MLRun service holding the `mlrun` functions, schedules and runs, when the DigitalHub
     platform has no `mlrun` runtime (None: they live on DigitalHub)."""
     mlrun_project_exists: bool = False
+    mlrun_runtime: bool | None = None
+    """Whether the DigitalHub platform has the `mlrun` runtime, as this read found it; None when
+    it was not asked (nothing mlrun declared, no MLRun service configured). A later read in the
+    same command is given it (`Platform.read_state`), so the platform is asked once."""
     files_store: str | None = None
     """The platform's default files store (`DHCORE_DEFAULT_FILES_STORE`, or the embedded core's
     own): where apply uploads declared local files. None: declared local files stay local."""

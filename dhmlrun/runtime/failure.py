@@ -5,8 +5,8 @@ mlrun keeps only `str(exception)` of a failing handler (`'yearz', caused by: 'ye
 pandas KeyError): neither the type nor the place survive into its run record. The exception
 itself is seen while mlrun handles it: mlrun logs the failure from inside its `except` block
 (`mlrun.runtimes.local.exec_from_params`, 1.12), so a logging handler on mlrun's logger finds it
-in `sys.exc_info()` (`HandlerErrorTrap`). The place is the last frame of the traceback inside the
-function's materialised source, shown by the path the declaration gave it.
+in `sys.exc_info()` (`HandlerErrorTrap`; docs/runtimes.md §1). The place is the last frame of
+the traceback inside the function's materialised source, shown by the path the declaration gave it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ PYTHON_RUNTIME_FILE = "main.py"
 """Where digitalhub-runtime-python 0.15 puts a function's source before importing it: embedded
 code is written as `runtime_python/main.py` under the SDK context's root, archives and git
 sources unpacked under `runtime_python/` (its `runtimes/runtime.py` and `utils/configuration.py`;
-docs/sdk-facts.md)."""
+docs/runtimes.md §2)."""
 
 
 def python_runtime_paths(declared: str | None) -> ShownPath:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from dhmlrun.core.kinds import runtime_name
+from dhmlrun.vocabulary.kinds import runtime_name
 
 LOOPBACK = "127.0.0.1"
 PYTHON = "python"
@@ -62,6 +62,12 @@ def refusal(kind: str) -> str | None:
     if runtime == PYTHON:
         return None if _installed("nuclio_sdk") else f"nuclio-sdk is not installed: {SERVE_EXTRA_HINT}"
     return f"the embedded core serves python, {SKLEARN} and {MLFLOW} functions only, not {runtime}"
+
+
+def refusals() -> dict[str, str]:
+    """What this host cannot serve, by service kind, with the reason (`refusal`): the plan
+    refuses such a service on the embedded core before anything is deployed."""
+    return {kind: reason for kind in SERVICE_KINDS if (reason := refusal(f"{kind}+serve:run"))}
 
 
 def _installed(module: str) -> bool:

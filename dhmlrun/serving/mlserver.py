@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dhmlrun.serving import endpoints
-from dhmlrun.serving.worker import ServeError
+from dhmlrun.serving.errors import ServeError
+from dhmlrun.vocabulary import keys
 
-STORE_PREFIX = "store://"
 SKLEARN_FILE = re.compile(r".*\.(pkl|joblib)$")
 """The model file DHCore looks for in a sklearn model's folder (`SklearnServeRunner.getFilePath`)."""
 
@@ -77,7 +77,7 @@ def fetch_model(kind: str, project: str, path: str, destination: Path) -> Path:
     """Where the model of `path` is on this host: a `store://` model key is resolved to the model
     (its latest version when the key has no id, as DHCore's runners do) and downloaded from the
     platform's store; a URL is downloaded; a local path is used where it is."""
-    if path.startswith(STORE_PREFIX):
+    if path.startswith(keys.PREFIX):
         return _download_model(kind, project, path, destination)
     scheme = urlsplit(path).scheme
     if scheme in ("", "file"):
@@ -113,11 +113,10 @@ def _download_model(kind: str, project: str, key: str, destination: Path) -> Pat
 
 def _parse_key(key: str) -> tuple[str, str, str | None]:
     """(entity type, name, id or None) of `store://project/type/kind/name[:id]`."""
-    parts = key[len(STORE_PREFIX) :].split("/")
-    if len(parts) != 4:
+    parsed = keys.parse_key(key)
+    if parsed is None:
         raise ServeError(f"invalid entity reference {key}: expected store://PROJECT/model/KIND/NAME[:ID]")
-    name, _, entity_id = parts[3].partition(":")
-    return parts[1], name, entity_id or None
+    return parsed.type, parsed.name, parsed.id or None
 
 
 def _sklearn_file(found: Path) -> Path:

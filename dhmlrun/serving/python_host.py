@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from dhmlrun.serving import endpoints
-from dhmlrun.serving.worker import ServeError
+from dhmlrun.serving.errors import ServeError
 
 MAX_WORKERS = 2
 """Concurrent handler calls, as DHCore's http trigger (`maxWorkers: 2`)."""

@@ -22,18 +22,16 @@ import os
 import sys
 from pathlib import Path
 
+from dhmlrun.serving.errors import ServeError
+from dhmlrun.vocabulary.kinds import runtime_name
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class ServeError(Exception):
-    """The service cannot be started; the message says why, in one line."""
 
 
 def serve(project: str, run_id: str, port: int, second_port: int | None) -> list[str] | None:
     """Prepare and run the service of `run_id`. Returns the command line of a server to exec
     (model servers), or None once an in-process server has stopped (python)."""
-    from dhmlrun.core.kinds import runtime_name
     from dhmlrun.platform.rest import context_path
     from dhmlrun.platform.sdk import sdk_session
     from dhmlrun.platform.secrets import secret_environment

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from dhmlrun.config.model import ENTITY_TYPES, Reference
 from dhmlrun.plan.model import ADOPT, CREATE, DELETE, NOOP, PROJECT_ADDRESS, RUN, SYMBOLS, UPDATE, Action
-from dhmlrun.views.progress import elapsed_text
 from dhmlrun.views.terminal import reviewable_text
 from dhmlrun.vocabulary import keys, states, times
 from dhmlrun.vocabulary.mask import mask_text
@@ -413,10 +412,10 @@ def run_summary(run: RemoteRun | None) -> str:
     """`COMPLETED in 3.9s`, `RUNNING since 2026-11-27 08:01:33`, `ERROR in 1.2s: boom`."""
     if run is None:
         return "never run"
-    created, updated = times.parse(run.created), times.parse(run.updated)
-    if run.finished and created and updated and updated >= created:
-        summary = f"{run.state} in {elapsed_text((updated - created).total_seconds())}"
-    elif not run.finished and created:
+    took = times.run_duration(run.created, run.updated) if run.finished else None
+    if took is not None:
+        summary = f"{run.state} in {times.duration_text(took)}"
+    elif not run.finished and run.created:
         summary = f"{run.state} since {times.short(run.created)}"
     else:
         summary = run.state

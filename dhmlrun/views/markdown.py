@@ -69,6 +69,8 @@ def render_plan_markdown(plan: Plan, declaration: Declaration, secrets: Iterable
     lines = [f"## dhmlrun {verb}: project {code_span(masked.project)}", ""]
     for warning in plan_warnings(masked):
         lines += [f"> **Warning:** {cell_text(warning)}", ""]
+    for note in masked.notes:
+        lines += [f"> **Note:** {cell_text(note)}", ""]
     lines += [f"**{cell_text(summary_line(masked))}**", ""]
     changes = masked.changes()
     if not changes:

@@ -66,10 +66,13 @@ def plan_warnings(plan: Plan) -> list[str]:
             left = f"{_left_out(plan)} left out ({shown}{more})"
         else:
             left = "no other change is pending"
-        warnings.append(
-            f"partial plan: only {_targets(plan)} and what it depends on; {left}. "
-            "Plan and apply without --target to make the platform match the whole configuration."
-        )
+        if plan.destroy:
+            warnings.append(f"partial destroy: only {_targets(plan)}; {left}.")
+        else:
+            warnings.append(
+                f"partial plan: only {_targets(plan)} and what it depends on; {left}. "
+                "Plan and apply without --target to make the platform match the whole configuration."
+            )
     return warnings
 
 
@@ -133,7 +136,7 @@ def shown_plan(plan: Plan, secrets: Iterable[str] = ()) -> Plan:
         return reviewable_value(mask_value(value, secrets))
 
     data = plan.as_dict()
-    for name in ("project", "warnings"):
+    for name in ("project", "warnings", "notes"):
         data[name] = shown(data[name])
     data["actions"] = [
         {key: value if key in STRUCTURE else shown(value) for key, value in action.items()}
@@ -156,6 +159,8 @@ def render_plan(plan: Plan, secrets: Iterable[str] = (), colour: bool = False) -
         for action in changes:
             lines.extend(render_action(action, colour, masked.version_names))
         lines.append("")
+    for note in masked.notes:
+        lines.append(f"Note: {note}")
     for warning in plan_warnings(masked):
         lines.append(style(f"Warning: {warning}", DELETE, colour))
     lines.append(summary_line(masked))
@@ -168,7 +173,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
 
     {format_version, project, destroy, changes: bool, partial: null or {targets, left_out},
      summary: {create, update, delete, run[, adopt]},
-     warnings: [str], actions: [{address, action, reason, drift, backend, depends_on,
+     warnings: [str], notes: [str], actions: [{address, action, reason, drift, backend, depends_on,
      diff: [{path, before, after}]}]} — actions include no-ops, so readers see everything.
     """
     plan = shown_plan(plan, secrets)
@@ -180,6 +185,7 @@ def plan_json(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "partial": {"targets": list(plan.targets), "left_out": list(plan.left_out)} if plan.partial else None,
         "summary": plan.counts(),
         "warnings": list(plan.warnings),
+        "notes": list(plan.notes),
         "actions": [
             {
                 "address": a.address,

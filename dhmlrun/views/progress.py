@@ -1,8 +1,10 @@
 """Progress while applying: a live display on a terminal, plain lines everywhere else.
 
-On a TTY, one line per changing node (state and elapsed time, a spinner while it works),
-redrawn in place with ANSI cursor movement a few times a second, so a long apply reads like a
-status board rather than a scroll of timestamps. Without a TTY (CI logs, pipes, files) the
+On a TTY, one line per changing node (state and elapsed time, a spinner while it works, and
+under a running step the last line it printed), redrawn in place with ANSI cursor movement a few
+times a second, so a long apply reads like a status board rather than a scroll of timestamps, and
+nobody needs a second terminal with `logs --follow`. `--verbose` prints everything the steps
+print, above the board (or as plain lines, `ADDRESS | line`). Without a TTY (CI logs, pipes, files) the
 Applier's own line-per-event output is kept: it is what a log reader greps. Both write to
 stderr; results (the plan, the summary) stay on stdout.
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from dhmlrun.views.terminal import safe_text
+from dhmlrun.vocabulary import times
 
 MODE_ENV = "DHMLRUN_PROGRESS"
 """`live` or `plain` forces a mode; anything else (or unset) chooses by whether stderr is a TTY."""
@@ -52,14 +55,25 @@ class Node:
     started: float | None = None
     elapsed: float = 0.0
     message: str = ""
+    last_line: str = ""
+    """The last complete line the step printed (shown under it while it works)."""
 
 
-def elapsed_text(seconds: float) -> str:
-    """`3.9s`, `2m05s`: how long a step took (the live board, `show --graph`)."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s"
+class OutputLines:
+    """Pieces of a step's output (any cut) into complete lines, by address."""
+
+    def __init__(self) -> None:
+        self._partial: dict[str, str] = {}
+
+    def feed(self, address: str, text: str) -> list[str]:
+        """The lines `text` completes (a carriage return, as progress bars write, ends one too)."""
+        pieces = (self._partial.get(address, "") + text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self._partial[address] = pieces.pop()
+        return pieces
+
+
+elapsed_text = times.duration_text
+"""`3.9s`, `2m05s`: how long a step took (the live board)."""
 
 
 @dataclass
@@ -107,6 +121,27 @@ class LiveProgress:
             self.notices.append(text)
         self.draw()
 
+    def printed(self, address: str, lines: list[str]) -> None:
+        """Complete lines the step at `address` printed: its last non-blank one goes under it."""
+        shown = [line for line in lines if line.strip()]
+        if not shown:
+            return
+        with self._lock:
+            node = next((n for n in self.nodes if n.address == address), None)
+            if node is not None:
+                node.last_line = shown[-1].strip()
+
+    def above(self, lines: list[str]) -> None:
+        """Write `lines` above the board (they scroll away with the terminal), then redraw it."""
+        if not lines:
+            return
+        with self._lock:
+            out = cursor_up(self._drawn) if self._drawn else ""
+            out += "".join(f"{CLEAR_LINE}{safe_text(line)}\n" for line in lines)
+            self._drawn = 0
+            self.stream.write(out)
+        self.draw()
+
     def finish(self, results: Iterable[Any]) -> None:
         """Mark what the walk skipped (it never started those) and draw the final board."""
         with self._lock:
@@ -141,6 +176,8 @@ class LiveProgress:
             if node.message and node.status in ("failed", "skipped"):
                 line += f"  {safe_text(node.message)}"
             lines.append(line.rstrip()[: max(20, width - 1)])
+            if node.status == "started" and node.last_line:
+                lines.append(f"      │ {safe_text(node.last_line)}"[: max(20, width - 1)])
         for notice in self.notices:  # wrapped, not cut: every word of it matters
             lines.extend(textwrap.wrap(notice, max(20, width - 1)))
         return lines
@@ -190,10 +227,13 @@ class Display:
     """The CLI's `Observer` of an apply: a live board on a terminal (from `begin`, with the
     plan's changing actions, to `finish`), else the Applier's timestamped lines as they come."""
 
-    def __init__(self, stream: TextIO, plain: Callable[[str], None]) -> None:
+    def __init__(self, stream: TextIO, plain: Callable[[str], None], *, verbose: bool = False) -> None:
         self.stream = stream
         self.plain = plain
+        self.verbose = verbose
+        """Show everything the steps print (else the live board shows each running step's last line)."""
         self.live: LiveProgress | None = None
+        self._lines = OutputLines()
 
     def begin(self, actions: Iterable[Any]) -> None:
         """The plan about to be applied: put its changing actions on the board."""
@@ -217,6 +257,22 @@ class Display:
             self.live.notice(text)
         else:
             self.plain(text)
+
+    def output(self, address: str, text: str) -> None:
+        """What a step printed: its last line under it on the board; every line with
+        `verbose` (above the board, or as plain `ADDRESS | line` lines)."""
+        lines = self._lines.feed(address, text)
+        live = self.live
+        if live is not None:
+            live.printed(address, lines)
+        if not self.verbose:
+            return
+        shown = [f"{address} | {line}" for line in lines]
+        if live is not None:
+            live.above(shown)
+        else:
+            for line in shown:
+                self.plain(safe_text(line))
 
     def finish(self, results: Iterable[Any] = ()) -> None:
         """Mark what the walk skipped and draw the final board (safe to call more than once)."""

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from dhmlrun.vocabulary import keys, states, times
+from dhmlrun.vocabulary.kinds import runtime_name
 
 COLUMNS = ("ADDRESS", "KIND", "VERSION", "STATE", "UPDATED", "OUTPUTS")
 
@@ -56,7 +57,7 @@ def _service_row(address: str, run: Any) -> dict[str, Any]:
     url = f"http://{run.service_url}" if run.service_url and run.state == states.RUNNING else None
     return {
         "address": address,
-        "kind": str(run.kind or "service").split("+", 1)[0],
+        "kind": runtime_name(str(run.kind or "service")),
         "id": run.id,
         "version": None,
         "versions": None,

@@ -20,3 +20,15 @@ PLATFORM_ACTIONS = (BUILD_ACTION, PIPELINE_ACTION)
 """Actions only the platform executes (DHCore's builders and Argo; the runtimes' own `run()`
 does nothing for them): their runs are remote, and their run specs say nothing of local
 execution."""
+
+
+def runtime_name(kind: str) -> str:
+    """The runtime a function, task or run kind belongs to: `sklearnserve` for
+    `sklearnserve+serve:run` (DHCore names every kind of a runtime after it)."""
+    return kind.split(":", 1)[0].split("+", 1)[0]
+
+
+def task_action(kind: str) -> str | None:
+    """The action of a task or run kind (`serve` for `python+serve:run`), None for other kinds."""
+    task_kind = kind.split(":", 1)[0]
+    return task_kind.split("+", 1)[1] if "+" in task_kind else None

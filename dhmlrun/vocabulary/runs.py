@@ -12,6 +12,13 @@ from typing import Any
 
 from dhmlrun.vocabulary import defaults
 from dhmlrun.vocabulary.addresses import Address
+from dhmlrun.vocabulary.kinds import PYTHON_KIND
+
+FIELDS_NOT_TAKEN: dict[str, tuple[str, ...]] = {PYTHON_KIND: ("outputs", "values")}
+"""Run fields a function kind's run does not take: a python run's outputs are named by its
+handler and all its other returns are results (digitalhub-runtime-python's run spec has neither
+field). The worker does not send them, so the platform never records them, and a plan's view of
+such a run leaves them out on both sides (`plan/runview.py`)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,9 @@ class FunctionVersion:
 class RunSpec:
     """What a run executes and how: its project and id (chosen at plan time), the function
     version, the task action, outputs, parameters, `values`, the task parameters, local or
-    remote execution, and dhmlrun's labels (`platform/labels.py`); every one is given (the
-    planner decides them all). Its inputs are each user's own."""
+    remote execution, dhmlrun's labels (`platform/labels.py`), and for a pipeline run whether its
+    workflow is built first; every one is given (the planner decides them all). Its inputs are
+    each user's own."""
 
     project: str
     run_id: str
@@ -45,6 +53,10 @@ class RunSpec:
     task: dict[str, Any]
     execution: str
     labels: list[str]
+    workflow_build: str | None = None
+    """A pipeline run's: why its workflow is built right before it (a new version of the
+    workflow, no build yet, a step function's version changed: `plan/pipelines.py`); None when
+    the build its workflow's version holds is run as it is."""
 
     @property
     def remote(self) -> bool:

@@ -34,3 +34,21 @@ def parse(text: object) -> datetime | None:
 def short(text: str | None) -> str | None:
     """`2026-11-27T08:01:33.839Z` -> `2026-11-27 08:01:33` (as dhcli lists show it)."""
     return text.replace("T", " ")[:19] if text else None
+
+
+def duration_text(seconds: float) -> str:
+    """`3.9s`, `2m05s`: how long something took, said the same way everywhere (apply's lines
+    and board, `show --graph`)."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def run_duration(created: object, updated: object) -> float | None:
+    """How long a finished run took on its platform: from its record's creation to its last
+    update (its final state). None when either is missing or they disagree."""
+    start, end = parse(created), parse(updated)
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds()

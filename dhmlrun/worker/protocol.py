@@ -132,6 +132,9 @@ class Result:
     results: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     """Where an uploaded file is now (`UploadFile`)."""
+    took: float | None = None
+    """How long a finished run took on its platform (`times.run_duration` of its record): what
+    `show --graph` says of it."""
 
     @property
     def completed(self) -> bool:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from dhmlrun.platform.secrets import secret_environment
 from dhmlrun.platform.worker_env import secret_variables
-from dhmlrun.vocabulary import endings, states
+from dhmlrun.vocabulary import endings, states, times
 from dhmlrun.vocabulary.kinds import BUILD_ACTION as BUILD
 from dhmlrun.vocabulary.kinds import PIPELINE_ACTION as PIPELINE
 from dhmlrun.vocabulary.kinds import PLATFORM_ACTIONS
+from dhmlrun.vocabulary.runs import FIELDS_NOT_TAKEN
 from dhmlrun.worker.ending import (
     INTERRUPTED_MESSAGE,
     declared_source,
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
     from dhmlrun.platform.rest import RestClient
 
 POLL_SECONDS = 0.5
-
-NOT_TAKEN: dict[str, tuple[str, ...]] = {"python": ("outputs", "values")}
-"""Run fields a function kind's run does not take: a python run's outputs are named by its
-handler and all its other returns are results (digitalhub-runtime-python)."""
 
 
 def execute(request: ExecuteRun, reply: Reply) -> Result:
@@ -77,7 +74,7 @@ def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str])
         os.environ.update(secret_variables(secrets, kwargs))
         mask.update(value for value in secrets.values() if value)
         _guard_against_interrupts(run, reply, client)
-    if run.action == PIPELINE:
+    if run.action == PIPELINE and run.workflow_build:
         failed = _build_first(function, run, kwargs)
         if failed is not None:
             return failed
@@ -86,12 +83,30 @@ def execute_run(run: RunOrder, reply: Reply, client: RestClient, mask: set[str])
     except Exception as exc:  # a local run's handler raised: say what, where in its source
         traceback.print_exc()
         return Result.failure(run.run_id, failure_message(exc, declared_source(function.spec)))
+    echoed = ""
     while not states.is_final(str(started.status.state)):
         time.sleep(POLL_SECONDS)
         started.refresh()
+        echoed = _echo_platform_log(started, echoed) if run.remote else echoed
+    if run.remote:
+        _echo_platform_log(started, echoed)
     if run.action == PIPELINE and started.status.state == states.COMPLETED:
         _record_step_outputs(started, run.outputs)
     return _result_of(started)
+
+
+def _echo_platform_log(started: Any, echoed: str) -> str:
+    """Print what the platform's executor has logged of a remote run since `echoed` (all of it
+    when it was rewritten): apply keeps and shows a worker's output, so a remote run's reaches
+    the live progress and `.dhmlrun/logs` as a local run's does. Best effort: a platform that
+    serves no logs yet shows nothing."""
+    try:
+        text = "".join(entry.text or "" for entry in started.logs())
+    except Exception:  # logs are a courtesy here: the run's outcome is read from its state
+        return echoed
+    if text and text != echoed:
+        print(text[len(echoed) :] if text.startswith(echoed) else text, end="", flush=True)
+    return text or echoed
 
 
 def _record_step_outputs(pipeline: Any, wanted: dict[str, str]) -> None:
@@ -123,10 +138,12 @@ def _is_workflow(run: RunOrder) -> bool:
 
 
 def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result | None:
-    """A pipeline executes the Argo Workflow the workflow's build made, whose steps name their
-    functions' versions at that build: so the workflow is built right before each pipeline run
-    (as the platform's own scenarios do: `workflow.run("build", wait=True)`), with the run's task
-    parameters. None when the build completed, else the pipeline run's failure, saying why."""
+    """A pipeline executes the Argo Workflow its workflow's version holds as its build, whose
+    steps name their functions' versions at that build: so when the plan found none, or one
+    running older step functions (`run.workflow_build`, `plan/pipelines.py`), the workflow is
+    built right before the pipeline run (as the platform's own scenarios do:
+    `workflow.run("build", wait=True)`), with the run's task parameters. None when the build
+    completed, else the pipeline run's failure, saying why."""
     build = workflow.run(BUILD, **kwargs)
     while not states.is_final(str(build.status.state)):
         time.sleep(POLL_SECONDS)
@@ -141,12 +158,15 @@ def _build_first(workflow: Any, run: RunOrder, kwargs: dict[str, Any]) -> Result
 
 def _result_of(run: Any) -> Result:
     status = run.status.to_dict() if hasattr(run.status, "to_dict") else dict(vars(run.status))
+    metadata = run.metadata
+    took = times.run_duration(getattr(metadata, "created", None), getattr(metadata, "updated", None))
     return Result(
         id=run.id,
         state=str(run.status.state),
         message=status.get("message"),
         outputs=dict(status.get("outputs") or {}),
         results=dict(status.get("results") or {}),
+        took=took if states.is_final(str(run.status.state)) else None,
     )
 
 
@@ -201,7 +221,7 @@ def _start_or_adopt(function: Any, run: RunOrder, kwargs: dict[str, Any]) -> Any
         "parameters": dict(run.parameters),
         "values": list(run.values),
     }
-    for name in NOT_TAKEN.get(run.function.kind, ()):
+    for name in FIELDS_NOT_TAKEN.get(run.function.kind, ()):
         fields.pop(name)
     if run.action in PLATFORM_ACTIONS:  # a build takes nothing; a pipeline its workflow's arguments:
         arguments = {**fields.get("parameters", {}), **fields.get("inputs", {})}  # inputs as their keys

@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dhmlrun import ApplyOptions, Project
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.plan.model import Plan
+from tests.conftest import unique_project_name
+from tests.system.faultproxy import FaultProxy
 
 CONFIG = """version: 1
 project: {name: api-example, description: the Python API}
@@ -35,9 +38,9 @@ print(json.dumps({"counts": plan.counts(), "exit": first.exit_code, "after": aga
 """
 
 
-def write(root: Path) -> Path:
+def write(root: Path, name: str = "api-example") -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "dhmlrun.yaml").write_text(CONFIG)
+    (root / "dhmlrun.yaml").write_text(CONFIG.replace("api-example", name))
     return root
 
 
@@ -89,3 +92,21 @@ def test_review_sees_the_plan_and_can_cancel_before_anything_changes(
     destroyed = project.destroy()
     assert destroyed.destroy and destroyed.exit_code == 0
     assert {a.address for a in project.plan().changes()} == {"dataitems.numbers", "functions.f"}
+
+
+def test_one_command_asks_the_platform_once_whether_it_has_the_mlrun_runtime(
+    core: Any, tmp_path: Path
+) -> None:
+    """A first deploy reads the platform twice (to review, then under the lock), as does a saved
+    plan's apply (before and under the lock): the answer travels in the state read first, and
+    the `Platform` remembers nothing."""
+    root = write(tmp_path / "repo", unique_project_name("mlrun-runtime"))
+    asked = ("GET", "/api/v1/schemas/function")
+    with FaultProxy(core.endpoint) as proxy:
+        project = Project(root, endpoint=proxy.endpoint)
+        assert project.apply().exit_code == 0
+        assert proxy.counts[asked] == 1
+        plan = project.plan()
+        assert proxy.counts[asked] == 2
+        assert project.apply(plan).exit_code == 0
+        assert proxy.counts[asked] == 3

@@ -3,6 +3,7 @@ only with `plan --detailed-exitcode`), and a destroy that can be saved, reviewed
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -105,3 +106,18 @@ def test_a_partial_plan_exits_2_with_detailed_exitcode_while_changes_were_left_o
     assert "1 change left out (dataitems.b)" in planned.stdout
     whole = invoke(cli, ["plan", str(root), "--target", "dataitems.b", "--detailed-exitcode"])
     assert whole.exit_code == 2 and "~ dataitems.b" in whole.stdout
+
+
+def test_destroy_with_a_target_deletes_only_it(core: object, tmp_path: Path, project_name: str) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "dhmlrun.yaml").write_text(TWO % (project_name, "s3://bucket/b.csv"))
+    invoke = CliRunner().invoke
+    assert invoke(cli, ["apply", str(root), "--auto-approve"]).exit_code == 0
+    destroyed = invoke(cli, ["destroy", str(root), "--target", "dataitems.a", "--auto-approve"])
+    assert destroyed.exit_code == 0, (destroyed.stdout, destroyed.exception)
+    assert "- dataitems.a" in destroyed.stdout and "- dataitems.b" not in destroyed.stdout
+    assert "partial destroy: only --target dataitems.a; 1 change left out (dataitems.b)" in destroyed.stdout
+    left = invoke(cli, ["plan", str(root), "--destroy", "--json"])
+    deletions = [a["address"] for a in json.loads(left.stdout)["actions"] if a["action"] == "delete"]
+    assert deletions == ["dataitems.b"]

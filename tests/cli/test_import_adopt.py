@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
+from dhmlrun.api import open_platform
 from dhmlrun.config import load_declaration
 from dhmlrun.errors import DhmlrunError
 from dhmlrun.importer import ProjectExport, build_import, read_export, write_import
 from dhmlrun.plan import build_plan
 from dhmlrun.platform import labels as L
-from dhmlrun.platform import open_platform
 from dhmlrun.platform.state import PlatformState, RemoteEntity
 from tests.cli.conftest import dhmlrun, plan_json
 from tests.plan.helpers import applied_state, declaration, write_repo

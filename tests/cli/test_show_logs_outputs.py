@@ -32,6 +32,8 @@ RUNS = """runs:
 
 APPLY_OUTPUT: dict[Path, str] = {}
 """What the module's apply printed, by config directory."""
+APPLY_PROGRESS: dict[Path, str] = {}
+"""Its progress lines (stderr)."""
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,7 @@ def applied(core: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = dhmlrun("apply", root, "--auto-approve")
     assert result.exit_code == 1, (result.output, result.exception)  # runs.fail fails, on purpose
     APPLY_OUTPUT[root] = result.stdout
+    APPLY_PROGRESS[root] = result.stderr
     return root
 
 
@@ -69,6 +72,32 @@ def test_show_is_a_table_of_name_kind_version_state_updated(applied: Path) -> No
     assert "COMPLETED" in by_address["runs.make"] and "dataset=made, rows=4" in by_address["runs.make"]
     assert "ERROR" in by_address["runs.fail"]
     assert all(len(row.split()) >= 6 and row.split()[4].count("-") == 2 for row in rows)  # a date
+
+
+@pytest.mark.slow
+def test_show_of_one_address_shows_the_entity_in_full_as_terraform_state_show(applied: Path) -> None:
+    function = dhmlrun("show", "functions.maker", "--path", applied)
+    assert function.exit_code == 0, (function.output, function.exception)
+    lines = function.stdout.splitlines()
+    assert lines[0] == "# functions.maker"
+    assert any(re.fullmatch(r'kind +\= "mlrun"', line) for line in lines)
+    assert '  handler = "make"' in lines and "spec {" in lines
+    assert "versions (1, newest first):" in lines
+    assert "read by (the last run of each):" in lines
+    assert any(line.startswith("  runs.make  ") and "COMPLETED" in line for line in lines)
+    run = json.loads(dhmlrun("show", "runs.make", "--path", applied, "--json").stdout)
+    assert run["address"] == "runs.make" and run["state"] == "COMPLETED"
+    assert run["status"]["results"] == {"rows": 4} and run["spec"]["parameters"] == {"rows": 4}
+    assert [r["state"] for r in run["runs"]] == ["COMPLETED"]
+    assert "dhmlrun/address=runs.make" in run["labels"]
+
+
+@pytest.mark.slow
+def test_apply_and_the_graph_say_the_same_duration_of_a_run(applied: Path) -> None:
+    said = re.search(r"runs\.make: done \(\S+; the run (\S+)\)", APPLY_PROGRESS[applied])
+    assert said is not None, APPLY_PROGRESS[applied]
+    chart = check_mermaid(dhmlrun("show", "--path", applied, "--graph").stdout)
+    assert f"COMPLETED in {said.group(1)}" in chart.nodes["run_make"]
 
 
 @pytest.mark.slow
@@ -170,7 +199,7 @@ def test_logs_of_a_run_that_recorded_no_output_say_so_and_succeed(core: Any, tmp
     project = unique_project_name("quiet")
     root = write_config(tmp_path / "repo", project, runs=RUNS.split("  fail:")[0])
     assert dhmlrun("apply", root, "--auto-approve").exit_code == 0
-    run_id = json.loads(dhmlrun("show", "runs.make", "--path", root, "--json").stdout)["entities"][0]["id"]
+    run_id = json.loads(dhmlrun("show", "runs.make", "--path", root, "--json").stdout)["id"]
     client = platform_of(core).client
     for entry in client.get(context_path(project, "runs", run_id, "logs")):
         client.delete(context_path(project, "logs", entry["id"]))
@@ -208,9 +237,10 @@ def test_each_environment_keeps_its_own_run_logs_remote_runs_too(core: Any, tmp_
     (root / "src" / "greet.py").write_text("def greet(who):\n    print(f'hello from {who}')\n")
     (root / "dhmlrun.yaml").write_text(ENVIRONMENTS % unique_project_name("envs"))
     environments = (((), "dev"), (("-e", "other"), "other"), (("-e", "remote"), "remote"))
-    for env, _ in environments:
-        applied = dhmlrun("apply", root, "--auto-approve", *env)
+    for env, who in environments:
+        applied = dhmlrun("apply", root, "--auto-approve", "--verbose", *env)
         assert applied.exit_code == 0, (applied.output, applied.exception)
+        assert f"runs.greet | hello from {who}" in applied.stderr  # as it printed it, remote too
     for env, who in environments:
         logs = dhmlrun("logs", "runs.greet", "--path", root, *env)
         assert logs.exit_code == 0, (logs.output, logs.exception)

@@ -106,7 +106,7 @@ def test_serve_stock_rehearses_a_stock_dhcore(tmp_path: Path):
         assert [s["id"] for s in functions_of("python").json()["content"]] == ["FUNCTION:python"]
         project = requests.post(api + "/projects", json={"name": "stock"}, headers=headers, timeout=10)
         project.raise_for_status()
-        function = {"name": "f", "kind": "mlrun", "spec": {"source": {"code": "x"}}}
+        function = {"name": "f", "kind": "mlrun", "project": "stock", "spec": {"source": {"code": "x"}}}
         refused = requests.post(api + "/-/stock/functions", json=function, headers=headers, timeout=10)
         assert (refused.status_code, refused.json()) == (
             404,

@@ -35,7 +35,7 @@ def _create_over_http(endpoint: str, token: str, project: str, worker: int) -> N
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     for i in range(CREATES):
-        body = {"name": f"h{worker}-{i}", "kind": "artifact", "spec": {"path": "s3://x"}}
+        body = {"name": f"h{worker}-{i}", "kind": "artifact", "project": project, "spec": {"path": "s3://x"}}
         session.post(f"{endpoint}/api/v1/-/{project}/artifacts", json=body, timeout=60).raise_for_status()
 
 

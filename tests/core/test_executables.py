@@ -120,14 +120,15 @@ def test_an_sdk_update_right_after_create_never_fails(api: Api, project):
 def test_run_spec_is_frozen_after_created(api: Api, project):
     run = api.run(project, api.task(project, api.function(project)))
     path = RUN_PATH.format(project=project, run_id=run["id"])
+    first, second = {"code": "x"}, {"code": "y"}
     built = api.ok(
-        "PUT", path, json={**run, "spec": {**run["spec"], "source": "x"}, "status": {"state": "BUILT"}}
+        "PUT", path, json={**run, "spec": {**run["spec"], "source": first}, "status": {"state": "BUILT"}}
     )
-    assert built["spec"]["source"] == "x"
+    assert built["spec"]["source"] == first
     later = api.ok(
-        "PUT", path, json={**run, "spec": {**run["spec"], "source": "y"}, "status": {"state": "READY"}}
+        "PUT", path, json={**run, "spec": {**run["spec"], "source": second}, "status": {"state": "READY"}}
     )
-    assert later["spec"]["source"] == "x"
+    assert later["spec"]["source"] == first
 
 
 def test_stop_and_resume_follow_the_fsm(api: Api, project):

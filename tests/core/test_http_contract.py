@@ -34,9 +34,15 @@ def test_non_object_bodies_are_400(api: Api, project, body):
     assert response.status_code == 400
 
 
-def test_missing_kind_is_invalid_kind(api: Api, project):
+def test_missing_kind_or_project_is_refused_as_spring_validation(api: Api, project):
+    """DataItem's `@NotNull kind` and `@NotNull project`, checked by `@Valid` before the context
+    controller sets the project from the path (MethodArgumentNotValidException, 400)."""
     response = api.request("POST", f"/-/{project}/dataitems", json={"name": "d", "spec": {"path": "s3://x"}})
-    assert response.json()["message"] == "invalid kind"
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "on field 'kind': rejected value [null]; default message [must not be null]" in message
+    body = {"name": "d", "kind": "table", "project": None, "spec": {"path": "s3://x"}}
+    assert "on field 'project'" in api.request("POST", f"/-/{project}/dataitems", json=body).json()["message"]
 
 
 def test_bad_names_are_refused(api: Api, project):
@@ -46,7 +52,8 @@ def test_bad_names_are_refused(api: Api, project):
 
 
 def test_unknown_paths_get_spring_default_body(api: Api, project):
-    for path in ("/nothing", f"/-/{project}/widgets", f"/-/{project}/runs/x/explode"):
+    """(`runs/{id}/{action}` takes any action: RunContextController.performOnRun.)"""
+    for path in ("/nothing", f"/-/{project}/widgets", f"/-/{project}/runs/x/explode/more"):
         response = api.request("GET" if "explode" not in path else "POST", path)
         assert response.status_code == 404
         assert set(response.json()) == {"timestamp", "status", "error", "path"}
@@ -65,25 +72,67 @@ def test_missing_entity_is_no_such_type(api: Api, project):
     assert api.request("DELETE", f"/-/{project}/models/0000").json()["message"] == "No such model."
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"size": "1001"},
-        {"size": "-1"},
-        {"page": "x"},
-        {"sort": "nope,ASC"},
-        {"sort": "name,SIDEWAYS"},
-        {"versions": "few"},
-    ],
-)
-def test_bad_paging_and_sorting_are_400(api: Api, project, params):
+@pytest.mark.parametrize("params", [{"sort": "nope,ASC"}, {"sort": "name,SIDEWAYS"}])
+def test_sorting_by_an_unknown_property_is_400(api: Api, project, params):
+    """PropertyReferenceException (CustomExceptionHandler: 400)."""
     response = api.request("GET", f"/-/{project}/dataitems", params=params)
     assert response.status_code == 400
     assert response.json()["status"] == 400
 
 
-def test_bad_time_filter_is_400(api: Api, project):
-    assert api.request("GET", f"/-/{project}/runs", params={"created": "yesterday"}).status_code == 400
+@pytest.mark.parametrize(
+    ("params", "page", "size"),
+    [
+        ({"size": "1001"}, 0, 1001),
+        ({"size": "5000"}, 0, 2000),
+        ({"size": "-1"}, 0, 25),
+        ({"size": "abc"}, 0, 25),
+        ({"page": "x"}, 0, 25),
+        ({"page": "-3"}, 0, 25),
+        ({"page": "99999999999999999999"}, 0, 25),
+        ({"page": "2147483647"}, 2147483647, 25),
+    ],
+)
+def test_paging_is_resolved_as_spring_data_does_never_refused(api: Api, project, params, page, size):
+    """PageableHandlerMethodArgumentResolverSupport: what does not parse as an int is 0, a size
+    below 1 is the `@PageableDefault` (25), above 2000 is 2000 (issue 21.7: a huge page was 500)."""
+    answer = api.ok("GET", f"/-/{project}/dataitems", params=params)
+    assert (answer["number"], answer["size"]) == (page, size)
+
+
+def test_an_unknown_versions_value_lists_the_latest(api: Api, project):
+    """The controllers: `"all".equals(versions)` lists every version, anything else the latest."""
+    for _ in range(2):
+        api.ok(
+            "POST",
+            f"/-/{project}/dataitems",
+            json={"name": "v", "kind": "table", "project": project, "spec": {"path": "s3://x"}},
+        )
+    assert len(api.ok("GET", f"/-/{project}/dataitems", params={"versions": "few"})["content"]) == 1
+
+
+def test_an_unparsable_time_filter_is_ignored(api: Api, project):
+    """AbstractEntityFilter skips `created`/`updated` on a DateTimeParseException (an offset is
+    required: ISO_OFFSET_DATE_TIME)."""
+    api.run(project, api.task(project, api.function(project)))
+    for created in ("yesterday", "2020-01-01T00:00:00"):
+        assert len(api.ok("GET", f"/-/{project}/runs", params={"created": created})["content"]) == 1
+    assert api.ok("GET", f"/-/{project}/runs", params={"created": "2999-01-01T00:00:00Z"})["content"] == []
+
+
+def test_filters_keep_dhcores_patterns_and_labels_match_as_like(api: Api, project):
+    """AbstractEntityFilter's `@Pattern`s (a BindException, 400), and its labels criterion: a
+    case-insensitive `like` on the comma-joined labels, every label required; thousands of them
+    in one request are one predicate (issue 21.7: 3,000 label filters were a 500)."""
+    body = {"name": "l", "kind": "table", "project": project, "spec": {"path": "s3://x"}}
+    api.ok("POST", f"/-/{project}/dataitems", json={**body, "metadata": {"labels": ["Team-A", "gold"]}})
+    assert api.request("GET", f"/-/{project}/dataitems", params={"name": "bad name"}).status_code == 400
+    found = api.ok("GET", f"/-/{project}/dataitems", params=[("labels", "team"), ("labels", "GOLD")])
+    assert [d["name"] for d in found["content"]] == ["l"]
+    assert api.ok("GET", f"/-/{project}/dataitems", params={"labels": "silver"})["content"] == []
+    many = [("labels", f"label-{n}") for n in range(3000)]
+    response = api.request("GET", f"/-/{project}/dataitems", params=many)
+    assert response.status_code == 200 and response.json()["content"] == []
 
 
 def test_pagination_and_sort(api: Api, project):

@@ -104,12 +104,12 @@ def test_the_sdks_save_right_after_a_remote_create_never_fails(
 
 def test_a_kind_without_an_installed_runtime_is_refused_by_name(serve):
     _, api, project = serve("tests.core.workers.completes")
-    function = api.function(project, kind="nosuch")
-    run = api.run(project, api.task(project, function, kind="nosuch+job"), local=False)
+    function = api.function(project, kind="dbt")  # a kind DHCore knows; its runtime is not installed
+    run = api.run(project, api.task(project, function, kind="dbt+transform"), local=False)
     status = _wait_final(api, project, run["id"])["status"]
     assert status["state"] == "ERROR"
-    assert "no runtime for kind nosuch+job:run is installed" in status["message"]
-    assert "digitalhub_runtime_nosuch" in status["message"]
+    assert "no runtime for kind dbt+transform:run is installed" in status["message"]
+    assert "digitalhub_runtime_dbt" in status["message"]
 
 
 def test_local_execution_runs_are_left_alone(serve):

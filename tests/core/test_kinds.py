@@ -137,10 +137,39 @@ def test_stock_required_fields_are_checked_and_unknown_kinds_refused():
     }
 
 
-def test_outside_stock_mode_every_kind_is_stored_as_sent():
+def test_outside_stock_mode_a_known_kind_is_stored_as_sent_an_unknown_one_refused():
+    """DHCore's spec registry knows its kinds only (404 `No such spec.`), in both modes."""
     spec = {"function": "python://p/f:1", "node_selector": [{"key": "a", "value": "b"}]}
     assert WIDE.admit("task", "python+job", spec) == spec
-    assert WIDE.admit("function", "something-new", {"anything": 1}) == {"anything": 1}
+    with pytest.raises(ApiError) as refused:
+        WIDE.admit("function", "something-new", {"anything": 1})
+    assert (refused.value.status, refused.value.message) == (404, "No such spec.")
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "message"),
+    [
+        ("python", {"python_version": "PYTHON2"}, "not one of the values accepted for Enum class"),
+        ("python", {"source": "code"}, "Cannot deserialize value of type `java.util.Map` from String"),
+        ("python", {"requirements": "numpy"}, "Cannot deserialize value of type `java.util.List`"),
+    ],
+)
+def test_a_spec_field_that_cannot_bind_is_400_in_both_modes(kind, spec, message):
+    """PythonFunctionSpec.configure: Jackson refuses a value of the wrong type or an enum
+    constant that does not exist (IllegalArgumentException, 400)."""
+    for registry in (WIDE, STOCK):
+        with pytest.raises(ApiError) as refused:
+            base = {"source": {"code": "x"}, "python_version": "PYTHON3_11"}
+            registry.admit("function", kind, {**base, **spec})
+        assert refused.value.status == 400 and message in refused.value.message
+
+
+def test_scalars_coerce_as_jackson_does():
+    """Jackson's defaults: a numeric string binds to an int, a number to a string."""
+    task = {"function": "python://p/f:1", "replicas": "3", "service_name": 5}
+    assert WIDE.admit("task", "python+serve", task)["replicas"] == "3"
+    with pytest.raises(ApiError):
+        WIDE.admit("task", "python+serve", {**task, "replicas": "abc"})
 
 
 def test_the_mlrun_kinds_are_in_step_with_the_mlrun_runtime():

@@ -51,11 +51,11 @@ def test_filters_apply_after_latest(sdk_project):
 
 def test_kind_filter_sees_only_the_latest_version(api: Api, sdk_project):
     name = sdk_project.name
-    api.ok("POST", f"/-/{name}/artifacts", json={"name": "k", "kind": "old", "spec": {"path": "s3://b/k"}})
-    api.ok("POST", f"/-/{name}/artifacts", json={"name": "k", "kind": "new", "spec": {"path": "s3://b/k"}})
-    assert api.ok("GET", f"/-/{name}/artifacts", params={"kind": "old"})["content"] == []
+    api.ok("POST", f"/-/{name}/models", json={"name": "k", "kind": "sklearn", "spec": {"path": "s3://b/k"}})
+    api.ok("POST", f"/-/{name}/models", json={"name": "k", "kind": "mlflow", "spec": {"path": "s3://b/k"}})
+    assert api.ok("GET", f"/-/{name}/models", params={"kind": "sklearn"})["content"] == []
     assert (
-        len(api.ok("GET", f"/-/{name}/artifacts", params={"kind": "old", "versions": "all"})["content"]) == 1
+        len(api.ok("GET", f"/-/{name}/models", params={"kind": "sklearn", "versions": "all"})["content"]) == 1
     )
 
 

@@ -7,11 +7,14 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from dhmlrun.config.model import Declaration, Resource, Variable
+from dhmlrun.config.model import Declaration, Reference, Resource, Variable
 from dhmlrun.errors import Location
 from dhmlrun.plan.model import EntityWrite, Plan, RunRequest, RunStart
 from dhmlrun.platform.state import PlatformState, RemoteEntity, RemoteRun
+from dhmlrun.vocabulary import keys
+from dhmlrun.vocabulary.addresses import Address
 from dhmlrun.vocabulary.defaults import RUN_DEFAULTS
+from dhmlrun.vocabulary.runs import FIELDS_NOT_TAKEN
 
 PIPELINE = "def downloader(context, url):\n    return 1\n\n\ndef summarise(context, dataset):\n    return 2\n"
 
@@ -75,18 +78,20 @@ def declaration(
     for address, spec in specs.items():
         if address in drop:
             continue
-        type_, name = address.split(".", 1)
-        if type_ == "runs":  # as the normaliser hands them over: every default filled in
+        parsed = Address.parse(address)
+        if parsed.type == "runs":  # as the normaliser hands them over: every default filled in
             spec = {**RUN_DEFAULTS, "inputs": {}, "outputs": {}, **spec}
         deps = []
-        if type_ == "runs":
+        if parsed.type == "runs":
             deps.append(spec["function"])
-            for ref in spec.get("inputs", {}).values():
-                parts = ref.split(".")
-                deps.append(".".join(parts[:2]))
+            deps.extend(
+                reference.address
+                for ref in spec.get("inputs", {}).values()
+                if (reference := Reference.parse(ref))
+            )
         resources[address] = Resource(
-            type_,
-            name,
+            parsed.type,
+            parsed.name,
             spec,
             Location(str(root / "dhmlrun.yaml"), 1, 1),
             depends_on=tuple(d for d in deps if d not in drop),
@@ -120,6 +125,7 @@ def applied_state(plan: Plan, *, run_state: str = "COMPLETED") -> PlatformState:
                 created="2026-01-01T00:00:00.000Z",
                 outputs={k: output_key(plan.project, v) for k, v in request.outputs.items()},
                 spec=run_spec(plan, request),
+                kind=f"{request.function.kind}+{request.action}:run",
             )
     return state
 
@@ -136,7 +142,9 @@ def written_entity(plan: Plan, action: EntityWrite) -> RemoteEntity:
         description=body["metadata"].get("description"),
         labels=tuple(body["metadata"]["labels"]),
         version="v1",
-        key=f"store://{plan.project}/x/{body['kind']}/{body['name']}:{body['id']}",
+        key=keys.entity_key(
+            plan.project, action.type.removesuffix("s"), body["kind"], body["name"], body["id"]
+        ),
     )
 
 
@@ -156,8 +164,8 @@ def run_spec(plan: Plan, request: RunRequest) -> dict[str, Any]:
         else:
             inputs[name] = binding.key
     function = request.function
-    return {
-        "function": f"{function.kind}://{plan.project}/{function.address.split('.', 1)[1]}:{function.id}",
+    spec = {
+        "function": f"{function.kind}://{plan.project}/{function.name}:{function.id}",
         "task": f"{function.kind}+{request.action}://{plan.project}/task1",
         "inputs": inputs,
         "outputs": dict(request.outputs),
@@ -166,6 +174,7 @@ def run_spec(plan: Plan, request: RunRequest) -> dict[str, Any]:
         "local_execution": request.execution == "local",
         **request.task,
     }
+    return {k: v for k, v in spec.items() if k not in FIELDS_NOT_TAKEN.get(function.kind, ())}
 
 
 def merged(base: PlatformState, newer: PlatformState) -> PlatformState:

@@ -236,6 +236,16 @@ def test_unknown_target_or_rerun_is_an_error(repo: Path) -> None:
         build_plan(decl, PlatformState(project=decl.project_name), reruns=["functions.downloader"])
 
 
+def test_a_targeted_destroy_deletes_only_its_targets_and_says_what_it_left_out(repo: Path) -> None:
+    decl, _, state = first_apply(repo)
+    plan = build_destroy_plan(state, str(repo), decl, targets=["functions.summarise"])
+    assert [a.address for a in plan.changes()] == ["functions.summarise"]
+    assert plan.targets == ["functions.summarise"]
+    assert plan.left_out == ["functions.downloader", "dataitems.employees"]
+    with pytest.raises(DhmlrunError, match=r"--target runs\.download: not managed by dhmlrun here"):
+        build_destroy_plan(state, str(repo), decl, targets=["runs.download"])
+
+
 def test_a_mistyped_target_gets_the_nearest_address(repo: Path) -> None:
     decl = declaration(repo)
     with pytest.raises(DhmlrunError) as raised:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dhmlrun.platform import open_platform
+from dhmlrun.api import open_platform
 from tests.plan.conftest import by_address, copy_example, dhmlrun, plan_json, unique_env
 
 pytestmark = pytest.mark.slow

@@ -204,6 +204,20 @@ def test_a_python_function_sends_its_python_version_and_its_code(repo: Path) -> 
     assert acts["runs.train"].action == "run"
 
 
+def test_a_python_runs_diff_names_what_changed_and_never_its_outputs(repo: Path) -> None:
+    """A python run's outputs are named by its handler: its run on the platform records none, so
+    a re-plan compares none (it showed `+ outputs.model` at every re-plan)."""
+    plan, state = first(repo)
+    assert "outputs" not in state.runs["runs.train"].spec
+    decl = native(repo)
+    decl.resources["runs.train"].spec["parameters"] = {"epochs": 2}
+    again = build_plan(decl, state, id_factory=counter_ids()).by_address()["runs.train"]
+    assert again.reason == "run spec changed"
+    assert [(c.path, c.before, c.after) for c in again.diff] == [("parameters.epochs", None, 2)]
+    new = build_plan(native(repo), PlatformState(project=plan.project)).by_address()["runs.train"]
+    assert "outputs" not in {c.path.split(".")[0] for c in new.diff}
+
+
 def test_a_sensitive_variable_source_is_masked_like_the_variable(repo: Path) -> None:
     decl = native(repo, **{"secrets.TOKEN": {"variable": "token"}})
     decl.variables["token"] = Variable("token", "from-a-variable", sensitive=True)

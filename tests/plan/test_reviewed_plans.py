@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dhmlrun.platform import open_platform
+from dhmlrun.api import open_platform
 from tests.plan.conftest import copy_example, dhmlrun, unique_env
 
 PWNED = "import pathlib\n\ndef downloader(context, url):\n    pathlib.Path(MARKER).write_text('ran')\n"

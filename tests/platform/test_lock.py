@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dhmlrun.platform import open_platform
+from dhmlrun.api import open_platform
 from dhmlrun.platform.lock import LOCK_TYPE, lock_body, lock_id
 from tests.plan.conftest import copy_example, dhmlrun, unique_env
 

@@ -159,24 +159,26 @@ def stock_core(tmp_path: Path):
 
 def test_a_stock_dhcore_without_an_mlrun_service_fails_naming_both_ways_out(stock_core) -> None:
     platform = Platform(RestClient(stock_core.transport()), shown="the stock core")
-    assert not platform.knows_mlrun()
+    assert not platform.has_mlrun_runtime()
     with pytest.raises(PlatformError) as raised:
         platform.read_state("p", mlrun_needed=True)
     message = str(raised.value)
     assert "MLRUN_DBPATH" in message and "has the mlrun runtime" in message
-    assert platform.read_state("p").mlrun is None  # nothing mlrun declared: nothing asked
+    unasked = platform.read_state("p")  # nothing mlrun declared: nothing asked
+    assert unasked.mlrun is None and unasked.mlrun_runtime is None
 
 
 def test_a_stock_dhcore_hands_the_mlrun_families_to_the_service(stock_core) -> None:
     service = MLRunService("http://mlrun.example:8080")
     platform = Platform(RestClient(stock_core.transport()), mlrun=service)
-    assert platform.mlrun_host(needed=True) is service
+    assert platform.mlrun_host(platform.has_mlrun_runtime()) is service
 
 
 def test_a_dhcore_with_the_mlrun_runtime_keeps_them(tmp_path: Path) -> None:
     core = EmbeddedCore(tmp_path / "core.db")
     try:
         platform = Platform(RestClient(core.transport()), mlrun=MLRunService("http://mlrun.example:8080"))
-        assert platform.knows_mlrun() and platform.mlrun_host(needed=True) is None
+        assert platform.has_mlrun_runtime() and platform.mlrun_host(True) is None
+        assert platform.read_state("p", mlrun_needed=True).mlrun_runtime is True
     finally:
         core.close()

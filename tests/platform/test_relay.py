@@ -32,11 +32,11 @@ def task_of(client: RestClient) -> str:
     client.post(project_path(), {"name": PROJECT})
     function = client.post(
         context_path(PROJECT, "functions"),
-        {"id": "f1", "name": "f", "kind": "mlrun", "spec": {"source": {"code": "x"}}},
+        {"id": "f1", "name": "f", "kind": "mlrun", "project": PROJECT, "spec": {"source": {"code": "x"}}},
     )
     task = client.post(
         context_path(PROJECT, "tasks"),
-        {"kind": "mlrun+job", "spec": {"function": f"mlrun://{PROJECT}/f:{function['id']}"}},
+        {"kind": "mlrun+job", "project": PROJECT, "spec": {"function": f"mlrun://{PROJECT}/f:{function['id']}"}},
     )
     return f"mlrun+job://{PROJECT}/{task['id']}"
 
@@ -45,6 +45,7 @@ def run_body(run_id: str, task: str, state: str) -> dict[str, Any]:
     return {
         "id": run_id,
         "kind": "mlrun+job:run",
+        "project": PROJECT,
         "spec": {"task": task, "local_execution": True},
         "status": {"state": state},
     }

@@ -4,8 +4,10 @@ Opt-in: set `DHMLRUN_SCENARIOS` to a copy of scc-digitalhub/digitalhub-tests (it
 or a checkout of branch 0.15). Nothing of that repository is kept here: each test extracts branch
 0.15 to a temporary folder (`git -C REPO archive 0.15 | tar -x`), starts `dhmlrun core serve` on
 a fresh database, and runs the scenario's `main.py` as the platform's `execute.sh` does (from the
-scenario's folder, `PROJECT_NAME` set) with the SDK pointed at the core. The one change: s1-etl's
-download URL (an open-data export on the internet) is pointed at a local CSV of the same shape.
+scenario's folder, `PROJECT_NAME` set) with the SDK configured as the core tells its clients (the
+settings `core serve --env-file` writes: its endpoint, token and files store, which a platform's
+own environment gives its users too). The one change: s1-etl's download URL (an open-data export
+on the internet) is pointed at a local CSV of the same shape.
 
     DHMLRUN_SCENARIOS=/path/to/digitalhub-tests pytest -q tests/scenarios -rA
     python tests/scenarios/test_platform_scenarios.py /path/to/digitalhub-tests [s3-scikit-learn ...]
@@ -120,6 +122,7 @@ class ServedCore:
         self.root = root
         self.token = secrets.token_urlsafe(32)
         self.log = root / "core.log"
+        self.client_settings = root / "client.env"
         self.endpoint = ""
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -136,6 +139,8 @@ class ServedCore:
             "0",
             "--db",
             str(self.root / "core.db"),
+            "--env-file",
+            str(self.client_settings),
         ]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -159,15 +164,12 @@ class ServedCore:
                 self.process.wait()
 
     def client_environment(self, project: str) -> dict[str, str]:
+        """This process's environment with the core's client settings (and no other platform's)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DHCORE_", "DH_"))}
-        env.update(
-            {
-                "DHCORE_ENDPOINT": self.endpoint,
-                "DHCORE_ACCESS_TOKEN": self.token,
-                "DH_CONFIG": os.devnull,
-                "PROJECT_NAME": project,
-            }
-        )
+        for line in self.client_settings.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            env[key] = value
+        env["PROJECT_NAME"] = project
         return env
 
     def runs(self, project: str) -> str:

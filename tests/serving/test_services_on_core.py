@@ -225,15 +225,16 @@ def test_huggingfaceserve_is_refused_with_the_reason(project: Any) -> None:
 
 
 def test_a_model_in_the_files_store_is_downloaded_and_served(
-    project: Any, iris_model_file: Path, tmp_path: Path, s3: str
+    iris_model_file: Path, tmp_path: Path, s3: str
 ) -> None:
     """A model logged to an S3 files store (`log_model(source=FOLDER)`, as a training job logs
-    it): its path is a folder, and the server gets the `.pkl` file of `status.files`."""
+    it): its path is a folder, and the server gets the `.pkl` file of `status.files`. The core
+    is given that store when it starts, as DHCore is (DHCORE_DEFAULT_FILES_STORE), so the
+    services it runs read the store the client wrote to."""
     pytest.importorskip("mlserver_sklearn", reason="the servers come with dhmlrun[serve]")
-    from dhmlrun.platform.sdk import configure_sdk
+    import digitalhub as dh
 
     settings = {
-        "DHCORE_DEFAULT_FILES_STORE": f"s3://{BUCKET}/store",
         "AWS_ENDPOINT_URL": s3,
         "AWS_ACCESS_KEY_ID": "k",
         "AWS_SECRET_ACCESS_KEY": "s",
@@ -241,24 +242,28 @@ def test_a_model_in_the_files_store_is_downloaded_and_served(
     }
     saved = {key: os.environ.get(key) for key in settings}
     os.environ.update(settings)  # this process logs to the store; the services inherit AWS_*
-    configure_sdk()
+    store = f"s3://{BUCKET}/store"
     try:
-        folder = tmp_path / "model"
-        folder.mkdir()
-        (folder / "iris.pkl").write_bytes(iris_model_file.read_bytes())
-        (folder / "README.txt").write_text("a classifier of iris flowers")
-        logged = project.log_model("stored-iris", kind="sklearn", source=str(folder))
-        assert logged.spec.path.startswith(f"s3://{BUCKET}/store/")
-        function = project.new_function(
-            "stored", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/stored-iris"
-        )
-        run = function.run("serve")
-        assert wait_serving(run).status.state == "RUNNING", run.status.message
-        assert run.invoke(json=IRIS_V2_BODY).json()["outputs"][0]["data"] == [0, 2]
+        with served_core(tmp_path / "core.db", files_store=store) as core:
+            try:
+                project = dh.get_or_create_project(unique_project_name("svc-s3"))
+                folder = tmp_path / "model"
+                folder.mkdir()
+                (folder / "iris.pkl").write_bytes(iris_model_file.read_bytes())
+                (folder / "README.txt").write_text("a classifier of iris flowers")
+                logged = project.log_model("stored-iris", kind="sklearn", source=str(folder))
+                assert logged.spec.path.startswith(f"{store}/")
+                function = project.new_function(
+                    "stored", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/stored-iris"
+                )
+                run = function.run("serve")
+                assert wait_serving(run).status.state == "RUNNING", run.status.message
+                assert run.invoke(json=IRIS_V2_BODY).json()["outputs"][0]["data"] == [0, 2]
+            finally:
+                end_services(core)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        configure_sdk()

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +101,15 @@ def test_what_the_embedded_core_cannot_serve_is_refused_with_the_reason() -> Non
         endpoints.refusal("container+serve:run")
     )
     assert endpoints.refusal("python+serve:run") is None
+
+
+def test_the_embedded_core_tells_the_plan_what_it_cannot_serve(tmp_path: Path) -> None:
+    from dhmlrun.api import open_platform
+
+    with open_platform(tmp_path, embedded_only=True) as platform:
+        refused = platform.read_state("p").service_refusals
+    assert refused == endpoints.refusals()
+    assert "not published on PyPI" in refused["huggingfaceserve"]
 
 
 def test_a_missing_model_server_is_named_with_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from dhmlrun.api import open_platform
 from dhmlrun.errors import DhmlrunError
-from dhmlrun.platform import open_platform
 from tests.conftest import platform_of, unique_project_name
 from tests.system.faultproxy import (
     BAD_GATEWAY_BEFORE,

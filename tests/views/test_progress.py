@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dhmlrun.apply.results import NodeResult
-from dhmlrun.views.progress import CLEAR_LINE, LiveProgress, live_wanted
+from dhmlrun.views.progress import CLEAR_LINE, Display, LiveProgress, live_wanted
 from tests.cli.conftest import dhmlrun
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -69,6 +69,43 @@ def test_failures_and_skips_carry_their_message() -> None:
     lines = live.render()
     assert lines[1] == "  ✗ runs.make        failed       1.5s  boom on purpose"
     assert lines[2] == "  - runs.after       skipped            runs.make failed"
+
+
+def test_a_running_step_shows_the_last_line_it_printed_under_it() -> None:
+    live, _ = _board()
+    display = Display(Terminal(), lambda text: None)
+    display.live = live
+    live.event("runs.make", "run", "started", 0.0, "")
+    display.output("runs.make", "epoch 1\nepo")
+    display.output("runs.make", "ch 2\n\n")
+    lines = live.render()
+    assert lines[1].startswith("  ") and "running" in lines[1]
+    assert lines[2] == "      │ epoch 2"
+    live.event("runs.make", "run", "done", 1.0, "")
+    assert all("│" not in line for line in live.render())  # only while it works
+
+
+def test_verbose_prints_every_line_a_step_prints() -> None:
+    plain: list[str] = []
+    display = Display(io.StringIO(), plain.append, verbose=True)
+    display.output("runs.make", "step 1\rstep 2\r\nhalf")
+    display.output("runs.make", " done\n")
+    assert plain == ["runs.make | step 1", "runs.make | step 2", "runs.make | half done"]
+    quiet: list[str] = []
+    Display(io.StringIO(), quiet.append).output("runs.make", "step 1\n")
+    assert quiet == []
+
+
+def test_verbose_lines_go_above_the_live_board() -> None:
+    stream = Terminal()
+    live, _ = _board(stream)
+    display = Display(stream, lambda text: None, verbose=True)
+    display.live = live
+    live.draw()
+    display.output("runs.make", "hello\n")
+    after = ANSI.sub("", stream.getvalue().split("\x1b[3A", 1)[1]).replace("\r", "")
+    assert after.splitlines()[0] == "runs.make | hello"
+    assert "functions.maker" in after
 
 
 def test_redraw_moves_up_over_the_previous_board_and_clears_each_line() -> None:
@@ -182,3 +219,12 @@ def test_apply_on_a_terminal_draws_the_live_board_on_stderr(
     assert re.search(r"✓ project\s+done", final), final
     assert "creating…" not in terminal  # the plain lines are replaced by the board
     assert b"Apply complete: 3 done" in stdout and b"\x1b[" not in stdout
+
+
+def test_a_duration_reads_the_same_everywhere() -> None:
+    from dhmlrun.vocabulary.times import duration_text, run_duration
+
+    assert [duration_text(s) for s in (0.04, 3.94, 125.0)] == ["0.0s", "3.9s", "2m05s"]
+    assert run_duration("2026-12-06T06:45:41.789Z", "2026-12-06T06:45:42.390Z") == pytest.approx(0.601)
+    assert run_duration("2026-12-06T06:45:42Z", "2026-12-06T06:45:41Z") is None
+    assert run_duration(None, "2026-12-06T06:45:41Z") is None

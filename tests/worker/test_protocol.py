@@ -35,6 +35,7 @@ ORDER = RunOrder(
     task={"envs": [{"name": "A", "value": "1"}]},
     execution="remote",
     labels=["dhmlrun", "dhmlrun/address=runs.r"],
+    workflow_build="workflows.w has no build yet",
 )
 REQUESTS: list[Request] = [
     ExecuteRun(ORDER),
