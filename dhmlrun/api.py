@@ -324,7 +324,7 @@ class Project:
         the run server at once when the plan runs nothing (its memory and CPU go back now)."""
         from dhmlrun.apply.executor import Applier, needs_workers
         from dhmlrun.apply.interrupt import interruptible
-        from dhmlrun.apply.run_server import RunServer
+        from dhmlrun.apply.run_server import RunServer, release
 
         if options.review is not None:
             options.review(plan)
@@ -332,7 +332,7 @@ class Project:
             return ApplyResult(destroy=plan.destroy)
         run_server = server if isinstance(server, RunServer) else None
         if run_server is not None and not needs_workers(plan):
-            run_server.close()
+            release(run_server)
             run_server = None
         observer = options.observer or Silent()
         applier = Applier(

@@ -1,22 +1,86 @@
-"""Shared fixtures: the embedded core (one per test session, on a temp database).
+"""Shared fixtures and the suite's shape (tests/README.md says how a new test fits).
 
-Tests share one server, so each test makes its own project with `unique_project_name()` (or the
-`project_name` fixture) and never depends on what other tests created.
+- The embedded core: one per test session, on a temp database (with pytest-xdist, one per
+  worker process). Tests share it, so each test makes its own project with
+  `unique_project_name()` (or the `project_name` fixture) and never depends on what other
+  tests created.
+- Hypothesis runs a small profile per commit and each test's full count under
+  `--hypothesis-profile=full` (`examples()`).
+- Modules with more slow tests start first, so the long tests overlap the short ones across
+  workers instead of ending the run alone (`pytest_collection_modifyitems`).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.platform import Platform
 from dhmlrun.platform.rest import RestClient
+
+COMMIT_EXAMPLES = 25
+"""Examples per Hypothesis test on every commit (each test's own count runs with
+`--hypothesis-profile=full`)."""
+settings.register_profile("commit", max_examples=COMMIT_EXAMPLES)
+settings.register_profile("full")
+settings.load_profile("commit")
+
+
+def examples(full: int) -> int:
+    """A Hypothesis test's example count: `full` under `--hypothesis-profile=full` (run it after
+    changing what the test covers), an eighth of it (at least `COMMIT_EXAMPLES`) otherwise."""
+    if settings.get_current_profile_name() == "full":
+        return full
+    return max(COMMIT_EXAMPLES, full // 8)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two pytest-xdist workers per core (`-n auto`): the slow tests mostly wait on processes
+    they started (applies, run workers, servers), so a core has room for a second worker. When
+    the command names test files, at most one worker per file, and none for one file: a worker
+    costs a Python start and a collection (seconds on a busy machine), more than one file's
+    tests gain from it."""
+    workers = 2 * len(os.sched_getaffinity(0))
+    files = {str(arg).split("::", 1)[0] for arg in config.args}
+    if files and all(Path(name).is_file() for name in files):
+        workers = min(workers, len(files))
+    return workers if workers > 1 else 0
+
+
+ONE_WORKER: set[str] = set()
+"""Names of the fixtures `one_worker` marked."""
+
+
+def one_worker(fixture: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an expensive module-scoped fixture (one that applies a config, or starts a server):
+    pytest-xdist runs the tests of a module that use it in one worker, so it is made once per
+    module instead of once per worker. Put it under `@pytest.fixture(scope="module")`."""
+    ONE_WORKER.add(fixture.__name__)
+    return fixture
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests sharing a `one_worker` fixture (`xdist_group`), and put the modules with
+    more slow tests first (a module's tests stay together, so its module-scoped fixtures are made
+    once per worker): under pytest-xdist the long tests then run beside the short ones instead of
+    last, alone."""
+    slow: dict[str, int] = {}
+    for item in items:
+        module = item.module.__name__
+        slow[module] = slow.get(module, 0) + bool(item.get_closest_marker("slow"))
+        for name in sorted(ONE_WORKER.intersection(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.xdist_group(f"{module}:{name}"))
+    items.sort(key=lambda item: -slow[item.module.__name__])  # stable: collection order within
 
 
 def pids_with_environ(name: str, value: str) -> list[int]:
@@ -31,6 +95,17 @@ def pids_with_environ(name: str, value: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 120.0) -> None:
+    """Wait until `condition()` holds, polling every 50 ms; fail saying `what` did not happen in
+    `timeout` seconds. A test waits on the state it needs, never for a fixed time: a fixed sleep
+    is too long on a quiet machine and too short on a loaded one."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.05)
 
 
 def unique_project_name(prefix: str = "t") -> str:
@@ -98,6 +173,18 @@ def core_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("DHMLRUN_CORE_KEY_FILE", None)
     else:
         os.environ["DHMLRUN_CORE_KEY_FILE"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kept_run_server() -> Iterator[None]:
+    """One warm run server per test process: every in-process apply (the API, `CliRunner`)
+    forks its runs from the server the first one started, instead of starting its own and
+    paying mlrun's import each time (`run_server.keeping_run_server`). A test of the server's
+    per-apply lifecycle opts out with `keeping_run_server(False)`."""
+    from dhmlrun.apply.run_server import keeping_run_server
+
+    with keeping_run_server(ignoring={"PYTEST_CURRENT_TEST"}):  # pytest's, set for each test
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -198,6 +198,16 @@ class RunServer:
             if missing:
                 raise RunServerUnavailable(f"the run server could not import {', '.join(missing)}")
 
+    @property
+    def alive(self) -> bool:
+        """Whether the server process still serves (a kept server may have been killed)."""
+        return self._alive and self._proc.poll() is None
+
+    def started_in(self, env: Mapping[str, str], ignoring: Collection[str] = ()) -> bool:
+        """Whether the server was started in this environment (but for the variables ignored)."""
+        start = {k: v for k, v in self._env_at_start.items() if k not in ignoring}
+        return start == {k: v for k, v in env.items() if k not in ignoring}
+
     def compatible(self, env: Mapping[str, str]) -> bool:
         """Whether a run with environment `env` sees what the server's imports read."""
         keys = {k for k in (*env, *self._env_at_start) if k.startswith(READ_AT_IMPORT_PREFIXES)}
@@ -269,6 +279,12 @@ class RunServer:
 
 _early: RunServer | None = None
 """The server `start_early` started and no `warm_run_server` has taken yet."""
+_keeping = False
+"""Inside `keeping_run_server()`: the server an apply used outlives it, for the next apply."""
+_kept: RunServer | None = None
+"""The server kept for the next apply (see `keeping_run_server`)."""
+_ignored: frozenset[str] = frozenset()
+"""Variables whose changes do not retire the kept server (see `keeping_run_server`)."""
 
 
 def start_early(preload: Sequence[str] = PRELOAD) -> None:
@@ -279,7 +295,7 @@ def start_early(preload: Sequence[str] = PRELOAD) -> None:
     module (~0.1 s earlier than the command could). `warm_run_server` then takes this server
     instead of starting one; one nobody took is stopped at exit."""
     global _early
-    if _early is None and enabled():
+    if _early is None and not _reusable() and enabled():
         with contextlib.suppress(OSError):
             _early = RunServer(preload)
         if _early is not None:
@@ -298,11 +314,16 @@ def warm_run_server(wanted: bool) -> Iterator[RunServer | None]:
     """A run server for the block when `wanted` (the apply may run something) and not turned off
     by `DHMLRUN_RUN_SERVER=0`; None otherwise. Start it as early as possible: its imports
     overlap whatever the caller does before the first run (the one `start_early` started, if
-    any, is taken over). A process that used a server is about to end: it also skips the
-    interpreter's final collections (`skip_collections_at_exit`)."""
-    global _early
+    any, is taken over; inside `keeping_run_server()`, the one the previous apply used). A
+    process that used a server is about to end: it also skips the interpreter's final
+    collections (`skip_collections_at_exit`)."""
+    global _early, _kept
     server, _early = _early, None
-    if server is not None and not wanted:
+    if _reusable():
+        if server is not None:
+            server.close()
+        server = _kept if wanted and enabled() else None
+    elif server is not None and not wanted:
         server.close()
         server = None
     elif server is None:
@@ -310,9 +331,53 @@ def warm_run_server(wanted: bool) -> Iterator[RunServer | None]:
     try:
         yield server
     finally:
-        if server is not None:
+        if server is not None and _keeping and server is not _kept:
+            previous, _kept = _kept, server  # the newest: started in the environment of now
+            if previous is not None:
+                previous.close()
+        elif server is not None and not _keeping:
             server.close()
             skip_collections_at_exit()
+
+
+def release(server: RunServer) -> None:
+    """The apply runs nothing after all: stop its server now, so its memory and CPU go back
+    (unless `keeping_run_server()` keeps it for the next apply)."""
+    if not _keeping:
+        server.close()
+
+
+def _reusable() -> bool:
+    """Whether the kept server can serve this apply: alive, and started in the environment this
+    process has now (whatever its imports read of it, as a server started now would)."""
+    return _keeping and _kept is not None and _kept.alive and _kept.started_in(os.environ, _ignored)
+
+
+@contextmanager
+def keeping_run_server(keep: bool = True, ignoring: Collection[str] = ()) -> Iterator[None]:
+    """While the block runs, the run server an apply used is kept for the next apply of this
+    process (`keep=False`: each apply starts and stops its own, as outside; the kept one waits).
+
+    Why: a process that applies again and again (a test session, a notebook) otherwise starts a
+    server, and pays its imports (about 2 s of CPU), per apply. Runs stay as isolated as with a
+    server per apply: each is still a fresh fork of the same warm, untouched process, and the
+    kept server serves only while this process's environment is the one it was started in (a
+    server imports modules that read it: `SSL_CERT_FILE`, `MLRUN_*`...); after a change, the
+    next apply starts a server, which is kept instead (`ignoring`: variables the caller knows no
+    import reads, such as pytest's `PYTEST_CURRENT_TEST`). The kept server is stopped when the
+    block that started keeping ends."""
+    global _keeping, _kept, _ignored
+    outer = (_keeping, _kept, _ignored)
+    owns = keep and not _keeping  # the block's own server (an enclosing keeping block shares its)
+    _keeping = keep
+    if owns:
+        _kept, _ignored = None, frozenset(ignoring)
+    try:
+        yield
+    finally:
+        if owns and _kept is not None:
+            _kept.close()
+        _keeping, _kept, _ignored = outer
 
 
 _skipping_collections = False
@@ -387,6 +452,7 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
         from dhmlrun.platform.sdk import configure_sdk
 
         configure_sdk()
+        _reconnect_mlrun()
         import importlib
 
         module, _, function = str(request.get("target") or WORKER).partition(":")
@@ -404,6 +470,20 @@ def _child(request: dict[str, Any], server_fds: set[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _reconnect_mlrun() -> None:
+    """Give this child its own connection to the MLRun API server (`MLRUN_DBPATH`).
+
+    Why: mlrun connects to that server when it is imported (it fills its configuration from the
+    server's client spec), so the warm server holds a pooled HTTP connection that every child
+    inherits; two children using it at once read each other's answers (seen: storing one
+    function got the other's reply, a `BadStatusLine`). A fresh worker connects at its own
+    import; this is that connect. A server that cannot be reached fails the run's own calls."""
+    mlrun = sys.modules.get("mlrun")
+    if mlrun is not None and os.environ.get("MLRUN_DBPATH"):
+        with contextlib.suppress(Exception):
+            mlrun.get_run_db(force_reconnect=True)
 
 
 class _Server:

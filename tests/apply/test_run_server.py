@@ -7,16 +7,24 @@ apply tests in `tests/plan` run real mlrun runs through the full preload.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dhmlrun.apply.run_server import SERVER_ENV, RunServer, RunServerUnavailable, warm_run_server
+from dhmlrun.apply.run_server import (
+    SERVER_ENV,
+    RunServer,
+    RunServerUnavailable,
+    keeping_run_server,
+    warm_run_server,
+)
 from dhmlrun.apply.workers import run_in_worker
 from dhmlrun.vocabulary.runs import FunctionVersion
 from dhmlrun.worker.protocol import ExecuteRun, RunOrder
@@ -144,6 +152,56 @@ def test_a_child_reads_the_sdk_configuration_of_its_own_environment(
     assert out.read_text() == str(tmp_path / "private.ini")
 
 
+class _ClientSpec(http.server.BaseHTTPRequestHandler):
+    """An MLRun API server as far as mlrun's connect goes; notes each request's client port."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int]
+
+    def do_GET(self) -> None:
+        self.ports.append(self.client_address[1])
+        body = json.dumps({"version": "1.7.0"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.mark.slow
+def test_each_child_talks_to_mlrun_on_its_own_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing mlrun with MLRUN_DBPATH set connects to its API server, so the warm server holds
+    a pooled connection; children sharing it would read each other's answers."""
+    ports: list[int] = []
+    handler = type("Handler", (_ClientSpec,), {"ports": ports})
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("MLRUN_DBPATH", f"http://127.0.0.1:{api.server_address[1]}")
+    try:
+        with RunServer(preload=("mlrun", TARGETS)) as warm:
+            warm._wait_ready()
+            (at_import,) = set(ports)  # the server's own connection, made by `import mlrun`
+            children = []
+            for name in ("a", "b"):
+                before = len(ports)
+                out = tmp_path / f"{name}.json"
+                log = tmp_path / f"{name}.log"
+                code = warm.execute([str(out)], log, dict(os.environ), str(tmp_path), f"{TARGETS}:mlrun_call")
+                assert code == 0, log.read_text()
+                children.append(set(ports[before:]))
+    finally:
+        api.shutdown()
+        api.server_close()
+    assert all(at_import not in used for used in children), (at_import, children)
+    assert not children[0] & children[1], children
+
+
 def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path) -> None:
     """The apply process freezes its heap at exit; its atexit handlers and output still happen."""
     import subprocess
@@ -174,15 +232,48 @@ def test_an_early_server_is_taken_over_or_stopped(monkeypatch: pytest.MonkeyPatc
     from dhmlrun.apply import run_server
 
     monkeypatch.delenv(SERVER_ENV, raising=False)
-    run_server.start_early(("json",))
-    early = run_server._early
-    assert early is not None
-    with warm_run_server(wanted) as server:
-        assert run_server._early is None
-        assert server is (early if wanted else None)
-        if server is not None:
-            server._wait_ready()
+    with keeping_run_server(False):  # as in a CLI process (the test session keeps one: conftest)
+        run_server.start_early(("json",))
+        early = run_server._early
+        assert early is not None
+        with warm_run_server(wanted) as server:
+            assert run_server._early is None
+            assert server is (early if wanted else None)
+            if server is not None:
+                server._wait_ready()
     assert early._proc.poll() is not None
+
+
+def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process applying again and again keeps one server (`keeping_run_server`)."""
+    from dhmlrun.apply import run_server
+
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    with keeping_run_server(False), keeping_run_server():  # this test's block, not the session's
+        run_server.start_early(("json",))  # a light server, as the CLI would start one
+        with warm_run_server(True) as first:
+            assert first is not None
+        run_server.start_early(("json",))
+        assert run_server._early is None  # the kept one will serve: no second server
+        with warm_run_server(True) as second:
+            assert second is first
+        with warm_run_server(False) as third:
+            assert third is None
+        assert first.alive
+        with keeping_run_server(False):
+            run_server.start_early(("json",))
+            with warm_run_server(True) as own:
+                assert own is not None and own is not first  # not kept here: the apply's own
+        assert not own.alive
+        assert first.alive
+        monkeypatch.setenv("SSL_CERT_FILE", "/elsewhere.pem")  # read by what a server imports
+        run_server.start_early(("json",))
+        with warm_run_server(True) as fresh:
+            assert fresh is not None and fresh is not first  # started in the environment of now
+        assert fresh.alive and not first.alive  # kept instead of the first
+    assert not fresh.alive
 
 
 @pytest.mark.parametrize(

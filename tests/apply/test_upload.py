@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import platform_of, served_core, unique_project_name
+from tests.conftest import one_worker, platform_of, served_core, unique_project_name
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,7 @@ BUCKET = "files"
 
 
 @pytest.fixture(scope="module")
+@one_worker
 def s3() -> Iterator[str]:
     """A loopback S3 endpoint (moto's server) with the bucket made."""
     import boto3

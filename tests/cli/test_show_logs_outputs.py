@@ -14,7 +14,7 @@ import pytest
 from dhmlrun.cli.show import follow
 from dhmlrun.vocabulary.keys import parse_key
 from tests.cli.conftest import dhmlrun, write_config
-from tests.conftest import unique_project_name
+from tests.conftest import one_worker, unique_project_name
 from tests.views.mermaid_check import check_mermaid
 
 RUNS = """runs:
@@ -37,6 +37,7 @@ APPLY_PROGRESS: dict[Path, str] = {}
 
 
 @pytest.fixture(scope="module")
+@one_worker
 def applied(core: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_config(tmp_path_factory.mktemp("daytwo") / "repo", unique_project_name("show"), runs=RUNS)
     result = dhmlrun("apply", root, "--auto-approve")

@@ -89,18 +89,20 @@ def peak_rss_mb():
 limit = int(sys.argv[2]) * 1024 * 1024
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 scope = {"peak_rss_mb": peak_rss_mb}
-started = time.perf_counter()
+started, started_cpu = time.perf_counter(), time.process_time()
 exec(compile(sys.argv[1], "<measured>", "exec"), scope)
-seconds = time.perf_counter() - started
-report = {"seconds": seconds, "max_rss_mb": peak_rss_mb(), "result": scope.get("result")}
+seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+report = {"seconds": seconds, "cpu_seconds": cpu_seconds, "max_rss_mb": peak_rss_mb(),
+          "result": scope.get("result")}
 print("MEASURED " + json.dumps(report))
 """
 
 
 def measure_in_subprocess(code: str, *, address_space_mb: int = 2048, timeout: float = 60) -> dict[str, Any]:
-    """Run `code` in a fresh interpreter and report its wall time (`seconds`), the process's peak
-    resident memory (`max_rss_mb`, imports included) and the value it left in `result`; `code`
-    may call `peak_rss_mb()` itself.
+    """Run `code` in a fresh interpreter and report its wall time (`seconds`), the CPU time it took
+    (`cpu_seconds`: what a bound on work should check, since wall time on a loaded machine is
+    mostly waiting), the process's peak resident memory (`max_rss_mb`, imports included) and the
+    value it left in `result`; `code` may call `peak_rss_mb()` itself.
 
     A fresh process, because peak RSS only ever grows in one; its address space is capped
     (`address_space_mb`) and it is killed after `timeout` s, so a regression fails the test

@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 
 from dhmlrun.config.fastcheck import Unsupported, compile_check, json_equal
 from dhmlrun.config.schema import ROOT_SCHEMA, bundled_schema, load_schemas
+from tests.conftest import examples
 
 from .test_fuzz import _paths
 
@@ -67,7 +68,7 @@ def test_the_full_document_is_valid_for_all_judges(judges):
     assert fast(FULL) and composed.is_valid(FULL) and bundled.is_valid(FULL)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_compiled_check_agrees_with_jsonschema(judges, data: st.DataObject) -> None:
     fast, composed, bundled = judges

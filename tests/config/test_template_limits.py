@@ -13,6 +13,7 @@ import pytest
 from dhmlrun.config.model import Variable
 from dhmlrun.config.render import Renderer, RenderFailure
 from dhmlrun.config.sandbox import TemplateLimits
+from tests.conftest import one_worker
 
 from .conftest import load, measure_in_subprocess, one_problem
 
@@ -144,6 +145,7 @@ longer stops its attack lets the clock name itself (and fail the test)."""
 
 
 @pytest.fixture(scope="module")
+@one_worker
 def attacked() -> dict[str, Any]:
     """Every attack loaded in one fresh process (peak RSS only grows, so each attack's reading is
     an upper bound of what it used); each declaration carries the attack as `runs.r.parameters.p`."""

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
+
 from .conftest import load, one_problem, problems
 
 CONFIG = """\
@@ -205,7 +207,7 @@ def test_var_dot_env_is_only_the_variable_not_the_environment_name(write):
     assert "'var.env' is undefined" in one_problem(root, environment="prod").message
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.sampled_from(["{{ n }}", "{{ var.n }}", "{{s}}", "{{ var.s }}", "{{ f }}", "{{ none }}",
                                  "{{ b }}", "{{ env }}", "x", " ", "-", "{"]), min_size=1, max_size=5))
 def test_the_substitution_fast_path_gives_what_jinja_gives(parts: list[str]) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from dhmlrun.core.asgi import MAX_BODY_BYTES
 from dhmlrun.core.routing import ApiRequest
 from dhmlrun.core.server import EmbeddedCore
+from tests.conftest import examples
 
 PROJECT = "bodies"
 
@@ -128,7 +129,9 @@ fields = st.sampled_from(
 bodies = st.dictionaries(fields, json_values, max_size=6) | json_values
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     body=bodies,
     collection=st.sampled_from(

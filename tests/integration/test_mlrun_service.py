@@ -1,13 +1,19 @@
 """dhmlrun against a real MLRun API server beside a stock DHCore (the embedded core in stock
 mode) and S3 from moto: the deployment a team has once it outgrows one machine.
 
-Opt-in: set `DHMLRUN_TEST_MLRUN_API=http://HOST:PORT` to an MLRun API server (not on PyPI; see
-tests/README.md for how to run one), and install moto (`pip install 'moto[server]'`). Skipped
-otherwise, so never in CI. Each test makes its own project on that server and deletes it after.
+Three ways to run it (tests/README.md says how to start an MLRun API server):
+- replayed (the default, in CI): each test's HTTP exchanges with MLRun, recorded against a real
+  server, are answered by a loopback server that fails the test on any request the recording
+  does not have (`cassette.py`); everything else (the stock core, S3, mlrun) is real;
+- live: `DHMLRUN_TEST_MLRUN_API=http://HOST:PORT` runs it against that server (the truth);
+- recording: `python -m tests.integration.record http://HOST:PORT` runs it live through a
+  recording proxy and rewrites `cassettes/` (after a change to what dhmlrun asks of MLRun).
+Each test makes its own project on MLRun (named after the test) and deletes it before and after.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -15,38 +21,77 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-import uuid
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import served_core
+from tests.integration.cassette import CASSETTES, Substitutions, recording, replaying
 
 MLRUN_API = os.environ.get("DHMLRUN_TEST_MLRUN_API", "")
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
+RECORD = os.environ.get("DHMLRUN_TEST_MLRUN_RECORD") == "1"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "employees"
 BUCKET = "dhmlrun-it"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not MLRUN_API, reason="set DHMLRUN_TEST_MLRUN_API to an MLRun API server"),
-]
+pytestmark = pytest.mark.slow
 
 
-def mlrun_get(path: str) -> Any:
-    with urllib.request.urlopen(f"{MLRUN_API}/api/v1{path}", timeout=30) as answer:
-        return json.loads(answer.read() or b"null")
+@dataclass
+class Mlrun:
+    """The MLRun API server a test talks to (the real one, a recording proxy, or a replay)."""
+
+    url: str
+    substitutions: Substitutions
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}/api/v1{path}", timeout=30) as answer:
+            return json.loads(answer.read() or b"null")
+
+    def delete_project(self, project: str) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/projects/{project}",
+            method="DELETE",
+            headers={"x-mlrun-deletion-strategy": "cascading"},
+        )
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(request, timeout=60).close()
 
 
-def mlrun_delete_project(project: str) -> None:
-    request = urllib.request.Request(
-        f"{MLRUN_API}/api/v1/projects/{project}",
-        method="DELETE",
-        headers={"x-mlrun-deletion-strategy": "cascading"},
-    )
-    with contextlib.suppress(OSError):
-        urllib.request.urlopen(request, timeout=60).close()
+@pytest.fixture
+def mlrun(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mlrun]:
+    """The test's MLRun: live, recorded into its cassette, or replayed from it (see the module)."""
+    substitutions = Substitutions.session(tmp_path)
+    # the example's code, as MLRun stores it: an edit of the example is no change of the exchanges
+    code = (EXAMPLE / "src" / "pipeline.py").read_bytes()
+    substitutions.add("example_code", base64.b64encode(code).decode("ascii"), whole=True)
+    cassette = CASSETTES / f"{request.node.name}.json"
+    if MLRUN_API and RECORD:
+        with recording(MLRUN_API, cassette, substitutions) as url:
+            yield Mlrun(url, substitutions)
+    elif MLRUN_API:
+        yield Mlrun(MLRUN_API, substitutions)
+    else:
+        assert cassette.exists(), (
+            f"no cassette {cassette}: record it (`python -m tests.integration.record URL`)"
+        )
+        with replaying(cassette, substitutions) as url:
+            yield Mlrun(url, substitutions)
+
+
+def environ() -> dict[str, str]:
+    """This process's environment without what other tests' fixtures set in it for their own
+    runs (tests/runtime's runs folder): the example's runs go where a user's would."""
+    return {k: v for k, v in os.environ.items() if k != "DHMLRUN_RUNS_DIR"}
+
+
+def suffix_of(request: pytest.FixtureRequest) -> str:
+    """The test's project suffix: the same on every run, so its cassette names the same project."""
+    return f"it{zlib.crc32(request.node.name.encode()):08x}"
 
 
 @pytest.fixture(scope="module")
@@ -83,25 +128,29 @@ def stock_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, stock_core: Any, s3: dict[str, str]) -> Iterator[dict[str, Any]]:
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path, stock_core: Any, s3: dict[str, str], mlrun: Mlrun
+) -> Iterator[dict[str, Any]]:
     """A copy of the example, an environment reaching the stock core, MLRun and S3, and the
-    project's name (deleted from MLRun afterwards)."""
-    suffix = f"it{uuid.uuid4().hex[:8]}"
+    project's name (deleted from MLRun before and after)."""
+    suffix = suffix_of(request)
+    mlrun.substitutions.add("s3", s3["AWS_ENDPOINT_URL"])
+    mlrun.substitutions.add("core", stock_core.endpoint)
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns(".dhmlrun"))
     env = {
-        **os.environ,
+        **environ(),
         **s3,
         "DHCORE_ENDPOINT": os.environ["DHCORE_ENDPOINT"],
         "DHCORE_ACCESS_TOKEN": stock_core.token,
         "DH_CONFIG": os.devnull,
-        "MLRUN_DBPATH": MLRUN_API,
+        "MLRUN_DBPATH": mlrun.url,
         "DHMLRUN_VAR_ENV": suffix,
-        "DHMLRUN_RUN_SERVER": "0",
     }
     project = f"employees-{suffix}"
-    yield {"repo": repo, "env": env, "project": project}
-    mlrun_delete_project(project)
+    mlrun.delete_project(project)
+    yield {"repo": repo, "env": env, "project": project, "mlrun": mlrun}
+    mlrun.delete_project(project)
 
 
 def dhmlrun(deployment: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
@@ -127,7 +176,7 @@ def test_the_example_applies_with_functions_and_runs_on_mlrun(
 ) -> None:
     applied = dhmlrun(deployment, "apply", "--auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    project = deployment["project"]
+    project, mlrun_get = deployment["project"], deployment["mlrun"].get
     assert mlrun_get(f"/projects/{project}")["metadata"]["name"] == project
     functions = mlrun_get(f"/projects/{project}/functions?label=dhmlrun&tag=*")["funcs"]
     assert {f["metadata"]["name"] for f in functions} == {"downloader", "summarise"}
@@ -165,7 +214,7 @@ def test_a_remote_run_carries_its_resources_and_mlruns_refusal_is_its_failure(
     output = applied.stdout + applied.stderr
     failure = [line for line in output.splitlines() if "failed:  runs.download" in line]
     assert len(failure) == 1 and "MLRun refused the run" in failure[0], output
-    project = deployment["project"]
+    project, mlrun_get = deployment["project"], deployment["mlrun"].get
     (run,) = [r for r in mlrun_get(f"/projects/{project}/runs?label=dhmlrun")["runs"]]
     assert run["status"]["state"] == "error"
     assert run["spec"]["inputs"]["url"].startswith(f"s3://{BUCKET}/")
@@ -190,7 +239,7 @@ def test_a_schedule_is_created_replaced_and_deleted(deployment: dict[str, Any]) 
     )
     applied = dhmlrun(deployment, "apply", "--auto-approve")
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    project = deployment["project"]
+    project, mlrun_get = deployment["project"], deployment["mlrun"].get
     (schedule,) = mlrun_get(f"/projects/{project}/schedules")["schedules"]
     assert (schedule["name"], schedule["cron_trigger"]["hour"]) == ("nightly", 0)
     assert dhmlrun(deployment, "plan", "--detailed-exitcode").returncode == 0
@@ -204,15 +253,18 @@ def test_a_schedule_is_created_replaced_and_deleted(deployment: dict[str, Any]) 
     assert mlrun_get(f"/projects/{project}/functions?label=dhmlrun&tag=*")["funcs"] == []
 
 
-def test_runs_on_a_dhcore_with_the_mlrun_runtime_are_recorded_on_mlrun(tmp_path: Path) -> None:
+def test_runs_on_a_dhcore_with_the_mlrun_runtime_are_recorded_on_mlrun(
+    request: pytest.FixtureRequest, tmp_path: Path, mlrun: Mlrun
+) -> None:
     """The embedded core holds the runs; the runtime inside them records on the MLRun service of
     `MLRUN_DBPATH` (project saved there), as DigitalHub's mlrun runtime always did."""
-    suffix = f"it{uuid.uuid4().hex[:8]}"
+    suffix = suffix_of(request)
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns(".dhmlrun"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DHCORE_", "DH_"))}
-    env.update(MLRUN_DBPATH=MLRUN_API, DHMLRUN_VAR_ENV=suffix, DH_CONFIG=os.devnull, DHMLRUN_RUN_SERVER="0")
+    env = {k: v for k, v in environ().items() if not k.startswith(("DHCORE_", "DH_"))}
+    env.update(MLRUN_DBPATH=mlrun.url, DHMLRUN_VAR_ENV=suffix, DH_CONFIG=os.devnull)
     project = f"employees-{suffix}"
+    mlrun.delete_project(project)
     try:
         applied = subprocess.run(
             [sys.executable, "-m", "dhmlrun", "apply", "--auto-approve"],
@@ -224,7 +276,7 @@ def test_runs_on_a_dhcore_with_the_mlrun_runtime_are_recorded_on_mlrun(tmp_path:
         )
         assert applied.returncode == 0, applied.stdout + applied.stderr
         assert "MLRun service" not in applied.stdout  # the functions and runs stay on the core
-        runs = mlrun_get(f"/projects/{project}/runs")["runs"]
+        runs = mlrun.get(f"/projects/{project}/runs")["runs"]
         assert sorted(r["status"]["state"] for r in runs) == ["completed", "completed"]
     finally:
-        mlrun_delete_project(project)
+        mlrun.delete_project(project)

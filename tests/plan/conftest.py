@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from dhmlrun.cli import cli
+from tests.conftest import one_worker
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "employees"
 
@@ -42,6 +43,7 @@ def copy_example(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+@one_worker
 def applied(core: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The example applied once per test module (two real mlrun runs): (config dir, env var)."""
     root = copy_example(tmp_path_factory.mktemp("applied"))

@@ -45,8 +45,9 @@ runs:
 """
 
 JOBS = '''\
-"""Tiny handlers; DHMLRUN_TEST_SLEEP makes `load` slow and DHMLRUN_TEST_FAIL makes `total` fail
-(read from the environment, so they do not change the runs' fingerprints)."""
+"""Tiny handlers; DHMLRUN_TEST_SLEEP makes `load` slow, DHMLRUN_TEST_GATE makes it wait until
+that file exists (the test makes it once it saw what it needs) and DHMLRUN_TEST_FAIL makes
+`total` fail (read from the environment, so they do not change the runs' fingerprints)."""
 
 import os
 import time
@@ -58,6 +59,12 @@ def load(context, url):
     if seconds:
         print("load: sleeping", seconds, flush=True)
         time.sleep(seconds)
+    gate = os.environ.get("DHMLRUN_TEST_GATE")
+    if gate:
+        print("load: waiting for", gate, flush=True)
+        deadline = time.monotonic() + 300
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
     context.log_result("rows", len(df))
     return df
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from dhmlrun.platform.lock import LOCK_NAME
-from tests.conftest import pids_with_environ
+from dhmlrun.vocabulary.settings import run_logs_dir
+from tests.conftest import pids_with_environ, wait_for
 from tests.system.conftest import Truth, cli, cli_env, start_cli, write_config
 
 pytestmark = pytest.mark.slow
@@ -40,6 +41,8 @@ class Apply:
     root: Path
     project: str
     mark: str
+    load_run: str
+    """The id of `runs.load`, executing."""
 
     def interrupt(self, signum: int, whole_group: bool = False) -> int:
         """Signal the apply (or its process group, as a terminal's Ctrl-C does); its exit code."""
@@ -52,6 +55,11 @@ class Apply:
     @property
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def load_log(self) -> str:
+        """What `runs.load`'s worker printed so far (apply's log of it)."""
+        log = run_logs_dir(self.root, self.project) / f"{self.load_run}.log"
+        return log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
 
     def children(self) -> list[int]:
         """The processes it started that are still alive (its environment's marker)."""
@@ -68,8 +76,8 @@ def running_apply(core: Any, tmp_path: Path, name: str = "apply") -> Iterator[Ap
     log = tmp_path / f"{name}.log"
     process = start_cli(*args, env=cli_env(DHMLRUN_TEST_SLEEP="300", **{MARK: mark}), log=log)
     try:
-        truth.wait_for_state("runs.load", "RUNNING")
-        yield Apply(process, log, args, truth, root, project, mark)
+        running = truth.wait_for_state("runs.load", "RUNNING")
+        yield Apply(process, log, args, truth, root, project, mark, running["id"])
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -83,7 +91,7 @@ def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
     core: Any, tmp_path: Path, signum: int, whole_group: bool
 ) -> None:
     with running_apply(core, tmp_path) as first:
-        time.sleep(0.5)  # into the handler's sleep
+        wait_for(lambda: "load: sleeping" in first.load_log(), "runs.load's handler to start")
         started = time.monotonic()
         code = first.interrupt(signum, whole_group)
         took = time.monotonic() - started
@@ -115,7 +123,7 @@ def test_an_interrupted_apply_ends_its_runs_and_the_next_apply_runs_them(
 def test_a_second_interrupt_exits_at_once(core: Any, tmp_path: Path) -> None:
     with running_apply(core, tmp_path) as first:
         first.process.send_signal(signal.SIGINT)
-        time.sleep(0.05)
+        wait_for(lambda: "Interrupt again to exit at once" in first.output, "the first interrupt to be taken")
         code = first.interrupt(signal.SIGINT)
     assert code == EXIT_INTERRUPTED, first.output
     assert "Interrupted again" in first.output

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from dhmlrun.vocabulary.times import parse as parse_time
+from tests.conftest import wait_for
 from tests.system.conftest import Truth, cli, cli_env, start_cli, write_config
 from tests.system.faultproxy import FaultProxy
 
@@ -38,7 +38,7 @@ def test_a_killed_apply_is_finished_by_the_next_one(core: Any, tmp_path: Path) -
     # what the next apply sees once the dead executor's lease ran out
     expires = parse_time(truth.runs_of("runs.load")[0]["status"]["lease"]["expires"])
     assert expires is not None
-    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.5)
+    wait_for(lambda: datetime.now(UTC) > expires, "the killed run's lease to run out", timeout=30)
 
     second = cli(*args, env=cli_env(DHMLRUN_RUN_LEASE_SECONDS=LEASE))
     assert second.returncode == 0, (second.stdout[-2000:], second.stderr[-3000:])

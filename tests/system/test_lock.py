@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ import pytest
 import requests
 
 from dhmlrun.platform.lock import LOCK_TYPE, lock_body, lock_id
-from tests.conftest import auth_headers
+from dhmlrun.vocabulary.times import parse as parse_time
+from tests.conftest import auth_headers, wait_for
 from tests.system.conftest import Truth, cli, cli_env, start_cli, write_config
 
 pytestmark = pytest.mark.slow
@@ -45,15 +45,25 @@ def test_two_first_deploys_one_waits_a_third_is_refused_nothing_is_done_twice(
     root, project = write_config(tmp_path)
     truth = Truth(core, project)
     args = ("apply", root, "--var", f"project={project}", "--endpoint", core.endpoint, "--auto-approve")
-    env = cli_env(DHMLRUN_TEST_SLEEP="6", DHMLRUN_LOCK_LEASE_SECONDS="2")
+    gate = tmp_path / "gate"  # the holder's run waits for it: the lock stays held until then
+    env = cli_env(DHMLRUN_TEST_GATE=str(gate), DHMLRUN_LOCK_LEASE_SECONDS="2")
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     applies = [start_cli(*args, "--lock-timeout", "120", env=env, log=log) for log in logs]
     try:
         truth.wait_for_state("runs.load", "RUNNING")
         holder = read_lock(core, project)
         assert holder is not None
-        time.sleep(2.5)  # longer than the lock's lease: only renewals keep it held
+        taken_until = parse_time(holder["expires"])
+        assert taken_until is not None
+
+        def held_by_renewals() -> bool:  # past the lease it was taken with, the lock still held
+            current = read_lock(core, project)
+            now = datetime.now(UTC)
+            return now > taken_until and current is not None and parse_time(current["expires"]) > now
+
+        wait_for(held_by_renewals, "the lock's lease to be renewed past the one it was taken with", 60)
         refused = cli(*args, "--lock-timeout", "0", env=cli_env(DHMLRUN_LOCK_LEASE_SECONDS="2"))
+        gate.touch()
         assert [p.wait(timeout=180) for p in applies] == [0, 0], [log.read_text()[-3000:] for log in logs]
     finally:
         for p in applies:
