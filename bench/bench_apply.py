@@ -79,8 +79,9 @@ def apply_timed(directory: Path, *extra: str, server: bool = True) -> tuple[floa
     start = time.perf_counter()
     first_run = last_end = None
     lines = []
-    with subprocess.Popen(argv, cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True) as proc:
+    with subprocess.Popen(
+        argv, cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:
             lines.append(line)
@@ -219,8 +220,10 @@ def main() -> None:
         if args.only in (None, "parallel"):
             results += parallel_runs(Path(tmp), 1 if args.quick else 3)
     for result in results:
-        print(f"{result.name}: {result.measured} vs {result.baseline}, ratio {result.ratio:.2f}; "
-              f"goal {result.goal}: {verdict(result.met)}; {'; '.join(result.notes)}")
+        print(
+            f"{result.name}: {result.measured} vs {result.baseline}, ratio {result.ratio:.2f}; "
+            f"goal {result.goal}: {verdict(result.met)}; {'; '.join(result.notes)}"
+        )
 
 
 if __name__ == "__main__":

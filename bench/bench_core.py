@@ -163,9 +163,7 @@ def bench_http(tmp: Path, repeat: int) -> None:
         ("GET by id, SDK-like", uv_sdk, std_sdk),
     )
     for label, uv, std_rate in rows:
-        print(
-            f"  {label:18} uvicorn {uv:8.1f}   stdlib {std_rate:8.1f}   ratio {uv / std_rate:.2f}"
-        )
+        print(f"  {label:18} uvicorn {uv:8.1f}   stdlib {std_rate:8.1f}   ratio {uv / std_rate:.2f}")
 
 
 # 2. WAL ---------------------------------------------------------------------------------------
@@ -333,26 +331,30 @@ def run(quick: bool = False) -> list[Result]:
             # where a setting is what makes the path fast it must win; elsewhere it must cost
             # nothing beyond this machine's noise (about +-20% between rounds here)
             pays = index == 1 and other == "no indexes"
-            results.append(Result(
-                f"7. core {what}, WAL+indexes vs {other}",
-                f"{shipped[index]:.1f} req/s",
-                f"{rates[other][index]:.1f} req/s",
-                ratio,
-                ">= 2x (what the index is for)" if pays else ">= 0.8x (no cost beyond noise)",
-                ratio >= (2.0 if pays else 0.8),
-                f"HTTP keep-alive; best of {rounds} rounds (configs interleaved)",
-            ))
+            results.append(
+                Result(
+                    f"7. core {what}, WAL+indexes vs {other}",
+                    f"{shipped[index]:.1f} req/s",
+                    f"{rates[other][index]:.1f} req/s",
+                    ratio,
+                    ">= 2x (what the index is for)" if pays else ">= 0.8x (no cost beyond noise)",
+                    ratio >= (2.0 if pays else 0.8),
+                    f"HTTP keep-alive; best of {rounds} rounds (configs interleaved)",
+                )
+            )
     (_, wal_multi), (_, rollback_multi) = wal[True], wal[False]
-    results.append(Result(
-        "7. core creates, 4 writer processes, WAL vs rollback journal",
-        f"{wal_multi:.0f} /s",
-        f"{rollback_multi:.0f} /s",
-        wal_multi / rollback_multi,
-        ">= 2x (what WAL is for)",
-        wal_multi >= 2 * rollback_multi,
-        "one run each",
-        [f"1 process: WAL {wal[True][0]:.0f}/s vs rollback {wal[False][0]:.0f}/s"],
-    ))
+    results.append(
+        Result(
+            "7. core creates, 4 writer processes, WAL vs rollback journal",
+            f"{wal_multi:.0f} /s",
+            f"{rollback_multi:.0f} /s",
+            wal_multi / rollback_multi,
+            ">= 2x (what WAL is for)",
+            wal_multi >= 2 * rollback_multi,
+            "one run each",
+            [f"1 process: WAL {wal[True][0]:.0f}/s vs rollback {wal[False][0]:.0f}/s"],
+        )
+    )
     return results
 
 

@@ -94,7 +94,10 @@ def fetch_once(size: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-fetch-") as tmp:
         done = subprocess.run(
             [PYTHON, "-c", CHILD, server.url, str(Path(tmp) / "data")],
-            capture_output=True, text=True, check=False, cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
         )
         server.shutdown()
         if done.returncode != 0:
@@ -131,8 +134,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     for result in run(args.quick):
-        print(f"{result.name}: {result.measured} (baseline {result.baseline}); goal {result.goal}: "
-              f"{'met' if result.met else 'NOT met'}; {'; '.join(result.notes)}")
+        print(
+            f"{result.name}: {result.measured} (baseline {result.baseline}); goal {result.goal}: "
+            f"{'met' if result.met else 'NOT met'}; {'; '.join(result.notes)}"
+        )
 
 
 if __name__ == "__main__":

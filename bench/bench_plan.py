@@ -219,8 +219,9 @@ def naive_plan(decl: Declaration) -> int:
     return differ
 
 
-def measure_size(core_endpoint: str, token: str, proxy: CountingProxy, tmp: Path, size: int, repeat: int,
-                 cli_repeat: int) -> dict:
+def measure_size(
+    core_endpoint: str, token: str, proxy: CountingProxy, tmp: Path, size: int, repeat: int, cli_repeat: int
+) -> dict:
     """Plan timings (in-process and CLI) and request counts for a project of `size` entities."""
     decl = declaration(tmp, f"bench-{size}", size)
     populate(http_platform(core_endpoint, token), decl)
@@ -233,8 +234,15 @@ def measure_size(core_endpoint: str, token: str, proxy: CountingProxy, tmp: Path
     platform.read_state(decl.project_name)
     seconds_, clean = time_plan(platform, decl, repeat)
     cli_seconds, code = time_cli(write_config(tmp / f"cfg-{size}", decl), core_endpoint, token, cli_repeat)
-    return {"size": size, "decl": decl, "seconds": seconds_, "cli": cli_seconds, "code": code,
-            "requests": requests, "clean": clean}
+    return {
+        "size": size,
+        "decl": decl,
+        "seconds": seconds_,
+        "cli": cli_seconds,
+        "code": code,
+        "requests": requests,
+        "clean": clean,
+    }
 
 
 def time_naive(decl: Declaration, endpoint: str, token: str, repeat: int) -> float:
@@ -288,8 +296,10 @@ def run(quick: bool = False) -> list[Result]:
         ">= 10x faster (ratio <= 0.1)",
         speedup >= 10,
         "in-process, after warm-up (both pay the same imports); best of N",
-        [f"{speedup:.0f}x faster; whole-process plan CLI {seconds(big['cli'])} "
-         f"(its start-up included; the naive script's SDK import is not)"],
+        [
+            f"{speedup:.0f}x faster; whole-process plan CLI {seconds(big['cli'])} "
+            f"(its start-up included; the naive script's SDK import is not)"
+        ],
     )
     return [plan_result, naive_result]
 
@@ -299,8 +309,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     for result in run(args.quick):
-        print(f"{result.name}: {result.measured} vs {result.baseline}, ratio {result.ratio:.3f}; "
-              f"goal {result.goal}: {'met' if result.met else 'NOT met'}")
+        print(
+            f"{result.name}: {result.measured} vs {result.baseline}, ratio {result.ratio:.3f}; "
+            f"goal {result.goal}: {'met' if result.met else 'NOT met'}"
+        )
         for note in result.notes:
             print(f"    {note}")
     return 0

@@ -200,7 +200,7 @@ def run(quick: bool = False) -> list[Result]:
     no_op = plan.no_op and timings["dhmlrun, shell settings"].no_op
     dont_write = ", PYTHONDONTWRITEBYTECODE set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
     notes = [
-        f"every dhmlrun plan printed \"{NO_CHANGES}\": {no_op}",
+        f'every dhmlrun plan printed "{NO_CHANGES}": {no_op}',
         f"with this shell's Python settings (bytecode as the checkout has it{dont_write}): "
         f"{seconds(timings['dhmlrun, shell settings'].best)}",
         f"the one apply before: {seconds(applied)}",
@@ -209,7 +209,7 @@ def run(quick: bool = False) -> list[Result]:
     if "terraform" in timings:
         tf = timings["terraform"]
         baseline, ratio = f"{seconds(tf.best)} (terraform plan)", plan.best / tf.best
-        notes.append(f"every terraform plan printed \"{NO_CHANGES}\": {tf.no_op}")
+        notes.append(f'every terraform plan printed "{NO_CHANGES}": {tf.no_op}')
     else:
         notes.append("terraform not found on PATH: no baseline")
     return [
@@ -233,8 +233,10 @@ def main() -> None:
     args = parser.parse_args()
     for result in run(args.quick):
         ratio = "-" if result.ratio is None else f"{result.ratio:.2f}"
-        print(f"{result.name}: {result.measured} vs {result.baseline}, ratio dhmlrun/terraform "
-              f"{ratio}; goal {result.goal}: {verdict(result.met)}")
+        print(
+            f"{result.name}: {result.measured} vs {result.baseline}, ratio dhmlrun/terraform "
+            f"{ratio}; goal {result.goal}: {verdict(result.met)}"
+        )
         for note in [result.how, *result.notes]:
             print(f"    {note}")
 

@@ -63,7 +63,11 @@ def timed(script: str, *args: str, cwd: Path, env: Mapping[str, str]) -> tuple[f
     """
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], cwd=cwd, env=dict(env), capture_output=True, text=True,
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
         check=False,
     )
     elapsed = time.perf_counter() - start

@@ -82,7 +82,9 @@ def heavy_imports(directory: Path) -> list[str]:
     """Modules of mlrun or digitalhub that `dhmlrun validate` imports (`-X importtime`); want none."""
     done = subprocess.run(
         [PYTHON, "-X", "importtime", "-m", "dhmlrun", "validate", str(directory)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     found = []
     for line in done.stderr.splitlines():
@@ -127,8 +129,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     for result in run(args.quick):
-        print(f"{result.name}: {result.measured} (baseline {result.baseline}, ratio {result.ratio:.2f}); "
-              f"goal {result.goal}: {'met' if result.met else 'NOT met'}; {'; '.join(result.notes)}")
+        print(
+            f"{result.name}: {result.measured} (baseline {result.baseline}, ratio {result.ratio:.2f}); "
+            f"goal {result.goal}: {'met' if result.met else 'NOT met'}; {'; '.join(result.notes)}"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,13 @@ def best_of(fn: Callable[[], float], repeat: int) -> float:
     return min(fn() for _ in range(max(1, repeat)))
 
 
-def run_timed(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-              ok: Sequence[int] = (0,)) -> tuple[float, subprocess.CompletedProcess[str]]:
+def run_timed(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    ok: Sequence[int] = (0,),
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Wall seconds of one whole process and what it printed (for a benchmark that also checks
     what was timed); fails loudly when it exits with an unexpected code."""
     start = time.perf_counter()
@@ -61,8 +66,13 @@ def run_timed(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, st
     return elapsed, done
 
 
-def time_process(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 ok: Sequence[int] = (0,)) -> float:
+def time_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    ok: Sequence[int] = (0,),
+) -> float:
     """Wall seconds of one whole process; fails loudly when it exits with an unexpected code."""
     return run_timed(argv, cwd=cwd, env=env, ok=ok)[0]
 

@@ -119,7 +119,7 @@ def write(results: list[Result], quick: bool, elapsed: float) -> None:
         f"Machine: {machine()}. Whole run: {elapsed:.0f} s.\n\n"
         "Ratio = measured / baseline, both measured in this same run (for throughput rows a ratio\n"
         "above 1 means the shipped setting is faster). The machine is shared: see each row's note for\n"
-        "how it was timed (best of N, configurations interleaved). A row whose goal is \"-\" has no goal\n"
+        'how it was timed (best of N, configurations interleaved). A row whose goal is "-" has no goal\n'
         "of its own: it is context for the row above it.\n\n"
         f"{table(results)}\n\n## Notes\n\n{notes(results)}\n{kept_section()}"
     )

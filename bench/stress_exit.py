@@ -104,9 +104,7 @@ def _served_endpoint(server: subprocess.Popen, log: Path) -> str:
 def busy_loops(count: int, limit_seconds: float) -> Iterator[None]:
     """`count` processes spinning on a core each for the block (each stops by itself after
     `limit_seconds` at the latest)."""
-    loops = [
-        subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(limit_seconds)]) for _ in range(count)
-    ]
+    loops = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(limit_seconds)]) for _ in range(count)]
     try:
         yield
     finally:

@@ -61,7 +61,7 @@ def archive_format(head: bytes) -> str | None:
     """`zip` or `tar` (plain or gzip-compressed) from an archive's first bytes, else None."""
     if head.startswith(ZIP_MAGIC):
         return "zip"
-    if head.startswith(GZIP_MAGIC) or head[TAR_MAGIC_OFFSET:TAR_MAGIC_OFFSET + 5] == b"ustar":
+    if head.startswith(GZIP_MAGIC) or head[TAR_MAGIC_OFFSET : TAR_MAGIC_OFFSET + 5] == b"ustar":
         return "tar"
     return None
 
@@ -110,8 +110,10 @@ def _judge(archive: Source, dest: Path, limits: ArchiveLimits) -> str:
         raise ArchiveRefused(_reason(exc)) from exc
     size = len(archive) if isinstance(archive, bytes) else archive.stat().st_size
     if total > limits.ratio_floor_bytes and total > limits.ratio * max(size, 1):
-        raise ArchiveRefused(f"it unpacks to {total:,} bytes, more than {limits.ratio} times its own "
-                             f"{size:,} (a compression bomb?)")
+        raise ArchiveRefused(
+            f"it unpacks to {total:,} bytes, more than {limits.ratio} times its own "
+            f"{size:,} (a compression bomb?)"
+        )
     return kind
 
 
@@ -140,13 +142,14 @@ def _check_zip_directory(stream: BinaryIO, limits: ArchiveLimits) -> None:
     end = tail.rfind(b"PK\x05\x06")
     if end < 0:
         return  # zipfile says what is wrong
-    directory = int.from_bytes(tail[end + 12:end + 16], "little")
+    directory = int.from_bytes(tail[end + 12 : end + 16], "little")
     zip64 = tail.rfind(b"PK\x06\x06", 0, end)
     if directory == 0xFFFFFFFF and zip64 >= 0:
-        directory = int.from_bytes(tail[zip64 + 40:zip64 + 48], "little")
+        directory = int.from_bytes(tail[zip64 + 40 : zip64 + 48], "little")
     if directory > limits.members * ZIP_ENTRY_BYTES:
-        raise ArchiveRefused(f"its directory of {directory:,} bytes lists more than {limits.members:,} "
-                             "members")
+        raise ArchiveRefused(
+            f"its directory of {directory:,} bytes lists more than {limits.members:,} members"
+        )
 
 
 def _check_zip_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path) -> None:
@@ -265,4 +268,3 @@ class _Counted(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
-

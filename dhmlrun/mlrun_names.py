@@ -38,10 +38,14 @@ def run_name_problem(function: str, handler: str) -> str | None:
     """Why mlrun would refuse the run name of this function and handler, or None."""
     name = mlrun_run_name(function, handler)
     if len(name) > RUN_NAME_MAX:
-        return (f"mlrun names the runs of this function {name!r} (its name, '-', its handler's name), "
-                f"{len(name)} characters: more than the {RUN_NAME_MAX} a Kubernetes label value may have; "
-                "shorten the function's name or its handler's")
+        return (
+            f"mlrun names the runs of this function {name!r} (its name, '-', its handler's name), "
+            f"{len(name)} characters: more than the {RUN_NAME_MAX} a Kubernetes label value may have; "
+            "shorten the function's name or its handler's"
+        )
     if not _LABEL_VALUE.fullmatch(name):
-        return (f"mlrun names the runs of this function {name!r} (its name, '-', its handler's name), "
-                "which must end with a letter or a digit; rename the handler")
+        return (
+            f"mlrun names the runs of this function {name!r} (its name, '-', its handler's name), "
+            "which must end with a letter or a digit; rename the handler"
+        )
     return None

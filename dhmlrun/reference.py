@@ -91,8 +91,14 @@ def _rows(schema: Schema, root: Schema, prefix: str) -> Iterator[Row]:
     for name, raw in schema.get("properties", {}).items():
         field = _resolve(raw, root)
         address = f"{prefix}{name}"
-        yield (f"`{address}`", _type(field, root), "yes" if name in required else "",
-               _allowed(field), _default(field), _text(field.get("description", "")))
+        yield (
+            f"`{address}`",
+            _type(field, root),
+            "yes" if name in required else "",
+            _allowed(field),
+            _default(field),
+            _text(field.get("description", "")),
+        )
         if _is_root_section(prefix, name):
             continue
         if field.get("properties"):
@@ -166,12 +172,15 @@ def _table(rows: Iterator[Row]) -> str:
 
 
 def _connection_section() -> str:
-    lines = ["## Connecting to DigitalHub\n",
-             "`plan`, `apply` and the other platform commands pick the endpoint from the first source that",
-             "applies; credentials always come from the same source as the endpoint. The ini file is the",
-             "SDK's and dhcli's: `$DH_CONFIG`, else `~/.dhcore.ini`; a section is a profile. Tokens and",
-             "passwords are never printed.\n",
-             "| # | Endpoint from | Credentials from |", "|---|---|---|"]
+    lines = [
+        "## Connecting to DigitalHub\n",
+        "`plan`, `apply` and the other platform commands pick the endpoint from the first source that",
+        "applies; credentials always come from the same source as the endpoint. The ini file is the",
+        "SDK's and dhcli's: `$DH_CONFIG`, else `~/.dhcore.ini`; a section is a profile. Tokens and",
+        "passwords are never printed.\n",
+        "| # | Endpoint from | Credentials from |",
+        "|---|---|---|",
+    ]
     lines += [f"| {n} | {source} | {creds} |" for n, (source, creds) in enumerate(PRECEDENCE, start=1)]
     return "\n".join(lines) + "\n"
 

@@ -76,8 +76,10 @@ RUNTIME_SCHEMES: dict[str, tuple[Fetch, bool | None]] = {
     "http": (Fetch.HTTP, None),
     "zip+http": (Fetch.HTTP, True),
 }
-FORMS = ("a local file or .zip/.tar/.tar.gz/.tgz archive, git+https://HOST/REPO.git#REF, "
-         "https:// or s3:// naming a .py file or an archive, zip+https://, zip+s3://")
+FORMS = (
+    "a local file or .zip/.tar/.tar.gz/.tgz archive, git+https://HOST/REPO.git#REF, "
+    "https:// or s3:// naming a .py file or an archive, zip+https://, zip+s3://"
+)
 
 
 def classify_source(uri: str, *, declared: bool = False) -> SourceForm:
@@ -100,16 +102,20 @@ def classify_source(uri: str, *, declared: bool = False) -> SourceForm:
         return SourceForm(fetch, location, True)
     if path.endswith(".py"):
         return SourceForm(fetch, location, False)
-    raise UnsupportedSource(f"unsupported source {uri!r}: an {scheme}:// source must name a .py file or an "
-                            f"archive ({', '.join(ARCHIVE_SUFFIXES)}), or be written zip+{scheme}://")
+    raise UnsupportedSource(
+        f"unsupported source {uri!r}: an {scheme}:// source must name a .py file or an "
+        f"archive ({', '.join(ARCHIVE_SUFFIXES)}), or be written zip+{scheme}://"
+    )
 
 
 def size_problem(size: int) -> str | None:
     """Why code of `size` bytes cannot be shipped in a function's spec, or None."""
     if size <= MAX_EMBEDDED_BYTES:
         return None
-    return (f"it is {size:,} bytes; code shipped in the function's spec may be at most "
-            f"{MAX_EMBEDDED_BYTES:,} (publish it as an https, s3 or git source instead)")
+    return (
+        f"it is {size:,} bytes; code shipped in the function's spec may be at most "
+        f"{MAX_EMBEDDED_BYTES:,} (publish it as an https, s3 or git source instead)"
+    )
 
 
 def embedded_problem(content: bytes) -> str | None:

@@ -57,17 +57,39 @@ def declaration_options(func: F) -> F:
     `environment` keyword arguments), and `--allow-outside PATH`, which is not a keyword argument:
     it is kept in the click context, where `declaration_kwargs` finds it, so the commands'
     signatures stay as they are."""
-    func = click.option("--allow-outside", metavar="PATH", multiple=True, expose_value=False,
-                        type=click.Path(path_type=Path), callback=_keep_allow_outside,
-                        help="Let the declaration read files under PATH, outside its directory "
-                             "(repeatable).")(func)
-    func = click.option("-e", "--env", "environment", metavar="NAME", default=None,
-                        help="Declaration environment (environments.NAME) to use.")(func)
-    func = click.option("--var-file", "var_files", multiple=True, metavar="FILE",
-                        type=click.Path(dir_okay=False, path_type=Path),
-                        help="YAML file of variable values (repeatable; later files win).")(func)
-    func = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_parse_vars,
-                        help="Set a variable (repeatable); overrides every other source.")(func)
+    func = click.option(
+        "--allow-outside",
+        metavar="PATH",
+        multiple=True,
+        expose_value=False,
+        type=click.Path(path_type=Path),
+        callback=_keep_allow_outside,
+        help="Let the declaration read files under PATH, outside its directory (repeatable).",
+    )(func)
+    func = click.option(
+        "-e",
+        "--env",
+        "environment",
+        metavar="NAME",
+        default=None,
+        help="Declaration environment (environments.NAME) to use.",
+    )(func)
+    func = click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        metavar="FILE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="YAML file of variable values (repeatable; later files win).",
+    )(func)
+    func = click.option(
+        "--var",
+        "variables",
+        multiple=True,
+        metavar="NAME=VALUE",
+        callback=_parse_vars,
+        help="Set a variable (repeatable); overrides every other source.",
+    )(func)
     return func
 
 
@@ -82,8 +104,12 @@ def declaration_kwargs(
 ) -> dict[str, Any]:
     """The keyword arguments of `load_declaration` from the shared options' values (and
     `--allow-outside`, from the current click context)."""
-    return {"cli_vars": dict(variables), "var_files": list(var_files), "environment": environment,
-            "allow_outside": list(allowed_outside())}
+    return {
+        "cli_vars": dict(variables),
+        "var_files": list(var_files),
+        "environment": environment,
+        "allow_outside": list(allowed_outside()),
+    }
 
 
 def platform_options(func: F) -> F:

@@ -236,7 +236,7 @@ def follow(
         state, message = read_state()
         text = read_text()  # after the state: a final state's logs are complete
         if text != printed:
-            echo(text[len(printed):] if text.startswith(printed) else text)
+            echo(text[len(printed) :] if text.startswith(printed) else text)
             printed = text
         if states.is_final(state) or time.monotonic() >= deadline:
             return state, message

@@ -19,8 +19,14 @@ from dhmlrun.vocabulary.mask import MASK, mask_value
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @declaration_options
 @click.pass_context
-def validate(ctx: click.Context, path: Path, as_json: bool, variables: dict[str, str],
-             var_files: tuple[Path, ...], environment: str | None) -> None:
+def validate(
+    ctx: click.Context,
+    path: Path,
+    as_json: bool,
+    variables: dict[str, str],
+    var_files: tuple[Path, ...],
+    environment: str | None,
+) -> None:
     """Load, render and validate the declaration at PATH (a directory or dhmlrun.yaml).
 
     Exit code 0 when valid, 1 with every error found when not.
@@ -32,8 +38,11 @@ def validate(ctx: click.Context, path: Path, as_json: bool, variables: dict[str,
         declaration = load_declaration(path, **declaration_kwargs(variables, var_files, environment))
     except DhmlrunError as exc:
         if as_json:
-            click.echo(json.dumps({"valid": False, "errors": [p.as_dict() for p in exc.problems],
-                                   "resources": []}, indent=2))
+            click.echo(
+                json.dumps(
+                    {"valid": False, "errors": [p.as_dict() for p in exc.problems], "resources": []}, indent=2
+                )
+            )
         else:
             print_problems(exc)
         ctx.exit(1)

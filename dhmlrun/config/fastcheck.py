@@ -182,10 +182,23 @@ def _all_of(argument: list[Any], schema: dict[str, Any], root: dict[str, Any]) -
 
 
 _BUILDERS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], Check]] = {
-    "$ref": _ref, "type": _type, "properties": _properties, "additionalProperties": _additional,
-    "required": _required, "enum": _enum, "const": _const, "pattern": _pattern,
-    "minLength": _min_length, "maxLength": _max_length, "minimum": _minimum,
-    "minProperties": _min_properties, "maxProperties": _max_properties, "items": _items,
-    "propertyNames": _property_names, "oneOf": _one_of, "anyOf": _any_of, "allOf": _all_of,
+    "$ref": _ref,
+    "type": _type,
+    "properties": _properties,
+    "additionalProperties": _additional,
+    "required": _required,
+    "enum": _enum,
+    "const": _const,
+    "pattern": _pattern,
+    "minLength": _min_length,
+    "maxLength": _max_length,
+    "minimum": _minimum,
+    "minProperties": _min_properties,
+    "maxProperties": _max_properties,
+    "items": _items,
+    "propertyNames": _property_names,
+    "oneOf": _one_of,
+    "anyOf": _any_of,
+    "allOf": _all_of,
 }
 _COMPANIONS: set[str] = set()

@@ -46,7 +46,8 @@ def find_root_file(path: Path) -> Path:
         shown = display_path(path.resolve())
         raise DhmlrunError.single(
             f"no dhmlrun.yaml in {shown}: name the config directory (`dhmlrun plan DIR`; `--path DIR` "
-            f"for show, logs and outputs), or start one here with `dhmlrun init {shlex.quote(shown)}`")
+            f"for show, logs and outputs), or start one here with `dhmlrun init {shlex.quote(shown)}`"
+        )
     if path.is_file():
         return path.resolve()
     raise DhmlrunError.single(f"no such file or directory: {path}", Location(str(path)))
@@ -101,8 +102,10 @@ def _matches(doc: Document, base: Path, pattern: str, index: int) -> list[Path]:
     start = base.joinpath(*parts[:literal])
     try:
         if ".." in parts:
-            raise _Refused(f"include {pattern!r}: '..' is not allowed in include patterns (they name files "
-                           "below the config directory)")
+            raise _Refused(
+                f"include {pattern!r}: '..' is not allowed in include patterns (they name files "
+                "below the config directory)"
+            )
         if doc.confinement.resolved_outside(start) is not None:
             if not start.is_relative_to(base):  # written as an absolute path
                 raise _Refused(f"include {pattern!r} is outside the config directory {base}; {HINT}")
@@ -126,8 +129,10 @@ def _leads_outside(doc: Document, pattern: str, found: Path) -> str:
     never the place outside it leads to."""
     shown = str(found.relative_to(doc.root_file.parent))
     where = "" if shown == pattern else f" at {shown!r}"
-    return (f"include {pattern!r}{where} leads outside the config directory {doc.root_file.parent} "
-            f"through a symlink; {HINT}")
+    return (
+        f"include {pattern!r}{where} leads outside the config directory {doc.root_file.parent} "
+        f"through a symlink; {HINT}"
+    )
 
 
 def _collapsed(segments: tuple[str, ...]) -> tuple[str, ...]:
@@ -175,11 +180,16 @@ class _Expansion:
             return []
         self.seen += len(names)
         if self.seen > MAX_EXPANSION:
-            raise _Refused(f"include {self.pattern!r} looks at more than {MAX_EXPANSION:,} directory "
-                           "entries; name the files more precisely")
+            raise _Refused(
+                f"include {self.pattern!r} looks at more than {MAX_EXPANSION:,} directory "
+                "entries; name the files more precisely"
+            )
         hidden_too = pattern.startswith(".")
-        return [directory / name for name in names
-                if fnmatch.fnmatchcase(name, pattern) and (hidden_too or not name.startswith("."))]
+        return [
+            directory / name
+            for name in names
+            if fnmatch.fnmatchcase(name, pattern) and (hidden_too or not name.startswith("."))
+        ]
 
 
 def _record_origins(doc: Document, loaded: LoadedYaml) -> None:
@@ -196,8 +206,14 @@ def _merge(doc: Document, loaded: LoadedYaml) -> None:
     doc.problems.extend(loaded.problems)
     for key in loaded.data:
         if key not in MERGED_SECTIONS:
-            doc.problems.append(_problem_at(loaded, (key,), f"{key!r} may only be written in the root file",
-                                            allowed=", ".join(MERGED_SECTIONS)))
+            doc.problems.append(
+                _problem_at(
+                    loaded,
+                    (key,),
+                    f"{key!r} may only be written in the root file",
+                    allowed=", ".join(MERGED_SECTIONS),
+                )
+            )
     accepted: set[tuple[str, str]] = set()
     for section in MERGED_SECTIONS:
         entries = loaded.data.get(section)
@@ -208,8 +224,11 @@ def _merge(doc: Document, loaded: LoadedYaml) -> None:
         for name, value in entries.items():
             if name in target:
                 first = doc.locate((section, name), key=True)
-                doc.problems.append(_problem_at(loaded, (section, name),
-                                                f"{section}.{name} is declared twice (also at {first})"))
+                doc.problems.append(
+                    _problem_at(
+                        loaded, (section, name), f"{section}.{name} is declared twice (also at {first})"
+                    )
+                )
                 continue
             target[name] = value
             accepted.add((section, name))

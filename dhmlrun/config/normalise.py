@@ -146,12 +146,17 @@ def _secret(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -
         declared = doc.data.get("variables") if isinstance(doc.data.get("variables"), dict) else {}
         variable = declared.get(spec["variable"])
         if variable is None:
-            doc.later_problem(("secrets", name, "variable"), f"no variable {spec['variable']!r} is declared",
-                              allowed=", ".join(sorted(declared)) or "(no variables are declared)")
+            doc.later_problem(
+                ("secrets", name, "variable"),
+                f"no variable {spec['variable']!r} is declared",
+                allowed=", ".join(sorted(declared)) or "(no variables are declared)",
+            )
         elif not (isinstance(variable, dict) and variable.get("sensitive") is True):
-            doc.later_problem(("secrets", name, "variable"),
-                              f"variable {spec['variable']!r} must be declared sensitive: true to hold a "
-                              "secret's value (else it could be printed)")
+            doc.later_problem(
+                ("secrets", name, "variable"),
+                f"variable {spec['variable']!r} must be declared sensitive: true to hold a "
+                "secret's value (else it could be printed)",
+            )
     return spec
 
 
@@ -185,8 +190,11 @@ def _checked_source_spec(
         try:
             content = base64.b64decode(source["base64"], validate=True)
         except (binascii.Error, ValueError):
-            doc.later_problem((*path, "base64"), "base64 does not decode: it must be standard base64 text "
-                              "(A-Z, a-z, 0-9, +, /, with = padding)")
+            doc.later_problem(
+                (*path, "base64"),
+                "base64 does not decode: it must be standard base64 text "
+                "(A-Z, a-z, 0-9, +, /, with = padding)",
+            )
         else:
             _check_embedded(doc, (*path, "base64"), "base64", content)
     return source
@@ -240,14 +248,21 @@ def bindings(
     `names` (a python run's outputs), a list of names instead, each mapped to itself."""
     if isinstance(value, dict):
         if names:
-            doc.later_problem(path, "a python run's outputs are a list of the names its handler returns "
-                              "(e.g. [model, accuracy]); the runtime names the entities itself")
+            doc.later_problem(
+                path,
+                "a python run's outputs are a list of the names its handler returns "
+                "(e.g. [model, accuracy]); the runtime names the entities itself",
+            )
         return dict(value)
     merged: dict[str, str] = {}
     for index, item in enumerate(value or []):
         if isinstance(item, str) != names:
-            doc.later_problem((*path, index), "write the name of an output the handler returns" if names
-                              else "write KEY: VALUE (a one-key map)")
+            doc.later_problem(
+                (*path, index),
+                "write the name of an output the handler returns"
+                if names
+                else "write KEY: VALUE (a one-key map)",
+            )
             continue
         if names:
             if item in merged:
@@ -283,21 +298,25 @@ def _run(doc: Document, name: str, spec: dict[str, Any], declared_in: Path) -> d
         spec.setdefault("execution", REMOTE)
     if spec["action"] in PLATFORM_ACTIONS:
         if spec.get("execution", REMOTE) != REMOTE:
-            doc.later_problem((*path, "execution"), f"a {spec['action']} run is executed by the platform "
-                              "(DHCore's builders, Argo): its execution is remote", allowed="remote")
+            doc.later_problem(
+                (*path, "execution"),
+                f"a {spec['action']} run is executed by the platform "
+                "(DHCore's builders, Argo): its execution is remote",
+                allowed="remote",
+            )
         spec["execution"] = REMOTE
     for key, default in RUN_DEFAULTS.items():
         spec.setdefault(key, copy.deepcopy(default))
     if "env" in spec:
         if "envs" in spec:
-            doc.later_problem((*path, "env"), "give either env or envs, not both (they are the same)",
-                              key=True)
+            doc.later_problem(
+                (*path, "env"), "give either env or envs, not both (they are the same)", key=True
+            )
         spec["envs"] = spec.pop("env")
     if "schedule" in spec:
         problem = cron_problem(spec["schedule"])
         if problem:
-            doc.later_problem((*path, "schedule"), f"invalid cron schedule: {problem}",
-                        allowed=CRON_FORMS)
+            doc.later_problem((*path, "schedule"), f"invalid cron schedule: {problem}", allowed=CRON_FORMS)
     return spec
 
 
@@ -307,5 +326,6 @@ def _check_action(doc: Document, path: tuple[str, ...], spec: dict[str, Any], ki
     if actions is None or spec.get("action") in actions:
         return
     what = f"a {kind} {'workflow' if 'workflow' in spec else 'function'}"
-    doc.later_problem((*path, "action"), f"{what} has no action {spec.get('action')!r}",
-                      allowed=", ".join(actions))
+    doc.later_problem(
+        (*path, "action"), f"{what} has no action {spec.get('action')!r}", allowed=", ".join(actions)
+    )

@@ -99,8 +99,13 @@ def _load(
     for section in PRE_RENDER_SECTIONS:
         if section in doc.data:
             schema.validate(doc, section=section, report=lambda p: True)
-    variables = resolve_variables(doc, cli_vars=cli_vars, var_files=var_files, environment=environment,
-                                  environ=os.environ if environ is None else environ)
+    variables = resolve_variables(
+        doc,
+        cli_vars=cli_vars,
+        var_files=var_files,
+        environment=environment,
+        environ=os.environ if environ is None else environ,
+    )
     renderer = Renderer(variables.values, variables.environment, variables.missing)
     result = render_document(doc, renderer)
     schema.validate(doc, report=lambda p: p[:1] not in PRE_RENDER_PATHS and not _under(p, result.failed))

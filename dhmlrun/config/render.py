@@ -111,8 +111,13 @@ def _single_expression(text: str) -> str | None:
 class Renderer:
     """Renders strings against one set of variables."""
 
-    def __init__(self, variables: dict[str, Variable], environment: str | None,
-                 missing: frozenset[str] = frozenset(), limits: TemplateLimits = LIMITS) -> None:
+    def __init__(
+        self,
+        variables: dict[str, Variable],
+        environment: str | None,
+        missing: frozenset[str] = frozenset(),
+        limits: TemplateLimits = LIMITS,
+    ) -> None:
         self.limits = limits
         self.seconds = 0.0
         self.chars = 0
@@ -153,15 +158,19 @@ class Renderer:
     def _render_jinja(self, text: str) -> Any:
         """Render with Jinja under the budget of one scalar (within what the declaration has left)."""
         if len(text) > self.limits.template_chars:
-            raise LimitExceeded(f"a template of {len(text):,} characters, more than the "
-                                f"{self.limits.template_chars:,} allowed (limit 'template_chars')")
+            raise LimitExceeded(
+                f"a template of {len(text):,} characters, more than the "
+                f"{self.limits.template_chars:,} allowed (limit 'template_chars')"
+            )
         self._refuse_sensitive(_names_in(text))
         self.var.read = set()
         left = self.limits.declaration_seconds - self.seconds
         overtime = None
         if left < self.limits.seconds:
-            overtime = (f"rendering the declaration's templates took longer than "
-                        f"{self.limits.declaration_seconds:g} s in all (limit 'declaration_seconds')")
+            overtime = (
+                f"rendering the declaration's templates took longer than "
+                f"{self.limits.declaration_seconds:g} s in all (limit 'declaration_seconds')"
+            )
         started = time.monotonic()
         try:
             with budgeted(self.limits, started + min(left, self.limits.seconds), overtime) as budget:
@@ -191,8 +200,10 @@ class Renderer:
         self.chars += _size(value)
         limit = self.limits.declaration_chars
         if self.chars > limit:
-            raise LimitExceeded(f"the declaration's templates rendered more than {limit:,} characters in all "
-                                "(limit 'declaration_chars')")
+            raise LimitExceeded(
+                f"the declaration's templates rendered more than {limit:,} characters in all "
+                "(limit 'declaration_chars')"
+            )
 
     def _render_simple(self, text: str) -> Any:
         """`{{ name }}` / `{{ var.name }}` substitutions without Jinja, with the same results."""
@@ -209,8 +220,10 @@ class Renderer:
             return self._lookup(matches[0])
         size = len(text) + sum(len(str(self._lookup(m))) - len(m.group(0)) for m in matches)
         if size > self.limits.value_chars:
-            raise LimitExceeded(f"a value of {size:,} characters, more than the {self.limits.value_chars:,} "
-                                "allowed (limit 'value_chars')")
+            raise LimitExceeded(
+                f"a value of {size:,} characters, more than the {self.limits.value_chars:,} "
+                "allowed (limit 'value_chars')"
+            )
         return _SIMPLE.sub(lambda m: str(self._lookup(m)), text)
 
     def _lookup(self, match: re.Match[str]) -> Any:
@@ -226,8 +239,10 @@ class Renderer:
             if isinstance(item, Undefined):
                 item._fail_with_undefined_error()
         if not _is_plain(value):
-            raise RenderFailure(f"the template gives {with_article(type(value).__name__)}, not a plain value "
-                                "(string, number, boolean, null, list or map)")
+            raise RenderFailure(
+                f"the template gives {with_article(type(value).__name__)}, not a plain value "
+                "(string, number, boolean, null, list or map)"
+            )
         return value
 
     def _explain(self, exc: Exception) -> str:
@@ -315,8 +330,11 @@ def _render_value(
             if refused is not None:
                 result.failed.add(path)
                 name = sorted(renderer.used_sensitive)[0]
-                doc.problem(path, f"the sensitive variable {name!r} may not be used in {refused}: the "
-                                  "platform stores and shows it as it is, unmasked")
+                doc.problem(
+                    path,
+                    f"the sensitive variable {name!r} may not be used in {refused}: the "
+                    "platform stores and shows it as it is, unmasked",
+                )
                 return value
         result.rendered.add(path)
         return _plain(rendered)
@@ -343,4 +361,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-

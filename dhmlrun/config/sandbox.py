@@ -134,21 +134,26 @@ class Budget:
         limit = self.limits.value_chars
         held = held_chars(value, limit, self)
         if held > limit:
-            raise LimitExceeded(f"{with_article(_kind(value))} holding more than {limit:,} characters, "
-                                "counting every value each time it is referred to (limit 'value_chars')")
+            raise LimitExceeded(
+                f"{with_article(_kind(value))} holding more than {limit:,} characters, "
+                "counting every value each time it is referred to (limit 'value_chars')"
+            )
 
     def charge(self, size: int) -> None:
         """Add `size` characters to what this rendering has made (`produced_chars`)."""
         self.produced += size
         if self.produced > self.limits.produced_chars:
-            raise LimitExceeded(f"the template made more than {self.limits.produced_chars:,} characters of "
-                                "values in all (limit 'produced_chars')")
+            raise LimitExceeded(
+                f"the template made more than {self.limits.produced_chars:,} characters of "
+                "values in all (limit 'produced_chars')"
+            )
 
     def iteration(self) -> None:
         self.iterations += 1
         if self.iterations > self.limits.loop_iterations:
-            raise LimitExceeded(f"loops ran more than {self.limits.loop_iterations:,} iterations "
-                                "(limit 'loop_iterations')")
+            raise LimitExceeded(
+                f"loops ran more than {self.limits.loop_iterations:,} iterations (limit 'loop_iterations')"
+            )
         self.check_time()
 
     def emitted(self, piece: str) -> None:
@@ -158,8 +163,10 @@ class Budget:
 
     def check_int(self, bits: int) -> None:
         if bits > self.limits.int_bits:
-            raise LimitExceeded(f"an integer of about {bits:,} bits, more than the {self.limits.int_bits:,} "
-                                "allowed (limit 'int_bits')")
+            raise LimitExceeded(
+                f"an integer of about {bits:,} bits, more than the {self.limits.int_bits:,} "
+                "allowed (limit 'int_bits')"
+            )
 
 
 def held_chars(value: Any, limit: int, budget: Budget | None = None) -> int:
@@ -307,6 +314,7 @@ def _is_text_method(obj: Any) -> bool:
 
 # -- filters ----------------------------------------------------------------------------------------
 
+
 def _bounded_filters() -> dict[str, Callable[..., Any]]:
     """The filters whose result can be far larger than their input, each checked before it runs
     and then handing over to Jinja's own implementation (same parameters, same defaults)."""
@@ -323,8 +331,14 @@ def _bounded_filters() -> dict[str, Callable[..., Any]]:
         return filters.do_indent(s, width, first, blank)
 
     @pass_environment
-    def wordwrap(environment: Any, s: str, width: int = 79, break_long_words: bool = True,
-                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+    def wordwrap(
+        environment: Any,
+        s: str,
+        width: int = 79,
+        break_long_words: bool = True,
+        wrapstring: str | None = None,
+        break_on_hyphens: bool = True,
+    ) -> str:
         text, separator = str(s), str(wrapstring or environment.newline_sequence)
         _budget().check_size(len(text) + (len(text) + 1) * len(separator))
         return filters.do_wordwrap(environment, s, width, break_long_words, wrapstring, break_on_hyphens)
@@ -398,7 +412,7 @@ def _keyed(original: Callable[..., Any], position: int) -> Callable[..., Any]:
             value = value if isinstance(value, dict) else list(value)
             budget.made(value)
             budget.charge(held_chars(value, budget.limits.produced_chars, budget))
-            args = (*args[:position], value, *args[position + 1:])
+            args = (*args[:position], value, *args[position + 1 :])
         return original(*args, **kwargs)
 
     return keyed
@@ -407,8 +421,14 @@ def _keyed(original: Callable[..., Any], position: int) -> Callable[..., Any]:
 # -- the environment --------------------------------------------------------------------------------
 
 REFUSED_STATEMENTS = {
-    "Macro": "macro", "CallBlock": "call", "AssignBlock": "set ... endset", "FilterBlock": "filter",
-    "Block": "block", "Extends": "extends", "Include": "include", "Import": "import",
+    "Macro": "macro",
+    "CallBlock": "call",
+    "AssignBlock": "set ... endset",
+    "FilterBlock": "filter",
+    "Block": "block",
+    "Extends": "extends",
+    "Include": "include",
+    "Import": "import",
     "FromImport": "from ... import",
 }
 LOOP_FILTER = "dhmlrun_counted_loop"
@@ -522,8 +542,11 @@ def environment() -> Any:
 
         def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
             """Jinja's wrapper of `str.format`/`format_map`, with widths checked (see BoundedFormatter)."""
-            if (not isinstance(value, types.MethodType | types.BuiltinMethodType)
-                    or value.__name__ not in ("format", "format_map") or not isinstance(value.__self__, str)):
+            if (
+                not isinstance(value, types.MethodType | types.BuiltinMethodType)
+                or value.__name__ not in ("format", "format_map")
+                or not isinstance(value.__self__, str)
+            ):
                 return None
             text, is_map = value.__self__, value.__name__ == "format_map"
             vformat = BoundedFormatter(self).vformat

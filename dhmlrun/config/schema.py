@@ -33,8 +33,13 @@ PATTERN_TEXT = {
     "^[0-9]+(\\.[0-9]+)?[a-zA-Z]*$": "write a Kubernetes quantity such as 500m, 2 or 1Gi",
 }
 TYPE_TEXT = {
-    "object": "a map", "array": "a list", "string": "a string", "integer": "an integer",
-    "number": "a number", "boolean": "true or false", "null": "null",
+    "object": "a map",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
 }
 
 
@@ -147,8 +152,12 @@ def _translate(doc: Document, error: Any, path: FieldPath) -> None:
     elif keyword == "additionalProperties" and expected is False:
         known = list(error.schema.get("properties", {}))
         for extra in (k for k in instance if k not in known):
-            doc.problem((*path, extra), f"unknown key {extra!r}{did_you_mean(extra, known)}",
-                        allowed=listing(known), key=True)
+            doc.problem(
+                (*path, extra),
+                f"unknown key {extra!r}{did_you_mean(extra, known)}",
+                allowed=listing(known),
+                key=True,
+            )
     elif keyword == "required":
         for name in (n for n in expected if n not in instance):
             doc.problem(path, f"missing required key {name!r}")
@@ -157,8 +166,11 @@ def _translate(doc: Document, error: Any, path: FieldPath) -> None:
         wanted = " or ".join(TYPE_TEXT.get(t, t) for t in types)
         doc.problem(path, f"expected {wanted}, got {_describe(instance)}")
     elif keyword == "enum":
-        doc.problem(path, f"{instance!r} is not allowed{did_you_mean(str(instance), map(str, expected))}",
-                    allowed=listing(expected))
+        doc.problem(
+            path,
+            f"{instance!r} is not allowed{did_you_mean(str(instance), map(str, expected))}",
+            allowed=listing(expected),
+        )
     elif keyword == "const":
         doc.problem(path, f"must be {expected!r}, got {_describe(instance)}", allowed=repr(expected))
     elif keyword == "pattern":
@@ -191,14 +203,18 @@ def _translate_bounds(doc: Document, error: Any, path: FieldPath) -> None:
     elif keyword == "oneOf" and all(set(branch) == {"required"} for branch in expected):
         choices = [branch["required"][0] for branch in expected]
         present = [c for c in choices if isinstance(instance, dict) and c in instance]
-        message = (f"give exactly one of {listing(choices)}" if not present
-                   else f"give only one of {listing(choices)} (found {listing(present)})")
+        message = (
+            f"give exactly one of {listing(choices)}"
+            if not present
+            else f"give only one of {listing(choices)} (found {listing(present)})"
+        )
         doc.problem(path, message, allowed=listing(choices))
     else:
         doc.problem(path, error.message)
 
 
 # -- one bundled document for editors ----------------------------------------------------------------
+
 
 def bundled_schema(*, for_editors: bool = True) -> dict[str, Any]:
     """The root schema with every other file embedded under `$defs`, all refs local (`#/$defs/...`),
@@ -221,8 +237,11 @@ def bundled_schema(*, for_editors: bool = True) -> dict[str, Any]:
     return bundled
 
 
-TEMPLATE_SCHEMA = {"type": "string", "pattern": "\\{\\{|\\{%",
-                   "description": "A Jinja2 template, checked after rendering."}
+TEMPLATE_SCHEMA = {
+    "type": "string",
+    "pattern": "\\{\\{|\\{%",
+    "description": "A Jinja2 template, checked after rendering.",
+}
 _SCALAR_KEYWORDS = {"type", "pattern", "enum", "const", "minimum", "minLength", "maxLength"}
 _CONTAINER_KEYWORDS = {"properties", "additionalProperties", "items", "$ref", "oneOf", "anyOf", "allOf"}
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
@@ -273,4 +292,3 @@ def _local_ref(ref: str, owner: str | None) -> str:
     if not target:
         return f"#/$defs/{owner}{fragment}" if owner else f"#{fragment}"
     return f"#/$defs/{_def_name(target)}{fragment}"
-

@@ -1,4 +1,4 @@
-""""Did you mean X?", listings and articles: the small words every message is built from."""
+""" "Did you mean X?", listings and articles: the small words every message is built from."""
 
 from __future__ import annotations
 

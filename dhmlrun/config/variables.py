@@ -112,9 +112,11 @@ class _Resolver:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         declared = doc.data.get("variables")
-        self.declared: dict[str, dict[str, Any]] = {
-            name: spec for name, spec in (declared or {}).items() if isinstance(spec, dict)
-        } if isinstance(declared, dict) else {}
+        self.declared: dict[str, dict[str, Any]] = (
+            {name: spec for name, spec in (declared or {}).items() if isinstance(spec, dict)}
+            if isinstance(declared, dict)
+            else {}
+        )
         self.types = {name: self._declared_type(spec) for name, spec in self.declared.items()}
         self.values: dict[str, Any] = {n: s["default"] for n, s in self.declared.items() if "default" in s}
 
@@ -163,10 +165,14 @@ def _apply_environment(
     environments = doc.data.get("environments")
     known = environments if isinstance(environments, dict) else {}
     if environment not in known:
-        doc.problems.append(Problem(
-            f"unknown environment {environment!r}{did_you_mean(environment, known)}",
-            doc.locate(("environments",), key=True) if known else Location(display_path(doc.root_file)),
-            "--env", listing(known) or "(no environments are declared)"))
+        doc.problems.append(
+            Problem(
+                f"unknown environment {environment!r}{did_you_mean(environment, known)}",
+                doc.locate(("environments",), key=True) if known else Location(display_path(doc.root_file)),
+                "--env",
+                listing(known) or "(no environments are declared)",
+            )
+        )
         return
     spec = known[environment] if isinstance(known[environment], dict) else {}
     profile, mlrun = spec.get("profile"), spec.get("mlrun")
@@ -189,8 +195,9 @@ def _apply_environ(resolver: _Resolver, environ: Mapping[str, str], doc: Documen
     for name in resolver.declared:
         key = chosen.get(name)
         if key is not None:
-            resolver.set_text(name, environ[key], lambda message, key=key: doc.problems.append(
-                Problem(message, None, key)))
+            resolver.set_text(
+                name, environ[key], lambda message, key=key: doc.problems.append(Problem(message, None, key))
+            )
 
 
 def _environ_entries(
@@ -215,21 +222,33 @@ def _environ_entries(
     loose: dict[str, list[str]] = {}
     problems: list[Problem] = []
     for key in sorted(k for k in environ if k.startswith(ENV_PREFIX)):
-        suffix = key[len(ENV_PREFIX):]
+        suffix = key[len(ENV_PREFIX) :]
         names = folded.get(suffix.casefold(), [])
         if suffix in declared:
             chosen[suffix] = key
         elif len(names) > 1:
-            problems.append(Problem(f"it matches variables {listing(map(repr, names))} ignoring case; "
-                                    "spell it exactly as the variable it sets", None, key))
+            problems.append(
+                Problem(
+                    f"it matches variables {listing(map(repr, names))} ignoring case; "
+                    "spell it exactly as the variable it sets",
+                    None,
+                    key,
+                )
+            )
         elif names:
             loose.setdefault(names[0], []).append(key)
     for name, keys in loose.items():
         if name in chosen:
             continue
         if len({environ[key] for key in keys}) > 1:
-            problems.append(Problem(f"each sets variable {name!r} (names match ignoring case), with "
-                                    "different values; unset all but one", None, " and ".join(keys)))
+            problems.append(
+                Problem(
+                    f"each sets variable {name!r} (names match ignoring case), with "
+                    "different values; unset all but one",
+                    None,
+                    " and ".join(keys),
+                )
+            )
         else:
             chosen[name] = keys[0]
     return chosen, problems
@@ -245,18 +264,32 @@ def _apply_var_file(doc: Document, resolver: _Resolver, path: Path) -> None:
         if name not in resolver.declared:
             doc.problems.append(Problem(resolver.unknown(name), location, name, listing(resolver.declared)))
             continue
-        resolver.set_typed(name, value, lambda message, location=location, name=name: doc.problems.append(
-            Problem(message, location, name)))
+        resolver.set_typed(
+            name,
+            value,
+            lambda message, location=location, name=name: doc.problems.append(
+                Problem(message, location, name)
+            ),
+        )
 
 
 def _apply_cli(doc: Document, resolver: _Resolver, cli_vars: Mapping[str, str]) -> None:
     for name, text in cli_vars.items():
         if name not in resolver.declared:
-            doc.problems.append(Problem(resolver.unknown(name), None, f"--var {name}",
-                                        listing(resolver.declared) or "(no variables are declared)"))
+            doc.problems.append(
+                Problem(
+                    resolver.unknown(name),
+                    None,
+                    f"--var {name}",
+                    listing(resolver.declared) or "(no variables are declared)",
+                )
+            )
             continue
-        resolver.set_text(name, text, lambda message, name=name: doc.problems.append(
-            Problem(message, None, f"--var {name}")))
+        resolver.set_text(
+            name,
+            text,
+            lambda message, name=name: doc.problems.append(Problem(message, None, f"--var {name}")),
+        )
 
 
 def resolve_variables(
@@ -278,8 +311,12 @@ def resolve_variables(
     for name, spec in resolver.declared.items():
         if name not in resolver.values:
             out.missing = out.missing | {name}
-            doc.problem(("variables", name), f"variable {name!r} has no value: give it a default, or set it "
-                        f"with --var {name}=VALUE, a --var-file or {ENV_PREFIX}{name}", key=True)
+            doc.problem(
+                ("variables", name),
+                f"variable {name!r} has no value: give it a default, or set it "
+                f"with --var {name}=VALUE, a --var-file or {ENV_PREFIX}{name}",
+                key=True,
+            )
             continue
         out.values[name] = Variable(name, resolver.values[name], bool(spec.get("sensitive", False)))
     return out

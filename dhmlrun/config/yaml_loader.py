@@ -97,8 +97,9 @@ class LoadedYaml:
         """Turn a composed node into plain data, recording positions and enforcing the budgets."""
         self._nodes += 1
         if self._nodes > MAX_NODES:
-            raise _Refused(Problem(f"the document expands to more than {MAX_NODES} values; refused",
-                                   self.location(node)))
+            raise _Refused(
+                Problem(f"the document expands to more than {MAX_NODES} values; refused", self.location(node))
+            )
         mark = node.start_mark
         self.positions[path] = (self.file, mark.line + 1, mark.column + 1)
         ident = id(node)
@@ -110,11 +111,13 @@ class LoadedYaml:
         if type(node) is yaml.ScalarNode:
             return node.value if node.tag == _STR else self._scalar(node, path)
         if len(path) > MAX_DEPTH:
-            raise _Refused(Problem(f"values are nested more than {MAX_DEPTH} levels deep; refused",
-                                   self.location(node)))
+            raise _Refused(
+                Problem(f"values are nested more than {MAX_DEPTH} levels deep; refused", self.location(node))
+            )
         if ident in self._stack:
-            raise _Refused(Problem("an alias refers to a value that contains it (recursive alias)",
-                                   self.location(node)))
+            raise _Refused(
+                Problem("an alias refers to a value that contains it (recursive alias)", self.location(node))
+            )
         self._stack.add(ident)
         try:
             if type(node) is yaml.MappingNode:
@@ -129,20 +132,29 @@ class LoadedYaml:
         costs nothing on the normal path."""
         mark = _alias_over_budget(self.text, MAX_ALIAS_EXPANSION)
         location = Location(self.file, mark.line + 1, mark.column + 1) if mark else self.location(node)
-        return Problem(f"aliases expand to more than {MAX_ALIAS_EXPANSION} values; refused "
-                       "(possible alias bomb)", location)
+        return Problem(
+            f"aliases expand to more than {MAX_ALIAS_EXPANSION} values; refused (possible alias bomb)",
+            location,
+        )
 
     def _scalar(self, node: yaml.ScalarNode, path: FieldPath) -> Any:
         method = _SCALAR_TAGS.get(node.tag)
         if method is None:
-            self.fail(f"unsupported YAML tag {node.tag!r}; only strings, numbers, booleans, null, "
-                      "mappings and lists are allowed", self.location(node), dotted(path))
+            self.fail(
+                f"unsupported YAML tag {node.tag!r}; only strings, numbers, booleans, null, "
+                "mappings and lists are allowed",
+                self.location(node),
+                dotted(path),
+            )
             return None
         try:
             return getattr(_CONSTRUCTOR, method)(node)
         except (ValueError, yaml.YAMLError) as exc:
-            self.fail(f"invalid {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}",
-                      self.location(node), dotted(path))
+            self.fail(
+                f"invalid {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}",
+                self.location(node),
+                dotted(path),
+            )
             return None
 
     def _sequence(self, node: yaml.SequenceNode, path: FieldPath) -> list[Any]:
@@ -161,15 +173,21 @@ class LoadedYaml:
                 merged.update(self._merge_source(value_node, path))
                 continue
             if type(key_node) is not yaml.ScalarNode:
-                self.fail("a mapping key must be a plain name, not a list or mapping",
-                          self.location(key_node), dotted(path))
+                self.fail(
+                    "a mapping key must be a plain name, not a list or mapping",
+                    self.location(key_node),
+                    dotted(path),
+                )
                 continue
             key = str(key_node.value)
             child = (*path, key)
             if key in result:
                 first = self.key_positions[child]
-                self.fail(f"duplicate key {key!r} (first written at line {first[1]})",
-                          self.location(key_node), dotted(child))
+                self.fail(
+                    f"duplicate key {key!r} (first written at line {first[1]})",
+                    self.location(key_node),
+                    dotted(child),
+                )
                 continue
             mark = key_node.start_mark
             self.key_positions[child] = (file, mark.line + 1, mark.column + 1)
@@ -185,8 +203,11 @@ class LoadedYaml:
         for source in sources:
             value = self.convert(source, path)
             if not isinstance(value, dict):
-                self.fail("a merge key '<<' must name a mapping or a list of mappings",
-                          self.location(source), dotted(path))
+                self.fail(
+                    "a merge key '<<' must name a mapping or a list of mappings",
+                    self.location(source),
+                    dotted(path),
+                )
                 continue
             for key, item in value.items():
                 merged.setdefault(key, item)
@@ -247,8 +268,10 @@ def _tab_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem | None:
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     if "\t" not in indent:
         return None
-    return Problem("tab character in indentation; YAML indentation must use spaces",
-                   Location(file, mark.line + 1, indent.index("\t") + 1))
+    return Problem(
+        "tab character in indentation; YAML indentation must use spaces",
+        Location(file, mark.line + 1, indent.index("\t") + 1),
+    )
 
 
 def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:

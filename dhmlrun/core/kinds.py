@@ -231,7 +231,7 @@ class Kind:
             found = known.get(name)
             problem = found.problem(value) if found is not None else None
             if problem is not None:
-                raise bad_request(f"{problem} (through reference chain: spec[\"{name}\"])")
+                raise bad_request(f'{problem} (through reference chain: spec["{name}"])')
 
     def require(self, spec: dict[str, Any]) -> None:
         """400 like DHCore's spec validator when a required own field is missing."""

@@ -327,9 +327,7 @@ class Core:
         if entity_type == "run" and self.on_runs_read is not None:
             self.on_runs_read(project)
 
-    def list_all(
-        self, entity_type: str, params: Params, *, versions: str, sort: tuple[str, bool]
-    ) -> Page:
+    def list_all(self, entity_type: str, params: Params, *, versions: str, sort: tuple[str, bool]) -> Page:
         """GET /api/v1/{type}s (the base controllers): every project, with their defaults."""
         return self._page(entity_type, None, params, versions=versions, sort=sort)
 

@@ -167,8 +167,11 @@ def _restrict_destroy(plan: Plan, state: PlatformState, targets: list[str]) -> N
     """Keep the deletions of `targets` (managed entities: runs are history, never deleted)."""
     managed = sorted(state.managed())
     problems = [
-        Problem(f"not managed by dhmlrun here{did_you_mean(t, managed)}", path=f"--target {t}",
-                allowed=listing(managed) or "(nothing is managed)")
+        Problem(
+            f"not managed by dhmlrun here{did_you_mean(t, managed)}",
+            path=f"--target {t}",
+            allowed=listing(managed) or "(nothing is managed)",
+        )
         for t in targets
         if t not in managed
     ]

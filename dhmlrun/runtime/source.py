@@ -240,8 +240,9 @@ def _download(form: SourceForm, dest: Path) -> None:
         except Exception as exc:
             raise ExecutionError(f"cannot download source {form.location}: {exc}") from exc
         if dest.stat().st_size > MAX_DOWNLOAD_BYTES:
-            raise ExecutionError(f"cannot use source {form.location}: it is larger than "
-                                 f"{MAX_DOWNLOAD_BYTES:,} bytes")
+            raise ExecutionError(
+                f"cannot use source {form.location}: it is larger than {MAX_DOWNLOAD_BYTES:,} bytes"
+            )
         return
     download_url(form.location, dest, max_bytes=MAX_DOWNLOAD_BYTES)
 

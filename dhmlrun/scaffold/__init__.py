@@ -59,7 +59,8 @@ def project_name(raw: str) -> str:
     if not PROJECT_NAME.match(slug):
         raise DhmlrunError.single(
             f"cannot make a project name from {raw!r}; give one with --name",
-            allowed="lowercase letters, digits and '-', 2 to 38 characters")
+            allowed="lowercase letters, digits and '-', 2 to 38 characters",
+        )
     return slug
 
 
@@ -78,7 +79,8 @@ def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -
     if existing and not force:
         raise DhmlrunError.single(
             f"{len(existing)} file(s) already exist: {', '.join(existing)}; use --force to overwrite them",
-            Location(str(directory)))
+            Location(str(directory)),
+        )
     for target, template in FILES.items():
         text = (TEMPLATES / template).read_text(encoding="utf-8").replace(NAME_PLACEHOLDER, project)
         _write(directory / target, text)

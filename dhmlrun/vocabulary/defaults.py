@@ -23,8 +23,18 @@ RUN_DEFAULTS: dict[str, Any] = {
 }
 
 TASK_PARAMETERS = (
-    "node_selector", "volumes", "resources", "affinity", "tolerations", "envs", "secrets",
-    "backoff_limit", "schedule", "replicas", "profile", "timeout",
+    "node_selector",
+    "volumes",
+    "resources",
+    "affinity",
+    "tolerations",
+    "envs",
+    "secrets",
+    "backoff_limit",
+    "schedule",
+    "replicas",
+    "profile",
+    "timeout",
 )
 """A run's task parameters (how and where it executes, as DHCore's k8s tasks name them), in a
 declaration and in a run's spec on the platform."""

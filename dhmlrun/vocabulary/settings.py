@@ -22,6 +22,7 @@ def default_runs_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "dhmlrun" / "runs"
 
+
 ENVS_DIR_ENV = "DHMLRUN_ENVS_DIR"
 """Where the embedded core keeps the Python environments of functions' requirements
 (`environments.py`): `envs/` next to its database, told to its workers."""

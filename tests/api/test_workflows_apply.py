@@ -17,7 +17,7 @@ import pytest
 from dhmlrun import Project
 from dhmlrun.api import ApplyOptions
 from dhmlrun.plan.model import RunStart
-from tests.conftest import served_core, unique_project_name
+from tests.conftest import one_worker, served_core, unique_project_name
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +85,7 @@ class Flows:
 
 
 @pytest.fixture(scope="module")
+@one_worker
 def flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flows]:
     """Each test reads what it needs relative to what was there before it (any order holds)."""
     root = tmp_path_factory.mktemp("flows")

@@ -302,9 +302,12 @@ def test_an_apply_that_fails_before_running_leaves_no_server_behind(tmp_path: Pa
     env.pop(SERVER_ENV, None)
     done = subprocess.run(
         [sys.executable, "-m", "dhmlrun", "apply", "--no-such-option", str(tmp_path)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1  # a usage error is an error (2 means changes)
     assert "no such option" in done.stderr.lower()
     assert not pids_with_environ("DHMLRUN_TEST_MARK", mark)
-

@@ -184,6 +184,7 @@ def test_workflow_takes_credentials_from_secrets_and_never_echoes_them(repo: Pat
 
 # -- issue 21: the workflow is safe on pull requests ---------------------------------------------
 
+
 def test_the_plan_runs_the_base_branchs_workflow_and_dhmlrun_never_the_pull_requests(repo: Path) -> None:
     """It installed `requirements.txt` from the pull request's own branch next to the token."""
     plan = workflow(repo)["jobs"]["plan"]

@@ -64,8 +64,18 @@ def test_every_option_in_the_cli_table_belongs_to_its_command() -> None:
             assert option in known, f"`dhmlrun {name}` has no {option}"
 
 
-COMMON_OPTIONS = {"--var", "--var-file", "-e", "--env", "--allow-outside", "--endpoint", "--profile",
-                  "--no-color", "-h", "--help"}
+COMMON_OPTIONS = {
+    "--var",
+    "--var-file",
+    "-e",
+    "--env",
+    "--allow-outside",
+    "--endpoint",
+    "--profile",
+    "--no-color",
+    "-h",
+    "--help",
+}
 """Options the README lists once, below the table, for every command that takes them."""
 
 

@@ -110,8 +110,15 @@ def measure_in_subprocess(code: str, *, address_space_mb: int = 2048, timeout: f
     """
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
-    done = subprocess.run([sys.executable, "-c", _MEASURE, code, str(address_space_mb)], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, code, str(address_space_mb)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("MEASURED ")]
     assert lines, f"the measured code failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("MEASURED "))

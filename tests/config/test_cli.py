@@ -50,8 +50,9 @@ def test_validate_with_env_and_var():
 
 
 def test_validate_reports_every_error_and_exits_1(write):
-    root = write("version: 1\nproject: {name: demo, colour: x}\n"
-                 "dataitems:\n  d: {kind: tabel, path: data.csv}\n")
+    root = write(
+        "version: 1\nproject: {name: demo, colour: x}\ndataitems:\n  d: {kind: tabel, path: data.csv}\n"
+    )
     result = invoke("validate", str(root))
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
@@ -64,7 +65,12 @@ def test_validate_json_when_valid():
     data = json.loads(result.output)
     assert result.exit_code == 0 and data["valid"] is True and data["errors"] == []
     assert {r["address"] for r in data["resources"]} == {
-        "dataitems.employees", "functions.downloader", "functions.summarise", "runs.download", "runs.summary"}
+        "dataitems.employees",
+        "functions.downloader",
+        "functions.summarise",
+        "runs.download",
+        "runs.summary",
+    }
     summary = next(r for r in data["resources"] if r["address"] == "runs.summary")
     assert summary["depends_on"] == ["functions.summarise", "runs.download"]
 
@@ -121,7 +127,10 @@ def test_bundled_schema_accepts_the_example_and_rejects_a_typo():
 def test_validate_as_a_process_imports_neither_mlrun_nor_digitalhub():
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "dhmlrun", "validate", "examples/employees"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
@@ -133,9 +142,11 @@ def test_validate_allows_places_outside_with_allow_outside(write, tmp_path_facto
     first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
     (first / "a.py").write_text("def h(context):\n    return 1\n")
     (second / "b.csv").write_text("x\n1\n")
-    root = write(f"version: 1\nproject: {{name: demo}}\n"
-                 f"dataitems:\n  d: {{kind: table, path: {second / 'b.csv'}}}\n"
-                 f"functions:\n  f: {{kind: mlrun, source: {{source: {first / 'a.py'}}}, handler: h}}\n")
+    root = write(
+        f"version: 1\nproject: {{name: demo}}\n"
+        f"dataitems:\n  d: {{kind: table, path: {second / 'b.csv'}}}\n"
+        f"functions:\n  f: {{kind: mlrun, source: {{source: {first / 'a.py'}}}, handler: h}}\n"
+    )
     refused = invoke("validate", str(root))
     assert refused.exit_code == 1 and refused.output.count("pass --allow-outside PATH to allow it") == 2
     allowed = invoke("validate", str(root), "--allow-outside", str(first), "--allow-outside", str(second))
@@ -149,8 +160,10 @@ def test_commands_reading_the_platform_take_allow_outside_too(write, tmp_path_fa
 
     place = tmp_path_factory.mktemp("place")
     (place / "a.py").write_text("def h(context):\n    return 1\n")
-    root = write(f"version: 1\nproject: {{name: demo}}\nfunctions:\n  f: {{kind: mlrun, source: {{source: "
-                 f"{place / 'a.py'}}}, handler: h}}\n")
+    root = write(
+        f"version: 1\nproject: {{name: demo}}\nfunctions:\n  f: {{kind: mlrun, source: {{source: "
+        f"{place / 'a.py'}}}, handler: h}}\n"
+    )
 
     @click.command()
     @project_options

@@ -23,34 +23,93 @@ FULL: dict[str, Any] = {
     "project": {"name": "demo", "description": "d", "labels": ["a"]},
     "variables": {"env": {"default": "dev", "description": "x", "sensitive": False, "type": "string"}},
     "environments": {"prod": {"variables": {"env": "prod"}, "profile": "p"}},
-    "dataitems": {"d": {"kind": "table", "path": "x.csv", "labels": ["l"],
-                        "lifecycle": {"prevent_destroy": True}}},
-    "functions": {"f": {"kind": "mlrun", "source": {"source": "a.py", "handler": "h", "lang": "python"},
-                        "handler": "h", "image": "i", "tag": "t", "requirements": ["pandas"]}},
-    "runs": {"r": {
-        "function": "f", "action": "job", "inputs": [{"x": "dataitems.d"}], "outputs": {"o": "out"},
-        "parameters": {"a": 1}, "values": ["v"], "trigger": "once", "execution": "remote",
-        "node_selector": [{"key": "k", "value": "v"}],
-        "volumes": [{"volume_type": "empty_dir", "name": "v", "mount_path": "/m", "spec": {}}],
-        "resources": {"cpu": {"requests": "100m", "limits": 1}, "mem": "1Gi"}, "affinity": {},
-        "tolerations": [{}], "env": [{"name": "A", "value": "b"}], "secrets": ["s"],
-        "backoff_limit": 0, "schedule": "* * * * *", "replicas": 1,
-    }},
+    "dataitems": {
+        "d": {"kind": "table", "path": "x.csv", "labels": ["l"], "lifecycle": {"prevent_destroy": True}}
+    },
+    "functions": {
+        "f": {
+            "kind": "mlrun",
+            "source": {"source": "a.py", "handler": "h", "lang": "python"},
+            "handler": "h",
+            "image": "i",
+            "tag": "t",
+            "requirements": ["pandas"],
+        }
+    },
+    "runs": {
+        "r": {
+            "function": "f",
+            "action": "job",
+            "inputs": [{"x": "dataitems.d"}],
+            "outputs": {"o": "out"},
+            "parameters": {"a": 1},
+            "values": ["v"],
+            "trigger": "once",
+            "execution": "remote",
+            "node_selector": [{"key": "k", "value": "v"}],
+            "volumes": [{"volume_type": "empty_dir", "name": "v", "mount_path": "/m", "spec": {}}],
+            "resources": {"cpu": {"requests": "100m", "limits": 1}, "mem": "1Gi"},
+            "affinity": {},
+            "tolerations": [{}],
+            "env": [{"name": "A", "value": "b"}],
+            "secrets": ["s"],
+            "backoff_limit": 0,
+            "schedule": "* * * * *",
+            "replicas": 1,
+        }
+    },
     "services": {
-        "m": {"kind": "sklearnserve", "model": "runs.r.outputs.o", "model_name": "m", "image": "i",
-              "replicas": 1, "service_type": "ClusterIP", "service_name": "m", "secrets": ["s"],
-              "envs": [{"name": "A", "value": "b"}], "resources": {"cpu": "1"}},
+        "m": {
+            "kind": "sklearnserve",
+            "model": "runs.r.outputs.o",
+            "model_name": "m",
+            "image": "i",
+            "replicas": 1,
+            "service_type": "ClusterIP",
+            "service_name": "m",
+            "secrets": ["s"],
+            "envs": [{"name": "A", "value": "b"}],
+            "resources": {"cpu": "1"},
+        },
         "p": {"kind": "python", "function": "f", "init_parameters": {"a": "dataitems.d"}},
     },
 }
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-2, 2), st.just(1.0),
-                    st.sampled_from(["", "a", "demo", "Bad Name", "table", "mlrun", "job", "100m", "x" * 40,
-                                     "functions.f", "on_change", "empty_dir"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3),
-    st.dictionaries(st.sampled_from(["name", "value", "key", "source", "code", "base64", "x", "kind"]),
-                    inner, max_size=3)), max_leaves=6)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(-2, 2),
+    st.just(1.0),
+    st.sampled_from(
+        [
+            "",
+            "a",
+            "demo",
+            "Bad Name",
+            "table",
+            "mlrun",
+            "job",
+            "100m",
+            "x" * 40,
+            "functions.f",
+            "on_change",
+            "empty_dir",
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["name", "value", "key", "source", "code", "base64", "x", "kind"]),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=6,
+)
 
 
 @pytest.fixture(scope="module")

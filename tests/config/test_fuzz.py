@@ -26,11 +26,21 @@ FUZZ = settings(max_examples=examples(800), deadline=None, suppress_health_check
 pytestmark = pytest.mark.slow
 
 yaml_alphabet = st.sampled_from([*"abcxyz019 -:{}[],&*!|>'\"#%@`\t\n.?=<~", "{{", "}}", "{%", "\r\n"])
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),
-                    st.text(max_size=20), st.sampled_from(["{{ var.env }}", "{{ nope }}", "{{ 1/0 }}",
-                                                           "dataitems.employees", "runs.x.outputs.y"]))
-values = st.recursive(scalars, lambda children: st.one_of(
-    st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)), max_leaves=8)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(["{{ var.env }}", "{{ nope }}", "{{ 1/0 }}", "dataitems.employees", "runs.x.outputs.y"]),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @pytest.fixture(scope="module")

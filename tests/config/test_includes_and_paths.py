@@ -24,6 +24,7 @@ DATA = {"data/raw.csv": "id\n1\n", "data/clean-v2.csv": "id\n1\n"}
 ALONE = ROOT.replace('include: ["resources/*.yaml"]\n', "")
 """ROOT without its include (whose glob must match a file)."""
 
+
 @pytest.fixture
 def write(write):
     """The conftest's `write`, with the local data ROOT and INCLUDED declare in place."""
@@ -45,8 +46,13 @@ runs:
 def test_included_resources_and_variables_are_merged(write):
     root = write(ROOT, {"resources/more.yaml": INCLUDED, "resources/code/job.py": "pass\n", **DATA})
     declaration = load(root)
-    assert set(declaration.resources) == {"dataitems.raw", "dataitems.clean", "dataitems.remote",
-                                          "functions.f", "runs.r"}
+    assert set(declaration.resources) == {
+        "dataitems.raw",
+        "dataitems.clean",
+        "dataitems.remote",
+        "functions.f",
+        "runs.r",
+    }
     assert [p.name for p in declaration.files] == ["dhmlrun.yaml", "more.yaml"]
     assert declaration.resources["runs.r"].depends_on == ("functions.f", "dataitems.raw")
 
@@ -126,7 +132,10 @@ def test_every_missing_local_file_is_reported_at_once(write):
     found = {p.path: (p.location.line, p.message) for p in problems(root)}
     lines = {path: line for path, (line, _) in found.items()}
     assert lines == {
-        "functions.f.source.source": 4, "dataitems.d.path": 6, "artifacts.a.path": 8, "models.m.path": 10
+        "functions.f.source.source": 4,
+        "dataitems.d.path": 6,
+        "artifacts.a.path": 8,
+        "models.m.path": 10,
     }
     assert found["models.m.path"][1].startswith("local file 'models/m.bin' is a directory, not a file")
 
@@ -169,8 +178,10 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_an_include_climbing_with_dots_is_refused_before_reading(write):
     problem = one_problem(write(ROOT.replace("resources/*.yaml", "../../../../etc/*")))
     assert problem.path == "include[0]" and problem.location.line == 3
-    assert problem.message == ("include '../../../../etc/*': '..' is not allowed in include patterns (they "
-                               "name files below the config directory)")
+    assert problem.message == (
+        "include '../../../../etc/*': '..' is not allowed in include patterns (they "
+        "name files below the config directory)"
+    )
 
 
 def test_an_absolute_include_outside_is_refused(write):
@@ -185,8 +196,9 @@ def test_an_included_symlink_to_a_file_outside_is_refused_naming_only_the_link(w
     (root / "resources" / "more.yaml").symlink_to(outside / "secret.py")
     problem = one_problem(root)
     assert problem.path == "include[0]"
-    assert problem.message.startswith("include 'resources/*.yaml' at 'resources/more.yaml' leads outside the "
-                                      "config directory ")
+    assert problem.message.startswith(
+        "include 'resources/*.yaml' at 'resources/more.yaml' leads outside the config directory "
+    )
     assert str(outside) not in problem.message
 
 
@@ -220,8 +232,12 @@ def test_repeated_double_stars_match_once(write, monkeypatch):
     from dhmlrun.config import includes
 
     monkeypatch.setattr(includes, "MAX_EXPANSION", 200)
-    files = {f"{a}/{b}/{c}/x{a}{b}{c}.yaml": f"variables: {{v{a}{b}{c}: {{default: 1}}}}\n"
-             for a in "abc" for b in "abc" for c in "abc"}
+    files = {
+        f"{a}/{b}/{c}/x{a}{b}{c}.yaml": f"variables: {{v{a}{b}{c}: {{default: 1}}}}\n"
+        for a in "abc"
+        for b in "abc"
+        for c in "abc"
+    }
     root = write(ROOT.replace("resources/*.yaml", "**/" * 12 + "*.yaml"), files)
     assert len(load(root).files) == 1 + 27
 
@@ -232,8 +248,9 @@ def test_an_include_looking_at_too_many_entries_is_refused(write, monkeypatch):
     monkeypatch.setattr(includes, "MAX_EXPANSION", 20)
     root = write(ROOT.replace("resources/*.yaml", "**/*.yaml"), {f"d/f{i}.txt": "" for i in range(30)})
     problem = one_problem(root)
-    assert problem.message == ("include '**/*.yaml' looks at more than 20 directory entries; name the files "
-                               "more precisely")
+    assert problem.message == (
+        "include '**/*.yaml' looks at more than 20 directory entries; name the files more precisely"
+    )
 
 
 def test_a_source_climbing_out_is_refused(write, outside):
@@ -289,10 +306,12 @@ def test_a_recursive_glob_does_not_follow_symlinked_directories(write):
 
 def test_globs_keep_their_meaning(write):
     root = write(ROOT.replace('["resources/*.yaml"]', '["resources/*.yaml", "deep/**/*.yml"]'), DATA)
-    files = {"resources/a.yaml": "variables: {a: {default: 1}}\n",
-             "resources/.hidden.yaml": "variables: {h: {default: 1}}\n",
-             "deep/b.yml": "variables: {b: {default: 1}}\n",
-             "deep/x/y/c.yml": "variables: {c: {default: 1}}\n"}
+    files = {
+        "resources/a.yaml": "variables: {a: {default: 1}}\n",
+        "resources/.hidden.yaml": "variables: {h: {default: 1}}\n",
+        "deep/b.yml": "variables: {b: {default: 1}}\n",
+        "deep/x/y/c.yml": "variables: {c: {default: 1}}\n",
+    }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)

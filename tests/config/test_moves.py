@@ -16,8 +16,12 @@ moved:
 
 
 def test_a_move_maps_the_new_address_to_the_old(write):
-    declaration = load(write(HEAD + "  - {from: functions.downloader, to: functions.loader}\n"
-                             "  - {from: runs.download, to: runs.load}\n"))
+    declaration = load(
+        write(
+            HEAD + "  - {from: functions.downloader, to: functions.loader}\n"
+            "  - {from: runs.download, to: runs.load}\n"
+        )
+    )
     assert declaration.moved == {"functions.loader": "functions.downloader", "runs.load": "runs.download"}
 
 
@@ -40,6 +44,10 @@ def test_secrets_do_not_move(write):
 
 
 def test_an_address_moves_once(write):
-    problem = one_problem(write(HEAD + "  - {from: functions.a, to: functions.loader}\n"
-                                "  - {from: functions.b, to: functions.loader}\n"))
+    problem = one_problem(
+        write(
+            HEAD + "  - {from: functions.a, to: functions.loader}\n"
+            "  - {from: functions.b, to: functions.loader}\n"
+        )
+    )
     assert problem.path == "moved[1].to" and problem.message == "functions.loader is moved twice"

@@ -150,8 +150,9 @@ def test_artifacts_and_models_load_like_dataitems_and_feed_runs(write, tmp_path)
 
 
 def test_an_unknown_model_input_suggests_the_declared_one(write):
-    root = write(HEAD + MATERIALS + PYTHON_FN + RUNS + "    inputs: {base: models.bse}\n",
-                 {"data/ref.json": "{}"})
+    root = write(
+        HEAD + MATERIALS + PYTHON_FN + RUNS + "    inputs: {base: models.bse}\n", {"data/ref.json": "{}"}
+    )
     problem = one_problem(root)
     assert problem.path == "runs.r.inputs.base" and "did you mean 'models.base'?" in problem.message
 

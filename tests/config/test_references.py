@@ -23,7 +23,9 @@ def test_function_short_name_is_normalised_to_its_address(write):
 
 
 def test_inputs_in_list_form_become_a_map_and_edges(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
   a:
     function: f
     action: job
@@ -33,7 +35,8 @@ def test_inputs_in_list_form_become_a_map_and_edges(write):
     function: f
     action: job
     inputs: {dataset: runs.a.outputs.dataset}
-""")
+"""
+    )
     declaration = load(root)
     a, b = declaration.resources["runs.a"], declaration.resources["runs.b"]
     assert a.spec["inputs"] == {"url": "dataitems.employees", "model": "store://demo/model/m:1"}
@@ -69,8 +72,10 @@ def test_unknown_dataitem_suggests_the_nearest(write):
 
 
 def test_unknown_run_output_lists_the_declared_outputs(write):
-    root = write(HEAD + "  a: {function: f, action: job, outputs: {dataset: d}}\n"
-                 "  b: {function: f, action: job, inputs: {x: runs.a.outputs.datset}}\n")
+    root = write(
+        HEAD + "  a: {function: f, action: job, outputs: {dataset: d}}\n"
+        "  b: {function: f, action: job, inputs: {x: runs.a.outputs.datset}}\n"
+    )
     problem = one_problem(root)
     assert "has no output 'datset'; did you mean 'dataset'?" in problem.message
     assert problem.allowed == "dataset"
@@ -83,37 +88,48 @@ def test_input_that_is_not_a_reference_is_explained(write):
 
 
 def test_self_cycle(write):
-    problem = one_problem(write(HEAD + "  a: {function: f, action: job, inputs: {x: runs.a.outputs.y}, "
-                                       "outputs: {y: z}}\n"))
+    problem = one_problem(
+        write(HEAD + "  a: {function: f, action: job, inputs: {x: runs.a.outputs.y}, outputs: {y: z}}\n")
+    )
     assert problem.message == "dependency cycle (each feeds the next): runs.a -> runs.a"
     assert problem.path == "runs.a.inputs.x"
 
 
 def test_cycle_through_several_runs_is_shown_whole_and_once(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
   a: {function: f, action: job, inputs: {x: runs.c.outputs.o}, outputs: {o: a-out}}
   b: {function: f, action: job, inputs: {x: runs.a.outputs.o}, outputs: {o: b-out}}
   c: {function: f, action: job, inputs: {x: runs.b.outputs.o}, outputs: {o: c-out}}
   d: {function: f, action: job, inputs: {x: runs.c.outputs.o}}
-""")
+"""
+    )
     found = problems(root)
     assert [p.message for p in found] == [
-        "dependency cycle (each feeds the next): runs.a -> runs.b -> runs.c -> runs.a"]
+        "dependency cycle (each feeds the next): runs.a -> runs.b -> runs.c -> runs.a"
+    ]
 
 
 def test_a_long_chain_is_fine(write):
-    body = "".join(f"  r{i}: {{function: f, action: job, inputs: {{x: runs.r{i - 1}.outputs.o}}, "
-                   f"outputs: {{o: out{i}}}}}\n" for i in range(1, 1500))
+    body = "".join(
+        f"  r{i}: {{function: f, action: job, inputs: {{x: runs.r{i - 1}.outputs.o}}, "
+        f"outputs: {{o: out{i}}}}}\n"
+        for i in range(1, 1500)
+    )
     declaration = load(write(HEAD + "  r0: {function: f, action: job, outputs: {o: out0}}\n" + body))
     assert declaration.dependencies("runs.r1499") >= {"runs.r0", "functions.f"}
 
 
 def test_every_independent_cycle_is_reported(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
   a: {function: f, action: job, inputs: {x: runs.b.outputs.o}, outputs: {o: a-out}}
   b: {function: f, action: job, inputs: {x: runs.a.outputs.o}, outputs: {o: b-out}}
   c: {function: f, action: job, inputs: {x: runs.c.outputs.o}, outputs: {o: c-out}}
-""")
+"""
+    )
     found = sorted((p.path, p.message) for p in problems(root))
     assert found == [
         ("runs.b.inputs.x", "dependency cycle (each feeds the next): runs.a -> runs.b -> runs.a"),
@@ -122,13 +138,21 @@ def test_every_independent_cycle_is_reported(write):
 
 
 def test_topological_order_puts_ready_resources_by_type_then_name(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
   z: {function: f, action: job, outputs: {o: z-out}}
   b: {function: f, action: job, inputs: {x: runs.z.outputs.o}}
   a: {function: f, action: job}
-""")
+"""
+    )
     assert load(root).topological_order() == [
-        "dataitems.employees", "functions.f", "runs.a", "runs.z", "runs.b"]
+        "dataitems.employees",
+        "functions.f",
+        "runs.a",
+        "runs.z",
+        "runs.b",
+    ]
 
 
 class VisitCounting(dict):
@@ -188,10 +212,11 @@ def test_topological_order_of_a_long_chain_is_linear():
     assert VisitCounting.visits <= 4 * n, VisitCounting.visits
 
 
-
 def test_two_runs_writing_one_output_name_are_refused(write):
-    root = write(HEAD + "  a: {function: f, action: job, outputs: {dataset: clean}}\n"
-                 "  b: {function: f, action: job, outputs: {table: clean}}\n")
+    root = write(
+        HEAD + "  a: {function: f, action: job, outputs: {dataset: clean}}\n"
+        "  b: {function: f, action: job, outputs: {table: clean}}\n"
+    )
     problem = one_problem(root)
     assert problem.path == "runs.b.outputs.table" and problem.location.line == 9
     assert problem.message.startswith("output 'clean' is also written by runs.a (outputs.dataset): ")

@@ -17,8 +17,10 @@ from tests.conftest import one_worker
 
 from .conftest import load, measure_in_subprocess, one_problem
 
-DOUBLE_40_TIMES = ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
-                   "{% endfor %}{{ ns.s|length }}")
+DOUBLE_40_TIMES = (
+    "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}{{ ns.s|length }}"
+)
 
 ATTACKS: dict[str, tuple[str, str]] = {
     # name: (template, what the error names)
@@ -31,16 +33,26 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "str.replace of the empty string": ("{{ ('x'*100000).replace('', 'y'*100000) }}", "value_chars"),
     "str.translate": ("{{ ('ab'*50000).translate({97: 'x'*100000}) }}", "value_chars"),
     "str.join": ("{{ ('x'*100000).join(range(100000)|map('string')) }}", "value_chars"),
-    "nested range loops": ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-                           "loop_iterations"),
+    "nested range loops": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "loop_iterations",
+    ),
     "doubling with ~ in a namespace": (DOUBLE_40_TIMES, "value_chars"),
     "doubling with + in a namespace": (DOUBLE_40_TIMES.replace("~", "+"), "value_chars"),
-    "doubling a list": ("{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
-                        "{% endfor %}{{ ns.s|length }}", "value_items"),
-    "doubling with set": ("{% set s = 'x'*100000 %}" + "{% set s = s ~ s %}" * 40 + "{{ s|length }}",
-                          "value_chars"),
-    "squaring an integer": ("{% set ns = namespace(n=3) %}{% for i in range(40) %}"
-                            "{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n > 0 }}", "int_bits"),
+    "doubling a list": (
+        "{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        "value_items",
+    ),
+    "doubling with set": (
+        "{% set s = 'x'*100000 %}" + "{% set s = s ~ s %}" * 40 + "{{ s|length }}",
+        "value_chars",
+    ),
+    "squaring an integer": (
+        "{% set ns = namespace(n=3) %}{% for i in range(40) %}"
+        "{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n > 0 }}",
+        "int_bits",
+    ),
     "power of a power": ("{{ ((10**100)**100)**100 }}", "int_bits"),
     "multiplication": ("{{ 'x' * 10**9 }}", "value_chars"),
     "%-format width": ("{{ '%1000000000s' % 'x' }}", "value_chars"),
@@ -59,13 +71,19 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "center filter with a literal width": ("{{ 'x'|center(1000000000) }}", "value_chars"),
     "batch filter": ("{{ [1]|batch(10**9, 0)|list|length }}", "value_items"),
     "slice filter": ("{{ [1]|slice(10**9)|list|length }}", "value_items"),
-    "many values each under the limit": ("{{ range(100000)|map('center', 100000)|map('length')|sum }}",
-                                         "produced_chars"),
-    "4-byte characters kept in a list": ("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
-                                         "{% set ns.l = ns.l + ['\U0001F600' * 100000] %}{% endfor %}",
-                                         "value_chars"),
+    "many values each under the limit": (
+        "{{ range(100000)|map('center', 100000)|map('length')|sum }}",
+        "produced_chars",
+    ),
+    "4-byte characters kept in a list": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
+        "{% set ns.l = ns.l + ['\U0001f600' * 100000] %}{% endfor %}",
+        "value_chars",
+    ),
     "4-byte characters kept in variables": (
-        "".join(f"{{% set v{i} = '\U0001F600' * 900000 %}}" for i in range(40)), "produced_chars"),
+        "".join(f"{{% set v{i} = '\U0001f600' * 900000 %}}" for i in range(40)),
+        "produced_chars",
+    ),
     # what a list refers to counts, however cheaply it was made (issue 21)
     "sort's keys": ("{{ (['x'*999999]*100000)|sort|length }}", "value_chars"),
     "max's keys": ("{{ (['x'*999999]*100000)|max|length }}", "value_chars"),
@@ -73,21 +91,33 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "groupby's keys": ("{{ ([{'a': 'x'*999999}]*100000)|groupby('a')|length }}", "value_chars"),
     "dictsort's keys": ("{% set s = 'x'*999999 %}{{ dict(a=s, b=s, c=s)|dictsort|length }}", "value_chars"),
     "a list printed": ("{{ (['x'*999999]*100000)|string|length }}", "value_chars"),
-    "a list written out": ("{% set s = 'x'*999999 %}{{ [s, s, s, s, s, s, s, s]|string|length }}",
-                           "value_chars"),
-    "a batch's fill, sorted": ("{% for b in [0]|batch(100000, 'x'*999999) %}{{ b|sort|length }}{% endfor %}",
-                               "value_chars"),
-    "a namespace made to hold": ("{% set s = 'x'*999999 %}{{ namespace(a=s, b=s, c=s)|string|length }}",
-                                 "value_chars"),
-    "a namespace set to hold": ("{% set s = 'x'*600000 %}{% set ns = namespace(a=s) %}{% set ns.b = s %}"
-                                "{{ ns|string|length }}", "value_chars"),
-    "the %-format guard on nested keys": ("{{ ('%(' * 300000 ~ ')' * 300000 ~ '1000000000s') % {} }}",
-                                          "value_chars"),
+    "a list written out": (
+        "{% set s = 'x'*999999 %}{{ [s, s, s, s, s, s, s, s]|string|length }}",
+        "value_chars",
+    ),
+    "a batch's fill, sorted": (
+        "{% for b in [0]|batch(100000, 'x'*999999) %}{{ b|sort|length }}{% endfor %}",
+        "value_chars",
+    ),
+    "a namespace made to hold": (
+        "{% set s = 'x'*999999 %}{{ namespace(a=s, b=s, c=s)|string|length }}",
+        "value_chars",
+    ),
+    "a namespace set to hold": (
+        "{% set s = 'x'*600000 %}{% set ns = namespace(a=s) %}{% set ns.b = s %}{{ ns|string|length }}",
+        "value_chars",
+    ),
+    "the %-format guard on nested keys": (
+        "{{ ('%(' * 300000 ~ ')' * 300000 ~ '1000000000s') % {} }}",
+        "value_chars",
+    ),
     "the %-format guard on flags": ("{{ ('%' ~ '0' * 900000 ~ '!%1000000000s') % 1 }}", "value_chars"),
     "printing in a loop": ("{% for i in range(100000) %}{{ 'x'*100000 }}{% endfor %}", "value_chars"),
     "template text in a loop": ("{% for i in range(100000) %}" + "A" * 1000 + "{% endfor %}", "value_chars"),
-    "time": ("{% set s = 'x'*1000000 %}{% for i in range(100000) %}{{ s.count('y') }}{% endfor %}",
-             "limit 'seconds'"),
+    "time": (
+        "{% set s = 'x'*1000000 %}{% for i in range(100000) %}{{ s.count('y') }}{% endfor %}",
+        "limit 'seconds'",
+    ),
     "a huge template": ("{{ 1 }}" * 4000, "template_chars"),
 }
 
@@ -149,11 +179,15 @@ longer stops its attack lets the clock name itself (and fail the test)."""
 def attacked() -> dict[str, Any]:
     """Every attack loaded in one fresh process (peak RSS only grows, so each attack's reading is
     an upper bound of what it used); each declaration carries the attack as `runs.r.parameters.p`."""
-    declarations = {name: DECLARATION % json.dumps(text, ensure_ascii=False)
-                    for name, (text, _) in ATTACKS.items()}
+    declarations = {
+        name: DECLARATION % json.dumps(text, ensure_ascii=False) for name, (text, _) in ATTACKS.items()
+    }
     guarded = {name: text for name, (text, _) in ATTACKS.items() if name != "time"}
-    code = (CHILD.replace("ATTACKS", repr(json.dumps(declarations)))
-            .replace("TEMPLATES", repr(json.dumps(guarded))).replace("GUARD_SECONDS", repr(GUARD_SECONDS)))
+    code = (
+        CHILD.replace("ATTACKS", repr(json.dumps(declarations)))
+        .replace("TEMPLATES", repr(json.dumps(guarded)))
+        .replace("GUARD_SECONDS", repr(GUARD_SECONDS))
+    )
     return measure_in_subprocess(code, timeout=240)["result"]
 
 
@@ -181,14 +215,17 @@ def test_an_attack_is_refused_within_2_s_of_cpu_and_200_mb(attacked: dict[str, A
     assert report["cpu_seconds"] < 2 and report["max_rss_mb"] < 200, report
 
 
-@pytest.mark.parametrize(("statement", "shown"), [
-    ("{% macro m() %}x{% endmacro %}{{ m() }}", "{% macro %}"),
-    ("{% set x %}y{% endset %}{{ x }}", "{% set ... endset %}"),
-    ("{% filter upper %}x{% endfilter %}", "{% filter %}"),
-    ("{% block b %}x{% endblock %}", "{% block %}"),
-    ("{% for x in [[1]] recursive %}{{ loop(x) }}{% endfor %}", "recursive loops"),
-    ("{% include 'other' %}", "{% include %}"),
-])
+@pytest.mark.parametrize(
+    ("statement", "shown"),
+    [
+        ("{% macro m() %}x{% endmacro %}{{ m() }}", "{% macro %}"),
+        ("{% set x %}y{% endset %}{{ x }}", "{% set ... endset %}"),
+        ("{% filter upper %}x{% endfilter %}", "{% filter %}"),
+        ("{% block b %}x{% endblock %}", "{% block %}"),
+        ("{% for x in [[1]] recursive %}{{ loop(x) }}{% endfor %}", "recursive loops"),
+        ("{% include 'other' %}", "{% include %}"),
+    ],
+)
 def test_statements_that_render_out_of_sight_are_refused(write, statement: str, shown: str) -> None:
     problem = one_problem(write(DECLARATION % json.dumps(statement)))
     assert problem.message.startswith("the template is not allowed by the sandbox: ")
@@ -205,19 +242,29 @@ def test_lipsum_is_not_offered(write) -> None:
     assert "'lipsum' is undefined" in one_problem(write(DECLARATION % json.dumps("{{ lipsum(5) }}"))).message
 
 
-@pytest.mark.parametrize(("template", "rendered"), [
-    ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
-    ("{% for i in range(300) %}{% for j in range(300) %}{% endfor %}{% endfor %}done", "done"),
-    ("{{ 'a'.center(5) }}|{{ 'b'|center(3) }}|{{ '7'.zfill(3) }}", "  a  | b |007"),
-    ("{{ [1, 2]|join(',') }} {{ 'x\ny'|indent(2) }}", "1,2 x\n  y"),
-    ("{{ '{:>4}'.format(1) }} {{ '%03d' % 7 }} {{ '%.2f'|format(1.5) }}", "   1 007 1.50"),
-    ("{% set ns = namespace(s='a') %}{% for i in range(3) %}{% set ns.s = ns.s ~ 'b' %}{% endfor %}"
-     "{{ ns.s }}", "abbb"),
-    ("{{ 'aXa'|replace('X', '-') }} {{ 'a b'.split()|length }} {{ 2 ** 10 }}", "a-a 2 1024"),
-    ("{{ ('x'*900000)|length }}", 900000),
-    ("{% set ns = namespace(s='') %}{% for i in range(2000) %}{% set ns.s = ns.s ~ 'abcdefgh,' %}{% endfor %}"
-     "{{ ns.s|length }}", "18000"),
-])
+@pytest.mark.parametrize(
+    ("template", "rendered"),
+    [
+        ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
+        ("{% for i in range(300) %}{% for j in range(300) %}{% endfor %}{% endfor %}done", "done"),
+        ("{{ 'a'.center(5) }}|{{ 'b'|center(3) }}|{{ '7'.zfill(3) }}", "  a  | b |007"),
+        ("{{ [1, 2]|join(',') }} {{ 'x\ny'|indent(2) }}", "1,2 x\n  y"),
+        ("{{ '{:>4}'.format(1) }} {{ '%03d' % 7 }} {{ '%.2f'|format(1.5) }}", "   1 007 1.50"),
+        (
+            "{% set ns = namespace(s='a') %}{% for i in range(3) %}{% set ns.s = ns.s ~ 'b' %}{% endfor %}"
+            "{{ ns.s }}",
+            "abbb",
+        ),
+        ("{{ 'aXa'|replace('X', '-') }} {{ 'a b'.split()|length }} {{ 2 ** 10 }}", "a-a 2 1024"),
+        ("{{ ('x'*900000)|length }}", 900000),
+        (
+            "{% set ns = namespace(s='') %}{% for i in range(2000) %}"
+            "{% set ns.s = ns.s ~ 'abcdefgh,' %}{% endfor %}"
+            "{{ ns.s|length }}",
+            "18000",
+        ),
+    ],
+)
 def test_ordinary_templates_render_as_before(write, template: str, rendered: Any) -> None:
     declaration = load(write(DECLARATION % json.dumps(template)))
     assert declaration.resources["runs.r"].spec["parameters"]["p"] == rendered

@@ -79,10 +79,20 @@ def test_precedence_default_environment_environ_var_file_cli(write, tmp_path):
     assert params(root)["count"] == 2
     assert params(root, environment="prod")["count"] == 5
     assert params(root, environment="prod", environ={"DHMLRUN_VAR_count": "10"})["count"] == 10
-    assert params(root, environment="prod", environ={"DHMLRUN_VAR_count": "10"},
-                  var_files=[var_file])["count"] == 30
-    assert params(root, environment="prod", environ={"DHMLRUN_VAR_count": "10"},
-                  var_files=[var_file], cli_vars={"count": "40"})["count"] == 40
+    assert (
+        params(root, environment="prod", environ={"DHMLRUN_VAR_count": "10"}, var_files=[var_file])["count"]
+        == 30
+    )
+    assert (
+        params(
+            root,
+            environment="prod",
+            environ={"DHMLRUN_VAR_count": "10"},
+            var_files=[var_file],
+            cli_vars={"count": "40"},
+        )["count"]
+        == 40
+    )
 
 
 def test_later_var_files_win(write, tmp_path):
@@ -102,8 +112,11 @@ def test_environment_sets_variables_env_name_and_profile(write):
 
 
 def test_env_is_the_environment_name_when_no_env_variable_is_declared(write):
-    root = write(CONFIG.replace("  env: {default: dev}\n", "").replace("variables: {env: prod, count: 5}",
-                                                                        "variables: {count: 5}"))
+    root = write(
+        CONFIG.replace("  env: {default: dev}\n", "").replace(
+            "variables: {env: prod, count: 5}", "variables: {count: 5}"
+        )
+    )
     assert load(root, environment="prod").project_name == "demo-prod"
     problem = one_problem(root)
     assert "undefined" in problem.message and problem.path == "project.name"
@@ -158,13 +171,16 @@ def test_jinja_syntax_error(write):
     assert "template syntax error" in problem.message and problem.path == "runs.r.parameters.count"
 
 
-@pytest.mark.parametrize("escape", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "x{{ cycler.__init__.__globals__ }}",
-    "{{ lipsum.__globals__.os }}",
-    "{{ (greeting.__class__.__base__.__subclasses__() | first).__init__ }}",
-])
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "x{{ cycler.__init__.__globals__ }}",
+        "{{ lipsum.__globals__.os }}",
+        "{{ (greeting.__class__.__base__.__subclasses__() | first).__init__ }}",
+    ],
+)
 def test_sandbox_escapes_are_clean_errors(write, escape):
     problem = one_problem(write(CONFIG.replace('"{{ count }}"', repr(escape))))
     assert problem.path == "runs.r.parameters.count" and problem.location.line == 24
@@ -177,8 +193,11 @@ def test_huge_results_are_refused_by_the_sandbox(write):
 
 
 def test_sensitive_values_never_appear_in_errors(write):
-    root = write(CONFIG.replace('"{{ count }}"', '"{{ secret | int + greeting }}"').replace(
-        "doubled: \"{{ count * 2 }}\"", "doubled: \"{{ secret ~ 1 }}x{{ nope }}\""))
+    root = write(
+        CONFIG.replace('"{{ count }}"', '"{{ secret | int + greeting }}"').replace(
+            'doubled: "{{ count * 2 }}"', 'doubled: "{{ secret ~ 1 }}x{{ nope }}"'
+        )
+    )
     text = "\n".join(p.render() for p in problems(root))
     assert "s3cr3t-value" not in text
 
@@ -195,21 +214,46 @@ def test_variables_and_environments_sections_are_not_rendered(write):
 
 def test_variables_named_like_dict_methods_are_reachable_through_var(write):
     declared = "  count: {default: 2}\n  items: {default: many}\n"
-    root = write(CONFIG.replace("  count: {default: 2}\n", declared)
-                 .replace('"{{ var.greeting }} {{ greeting }}"', '"{{ var.items }}-{{ var[\'items\'] }}"'))
+    root = write(
+        CONFIG.replace("  count: {default: 2}\n", declared).replace(
+            '"{{ var.greeting }} {{ greeting }}"', "\"{{ var.items }}-{{ var['items'] }}\""
+        )
+    )
     assert load(root).project["description"] == "many-many"
 
 
 def test_var_dot_env_is_only_the_variable_not_the_environment_name(write):
-    root = write(CONFIG.replace("  env: {default: dev}\n", "").replace("variables: {env: prod, count: 5}",
-                                                                        "variables: {count: 5}")
-                 .replace('"demo-{{ env }}"', '"demo-{{ var.env }}"'))
+    root = write(
+        CONFIG.replace("  env: {default: dev}\n", "")
+        .replace("variables: {env: prod, count: 5}", "variables: {count: 5}")
+        .replace('"demo-{{ env }}"', '"demo-{{ var.env }}"')
+    )
     assert "'var.env' is undefined" in one_problem(root, environment="prod").message
 
 
 @settings(max_examples=examples(150), deadline=None)
-@given(st.lists(st.sampled_from(["{{ n }}", "{{ var.n }}", "{{s}}", "{{ var.s }}", "{{ f }}", "{{ none }}",
-                                 "{{ b }}", "{{ env }}", "x", " ", "-", "{"]), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "{{ n }}",
+                "{{ var.n }}",
+                "{{s}}",
+                "{{ var.s }}",
+                "{{ f }}",
+                "{{ none }}",
+                "{{ b }}",
+                "{{ env }}",
+                "x",
+                " ",
+                "-",
+                "{",
+            ]
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_the_substitution_fast_path_gives_what_jinja_gives(parts: list[str]) -> None:
     from dhmlrun.config.model import Variable
     from dhmlrun.config.render import _NO_FAST_PATH, Renderer, _compile_template, _single_expression

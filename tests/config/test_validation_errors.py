@@ -15,7 +15,9 @@ HEAD = "version: 1\nproject: {name: demo}\n"
 
 
 def test_unknown_key_suggests_the_nearest_and_lists_allowed(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
         functions:
           f: {kind: mlrun, source: {source: src/main.py}}
         runs:
@@ -23,7 +25,8 @@ def test_unknown_key_suggests_the_nearest_and_lists_allowed(write):
             function: f
             action: job
             trigers: always
-        """.replace("        ", ""))
+        """.replace("        ", "")
+    )
     problem = one_problem(root)
     assert problem.message == "unknown key 'trigers'; did you mean 'trigger'?"
     assert problem.path == "runs.r.trigers"
@@ -83,8 +86,10 @@ def test_invalid_base64(write):
 
 def test_valid_base64_and_inline_code_are_accepted(write):
     encoded = base64.b64encode(b"def h(context):\n    pass\n").decode()
-    root = write(HEAD + f"functions:\n  a: {{kind: mlrun, source: {{base64: '{encoded}'}}}}\n"
-                 "  b: {kind: mlrun, source: {code: 'def h(c): pass', lang: python}}\n")
+    root = write(
+        HEAD + f"functions:\n  a: {{kind: mlrun, source: {{base64: '{encoded}'}}}}\n"
+        "  b: {kind: mlrun, source: {code: 'def h(c): pass', lang: python}}\n"
+    )
     declaration = load(root)
     assert declaration.resources["functions.a"].spec["source"] == {"base64": encoded}
 
@@ -102,11 +107,19 @@ def test_unsupported_url_scheme_lists_allowed(write):
 
 
 def test_supported_source_urls_are_kept_as_written(write):
-    urls = ["git+https://github.com/o/r.git#main", "zip+s3://bucket/code.zip", "zip+https://h/c.zip",
-            "https://h/code.zip", "https://h/code.tar.gz", "https://h/job.py", "s3://bucket/code.py",
-            "s3://bucket/code.tgz"]
+    urls = [
+        "git+https://github.com/o/r.git#main",
+        "zip+s3://bucket/code.zip",
+        "zip+https://h/c.zip",
+        "https://h/code.zip",
+        "https://h/code.tar.gz",
+        "https://h/job.py",
+        "s3://bucket/code.py",
+        "s3://bucket/code.tgz",
+    ]
     body = "functions:\n" + "".join(
-        f"  f{i}: {{kind: mlrun, source: {{source: '{u}'}}}}\n" for i, u in enumerate(urls))
+        f"  f{i}: {{kind: mlrun, source: {{source: '{u}'}}}}\n" for i, u in enumerate(urls)
+    )
     declaration = load(write(HEAD + body))
     sources = [declaration.resources[f"functions.f{i}"].spec["source"]["source"] for i in range(len(urls))]
     assert sources == urls
@@ -119,13 +132,16 @@ def source_problem(write, source: str, files: dict[str, bytes] | None = None):
     return one_problem(root)
 
 
-@pytest.mark.parametrize(("url", "said"), [
-    ("https://h/code", "an https:// source must name a .py file or an archive"),
-    ("s3://bucket/data.csv", "an s3:// source must name a .py file or an archive"),
-    ("http://h/job.py", "dhmlrun cannot fetch http:// code"),
-    ("git+http://h/r.git", "dhmlrun cannot fetch git+http:// code"),
-    ("file:///etc/passwd", "dhmlrun cannot fetch file:// code"),
-])
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("https://h/code", "an https:// source must name a .py file or an archive"),
+        ("s3://bucket/data.csv", "an s3:// source must name a .py file or an archive"),
+        ("http://h/job.py", "dhmlrun cannot fetch http:// code"),
+        ("git+http://h/r.git", "dhmlrun cannot fetch git+http:// code"),
+        ("file:///etc/passwd", "dhmlrun cannot fetch file:// code"),
+    ],
+)
 def test_a_source_url_the_runtime_cannot_fetch_from_a_declaration_is_refused(write, url, said):
     problem = source_problem(write, f"{{source: '{url}'}}")
     assert said in problem.message and problem.path == "functions.f.source.source"
@@ -161,8 +177,10 @@ def test_local_archives_are_accepted(write, name):
 
 def test_a_local_archive_escaping_its_directory_is_refused_at_validate(write):
     problem = source_problem(write, "{source: src/bad.zip}", {"src/bad.zip": zip_of({"../evil.py": b"x"})})
-    assert problem.message == ("source file 'src/bad.zip' cannot be used: the archive is refused: member "
-                               "'../evil.py' escapes the target directory")
+    assert problem.message == (
+        "source file 'src/bad.zip' cannot be used: the archive is refused: member "
+        "'../evil.py' escapes the target directory"
+    )
 
 
 def test_a_local_zip_bomb_is_refused_at_validate(write, tmp_path):
@@ -176,14 +194,17 @@ def test_a_local_zip_bomb_is_refused_at_validate(write, tmp_path):
 
 def test_a_local_source_that_is_neither_text_nor_an_archive_is_refused(write):
     problem = source_problem(write, "{source: src/job.py}", {"src/job.py": b"\xff\xfe\x00binary"})
-    assert problem.message == ("source file 'src/job.py' cannot be used: it is neither UTF-8 text nor a zip "
-                               "or tar archive")
+    assert problem.message == (
+        "source file 'src/job.py' cannot be used: it is neither UTF-8 text nor a zip or tar archive"
+    )
 
 
 def test_a_local_source_too_big_to_ship_is_refused(write):
     problem = source_problem(write, "{source: src/job.py}", {"src/job.py": b"#" * (8 * 1024 * 1024 + 1)})
-    assert "it is 8,388,609 bytes; code shipped in the function's spec may be at most 8,388,608" in \
-        problem.message
+    assert (
+        "it is 8,388,609 bytes; code shipped in the function's spec may be at most 8,388,608"
+        in problem.message
+    )
 
 
 def test_base64_of_an_archive_is_accepted_and_of_binary_is_refused(write):
@@ -197,12 +218,15 @@ def test_base64_of_an_archive_is_accepted_and_of_binary_is_refused(write):
 
 
 def test_bad_cron(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
         functions:
           f: {kind: mlrun, source: {source: src/main.py}}
         runs:
           r: {function: f, action: job, schedule: "61 * * * *"}
-        """.replace("        ", ""))
+        """.replace("        ", "")
+    )
     problem = one_problem(root)
     assert "invalid cron schedule" in problem.message and "minute" in problem.message
     assert problem.path == "runs.r.schedule"
@@ -230,7 +254,9 @@ def test_project_name_length(write):
 
 
 def test_task_parameter_shapes(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
         functions:
           f: {kind: mlrun, source: {source: src/main.py}}
         runs:
@@ -247,14 +273,17 @@ def test_task_parameter_shapes(write):
             backoff_limit: 3
             schedule: "*/5 0-6 * JAN-MAR mon-fri"
             replicas: 2
-        """.replace("        ", ""))
+        """.replace("        ", "")
+    )
     spec = load(root).resources["runs.r"].spec
     assert spec["envs"] == [{"name": "A", "value": "b"}] and "env" not in spec
     assert spec["backoff_limit"] == 3 and spec["resources"]["mem"] == "1Gi"
 
 
 def test_task_parameter_wrong_shapes_are_all_reported(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
         functions:
           f: {kind: mlrun, source: {source: src/main.py}}
         runs:
@@ -267,10 +296,17 @@ def test_task_parameter_wrong_shapes_are_all_reported(write):
             env: [{name: A}]
             backoff_limit: -1
             replicas: two
-        """.replace("        ", ""))
+        """.replace("        ", "")
+    )
     found = {p.path: p for p in problems(root)}
-    assert set(found) == {"runs.r.node_selector", "runs.r.volumes[0].volume_type", "runs.r.resources.cpu",
-                          "runs.r.env[0]", "runs.r.backoff_limit", "runs.r.replicas"}
+    assert set(found) == {
+        "runs.r.node_selector",
+        "runs.r.volumes[0].volume_type",
+        "runs.r.resources.cpu",
+        "runs.r.env[0]",
+        "runs.r.backoff_limit",
+        "runs.r.replicas",
+    }
     assert "must be at least 0" in found["runs.r.backoff_limit"].message
     assert "missing required key 'value'" in found["runs.r.env[0]"].message
 
@@ -288,8 +324,14 @@ def test_all_errors_are_reported_at_once_each_with_file_line_and_path(write):
           s: {function: f, action: job, inputs: {x: dataitems.nope}}
         """)
     found = problems(root)
-    assert {p.path for p in found} == {"project.colour", "dataitems.d.kind", "functions.f.source.source",
-                                       "runs.r.trigger", "runs.r.function", "runs.s.inputs.x"}
+    assert {p.path for p in found} == {
+        "project.colour",
+        "dataitems.d.kind",
+        "functions.f.source.source",
+        "runs.r.trigger",
+        "runs.r.function",
+        "runs.s.inputs.x",
+    }
     for problem in found:
         assert problem.location.file.endswith("dhmlrun.yaml") and problem.location.line
 
@@ -303,7 +345,9 @@ def test_json_schema_jargon_stays_out_of_messages(write):
 
 
 def test_every_problem_of_one_run_is_reported_not_only_the_schema_ones(write):
-    root = write(HEAD + """\
+    root = write(
+        HEAD
+        + """\
         dataitems:
           raw: {kind: table, path: data.csv}
         functions:
@@ -315,7 +359,8 @@ def test_every_problem_of_one_run_is_reported_not_only_the_schema_ones(write):
             trigger: sometimes
             schedule: "0 25 * * *"
             inputs: [{x: dataitems.rwa}]
-        """.replace("        ", ""))
+        """.replace("        ", "")
+    )
     found = {p.path: p.message for p in problems(root)}
     assert set(found) == {"runs.r.function", "runs.r.trigger", "runs.r.schedule", "runs.r.inputs.x"}
     assert "hour field" in found["runs.r.schedule"]
@@ -323,8 +368,10 @@ def test_every_problem_of_one_run_is_reported_not_only_the_schema_ones(write):
 
 
 def test_a_field_with_a_schema_error_is_not_reported_twice(write):
-    root = write(HEAD + "functions:\n  f: {kind: mlrun, source: {source: src/main.py}}\n"
-                 "runs:\n  r: {function: 'bad name!', action: job}\n")
+    root = write(
+        HEAD + "functions:\n  f: {kind: mlrun, source: {source: src/main.py}}\n"
+        "runs:\n  r: {function: 'bad name!', action: job}\n"
+    )
     problem = one_problem(root)
     assert problem.path == "runs.r.function" and "not allowed" in problem.message
 

@@ -40,8 +40,10 @@ def test_a_block_scalar_indented_with_a_tab_is_refused(write):
 def test_tabs_inside_a_block_scalar_are_text(write):
     body = "def handler(context):\n\tif True:\n\t\treturn 1\n"
     indented = "".join(f"        {line}\n" for line in body.splitlines())
-    root = write("version: 1\nproject: {name: demo}\nfunctions:\n  f:\n    kind: mlrun\n    source:\n"
-                 "      code: |\n" + indented + "    handler: handler\n")
+    root = write(
+        "version: 1\nproject: {name: demo}\nfunctions:\n  f:\n    kind: mlrun\n    source:\n"
+        "      code: |\n" + indented + "    handler: handler\n"
+    )
     assert load(root).resources["functions.f"].spec["source"]["code"] == body
 
 
@@ -86,8 +88,9 @@ def test_alias_bomb_is_refused_at_the_alias_that_crosses_the_budget(tmp_path: Pa
     (tmp_path / "bomb.yaml").write_text(billion_laughs())
     loaded = load_yaml(tmp_path / "bomb.yaml")
     (problem,) = loaded.problems
-    assert problem.message == (f"aliases expand to more than {MAX_ALIAS_EXPANSION} values; refused "
-                               "(possible alias bomb)")
+    assert problem.message == (
+        f"aliases expand to more than {MAX_ALIAS_EXPANSION} values; refused (possible alias bomb)"
+    )
     # a1..a4 expand to 74,718 values; the first *a4 of line 6 adds 66,430 more (the anchor is line 5)
     assert (problem.location.line, problem.location.column) == (6, 10)
 
@@ -106,8 +109,10 @@ result = [p.render() for p in load_yaml(Path({str(tmp_path / "bomb.yaml")!r})).p
 def test_many_aliases_of_one_anchor_are_fine(write):
     common = "  common: &common {function: f, action: job, parameters: {a: 1, b: 2, c: 3}, values: [x, y]}\n"
     runs = "".join(f"  r{i}:\n    <<: *common\n    parameters: {{n: {i}}}\n" for i in range(24))
-    root = write("version: 1\nproject: {name: demo}\nfunctions:\n"
-                 "  f: {kind: mlrun, source: {source: src/main.py}}\nruns:\n" + common + runs)
+    root = write(
+        "version: 1\nproject: {name: demo}\nfunctions:\n"
+        "  f: {kind: mlrun, source: {source: src/main.py}}\nruns:\n" + common + runs
+    )
     declaration = load(root)
     assert declaration.resources["runs.r23"].spec["parameters"] == {"n": 23}
     assert declaration.resources["runs.r23"].spec["values"] == ["x", "y"]

@@ -79,8 +79,14 @@ def test_serve_reads_the_token_from_a_file_and_keeps_it_off_the_command_line(tmp
 
 def test_serve_without_a_token_and_without_a_terminal_refuses_to_start(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "DHMLRUN_CORE_TOKEN"}
-    result = subprocess.run(serve_command(0, tmp_path / "c.db"), capture_output=True, text=True, timeout=60,
-                            env=env, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        serve_command(0, tmp_path / "c.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1
     assert "no token: set DHMLRUN_CORE_TOKEN or pass --token-file FILE" in result.stderr
     assert not (tmp_path / "c.db").exists()

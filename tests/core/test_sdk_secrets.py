@@ -76,9 +76,16 @@ def test_secret_values_are_sealed_at_rest(tmp_path, monkeypatch: pytest.MonkeyPa
     try:
         for method, path, body in [
             ("POST", "/api/v1/projects", {"name": "sealed"}),
-            ("POST", "/api/v1/-/sealed/secrets",
-             {"name": "tok", "kind": "secret", "project": "sealed",
-              "spec": {"path": "secret://tok", "provider": "kubernetes"}}),
+            (
+                "POST",
+                "/api/v1/-/sealed/secrets",
+                {
+                    "name": "tok",
+                    "kind": "secret",
+                    "project": "sealed",
+                    "spec": {"path": "secret://tok", "provider": "kubernetes"},
+                },
+            ),
             ("PUT", "/api/v1/-/sealed/secrets/data", {"tok": value}),
             ("PUT", "/api/v1/-/sealed/secrets/data", {"tok": value + "-2"}),
         ]:

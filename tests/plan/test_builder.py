@@ -156,8 +156,12 @@ def test_failed_last_run_fires_again(repo: Path) -> None:
     ("state", "message", "ended_by", "reason"),
     [
         ("STOPPED", None, None, "last run was stopped"),
-        ("ERROR", "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed",
-         "interrupted", "last run was interrupted"),
+        (
+            "ERROR",
+            "interrupted: apply was stopped (Ctrl-C or SIGTERM) while the run executed",
+            "interrupted",
+            "last run was interrupted",
+        ),
         ("ERROR", "interrupted by the handler itself", None, "last run failed"),
         ("ERROR", "refusing token s3cr3t", None, "last run failed"),
     ],
@@ -250,8 +254,10 @@ def test_a_mistyped_target_gets_the_nearest_address(repo: Path) -> None:
     decl = declaration(repo)
     with pytest.raises(DhmlrunError) as raised:
         build_plan(decl, PlatformState(project=decl.project_name), targets=["runs.sumary"])
-    assert raised.value.problems[0].render().startswith(
-        "--target runs.sumary: no such resource; did you mean 'runs.summary'?"
+    assert (
+        raised.value.problems[0]
+        .render()
+        .startswith("--target runs.sumary: no such resource; did you mean 'runs.summary'?")
     )
 
 
@@ -353,8 +359,9 @@ def test_bare_names_stand_for_the_declared_address(repo: Path) -> None:
 def test_changing_one_parameter_of_one_run_plans_exactly_that_parameters_diff(repo: Path) -> None:
     decl = declaration(repo)
     applied = applied_state(build_plan(decl, PlatformState(project=decl.project_name)))
-    changed = declaration(repo, extra={"runs.summary": {**decl.resources["runs.summary"].spec,
-                                                        "parameters": {"min_years": 5}}})
+    changed = declaration(
+        repo, extra={"runs.summary": {**decl.resources["runs.summary"].spec, "parameters": {"min_years": 5}}}
+    )
     plan = build_plan(changed, applied)
     (run,) = [a for a in plan.changes()]
     assert run.address == "runs.summary"

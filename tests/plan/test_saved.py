@@ -61,15 +61,18 @@ def test_saved_plan_records_its_environment(repo: Path, tmp_path: Path) -> None:
     assert load_saved_plan(path).environment == data["environment"]
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda d: d.update(actions="not a list"),
-    lambda d: d["actions"].append({"shape": "nonsense", "address": "x"}),
-    lambda d: d["actions"][0].update(address=["not", "a", "string"]),
-    lambda d: d.pop("project"),
-    lambda d: d.update(sensitive={"holes": [{"path": 3}], "sha256": {}}),
-    lambda d: d.update(saved_format=1),
-    lambda d: d.update(environment=["dev"]),
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda d: d.update(actions="not a list"),
+        lambda d: d["actions"].append({"shape": "nonsense", "address": "x"}),
+        lambda d: d["actions"][0].update(address=["not", "a", "string"]),
+        lambda d: d.pop("project"),
+        lambda d: d.update(sensitive={"holes": [{"path": 3}], "sha256": {}}),
+        lambda d: d.update(saved_format=1),
+        lambda d: d.update(environment=["dev"]),
+    ],
+)
 def test_a_malformed_saved_plan_is_a_clear_error(repo: Path, tmp_path: Path, mangle) -> None:
     _, path = saved(repo, tmp_path)
     data = json.loads(path.read_text())

@@ -35,15 +35,27 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def resolve(environ: dict[str, str], *, endpoint: str | None = None, profile: str | None = None,
-            environment_profile: str | None = None, config_path: Path | None = None) -> Connection | None:
-    return resolve_connection(endpoint=endpoint, profile=profile, environment_profile=environment_profile,
-                              environ=environ, config_path=config_path)
+def resolve(
+    environ: dict[str, str],
+    *,
+    endpoint: str | None = None,
+    profile: str | None = None,
+    environment_profile: str | None = None,
+    config_path: Path | None = None,
+) -> Connection | None:
+    return resolve_connection(
+        endpoint=endpoint,
+        profile=profile,
+        environment_profile=environment_profile,
+        environ=environ,
+        config_path=config_path,
+    )
 
 
 def test_endpoint_option_wins_over_everything(home: Path) -> None:
-    conn = resolve({"HOME": str(home), "DHCORE_ENDPOINT": "http://env:1", "DH_NAME": "prod"},
-                   endpoint="http://flag:2/")
+    conn = resolve(
+        {"HOME": str(home), "DHCORE_ENDPOINT": "http://env:1", "DH_NAME": "prod"}, endpoint="http://flag:2/"
+    )
     assert conn is not None
     assert (conn.endpoint, conn.source, conn.profile) == ("http://flag:2", "--endpoint", None)
 
@@ -81,15 +93,23 @@ def test_profile_option_wins_over_the_environments_profile(home: Path) -> None:
 
 
 def test_environments_profile_is_used_when_no_profile_option(home: Path) -> None:
-    conn = resolve({"HOME": str(home), "DHCORE_ENDPOINT": "http://env:1", "DH_NAME": "dev"},
-                   environment_profile="prod")
+    conn = resolve(
+        {"HOME": str(home), "DHCORE_ENDPOINT": "http://env:1", "DH_NAME": "dev"}, environment_profile="prod"
+    )
     assert conn is not None
     assert (conn.endpoint, conn.profile) == ("https://prod.example.org", "prod")
 
 
 def test_endpoint_variable_wins_over_the_current_profile(home: Path) -> None:
-    conn = resolve({"HOME": str(home), "DHCORE_ENDPOINT": "http://env:1", "DHCORE_ACCESS_TOKEN": "t",
-                    "DH_NAME": "prod", "PATH": "/bin"})
+    conn = resolve(
+        {
+            "HOME": str(home),
+            "DHCORE_ENDPOINT": "http://env:1",
+            "DHCORE_ACCESS_TOKEN": "t",
+            "DH_NAME": "prod",
+            "PATH": "/bin",
+        }
+    )
     assert conn is not None
     assert (conn.endpoint, conn.source, conn.profile) == ("http://env:1", "DHCORE_ENDPOINT", None)
     assert conn.variables == {"DHCORE_ACCESS_TOKEN": "t"}
@@ -104,9 +124,11 @@ def test_current_environment_selects_the_profile_with_default_keys_excluded(home
     conn = resolve({"HOME": str(home)})
     assert conn is not None
     assert (conn.endpoint, conn.profile) == ("https://dev.example.org", "dev")
-    assert conn.variables == {"DHCORE_ACCESS_TOKEN": "dev-access-secret",
-                              "DHCORE_REFRESH_TOKEN": "dev-refresh-secret",
-                              "DHCORE_CLIENT_ID": "dhcore-client"}
+    assert conn.variables == {
+        "DHCORE_ACCESS_TOKEN": "dev-access-secret",
+        "DHCORE_REFRESH_TOKEN": "dev-refresh-secret",
+        "DHCORE_CLIENT_ID": "dhcore-client",
+    }
 
 
 def test_nothing_configured_means_the_embedded_core(tmp_path: Path) -> None:
@@ -130,8 +152,11 @@ def test_dh_config_moves_the_file(tmp_path: Path, home: Path) -> None:
 
 
 def test_config_path_argument_overrides_dh_config(tmp_path: Path, home: Path) -> None:
-    conn = resolve({"HOME": str(tmp_path), "DH_CONFIG": str(tmp_path / "missing.ini")},
-                   config_path=home / ".dhcore.ini", profile="prod")
+    conn = resolve(
+        {"HOME": str(tmp_path), "DH_CONFIG": str(tmp_path / "missing.ini")},
+        config_path=home / ".dhcore.ini",
+        profile="prod",
+    )
     assert conn is not None and conn.endpoint == "https://prod.example.org"
 
 
@@ -223,8 +248,9 @@ def sdk_view(environ: dict[str, str]) -> dict:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", SDK_PROBE], env=environ, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SDK_PROBE], env=environ, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -240,7 +266,8 @@ def test_the_sdk_reads_the_same_profile_from_sdk_environ(home: Path) -> None:
 
 @pytest.mark.slow
 def test_the_sdk_does_not_mix_in_the_current_profiles_tokens_for_an_env_endpoint(
-        home: Path, tmp_path: Path) -> None:
+    home: Path, tmp_path: Path
+) -> None:
     conn = resolve({"HOME": str(home), "DHCORE_ENDPOINT": "http://env:1", "DHCORE_ACCESS_TOKEN": "env-t"})
     assert conn is not None
     seen = sdk_view({"HOME": str(home), **conn.sdk_environ(tmp_path / "private" / "sdk.ini")})

@@ -39,7 +39,11 @@ def task_of(client: RestClient) -> str:
     )
     task = client.post(
         context_path(PROJECT, "tasks"),
-        {"kind": "mlrun+job", "project": PROJECT, "spec": {"function": f"mlrun://{PROJECT}/f:{function['id']}"}},
+        {
+            "kind": "mlrun+job",
+            "project": PROJECT,
+            "spec": {"function": f"mlrun://{PROJECT}/f:{function['id']}"},
+        },
     )
     return f"mlrun+job://{PROJECT}/{task['id']}"
 

@@ -130,8 +130,10 @@ def test_members_escaping_the_target_are_refused(tmp_path: Path, member: str, ki
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("kind", "link"), [(tarfile.SYMTYPE, "../../etc/passwd"), (tarfile.SYMTYPE, "/etc"),
-                                           (tarfile.LNKTYPE, "../outside")])
+@pytest.mark.parametrize(
+    ("kind", "link"),
+    [(tarfile.SYMTYPE, "../../etc/passwd"), (tarfile.SYMTYPE, "/etc"), (tarfile.LNKTYPE, "../outside")],
+)
 def test_tar_links_pointing_outside_are_refused(tmp_path: Path, kind: bytes, link: str) -> None:
     archive = tmp_path / "links.tar"
     with tarfile.open(archive, "w") as tf:

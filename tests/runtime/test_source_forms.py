@@ -71,15 +71,22 @@ def local_and_web_forms(root: Path, served: Path, https: TlsServer, git: GitRepo
 
 S3_FORMS: Forms = {
     "s3-py": ({"source": "s3://bucket/code/job.py"}, "report"),
-    **{f"s3-{suffix.strip('.').replace('.', '-')}": ({"source": f"s3://bucket/code/code{suffix}"}, IN_PACKAGE)
-       for suffix in ARCHIVE_SUFFIXES},
+    **{
+        f"s3-{suffix.strip('.').replace('.', '-')}": (
+            {"source": f"s3://bucket/code/code{suffix}"},
+            IN_PACKAGE,
+        )
+        for suffix in ARCHIVE_SUFFIXES
+    },
     "zip-s3": ({"source": "zip+s3://bucket/code/zipped-without-suffix"}, IN_PACKAGE),
 }
 
 
 def declaration(project: str, forms: Forms) -> str:
-    functions = "".join(f"  {name}: {{kind: mlrun, source: {json.dumps(source)}, handler: '{handler}'}}\n"
-                        for name, (source, handler) in forms.items())
+    functions = "".join(
+        f"  {name}: {{kind: mlrun, source: {json.dumps(source)}, handler: '{handler}'}}\n"
+        for name, (source, handler) in forms.items()
+    )
     runs = "".join(f"  r-{name}: {{function: {name}, action: job}}\n" for name in forms)
     return f"version: 1\nproject: {{name: {project}}}\nfunctions:\n{functions}runs:\n{runs}"
 
@@ -97,7 +104,11 @@ def test_the_forms_tested_here_are_every_form_a_declaration_accepts(
 
 
 def test_every_form_validates_plans_and_runs(
-    core: Any, tmp_path: Path, file_server: FileServer, tls_server: TlsServer, git_repo: GitRepo,
+    core: Any,
+    tmp_path: Path,
+    file_server: FileServer,
+    tls_server: TlsServer,
+    git_repo: GitRepo,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_server.ca_file))
@@ -161,10 +172,12 @@ def test_every_s3_form_validates_and_runs(core: Any, tmp_path: Path) -> None:
     (tmp_path / "dhmlrun.yaml").write_text(declaration("s3-forms", S3_FORMS))
     assert set(load_declaration(tmp_path, environ={}).resources) >= {f"functions.{name}" for name in S3_FORMS}
     arguments = [unique_project_name("s3forms"), json.dumps([CODE, PACKAGE, S3_FORMS])]
-    done = subprocess.run([sys.executable, "-c", S3_CHILD, *arguments], capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", S3_CHILD, *arguments], capture_output=True, text=True, timeout=300, check=False
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("REPORT ")]
     assert lines, done.stdout[-2000:] + done.stderr[-3000:]
     states = json.loads(lines[-1].removeprefix("REPORT "))
-    assert {name: state for name, (state, _) in states.items()} == dict.fromkeys(S3_FORMS, "COMPLETED"), \
+    assert {name: state for name, (state, _) in states.items()} == dict.fromkeys(S3_FORMS, "COMPLETED"), (
         states
+    )

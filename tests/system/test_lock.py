@@ -22,8 +22,11 @@ pytestmark = pytest.mark.slow
 
 
 def read_lock(core: Any, project: str) -> dict[str, Any] | None:
-    reply = requests.get(f"{core.endpoint}/api/v1/-/{project}/{LOCK_TYPE}/{lock_id(project)}",
-                         headers=auth_headers(core), timeout=30)
+    reply = requests.get(
+        f"{core.endpoint}/api/v1/-/{project}/{LOCK_TYPE}/{lock_id(project)}",
+        headers=auth_headers(core),
+        timeout=30,
+    )
     if reply.status_code == 404:
         return None
     reply.raise_for_status()
@@ -32,10 +35,18 @@ def read_lock(core: Any, project: str) -> dict[str, Any] | None:
 
 def plant_lock(core: Any, project: str, who: dict[str, Any]) -> None:
     """A lock as another apply (elsewhere) would have left it, written straight to the core."""
-    requests.post(f"{core.endpoint}/api/v1/projects", json={"name": project, "metadata": {}, "spec": {}},
-                  headers=auth_headers(core), timeout=30)
-    reply = requests.post(f"{core.endpoint}/api/v1/-/{project}/{LOCK_TYPE}", json=lock_body(project, who),
-                          headers=auth_headers(core), timeout=30)
+    requests.post(
+        f"{core.endpoint}/api/v1/projects",
+        json={"name": project, "metadata": {}, "spec": {}},
+        headers=auth_headers(core),
+        timeout=30,
+    )
+    reply = requests.post(
+        f"{core.endpoint}/api/v1/-/{project}/{LOCK_TYPE}",
+        json=lock_body(project, who),
+        headers=auth_headers(core),
+        timeout=30,
+    )
     reply.raise_for_status()
 
 
@@ -107,8 +118,15 @@ def test_a_lock_whose_lease_expired_is_taken_over_from_any_host(core: Any, tmp_p
     past = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     plant_lock(core, project, {"id": "abc", "host": "another-host", "pid": 1, "since": past, "expires": past})
     result = cli(
-        "apply", root, "--var", f"project={project}", "--endpoint", core.endpoint, "--auto-approve",
-        "--target", "dataitems.numbers",
+        "apply",
+        root,
+        "--var",
+        f"project={project}",
+        "--endpoint",
+        core.endpoint,
+        "--auto-approve",
+        "--target",
+        "dataitems.numbers",
     )
     assert result.returncode == 0, result.stderr
     assert "Removing a stale lock" in result.stderr and "lease expired" in result.stderr

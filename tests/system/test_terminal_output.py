@@ -13,11 +13,11 @@ from tests.system.conftest import cli
 
 pytestmark = pytest.mark.slow
 
-HOSTILE = '''
+HOSTILE = """
 def boom(context):
     print("\\x1b]52;c;cHduZWQ=\\x07clipboard \\x1b]0;title\\x1b\\\\ \\x9b2J done", flush=True)
     raise RuntimeError("bad \\x1b[2J\\x1b[1;1H \\x1b]8;;http://evil\\x07link\\x1b]8;;\\x07 end")
-'''
+"""
 DECLARATION = """version: 1
 project: {name: "%s"}
 functions:

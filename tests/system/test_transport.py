@@ -67,9 +67,10 @@ def test_a_create_whose_reply_was_lost_is_adopted_not_duplicated(
     core: Any, project: str, tmp_path: Path
 ) -> None:
     body = dataitem(project, "lost-reply", "0f" * 16)
-    with FaultProxy(core.endpoint, script=[ERROR_AFTER, RESET_AFTER]) as proxy, open_platform(
-        tmp_path, proxy.endpoint
-    ) as platform:
+    with (
+        FaultProxy(core.endpoint, script=[ERROR_AFTER, RESET_AFTER]) as proxy,
+        open_platform(tmp_path, proxy.endpoint) as platform,
+    ):
         created = platform.create_entity("dataitems", body)
         assert created["id"] == body["id"]
         assert proxy.counts[("POST", f"/api/v1/-/{project}/dataitems")] == 3
@@ -114,9 +115,10 @@ def test_retries_are_bounded(
     core: Any, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DHMLRUN_HTTP_ATTEMPTS", "3")
-    with FaultProxy(core.endpoint, share=1.0, applies_to=lambda m, p: True) as proxy, open_platform(
-        tmp_path, proxy.endpoint
-    ) as platform:
+    with (
+        FaultProxy(core.endpoint, share=1.0, applies_to=lambda m, p: True) as proxy,
+        open_platform(tmp_path, proxy.endpoint) as platform,
+    ):
         proxy.script = [RESET_BEFORE] * 10
         with pytest.raises(DhmlrunError):
             platform.project_exists(project)

@@ -149,11 +149,13 @@ def test_secrets_are_masked_in_human_and_json_output(repo: Path) -> None:
 
 def test_apply_summary_counts_done_failed_skipped() -> None:
     text = render_apply_summary(
-        ApplyResult([
-            NodeResult("functions.a", "create", "done"),
-            NodeResult("runs.a", "run", "failed", "boom"),
-            NodeResult("runs.b", "run", "skipped", "runs.a failed"),
-        ])
+        ApplyResult(
+            [
+                NodeResult("functions.a", "create", "done"),
+                NodeResult("runs.a", "run", "failed", "boom"),
+                NodeResult("runs.b", "run", "skipped", "runs.a failed"),
+            ]
+        )
     )
     assert "failed:  runs.a (run): boom" in text
     assert "skipped: runs.b (run): runs.a failed" in text
