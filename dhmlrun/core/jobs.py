@@ -54,6 +54,7 @@ from dhmlrun.platform.worker_env import (
     task_kind_of,
 )
 from dhmlrun.vocabulary import states
+from dhmlrun.vocabulary.mask import mask_text
 from dhmlrun.vocabulary.processes import process_alive
 from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, OUTPUT_KEPT_ENV, RUNS_DIR_ENV
 
@@ -124,7 +125,6 @@ class Jobs:
         self.files_store = files_store
         self.level = LEVELS[level]
         """The API level the core speaks (its runs are told it: DHCORE_API_LEVEL)."""
-        """The default files store the core's runs are told (DHCore's `FilesConfig`)."""
         self.max_workers = max(1, max_workers)
         self.endpoint: str | None = None
         self._token: str | None = None
@@ -135,6 +135,7 @@ class Jobs:
         self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
+        self._masks: dict[str, list[str]] = {}  # the secret values each running worker was given
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -275,6 +276,7 @@ class Jobs:
         ):
             output_path = Path(kept) / "output.log"
             python, env = self._interpreter(job, self._worker_env(job))
+            mask = self._secret_values(job)
             with output_path.open("wb") as output:
                 process = subprocess.Popen(
                     [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
@@ -287,14 +289,16 @@ class Jobs:
                 with self._lock:
                     self._processes[job.run_id] = process
                     self._outputs[job.run_id] = output_path
+                    self._masks[job.run_id] = mask
                 try:
                     code = process.wait()
                 finally:
                     with self._lock:  # no longer served live: it is stored next
                         self._outputs.pop(job.run_id, None)
+                        self._masks.pop(job.run_id, None)
                         stopped_on_purpose = job.run_id in self._stopped
                         self._stopped.discard(job.run_id)
-            printed = output_path.read_bytes().decode(errors="replace")
+            printed = mask_text(output_path.read_bytes().decode(errors="replace"), mask)
         try:
             self._store_output(job, printed)
         finally:
@@ -351,14 +355,26 @@ class Jobs:
         """What the worker of a run still executing has printed so far, as a Log of the run
         (`Core.run_logs` serves it after the stored ones); None when no worker runs it."""
         with self._lock:
-            path = self._outputs.get(run_id)
+            path, mask = self._outputs.get(run_id), self._masks.get(run_id, [])
         if path is None:
             return None
         try:
-            printed = path.read_bytes().decode(errors="replace")
+            printed = mask_text(path.read_bytes().decode(errors="replace"), mask)
         except OSError:  # the worker ended meanwhile: its output is being stored
             return None
         return _log_body(run_id, printed) if printed else None
+
+    def _secret_values(self, job: Job) -> list[str]:
+        """The values of the secrets the run's task names (its worker's environment holds them).
+
+        Why: the worker masks them in the results and messages it writes, but a handler may print
+        one, or a failure may name one, and what the worker prints becomes the run's log here
+        (served live and stored): it is masked as dhmlrun masks every output (`vocabulary/mask`)."""
+        names = sorted({str(name) for name in job.spec.get("secrets") or () if name})
+        try:
+            return [value for value in self.core.secret_data(job.project, names).values() if value]
+        except ApiError:  # a secret the core cannot open: the worker fails on it and says so
+            return []
 
     def _store_output(self, job: Job, printed: str) -> None:
         """Keep what the worker printed as a Log of the run (`content` base64, as core)."""

@@ -91,6 +91,32 @@ def test_a_remote_runs_task_secrets_are_its_environment(project: Any, tmp_path) 
     assert without.result("token_length") == 0
 
 
+PRINTING_HANDLER = """
+import os
+from digitalhub_runtime_python import handler
+
+
+@handler()
+def leak():
+    print("the token is", os.environ["PY_LEAK"])
+    raise RuntimeError("refused with " + os.environ["PY_LEAK"])
+"""
+
+
+def test_a_secret_a_remote_run_prints_is_masked_in_the_log_the_core_keeps(project: Any) -> None:
+    """What the worker prints is the run's log (core/jobs.py); a handler printing its task's
+    secret, or failing with it in the message, leaves `(sensitive)` there, never the value."""
+    project.new_secret("PY_LEAK", secret_value="swordfish-43")
+    code = base64.b64encode(PRINTING_HANDLER.encode()).decode()
+    source = {"base64": code, "source": "leak.py", "handler": "leak"}
+    function = project.new_function("leaky", kind="python", python_version="PYTHON3_11", source=source)
+    run = wait_final(function.run("job", secrets=["PY_LEAK"]))
+    assert run.status.state == "ERROR"
+    printed = "".join(entry.text or "" for entry in run.logs())
+    assert "the token is (sensitive)" in printed
+    assert "swordfish-43" not in printed and "swordfish-43" not in str(run.status.message)
+
+
 FRAME_HANDLER = """
 import pandas as pd
 from digitalhub_runtime_python import handler
