@@ -43,6 +43,9 @@ def generate(directory: Path, resources: int) -> Path:
     runs = max(1, resources - 2 * quarter)
     (directory / "src").mkdir(parents=True, exist_ok=True)
     (directory / "src" / "job.py").write_text("def handler(context):\n    return 1\n")
+    (directory / "data").mkdir(exist_ok=True)  # validate checks that each declared local file exists
+    for i in range(quarter):
+        (directory / "data" / f"part-{i}.csv").write_text("index,value\n0,0\n")
     lines = [HEADER, "dataitems:\n"]
     for i in range(quarter):
         lines.append(

@@ -18,22 +18,11 @@ from dhmlrun import Project
 from dhmlrun.api import ApplyOptions
 from dhmlrun.plan.model import RunStart
 from tests.conftest import one_worker, served_core, unique_project_name
+from tests.workflow_sources import STEP_FUNCTIONS
 
 pytestmark = pytest.mark.slow
 
-FUNCTIONS = """
-from digitalhub_runtime_python import handler
-
-
-@handler(outputs=["dataset"])
-def produce(project, rows: int = 3):
-    return project.new_dataitem("produced", kind="table", path=f"s3://bucket/produced-{rows}.csv")
-
-
-@handler(outputs=["summary"])
-def consume(project, di, label: str = ""):
-    return project.new_artifact("summary", kind="artifact", path=f"s3://bucket/{di.name}-{label}.txt")
-"""
+FUNCTIONS = STEP_FUNCTIONS
 
 PIPELINE = """
 from digitalhub_runtime_hera.dsl import step

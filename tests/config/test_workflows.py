@@ -7,23 +7,12 @@ from __future__ import annotations
 import base64
 
 from dhmlrun.config.steps import step_function_names
+from tests.workflow_sources import TWO_STEP_PIPELINE
 
 from .conftest import load, one_problem
 
 HEAD = "version: 1\nproject: {name: demo}\n"
-PIPELINE = """
-from digitalhub_runtime_hera.dsl import step
-from hera.workflows import DAG, Workflow
-
-
-def pipeline():
-    with Workflow(entrypoint="dag") as w:
-        with DAG(name="dag"):
-            a = step(template={"action": "job"}, function="prepare", outputs=["dataset"])
-            b = step(template={"action": "job"}, function="train", inputs={"di": a.get_parameter("dataset")})
-            a >> b
-    return w
-"""
+PIPELINE = TWO_STEP_PIPELINE
 FUNCTIONS = """
 functions:
   prepare: {kind: python, python_version: PYTHON3_11, source: {source: src/main.py}, handler: handler}

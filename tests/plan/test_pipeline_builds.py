@@ -20,20 +20,9 @@ from dhmlrun.plan.pipelines import build_reason, built_step_versions
 from dhmlrun.platform.state import PlatformState
 from dhmlrun.views.plan import plan_json, render_plan
 from tests.plan.helpers import applied_state, counter_ids
+from tests.workflow_sources import TWO_STEP_PIPELINE
 
-PIPELINE = """
-from digitalhub_runtime_hera.dsl import step
-from hera.workflows import DAG, Workflow
-
-
-def pipeline():
-    with Workflow(entrypoint="dag") as w:
-        with DAG(name="dag"):
-            a = step(template={"action": "job"}, function="prepare", outputs=["dataset"])
-            b = step(template={"action": "job"}, function="train", inputs={"di": a.get_parameter("dataset")})
-            a >> b
-    return w
-"""
+PIPELINE = TWO_STEP_PIPELINE
 CONFIG = """\
 version: 1
 project: {name: flows}

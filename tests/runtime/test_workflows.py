@@ -14,27 +14,20 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.workflow_sources import STEP_FUNCTIONS
+
 pytestmark = pytest.mark.slow
 
 FINAL = ("COMPLETED", "ERROR", "STOPPED")
 
-FUNCTIONS = """
-from digitalhub_runtime_python import handler
-
-
-@handler(outputs=["dataset"])
-def produce(project, rows: int = 3):
-    return project.new_dataitem("produced", kind="table", path=f"s3://bucket/produced-{rows}.csv")
-
-
-@handler(outputs=["summary"])
-def consume(project, di, label: str = ""):
-    return project.new_artifact("summary", kind="artifact", path=f"s3://bucket/{di.name}-{label}.txt")
-
+FUNCTIONS = (
+    STEP_FUNCTIONS
+    + """
 
 def explode(di):
     raise RuntimeError("the step's handler failed on purpose")
 """
+)
 
 PIPELINE = """
 from digitalhub_runtime_hera.dsl import step

@@ -27,6 +27,17 @@ def end_services(core: EmbeddedCore) -> None:
     core.services.forget(run_ids)
 
 
+def end_services_of(root: Path) -> None:
+    """End every service of the embedded core a config directory's applies used, if any."""
+    database = root / ".dhmlrun" / "core.db"
+    if database.exists():
+        core = EmbeddedCore(database)
+        try:
+            end_services(core)
+        finally:
+            core.close()
+
+
 @pytest.fixture(scope="module")
 def serving_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCore]:
     """A served embedded core for one module, the SDK pointed at it; its services end with it."""

@@ -18,7 +18,7 @@ import pytest
 
 from dhmlrun.core.server import EmbeddedCore
 from tests.conftest import served_core, unique_project_name
-from tests.serving.conftest import IRIS_V2_BODY, end_services, port_closed
+from tests.serving.conftest import IRIS_V2_BODY, end_services, end_services_of, port_closed
 
 pytestmark = pytest.mark.slow
 
@@ -116,13 +116,7 @@ def config(tmp_path: Path) -> Iterator[Path]:
     try:
         yield root
     finally:
-        database = root / ".dhmlrun" / "core.db"
-        if database.exists():
-            core = EmbeddedCore(database)
-            try:
-                end_services(core)
-            finally:
-                core.close()
+        end_services_of(root)
 
 
 def test_declared_services_serve_as_declared_and_one_killed_outside_is_brought_back(config: Path) -> None:

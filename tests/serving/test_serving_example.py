@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.core.server import EmbeddedCore
-from tests.serving.conftest import end_services, port_closed
+from tests.serving.conftest import end_services_of, port_closed
 from tests.serving.test_apply_services import dhmlrun, urls
 
 pytestmark = pytest.mark.slow
@@ -37,13 +36,7 @@ def example(tmp_path: Path) -> Iterator[Path]:
     try:
         yield root
     finally:
-        database = root / ".dhmlrun" / "core.db"
-        if database.exists():
-            core = EmbeddedCore(database)
-            try:
-                end_services(core)
-            finally:
-                core.close()
+        end_services_of(root)
 
 
 def test_the_serving_example_applies_answers_redeploys_after_a_retrain_and_is_destroyed(
