@@ -17,43 +17,54 @@ import json
 import re
 import shutil
 import sys
+import urllib.request
 import zipfile
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dhmlrun.serving import endpoints
 from dhmlrun.serving.errors import ServeError
 from dhmlrun.vocabulary import keys
 
+if TYPE_CHECKING:
+    from dhmlrun.platform.rest import RestClient
+
+DOWNLOAD_TIMEOUT = 300.0
+"""Seconds a model download may stall before the service fails to start."""
+
 SKLEARN_FILE = re.compile(r".*\.(pkl|joblib)$")
 """The model file DHCore looks for in a sklearn model's folder (`SklearnServeRunner.getFilePath`)."""
 
 
 def prepare(
-    kind: str, project: str, spec: dict[str, Any], folder: Path, port: int, grpc_port: int
+    kind: str,
+    project: str,
+    spec: dict[str, Any],
+    folder: Path,
+    ports: tuple[int, int],
+    client: RestClient | None = None,
 ) -> list[str]:
     """Fetch the model of a `kind` serve run into `folder`, write MLServer's settings there,
-    and return the command that serves it."""
+    and return the command that serves it (on `ports`: HTTP, gRPC). `client`: the platform, whose
+    files API gives a single-file model without the SDK (`fetch_model`)."""
     path = spec.get("path")
     if not isinstance(path, str) or not path.strip():
         raise ServeError("model path is missing or invalid")  # DHCore's wording
     folder.mkdir(parents=True, exist_ok=True)
     name = endpoints.model_name(spec)
     if kind == endpoints.SKLEARN:
-        model_file = _sklearn_file(fetch_model(kind, project, path, folder / name))
+        model_file = _sklearn_file(fetch_model(kind, project, path, folder / name, client))
         uri = str(model_file)
     else:
-        uri = str(_unpacked(fetch_model(kind, project, path, folder / "model")))
+        uri = str(_unpacked(fetch_model(kind, project, path, folder / "model", client)))
     settings = {
         "name": name,
         "implementation": endpoints.MODEL_SERVER_IMPLEMENTATIONS[kind],
         "parameters": {"uri": uri},
     }
     (folder / "model-settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
-    (folder / "settings.json").write_text(
-        json.dumps(server_settings(port, grpc_port), indent=2), encoding="utf-8"
-    )
+    (folder / "settings.json").write_text(json.dumps(server_settings(*ports), indent=2), encoding="utf-8")
     return command(folder)
 
 
@@ -73,12 +84,20 @@ def command(folder: Path) -> list[str]:
     return [sys.executable, "-m", "mlserver.cli.main", "start", str(folder)]
 
 
-def fetch_model(kind: str, project: str, path: str, destination: Path) -> Path:
+def fetch_model(
+    kind: str, project: str, path: str, destination: Path, client: RestClient | None = None
+) -> Path:
     """Where the model of `path` is on this host: a `store://` model key is resolved to the model
     (its latest version when the key has no id, as DHCore's runners do) and downloaded from the
-    platform's store; a URL is downloaded; a local path is used where it is."""
+    platform's store; a URL is downloaded; a local path is used where it is.
+
+    A model version that is one file is first asked of the platform's files API (`client`),
+    which answers a presigned URL, as DHCore's does. Why: the SDK's download imports the SDK and
+    its S3 client, about a second of every model service's start (bench 11); the SDK stays the
+    way for folders (mlflow models), keys without an id, and platforms that answer nothing."""
     if path.startswith(keys.PREFIX):
-        return _download_model(kind, project, path, destination)
+        fetched = _through_files_api(client, kind, project, path, destination) if client else None
+        return fetched or _download_model(kind, project, path, destination)
     scheme = urlsplit(path).scheme
     if scheme in ("", "file"):
         local = Path(urlsplit(path).path if scheme else path)
@@ -109,6 +128,36 @@ def _download_model(kind: str, project: str, key: str, destination: Path) -> Pat
         return fetch_model(kind, project, model_path, destination)
     destination.mkdir(parents=True, exist_ok=True)
     return Path(model.download(destination=str(destination), overwrite=True))
+
+
+def _through_files_api(
+    client: RestClient, kind: str, project: str, key: str, destination: Path
+) -> Path | None:
+    """The one file of model version `key`, downloaded from the URL the platform's files API
+    gives (`GET /-/{p}/models/{id}/files/download`); None when it gives none (a folder, no such
+    API), or the key names no version."""
+    from dhmlrun.platform.rest import context_path
+
+    entity_type, _, entity_id = _parse_key(key)
+    if entity_type != "model" or not entity_id:
+        return None
+    try:
+        model = client.get(context_path(project, "models", entity_id)) or {}
+        if model.get("kind") != endpoints.MODEL_KINDS[kind]:
+            return None  # the SDK's way says what is wrong with it
+        path = str((model.get("spec") or {}).get("path") or "")
+        answer = client.get(context_path(project, "models", entity_id, "files", "download"))
+    except Exception:  # no files API here: the SDK's way
+        return None
+    url = (answer or {}).get("url") if isinstance(answer, dict) else None
+    name = PurePosixPath(urlsplit(path).path).name
+    if not url or not name or urlsplit(path).scheme in ("", "file"):
+        return None
+    destination.mkdir(parents=True, exist_ok=True)
+    target = destination / name
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as reply, target.open("wb") as out:
+        shutil.copyfileobj(reply, out)
+    return target
 
 
 def _parse_key(key: str) -> tuple[str, str, str | None]:

@@ -49,7 +49,8 @@ def serve(project: str, run_id: str, port: int, second_port: int | None) -> list
 
             if second_port is None:
                 raise ServeError("a model server needs two ports (HTTP and gRPC)")
-            return mlserver.prepare(kind, project, spec, Path.cwd() / "server", port, second_port)
+            folder = Path.cwd() / "server"
+            return mlserver.prepare(kind, project, spec, folder, (port, second_port), client)
         if kind == endpoints.PYTHON:
             from dhmlrun.serving import python_host
 

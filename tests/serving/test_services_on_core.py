@@ -267,3 +267,40 @@ def test_a_model_in_the_files_store_is_downloaded_and_served(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+FETCH_WITHOUT_THE_SDK = """
+import os, sys
+from pathlib import Path
+from dhmlrun.platform.auth import Credentials
+from dhmlrun.platform.rest import RestClient
+from dhmlrun.platform.transport import HttpTransport
+from dhmlrun.serving.mlserver import fetch_model
+
+client = RestClient(HttpTransport(os.environ["DHCORE_ENDPOINT"]), Credentials(os.environ))
+found = fetch_model("sklearnserve", sys.argv[1], sys.argv[2], Path(sys.argv[3]), client)
+print(found)
+print("digitalhub" in sys.modules)
+"""
+
+
+def test_a_one_file_model_is_fetched_through_the_files_api_without_the_sdk(
+    project: Any, iris_model_file: Path, tmp_path: Path
+) -> None:
+    """A model service's start asks the platform's files API for a one-file model version (a
+    presigned URL, as DHCore answers) instead of importing the SDK and its S3 client for it: about
+    a second of every sklearn service's readiness (bench 11)."""
+    import subprocess
+    import sys
+
+    model = project.log_model("one-file", kind="sklearn", source=str(iris_model_file))
+    key = f"store://{project.name}/model/sklearn/one-file:{model.id}"
+    fetched = subprocess.run(
+        [sys.executable, "-c", FETCH_WITHOUT_THE_SDK, project.name, key, str(tmp_path / "got")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found, imported = fetched.stdout.split()
+    assert Path(found).read_bytes() == iris_model_file.read_bytes()
+    assert imported == "False"
