@@ -1,4 +1,4 @@
-"""Benchmark (9) of functions' requirements on the embedded core: what reusing an environment saves.
+"""Benchmark (10) of functions' requirements on the embedded core: what reusing an environment saves.
 
 Run: `python bench/bench_environments.py [--quick]`. On an embedded core served on loopback, a
 python function with `requirements` runs a trivial handler: the first run prepares the function's
@@ -104,7 +104,7 @@ def run(quick: bool = False) -> list[Result]:
     best_reused, best_plain = min(reused), min(baseline)
     return [
         Result(
-            "9. environment of a function's requirements: reuse vs prepare",
+            "10. environment of a function's requirements: reuse vs prepare",
             f"{found * 1000:.2f} ms",
             f"{prepared:.2f} s (prepare: venv + pip)",
             found / prepared,
@@ -114,7 +114,7 @@ def run(quick: bool = False) -> list[Result]:
             notes=["a real requirement set (scikit-learn from an index) takes tens of seconds to prepare"],
         ),
         Result(
-            "9. python run reusing its requirements' environment vs none",
+            "10. python run reusing its requirements' environment vs none",
             f"{best_reused:.2f} s",
             f"{best_plain:.2f} s (no requirements)",
             best_reused / best_plain,
@@ -123,7 +123,7 @@ def run(quick: bool = False) -> list[Result]:
             how=f"create to COMPLETED on the embedded core; best of {repeat}, interleaved",
         ),
         Result(
-            "9. python run reusing its environment vs the first (which prepares it)",
+            "10. python run reusing its environment vs the first (which prepares it)",
             f"{best_reused:.2f} s",
             f"{first:.2f} s (first run)",
             best_reused / first,

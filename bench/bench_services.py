@@ -154,7 +154,7 @@ def run(quick: bool = False) -> list[Result]:
     ratio = ready / ready_hand
     return [
         Result(
-            "11 service ready after apply (sklearnserve)",
+            "11. service ready after apply (sklearnserve)",
             seconds(ready),
             f"{seconds(ready_hand)} (mlserver start by hand)",
             ratio,
@@ -163,7 +163,7 @@ def run(quick: bool = False) -> list[Result]:
             f"best of {repeat}: the whole dhmlrun apply deploying it vs the server alone to /v2/health/ready",
         ),
         Result(
-            "11 one inference request to the service",
+            "11. one inference request to the service",
             seconds(latency),
             f"{seconds(latency_hand)} (by hand)",
             latency / latency_hand,
@@ -172,7 +172,7 @@ def run(quick: bool = False) -> list[Result]:
             f"best of {requests}",
         ),
         Result(
-            "11 service memory (RSS)",
+            "11. service memory (RSS)",
             f"{memory:.0f} MiB",
             f"{memory_hand:.0f} MiB (by hand)",
             memory / memory_hand,

@@ -52,6 +52,8 @@ def seed(session: requests.Session, base: str) -> dict[str, str]:
     """A project and one entity of each type; their ids by collection."""
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if path.startswith(f"/api/v1/-/{PROJECT}/"):
+            body = {"project": PROJECT, **body}  # DHCore refuses a create without it (400)
         answer = session.post(base + path, json=body, timeout=30)
         answer.raise_for_status()
         return answer.json()
