@@ -78,3 +78,21 @@ def test_the_mlrun_runtime_registers_nothing_under_another_sdk_line(monkeypatch:
     finally:
         monkeypatch.undo()
         assert importlib.reload(digitalhub_runtime_mlrun).entity_builders
+
+
+def test_the_helpers_every_worker_imports_import_no_sdk_class() -> None:
+    """A python run's worker imports the runtime's helpers (deadline, failure line, captured
+    output, stored log) under any SDK line; only `dhmlrun.runtime.builders` holds the 0.15 SDK's
+    builder classes. Under the 0.16 pre-releases a package import that pulled them in failed every
+    python run apply executes with ModuleNotFoundError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import dhmlrun.runtime.capture, dhmlrun.runtime.deadline, dhmlrun.runtime.failure\n"
+        "import dhmlrun.runtime.logs\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('digitalhub', 'mlrun')))\n"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
