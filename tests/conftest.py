@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for name in sorted(ONE_WORKER.intersection(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.xdist_group(f"{module}:{name}"))
     items.sort(key=lambda item: -slow[item.module.__name__])  # stable: collection order within
+
+
+def send_json(handler: BaseHTTPRequestHandler, content: object) -> None:
+    """Answer a test server's request with `content` as a 200 JSON body of a stated length
+    (keep-alive clients need it: the tests' stand-in servers speak HTTP/1.1)."""
+    body = json.dumps(content).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def pids_with_environ(name: str, value: str) -> list[int]:

@@ -29,3 +29,25 @@ def pipeline():
     return w
 """
 """A hera workflow whose `train` step reads the dataset its `prepare` step outputs."""
+
+LABELLED_PIPELINE = """
+from digitalhub_runtime_hera.dsl import step
+from hera.workflows import DAG, Parameter, Workflow
+
+
+def pipeline():
+    with Workflow(entrypoint="dag", arguments=Parameter(name="label")) as w:
+        with DAG(name="dag"):
+            a = step(template={"action": "job", "parameters": {"rows": 7}}, function="produce",
+                     outputs=["dataset"])
+            b = step(
+                template={"action": "job", "inputs": {"di": "{{inputs.parameters.di}}"},
+                          "parameters": {"label": "{{workflow.parameters.label}}"}},
+                function="consume",
+                inputs={"di": a.get_parameter("dataset")},
+            )
+            a >> b
+    return w
+"""
+"""A hera workflow over STEP_FUNCTIONS: `produce` 7 rows, then `consume` them with the workflow's
+`label` argument."""

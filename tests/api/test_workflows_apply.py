@@ -18,30 +18,10 @@ from dhmlrun import Project
 from dhmlrun.api import ApplyOptions
 from dhmlrun.plan.model import RunStart
 from tests.conftest import one_worker, served_core, unique_project_name
-from tests.workflow_sources import STEP_FUNCTIONS
+from tests.workflow_sources import LABELLED_PIPELINE, STEP_FUNCTIONS
 
 pytestmark = pytest.mark.slow
 
-FUNCTIONS = STEP_FUNCTIONS
-
-PIPELINE = """
-from digitalhub_runtime_hera.dsl import step
-from hera.workflows import DAG, Parameter, Workflow
-
-
-def pipeline():
-    with Workflow(entrypoint="dag", arguments=Parameter(name="label")) as w:
-        with DAG(name="dag"):
-            a = step(template={"action": "job"}, function="produce", outputs=["dataset"])
-            b = step(
-                template={"action": "job", "inputs": {"di": "{{inputs.parameters.di}}"},
-                          "parameters": {"label": "{{workflow.parameters.label}}"}},
-                function="consume",
-                inputs={"di": a.get_parameter("dataset")},
-            )
-            a >> b
-    return w
-"""
 
 CONFIG = """version: 1
 project: {name: PROJECT}
@@ -80,8 +60,8 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flows]:
     root = tmp_path_factory.mktemp("flows")
     with served_core(root / "stock.db", stock=True):
         (root / "repo" / "src").mkdir(parents=True)
-        (root / "repo" / "src" / "functions.py").write_text(FUNCTIONS)
-        (root / "repo" / "src" / "pipeline.py").write_text(PIPELINE)
+        (root / "repo" / "src" / "functions.py").write_text(STEP_FUNCTIONS)
+        (root / "repo" / "src" / "pipeline.py").write_text(LABELLED_PIPELINE)
         flows = Flows(root / "repo", unique_project_name("flows"))
         (flows.root / "dhmlrun.yaml").write_text(CONFIG.replace("PROJECT", flows.name))
         flows.apply()

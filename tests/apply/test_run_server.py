@@ -28,7 +28,7 @@ from dhmlrun.apply.run_server import (
 from dhmlrun.apply.workers import run_in_worker
 from dhmlrun.vocabulary.runs import FunctionVersion
 from dhmlrun.worker.protocol import ExecuteRun, RunOrder
-from tests.conftest import pids_with_environ
+from tests.conftest import pids_with_environ, send_json
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = "tests.apply.targets"
@@ -160,12 +160,7 @@ class _ClientSpec(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.ports.append(self.client_address[1])
-        body = json.dumps({"version": "1.7.0"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, {"version": "1.7.0"})
 
     def log_message(self, format: str, *args: object) -> None:
         return

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dhmlrun.platform.transport import HttpTransport
+from tests.conftest import send_json
 
 
 class PortRecorder(ThreadingHTTPServer):
@@ -37,12 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         assert isinstance(self.server, PortRecorder)
         self.server.ports.append(self.client_address[1])
-        body = json.dumps({"port": self.client_address[1]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, {"port": self.client_address[1]})
 
     def log_message(self, format: str, *args: object) -> None:
         return

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.workflow_sources import STEP_FUNCTIONS
+from tests.workflow_sources import LABELLED_PIPELINE, STEP_FUNCTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -28,26 +28,6 @@ def explode(di):
     raise RuntimeError("the step's handler failed on purpose")
 """
 )
-
-PIPELINE = """
-from digitalhub_runtime_hera.dsl import step
-from hera.workflows import DAG, Parameter, Workflow
-
-
-def pipeline():
-    with Workflow(entrypoint="dag", arguments=Parameter(name="label")) as w:
-        with DAG(name="dag"):
-            a = step(template={"action": "job", "parameters": {"rows": 7}}, function="produce",
-                     outputs=["dataset"])
-            b = step(
-                template={"action": "job", "inputs": {"di": "{{inputs.parameters.di}}"},
-                          "parameters": {"label": "{{workflow.parameters.label}}"}},
-                function="consume",
-                inputs={"di": a.get_parameter("dataset")},
-            )
-            a >> b
-    return w
-"""
 
 FAILING_PIPELINE = """
 from digitalhub_runtime_hera.dsl import step
@@ -92,7 +72,7 @@ def wait_final(run: Any, seconds: float = 240) -> Any:
 def test_a_pipeline_runs_its_steps_as_argo_and_dhcore_do(project: Any) -> None:
     produce = python_function(project, "produce", "produce")
     consume = python_function(project, "consume", "consume")
-    workflow = hera_workflow(project, "chain", PIPELINE)
+    workflow = hera_workflow(project, "chain", LABELLED_PIPELINE)
 
     build = wait_final(workflow.run("build"))
     assert build.status.state == "COMPLETED", build.status.message
@@ -149,7 +129,7 @@ def test_a_failed_step_fails_the_pipeline_and_nothing_after_it_runs(project: Any
 
 
 def test_a_pipeline_without_a_build_is_refused_with_the_reason(project: Any) -> None:
-    workflow = hera_workflow(project, "unbuilt", PIPELINE)
+    workflow = hera_workflow(project, "unbuilt", LABELLED_PIPELINE)
     pipeline = wait_final(workflow.run("pipeline", parameters={"label": "x"}))
     assert pipeline.status.state == "ERROR"
     assert "run its `build` action first" in pipeline.status.message

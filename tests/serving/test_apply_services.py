@@ -109,6 +109,14 @@ def urls(text: str) -> dict[str, str]:
     return dict(re.findall(r"(services\.\w+): done \([\d.]+s\): serving at http://(\S+)", text))
 
 
+def apply_serving(root: Path, *args: str) -> dict[str, str]:
+    """`dhmlrun apply ROOT --auto-approve ARGS`, which must succeed; the services it deployed,
+    `services.NAME -> host:port` (`urls`)."""
+    applied = dhmlrun("apply", str(root), *args, "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    return urls(applied.stdout + applied.stderr)
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Iterator[Path]:
     """A config directory whose services are ended after the test, whatever it did."""
@@ -121,9 +129,7 @@ def config(tmp_path: Path) -> Iterator[Path]:
 
 def test_declared_services_serve_as_declared_and_one_killed_outside_is_brought_back(config: Path) -> None:
     """(The serving example's test covers the retrain that redeploys and destroy.)"""
-    applied = dhmlrun("apply", str(config), "--auto-approve")
-    assert applied.returncode == 0, applied.stdout + applied.stderr
-    first = urls(applied.stdout + applied.stderr)
+    first = apply_serving(config)
     assert set(first) == {"services.classifier", "services.api"}
     answer = dhmlrun(
         "invoke", "services.classifier", "--path", str(config), "--json", json.dumps(IRIS_V2_BODY)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.serving.conftest import end_services_of, port_closed
-from tests.serving.test_apply_services import dhmlrun, urls
+from tests.serving.test_apply_services import apply_serving, dhmlrun
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +42,7 @@ def example(tmp_path: Path) -> Iterator[Path]:
 def test_the_serving_example_applies_answers_redeploys_after_a_retrain_and_is_destroyed(
     example: Path,
 ) -> None:
-    applied = dhmlrun("apply", str(example), "--auto-approve")
-    assert applied.returncode == 0, applied.stdout + applied.stderr
-    first = urls(applied.stderr + applied.stdout)
+    first = apply_serving(example)
     assert set(first) == {"services.classifier", "services.api"}
 
     predicted = dhmlrun(
@@ -62,9 +60,7 @@ def test_the_serving_example_applies_answers_redeploys_after_a_retrain_and_is_de
         "~ services.classifier  (model changed: a new version from runs.train (it runs first))"
         in retrain.stdout
     )
-    redeployed = dhmlrun("apply", str(example), "--var", "C=0.05", "--auto-approve")
-    assert redeployed.returncode == 0, redeployed.stdout + redeployed.stderr
-    second = urls(redeployed.stderr + redeployed.stdout)
+    second = apply_serving(example, "--var", "C=0.05")
     assert set(second) == {"services.classifier"} and port_closed(first["services.classifier"])
     again = dhmlrun("invoke", "classifier", "--path", str(example), "--json", json.dumps(FLOWERS))
     assert json.loads(again.stdout)["outputs"][0]["data"][0] == 0

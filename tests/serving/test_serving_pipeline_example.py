@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.serving.conftest import port_closed
-from tests.serving.test_apply_services import dhmlrun, urls
+from tests.serving.test_apply_services import apply_serving, dhmlrun
 from tests.serving.test_serving_example import FLOWERS, example  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.slow
 
 def test_the_pipeline_variant_trains_on_the_platform_and_serves_the_model(example: Path) -> None:  # noqa: F811
     root = example / "pipeline.yaml"
-    applied = dhmlrun("apply", str(root), "--auto-approve")
-    assert applied.returncode == 0, applied.stdout + applied.stderr
-    first = urls(applied.stderr + applied.stdout)
+    first = apply_serving(root)
     assert set(first) == {"services.classifier", "services.api"}
     shown = json.loads(dhmlrun("show", "runs.pipeline", "--path", str(root), "--json").stdout)
     outputs = json.dumps(shown)
