@@ -225,7 +225,7 @@ def test_huggingfaceserve_is_refused_with_the_reason(project: Any) -> None:
 
 
 def test_a_model_in_the_files_store_is_downloaded_and_served(
-    iris_model_file: Path, tmp_path: Path, s3: str
+    iris_model_file: Path, tmp_path: Path, s3: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A model logged to an S3 files store (`log_model(source=FOLDER)`, as a training job logs
     it): its path is a folder, and the server gets the `.pkl` file of `status.files`. The core
@@ -240,33 +240,26 @@ def test_a_model_in_the_files_store_is_downloaded_and_served(
         "AWS_SECRET_ACCESS_KEY": "s",
         "AWS_REGION": "us-east-1",
     }
-    saved = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)  # this process logs to the store; the services inherit AWS_*
+    for key, value in settings.items():  # this process logs to the store; the services inherit AWS_*
+        monkeypatch.setenv(key, value)
     store = f"s3://{BUCKET}/store"
-    try:
-        with served_core(tmp_path / "core.db", files_store=store) as core:
-            try:
-                project = dh.get_or_create_project(unique_project_name("svc-s3"))
-                folder = tmp_path / "model"
-                folder.mkdir()
-                (folder / "iris.pkl").write_bytes(iris_model_file.read_bytes())
-                (folder / "README.txt").write_text("a classifier of iris flowers")
-                logged = project.log_model("stored-iris", kind="sklearn", source=str(folder))
-                assert logged.spec.path.startswith(f"{store}/")
-                function = project.new_function(
-                    "stored", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/stored-iris"
-                )
-                run = function.run("serve")
-                assert wait_serving(run).status.state == "RUNNING", run.status.message
-                assert run.invoke(json=IRIS_V2_BODY).json()["outputs"][0]["data"] == [0, 2]
-            finally:
-                end_services(core)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with served_core(tmp_path / "core.db", files_store=store) as core:
+        try:
+            project = dh.get_or_create_project(unique_project_name("svc-s3"))
+            folder = tmp_path / "model"
+            folder.mkdir()
+            (folder / "iris.pkl").write_bytes(iris_model_file.read_bytes())
+            (folder / "README.txt").write_text("a classifier of iris flowers")
+            logged = project.log_model("stored-iris", kind="sklearn", source=str(folder))
+            assert logged.spec.path.startswith(f"{store}/")
+            function = project.new_function(
+                "stored", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/stored-iris"
+            )
+            run = function.run("serve")
+            assert wait_serving(run).status.state == "RUNNING", run.status.message
+            assert run.invoke(json=IRIS_V2_BODY).json()["outputs"][0]["data"] == [0, 2]
+        finally:
+            end_services(core)
 
 
 FETCH_WITHOUT_THE_SDK = """
