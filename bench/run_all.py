@@ -14,6 +14,8 @@ benchmarks report, tests test.
     9 hostile declarations refused by validate (bench_hostile)
     10 functions' requirements: an environment reused vs prepared (bench_environments)
     11 services: a served model ready after apply vs the same server by hand (bench_services)
+    12 remote runs on the core: a worker forked from its warm server vs a new interpreter
+       (bench_remote_runs)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import bench_fetch
 import bench_hostile
 import bench_plan
 import bench_plan_example
+import bench_remote_runs
 import bench_services
 import bench_validate
 from common import Result, verdict
@@ -51,6 +54,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("9", bench_hostile.run),
     ("10", bench_environments.run),
     ("11", bench_services.run),
+    ("12", bench_remote_runs.run),
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

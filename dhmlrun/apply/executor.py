@@ -23,7 +23,6 @@ from dhmlrun.apply import services
 from dhmlrun.apply.context import StepContext
 from dhmlrun.apply.graph import walk
 from dhmlrun.apply.results import DONE, FAILED, STARTED, NodeResult, Observer, Silent
-from dhmlrun.apply.run_server import RunServer
 from dhmlrun.apply.secrets import write_secret
 from dhmlrun.apply.uploads import local_file_of, upload_request
 from dhmlrun.apply.workers import run_in_worker, signal_runs
@@ -59,6 +58,7 @@ from dhmlrun.vocabulary.backends import DHCORE, MLRUN
 from dhmlrun.vocabulary.mask import mask_text, mask_userinfo
 from dhmlrun.vocabulary.runs import RunSpec
 from dhmlrun.vocabulary.settings import RUNS_DIR_ENV, run_logs_dir
+from dhmlrun.worker.fork_server import RunServer
 from dhmlrun.worker.protocol import (
     ExecuteMLRunRun,
     ExecuteRun,

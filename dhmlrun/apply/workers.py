@@ -2,7 +2,7 @@
 its `Result` (`dhmlrun/worker/protocol.py`).
 
 The process is a child forked by the warm run server when there is one that can take the
-request (mlrun and digitalhub already imported: `run_server.py`), else a fresh
+request (mlrun and digitalhub already imported: `worker/fork_server.py`), else a fresh
 `python -m dhmlrun.worker`. Either way it is a process of its own, so mlrun's process-global
 state never leaks between runs and apply never imports mlrun or the SDK.
 
@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from dhmlrun.apply.run_server import RunServer, RunServerUnavailable
 from dhmlrun.private import private_dir, private_file
 from dhmlrun.vocabulary.mask import StreamMask
+from dhmlrun.worker.fork_server import RunServer, RunServerUnavailable
 from dhmlrun.worker.protocol import Request, Result, encode
 
 WORKER_MODULE = "dhmlrun.worker"

@@ -1,6 +1,6 @@
 """CPython: run a process's exit handlers without finalizing the interpreter.
 
-The warm run server's forked children (`apply/run_server.py`) end like a worker process that
+The warm run server's forked children (`worker/fork_server.py`) end like a worker process that
 exits normally as far as the run is concerned (the exit handlers run: the runtime's Arrow drain,
 logging's flush), but skip the interpreter's teardown with `os._exit`: with mlrun and the SDK
 loaded, finalizing takes about a second, and the server's inherited state is not the child's

@@ -3,7 +3,9 @@
 A run created without `spec.local_execution` is built inside its create (READY, as DHCore's POST
 leaves it) and handed here after that commits. A pool of threads takes runs from a queue and, for
 each whose kind has a runtime installed here, starts `python -m dhmlrun.worker.job PROJECT
-RUN_ID` with the environment DHCore gives a run's pod (`worker_env.pod_environment`: the core's
+RUN_ID` (as a fork of the core's warm run server, `worker/fork_server.py`, which imported mlrun
+and digitalhub once: the run starts in about 0.1 s instead of 2-3 s) with the environment DHCore
+gives a run's pod (`worker_env.pod_environment`: the core's
 endpoint, token and configuration, the run's `PROJECT_NAME` and `RUN_ID`, its task's `envs`; nothing
 of another platform's), in a working directory of its own, removed after it (a
 runtime writes the run's source into its working directory: digitalhub-runtime-python's
@@ -57,6 +59,8 @@ from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.mask import mask_text
 from dhmlrun.vocabulary.processes import process_alive
 from dhmlrun.vocabulary.settings import ENVIRONMENT_ENV, ENVS_DIR_ENV, OUTPUT_KEPT_ENV, RUNS_DIR_ENV
+from dhmlrun.worker import fork_server
+from dhmlrun.worker.fork_server import ForkedChild, RunServer, RunServerUnavailable
 
 log = logging.getLogger("dhmlrun.core.jobs")
 
@@ -92,6 +96,10 @@ def runtime_installed(run_kind: str) -> bool:
         return importlib.util.find_spec(runtime_module(run_kind)) is not None
     except (ImportError, ValueError):
         return False
+
+
+WorkerProcess = subprocess.Popen[bytes] | ForkedChild
+"""A run's worker: a child of the warm run server, or a new interpreter."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,9 @@ class Jobs:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._orchestrators: list[threading.Thread] = []
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._processes: dict[str, WorkerProcess] = {}
+        self._server: RunServer | None = None  # the warm run server, once a run needed it
+        self._retired: list[RunServer] = []  # servers replaced while children of theirs ran
         self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
         self._masks: dict[str, list[str]] = {}  # the secret values each running worker was given
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
@@ -227,6 +237,11 @@ class Jobs:
             thread.join(timeout=timeout)
         self._threads.clear()
         self._orchestrators.clear()
+        with self._lock:
+            servers = [*self._retired, *([self._server] if self._server is not None else [])]
+            self._server, self._retired = None, []
+        for server in servers:  # their children ended above
+            server.close()
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -277,28 +292,20 @@ class Jobs:
             output_path = Path(kept) / "output.log"
             python, env = self._interpreter(job, self._worker_env(job))
             mask = self._secret_values(job)
-            with output_path.open("wb") as output:
-                process = subprocess.Popen(
-                    [python, "-m", self._worker_module_of(job.kind), job.project, job.run_id],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=workdir,  # its own: runtimes write their sources there (runtime_python/main.py)
-                )
-                with self._lock:
-                    self._processes[job.run_id] = process
-                    self._outputs[job.run_id] = output_path
-                    self._masks[job.run_id] = mask
-                try:
-                    code = process.wait()
-                finally:
-                    with self._lock:  # no longer served live: it is stored next
-                        self._outputs.pop(job.run_id, None)
-                        self._masks.pop(job.run_id, None)
-                        stopped_on_purpose = job.run_id in self._stopped
-                        self._stopped.discard(job.run_id)
-            printed = mask_text(output_path.read_bytes().decode(errors="replace"), mask)
+            process = self._start_worker(job, python, env, workdir, output_path)
+            with self._lock:
+                self._processes[job.run_id] = process
+                self._outputs[job.run_id] = output_path
+                self._masks[job.run_id] = mask
+            try:
+                code = process.wait()
+            finally:
+                with self._lock:  # no longer served live: it is stored next
+                    self._outputs.pop(job.run_id, None)
+                    self._masks.pop(job.run_id, None)
+                    stopped_on_purpose = job.run_id in self._stopped
+                    self._stopped.discard(job.run_id)
+            printed = mask_text(_read(output_path), mask)
         try:
             self._store_output(job, printed)
         finally:
@@ -313,16 +320,71 @@ class Jobs:
         message = f"worker exited with code {code} without a final state (run was {state})"
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
+    def _start_worker(
+        self, job: Job, python: str, env: dict[str, str], workdir: str, output: Path
+    ) -> WorkerProcess:
+        """Start the worker of `job` printing to `output`: a child of the core's warm run server
+        when it can take it (this interpreter, an environment its imports agree with), else a
+        new `python -m MODULE PROJECT RUN_ID` (in its working directory of its own: runtimes
+        write their sources there, `runtime_python/main.py`). A run with requirements of its own
+        never needs the server: its worker starts again in their environment (`worker/job.py`)."""
+        module = self._worker_module_of(job.kind)
+        argv = [job.project, job.run_id]
+        forked = python == sys.executable and self._environment_request(job) is None
+        server = self._warm_server() if forked else None
+        if server is not None:
+            try:
+                return server.spawn(argv, output, env, workdir, module=module)
+            except RunServerUnavailable:
+                pass
+        with output.open("wb") as printed:
+            return subprocess.Popen(
+                [python, "-m", module, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=printed,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=workdir,
+            )
+
+    def _warm_server(self) -> RunServer | None:
+        """The core's warm run server (`worker/fork_server.py`), started on the first run it
+        executes and kept until shutdown: each worker is then a fork of a process that imported
+        mlrun and digitalhub once, instead of a new interpreter paying those imports (about 3 s
+        of CPU) before the run starts. A server whose imports read another environment than the
+        core gives its runs now (this process's `MLRUN_*` changed) is retired for a new one.
+        None when turned off (`DHMLRUN_RUN_SERVER=0`) or unavailable here."""
+        shared = self._environment({}, {})  # what every run gets (its identity and envs come with it)
+        with self._lock:
+            if self._stopping.is_set() or not fork_server.enabled():
+                return None
+            server = self._server
+            if server is not None and server.alive and server.compatible(shared):
+                return server
+            if server is not None:
+                server.retire()  # its running children still end in it
+                self._retired.append(server)
+            try:
+                self._server = RunServer(env=shared)
+            except OSError:
+                self._server = None
+            return self._server
+
     def _interpreter(self, job: Job, env: dict[str, str]) -> tuple[str, dict[str, str]]:
         """The worker's Python: a python run's environment when it is prepared already (else the
         worker prepares it and starts again there: `worker/job.py`), the core's."""
-        if self.envs_dir is None or job.kind in BUILDERS or not job.kind.startswith(PYTHON_KIND_PREFIX):
-            return sys.executable, env
-        request = EnvironmentRequest.of(job.spec)
-        environment = ready(self.envs_dir, request) if request.requirements else None
+        request = self._environment_request(job)
+        environment = ready(self.envs_dir, request) if request is not None and self.envs_dir else None
         if environment is None:
             return sys.executable, env
         return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
+
+    def _environment_request(self, job: Job) -> EnvironmentRequest | None:
+        """The environment of its own a python run's `requirements` ask for (None: the core's)."""
+        if self.envs_dir is None or job.kind in BUILDERS or not job.kind.startswith(PYTHON_KIND_PREFIX):
+            return None
+        request = EnvironmentRequest.of(job.spec)
+        return request if request.requirements else None
 
     def process_for(self, project: str, run_id: str, run: dict[str, Any]) -> tuple[str, dict[str, str]]:
         """The interpreter and environment of a process the core runs for `run` outside this pool
@@ -335,13 +397,16 @@ class Jobs:
 
     def _worker_env(self, job: Job) -> dict[str, str]:
         """What DHCore's runner for this run's task would give its pod (docs/dhcore-runs.md §1)."""
+        return self._environment(
+            run_identity(job.project, job.run_id, task_kind_of(job.spec)), task_envs(job.spec)
+        )
+
+    def _environment(self, identity: Mapping[str, str], envs: Mapping[str, str]) -> dict[str, str]:
+        """A worker's environment: the core's configuration, a run's `identity` and `envs`."""
         assert self.endpoint is not None and self._token is not None
         configuration = {**self._connection, **run_configuration(self.endpoint, self.files_store, self.level)}
         env = pod_environment(
-            platform_run_environment(os.environ, self._connection),
-            configuration,
-            run_identity(job.project, job.run_id, task_kind_of(job.spec)),
-            task_envs(job.spec),
+            platform_run_environment(os.environ, self._connection), configuration, identity, envs
         )
         if self.runs_dir is not None:  # outputs of the core's runs live next to its database
             env[RUNS_DIR_ENV] = str(self.runs_dir.resolve())
@@ -397,6 +462,14 @@ class Jobs:
             self.core.set_run_state(project, run_id, state, message=message)
         except ApiError:
             log.info("run %s could not move to %s (it moved on)", run_id, state)
+
+
+def _read(output: Path) -> str:
+    """What a worker printed (nothing when it ended before opening its output)."""
+    try:
+        return output.read_bytes().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def _log_body(run_id: str, printed: str) -> dict[str, Any]:

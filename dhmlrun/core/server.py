@@ -208,11 +208,12 @@ class EmbeddedCore:
         self.services.forget(run_ids)
 
     def close(self) -> None:
-        """Stop serving, let workers finish (bounded), close the database."""
+        """Stop the services, let workers finish (bounded) while they can still reach this core
+        to record how their runs ended, then stop serving and close the database."""
+        self.services.close()
+        self.jobs.shutdown()
         with self._lock:
             http, self._http = self._http, None
         if http is not None:
             http.stop()
-        self.services.close()
-        self.jobs.shutdown()
         self.store.close()

@@ -1,6 +1,6 @@
 """One request, in its own process: `python -m dhmlrun.worker REQUEST.json RESULT.json`.
 
-Apply starts one of these per run (forked by the warm run server, `apply/run_server.py`, or a
+Apply starts one of these per run (forked by the warm run server, `worker/fork_server.py`, or a
 fresh interpreter) so that mlrun's process-global state (env vars, temp files, its run DB) never
 leaks between runs and the apply process itself never imports mlrun or the SDK. The request is
 one of `protocol.OPERATIONS`; the operation's function does it and the result file gets its

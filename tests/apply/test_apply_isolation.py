@@ -56,7 +56,7 @@ def test_runs_of_one_apply_are_forked_from_the_server_and_isolated(core: Any, tm
     seen = {address: run.results for address, run in runs.items()}
     assert set(seen) == {"runs.first", "runs.second", "runs.third"}
     for results in seen.values():
-        assert results["argv0"] == "run_server.py"  # a child of the warm server, not a fresh worker
+        assert results["argv0"] == "fork_server.py"  # a child of the warm server, not a fresh worker
         assert results["env"] == "absent"  # the runs before it set it, in their own processes
         assert results["module_global"] == "False"
     assert len({results["pid"] for results in seen.values()}) == 3

@@ -1,4 +1,5 @@
-"""The warm run server (`dhmlrun.apply.run_server`): every run is its own forked process.
+"""The warm run server (`dhmlrun.worker.fork_server`, kept by apply: `dhmlrun.apply.run_server`):
+every run is its own forked process.
 
 These use the real server process with a light preload (`json`) and the entry points in
 `targets.py`, so they check the fork/isolation mechanics without paying mlrun's import; the
@@ -11,6 +12,7 @@ import http.server
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -18,20 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from dhmlrun.apply.run_server import (
-    SERVER_ENV,
-    RunServer,
-    RunServerUnavailable,
-    keeping_run_server,
-    warm_run_server,
-)
+from dhmlrun.apply.run_server import keeping_run_server, warm_run_server
 from dhmlrun.apply.workers import run_in_worker
 from dhmlrun.vocabulary.runs import FunctionVersion
+from dhmlrun.worker.fork_server import SERVER_ENV, ForkedChild, RunServer, RunServerUnavailable
 from dhmlrun.worker.protocol import ExecuteRun, RunOrder
-from tests.conftest import pids_with_environ, send_json
+from tests.conftest import pids_with_environ, send_json, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = "tests.apply.targets"
+MODULE = "tests.apply.module_target"
 
 
 @pytest.fixture
@@ -82,6 +80,63 @@ def test_runs_execute_concurrently_in_separate_processes(server: RunServer, tmp_
     assert len({json.loads(out.read_text())["pid"] for out in outs}) == 4
 
 
+def spawn_module(
+    server: RunServer, tmp_path: Path, *argv: str, env: dict[str, str] | None = None
+) -> ForkedChild:
+    """`tests.apply.module_target` as `python -m` in `tmp_path` would run it, printing to
+    `module.log` there."""
+    log = tmp_path / "module.log"
+    return server.spawn(list(argv), log, dict(env or os.environ), str(tmp_path), module=MODULE)
+
+
+@pytest.mark.parametrize(("how", "code"), [("none", 0), ("5", 5), ("a message", 1)])
+def test_a_module_runs_and_exits_as_python_m_would(
+    server: RunServer, tmp_path: Path, how: str, code: int
+) -> None:
+    seen = tmp_path / "seen.json"
+    assert spawn_module(server, tmp_path, str(seen), "", how).wait() == code
+    expected = {"name": "__main__", "argv0": "module_target.py", "argv": [str(seen), "", how]}
+    assert json.loads(seen.read_text()) == expected
+    printed = (tmp_path / "module.log").read_text()
+    assert printed == ("started\na message\n" if how == "a message" else "started\n")
+
+
+def test_a_forked_run_is_followed_as_a_process_is(server: RunServer, tmp_path: Path) -> None:
+    """What the core's job pool does with a worker: poll, wait with a timeout, wait from two
+    threads at once (each learns the exit code), terminate; and with unbuffered output asked
+    for, what it printed is in its log while it runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = spawn_module(server, tmp_path, str(tmp_path / "seen.json"), str(go), "3", env=env)
+    assert child.pid is not None and child.pid != os.getpid()
+    assert child.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        child.wait(timeout=0.05)
+    wait_for(lambda: (tmp_path / "module.log").read_text() == "started\n", "the line printed, in the log")
+    with ThreadPoolExecutor(2) as pool:
+        waits = [pool.submit(child.wait), pool.submit(child.wait, 60)]
+        go.touch()
+        assert [w.result() for w in waits] == [3, 3]
+    assert child.poll() == 3
+    stopped = spawn_module(server, tmp_path, str(tmp_path / "again.json"), str(tmp_path / "never"))
+    stopped.terminate()
+    assert stopped.wait(timeout=30) == -signal.SIGTERM
+
+
+def test_a_retired_server_takes_no_run_and_ends_after_its_children(server: RunServer, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    child = spawn_module(server, tmp_path, str(tmp_path / "seen.json"), str(go), "4")
+    server.retire()
+    with pytest.raises(RunServerUnavailable):
+        spawn_module(server, tmp_path, str(tmp_path / "late.json"))
+    assert server.alive  # its child still runs
+    go.touch()
+    assert child.wait(timeout=30) == 4
+    wait_for(lambda: not server.alive, "the retired server ended")
+
+
 def test_a_run_whose_import_time_environment_differs_is_refused(server: RunServer, tmp_path: Path) -> None:
     env = {**os.environ, "MLRUN_DBPATH": "http://elsewhere:8080"}
     with pytest.raises(RunServerUnavailable):
@@ -119,7 +174,7 @@ def test_apply_process_does_not_import_mlrun_with_the_server_running(tmp_path: P
     """The server imports mlrun; the process that started it must not."""
     code = (
         "import sys\n"
-        "from dhmlrun.apply.run_server import RunServer\n"
+        "from dhmlrun.worker.fork_server import RunServer\n"
         "with RunServer(preload=('json',)) as s:\n"
         "    s._wait_ready()\n"
         "assert 'mlrun' not in sys.modules and 'digitalhub' not in sys.modules\n"
@@ -263,6 +318,12 @@ def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
                 assert own is not None and own is not first  # not kept here: the apply's own
         assert not own.alive
         assert first.alive
+        # what each run carries in its request and no import reads: the same server serves on
+        monkeypatch.setenv("DHCORE_ENDPOINT", "http://127.0.0.1:9")
+        monkeypatch.setenv("DHMLRUN_RUNS_DIR", "/elsewhere")
+        monkeypatch.setenv("_RJEM_MALLOC_CONF", "background_thread:true")  # polars' import sets it
+        with warm_run_server(True) as same:
+            assert same is first
         monkeypatch.setenv("SSL_CERT_FILE", "/elsewhere.pem")  # read by what a server imports
         run_server.start_early(("json",))
         with warm_run_server(True) as fresh:

@@ -4,6 +4,7 @@ process per run, bounded, only for kinds whose runtime is installed, never left 
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
 import time
@@ -178,10 +179,55 @@ def test_at_most_max_workers_run_at_once(serve, tmp_path: Path, monkeypatch: pyt
     runs = [api.run(project, task, local=False) for _ in range(4)]
     for run in runs:
         assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
-    intervals = [tuple(map(float, f.read_text().split())) for f in trace.iterdir()]
+    intervals = [tuple(map(float, f.read_text().split()[:2])) for f in trace.iterdir()]
     assert len(intervals) == 4
     most = max(sum(1 for s, e in intervals if s <= start < e) for start, _ in intervals)
     assert most <= 2
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "off"])
+def test_workers_are_forks_of_one_warm_server_unless_it_is_turned_off(
+    serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: bool
+):
+    """Each run still has a process of its own; with the warm run server (the default) that
+    process is a fork of one server that imported mlrun and digitalhub once, not a new
+    interpreter paying those imports per run."""
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    monkeypatch.setenv("DHMLRUN_TEST_TRACE", str(trace))
+    if not warm:
+        monkeypatch.setenv("DHMLRUN_RUN_SERVER", "0")
+    _, api, project = serve("tests.core.workers.completes", max_workers=1)
+    task = api.task(project, api.function(project))
+    for run in [api.run(project, task, local=False) for _ in range(2)]:
+        assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
+    parents = {int(f.read_text().split()[2]) for f in trace.iterdir()}
+    assert len(list(trace.iterdir())) == 2
+    if not warm:
+        assert parents == {os.getpid()}
+        return
+    (parent,) = parents
+    assert parent != os.getpid()
+    assert b"dhmlrun.worker.fork_server" in Path(f"/proc/{parent}/cmdline").read_bytes()
+
+
+def test_a_server_whose_imports_read_another_environment_is_replaced(
+    serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """mlrun reads `MLRUN_*` when imported: once the core gives its runs other values, a new
+    server (imported with them) forks the next runs."""
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    monkeypatch.setenv("DHMLRUN_TEST_TRACE", str(trace))
+    _, api, project = serve("tests.core.workers.completes", max_workers=1)
+    task = api.task(project, api.function(project))
+    parents = []
+    for value in ("one", "two"):
+        monkeypatch.setenv("MLRUN_TEST_SETTING", value)
+        run = api.run(project, task, local=False)
+        assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
+        parents.append(int((trace / run["id"]).read_text().split()[2]))
+    assert len(set(parents)) == 2 and os.getpid() not in parents
 
 
 def test_stop_ends_the_worker_and_marks_the_run_stopped(serve, monkeypatch: pytest.MonkeyPatch):

@@ -121,7 +121,11 @@ def test_an_mlflow_model_is_served_under_its_model_name(project: Any, tmp_path: 
     features, labels = load_iris(return_X_y=True)
     signature = mlflow.models.infer_signature(features, labels)  # as mlflow's autolog records it
     model = LogisticRegression(max_iter=300).fit(features, labels)
-    mlflow.sklearn.save_model(model, tmp_path / "iris", signature=signature)
+    # requirements named, not inferred: mlflow infers them by loading the model in a process of
+    # its own (5 s of CPU), and no server here installs them
+    mlflow.sklearn.save_model(
+        model, tmp_path / "iris", signature=signature, pip_requirements=["scikit-learn"]
+    )
     project.new_model("iris-classifier", kind="mlflow", path=str(tmp_path / "iris"))
     function = project.new_function(
         "flow",

@@ -1,6 +1,7 @@
 """Takes the run the core built (READY) to RUNNING, then COMPLETED, and writes one log line.
 
-When `DHMLRUN_TEST_TRACE` names a directory, records its start/end (for the concurrency bound).
+When `DHMLRUN_TEST_TRACE` names a directory, records its start/end (for the concurrency bound) and
+its parent process (the core, or the core's warm run server).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main(project: str, run_id: str) -> None:
     log = {"spec": {"run": run_id}, "content": base64.b64encode(b"worked\n").decode()}
     requests.post(f"{base}/logs", json=log, headers=headers, timeout=30).raise_for_status()
     if trace:  # before the final state: the test reads the traces once every run is COMPLETED
-        Path(trace, run_id).write_text(f"{started} {time.time()}")
+        Path(trace, run_id).write_text(f"{started} {time.time()} {os.getppid()}")
     final = {**run, "status": {"state": "COMPLETED", "results": {"answer": 42}}}
     requests.put(f"{base}/runs/{run_id}", json=final, headers=headers, timeout=30).raise_for_status()
 
