@@ -190,13 +190,16 @@ def core_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def kept_run_server() -> Iterator[None]:
-    """One warm run server per test process: every in-process apply (the API, `CliRunner`)
-    forks its runs from the server the first one started, instead of starting its own and
-    paying mlrun's import each time (`run_server.keeping_run_server`). A test of the server's
-    per-apply lifecycle opts out with `keeping_run_server(False)`."""
+    """One warm run server per test process for the applies, and the cores' warm servers kept
+    from one core to the next: every in-process apply (the API, `CliRunner`) forks its runs from
+    the server the first one started, instead of starting its own and paying mlrun's import each
+    time (`run_server.keeping_run_server`), and an embedded core takes the server an earlier one
+    stopped with (`fork_server.keeping_idle_servers`). A test of the server's per-apply lifecycle
+    opts out with `keeping_run_server(False)`."""
     from dhmlrun.apply.run_server import keeping_run_server
+    from dhmlrun.worker.fork_server import keeping_idle_servers
 
-    with keeping_run_server(ignoring={"PYTEST_CURRENT_TEST"}):  # pytest's, set for each test
+    with keeping_run_server(ignoring={"PYTEST_CURRENT_TEST"}), keeping_idle_servers():  # pytest sets it
         yield
 
 

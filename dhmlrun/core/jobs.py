@@ -238,10 +238,12 @@ class Jobs:
         self._threads.clear()
         self._orchestrators.clear()
         with self._lock:
-            servers = [*self._retired, *([self._server] if self._server is not None else [])]
+            server, retired = self._server, self._retired
             self._server, self._retired = None, []
-        for server in servers:  # their children ended above
-            server.close()
+        for old in retired:  # their children ended above
+            old.close()
+        if server is not None:  # another core of this process may take it (`keeping_idle_servers`)
+            fork_server.give_back(server)
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -365,7 +367,7 @@ class Jobs:
                 server.retire()  # its running children still end in it
                 self._retired.append(server)
             try:
-                self._server = RunServer(env=shared)
+                self._server = fork_server.take(shared) or RunServer(env=shared)
             except OSError:
                 self._server = None
             return self._server

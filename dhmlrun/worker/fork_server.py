@@ -48,7 +48,8 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -364,6 +365,59 @@ class ForkedChild:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+_keeping_idle = False
+"""Inside `keeping_idle_servers()`: a server its owner gave back waits for the next owner."""
+_idle: list[RunServer] = []
+_idle_lock = threading.Lock()
+
+
+@contextmanager
+def keeping_idle_servers() -> Iterator[None]:
+    """While the block runs, a server its owner is done with (`give_back`) waits, warm, for the
+    next owner in this process whose runs its imports agree with (`take`), instead of stopping.
+
+    Why: a process that starts embedded core after embedded core (a test session, a notebook)
+    otherwise starts a server, and pays mlrun's and digitalhub's imports (about 3 s of CPU), per
+    core. Runs stay as isolated: each is a fresh fork of the same untouched process, and carries
+    its own environment (the server serves a new owner only when `compatible`). The idle servers
+    stop when the block ends."""
+    global _keeping_idle
+    outer = _keeping_idle
+    _keeping_idle = True
+    try:
+        yield
+    finally:
+        _keeping_idle = outer
+        if not outer:
+            with _idle_lock:
+                idle, _idle[:] = list(_idle), []
+            for server in idle:
+                server.close()
+
+
+def take(env: Mapping[str, str]) -> RunServer | None:
+    """An idle server (given back inside `keeping_idle_servers()`) that can take runs with
+    environment `env`; None when there is none."""
+    with _idle_lock:
+        for server in list(_idle):
+            if not server.alive:
+                _idle.remove(server)
+            elif server.compatible(env):
+                _idle.remove(server)
+                return server
+    return None
+
+
+def give_back(server: RunServer) -> None:
+    """Its owner is done with `server`: kept for the next owner inside `keeping_idle_servers()`,
+    closed otherwise."""
+    if _keeping_idle and server.alive:
+        with _idle_lock:
+            _idle.append(server)
+        return
+    server.close()
 
 
 # ------------------------------------------------------------------------------ server side

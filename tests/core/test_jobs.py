@@ -230,6 +230,31 @@ def test_a_server_whose_imports_read_another_environment_is_replaced(
     assert len(set(parents)) == 2 and os.getpid() not in parents
 
 
+def test_a_core_takes_the_warm_server_an_earlier_core_of_its_process_stopped_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Inside `keeping_idle_servers()` (this test session is: conftest), a core's server outlives
+    the core, warm, and the next core of the process forks its runs from it."""
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("DHMLRUN_TEST_TRACE", str(trace))
+    parents = []
+    for index in range(2):
+        core = EmbeddedCore(tmp_path / f"core{index}.db", worker_module="tests.core.workers.completes")
+        try:
+            endpoint, _ = core.serve()
+            api = Api(endpoint, auth_headers(core))
+            project = unique_project_name("idle")
+            api.ok("POST", "/projects", json={"name": project})
+            run = _remote_run(api, project)
+            assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
+            parents.append(int((trace / run["id"]).read_text().split()[2]))
+        finally:
+            core.close()
+    assert parents[0] == parents[1] != os.getpid()
+
+
 def test_stop_ends_the_worker_and_marks_the_run_stopped(serve, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DHMLRUN_TEST_WORK_S", "120")
     _, api, project = serve("tests.core.workers.completes")
