@@ -13,7 +13,6 @@ all day pays it once. The goal: a warm run takes at most 0.6x a fresh one.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Result
+from common import Result, command_line, sdk_on_a_new_core
 
 FINAL = ("COMPLETED", "ERROR", "STOPPED")
 SERVER_ENV = "DHMLRUN_RUN_SERVER"
@@ -73,29 +72,14 @@ def _measure(function: Any, repeat: int) -> tuple[float, float]:
 
 def run(quick: bool = False) -> list[Result]:
     repeat = 2 if quick else 4
-    from dhmlrun.core.server import EmbeddedCore
-    from dhmlrun.platform.sdk import configure_sdk
+    with tempfile.TemporaryDirectory(prefix="bench-remote-") as tmp_dir, sdk_on_a_new_core(Path(tmp_dir)):
+        import digitalhub as dh
 
-    with tempfile.TemporaryDirectory(prefix="bench-remote-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        saved = dict(os.environ)
-        os.environ["DHMLRUN_CORE_KEY_FILE"] = str(tmp / "core.key")
-        core = EmbeddedCore(tmp / "core.db")
-        try:
-            os.environ.update(core.client_environment())
-            configure_sdk()
-            import digitalhub as dh
-
-            project = dh.get_or_create_project("bench-remote")
-            timings = {
-                "python": _measure(_python_function(project), repeat),
-                "mlrun": _measure(_mlrun_function(project), repeat),
-            }
-        finally:
-            core.close()
-            os.environ.clear()
-            os.environ.update(saved)
-            configure_sdk()
+        project = dh.get_or_create_project("bench-remote")
+        timings = {
+            "python": _measure(_python_function(project), repeat),
+            "mlrun": _measure(_mlrun_function(project), repeat),
+        }
     return [
         Result(
             f"12. remote {kind} run on the core: warm worker vs new interpreter",
@@ -110,14 +94,5 @@ def run(quick: bool = False) -> list[Result]:
     ]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    for result in run(parser.parse_args().quick):
-        ratio = "-" if result.ratio is None else f"{result.ratio:.3g}"
-        print(f"{result.name}: {result.measured} vs {result.baseline} (ratio {ratio}, goal {result.goal})")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command_line(run, __doc__.splitlines()[0]))

@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -88,3 +90,38 @@ def embedded_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     source = os.environ if environ is None else environ
     kept = {k: v for k, v in source.items() if not k.startswith(PLATFORM_PREFIXES)}
     return {**kept, "DH_CONFIG": os.devnull}
+
+
+def command_line(run: Callable[[bool], list[Result]], description: str) -> int:
+    """A benchmark module run alone (`python bench/bench_X.py [--quick]`): each of its results
+    on a line."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true")
+    for result in run(parser.parse_args().quick):
+        ratio = "-" if result.ratio is None else f"{result.ratio:.3g}"
+        print(f"{result.name}: {result.measured} vs {result.baseline} (ratio {ratio}, goal {result.goal})")
+    return 0
+
+
+@contextmanager
+def sdk_on_a_new_core(tmp: Path, environ: dict[str, str] | None = None) -> Iterator[Any]:
+    """For the block: a new embedded core on `tmp/core.db`, served on loopback, and the SDK of
+    this process pointed at it (this process's environment plus `environ` meanwhile: the core
+    hands it to the runs it executes); the core closed and the environment restored after."""
+    from dhmlrun.core.server import EmbeddedCore
+    from dhmlrun.platform.sdk import configure_sdk
+
+    saved = dict(os.environ)
+    os.environ.update({**(environ or {}), "DHMLRUN_CORE_KEY_FILE": str(tmp / "core.key")})
+    core = EmbeddedCore(tmp / "core.db")
+    try:
+        os.environ.update(core.client_environment())
+        configure_sdk()
+        yield core
+    finally:
+        core.close()
+        os.environ.clear()
+        os.environ.update(saved)
+        configure_sdk()

@@ -46,7 +46,7 @@ from dhmlrun.core.errors import ApiError
 from dhmlrun.core.kinds import sdk_module
 from dhmlrun.core.levels import DEFAULT_LEVEL, LEVELS
 from dhmlrun.core.service import Core
-from dhmlrun.environments import PYTHON_KIND_PREFIX, EnvironmentRequest, ready
+from dhmlrun.environments import PYTHON_KIND_PREFIX, Environment, EnvironmentRequest, ready
 from dhmlrun.platform.worker_env import (
     embedded_connection,
     platform_run_environment,
@@ -79,6 +79,9 @@ BUILDERS: dict[str, str] = {
 """Build runs, which DHCore executes itself (the runtimes' `run()` does nothing for a build):
 the core's build worker does them (`worker/build.py`), in the pool, with no runtime needed."""
 DEFAULT_MAX_WORKERS = 2
+MAX_WARM_SERVERS = 3
+"""Warm run servers a core keeps at most (its own interpreter's and the prepared environments'
+used last): each holds mlrun and digitalhub in memory (about 300 MB)."""
 _OUTPUT_TAIL = 4000
 STOPPED_BEFORE_START = "the core stopped before the run started"
 
@@ -142,7 +145,7 @@ class Jobs:
         self._threads: list[threading.Thread] = []
         self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, WorkerProcess] = {}
-        self._server: RunServer | None = None  # the warm run server, once a run needed it
+        self._servers: dict[str, RunServer] = {}  # warm run servers by interpreter, the last used last
         self._retired: list[RunServer] = []  # servers replaced while children of theirs ran
         self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
         self._masks: dict[str, list[str]] = {}  # the secret values each running worker was given
@@ -238,11 +241,11 @@ class Jobs:
         self._threads.clear()
         self._orchestrators.clear()
         with self._lock:
-            server, retired = self._server, self._retired
-            self._server, self._retired = None, []
+            servers, retired = list(self._servers.values()), self._retired
+            self._servers, self._retired = {}, []
         for old in retired:  # their children ended above
             old.close()
-        if server is not None:  # another core of this process may take it (`keeping_idle_servers`)
+        for server in servers:  # another core of this process may take them (`keeping_idle_servers`)
             fork_server.give_back(server)
         while True:
             try:
@@ -292,9 +295,10 @@ class Jobs:
             tempfile.TemporaryDirectory(prefix="dhmlrun-job-") as workdir,
         ):
             output_path = Path(kept) / "output.log"
-            python, env = self._interpreter(job, self._worker_env(job))
+            environment = self._prepared(job)
+            python, env = self._in_environment(environment, self._worker_env(job))
             mask = self._secret_values(job)
-            process = self._start_worker(job, python, env, workdir, output_path)
+            process = self._start_worker(job, environment, python, env, workdir, output_path)
             with self._lock:
                 self._processes[job.run_id] = process
                 self._outputs[job.run_id] = output_path
@@ -323,17 +327,24 @@ class Jobs:
         self._set_state(job.project, job.run_id, states.ERROR, f"{message}: {tail}" if tail else message)
 
     def _start_worker(
-        self, job: Job, python: str, env: dict[str, str], workdir: str, output: Path
+        self,
+        job: Job,
+        environment: Environment | None,
+        python: str,
+        env: dict[str, str],
+        workdir: str,
+        output: Path,
     ) -> WorkerProcess:
-        """Start the worker of `job` printing to `output`: a child of the core's warm run server
-        when it can take it (this interpreter, an environment its imports agree with), else a
-        new `python -m MODULE PROJECT RUN_ID` (in its working directory of its own: runtimes
-        write their sources there, `runtime_python/main.py`). A run with requirements of its own
-        never needs the server: its worker starts again in their environment (`worker/job.py`)."""
+        """Start the worker of `job` printing to `output`: a child of the warm run server of its
+        interpreter (the core's, or the prepared environment of its requirements) when that
+        server can take it, else a new `python -m MODULE PROJECT RUN_ID` (in a working directory
+        of its own: runtimes write their sources there, `runtime_python/main.py`). A run whose
+        requirements' environment is not prepared yet gets a new process: its worker prepares
+        it and starts again there (`worker/job.py`)."""
         module = self._worker_module_of(job.kind)
         argv = [job.project, job.run_id]
-        forked = python == sys.executable and self._environment_request(job) is None
-        server = self._warm_server() if forked else None
+        preparing = environment is None and self._environment_request(job) is not None
+        server = None if preparing else self._warm_server(environment)
         if server is not None:
             try:
                 return server.spawn(argv, output, env, workdir, module=module)
@@ -349,37 +360,51 @@ class Jobs:
                 cwd=workdir,
             )
 
-    def _warm_server(self) -> RunServer | None:
-        """The core's warm run server (`worker/fork_server.py`), started on the first run it
-        executes and kept until shutdown: each worker is then a fork of a process that imported
+    def _warm_server(self, environment: Environment | None) -> RunServer | None:
+        """The warm run server of the core's interpreter, or of a prepared `environment`
+        (`worker/fork_server.py`), started with the first run it takes and kept until shutdown
+        (the `MAX_WARM_SERVERS` used last): each worker is then a fork of a process that imported
         mlrun and digitalhub once, instead of a new interpreter paying those imports (about 3 s
         of CPU) before the run starts. A server whose imports read another environment than the
         core gives its runs now (this process's `MLRUN_*` changed) is retired for a new one.
         None when turned off (`DHMLRUN_RUN_SERVER=0`) or unavailable here."""
-        shared = self._environment({}, {})  # what every run gets (its identity and envs come with it)
+        python, shared = self._in_environment(environment, self._environment({}, {}))  # every run's
         with self._lock:
             if self._stopping.is_set() or not fork_server.enabled():
                 return None
-            server = self._server
-            if server is not None and server.alive and server.compatible(shared):
-                return server
-            if server is not None:
-                server.retire()  # its running children still end in it
-                self._retired.append(server)
-            try:
-                self._server = fork_server.take(shared) or RunServer(env=shared)
-            except OSError:
-                self._server = None
-            return self._server
+            server = self._servers.pop(python, None)
+            if server is None or not server.alive or not server.compatible(shared):
+                if server is not None:
+                    server.retire()  # its running children still end in it
+                    self._retired.append(server)
+                try:
+                    server = fork_server.take(shared, python) or RunServer(env=shared, python=python)
+                except OSError:
+                    return None
+            self._servers[python] = server  # the last used, last
+            while len(self._servers) > MAX_WARM_SERVERS:
+                oldest = self._servers.pop(next(iter(self._servers)))
+                oldest.retire()
+                self._retired.append(oldest)
+            return server
+
+    def _prepared(self, job: Job) -> Environment | None:
+        """The prepared environment of a python run's requirements (None: the core's own, or
+        not prepared yet: the worker prepares it, `worker/job.py`)."""
+        request = self._environment_request(job)
+        return ready(self.envs_dir, request) if request is not None and self.envs_dir else None
+
+    @staticmethod
+    def _in_environment(environment: Environment | None, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The interpreter and variables of a worker in `environment` (None: the core's)."""
+        if environment is None:
+            return sys.executable, env
+        return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
 
     def _interpreter(self, job: Job, env: dict[str, str]) -> tuple[str, dict[str, str]]:
         """The worker's Python: a python run's environment when it is prepared already (else the
         worker prepares it and starts again there: `worker/job.py`), the core's."""
-        request = self._environment_request(job)
-        environment = ready(self.envs_dir, request) if request is not None and self.envs_dir else None
-        if environment is None:
-            return sys.executable, env
-        return str(environment.python), {**environment.variables(env), ENVIRONMENT_ENV: environment.digest}
+        return self._in_environment(self._prepared(job), env)
 
     def _environment_request(self, job: Job) -> EnvironmentRequest | None:
         """The environment of its own a python run's `requirements` ask for (None: the core's)."""

@@ -132,13 +132,20 @@ class RunServer:
     `env`: the server's environment (this process's by default); what its imports read of it
     decides which runs it can take (`compatible`)."""
 
-    def __init__(self, preload: Sequence[str] = PRELOAD, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        preload: Sequence[str] = PRELOAD,
+        env: Mapping[str, str] | None = None,
+        python: str | None = None,
+    ) -> None:
+        self.python = python or sys.executable
+        """The interpreter the server (so every run it forks) runs in."""
         self._env_at_start = dict(os.environ if env is None else env)
         # an empty working directory, as a fresh worker has: nothing in the user's current
         # directory can shadow a module the server imports (`-m` puts the cwd on sys.path)
         self._home = tempfile.mkdtemp(prefix="dhmlrun-run-server-")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "dhmlrun.worker.fork_server", *preload],
+            [self.python, "-m", "dhmlrun.worker.fork_server", *preload],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -397,14 +404,14 @@ def keeping_idle_servers() -> Iterator[None]:
                 server.close()
 
 
-def take(env: Mapping[str, str]) -> RunServer | None:
-    """An idle server (given back inside `keeping_idle_servers()`) that can take runs with
-    environment `env`; None when there is none."""
+def take(env: Mapping[str, str], python: str | None = None) -> RunServer | None:
+    """An idle server (given back inside `keeping_idle_servers()`) of interpreter `python` (this
+    one by default) that can take runs with environment `env`; None when there is none."""
     with _idle_lock:
         for server in list(_idle):
             if not server.alive:
                 _idle.remove(server)
-            elif server.compatible(env):
+            elif server.python == (python or sys.executable) and server.compatible(env):
                 _idle.remove(server)
                 return server
     return None
