@@ -210,11 +210,17 @@ class Project:
         from dhmlrun.apply.run_server import warm_run_server
 
         options = options or ApplyOptions()
-        wanted = needs_workers(plan) if plan is not None else bool(self.declaration.of_type("runs"))
+        wanted = needs_workers(plan) if plan is not None else self._may_need_workers()
         with warm_run_server(wanted) as server:
             if plan is not None:
                 return self._apply_given(plan, options, server)
             return self._apply_planned(options, server)
+
+    def _may_need_workers(self) -> bool:
+        """Before planning: whether the apply may do a step in a worker process, so starting the
+        warm run server now pays off (it is stopped once the plan says nothing needs it): the
+        configuration declares runs, or files that may go to the files store."""
+        return any(self.declaration.of_type(type_) for type_ in ("runs", "dataitems", "artifacts", "models"))
 
     def destroy(self, options: ApplyOptions | None = None) -> ApplyResult:
         """Delete every entity dhmlrun manages in the project (run history and produced data stay),

@@ -183,9 +183,9 @@ class Applier:
         """The body of a new version, its declared local file uploaded to the files store first
         when one is configured (`uploads.py`)."""
         body = dict(action.body or {})
-        source = local_file_of(action.type, body)
-        if source is None or not self.plan.files_store:
+        if not uploads_a_file(self.plan, action):
             return body
+        source = str(local_file_of(action.type, body))
         request = upload_request(action.type, body, source)
         result = run_in_worker(request, self.log_dir, self._environment(), self.run_server, self.secrets)
         if not result.completed:
@@ -362,10 +362,21 @@ this alone. A new family or backend is new entries here (and its step), never a 
 
 
 def needs_workers(plan: Plan) -> bool:
-    """Whether applying `plan` does a step in a worker process (mlrun and the SDK imported there)."""
-    return any(
-        route.in_worker for action in plan.changes() if (route := ROUTES.get((type(action), action.backend)))
-    )
+    """Whether applying `plan` does a step in a worker process (mlrun and the SDK imported there):
+    a run, an MLRun write, or the upload of a declared local file to the files store."""
+    for action in plan.changes():
+        route = ROUTES.get((type(action), action.backend))
+        if (route is not None and route.in_worker) or uploads_a_file(plan, action):
+            return True
+    return False
+
+
+def uploads_a_file(plan: Plan, action: Action) -> bool:
+    """Whether `action` writes a version whose declared local file goes to the plan's files store
+    first (`Applier._uploaded`: in a worker process, through the SDK's stores)."""
+    if not isinstance(action, EntityWrite | EntityAdopt) or not plan.files_store:
+        return False
+    return local_file_of(action.type, dict(action.body or {})) is not None
 
 
 def _durations(result: NodeResult) -> str:

@@ -43,3 +43,15 @@ def test_a_plan_without_runs_needs_no_worker(tmp_path: Path) -> None:
     decl = declaration(write_repo(tmp_path / "repo"))
     plan = build_plan(decl, PlatformState(project=decl.project_name), targets=["dataitems.employees"])
     assert plan.changes() and not needs_workers(plan)
+
+
+def test_a_plan_uploading_a_declared_file_to_the_files_store_needs_a_worker(tmp_path: Path) -> None:
+    """The upload goes through the SDK's stores in a worker process, so the apply keeps its warm
+    run server for it (without a files store the file is not uploaded: no worker)."""
+    decl = declaration(write_repo(tmp_path / "repo"))
+    targets = ["dataitems.employees"]
+    with_store = build_plan(
+        decl, PlatformState(project=decl.project_name, files_store="s3://files/"), targets=targets
+    )
+    assert needs_workers(with_store)
+    assert not needs_workers(build_plan(decl, PlatformState(project=decl.project_name), targets=targets))
