@@ -23,6 +23,7 @@ from dhmlrun.worker.fork_server import (
     RunServer,
     RunServerUnavailable,
     enabled,
+    lending,
 )
 
 __all__ = [
@@ -50,6 +51,8 @@ _keeping = False
 _kept: RunServer | None = None
 """The server kept for the next apply (see `keeping_run_server`)."""
 _ignored: frozenset[str] = frozenset()
+_retired: list[RunServer] = []
+"""Kept servers replaced by a newer one, closed when the block that kept them ends."""
 """Variables whose changes do not retire the kept server (see `keeping_run_server`)."""
 
 
@@ -95,12 +98,14 @@ def warm_run_server(wanted: bool) -> Iterator[RunServer | None]:
     elif server is None:
         server = RunServer.start(wanted)
     try:
-        yield server
+        with lending(server):  # the embedded core of this apply forks its remote runs from it too
+            yield server
     finally:
         if server is not None and _keeping and server is not _kept:
             previous, _kept = _kept, server  # the newest: started in the environment of now
             if previous is not None:
-                previous.close()
+                previous.retire()  # a run a core forked from it may still be going
+                _retired.append(previous)
         elif server is not None and not _keeping:
             server.close()
             skip_collections_at_exit()
@@ -148,18 +153,19 @@ def keeping_run_server(keep: bool = True, ignoring: Collection[str] = ()) -> Ite
     next apply starts a server, which is kept instead (`ignoring`: variables the caller knows no
     import reads, such as pytest's `PYTEST_CURRENT_TEST`). The kept server is stopped when the
     block that started keeping ends."""
-    global _keeping, _kept, _ignored
-    outer = (_keeping, _kept, _ignored)
+    global _keeping, _kept, _ignored, _retired
+    outer = (_keeping, _kept, _ignored, _retired)
     owns = keep and not _keeping  # the block's own server (an enclosing keeping block shares its)
     _keeping = keep
     if owns:
-        _kept, _ignored = None, frozenset(ignoring)
+        _kept, _ignored, _retired = None, frozenset(ignoring), []
     try:
         yield
     finally:
-        if owns and _kept is not None:
-            _kept.close()
-        _keeping, _kept, _ignored = outer
+        if owns:
+            for server in [*_retired, *([_kept] if _kept is not None else [])]:
+                server.close()
+        _keeping, _kept, _ignored, _retired = outer
 
 
 _skipping_collections = False

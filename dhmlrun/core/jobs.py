@@ -147,6 +147,7 @@ class Jobs:
         self._processes: dict[str, WorkerProcess] = {}
         self._servers: dict[str, RunServer] = {}  # warm run servers by interpreter, the last used last
         self._retired: list[RunServer] = []  # servers replaced while children of theirs ran
+        self._borrowed: set[RunServer] = set()  # servers apply lends (`fork_server.lending`)
         self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
         self._masks: dict[str, list[str]] = {}  # the secret values each running worker was given
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
@@ -241,8 +242,9 @@ class Jobs:
         self._threads.clear()
         self._orchestrators.clear()
         with self._lock:
-            servers, retired = list(self._servers.values()), self._retired
-            self._servers, self._retired = {}, []
+            servers = [server for server in self._servers.values() if server not in self._borrowed]
+            retired = self._retired
+            self._servers, self._retired, self._borrowed = {}, [], set()
         for old in retired:  # their children ended above
             old.close()
         for server in servers:  # another core of this process may take them (`keeping_idle_servers`)
@@ -375,18 +377,28 @@ class Jobs:
             server = self._servers.pop(python, None)
             if server is None or not server.alive or not server.compatible(shared):
                 if server is not None:
-                    server.retire()  # its running children still end in it
-                    self._retired.append(server)
-                try:
-                    server = fork_server.take(shared, python) or RunServer(env=shared, python=python)
-                except OSError:
-                    return None
+                    self._let_go(server)
+                server = fork_server.borrow(shared, python)
+                if server is not None:
+                    self._borrowed.add(server)
+                else:
+                    try:
+                        server = fork_server.take(shared, python) or RunServer(env=shared, python=python)
+                    except OSError:
+                        return None
             self._servers[python] = server  # the last used, last
             while len(self._servers) > MAX_WARM_SERVERS:
-                oldest = self._servers.pop(next(iter(self._servers)))
-                oldest.retire()
-                self._retired.append(oldest)
+                self._let_go(self._servers.pop(next(iter(self._servers))))
             return server
+
+    def _let_go(self, server: RunServer) -> None:
+        """No more runs for `server`: a borrowed one is its owner's; one of ours is retired (its
+        running children still end in it) and closed at shutdown. Call with `_lock` held."""
+        if server in self._borrowed:
+            self._borrowed.discard(server)
+            return
+        server.retire()
+        self._retired.append(server)
 
     def _prepared(self, job: Job) -> Environment | None:
         """The prepared environment of a python run's requirements (None: the core's own, or

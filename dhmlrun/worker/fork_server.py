@@ -374,6 +374,39 @@ class ForkedChild:
         self.send_signal(signal.SIGKILL)
 
 
+_lent: list[RunServer] = []
+"""Servers their owners (apply) lend to the embedded cores of this process meanwhile."""
+_lent_lock = threading.Lock()
+
+
+@contextmanager
+def lending(server: RunServer | None) -> Iterator[None]:
+    """For the block, an embedded core of this process may fork its runs from `server` (apply's,
+    while it applies) instead of starting a server of its own (`borrow`): a remote run then
+    starts at once, not after mlrun's and digitalhub's imports. The owner keeps the server: a
+    borrower never retires or closes it."""
+    if server is None:
+        yield
+        return
+    with _lent_lock:
+        _lent.append(server)
+    try:
+        yield
+    finally:
+        with _lent_lock:
+            _lent.remove(server)
+
+
+def borrow(env: Mapping[str, str], python: str | None = None) -> RunServer | None:
+    """A server lent by its owner (`lending`) of interpreter `python` (this one by default) that
+    can take runs with environment `env`; None when there is none."""
+    with _lent_lock:
+        for server in reversed(_lent):
+            if server.alive and server.python == (python or sys.executable) and server.compatible(env):
+                return server
+    return None
+
+
 _keeping_idle = False
 """Inside `keeping_idle_servers()`: a server its owner gave back waits for the next owner."""
 _idle: list[RunServer] = []

@@ -16,6 +16,7 @@ import pytest
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
+from dhmlrun.worker.fork_server import RunServer, lending
 from tests.conftest import auth_headers, served_core, unique_project_name
 from tests.core.conftest import Api
 
@@ -253,6 +254,24 @@ def test_a_core_takes_the_warm_server_an_earlier_core_of_its_process_stopped_wit
         finally:
             core.close()
     assert parents[0] == parents[1] != os.getpid()
+
+
+def test_a_core_forks_its_runs_from_the_server_apply_lends_it(
+    serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """While apply applies, the embedded core it talks to forks its remote runs from apply's
+    own warm server (`fork_server.lending`), and leaves it to apply afterwards."""
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    monkeypatch.setenv("DHMLRUN_TEST_TRACE", str(trace))
+    server, api, project = serve("tests.core.workers.completes")
+    with RunServer(preload=("json",)) as lent:
+        with lending(lent):
+            run = _remote_run(api, project)
+            assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
+            assert int((trace / run["id"]).read_text().split()[2]) == lent._proc.pid
+        server.jobs.shutdown()
+        assert lent.alive  # the core never stops a server it borrowed
 
 
 def test_stop_ends_the_worker_and_marks_the_run_stopped(serve, monkeypatch: pytest.MonkeyPatch):
