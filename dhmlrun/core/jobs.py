@@ -145,9 +145,7 @@ class Jobs:
         self._threads: list[threading.Thread] = []
         self._orchestrators: list[threading.Thread] = []
         self._processes: dict[str, WorkerProcess] = {}
-        self._servers: dict[str, RunServer] = {}  # warm run servers by interpreter, the last used last
-        self._retired: list[RunServer] = []  # servers replaced while children of theirs ran
-        self._borrowed: set[RunServer] = set()  # servers apply lends (`fork_server.lending`)
+        self._warm = fork_server.WarmServers(MAX_WARM_SERVERS)
         self._outputs: dict[str, Path] = {}  # what each running worker has printed so far
         self._masks: dict[str, list[str]] = {}  # the secret values each running worker was given
         self._stopped: set[str] = set()  # runs whose worker was ended on purpose by `stop_run`
@@ -241,14 +239,7 @@ class Jobs:
             thread.join(timeout=timeout)
         self._threads.clear()
         self._orchestrators.clear()
-        with self._lock:
-            servers = [server for server in self._servers.values() if server not in self._borrowed]
-            retired = self._retired
-            self._servers, self._retired, self._borrowed = {}, [], set()
-        for old in retired:  # their children ended above
-            old.close()
-        for server in servers:  # another core of this process may take them (`keeping_idle_servers`)
-            fork_server.give_back(server)
+        self._warm.close()  # their children ended above
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -364,41 +355,12 @@ class Jobs:
 
     def _warm_server(self, environment: Environment | None) -> RunServer | None:
         """The warm run server of the core's interpreter, or of a prepared `environment`
-        (`worker/fork_server.py`), started with the first run it takes and kept until shutdown
-        (the `MAX_WARM_SERVERS` used last): each worker is then a fork of a process that imported
-        mlrun and digitalhub once, instead of a new interpreter paying those imports (about 3 s
-        of CPU) before the run starts. A server whose imports read another environment than the
-        core gives its runs now (this process's `MLRUN_*` changed) is retired for a new one.
-        None when turned off (`DHMLRUN_RUN_SERVER=0`) or unavailable here."""
-        python, shared = self._in_environment(environment, self._environment({}, {}))  # every run's
-        with self._lock:
-            if self._stopping.is_set() or not fork_server.enabled():
-                return None
-            server = self._servers.pop(python, None)
-            if server is None or not server.alive or not server.compatible(shared):
-                if server is not None:
-                    self._let_go(server)
-                server = fork_server.borrow(shared, python)
-                if server is not None:
-                    self._borrowed.add(server)
-                else:
-                    try:
-                        server = fork_server.take(shared, python) or RunServer(env=shared, python=python)
-                    except OSError:
-                        return None
-            self._servers[python] = server  # the last used, last
-            while len(self._servers) > MAX_WARM_SERVERS:
-                self._let_go(self._servers.pop(next(iter(self._servers))))
-            return server
-
-    def _let_go(self, server: RunServer) -> None:
-        """No more runs for `server`: a borrowed one is its owner's; one of ours is retired (its
-        running children still end in it) and closed at shutdown. Call with `_lock` held."""
-        if server in self._borrowed:
-            self._borrowed.discard(server)
-            return
-        server.retire()
-        self._retired.append(server)
+        (`fork_server.WarmServers`): each worker is then a fork of a process that imported mlrun
+        and digitalhub once, instead of a new interpreter paying those imports (about 3 s of CPU)
+        before the run starts. None when turned off (`DHMLRUN_RUN_SERVER=0`) or unavailable."""
+        if self._stopping.is_set() or not fork_server.enabled():
+            return None
+        return self._warm.for_runs(*self._in_environment(environment, self._environment({}, {})))
 
     def _prepared(self, job: Job) -> Environment | None:
         """The prepared environment of a python run's requirements (None: the core's own, or

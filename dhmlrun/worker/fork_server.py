@@ -217,6 +217,11 @@ class RunServer:
                 raise RunServerUnavailable(f"the run server could not import {', '.join(missing)}")
 
     @property
+    def pid(self) -> int:
+        """The server process's id (its runs are its children)."""
+        return self._proc.pid
+
+    @property
     def alive(self) -> bool:
         """Whether the server process still serves (a kept server may have been killed)."""
         return self._alive and self._proc.poll() is None
@@ -458,6 +463,68 @@ def give_back(server: RunServer) -> None:
             _idle.append(server)
         return
     server.close()
+
+
+class WarmServers:
+    """The warm run servers one owner (the embedded core's job pool) forks its workers from: one
+    per interpreter (the owner's, or a prepared environment's), at most `limit` of them (the ones
+    used last), each borrowed from apply while it lends one (`lending`), else taken from an
+    earlier owner (`keeping_idle_servers`), else started with the first run it takes. A server
+    whose imports read another environment than the owner's runs get now (`compatible`) is let
+    go for another. Thread-safe."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._servers: dict[str, RunServer] = {}  # by interpreter, the last used last
+        self._retired: list[RunServer] = []  # let go while children of theirs may run
+        self._borrowed: set[RunServer] = set()  # apply's: never retired or closed here
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def for_runs(self, python: str, env: Mapping[str, str]) -> RunServer | None:
+        """A server of interpreter `python` for runs whose shared environment is `env` (each
+        run's own variables come with its request); None once closed, or when none can start."""
+        with self._lock:
+            if self._closed:
+                return None
+            server = self._servers.pop(python, None)
+            if server is None or not server.alive or not server.compatible(env):
+                if server is not None:
+                    self._let_go(server)
+                server = borrow(env, python)
+                if server is not None:
+                    self._borrowed.add(server)
+                else:
+                    try:
+                        server = take(env, python) or RunServer(env=env, python=python)
+                    except OSError:
+                        return None
+            self._servers[python] = server
+            while len(self._servers) > self.limit:
+                self._let_go(self._servers.pop(next(iter(self._servers))))
+            return server
+
+    def _let_go(self, server: RunServer) -> None:
+        """No more runs for `server`: a borrowed one is its owner's; one of ours is retired (its
+        running children still end in it) and closed with the others. Call with `_lock` held."""
+        if server in self._borrowed:
+            self._borrowed.discard(server)
+            return
+        server.retire()
+        self._retired.append(server)
+
+    def close(self) -> None:
+        """The owner is done (its runs ended): close the retired servers and give the others back
+        (`give_back`: another owner of this process may take them)."""
+        with self._lock:
+            self._closed = True
+            kept = [server for server in self._servers.values() if server not in self._borrowed]
+            retired = self._retired
+            self._servers, self._retired, self._borrowed = {}, [], set()
+        for server in retired:
+            server.close()
+        for server in kept:
+            give_back(server)
 
 
 # ------------------------------------------------------------------------------ server side

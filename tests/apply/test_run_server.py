@@ -187,7 +187,7 @@ def test_apply_process_does_not_import_mlrun_with_the_server_running(tmp_path: P
 def test_ctrl_c_does_not_kill_the_server(server: RunServer, tmp_path: Path) -> None:
     """Ctrl-C reaches the whole process group; the server must outlive it to report the runs."""
     server._wait_ready()
-    os.kill(server._proc.pid, signal.SIGINT)
+    os.kill(server.pid, signal.SIGINT)
     out = tmp_path / "after-sigint.json"
     assert run(server, tmp_path, "observe", str(out)) == 0
     assert out.is_file()

@@ -269,7 +269,7 @@ def test_a_core_forks_its_runs_from_the_server_apply_lends_it(
         with lending(lent):
             run = _remote_run(api, project)
             assert _wait_final(api, project, run["id"])["status"]["state"] == "COMPLETED"
-            assert int((trace / run["id"]).read_text().split()[2]) == lent._proc.pid
+            assert int((trace / run["id"]).read_text().split()[2]) == lent.pid
         server.jobs.shutdown()
         assert lent.alive  # the core never stops a server it borrowed
 
