@@ -4,6 +4,8 @@
   says why that loses failures and artifacts). mlrun's public API has no way to give it another
   offline DB: `install_offline_db` overrides the "nop" provider of `RunDBFactory`'s private
   dependency-injection container (`_rundb_container.nop`).
+  Connecting to it makes mlrun export `MLRUN_DBPATH=./` into the process's environment
+  (`mlrun.db.get_or_set_dburl`); `install_offline_db` takes that back, for the reason below.
 - `NopDB` logs "MLRUN_DBPATH is misconfigured" from its `__getattribute__` on every attribute
   access; `without_nop_warnings` gives a subclass plain attribute lookup back.
 - A local run (`function.run(local=True)`) executes the handler in this process, in its working
@@ -29,6 +31,7 @@ from packaging.specifiers import SpecifierSet
 VERSIONS = SpecifierSet(">=1.12.1,<1.13")
 """The mlrun versions these uses were written for (`pyproject.toml` pins 1.12.1)."""
 META_TMPFILE = "MLRUN_META_TMPFILE"
+DBPATH = "MLRUN_DBPATH"
 
 T = TypeVar("T", bound=type)
 
@@ -40,13 +43,23 @@ def without_nop_warnings(cls: T) -> T:
 
 
 def install_offline_db(db: Any) -> None:
-    """Make `db` the run DB mlrun uses offline, process-wide, and connect mlrun to it."""
+    """Make `db` the run DB mlrun uses offline, process-wide, and connect mlrun to it, leaving
+    the process's environment as it was: mlrun's own configuration keeps the `./` it sets, but
+    a `MLRUN_DBPATH=./` left in `os.environ` would reach every process the caller starts after
+    (each would take it for a configured run DB)."""
     from dependency_injector import providers
     from mlrun.db.factory import RunDBFactory
 
     factory = RunDBFactory()
     factory._rundb_container.nop.override(providers.Object(db))
-    factory.create_run_db(force_reconnect=True)
+    before = os.environ.get(DBPATH)
+    try:
+        factory.create_run_db(force_reconnect=True)
+    finally:
+        if before is None:
+            os.environ.pop(DBPATH, None)
+        else:
+            os.environ[DBPATH] = before
 
 
 @contextlib.contextmanager

@@ -4,15 +4,23 @@ the use is checked again (then its range widened, or the use dropped) instead of
 
 from __future__ import annotations
 
+import os
 import platform
+import subprocess
+import sys
 from types import ModuleType
 
 import pytest
 from packaging.version import Version
 
-from dhmlrun.compat import digitalhub, installed, mlrun, pyarrow, python, within
+from dhmlrun.compat import digitalhub, hera, installed, mlrun, pyarrow, python, within
 
-FENCED: list[tuple[str, ModuleType]] = [("mlrun", mlrun), ("digitalhub", digitalhub), ("pyarrow", pyarrow)]
+FENCED: list[tuple[str, ModuleType]] = [
+    ("mlrun", mlrun),
+    ("digitalhub", digitalhub),
+    ("digitalhub-runtime-hera", hera),
+    ("pyarrow", pyarrow),
+]
 
 
 @pytest.mark.parametrize(("distribution", "module"), FENCED, ids=[d for d, _ in FENCED])
@@ -54,3 +62,55 @@ def test_mlrun_offline_db_provider_is_where_it_was() -> None:
 
     assert callable(RunDBFactory()._rundb_container.nop.override)
     assert NopDB.__getattribute__ is not object.__getattribute__  # what `without_nop_warnings` undoes
+
+
+@pytest.mark.slow  # imports mlrun
+def test_connecting_mlrun_offline_leaves_the_environment_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlrun exports `MLRUN_DBPATH=./` when it connects offline; the caller's environment (and
+    every process it starts after) must not keep it."""
+    import mlrun as mlrun_package
+
+    from dhmlrun.runtime.memdb import install_memory_db
+
+    db = install_memory_db()
+    config = mlrun_package.mlconf
+    saved = config.dbpath
+    monkeypatch.delenv("MLRUN_DBPATH", raising=False)
+    config.dbpath = ""  # as in a process that never connected
+    try:
+        mlrun.install_offline_db(db)
+        assert config.dbpath == "./"  # mlrun's own configuration is what mlrun made it
+    finally:
+        config.dbpath = saved
+    assert "MLRUN_DBPATH" not in os.environ
+
+
+def test_the_hera_runtime_builder_only_names_its_runtime() -> None:
+    """What the deferred builder reproduces: the package's builder is its base class and
+    `RUNTIME_CLASS = RuntimeHera`, nothing more."""
+    from digitalhub.runtimes.builder import RuntimeBuilder
+    from digitalhub_runtime_hera.runtimes.builder import RuntimeHeraBuilder
+
+    assert RuntimeHeraBuilder.__bases__ == (RuntimeBuilder,)
+    assert {name for name in vars(RuntimeHeraBuilder) if not name.startswith("__")} == {"RUNTIME_CLASS"}
+    assert RuntimeHeraBuilder.RUNTIME_CLASS is hera.runtime_class()
+
+
+DEFERRED = """
+import sys
+from dhmlrun.compat.hera import defer_runtime_import, runtime_class
+assert defer_runtime_import()
+from digitalhub.factory.registry import registry
+builder = registry.get_runtime_builder("hera+build:run")
+assert "hera.workflows" not in sys.modules, "registering the runtimes imported hera"
+assert registry.get_runtime_builder("hera+pipeline:run") is not None
+assert runtime_class().__name__ == "RuntimeHera" and "hera.workflows" in sys.modules
+assert not defer_runtime_import()  # once only
+print("ok")
+"""
+
+
+@pytest.mark.slow  # a process that imports the SDK
+def test_the_hera_runtime_registers_without_importing_hera() -> None:
+    done = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
