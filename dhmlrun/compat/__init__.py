@@ -6,6 +6,7 @@ use is checked again instead of going stale silently.
     python.py      CPython: running the exit handlers of a forked child without finalizing
     mlrun.py       mlrun: its offline run DB replaced, a local run's process-wide changes undone
     digitalhub.py  the digitalhub SDK: its client configuration read again from the environment
+    hera.py        digitalhub-runtime-hera: its runtime registered without importing hera
     pyarrow.py     pyarrow: waiting for Arrow's thread pools at exit (until apache/arrow#49943)
 
 Nothing else in dhmlrun touches these internals. Each module imports its library lazily.

@@ -534,6 +534,11 @@ def preload(modules: Sequence[str]) -> list[str]:
     """Import what runs need and register the SDK's runtimes; the modules that failed."""
     import importlib
 
+    from dhmlrun.compat.hera import defer_runtime_import
+
+    if "digitalhub" in modules:  # hera only when a hera run needs it (a sixth of this start-up)
+        with contextlib.suppress(Exception):  # else the SDK imports it with its runtime, as it would
+            defer_runtime_import()
     failed = []
     for module in modules:
         try:
