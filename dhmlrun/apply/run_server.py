@@ -40,9 +40,11 @@ CARRIED_PREFIXES = ("DHCORE_", "DHMLRUN_", "AWS_")
 """The SDK's connection and files store (read when its client is built, which each child does
 again: `platform.sdk.configure_sdk`), dhmlrun's own settings (read where they are used), S3's
 credentials (read when a client is made)."""
-CARRIED_NAMES = ("DH_CONFIG", "_RJEM_MALLOC_CONF")
-"""The SDK's ini file (as its connection), and polars' allocator settings, which polars sets in
-the environment when it is imported (in the server too, which imported it before forking)."""
+CARRIED_NAMES = ("DH_CONFIG", "_RJEM_MALLOC_CONF", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK")
+"""The SDK's ini file (as its connection); settings that libraries put in the environment when
+they are imported, for a native library that reads them when it loads: polars' allocator's (the
+server imported polars before forking, so set them itself), and Intel's OpenMP runtime's, which
+scikit-learn and joblib set (the server imports neither: a run that does loads it with them)."""
 
 _early: RunServer | None = None
 """The server `start_early` started and no `warm_run_server` has taken yet."""

@@ -322,6 +322,7 @@ def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
         monkeypatch.setenv("DHCORE_ENDPOINT", "http://127.0.0.1:9")
         monkeypatch.setenv("DHMLRUN_RUNS_DIR", "/elsewhere")
         monkeypatch.setenv("_RJEM_MALLOC_CONF", "background_thread:true")  # polars' import sets it
+        monkeypatch.setenv("KMP_INIT_AT_FORK", "FALSE")  # scikit-learn's import sets it
         with warm_run_server(True) as same:
             assert same is first
         monkeypatch.setenv("SSL_CERT_FILE", "/elsewhere.pem")  # read by what a server imports
