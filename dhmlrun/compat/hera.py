@@ -9,9 +9,10 @@ ever uses it. `defer_runtime_import` puts a builder of the same name in the plac
 `RuntimeHera`, imported on first use. Nothing else of the package changes: its entity builders
 register as before.
 
-Applied where the SDK's runtimes are registered once for many runs: the warm run server
-(`worker/fork_server.py`). A process where the package was imported already, or whose installed
-version is outside `VERSIONS`, keeps the package's own builder.
+Applied in dhmlrun's own processes before their SDK registers its runtimes: the warm run server
+(`worker/fork_server.py`) and every worker's SDK session (`platform/sdk.py`). A process where the
+package was imported already, or whose installed version is outside `VERSIONS`, keeps the
+package's own builder.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ the use is checked again (then its range widened, or the use dropped) instead of
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -89,7 +91,17 @@ def test_the_hera_runtime_builder_only_names_its_runtime() -> None:
     """What the deferred builder reproduces: the package's builder is its base class and
     `RUNTIME_CLASS = RuntimeHera`, nothing more."""
     from digitalhub.runtimes.builder import RuntimeBuilder
-    from digitalhub_runtime_hera.runtimes.builder import RuntimeHeraBuilder
+
+    # the package's own module, from its file (a worker session in this process may have put
+    # the deferred one in its place)
+    package = importlib.util.find_spec(hera.PACKAGE)
+    assert package is not None and package.origin is not None
+    source = Path(package.origin).parent / "runtimes" / "builder.py"
+    spec = importlib.util.spec_from_file_location("hera_runtime_builder_as_installed", source)
+    assert spec is not None and spec.loader is not None
+    installed_builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(installed_builder)
+    RuntimeHeraBuilder = installed_builder.RuntimeHeraBuilder
 
     assert RuntimeHeraBuilder.__bases__ == (RuntimeBuilder,)
     assert {name for name in vars(RuntimeHeraBuilder) if not name.startswith("__")} == {"RUNTIME_CLASS"}
