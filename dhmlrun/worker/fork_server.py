@@ -84,7 +84,7 @@ WORKER = "dhmlrun.worker.main:main"
 REQUIRED = ("digitalhub", "mlrun")
 """Without these the server is no warmer than a fresh worker, so apply does not use it."""
 WARM_KIND = MLRUN_RUN_JOB
-"""A kind whose lookup makes the SDK register every installed runtime."""
+"""An entity kind whose lookup makes the SDK register its entities and every installed runtime."""
 READ_AT_IMPORT_PREFIXES = ("MLRUN_", "DHCORE_LOG_", "PYTHON")
 """Variables read when mlrun and digitalhub are imported, or when the interpreter starts
 (`PYTHONPATH`, `PYTHONHASHSEED`...): a child cannot change what the server already read, so a
@@ -552,12 +552,13 @@ def preload(modules: Sequence[str]) -> list[str]:
 
 
 def _register_sdk_runtimes() -> None:
-    """The SDK scans for runtimes on first use (asking its registry for any runtime kind does
-    it); do it once here rather than in every child."""
+    """The SDK registers its entities (importing a builder module per entity kind) and scans
+    for runtimes on first use; asking its registry for a runtime's entity kind does both. Do it
+    once here rather than in every child (the entities alone were 0.06 s of each run's CPU)."""
     if "digitalhub" in sys.modules:
         from digitalhub.factory.registry import registry
 
-        registry.get_runtime_builder(WARM_KIND)
+        registry.get_entity_builder(WARM_KIND)
 
 
 def _child(request: dict[str, Any], server_fds: set[int], mask: set[signal.Signals]) -> None:

@@ -59,6 +59,21 @@ def sdk_config(argv: list[str]) -> int:
     return 0
 
 
+def sdk_lookups(argv: list[str]) -> int:
+    """Report the modules the SDK imports to look up the builders a run worker needs (a run's
+    entity, its runtime): none, when the server registered them before forking."""
+    import sys
+
+    from digitalhub.factory.registry import registry
+
+    before = set(sys.modules)
+    registry.get_entity_builder("python+job:run")
+    registry.get_entity_builder("project")
+    registry.get_runtime_builder("python+job:run")
+    Path(argv[0]).write_text(json.dumps(sorted(set(sys.modules) - before)))
+    return 0
+
+
 def mlrun_call(argv: list[str]) -> int:
     """Ask the MLRun API server of `MLRUN_DBPATH` for its client spec, through mlrun's own
     client, as a run worker would."""

@@ -197,14 +197,20 @@ def test_ctrl_c_does_not_kill_the_server(server: RunServer, tmp_path: Path) -> N
 def test_a_child_reads_the_sdk_configuration_of_its_own_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """apply sets DH_CONFIG for the SDK after the server imported it; the child must honour it."""
+    """apply sets DH_CONFIG for the SDK after the server imported it; the child must honour it.
+    And the child finds the SDK's entities and runtimes registered: it imports nothing more to
+    look up the builders of a run."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("DH_CONFIG", raising=False)
     with RunServer(preload=("digitalhub", TARGETS)) as warm:
         out = tmp_path / "ini.txt"
         env = {**os.environ, "DH_CONFIG": str(tmp_path / "private.ini")}
         assert warm.execute([str(out)], tmp_path / "log", env, str(tmp_path), f"{TARGETS}:sdk_config") == 0
+        imported = tmp_path / "imported.json"
+        lookups = f"{TARGETS}:sdk_lookups"
+        assert warm.execute([str(imported)], tmp_path / "log", env, str(tmp_path), lookups) == 0
     assert out.read_text() == str(tmp_path / "private.ini")
+    assert json.loads(imported.read_text()) == []
 
 
 class _ClientSpec(http.server.BaseHTTPRequestHandler):
