@@ -211,7 +211,7 @@ class Project:
 
         options = options or ApplyOptions()
         wanted = needs_workers(plan) if plan is not None else self._may_need_workers()
-        with warm_run_server(wanted) as server:
+        with warm_run_server(wanted, needs_mlrun=self._declares_mlrun_functions()) as server:
             if plan is not None:
                 return self._apply_given(plan, options, server)
             return self._apply_planned(options, server)
@@ -221,6 +221,10 @@ class Project:
         warm run server now pays off (it is stopped once the plan says nothing needs it): the
         configuration declares runs, or files that may go to the files store."""
         return any(self.declaration.of_type(type_) for type_ in ("runs", "dataitems", "artifacts", "models"))
+
+    def _declares_mlrun_functions(self) -> bool:
+        """Whether a run of this apply may need mlrun (its run server then preloads it)."""
+        return any(f.spec.get("kind") == MLRUN_KIND for f in self.declaration.of_type("functions"))
 
     def destroy(self, options: ApplyOptions | None = None) -> ApplyResult:
         """Delete every entity dhmlrun manages in the project (run history and produced data stay),

@@ -12,7 +12,8 @@ fresh worker would: a function (`target`) or a module as `python -m` runs it (`m
 Protocol (JSON lines; the server's stdin carries requests, a private copy of its original
 stdout carries answers; whatever else it prints goes to /dev/null):
 
-    server → {"ready": true, "failed": [modules that did not import]}
+    parent → {"skip": [modules]}             optional, before the first run: not to preload
+    server → {"ready": true, "failed": [modules that did not import], "skipped": [modules]}
     parent → {"id": N, "argv": [...], "log": FILE, "env": {...}, "cwd": DIR,
               "target": "dhmlrun.worker.main:main"}         (or "module": "dhmlrun.worker.job")
     server → {"id": N, "pid": PID}            when the child is forked
@@ -48,7 +49,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -57,9 +58,20 @@ from dhmlrun.compat.python import run_exit_handlers
 from dhmlrun.vocabulary.kinds import MLRUN_RUN_JOB
 
 SERVER_ENV = "DHMLRUN_RUN_SERVER"
+MLRUN_PRELOAD = (
+    "mlrun",
+    "dhmlrun.runtime.memdb",
+    # what mlrun imports lazily during a local run (measured: sys.modules before/after one run)
+    "mlrun.package.context_handler",
+    "mlrun.package.packagers.numpy_packagers",
+    "mlrun.package.packagers.pandas_packagers",
+    "mlrun.package.packagers.python_standard_library_packagers",
+    "mlrun.track.tracker_manager",
+)
+"""What only mlrun runs need (mlrun itself, and what imports it): last in `PRELOAD`, so an owner
+that learns in time that its runs need none of it can have the server skip it (`RunServer.skip`)."""
 PRELOAD = (
     "digitalhub",
-    "mlrun",
     "dhmlrun.worker.main",
     "dhmlrun.worker.run",
     "dhmlrun.runtime",
@@ -68,15 +80,9 @@ PRELOAD = (
     "dhmlrun.runtime.results",
     "dhmlrun.runtime.source",
     "dhmlrun.runtime.logs",
-    "dhmlrun.runtime.memdb",
     "dhmlrun.runtime.deadline",
     "dhmlrun.platform.sdk",
-    # what mlrun imports lazily during a local run (measured: sys.modules before/after one run)
-    "mlrun.package.context_handler",
-    "mlrun.package.packagers.numpy_packagers",
-    "mlrun.package.packagers.pandas_packagers",
-    "mlrun.package.packagers.python_standard_library_packagers",
-    "mlrun.track.tracker_manager",
+    *MLRUN_PRELOAD,
 )
 """What a run needs, imported once in the server (a module missing here is imported by the run)."""
 WORKER = "dhmlrun.worker.main:main"
@@ -158,6 +164,7 @@ class RunServer:
         self._state = threading.Condition()
         self._ready = False
         self._failed: list[str] = []
+        self._skipped: list[str] = []
         self._alive = True
         self._next_id = 0
         self._children: dict[int, ForkedChild] = {}  # by request id, until it ended
@@ -166,12 +173,12 @@ class RunServer:
         self._reader.start()
 
     @classmethod
-    def start(cls, wanted: bool = True) -> RunServer | None:
+    def start(cls, wanted: bool = True, preload: Sequence[str] = PRELOAD) -> RunServer | None:
         """A server when runs are expected and it is not turned off; None otherwise."""
         if not wanted or not enabled():
             return None
         try:
-            return cls()
+            return cls(preload)
         except OSError:
             return None
 
@@ -194,6 +201,7 @@ class RunServer:
                 if message.get("ready"):
                     self._ready = True
                     self._failed = list(message.get("failed") or ())
+                    self._skipped = list(message.get("skipped") or ())
                 elif "exit" in message:
                     child = self._children.pop(int(message["id"]), None)
                     if child is not None:
@@ -215,6 +223,25 @@ class RunServer:
             missing = [m for m in self._failed if m in REQUIRED]
             if missing:
                 raise RunServerUnavailable(f"the run server could not import {', '.join(missing)}")
+
+    def skip(self, modules: Sequence[str]) -> None:
+        """Have the server, while it still preloads, not import `modules`: its owner learnt that
+        its runs need none of them (an apply whose configuration declares no mlrun function does
+        without mlrun's imports, 1.5 s of CPU). What it imported already stays; a run that does
+        need a skipped module imports it itself."""
+        with self._state:
+            if self._ready or not self._alive:
+                return
+        with self._write_lock, contextlib.suppress(OSError, ValueError):
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(json.dumps({"skip": list(modules)}) + "\n")
+            self._proc.stdin.flush()
+
+    @property
+    def skipped(self) -> list[str]:
+        """The modules the server did not preload because it was told to skip them (once ready)."""
+        with self._state:
+            return list(self._skipped)
 
     @property
     def pid(self) -> int:
@@ -530,8 +557,9 @@ class WarmServers:
 # ------------------------------------------------------------------------------ server side
 
 
-def preload(modules: Sequence[str]) -> list[str]:
-    """Import what runs need and register the SDK's runtimes; the modules that failed."""
+def preload(modules: Sequence[str], skipped: Callable[[], Collection[str]] = frozenset) -> list[str]:
+    """Import what runs need and register the SDK's runtimes; the modules that failed. Before
+    each module, `skipped()` says which ones the owner no longer wants."""
     import importlib
 
     from dhmlrun.compat.hera import defer_runtime_import
@@ -541,6 +569,8 @@ def preload(modules: Sequence[str]) -> list[str]:
             defer_runtime_import()
     failed = []
     for module in modules:
+        if module in skipped():
+            continue
         try:
             importlib.import_module(module)
         except Exception:  # a run importing it itself will report the real error
@@ -663,11 +693,11 @@ def _reconnect_mlrun() -> None:
 class _Server:
     """The server's loop: requests on stdin, children's exits on their pidfds."""
 
-    def __init__(self, answers: IO[str]) -> None:
+    def __init__(self, answers: IO[str], early: _EarlyMessages) -> None:
         self.answers = answers
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
-        self.buffer = b""
+        self.buffer = early.rest  # what arrived during the preload that was no skip
         self.reading = True
 
     def say(self, message: dict[str, Any]) -> None:
@@ -677,6 +707,7 @@ class _Server:
     def serve(self) -> None:
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, "stdin")
+        self._take_lines()
         while self.reading or self.children:
             for key, _ in self.selector.select():
                 if key.data == "stdin":
@@ -694,10 +725,15 @@ class _Server:
             self.selector.unregister(0)
             return
         self.buffer += data
+        self._take_lines()
+
+    def _take_lines(self) -> None:
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)
             if line.strip():
-                self._fork(json.loads(line))
+                request = json.loads(line)
+                if "skip" not in request:  # one that came after the preload: nothing to skip now
+                    self._fork(request)
 
     def _fork(self, request: dict[str, Any]) -> None:
         sys.stdout.flush()
@@ -723,6 +759,38 @@ class _Server:
         self.say({"id": run_id, "exit": os.waitstatus_to_exitcode(status)})
 
 
+class _EarlyMessages:
+    """What the owner says while the server preloads: which modules to skip (`{"skip": [...]}`).
+    Read without blocking, between two imports; anything else is kept for the server's loop."""
+
+    def __init__(self) -> None:
+        self.skip: set[str] = set()
+        self.rest = b""
+
+    def skipped(self) -> set[str]:
+        while _readable(0):
+            data = os.read(0, 65536)
+            if not data:  # the owner is gone: the server's loop sees it too
+                break
+            self.rest += data
+        lines, _, self.rest = self.rest.rpartition(b"\n")
+        kept = []
+        for line in lines.split(b"\n"):
+            message = json.loads(line) if line.strip() else {}
+            if "skip" in message:
+                self.skip.update(message["skip"])
+            elif message:
+                kept.append(line)
+        self.rest = b"".join(line + b"\n" for line in kept) + self.rest
+        return self.skip
+
+
+def _readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 def main() -> None:
     # answers go to a private copy of stdout; fd 1 then points at stderr, so anything an import
     # prints cannot corrupt the protocol
@@ -733,13 +801,15 @@ def main() -> None:
     # server, and no child's collection walks it (which would touch, i.e. copy, every page of
     # the inherited heap: measured 0.2-0.4 s more per run without this); children re-enable gc
     gc.disable()
-    failed = preload(sys.argv[1:])
+    early = _EarlyMessages()
+    failed = preload(sys.argv[1:], early.skipped)
     gc.freeze()
     # Ctrl-C reaches the whole process group: the runs stop, the server stays to report how
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a group's SIGTERM too (it ends with its stdin)
-    server = _Server(answers)
-    server.say({"ready": True, "failed": failed})
+    server = _Server(answers, early)
+    skipped = sorted(m for m in sys.argv[1:] if m in early.skip and m not in sys.modules)
+    server.say({"ready": True, "failed": failed, "skipped": skipped})
     server.serve()
     # skip the interpreter's teardown: with mlrun and digitalhub loaded it takes over a second,
     # and apply would wait for it (the children ran their own exit handlers already)

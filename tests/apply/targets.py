@@ -59,6 +59,13 @@ def sdk_config(argv: list[str]) -> int:
     return 0
 
 
+def modules_loaded(argv: list[str]) -> int:
+    """Report which of the modules named after the output file this child has imported (those
+    its server preloaded, since the child imported none)."""
+    Path(argv[0]).write_text(json.dumps({name: name in sys.modules for name in argv[1:]}))
+    return 0
+
+
 def sdk_lookups(argv: list[str]) -> int:
     """Report the modules the SDK imports to look up the builders a run worker needs (a run's
     entity, its runtime): none, when the server registered them before forking."""

@@ -300,6 +300,71 @@ def test_an_early_server_is_taken_over_or_stopped(monkeypatch: pytest.MonkeyPatc
     assert early._proc.poll() is not None
 
 
+HELD = "tests.apply.held_import"
+SKIPPABLE = "wave"  # a standard module nothing else here imports
+
+
+def loaded(server: RunServer, tmp_path: Path, *modules: str) -> dict[str, bool]:
+    """Which of `modules` a child of `server` finds imported (its server preloaded them)."""
+    out = tmp_path / "loaded.json"
+    assert (
+        server.execute(
+            [str(out), *modules],
+            tmp_path / "log",
+            dict(os.environ),
+            str(tmp_path),
+            f"{TARGETS}:modules_loaded",
+        )
+        == 0
+    )
+    return json.loads(out.read_text())
+
+
+def test_a_server_told_while_preloading_skips_those_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("DHMLRUN_TEST_IMPORT_GATE", str(gate))
+    with RunServer(preload=(HELD, TARGETS, SKIPPABLE)) as held:
+        held.skip([SKIPPABLE])  # it is still importing HELD
+        gate.touch()
+        assert loaded(held, tmp_path, HELD, SKIPPABLE) == {HELD: True, SKIPPABLE: False}
+        assert held.skipped == [SKIPPABLE]
+        held.skip([TARGETS])  # too late: preloaded, and the server goes on serving
+        assert loaded(held, tmp_path, TARGETS) == {TARGETS: True}
+        assert held.skipped == [SKIPPABLE]
+
+
+@pytest.mark.parametrize("needs_mlrun", [True, False])
+def test_an_apply_without_mlrun_functions_has_its_own_server_skip_mlrun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, needs_mlrun: bool
+) -> None:
+    """Started early, the server learns from the configuration that no run needs mlrun's
+    modules (`MLRUN_PRELOAD`, here a stand-in) and does without them; a kept server (the next
+    apply may need them) preloads everything."""
+    from dhmlrun.apply import run_server
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    monkeypatch.setattr(run_server, "MLRUN_PRELOAD", (SKIPPABLE,))
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("DHMLRUN_TEST_IMPORT_GATE", str(gate))
+    with keeping_run_server(False):
+        run_server.start_early((HELD, TARGETS, SKIPPABLE))
+        with warm_run_server(True, needs_mlrun=needs_mlrun) as own:
+            assert own is not None
+            gate.touch()
+            assert loaded(own, tmp_path, SKIPPABLE) == {SKIPPABLE: needs_mlrun}
+    gate.unlink()
+    with keeping_run_server(False), keeping_run_server():
+        run_server.start_early((HELD, TARGETS, SKIPPABLE))
+        with warm_run_server(True, needs_mlrun=needs_mlrun) as kept:
+            assert kept is not None
+            gate.touch()
+            assert loaded(kept, tmp_path, SKIPPABLE) == {SKIPPABLE: True}
+
+
 def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
