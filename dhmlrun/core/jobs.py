@@ -387,6 +387,34 @@ class Jobs:
         request = EnvironmentRequest.of(job.spec)
         return request if request.requirements else None
 
+    def fork_service(
+        self,
+        project: str,
+        run_id: str,
+        run: dict[str, Any],
+        module: str,
+        argv: list[str],
+        log: Path,
+        cwd: Path,
+    ) -> ForkedChild | None:
+        """Start `module` (a serve run's server: `supervisor.py`) as a fork of the warm run server
+        of its interpreter, in a session of its own, its output appended to `log`, with the
+        environment `process_for` gives; None when no server can take it (the caller starts a
+        process). Why: a python service otherwise pays the SDK's imports (1.1 s of CPU) before it
+        serves; a model server those of its start, before it becomes MLServer."""
+        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        environment = self._prepared(job)
+        if environment is None and self._environment_request(job) is not None:
+            return None  # its environment is not prepared: the server prepares it, then starts there
+        server = self._warm_server(environment)
+        if server is None:
+            return None
+        _, env = self._in_environment(environment, self._worker_env(job))
+        try:
+            return server.spawn(argv, log, env, str(cwd), module=module, session=True, append=True)
+        except RunServerUnavailable:
+            return None
+
     def process_for(self, project: str, run_id: str, run: dict[str, Any]) -> tuple[str, dict[str, str]]:
         """The interpreter and environment of a process the core runs for `run` outside this pool
         (a serve run's server: `supervisor.py`), as a job's worker would get them."""

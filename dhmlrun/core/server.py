@@ -88,7 +88,9 @@ class EmbeddedCore:
             files_store=self.files_store,
             level=api_level,
         )
-        self.services = ServiceSupervisor(self.core, self.db_path.parent / "services", self.jobs.process_for)
+        self.services = ServiceSupervisor(
+            self.core, self.db_path.parent / "services", self.jobs.process_for, fork=self.jobs.fork_service
+        )
         self.core.on_run_created = self._run_created
         self.core.on_run_stop = self._run_stop
         self.core.on_runs_deleted = self._runs_deleted

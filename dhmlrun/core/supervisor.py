@@ -40,8 +40,12 @@ from dhmlrun.private import private_dir
 from dhmlrun.serving import endpoints
 from dhmlrun.vocabulary import states
 from dhmlrun.vocabulary.processes import process_start, same_process
+from dhmlrun.worker.fork_server import ForkedChild
 
 log = logging.getLogger("dhmlrun.core.supervisor")
+
+ServiceFork = Callable[[str, str, dict[str, Any], str, list[str], Path, Path], "ForkedChild | None"]
+"""`(project, run_id, run, module, argv, log, cwd)`: the service's server forked (`Jobs.fork_service`)."""
 
 WORKER_MODULE = "dhmlrun.serving.worker"
 LOG_FILE = "service.log"
@@ -76,6 +80,7 @@ class ServiceSupervisor:
         services_dir: Path,
         process: Callable[[str, str, dict[str, Any]], tuple[str, dict[str, str]]],
         *,
+        fork: ServiceFork | None = None,
         worker_module: str = WORKER_MODULE,
         ready_timeout: float | None = None,
     ) -> None:
@@ -85,9 +90,12 @@ class ServiceSupervisor:
         """The interpreter and environment of a process the core runs for a run, as DHCore gives
         a pod (`Jobs.process_for`: identity, configuration, the task's `envs`, the function's
         prepared environment)."""
+        self._fork = fork
+        """Starts the server as a fork of a warm run server when one can take it (`Jobs.fork_service`);
+        else a new process is started."""
         self._worker_module = worker_module
         self.ready_timeout = ready_timeout if ready_timeout is not None else endpoints.ready_timeout()
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._children: dict[str, subprocess.Popen[bytes] | ForkedChild] = {}
         """Processes this core started and has not reaped (reaping keeps no zombie behind)."""
         self._watched: set[str] = set()
         self._stopping: set[str] = set()
@@ -107,20 +115,8 @@ class ServiceSupervisor:
         folder = private_dir(self.services_dir / run_id)
         port = free_port()
         second = free_port() if endpoints.uses_second_port(kind) else None
-        python, env = self._process_for(project, run_id, run)
-        argv = [python, "-m", self._worker_module, project, run_id, str(port)]
-        if second is not None:
-            argv.append(str(second))
-        with (folder / LOG_FILE).open("ab") as output:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env={**env, "PYTHONUNBUFFERED": "1"},
-                cwd=folder,
-                start_new_session=True,  # its own process group, out of reach of the caller's Ctrl-C
-            )
+        args = [project, run_id, str(port), *([str(second)] if second is not None else [])]
+        process = self._start(project, run_id, run, args, folder)
         row = ServiceRow(
             run_id=run_id,
             project=project,
@@ -139,6 +135,28 @@ class ServiceSupervisor:
         if self.core.run_state(run_id) == states.READY:
             self._set(project, run_id, states.PENDING)
         self._watch(row)
+
+    def _start(
+        self, project: str, run_id: str, run: dict[str, Any], args: list[str], folder: Path
+    ) -> subprocess.Popen[bytes] | ForkedChild:
+        """The server process, in a session of its own (out of reach of the caller's Ctrl-C),
+        printing to the end of the service's log: a fork of a warm run server, else new."""
+        log = folder / LOG_FILE
+        if self._fork is not None:
+            forked = self._fork(project, run_id, run, self._worker_module, args, log, folder)
+            if forked is not None:
+                return forked
+        python, env = self._process_for(project, run_id, run)
+        with log.open("ab") as output:
+            return subprocess.Popen(
+                [python, "-m", self._worker_module, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                cwd=folder,
+                start_new_session=True,
+            )
 
     def _watch(self, row: ServiceRow) -> None:
         """Bring the run to RUNNING when its server is ready (a thread; once per run and core)."""

@@ -16,6 +16,8 @@ stdout carries answers; whatever else it prints goes to /dev/null):
     server → {"ready": true, "failed": [modules that did not import], "skipped": [modules]}
     parent → {"id": N, "argv": [...], "log": FILE, "env": {...}, "cwd": DIR,
               "target": "dhmlrun.worker.main:main"}         (or "module": "dhmlrun.worker.job")
+              (optional: "session": true, a child in a session of its own that may outlive the
+              server, as a service does; "append": true, its output appended to FILE)
     server → {"id": N, "pid": PID}            when the child is forked
     server → {"id": N, "exit": CODE}          when it ended (negative: killed by that signal)
 
@@ -26,7 +28,7 @@ handlers, then its exit code). The server is single-threaded (forking a threaded
 unsafe): it multiplexes its stdin and one pidfd per child with `selectors`. A child that crashes,
 however hard, is only a non-zero exit code; the server carries on (Ctrl-C too: it ignores SIGINT
 and SIGTERM, its children do not). When its stdin closes (its owner finished, or died) it waits
-for the children it still has and exits.
+for the children it still has (but those in a session of their own) and exits.
 
 A caller falls back to a fresh process for a run when the server cannot take it: turned off
 with `DHMLRUN_RUN_SERVER=0`, mlrun or digitalhub failed to import, the server is gone, or the
@@ -285,9 +287,14 @@ class RunServer:
         *,
         target: str | None = None,
         module: str | None = None,
+        session: bool = False,
+        append: bool = False,
     ) -> ForkedChild:
         """Start `target(argv)`, or `module` as `python -m module *argv` would run it, in a fresh
-        child of the server; the child, once forked (its pid known).
+        child of the server; the child, once forked (its pid known). `session`: the child leads a
+        session (and process group) of its own, out of reach of its owner's signals, and may
+        outlive the server (a service: `core/supervisor.py`); `append`: its output goes to the end
+        of `log_file` instead of replacing it.
 
         Raises RunServerUnavailable before anything ran (the caller then starts a fresh process).
         """
@@ -297,13 +304,15 @@ class RunServer:
         with self._state:
             self._next_id += 1
             run_id = self._next_id
-            child = self._children[run_id] = ForkedChild(self)
+            child = self._children[run_id] = ForkedChild(self, session)
         request: dict[str, Any] = {
             "id": run_id,
             "argv": list(argv),
             "log": str(log_file),
             "env": dict(env),
             "cwd": cwd,
+            "session": session,
+            "append": append,
         }
         if module is not None:
             request["module"] = module
@@ -328,17 +337,20 @@ class RunServer:
 
     def _exit_code(self, child: ForkedChild, timeout: float | None) -> int | None:
         """The exit code of `child` once it ended (within `timeout` seconds: None if not); -1
-        when the server died under it (its result file, if any, decides)."""
+        when the server died under it (its result file, if any, decides), or, for a child in a
+        session of its own, once it ended after the server (no one reports its code then)."""
         with self._state:
             self._state.wait_for(lambda: child.returncode is not None or not self._alive, timeout)
-            if child.returncode is None and not self._alive:
+            if child.returncode is None and not self._alive and not child.session:
                 child.returncode = -1
-            return child.returncode
+            if child.returncode is not None or self._alive:
+                return child.returncode
+        return child.outlived(timeout)
 
     def signal_children(self, signum: int) -> None:
         """Send `signum` to every run this server is executing (apply was interrupted)."""
         with self._state:
-            children = list(self._children.values())
+            children = [child for child in self._children.values() if not child.session]
         for child in children:
             child.send_signal(signum)
 
@@ -378,10 +390,30 @@ class ForkedChild:
     job pool and apply use of one: `pid`, `poll`, `wait`, `terminate`, `kill`). It is the
     server's child, not this process's: the server says its pid and its exit code."""
 
-    def __init__(self, server: RunServer) -> None:
+    def __init__(self, server: RunServer, session: bool = False) -> None:
         self._server = server
+        self.session = session
+        """In a session of its own: it may outlive the server (`RunServer.spawn`)."""
         self.pid: int | None = None
         self.returncode: int | None = None
+
+    def outlived(self, timeout: float | None) -> int | None:
+        """A child in a session of its own whose server ended: -1 once the process ended (within
+        `timeout` seconds: None if not), followed through a pidfd of this process."""
+        import select
+
+        assert self.pid is not None
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            self.returncode = -1
+            return self.returncode
+        try:
+            if select.select([pidfd], [], [], timeout)[0]:
+                self.returncode = -1
+            return self.returncode
+        finally:
+            os.close(pidfd)
 
     def poll(self) -> int | None:
         """Its exit code if it ended, else None."""
@@ -596,6 +628,8 @@ def _child(request: dict[str, Any], server_fds: set[int], mask: set[signal.Signa
     (`mask`: the signal mask to restore once the stop signals have their handlers again.)"""
     code = 1
     try:
+        if request.get("session"):
+            os.setsid()
         gc.enable()
         signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops a run, as before
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -605,7 +639,8 @@ def _child(request: dict[str, Any], server_fds: set[int], mask: set[signal.Signa
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        ending = os.O_APPEND if request.get("append") else os.O_TRUNC
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | ending, 0o600)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
@@ -697,6 +732,7 @@ class _Server:
         self.answers = answers
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
+        self.sessions: set[int] = set()  # pidfds of children in a session of their own
         self.buffer = early.rest  # what arrived during the preload that was no skip
         self.reading = True
 
@@ -708,7 +744,7 @@ class _Server:
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, "stdin")
         self._take_lines()
-        while self.reading or self.children:
+        while self.reading or set(self.children) - self.sessions:  # a session child may stay on
             for key, _ in self.selector.select():
                 if key.data == "stdin":
                     self._read_requests()
@@ -748,11 +784,14 @@ class _Server:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (int(request["id"]), pid)
+        if request.get("session"):
+            self.sessions.add(pidfd)
         self.selector.register(pidfd, selectors.EVENT_READ, "child")
         self.say({"id": request["id"], "pid": pid})
 
     def _reap(self, pidfd: int) -> None:
         run_id, pid = self.children.pop(pidfd)
+        self.sessions.discard(pidfd)
         self.selector.unregister(pidfd)
         os.close(pidfd)
         _, status = os.waitpid(pid, 0)

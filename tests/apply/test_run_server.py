@@ -137,6 +137,35 @@ def test_a_retired_server_takes_no_run_and_ends_after_its_children(server: RunSe
     wait_for(lambda: not server.alive, "the retired server ended")
 
 
+def test_a_child_in_a_session_of_its_own_outlives_its_server(server: RunServer, tmp_path: Path) -> None:
+    """A service's server (`core/supervisor.py`): its own session, out of reach of its owner's
+    signals, its output after what the log held, and the server ends without waiting for it;
+    it is followed to its end all the same."""
+    go = tmp_path / "go"
+    log = tmp_path / "module.log"
+    log.write_text("before\n")
+    child = server.spawn(
+        [str(tmp_path / "seen.json"), str(go), "5"],
+        log,
+        {**os.environ, "PYTHONUNBUFFERED": "1"},
+        str(tmp_path),
+        module=MODULE,
+        session=True,
+        append=True,
+    )
+    assert child.pid is not None
+    wait_for(lambda: log.read_text() == "before\nstarted\n", "the line printed, after the log's")
+    assert os.getsid(child.pid) == child.pid
+    server.signal_children(signal.SIGTERM)  # an interrupted apply stops its runs, not services
+    server.close()  # at once: the server does not wait for it
+    assert not server.alive
+    with pytest.raises(subprocess.TimeoutExpired):
+        child.wait(timeout=0.2)
+    assert child.poll() is None
+    go.touch()
+    assert child.wait(timeout=30) == -1  # ended; its code went with the server
+
+
 def test_a_run_whose_import_time_environment_differs_is_refused(server: RunServer, tmp_path: Path) -> None:
     env = {**os.environ, "MLRUN_DBPATH": "http://elsewhere:8080"}
     with pytest.raises(RunServerUnavailable):

@@ -203,6 +203,10 @@ def test_a_service_outlives_the_core_that_started_it(tmp_path: Path) -> None:
         assert wait_serving(run).status.state == "RUNNING", run.status.message
         url, run_id, name = run.status.service["url"], run.id, project.name
         record = first.services.record(run_id)
+        assert record is not None
+        # a fork of the core's warm run server (no imports of its own), leading its own session
+        assert b"dhmlrun.worker.fork_server" in Path(f"/proc/{record.pid}/cmdline").read_bytes()
+        assert os.getsid(record.pid) == record.pid
     try:
         assert port_open(url)  # the core is closed; its service serves on
         with served_core(db) as second:  # another core on the same database: it finds the service
