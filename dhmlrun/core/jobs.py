@@ -353,14 +353,14 @@ class Jobs:
                 cwd=workdir,
             )
 
-    def _warm_server(self, environment: Environment | None) -> RunServer | None:
+    def _warm_server(self, environment: Environment | None, start: bool = True) -> RunServer | None:
         """The warm run server of the core's interpreter, or of a prepared `environment`
         (`fork_server.WarmServers`): each worker is then a fork of a process that imported mlrun
         and digitalhub once, instead of a new interpreter paying those imports (about 3 s of CPU)
         before the run starts. None when turned off (`DHMLRUN_RUN_SERVER=0`) or unavailable."""
         if self._stopping.is_set() or not fork_server.enabled():
             return None
-        return self._warm.for_runs(*self._in_environment(environment, self._environment({}, {})))
+        return self._warm.for_runs(*self._in_environment(environment, self._environment({}, {})), start=start)
 
     def _prepared(self, job: Job) -> Environment | None:
         """The prepared environment of a python run's requirements (None: the core's own, or
@@ -401,14 +401,15 @@ class Jobs:
         of its interpreter, in a session of its own, its output appended to `log`, with the
         environment `process_for` gives; None when no server can take it (the caller starts a
         process). Why: a python service otherwise pays the SDK's imports (1.1 s of CPU) before it
-        serves; a model server those of its start, before it becomes MLServer."""
+        serves; a model server those of its start, before it becomes MLServer. Only a server that
+        is there and ready is used: starting one for a service would delay it."""
         job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
         environment = self._prepared(job)
         if environment is None and self._environment_request(job) is not None:
             return None  # its environment is not prepared: the server prepares it, then starts there
-        server = self._warm_server(environment)
+        server = self._warm_server(environment, start=False)
         if server is None:
-            return None
+            return None  # none ready: starting one (its imports) would only delay the service
         _, env = self._in_environment(environment, self._worker_env(job))
         try:
             return server.spawn(argv, log, env, str(cwd), module=module, session=True, append=True)

@@ -251,6 +251,12 @@ class RunServer:
         return self._proc.pid
 
     @property
+    def ready(self) -> bool:
+        """Whether the server finished its imports (a run sent now is forked at once)."""
+        with self._state:
+            return self._ready and self._alive
+
+    @property
     def alive(self) -> bool:
         """Whether the server process still serves (a kept server may have been killed)."""
         return self._alive and self._proc.poll() is None
@@ -540,9 +546,11 @@ class WarmServers:
         self._closed = False
         self._lock = threading.Lock()
 
-    def for_runs(self, python: str, env: Mapping[str, str]) -> RunServer | None:
+    def for_runs(self, python: str, env: Mapping[str, str], start: bool = True) -> RunServer | None:
         """A server of interpreter `python` for runs whose shared environment is `env` (each
-        run's own variables come with its request); None once closed, or when none can start."""
+        run's own variables come with its request); None once closed, or when none can start
+        (`start=False`: when none is there already, ready, as a service's start needs: waiting
+        for a server's imports would only delay it)."""
         with self._lock:
             if self._closed:
                 return None
@@ -554,14 +562,17 @@ class WarmServers:
                 if server is not None:
                     self._borrowed.add(server)
                 else:
+                    server = take(env, python)
+                    if server is None and not start:
+                        return None
                     try:
-                        server = take(env, python) or RunServer(env=env, python=python)
+                        server = server or RunServer(env=env, python=python)
                     except OSError:
                         return None
             self._servers[python] = server
             while len(self._servers) > self.limit:
                 self._let_go(self._servers.pop(next(iter(self._servers))))
-            return server
+            return server if start or server.ready else None
 
     def _let_go(self, server: RunServer) -> None:
         """No more runs for `server`: a borrowed one is its owner's; one of ours is retired (its

@@ -18,7 +18,7 @@ import requests
 from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.platform.rest import RestClient, context_path
 from tests.apply.test_upload import BUCKET
-from tests.conftest import served_core, unique_project_name
+from tests.conftest import served_core, unique_project_name, wait_for
 from tests.serving.conftest import IRIS_V2_BODY, end_services, port_closed, port_open, wait_serving
 
 pytestmark = pytest.mark.slow
@@ -199,6 +199,12 @@ def test_a_service_outlives_the_core_that_started_it(tmp_path: Path) -> None:
     db = tmp_path / "core.db"
     with served_core(db) as first:
         project = dh.get_or_create_project(unique_project_name("outlive"))
+        # a remote job first: the core's warm run server is then there and ready for the service
+        code = base64.b64encode(b"def handler():\n    return 1\n").decode()
+        source = {"base64": code, "handler": "handler"}
+        job = project.new_function("warm", kind="python", python_version="PYTHON3_11", source=source)
+        warmed = job.run("job")
+        wait_for(lambda: warmed.refresh().status.state == "COMPLETED", "the remote job to complete")
         run = python_service(project, "lasting").run("serve", init_parameters={"greeting": "still here"})
         assert wait_serving(run).status.state == "RUNNING", run.status.message
         url, run_id, name = run.status.service["url"], run.id, project.name
