@@ -115,6 +115,11 @@ class Job:
     spec: dict[str, Any]
     """The run's spec as built at its create (its task kind and `envs` shape the environment)."""
 
+    @classmethod
+    def of(cls, project: str, run_id: str, run: dict[str, Any]) -> Job:
+        """The job of a stored run."""
+        return cls(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+
 
 class Jobs:
     """Bounded pool of worker processes for remote runs."""
@@ -167,7 +172,7 @@ class Jobs:
         """Claim and queue a run (called by `Core` right after the create committed)."""
         with self.core.store.write() as tx:
             tx.claim(run_id, project, os.getpid(), int(time.time() * 1000))
-        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        job = Job.of(project, run_id, run)
         if job.kind not in ORCHESTRATORS:
             self._queue.put(job)
             return
@@ -336,8 +341,7 @@ class Jobs:
         it and starts again there (`worker/job.py`)."""
         module = self._worker_module_of(job.kind)
         argv = [job.project, job.run_id]
-        preparing = environment is None and self._environment_request(job) is not None
-        server = None if preparing else self._warm_server(environment)
+        server = self._server_for(job, environment)
         if server is not None:
             try:
                 return server.spawn(argv, output, env, workdir, module=module)
@@ -352,6 +356,14 @@ class Jobs:
                 env=env,
                 cwd=workdir,
             )
+
+    def _server_for(self, job: Job, environment: Environment | None, start: bool = True) -> RunServer | None:
+        """The warm run server a process of `job` forks from (`_warm_server`); None for a python
+        run whose requirements' environment is not prepared yet: a new process prepares it and
+        starts again there (`worker/job.py`), which no fork of a warm server can do."""
+        if environment is None and self._environment_request(job) is not None:
+            return None
+        return self._warm_server(environment, start)
 
     def _warm_server(self, environment: Environment | None, start: bool = True) -> RunServer | None:
         """The warm run server of the core's interpreter, or of a prepared `environment`
@@ -403,13 +415,11 @@ class Jobs:
         process). Why: a python service otherwise pays the SDK's imports (1.1 s of CPU) before it
         serves; a model server those of its start, before it becomes MLServer. Only a server that
         is there and ready is used: starting one for a service would delay it."""
-        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        job = Job.of(project, run_id, run)
         environment = self._prepared(job)
-        if environment is None and self._environment_request(job) is not None:
-            return None  # its environment is not prepared: the server prepares it, then starts there
-        server = self._warm_server(environment, start=False)
+        server = self._server_for(job, environment, start=False)
         if server is None:
-            return None  # none ready: starting one (its imports) would only delay the service
+            return None
         _, env = self._in_environment(environment, self._worker_env(job))
         try:
             return server.spawn(argv, log, env, str(cwd), module=module, session=True, append=True)
@@ -419,7 +429,7 @@ class Jobs:
     def process_for(self, project: str, run_id: str, run: dict[str, Any]) -> tuple[str, dict[str, str]]:
         """The interpreter and environment of a process the core runs for `run` outside this pool
         (a serve run's server: `supervisor.py`), as a job's worker would get them."""
-        job = Job(project, run_id, str(run.get("kind", "")), dict(run.get("spec") or {}))
+        job = Job.of(project, run_id, run)
         return self._interpreter(job, self._worker_env(job))
 
     def _worker_module_of(self, kind: str) -> str:

@@ -44,7 +44,7 @@ from dhmlrun.worker.fork_server import ForkedChild
 
 log = logging.getLogger("dhmlrun.core.supervisor")
 
-ServiceFork = Callable[[str, str, dict[str, Any], str, list[str], Path, Path], "ForkedChild | None"]
+ServiceFork = Callable[[str, str, dict[str, Any], str, list[str], Path, Path], ForkedChild | None]
 """`(project, run_id, run, module, argv, log, cwd)`: the service's server forked (`Jobs.fork_service`)."""
 
 WORKER_MODULE = "dhmlrun.serving.worker"

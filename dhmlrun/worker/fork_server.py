@@ -600,7 +600,7 @@ class WarmServers:
 # ------------------------------------------------------------------------------ server side
 
 
-def preload(modules: Sequence[str], skipped: Callable[[], Collection[str]] = frozenset) -> list[str]:
+def preload(modules: Sequence[str], skipped: Callable[[], Collection[str]] = lambda: ()) -> list[str]:
     """Import what runs need and register the SDK's runtimes; the modules that failed. Before
     each module, `skipped()` says which ones the owner no longer wants."""
     import importlib
@@ -744,7 +744,7 @@ class _Server:
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
         self.sessions: set[int] = set()  # pidfds of children in a session of their own
-        self.buffer = early.rest  # what arrived during the preload that was no skip
+        self.buffer = early.received  # what arrived during the preload (skips are ignored)
         self.reading = True
 
     def say(self, message: dict[str, Any]) -> None:
@@ -810,28 +810,23 @@ class _Server:
 
 
 class _EarlyMessages:
-    """What the owner says while the server preloads: which modules to skip (`{"skip": [...]}`).
-    Read without blocking, between two imports; anything else is kept for the server's loop."""
+    """What the owner sends while the server preloads, read without blocking between two
+    imports: the modules to skip (`{"skip": [...]}`). All of it stays in `received` for the
+    server's loop, which ignores a skip."""
 
     def __init__(self) -> None:
         self.skip: set[str] = set()
-        self.rest = b""
+        self.received = b""
+        self._parsed = 0  # the bytes of `received` whose lines were read
 
     def skipped(self) -> set[str]:
-        while _readable(0):
-            data = os.read(0, 65536)
-            if not data:  # the owner is gone: the server's loop sees it too
-                break
-            self.rest += data
-        lines, _, self.rest = self.rest.rpartition(b"\n")
-        kept = []
-        for line in lines.split(b"\n"):
-            message = json.loads(line) if line.strip() else {}
-            if "skip" in message:
-                self.skip.update(message["skip"])
-            elif message:
-                kept.append(line)
-        self.rest = b"".join(line + b"\n" for line in kept) + self.rest
+        while _readable(0) and (data := os.read(0, 65536)):  # b"": the owner is gone
+            self.received += data
+        complete = self.received[: self.received.rfind(b"\n") + 1]
+        for line in complete[self._parsed :].splitlines():
+            if line.strip():
+                self.skip.update(json.loads(line).get("skip") or ())
+        self._parsed = len(complete)
         return self.skip
 
 

@@ -346,3 +346,20 @@ def test_a_container_build_ends_in_error_the_embedded_core_having_no_image_build
     final = _wait_final(api, project, run["id"])
     assert final["status"]["state"] == "ERROR"
     assert "builds no container images" in final["status"]["message"]
+
+
+def test_a_service_forks_only_from_a_server_already_there_never_one_started_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`Jobs.fork_service` asks with `start=False`: starting a server (mlrun's imports) would
+    delay the service more than a process of its own; a run asks with `start=True`."""
+    from dhmlrun.worker import fork_server
+
+    started: list[object] = []
+    monkeypatch.setattr(fork_server, "RunServer", lambda **kwargs: started.append(kwargs))
+    warm = fork_server.WarmServers(3)  # holds no real server here: nothing to close
+    env = {**os.environ, "MLRUN_TEST_NO_SERVER_HAS_THIS": "1"}  # no idle or lent server fits
+    assert warm.for_runs(sys.executable, env, start=False) is None
+    assert started == []
+    warm.for_runs(sys.executable, env)
+    assert started == [{"env": env, "python": sys.executable}]
