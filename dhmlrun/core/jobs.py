@@ -303,18 +303,17 @@ class Jobs:
                 self._masks[job.run_id] = mask
             try:
                 code = process.wait()
+                printed = mask_text(_read(output_path), mask)
+                self._store_output(job, printed)
             finally:
-                with self._lock:  # no longer served live: it is stored next
+                # served live until it is stored (a reader never finds neither: `Core.run_logs`);
+                # `running` lists it until then too
+                with self._lock:
                     self._outputs.pop(job.run_id, None)
                     self._masks.pop(job.run_id, None)
+                    self._processes.pop(job.run_id, None)
                     stopped_on_purpose = job.run_id in self._stopped
                     self._stopped.discard(job.run_id)
-            printed = mask_text(_read(output_path), mask)
-        try:
-            self._store_output(job, printed)
-        finally:
-            with self._lock:  # `running` lists it until its output is stored
-                self._processes.pop(job.run_id, None)
         if stopped_on_purpose:
             return
         state = self.core.run_state(job.run_id)

@@ -39,6 +39,11 @@ def _public(row: Row) -> dict[str, Any]:
     return row.body
 
 
+def _labels(log: dict[str, Any]) -> set[str]:
+    """A Log's labels (`executor`: a job worker's output; `service`: a serve run's)."""
+    return set((log.get("metadata") or {}).get("labels") or ())
+
+
 class Core:
     """The operations of the DHCore API over one store."""
 
@@ -554,13 +559,17 @@ class Core:
         return dto.with_state(row.body, state)
 
     def run_logs(self, project: str, run_id: str) -> list[dict[str, Any]]:
-        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64; a serve
-        run's output so far comes last (read from its service's log file when asked)."""
+        """GET …/runs/{id}/logs: the run's Log entities, oldest first, `content` base64; what a
+        run still executing printed so far comes last (its service's or its worker's).
+
+        The live output is read first: a job's worker output is served live until it is stored
+        as a Log (`core/jobs.py`), so a reader between the two gets the stored one, never none,
+        and never both."""
+        served = self.run_service_log(run_id) if self.run_service_log is not None else None
         with self.store.read() as tx:
             self._owned(tx, project, "run", run_id)
             logs = [_public(r) for r in tx.find("log", project, ref=run_id)]
-        served = self.run_service_log(run_id) if self.run_service_log is not None else None
-        if served is not None:
+        if served is not None and not any(_labels(log) & _labels(served) for log in logs):
             body = {**served, "id": f"{run_id}-service", "name": f"{run_id}-service"}
             logs.append(dto.new_context_entity("log", project, body, user=self.user, now=dto.now_ms()))
         return logs

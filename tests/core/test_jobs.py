@@ -160,6 +160,37 @@ def test_what_a_worker_prints_is_its_run_s_log_while_it_runs_and_after(
     assert log["metadata"]["labels"] == ["executor"]
 
 
+def test_a_finished_workers_output_is_served_until_stored_then_only_stored(
+    serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    go = tmp_path / "go"
+    go.touch()  # the worker prints both lines at once
+    monkeypatch.setenv("DHMLRUN_TEST_GO", str(go))
+    server, api, project = serve("tests.core.workers.prints")
+    seen: list[list[str]] = []
+    store = server.jobs._store_output
+
+    def printed(run_id: str) -> list[str]:
+        logs = api.ok("GET", f"/-/{project}/runs/{run_id}/logs")
+        return [base64.b64decode(entry["content"]).decode() for entry in logs]
+
+    def storing(job, text: str) -> None:  # the worker has exited: what a reader sees meanwhile
+        seen.append(printed(job.run_id))
+        store(job, text)
+        seen.append(printed(job.run_id))
+
+    server.jobs._store_output = storing
+    run_id = _remote_run(api, project)["id"]
+    assert _wait_final(api, project, run_id)["status"]["state"] == "COMPLETED"
+    deadline = time.monotonic() + 30
+    while run_id in server.jobs.running():
+        assert time.monotonic() < deadline, "the worker never exited"
+        time.sleep(0.05)
+    both = "first line\nlast line\n"
+    assert seen == [[both], [both]]  # never none, never twice
+    assert printed(run_id) == [both]
+
+
 def test_crashed_worker_marks_run_error_with_exit_code_and_output(serve):
     _, api, project = serve("tests.core.workers.crashes")
     run = _wait_final(api, project, _remote_run(api, project)["id"])
