@@ -8,7 +8,8 @@
   `--hypothesis-profile=full` (`examples()`).
 - Modules with more slow tests start first, so the long tests overlap the short ones across
   workers instead of ending the run alone (`pytest_collection_modifyitems`).
-- Bytecode is cached even where `PYTHONDONTWRITEBYTECODE` is set (`bytecode_cached`).
+- Bytecode is cached even where `PYTHONDONTWRITEBYTECODE` is set (`bytecode_cached`), and
+  the tests' own modules are importable in every process the session starts (`tests_importable`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def bytecode_cached() -> None:
 
 
 bytecode_cached()
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tests_importable() -> None:
+    """Put the repository on `PYTHONPATH` for every process the session starts, once, before
+    any starts: the stand-in workers a test gives a core (`tests.core.workers.*`) import there.
+
+    Why once for the session, not per test: the warm run servers compare the `PYTHON*` they
+    were started with (their imports read them), so a test that set its own `PYTHONPATH`
+    started a server of its own (2 s of CPU) instead of forking from the worker's."""
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(REPO) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
+
+
+tests_importable()
 
 COMMIT_EXAMPLES = 25
 """Examples per Hypothesis test on every commit (each test's own count runs with

@@ -24,7 +24,9 @@ from dhmlrun.worker.fork_server import (
     RunServer,
     RunServerUnavailable,
     enabled,
+    lend,
     lending,
+    unlend,
 )
 
 __all__ = [
@@ -114,7 +116,9 @@ def warm_run_server(wanted: bool, needs_mlrun: bool = True) -> Iterator[RunServe
     finally:
         if server is not None and _keeping and server is not _kept:
             previous, _kept = _kept, server  # the newest: started in the environment of now
+            lend(server)  # between applies too: the process's embedded cores fork from it
             if previous is not None:
+                unlend(previous)
                 previous.retire()  # a run a core forked from it may still be going
                 _retired.append(previous)
         elif server is not None and not _keeping:
@@ -162,7 +166,9 @@ def keeping_run_server(keep: bool = True, ignoring: Collection[str] = ()) -> Ite
     kept server serves only while this process's environment is the one it was started in (a
     server imports modules that read it: `SSL_CERT_FILE`, `MLRUN_*`...); after a change, the
     next apply starts a server, which is kept instead (`ignoring`: variables the caller knows no
-    import reads, such as pytest's `PYTEST_CURRENT_TEST`). The kept server is stopped when the
+    import reads, such as pytest's `PYTEST_CURRENT_TEST`). The kept server is lent to the
+    process's embedded cores meanwhile (`fork_server.lend`): their runs and services fork from
+    it too, between applies, instead of from a server of their own. It is stopped when the
     block that started keeping ends."""
     global _keeping, _kept, _ignored, _retired
     outer = (_keeping, _kept, _ignored, _retired)
@@ -175,6 +181,7 @@ def keeping_run_server(keep: bool = True, ignoring: Collection[str] = ()) -> Ite
     finally:
         if owns:
             for server in [*_retired, *([_kept] if _kept is not None else [])]:
+                unlend(server)
                 server.close()
         _keeping, _kept, _ignored, _retired = outer
 

@@ -458,12 +458,23 @@ def lending(server: RunServer | None) -> Iterator[None]:
     if server is None:
         yield
         return
-    with _lent_lock:
-        _lent.append(server)
+    lend(server)
     try:
         yield
     finally:
-        with _lent_lock:
+        unlend(server)
+
+
+def lend(server: RunServer) -> None:
+    """Lend `server` to the embedded cores of this process until `unlend` (`lending`)."""
+    with _lent_lock:
+        _lent.append(server)
+
+
+def unlend(server: RunServer) -> None:
+    """End one `lend` of `server` (a core that borrowed it keeps its runs there; see `borrow`)."""
+    with _lent_lock:
+        if server in _lent:
             _lent.remove(server)
 
 

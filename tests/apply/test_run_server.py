@@ -397,14 +397,17 @@ def test_an_apply_without_mlrun_functions_has_its_own_server_skip_mlrun(
 def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A process applying again and again keeps one server (`keeping_run_server`)."""
+    """A process applying again and again keeps one server (`keeping_run_server`), lent to its
+    embedded cores between applies too (`fork_server.borrow`)."""
     from dhmlrun.apply import run_server
+    from dhmlrun.worker.fork_server import borrow
 
     monkeypatch.delenv(SERVER_ENV, raising=False)
     with keeping_run_server(False), keeping_run_server():  # this test's block, not the session's
         run_server.start_early(("json",))  # a light server, as the CLI would start one
         with warm_run_server(True) as first:
             assert first is not None
+        assert borrow(dict(os.environ)) is first  # a core's runs fork from it between applies
         run_server.start_early(("json",))
         assert run_server._early is None  # the kept one will serve: no second server
         with warm_run_server(True) as second:
@@ -430,8 +433,10 @@ def test_a_kept_server_serves_the_next_applies_and_stops_with_its_block(
         with warm_run_server(True) as fresh:
             assert fresh is not None and fresh is not first  # started in the environment of now
         assert fresh.alive  # kept instead of the first, which ends once its runs (none) ended
+        assert borrow(dict(os.environ)) is fresh
         wait_for(lambda: not first.alive, "the replaced server ended")
     assert not fresh.alive
+    assert borrow(dict(os.environ)) not in (first, fresh)  # no longer lent once stopped
 
 
 @pytest.mark.parametrize(

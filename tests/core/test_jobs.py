@@ -24,9 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+def serve(tmp_path: Path) -> Iterator:
     """Start a core whose executor runs the given worker module; stopped after the test."""
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     servers: list[EmbeddedCore] = []
 
     def start(worker_module: str, **kwargs) -> tuple[EmbeddedCore, Api, str]:
@@ -85,7 +84,6 @@ def test_the_sdks_save_right_after_a_remote_create_never_fails(
 ) -> None:
     """`run.save(update=True)` at once, even carrying the CREATED the client last saw: 200, the
     core's state is kept (DHCore swallows the impossible transition)."""
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     monkeypatch.setenv("DHMLRUN_TEST_WORK_S", "0.5")
     with served_core(tmp_path / "sdk.db", worker_module="tests.core.workers.completes") as server:
         import digitalhub as dh
@@ -269,8 +267,10 @@ def test_a_core_takes_the_warm_server_an_earlier_core_of_its_process_stopped_wit
     the core, warm, and the next core of the process forks its runs from it."""
     trace = tmp_path / "trace"
     trace.mkdir()
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     monkeypatch.setenv("DHMLRUN_TEST_TRACE", str(trace))
+    # an import setting no server of this session was started with: the cores cannot borrow
+    # the session's kept apply server (`keeping_run_server` lends it), so the first starts one
+    monkeypatch.setenv("MLRUN_TEST_IDLE", unique_project_name("idle"))
     parents = []
     for index in range(2):
         core = EmbeddedCore(tmp_path / f"core{index}.db", worker_module="tests.core.workers.completes")
