@@ -29,7 +29,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,12 @@ class ServiceSupervisor:
         self.ready_timeout = ready_timeout if ready_timeout is not None else endpoints.ready_timeout()
         self._children: dict[str, subprocess.Popen[bytes] | ForkedChild] = {}
         """Processes this core started and has not reaped (reaping keeps no zombie behind)."""
-        self._watched: set[str] = set()
+        self._watched: set[tuple[str, int]] = set()
+        """(run id, pid): the processes a watcher follows (one per process: a resumed run's new
+        process is watched while its old watcher may still be ending)."""
+        self._launching: set[str] = set()
+        """Runs whose process is being started and recorded: `reconcile` leaves them be (their
+        stored row may still be the previous process's, and a forked server serves at once)."""
         self._stopping: set[str] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -112,29 +117,43 @@ class ServiceSupervisor:
         if refusal is not None:
             self._set(project, run_id, states.ERROR, message=refusal)
             return
-        folder = private_dir(self.services_dir / run_id)
-        port = free_port()
-        second = free_port() if endpoints.uses_second_port(kind) else None
-        args = [project, run_id, str(port), *([str(second)] if second is not None else [])]
-        process = self._start(project, run_id, run, args, folder)
-        row = ServiceRow(
-            run_id=run_id,
-            project=project,
-            kind=kind,
-            pid=process.pid,
-            process_start=process_start(process.pid),
-            port=port,
-            second_port=second,
-            directory=str(folder),
-            launched=int(time.time() * 1000),
-        )
-        with self.core.store.write() as tx:
-            tx.put_service(row)
-        with self._lock:
-            self._children[run_id] = process
+        with self._recording(run_id):
+            folder = private_dir(self.services_dir / run_id)
+            port = free_port()
+            second = free_port() if endpoints.uses_second_port(kind) else None
+            args = [project, run_id, str(port), *([str(second)] if second is not None else [])]
+            process = self._start(project, run_id, run, args, folder)
+            row = ServiceRow(
+                run_id=run_id,
+                project=project,
+                kind=kind,
+                pid=process.pid,
+                process_start=process_start(process.pid),
+                port=port,
+                second_port=second,
+                directory=str(folder),
+                launched=int(time.time() * 1000),
+            )
+            with self.core.store.write() as tx:
+                tx.put_service(row)
+            with self._lock:
+                self._children[run_id] = process
         if self.core.run_state(run_id) == states.READY:
             self._set(project, run_id, states.PENDING)
         self._watch(row)
+
+    @contextlib.contextmanager
+    def _recording(self, run_id: str) -> Iterator[None]:
+        """While a run's process is started and recorded, `reconcile` leaves the run be: its
+        stored row may still be the previous process's (a resumed run), and a forked server
+        serves, and reads its run, at once (before its row is written)."""
+        with self._lock:
+            self._launching.add(run_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._launching.discard(run_id)
 
     def _start(
         self, project: str, run_id: str, run: dict[str, Any], args: list[str], folder: Path
@@ -159,11 +178,11 @@ class ServiceSupervisor:
             )
 
     def _watch(self, row: ServiceRow) -> None:
-        """Bring the run to RUNNING when its server is ready (a thread; once per run and core)."""
+        """Bring the run to RUNNING when its server is ready (a thread; once per process and core)."""
         with self._lock:
-            if row.run_id in self._watched:
+            if (row.run_id, row.pid) in self._watched:
                 return
-            self._watched.add(row.run_id)
+            self._watched.add((row.run_id, row.pid))
         thread = threading.Thread(
             target=self._follow, args=(row,), name=f"dhmlrun-service-{row.run_id[:8]}", daemon=True
         )
@@ -177,7 +196,7 @@ class ServiceSupervisor:
             log.exception("watching service %s failed", row.run_id)
         finally:
             with self._lock:
-                self._watched.discard(row.run_id)
+                self._watched.discard((row.run_id, row.pid))
 
     def _await_ready(self, row: ServiceRow) -> None:
         deadline = row.launched / 1000 + self.ready_timeout
@@ -209,13 +228,13 @@ class ServiceSupervisor:
 
     def _reap(self, row: ServiceRow) -> None:
         """Wait on a process this core started; if it ends while serving, the run is ERROR."""
-        with self._lock:
-            process = self._children.get(row.run_id)
+        process = self._child(row)
         if process is None:
             return
         code = process.wait()
         with self._lock:
-            self._children.pop(row.run_id, None)
+            if self._children.get(row.run_id) is process:  # not a resumed run's next one
+                del self._children[row.run_id]
             on_purpose = row.run_id in self._stopping
         if self._closed.is_set():
             return  # another core (or the next read) will see that it ended
@@ -250,7 +269,18 @@ class ServiceSupervisor:
 
     def _is_watched(self, run_id: str) -> bool:
         with self._lock:
-            return run_id in self._watched or run_id in self._children
+            return (
+                run_id in self._launching
+                or run_id in self._children
+                or any(watched == run_id for watched, _ in self._watched)
+            )
+
+    def _child(self, row: ServiceRow) -> subprocess.Popen[bytes] | ForkedChild | None:
+        """The process of `row` if this core started it and has not reaped it (None for another
+        process of the same run: a resumed run's next one)."""
+        with self._lock:
+            process = self._children.get(row.run_id)
+        return process if process is not None and process.pid == row.pid else None
 
     def record(self, run_id: str) -> ServiceRow | None:
         with self.core.store.read() as tx:
@@ -315,7 +345,7 @@ class ServiceSupervisor:
         process that is no longer the recorded one."""
         with self._lock:
             self._stopping.add(row.run_id)
-            process = self._children.get(row.run_id)
+        process = self._child(row)
         try:
             if not same_process(row.pid, row.process_start):
                 return

@@ -153,6 +153,29 @@ def test_stop_ends_the_server_and_resume_serves_again(project: Any, serving_core
     assert run.invoke(json={}).json()["inits"] == 1  # a new process: init ran again, once
 
 
+def test_a_read_while_a_resumed_service_starts_never_takes_the_old_process_for_the_new(
+    project: Any, serving_core: EmbeddedCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked server serves, and reads its run, at once: before its row is written, the
+    stored row is still the stopped process's. A read then (which reconciles the services)
+    must not take that dead process for the resumed run's."""
+    run = python_service(project, "resumed").run("serve")
+    assert wait_serving(run).status.state == "RUNNING", run.status.message
+    run.stop()
+    assert run.refresh().status.state == "STOPPED"
+    supervisor = serving_core.services
+    start = supervisor._start
+
+    def start_then_read(*args: Any) -> Any:
+        process = start(*args)
+        supervisor.reconcile(project.name)  # the new server's first read, in the worst moment
+        return process
+
+    monkeypatch.setattr(supervisor, "_start", start_then_read)
+    run.resume()
+    assert wait_serving(run).status.state == "RUNNING", run.status.message
+
+
 def test_a_service_that_never_becomes_ready_fails_with_its_own_last_line(project: Any) -> None:
     run = python_service(project, "broken", BROKEN).run("serve")
     assert wait_serving(run).status.state == "ERROR"
