@@ -4,6 +4,7 @@ it, and a trained sklearn model file."""
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import socket
 import time
@@ -18,6 +19,14 @@ from tests.apply.test_upload import s3  # noqa: F401 (the loopback S3 files stor
 from tests.conftest import served_core, unique_project_name
 
 FINAL_OR_SERVING = ("RUNNING", "ERROR", "STOPPED", "COMPLETED")
+
+
+def needs_server(module: str) -> None:
+    """Skip the test unless the model server `module` is installed (`dhmlrun[serve]`): found,
+    not imported (`pytest.importorskip` would import MLServer and its runtime, 2.5 s of CPU in
+    a test process that serves nothing: the service's own process imports them)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"no {module}: the servers come with dhmlrun[serve]")
 
 
 def end_services(core: EmbeddedCore) -> None:

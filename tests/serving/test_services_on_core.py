@@ -19,7 +19,14 @@ from dhmlrun.core.server import EmbeddedCore
 from dhmlrun.platform.rest import RestClient, context_path
 from tests.apply.test_upload import BUCKET
 from tests.conftest import served_core, unique_project_name, wait_for
-from tests.serving.conftest import IRIS_V2_BODY, end_services, port_closed, port_open, wait_serving
+from tests.serving.conftest import (
+    IRIS_V2_BODY,
+    end_services,
+    needs_server,
+    port_closed,
+    port_open,
+    wait_serving,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +103,7 @@ def test_a_python_serve_run_answers_its_handler_through_the_sdks_invoke(project:
 
 
 def test_a_sklearn_model_is_served_by_mlserver_with_v2_inference(project: Any, iris_model_file: Path) -> None:
-    pytest.importorskip("mlserver_sklearn", reason="the servers come with dhmlrun[serve]")
+    needs_server("mlserver_sklearn")
     project.new_model("iris", kind="sklearn", path=str(iris_model_file))
     function = project.new_function(
         "classifier", kind="sklearnserve", path=f"store://{project.name}/model/sklearn/iris"
@@ -112,7 +119,7 @@ def test_a_sklearn_model_is_served_by_mlserver_with_v2_inference(project: Any, i
 
 
 def test_an_mlflow_model_is_served_under_its_model_name(project: Any, tmp_path: Path) -> None:
-    pytest.importorskip("mlserver_mlflow", reason="the servers come with dhmlrun[serve]")
+    needs_server("mlserver_mlflow")
     import mlflow.models
     import mlflow.sklearn
     from sklearn.datasets import load_iris
@@ -268,7 +275,7 @@ def test_a_model_in_the_files_store_is_downloaded_and_served(
     it): its path is a folder, and the server gets the `.pkl` file of `status.files`. The core
     is given that store when it starts, as DHCore is (DHCORE_DEFAULT_FILES_STORE), so the
     services it runs read the store the client wrote to."""
-    pytest.importorskip("mlserver_sklearn", reason="the servers come with dhmlrun[serve]")
+    needs_server("mlserver_sklearn")
     import digitalhub as dh
 
     settings = {
