@@ -242,6 +242,11 @@ class ServiceSupervisor:
             self._ended(row, f"exited with code {code}")
 
     def _ended(self, row: ServiceRow, what: str) -> None:
+        """The run is ERROR: its process `row` ended. Not when the run has another process now
+        (resumed meanwhile): the end of the one before is not the run's."""
+        current = self.record(row.run_id)
+        if current is not None and current.pid != row.pid:
+            return
         message = f"service process {row.pid} {what}: {last_line(self.output(row))}"
         self._set(row.project, row.run_id, states.ERROR, message=message, status={"service": None})
 

@@ -34,7 +34,6 @@ MODULE = "tests.apply.module_target"
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunServer]:
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     with RunServer(preload=("json", TARGETS)) as started:
         yield started
 
@@ -176,7 +175,6 @@ def test_a_run_whose_import_time_environment_differs_is_refused(server: RunServe
 def test_run_in_worker_falls_back_to_a_fresh_worker_when_the_server_is_unusable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     with RunServer(preload=(TARGETS,)) as broken:
         broken._proc.kill()  # the server is gone before the run is sent
         broken._proc.wait()
@@ -229,7 +227,6 @@ def test_a_child_reads_the_sdk_configuration_of_its_own_environment(
     """apply sets DH_CONFIG for the SDK after the server imported it; the child must honour it.
     And the child finds the SDK's entities and runtimes registered: it imports nothing more to
     look up the builders of a run."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("DH_CONFIG", raising=False)
     with RunServer(preload=("digitalhub", TARGETS)) as warm:
         out = tmp_path / "ini.txt"
@@ -266,7 +263,6 @@ def test_each_child_talks_to_mlrun_on_its_own_connection(
     handler = type("Handler", (_ClientSpec,), {"ports": ports})
     api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=api.serve_forever, daemon=True).start()
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("MLRUN_DBPATH", f"http://127.0.0.1:{api.server_address[1]}")
     try:
         with RunServer(preload=("mlrun", TARGETS)) as warm:
@@ -300,9 +296,8 @@ def test_skipping_collections_at_exit_keeps_every_other_exit_step(tmp_path: Path
         "skip_collections_at_exit()\n"
         "print('frozen before exit:', gc.get_freeze_count() > 0)\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert done.stdout.splitlines() == [
         "unflushed output",
@@ -352,7 +347,6 @@ def loaded(server: RunServer, tmp_path: Path, *modules: str) -> dict[str, bool]:
 def test_a_server_told_while_preloading_skips_those_modules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     gate = tmp_path / "gate"
     monkeypatch.setenv("DHMLRUN_TEST_IMPORT_GATE", str(gate))
     with RunServer(preload=(HELD, TARGETS, SKIPPABLE)) as held:
@@ -374,7 +368,6 @@ def test_an_apply_without_mlrun_functions_has_its_own_server_skip_mlrun(
     apply may need them) preloads everything."""
     from dhmlrun.apply import run_server
 
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv(SERVER_ENV, raising=False)
     monkeypatch.setattr(run_server, "MLRUN_PRELOAD", (SKIPPABLE,))
     gate = tmp_path / "gate"

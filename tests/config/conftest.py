@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -108,15 +107,12 @@ def measure_in_subprocess(code: str, *, address_space_mb: int = 2048, timeout: f
     (`address_space_mb`) and it is killed after `timeout` s, so a regression fails the test
     instead of taking the machine's memory or the session's time.
     """
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, code, str(address_space_mb)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=REPO,
-        env=env,
         check=False,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("MEASURED ")]

@@ -20,8 +20,6 @@ from dhmlrun.worker.fork_server import RunServer, lending
 from tests.conftest import auth_headers, served_core, unique_project_name
 from tests.core.conftest import Api
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator:

@@ -3,7 +3,6 @@ interpreter exits 0 instead of aborting with `terminate called without an active
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -13,8 +12,6 @@ import pytest
 
 from dhmlrun.compat.pyarrow import arrow_pools, drain_arrow_pools, wait_until_idle
 from tests.runtime.slow_reads import journal_words, start_slow_scan
-
-REPO = Path(__file__).resolve().parents[2]
 
 EXITS_DURING_READS = """
 import atexit
@@ -43,7 +40,6 @@ def exit_during_reads(tmp_path: Path, mode: str) -> tuple[int | None, str, list[
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""

@@ -165,7 +165,7 @@ def test_a_read_while_a_resumed_service_starts_never_takes_the_old_process_for_t
 ) -> None:
     """A forked server serves, and reads its run, at once: before its row is written, the
     stored row is still the stopped process's. A read then (which reconciles the services)
-    must not take that dead process for the resumed run's."""
+    must not take that dead process for the resumed run's, nor may a late watcher of it."""
     run = python_service(project, "resumed").run("serve")
     assert wait_serving(run).status.state == "RUNNING", run.status.message
     run.stop()
@@ -179,8 +179,12 @@ def test_a_read_while_a_resumed_service_starts_never_takes_the_old_process_for_t
         return process
 
     monkeypatch.setattr(supervisor, "_start", start_then_read)
+    stopped = supervisor.record(run.id)
     run.resume()
     assert wait_serving(run).status.state == "RUNNING", run.status.message
+    assert stopped is not None
+    supervisor._ended(stopped, "exited")  # a watcher of the stopped process, late
+    assert run.refresh().status.state == "RUNNING"
 
 
 def test_a_service_that_never_becomes_ready_fails_with_its_own_last_line(project: Any) -> None:
