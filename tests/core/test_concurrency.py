@@ -11,32 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from dhmlrun.core.listing import Params
 from dhmlrun.core.service import Core
 from dhmlrun.core.store import Store
 from tests.core.conftest import Api
+from tests.core.writers import CREATES, create_directly, create_over_http
 
 PROCESSES = 4
-CREATES = 50
-
-
-def _create_directly(db_path: str, project: str, worker: int) -> None:
-    """Child process: its own Store on the shared file, like `core serve` next to an apply."""
-    core = Core(Store(db_path))
-    for i in range(CREATES):
-        core.create_entity(
-            project, "dataitem", {"name": f"w{worker}-{i}", "kind": "table", "spec": {"path": "s3://x"}}
-        )
-
-
-def _create_over_http(endpoint: str, token: str, project: str, worker: int) -> None:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    for i in range(CREATES):
-        body = {"name": f"h{worker}-{i}", "kind": "artifact", "project": project, "spec": {"path": "s3://x"}}
-        session.post(f"{endpoint}/api/v1/-/{project}/artifacts", json=body, timeout=60).raise_for_status()
 
 
 def _run_all(target, *args) -> None:
@@ -54,7 +36,7 @@ def test_processes_writing_the_same_file_lose_nothing(tmp_path: Path):
     db_path = str(tmp_path / "shared.db")
     core = Core(Store(db_path))
     core.create_project({"name": "shared"})
-    _run_all(_create_directly, db_path, "shared")
+    _run_all(create_directly, db_path, "shared")
     page = core.list_entities("shared", "dataitem", Params.from_mapping({"size": "1000"})).to_dict()
     assert page["totalElements"] == PROCESSES * CREATES
     assert len({d["id"] for d in page["content"]}) == PROCESSES * CREATES
@@ -62,7 +44,7 @@ def test_processes_writing_the_same_file_lose_nothing(tmp_path: Path):
 
 @pytest.mark.slow
 def test_concurrent_http_clients_lose_nothing(core, api: Api, project):
-    _run_all(_create_over_http, core.endpoint, core.token, project)
+    _run_all(create_over_http, core.endpoint, core.token, project)
     page = api.ok("GET", f"/-/{project}/artifacts", params={"size": 1000})
     assert page["totalElements"] == PROCESSES * CREATES
 
