@@ -106,6 +106,41 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return workers if workers > 1 else 0
 
 
+PYTEST_VARIABLES = {
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_XDIST_TESTRUNUID",
+}
+"""What pytest and pytest-xdist set in a test process's environment (no import reads them)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One warm run server for the whole session, started by the process that starts the
+    others: every run server a process of the session would start (a test process's applies and
+    embedded cores, a CLI apply, `dhmlrun core`) is a fork of it instead (`SharedRunServer`),
+    a few milliseconds instead of mlrun's and digitalhub's imports (2.5 s of CPU, about 70
+    times per session). The tests that signal a process group start it without
+    (`tests.system.conftest.start_cli`): there the runs must be in the group, as outside."""
+    from dhmlrun.worker import fork_server
+
+    if getattr(config, "workerinput", None) is None and fork_server.enabled():
+        shared = fork_server.SharedRunServer()
+        config.stash[_shared_key] = shared
+        os.environ[fork_server.SHARED_ENV] = shared.address.encode()  # pytest-xdist's workers inherit it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared = config.stash.get(_shared_key, None)
+    if shared is not None:
+        from dhmlrun.worker.fork_server import SHARED_ENV
+
+        os.environ.pop(SHARED_ENV, None)
+        shared.close()
+
+
+_shared_key = pytest.StashKey[Any]()
+
 ONE_WORKER: set[str] = set()
 """Names of the fixtures `one_worker` marked."""
 
@@ -268,7 +303,7 @@ def kept_run_server() -> Iterator[None]:
     from dhmlrun.apply.run_server import keeping_run_server
     from dhmlrun.worker.fork_server import keeping_idle_servers
 
-    with keeping_run_server(ignoring={"PYTEST_CURRENT_TEST"}), keeping_idle_servers():  # pytest sets it
+    with keeping_run_server(ignoring=PYTEST_VARIABLES), keeping_idle_servers():
         yield
 
 

@@ -30,6 +30,12 @@ however hard, is only a non-zero exit code; the server carries on (Ctrl-C too: i
 and SIGTERM, its children do not). When its stdin closes (its owner finished, or died) it waits
 for the children it still has (but those in a session of their own) and exits.
 
+A shared server (`SharedRunServer`, `--listen-fd FD`) preloads once and takes owners on a Unix
+socket instead: for each owner that connects it forks a server of that owner's, speaking this
+protocol on the connection, whose ready answer also says its pid. A process given its address
+(`DHMLRUN_SHARED_RUN_SERVER`) attaches to it instead of starting a server, when it serves what
+that server would (`SharedAddress.serves`).
+
 A caller falls back to a fresh process for a run when the server cannot take it: turned off
 with `DHMLRUN_RUN_SERVER=0`, mlrun or digitalhub failed to import, the server is gone, or the
 run's environment differs in a variable read at import or interpreter start
@@ -46,6 +52,7 @@ import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +60,7 @@ import threading
 import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,6 +114,12 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 """What stops a run (the server ignores them: a group's Ctrl-C must not take it down)."""
 CLOSE_GRACE_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 120.0
+SHARED_ENV = "DHMLRUN_SHARED_RUN_SERVER"
+"""Names a shared run server (`SharedRunServer`): a run server this process would start is a
+fork of that one instead, when that one serves it."""
+LISTEN_OPTION = "--listen-fd"
+"""`python -m dhmlrun.worker.fork_server --listen-fd FD MODULES...`: a shared server, taking
+connections on the listening socket FD (`SharedRunServer`)."""
 
 
 class RunServerUnavailable(Exception):
@@ -131,6 +145,15 @@ def fork_supported() -> bool:
     return True
 
 
+def imports_agree(env: Mapping[str, str], server_env: Mapping[str, str]) -> bool:
+    """Whether a process with environment `env` sees what the imports of a server started with
+    `server_env` read (`READ_AT_IMPORT_PREFIXES`, but for what a child applies itself)."""
+    keys = {
+        k for k in (*env, *server_env) if k.startswith(READ_AT_IMPORT_PREFIXES) and k not in APPLIED_BY_CHILD
+    }
+    return all(env.get(k) == server_env.get(k) for k in keys)
+
+
 # ------------------------------------------------------------------------------ parent side
 
 
@@ -149,19 +172,25 @@ class RunServer:
         self.python = python or sys.executable
         """The interpreter the server (so every run it forks) runs in."""
         self._env_at_start = dict(os.environ if env is None else env)
-        # an empty working directory, as a fresh worker has: nothing in the user's current
-        # directory can shadow a module the server imports (`-m` puts the cwd on sys.path)
-        self._home = tempfile.mkdtemp(prefix="dhmlrun-run-server-")
-        self._proc = subprocess.Popen(
-            [self.python, "-m", "dhmlrun.worker.fork_server", *preload],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-            env=self._env_at_start,
-            cwd=self._home,
-        )
+        self._home: str | None = None
+        attached = _attach(preload, self._env_at_start, self.python)
+        if attached is not None:
+            self._env_at_start = dict(attached.env)  # what the shared server's imports read
+            self._proc: subprocess.Popen[str] | _Attached = attached
+        else:
+            # an empty working directory, as a fresh worker has: nothing in the user's current
+            # directory can shadow a module the server imports (`-m` puts the cwd on sys.path)
+            self._home = tempfile.mkdtemp(prefix="dhmlrun-run-server-")
+            self._proc = subprocess.Popen(
+                [self.python, "-m", "dhmlrun.worker.fork_server", *preload],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
+                env=self._env_at_start,
+                cwd=self._home,
+            )
         self._write_lock = threading.Lock()
         self._state = threading.Condition()
         self._ready = False
@@ -201,6 +230,8 @@ class RunServer:
                 continue
             with self._state:
                 if message.get("ready"):
+                    if isinstance(self._proc, _Attached):
+                        self._proc.started(int(message["pid"]))
                     self._ready = True
                     self._failed = list(message.get("failed") or ())
                     self._skipped = list(message.get("skipped") or ())
@@ -247,7 +278,14 @@ class RunServer:
 
     @property
     def pid(self) -> int:
-        """The server process's id (its runs are its children)."""
+        """The server process's id (its runs are its children); once ready, for a server forked
+        by a shared one (`share`)."""
+        if isinstance(self._proc, _Attached):
+            with self._state:
+                self._state.wait_for(lambda: self._proc.pid is not None or not self._alive)
+            if self._proc.pid is None:
+                raise RunServerUnavailable("the shared run server never forked this one")
+            return self._proc.pid
         return self._proc.pid
 
     @property
@@ -268,12 +306,7 @@ class RunServer:
 
     def compatible(self, env: Mapping[str, str]) -> bool:
         """Whether a run with environment `env` sees what the server's imports read."""
-        keys = {
-            k
-            for k in (*env, *self._env_at_start)
-            if k.startswith(READ_AT_IMPORT_PREFIXES) and k not in APPLIED_BY_CHILD
-        }
-        return all(env.get(k) == self._env_at_start.get(k) for k in keys)
+        return imports_agree(env, self._env_at_start)
 
     def execute(
         self, argv: list[str], log_file: Path, env: Mapping[str, str], cwd: str, target: str = WORKER
@@ -388,7 +421,10 @@ class RunServer:
         self._reader.join(timeout=1)
         if self._proc.stdout is not None:
             self._proc.stdout.close()
-        shutil.rmtree(self._home, ignore_errors=True)
+        if isinstance(self._proc, _Attached):
+            self._proc.release()
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
 
 
 class ForkedChild:
@@ -442,6 +478,220 @@ class ForkedChild:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------ a shared server
+
+
+@dataclass(frozen=True)
+class SharedAddress:
+    """Where a shared run server listens (`SharedRunServer`), and what an owner needs to know to
+    attach to it without asking: its interpreter, what its imports read of its environment at
+    start, the modules it preloads. Carried to other processes in `SHARED_ENV`."""
+
+    path: str
+    python: str
+    env: Mapping[str, str]
+    preload: tuple[str, ...]
+
+    def serves(self, preload: Sequence[str], env: Mapping[str, str], python: str) -> bool:
+        """Whether a fork of the shared server is what a server started for `preload`, in `env`,
+        on interpreter `python`, would be to its runs: the same interpreter, imports agreeing
+        with `env`, at least those modules."""
+        return python == self.python and set(preload) <= set(self.preload) and imports_agree(env, self.env)
+
+    def encode(self) -> str:
+        """The value of `SHARED_ENV` that names this server."""
+        return json.dumps(
+            {"path": self.path, "python": self.python, "env": dict(self.env), "preload": self.preload}
+        )
+
+    @classmethod
+    def decode(cls, value: str) -> SharedAddress | None:
+        """The server a `SHARED_ENV` value names; None when it names none (unset, malformed)."""
+        try:
+            fields = json.loads(value)
+            return cls(
+                str(fields["path"]), str(fields["python"]), dict(fields["env"]), tuple(fields["preload"])
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def _attach(preload: Sequence[str], env: Mapping[str, str], python: str) -> _Attached | None:
+    """A connection to a fresh fork of the shared server this process was given (`SHARED_ENV`),
+    when there is one that serves (`SharedAddress.serves`) and runs are not turned off."""
+    address = SharedAddress.decode(os.environ.get(SHARED_ENV, ""))
+    if address is None or not address.serves(preload, env, python) or not enabled(env):
+        return None
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(address.path)
+    except OSError:  # gone: the owner starts a server of its own
+        connection.close()
+        return None
+    return _Attached(connection, address.env)
+
+
+class _SocketWriter:
+    """The requests' side of a connection: closing it ends the requests (the server's stdin
+    closed), while the answers still come."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+        self._file = connection.makefile("w", encoding="utf-8", newline="\n")
+
+    def write(self, text: str) -> int:
+        return self._file.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()
+            self._connection.shutdown(socket.SHUT_WR)
+
+
+class _Attached:
+    """A fork of the shared server serving one owner, followed as the `subprocess.Popen` of a
+    server the owner started is (what `RunServer` uses of one). Not the owner's child: it is
+    followed through a pidfd once its first answer says its pid."""
+
+    def __init__(self, connection: socket.socket, env: Mapping[str, str]) -> None:
+        self.env = env
+        self._connection = connection
+        self.stdin = _SocketWriter(connection)
+        self.stdout = connection.makefile("r", encoding="utf-8", newline="\n")
+        self.pid: int | None = None
+        self._pidfd: int | None = None
+        self.returncode: int | None = None
+
+    def started(self, pid: int) -> None:
+        """The fork said its pid (its ready answer)."""
+        with contextlib.suppress(OSError):
+            self._pidfd = os.pidfd_open(pid)
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        if self._pidfd is None:  # not forked yet, or its pid is gone already
+            return self.returncode
+        try:
+            return self.wait(0)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        import select
+
+        if self.returncode is None and self._pidfd is not None:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"run server {self.pid}", timeout or 0)
+            self.returncode = 0
+        if self.returncode is None:  # never forked (no pid): nothing runs on this connection
+            with contextlib.suppress(OSError):
+                self._connection.shutdown(socket.SHUT_RDWR)
+            self.returncode = 0
+        return self.returncode
+
+    def release(self) -> None:
+        """Close what follows the fork (its owner is done with it)."""
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+            self._pidfd = None
+        self._connection.close()
+
+    def kill(self) -> None:
+        if self._pidfd is not None and self.returncode is None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_RDWR)
+
+
+class SharedRunServer:
+    """A warm server that the processes given its address (`SHARED_ENV`, set to
+    `address.encode()`) attach to instead of starting servers of their own: it preloads once,
+    then forks, for each owner that connects, a server of that owner's, speaking `RunServer`'s
+    protocol on the connection.
+
+    Why: a test session, or a CI job, that starts many processes which each run something pays
+    mlrun's and digitalhub's imports (2.5 s of CPU) once per process; a fork of one warm server
+    costs a few milliseconds. The fork is the owner's server as one it started would be (same
+    protocol, children and end: when the owner closes it or dies, it waits for its runs and
+    exits), with one difference: it is not in the owner's process group, so a signal sent to
+    the owner's group reaches the runs only through the owner (apply forwards a stop to its
+    runs; a SIGKILL of the group leaves them running). Whoever kills process groups does not
+    set `SHARED_ENV` for them.
+
+    It listens on a Unix socket in a folder of its own that only this user can enter, from the
+    start; its process starts (and preloads) when the first owner connects, so a session that
+    runs nothing pays nothing. Closing it takes no more owners; the servers it forked end with
+    their owners."""
+
+    def __init__(self, preload: Sequence[str] = PRELOAD) -> None:
+        self._home = tempfile.mkdtemp(prefix="dhmlrun-shared-run-server-")  # mode 0700
+        path = os.path.join(self._home, "server.sock")
+        self._env = dict(os.environ)
+        self._preload = tuple(preload)
+        # listening from now on: an owner connecting before the process is up waits in the
+        # backlog, for its start and preload, as it would for a server of its own
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        self._listener.listen(64)
+        read_at_import = {k: v for k, v in self._env.items() if k.startswith(READ_AT_IMPORT_PREFIXES)}
+        self.address = SharedAddress(path, sys.executable, read_at_import, self._preload)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._wake, self._stop = os.pipe()
+        self._starter = threading.Thread(
+            target=self._start_when_wanted, name="dhmlrun-shared-server", daemon=True
+        )
+        self._starter.start()
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id, once an owner made it start."""
+        return self._proc.pid if self._proc is not None else None
+
+    def _start_when_wanted(self) -> None:
+        import select
+
+        wanted = self._listener in select.select([self._listener, self._wake], [], [])[0]
+        with self._lock:
+            if wanted and not self._closed:
+                listening = [LISTEN_OPTION, str(self._listener.fileno())]
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "dhmlrun.worker.fork_server", *listening, *self._preload],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=self._env,
+                    cwd=self._home,
+                    pass_fds=(self._listener.fileno(),),
+                )
+
+    def close(self) -> None:
+        """Take no more owners: the process stops at once (the servers it forked, each its
+        owner's, go on until their owners are done)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.write(self._stop, b"x")
+        self._starter.join(timeout=CLOSE_GRACE_SECONDS)
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        self._listener.close()
+        for fd in (self._wake, self._stop):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        shutil.rmtree(self._home, ignore_errors=True)
 
 
 _lent: list[RunServer] = []
@@ -750,8 +1000,11 @@ def _reconnect_mlrun() -> None:
 class _Server:
     """The server's loop: requests on stdin, children's exits on their pidfds."""
 
-    def __init__(self, answers: IO[str], early: _EarlyMessages) -> None:
+    def __init__(self, answers: IO[str], early: _EarlyMessages, blocking: bool = False) -> None:
         self.answers = answers
+        self.blocking = blocking
+        """Leave stdin blocking (it is read only once ready): it is the socket the answers go
+        to as well, and a non-blocking answer could fail on a full buffer."""
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
         self.sessions: set[int] = set()  # pidfds of children in a session of their own
@@ -763,7 +1016,7 @@ class _Server:
         self.answers.flush()
 
     def serve(self) -> None:
-        os.set_blocking(0, False)
+        os.set_blocking(0, self.blocking)
         self.selector.register(0, selectors.EVENT_READ, "stdin")
         self._take_lines()
         while self.reading or set(self.children) - self.sessions:  # a session child may stay on
@@ -820,6 +1073,69 @@ class _Server:
         self.say({"id": run_id, "exit": os.waitstatus_to_exitcode(status)})
 
 
+class _Owners:
+    """The shared server's loop: owners connecting on its socket (each gets a fork of this
+    process, a `_Server` on the connection), its own owner's end on stdin, its forks' ends on
+    their pidfds (reaped at once)."""
+
+    def __init__(self, listener: socket.socket, failed: list[str]) -> None:
+        self.listener = listener
+        self.failed = failed
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(0, selectors.EVENT_READ, "owner")
+        self.selector.register(listener, selectors.EVENT_READ, "listener")
+        self.forks: dict[int, int] = {}  # pidfd -> pid
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "owner":
+                    if not os.read(0, 4096):  # its owner closed it, or died: take no more owners
+                        return
+                elif key.data == "listener":
+                    with contextlib.suppress(OSError):
+                        connection, _ = self.listener.accept()
+                        self._fork(connection)
+                else:
+                    self._reap(key.fd)
+
+    def _fork(self, connection: socket.socket) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._serve_owner(connection)
+        connection.close()
+        pidfd = os.pidfd_open(pid)
+        self.forks[pidfd] = pid
+        self.selector.register(pidfd, selectors.EVENT_READ, "fork")
+
+    def _reap(self, pidfd: int) -> None:
+        pid = self.forks.pop(pidfd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def _serve_owner(self, connection: socket.socket) -> None:
+        """In the fork: be this owner's server, on the connection as on stdin and stdout. Never
+        returns."""
+        code = 0
+        try:
+            for fd in (self.listener.fileno(), self.selector.fileno(), *self.forks):
+                os.close(fd)
+            os.dup2(connection.fileno(), 0)  # in place of the shared server's owner's pipe
+            answers = os.fdopen(connection.detach(), "w", buffering=1)
+            server = _Server(answers, _EarlyMessages(), blocking=True)  # one socket both ways
+            server.say({"ready": True, "failed": self.failed, "skipped": [], "pid": os.getpid()})
+            server.serve()
+            answers.flush()
+        except BaseException:  # the owner sees the connection end: its runs go to fresh workers
+            code = 1
+        finally:
+            os._exit(code)
+
+
 class _EarlyMessages:
     """What the owner sends while the server preloads, read without blocking between two
     imports: the modules to skip (`{"skip": [...]}`). All of it stays in `received` for the
@@ -856,15 +1172,23 @@ def main() -> None:
     # preload takes ~0.5 s less), then everything imported is frozen: it lives as long as the
     # server, and no child's collection walks it (which would touch, i.e. copy, every page of
     # the inherited heap: measured 0.2-0.4 s more per run without this); children re-enable gc
+    modules = sys.argv[1:]
+    listener = None
+    if modules[:1] == [LISTEN_OPTION]:
+        listener = socket.socket(fileno=int(modules[1]))
+        modules = modules[2:]
     gc.disable()
     early = _EarlyMessages()
-    failed = preload(sys.argv[1:], early.skipped)
+    failed = preload(modules, early.skipped if listener is None else lambda: ())
     gc.freeze()
     # Ctrl-C reaches the whole process group: the runs stop, the server stays to report how
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a group's SIGTERM too (it ends with its stdin)
+    if listener is not None:
+        _Owners(listener, failed).serve()
+        os._exit(0)
     server = _Server(answers, early)
-    skipped = sorted(m for m in sys.argv[1:] if m in early.skip and m not in sys.modules)
+    skipped = sorted(m for m in modules if m in early.skip and m not in sys.modules)
     server.say({"ready": True, "failed": failed, "skipped": skipped})
     server.serve()
     # skip the interpreter's teardown: with mlrun and digitalhub loaded it takes over a second,

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from dhmlrun.platform.lock import LOCK_NAME
+from dhmlrun.worker.fork_server import SHARED_ENV
 from tests.conftest import auth_headers, unique_project_name
 
 DECLARATION = """\
@@ -112,13 +113,17 @@ def cli(
 
 
 def start_cli(*args: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen[bytes]:
-    """`dhmlrun ARGS` in the background, in its own process group (so -9 can end all of it)."""
+    """`dhmlrun ARGS` in the background, in its own process group (so -9 can end all of it):
+    with a run server of its own, as outside the tests, so its runs are in the group too (not
+    forks of the session's shared one: `tests/conftest.py`)."""
     out = log.open("wb")
+    env = dict(env or cli_env())
+    env.pop(SHARED_ENV, None)
     return subprocess.Popen(
         [sys.executable, "-m", "dhmlrun", *map(str, args)],
         stdout=out,
         stderr=subprocess.STDOUT,
-        env=env or cli_env(),
+        env=env,
         start_new_session=True,
     )
 
