@@ -279,7 +279,7 @@ class RunServer:
     @property
     def pid(self) -> int:
         """The server process's id (its runs are its children); once ready, for a server forked
-        by a shared one (`share`)."""
+        by a shared one (`SHARED_ENV`)."""
         if isinstance(self._proc, _Attached):
             with self._state:
                 self._state.wait_for(lambda: self._proc.pid is not None or not self._alive)
@@ -672,6 +672,9 @@ class SharedRunServer:
                     cwd=self._home,
                     pass_fds=(self._listener.fileno(),),
                 )
+                # the process listens from now on, alone: once it is gone (stopped, crashed) an
+                # owner's connection is refused at once, and the owner starts a server of its own
+                self._listener.close()
 
     def close(self) -> None:
         """Take no more owners: the process stops at once (the servers it forked, each its

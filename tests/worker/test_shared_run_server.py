@@ -102,6 +102,17 @@ def test_an_owner_it_would_not_serve_starts_a_server_of_its_own(
         assert run(own, tmp_path, "exit_with", "4") == 4
 
 
+def test_owners_start_their_own_once_the_shared_server_died(shared: SharedRunServer, tmp_path: Path) -> None:
+    with RunServer(PRELOAD) as first:
+        assert run(first, tmp_path, "exit_with", "2") == 2
+        assert shared.pid is not None
+        os.kill(shared.pid, signal.SIGKILL)
+        wait_for(lambda: not alive(shared.pid), "the shared server to die")
+        assert run(first, tmp_path, "exit_with", "3") == 3  # a fork already made serves on
+    with RunServer(PRELOAD) as own:  # refused at once, not left waiting for an answer
+        assert parent_of(own.pid) == os.getpid()
+
+
 OWNER = """
 import os, sys
 from pathlib import Path
