@@ -16,6 +16,7 @@ benchmarks report, tests test.
     11 services: a served model ready after apply vs the same server by hand (bench_services)
     12 remote runs on the core: a worker forked from its warm server vs a new interpreter
        (bench_remote_runs)
+    13 a run server forked from a shared one vs started by its owner (bench_shared_server)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import bench_plan
 import bench_plan_example
 import bench_remote_runs
 import bench_services
+import bench_shared_server
 import bench_validate
 from common import Result, verdict
 
@@ -55,6 +57,7 @@ BENCHMARKS: list[tuple[str, Callable[[bool], list[Result]]]] = [
     ("10", bench_environments.run),
     ("11", bench_services.run),
     ("12", bench_remote_runs.run),
+    ("13", bench_shared_server.run),
 ]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
