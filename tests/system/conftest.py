@@ -112,13 +112,18 @@ def cli(
     )
 
 
-def start_cli(*args: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen[bytes]:
-    """`dhmlrun ARGS` in the background, in its own process group (so -9 can end all of it):
-    with a run server of its own, as outside the tests, so its runs are in the group too (not
-    forks of the session's shared one: `tests/conftest.py`)."""
+def start_cli(
+    *args: str, env: dict[str, str] | None = None, log: Path, signalled: bool = True
+) -> subprocess.Popen[bytes]:
+    """`dhmlrun ARGS` in the background, in its own process group (so -9 can end all of it).
+
+    `signalled`: the test signals it or kills its group, so it gets a run server of its own, as
+    outside the tests, and its runs are in its group too (not forks of the session's shared
+    server: `tests/conftest.py`)."""
     out = log.open("wb")
     env = dict(env or cli_env())
-    env.pop(SHARED_ENV, None)
+    if signalled:
+        env.pop(SHARED_ENV, None)
     return subprocess.Popen(
         [sys.executable, "-m", "dhmlrun", *map(str, args)],
         stdout=out,

@@ -59,7 +59,7 @@ def test_two_first_deploys_one_waits_a_third_is_refused_nothing_is_done_twice(
     gate = tmp_path / "gate"  # the holder's run waits for it: the lock stays held until then
     env = cli_env(DHMLRUN_TEST_GATE=str(gate), DHMLRUN_LOCK_LEASE_SECONDS="2")
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    applies = [start_cli(*args, "--lock-timeout", "120", env=env, log=log) for log in logs]
+    applies = [start_cli(*args, "--lock-timeout", "120", env=env, log=log, signalled=False) for log in logs]
     try:
         truth.wait_for_state("runs.load", "RUNNING")
         holder = read_lock(core, project)
