@@ -106,13 +106,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return workers if workers > 1 else 0
 
 
-PYTEST_VARIABLES = {
-    "PYTEST_CURRENT_TEST",
-    "PYTEST_XDIST_WORKER",
-    "PYTEST_XDIST_WORKER_COUNT",
-    "PYTEST_XDIST_TESTRUNUID",
-}
-"""What pytest and pytest-xdist set in a test process's environment (no import reads them)."""
+_shared_key = pytest.StashKey[Any]()
+"""Where the process that starts the workers keeps the session's shared run server."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,8 +133,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop(SHARED_ENV, None)
         shared.close()
 
-
-_shared_key = pytest.StashKey[Any]()
 
 ONE_WORKER: set[str] = set()
 """Names of the fixtures `one_worker` marked."""
@@ -303,7 +296,7 @@ def kept_run_server() -> Iterator[None]:
     from dhmlrun.apply.run_server import keeping_run_server
     from dhmlrun.worker.fork_server import keeping_idle_servers
 
-    with keeping_run_server(ignoring=PYTEST_VARIABLES), keeping_idle_servers():
+    with keeping_run_server(ignoring={"PYTEST_CURRENT_TEST"}), keeping_idle_servers():  # pytest sets it
         yield
 
 

@@ -172,10 +172,13 @@ class RunServer:
         self.python = python or sys.executable
         """The interpreter the server (so every run it forks) runs in."""
         self._env_at_start = dict(os.environ if env is None else env)
+        """The environment the server was asked for (`started_in`)."""
+        self._imports_env: Mapping[str, str] = self._env_at_start
+        """What the server's imports read of their environment (`compatible`)."""
         self._home: str | None = None
         attached = _attach(preload, self._env_at_start, self.python)
         if attached is not None:
-            self._env_at_start = dict(attached.env)  # what the shared server's imports read
+            self._imports_env = attached.env  # the shared server's: agreeing with the one asked for
             self._proc: subprocess.Popen[str] | _Attached = attached
         else:
             # an empty working directory, as a fresh worker has: nothing in the user's current
@@ -282,7 +285,9 @@ class RunServer:
         by a shared one (`SHARED_ENV`)."""
         if isinstance(self._proc, _Attached):
             with self._state:
-                self._state.wait_for(lambda: self._proc.pid is not None or not self._alive)
+                self._state.wait_for(
+                    lambda: self._proc.pid is not None or not self._alive, READY_TIMEOUT_SECONDS
+                )
             if self._proc.pid is None:
                 raise RunServerUnavailable("the shared run server never forked this one")
             return self._proc.pid
@@ -306,7 +311,7 @@ class RunServer:
 
     def compatible(self, env: Mapping[str, str]) -> bool:
         """Whether a run with environment `env` sees what the server's imports read."""
-        return imports_agree(env, self._env_at_start)
+        return imports_agree(env, self._imports_env)
 
     def execute(
         self, argv: list[str], log_file: Path, env: Mapping[str, str], cwd: str, target: str = WORKER
@@ -550,6 +555,7 @@ class _SocketWriter:
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self._file.close()
+        with contextlib.suppress(OSError):
             self._connection.shutdown(socket.SHUT_WR)
 
 

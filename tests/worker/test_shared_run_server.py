@@ -91,7 +91,8 @@ def test_an_owner_forks_its_server_from_the_shared_one_and_it_serves_as_its_own(
 def test_an_owner_it_would_not_serve_starts_a_server_of_its_own(
     shared: SharedRunServer, tmp_path: Path
 ) -> None:
-    """Another interpreter's environment for what imports read, or a module it did not preload."""
+    """Another value of what imports read, a module the shared one did not preload, or no shared
+    server any more."""
     with RunServer(PRELOAD, env={**os.environ, "MLRUN_DHMLRUN_TEST": "other"}) as own:
         assert parent_of(own.pid) == os.getpid()
     with RunServer((*PRELOAD, "wave")) as own:
@@ -111,6 +112,26 @@ def test_owners_start_their_own_once_the_shared_server_died(shared: SharedRunSer
         assert run(first, tmp_path, "exit_with", "3") == 3  # a fork already made serves on
     with RunServer(PRELOAD) as own:  # refused at once, not left waiting for an answer
         assert parent_of(own.pid) == os.getpid()
+
+
+def test_a_process_that_keeps_its_server_keeps_the_fork_between_applies(
+    shared: SharedRunServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept as a server it started is (`keeping_run_server`): while the process's environment is
+    the one it asked in, not attached again for each apply."""
+    from dhmlrun.apply import run_server
+
+    with run_server.keeping_run_server(False), run_server.keeping_run_server():
+        run_server.start_early(("json",))  # a light server, as the CLI would ask for one
+        with run_server.warm_run_server(True) as first:
+            assert first is not None and parent_of(first.pid) == shared.pid
+        with run_server.warm_run_server(True) as second:
+            assert second is first
+        monkeypatch.setenv("SSL_CERT_FILE", "/elsewhere.pem")  # what a server's imports may read
+        run_server.start_early(("json",))
+        with run_server.warm_run_server(True) as fresh:
+            assert fresh is not None and fresh is not first
+            assert parent_of(fresh.pid) == shared.pid  # a fork again: no import reads it
 
 
 OWNER = """
@@ -137,7 +158,7 @@ def test_an_owner_that_dies_leaves_its_server_to_end_after_its_runs(
         check=True,
     )
     server_pid, child_pid = map(int, owner.stdout.split())
-    assert parent_of(child_pid) == server_pid
+    assert parent_of(server_pid) == shared.pid and parent_of(child_pid) == server_pid
     wait_for(seen.is_file, "the run to start")
     assert alive(server_pid) and alive(child_pid)  # the run goes on without its owner
     go.touch()
